@@ -1,0 +1,214 @@
+"""Settings: one frozen dataclass, read from command-line options, FUNKWHALE_* variables and an ini file.
+
+Precedence, highest first: command-line option, environment variable, ini file (section ``[funkwhale]``,
+lower-case keys), default. Every default works on the embedded setup. A wrong value raises ConfigError
+with one line that names the setting.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROLES = ("all", "web", "worker", "scheduler")
+REGISTRATION_MODES = ("open", "closed", "invitation")
+REVERSE_PROXIES = ("none", "nginx")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
+
+
+class ConfigError(Exception):
+    """A setting has a value the daemon cannot use; the message is one line for the operator."""
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+        return value
+
+    return parse
+
+
+def _boolean(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str, str], str | None]:
+    def parse(name: str, raw: str) -> str | None:
+        if not raw:
+            return None
+        parts = urlsplit(raw)
+        if parts.scheme not in schemes:
+            raise ConfigError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        return raw
+
+    return parse
+
+
+def _text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _optional_text(name: str, raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _csv(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _setting(parse: Callable[[str, str], Any], default: Any = None, *, help: str = "") -> Any:
+    return field(default=default, metadata={"parse": parse, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the daemon and the CLI are configured with."""
+
+    data_dir: str = _setting(_text, "./data", help="where the embedded servers, media and secrets live")
+    listen: str = _setting(_text, "tcp:5000:interface=127.0.0.1", help="strports description of the web listener")
+    role: str = _setting(_choice(ROLES), "all", help="all | web | worker | scheduler")
+    hostname: str = _setting(_text, "localhost:5000", help="public host name (federation ids, links)")
+    protocol: str = _setting(_choice(("http", "https")), "http", help="public URL scheme")
+    database_url: str | None = _setting(_url(("postgres", "postgresql")), None, help="unset: embedded PostgreSQL")
+    redis_url: str | None = _setting(_url(("redis", "unix")), None, help="unset: embedded Redis")
+    media_root: str | None = _setting(_optional_text, None, help="default DATA_DIR/media")
+    secret_key: str | None = _setting(_optional_text, None, help="default: generated once into DATA_DIR")
+    registration: str = _setting(_choice(REGISTRATION_MODES), "closed", help="open | closed | invitation")
+    worker_concurrency: int = _setting(_positive_int, 4, help="tasks run at once per worker process")
+    db_pool_size: int = _setting(_positive_int, 10, help="PostgreSQL connections per process")
+    log_format: str = _setting(_choice(LOG_FORMATS), "text", help="text | json")
+    log_level: str = _setting(_choice(LOG_LEVELS), "info", help="debug | info | warn | error | critical")
+    reverse_proxy: str = _setting(_choice(REVERSE_PROXIES), "none", help="nginx: answer media with X-Accel-Redirect")
+    trusted_proxies: tuple[str, ...] = _setting(_csv, ("127.0.0.1", "::1"), help="whose X-Forwarded-For to trust")
+    ffmpeg: str | None = _setting(_optional_text, None, help="ffmpeg binary; default the one of imageio-ffmpeg")
+    upload_max_size: int = _setting(_positive_int, 1024**3, help="largest upload body in bytes")
+    default_upload_quota: int = _setting(_positive_int, 10000, help="per-user quota in MB")
+    node_name: str = _setting(_text, "Funkwhale", help="instance name shown in nodeinfo")
+    login_rate_limit: int = _setting(_positive_int, 30, help="failed logins per hour per account and per address")
+    shutdown_timeout: int = _setting(_positive_int, 20, help="seconds to drain running tasks at shutdown")
+    check_migrations: bool = _setting(_boolean, True, help="refuse to start below the latest migration")
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def media_path(self) -> Path:
+        return Path(self.media_root) if self.media_root else Path(self.data_dir) / "media"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.protocol}://{self.hostname}"
+
+    @property
+    def domain(self) -> str:
+        return self.hostname.split(":")[0] if self.hostname.count(":") == 1 else self.hostname
+
+
+SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
+
+
+def describe() -> list[tuple[str, str, Any]]:
+    """(ENV_NAME, help, default) for each setting: used by docs and `funkwhale config`."""
+    return [(f"FUNKWHALE_{f.name.upper()}", f.metadata["help"], f.default) for f in dataclasses.fields(Settings)]
+
+
+def _read_ini(path: str) -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except configparser.Error as e:
+        raise ConfigError(f"config file {path} is not a valid ini file: {str(e).splitlines()[0]}") from None
+    if not parser.has_section("funkwhale"):
+        raise ConfigError(f"config file {path} has no [funkwhale] section")
+    values = dict(parser.items("funkwhale"))
+    unknown = sorted(set(values) - set(SETTING_NAMES))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
+    return values
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str | None] | None = None,
+    config_file: str | None = None,
+) -> Settings:
+    """Build validated Settings from an ini file, the environment and explicit overrides (CLI options)."""
+    environ = os.environ if environ is None else environ
+    config_file = config_file or environ.get("FUNKWHALE_CONFIG") or None
+    raw: dict[str, str] = _read_ini(config_file) if config_file else {}
+    for name in SETTING_NAMES:
+        value = environ.get(f"FUNKWHALE_{name.upper()}")
+        if value is not None:
+            raw[name] = value
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            raw[name] = value
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        if f.name in raw:
+            values[f.name] = f.metadata["parse"](f"FUNKWHALE_{f.name.upper()}", raw[f.name])
+    settings = Settings(**values)
+    _check_listen(settings.listen)
+    return dataclasses.replace(settings, data_dir=str(Path(settings.data_dir).expanduser().resolve()))
+
+
+def _check_listen(listen: str) -> None:
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import serverFromString
+
+    try:
+        serverFromString(reactor, listen)
+    except (ValueError, TypeError, KeyError) as e:
+        raise ConfigError(f"FUNKWHALE_LISTEN {listen!r} is not a valid endpoint description: {e}") from None
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Return settings with a secret key: the configured one, or one generated once into DATA_DIR."""
+    if settings.secret_key:
+        return settings
+    path = Path(settings.data_dir) / "secret_key"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        key = path.read_text().strip()
+    except FileExistsError:
+        key = path.read_text().strip()
+    except OSError as e:
+        raise ConfigError(f"cannot write the secret key into {path}: {e.strerror}") from None
+    return dataclasses.replace(settings, secret_key=key)

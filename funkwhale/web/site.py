@@ -1,0 +1,83 @@
+"""The HTTP site: a request class that caps bodies and never parses multipart on the reactor thread,
+and a Site that knows its in-flight requests so shutdown can let them finish."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.task import deferLater
+from twisted.web.server import Request, Site
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+class FunkwhaleRequest(Request):
+    """Refuses bodies above the site's limit; leaves multipart bodies unparsed (routes stream-parse them)."""
+
+    def gotLength(self, length: int | None) -> None:
+        limit = self.channel.site.max_body_for(self)  # type: ignore[union-attr]
+        if length is not None and length > limit:
+            self._too_large()
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        limit = self.channel.site.max_body_for(self)  # type: ignore[union-attr]
+        if self.content is not None and self.content.tell() + len(data) > limit:
+            self._too_large()
+            return
+        super().handleContentChunk(data)
+
+    def _too_large(self) -> None:
+        self.channel.transport.write(  # type: ignore[union-attr]
+            b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b'Content-Length: 67\r\n\r\n{"detail":"The request body is too large.","code":"body_too_large"}'
+        )
+        self.channel.transport.loseConnection()  # type: ignore[union-attr]
+        self.content = None
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        ctype = self.requestHeaders.getRawHeaders(b"content-type", [b""])[0]
+        if ctype.lower().startswith(b"multipart/form-data"):
+            # Twisted would parse the whole body in memory here (_getMultiPartArgs): hide the type from it
+            # and keep the original for the route that stream-parses the body.
+            self.multipart_content_type = ctype
+            self.requestHeaders.setRawHeaders(b"content-type", [b"application/octet-stream"])
+        super().requestReceived(command, path, version)
+        self.site.started(self)  # type: ignore[attr-defined]
+        self.notifyFinish().addBoth(lambda _: self.site.finished(self))  # type: ignore[attr-defined]
+
+
+class FunkwhaleSite(Site):
+    requestFactory = FunkwhaleRequest
+
+    def __init__(self, resource: Any, max_body: int = DEFAULT_MAX_BODY, upload_max_body: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(resource, **kwargs)
+        self.max_body = max_body
+        self.upload_max_body = upload_max_body or max_body
+        self.in_flight: set[Any] = set()
+
+    def max_body_for(self, request: Any) -> int:
+        """Uploads may be large; everything else stays small. Called before `uri` is set, so read the path
+        from the channel."""
+        path = getattr(request.channel, "_path", b"") or b""
+        return self.upload_max_body if path.startswith(b"/api/v1/uploads") else self.max_body
+
+    def started(self, request: Any) -> None:
+        self.in_flight.add(request)
+
+    def finished(self, request: Any) -> None:
+        self.in_flight.discard(request)
+
+    async def drain(self, grace: float, clock: Any) -> None:
+        """Wait up to `grace` seconds for in-flight requests, then drop what is left."""
+        waited = 0.0
+        while self.in_flight and waited < grace:
+            await deferLater(clock, 0.1, lambda: None)
+            waited += 0.1
+        for request in list(self.in_flight):
+            if request.channel is not None and request.channel.transport is not None:
+                request.channel.transport.abortConnection()
+
+
