@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Modules that add sub-commands when imported (see _load_extensions).
+CLI_MODULES: list[str] = []
+
 # Modules that add sub-commands: each is a function(subparsers) that adds its parser(s) and registers with @command.
 EXTENSIONS: list[Callable[[Any], None]] = []
 
@@ -135,9 +138,8 @@ def _load_extensions() -> None:
     """Import the modules that contribute commands (they append to EXTENSIONS)."""
     import importlib
 
-    for name in ("funkwhale.users.cli",):
-        with contextlib.suppress(ModuleNotFoundError):
-            importlib.import_module(name)
+    for name in CLI_MODULES:
+        importlib.import_module(name)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,142 @@
+"""Shared test fixtures: one embedded PostgreSQL and Redis per session, truncated between tests,
+and the real service tree serving HTTP on an ephemeral port."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg2
+import pytest
+import pytest_twisted
+import redis as redis_sync
+
+from funkwhale.config import Settings
+from funkwhale.db import schema
+from funkwhale.embedded import EmbeddedServers
+
+from .client import ApiClient
+
+
+@pytest.fixture(scope="session")
+def servers():
+    """The session's embedded servers, migrated once: (database_url, redis_url)."""
+    root = Path(tempfile.mkdtemp(prefix="fw-test-"))
+    embedded = EmbeddedServers(str(root), postgres=True, redis=True)
+    embedded.start()
+    schema.upgrade(embedded.database_url)
+    yield embedded.database_url, embedded.redis_url
+    embedded.stop(only_started_here=False)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def _tables(servers):
+    conn = psycopg2.connect(servers[0])
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+            return [row[0] for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def redis_client(url: str) -> redis_sync.Redis:
+    return redis_sync.Redis(unix_socket_path=url.removeprefix("unix://"))
+
+
+@pytest.fixture
+def clean(servers, _tables):
+    """Empty every table and Redis before the test."""
+    conn = psycopg2.connect(servers[0])
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(f"TRUNCATE {', '.join(_tables)} RESTART IDENTITY CASCADE")
+    finally:
+        conn.close()
+    redis_client(servers[1]).flushdb()
+
+
+@pytest.fixture
+def settings(servers, clean, tmp_path) -> Settings:
+    return Settings(
+        data_dir=str(tmp_path),
+        listen="tcp:0:interface=127.0.0.1",
+        hostname="test.funkwhale.local",
+        protocol="http",
+        database_url=servers[0],
+        redis_url=servers[1],
+        media_root=str(tmp_path / "media"),
+        secret_key="test-secret-key",
+        registration="open",
+        worker_concurrency=2,
+        db_pool_size=5,
+    )
+
+
+@pytest.fixture
+def db_conn(servers, clean):
+    """A synchronous connection for arranging and checking data in tests."""
+    from funkwhale.db.pool import connect
+
+    conn = connect(servers[0])
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+class RunningServer:
+    def __init__(self, service, ctx, port):
+        self.service = service
+        self.ctx = ctx
+        self.port = port
+        self.base = f"http://127.0.0.1:{port.getHost().port}"
+
+    def client(self) -> ApiClient:
+        return ApiClient(self.base)
+
+
+async def start_server(settings: Settings) -> RunningServer:
+    from twisted.internet import reactor
+
+    from funkwhale.service import make_service
+
+    ports = []
+
+    def bind(site):
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        ports.append(port)
+        return port
+
+    top, ctx = make_service(settings, bind=bind)
+    await top.startService()
+    return RunningServer(top, ctx, ports[0] if ports else None)
+
+
+@pytest_twisted.async_yield_fixture
+async def server(settings):
+    """The whole service tree (web, worker, scheduler) on an ephemeral port."""
+    running = await start_server(settings)
+    yield running
+    await running.service.stopService()
+
+
+@pytest_twisted.async_yield_fixture
+async def web_server(settings):
+    """Only the web role: for tests that must not have a worker consuming tasks."""
+    running = await start_server(dataclasses.replace(settings, role="web"))
+    yield running
+    await running.service.stopService()
+
+
+@pytest.fixture
+def client(server) -> ApiClient:
+    return server.client()
+
+
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
