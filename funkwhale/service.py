@@ -81,6 +81,18 @@ class WebServer(Service):
         self.clock = clock
         self.grace = grace
 
+    def startService(self) -> None:
+        super().startService()
+        host = self.port.getHost()
+        address = getattr(host, "host", "") or "127.0.0.1"
+        address = "127.0.0.1" if address in ("0.0.0.0", "::") else address
+        log.info(
+            "funkwhale is ready: open http://{address}:{port}/ (first account: sign up in the web app, or run "
+            "`funkwhale createuser NAME --email EMAIL --superuser`)",
+            address=address,
+            port=getattr(host, "port", "?"),
+        )
+
     def stopService(self) -> Deferred:
         super().stopService()
         return Deferred.fromCoroutine(self._stop())
