@@ -20,10 +20,8 @@ class Options(usage.Options):
         ["role", "r", None, f"One of {', '.join(ROLES)} [FUNKWHALE_ROLE, all]"],
         ["config", "c", None, "An ini file with a [funkwhale] section [FUNKWHALE_CONFIG]"],
     ]
-
-    def postOptions(self) -> None:
-        if self["role"] is not None and self["role"] not in ROLES:
-            raise usage.UsageError(f"--role must be one of: {', '.join(ROLES)}")
+    # Values are checked in makeService with the environment and the ini file, so that a wrong one ends the start
+    # with one line naming it (a UsageError here would print the whole usage text first).
 
 
 class EmbeddedService(Service):
