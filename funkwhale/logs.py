@@ -9,14 +9,12 @@ from typing import TextIO
 from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
+    Logger,
     LogLevel,
     LogLevelFilterPredicate,
-    Logger,
     jsonFileLogObserver,
     textFileLogObserver,
 )
-
-from funkwhale.config import Settings
 
 
 def make_observer(log_format: str, level: str, stream: TextIO | None = None) -> ILogObserver:
