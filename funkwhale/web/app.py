@@ -14,6 +14,9 @@ from funkwhale.web.site import FunkwhaleSite
 # (path under the root, "module:Class"); each class is built as Class(ctx, auth) and has a Klein `app`.
 AREAS: list[tuple[str, str]] = [
     ("api/v1/health", "funkwhale.web.api.health:HealthApi"),
+    ("api/v1/instance", "funkwhale.web.api.instance:InstanceApi"),
+    ("api/v2/instance", "funkwhale.web.api.instance:InstanceV2Api"),
+    (".well-known/nodeinfo", "funkwhale.activitypub.nodeinfo:WellKnownNodeinfo"),
 ]
 
 

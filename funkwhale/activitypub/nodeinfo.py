@@ -1,0 +1,27 @@
+"""/.well-known/nodeinfo: where a peer finds our NodeInfo documents."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from klein import Klein
+
+from funkwhale.context import Context
+from funkwhale.instance import nodeinfo
+
+
+class WellKnownNodeinfo:
+    app = Klein()
+
+    def __init__(self, ctx: Context, auth: Any) -> None:
+        self.ctx = ctx
+
+    @app.route("/", methods=["GET", "HEAD"], branch=False)
+    async def links(self, request: Any) -> bytes:
+        request.setHeader(b"Content-Type", b"application/json; charset=utf-8")
+        request.setHeader(b"Access-Control-Allow-Origin", b"*")
+        if not await nodeinfo.enabled(self.ctx):
+            request.setResponseCode(404)
+            return b'{"links":[]}'
+        return json.dumps(nodeinfo.links(self.ctx.settings)).encode()

@@ -1,0 +1,106 @@
+"""/api/v1/instance/: public settings, admin settings, NodeInfo 2.0; /api/v2/instance/: NodeInfo 2.1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from klein import Klein
+
+from funkwhale.context import Context
+from funkwhale.instance import nodeinfo, store
+from funkwhale.instance import settings as prefs
+from funkwhale.web.auth import Auth
+from funkwhale.web.errors import ApiError, install_api_errors, not_found
+from funkwhale.web.json import json_response, read_body
+
+NODEINFO_TYPE = b"application/json; profile=http://nodeinfo.diaspora.software/ns/schema/%s#"
+
+
+async def _nodeinfo(ctx: Context, request: Any, version: str) -> bytes:
+    if not await nodeinfo.enabled(ctx):
+        raise not_found()
+    body = await nodeinfo.document(ctx, version)
+    return json_response(request, body, content_type=NODEINFO_TYPE % version.encode())
+
+
+class InstanceApi:
+    app = Klein()
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+
+    async def _stored(self) -> dict[str, Any]:
+        return await self.ctx.db.run(store.stored_values_txn, desc="instance.settings")
+
+    @app.route("/settings/", methods=["GET"], strict_slashes=False)
+    async def public_settings(self, request: Any) -> bytes:
+        """The public preferences, for anyone (the SPA reads them before login)."""
+        stored = await self._stored()
+        return json_response(request, prefs.describe_all(self.ctx.settings, stored, public_only=True))
+
+    @app.route("/nodeinfo/2.0/", methods=["GET"], strict_slashes=False)
+    async def nodeinfo_20(self, request: Any) -> bytes:
+        return await _nodeinfo(self.ctx, request, "2.0")
+
+    @app.route("/admin/settings/", methods=["GET"], strict_slashes=False)
+    async def admin_list(self, request: Any) -> bytes:
+        await self.auth.require_superuser(request)
+        stored = await self._stored()
+        return json_response(request, prefs.describe_all(self.ctx.settings, stored, public_only=False))
+
+    @app.route("/admin/settings/", methods=["POST"], strict_slashes=False)
+    @app.route("/admin/settings/bulk/", methods=["POST"], strict_slashes=False)
+    async def admin_bulk(self, request: Any) -> bytes:
+        """{identifier: value, ...}: every value is checked before any is saved; answers the full list."""
+        await self.auth.require_superuser(request)
+        stored = await self._save(read_body(request))
+        return json_response(request, prefs.describe_all(self.ctx.settings, stored, public_only=False))
+
+    @app.route("/admin/settings/<identifier>/", methods=["GET"], strict_slashes=False)
+    async def admin_detail(self, request: Any, identifier: str) -> bytes:
+        await self.auth.require_superuser(request)
+        pref = self._preference(identifier)
+        stored = await self._stored()
+        value = stored.get(identifier, pref.default_for(self.ctx.settings))
+        return json_response(request, pref.describe(self.ctx.settings, value))
+
+    @app.route("/admin/settings/<identifier>/", methods=["PATCH", "PUT"], strict_slashes=False)
+    async def admin_update(self, request: Any, identifier: str) -> bytes:
+        """{"value": ...} for one preference."""
+        await self.auth.require_superuser(request)
+        pref = self._preference(identifier)
+        body = read_body(request)
+        if "value" not in body:
+            raise ApiError(400, "value: This field is required.", "invalid", {"value": ["This field is required."]})
+        try:
+            stored = await self._save({identifier: body["value"]})
+        except ApiError as e:
+            raise ApiError(e.status, e.detail, e.code, {"value": e.fields[identifier]}) from None
+        return json_response(request, pref.describe(self.ctx.settings, stored[identifier]))
+
+    def _preference(self, identifier: str) -> prefs.Preference:
+        pref = prefs.BY_IDENTIFIER.get(identifier)
+        if pref is None:
+            raise not_found()
+        return pref
+
+    async def _save(self, updates: dict[str, Any]) -> dict[str, Any]:
+        cleaned, errors = prefs.clean_updates(updates)
+        if errors:
+            first = next(iter(errors))
+            raise ApiError(400, f"{first}: {errors[first][0]}", "invalid", errors)
+        return await self.ctx.db.run(store.save_values_txn, cleaned, desc="instance.settings.save")
+
+
+class InstanceV2Api:
+    app = Klein()
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+
+    @app.route("/nodeinfo/2.1/", methods=["GET"], strict_slashes=False)
+    async def nodeinfo_21(self, request: Any) -> bytes:
+        return await _nodeinfo(self.ctx, request, "2.1")
