@@ -17,7 +17,7 @@ class WellKnownNodeinfo:
     def __init__(self, ctx: Context, auth: Any) -> None:
         self.ctx = ctx
 
-    @app.route("/", methods=["GET", "HEAD"], branch=False)
+    @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def links(self, request: Any) -> bytes:
         request.setHeader(b"Content-Type", b"application/json; charset=utf-8")
         request.setHeader(b"Access-Control-Allow-Origin", b"*")
