@@ -1,10 +1,233 @@
-"""PLACEHOLDER until the task system lands: a worker service that does nothing."""
+"""The worker: consumers that take messages off the Redis queues, run their tasks, and ack, retry or bury.
+
+Each consumer owns a blocking Redis connection (BRPOPLPUSH into its in-flight list), so a message is always
+either on a queue or in exactly one consumer's list. A heartbeat key per consumer lets the scheduler's reaper
+give back the messages of a consumer whose process died.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import uuid
+from typing import Any
 
 from twisted.application.service import Service
+from twisted.internet.defer import CancelledError, Deferred, DeferredList
+from twisted.internet.defer import TimeoutError as DeferredTimeout
+from twisted.internet.task import LoopingCall, deferLater
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from funkwhale.context import Context
+from funkwhale.tasks import registry, store
+from funkwhale.tasks.queue import (
+    CONSUMERS,
+    Message,
+    heartbeat_key,
+    proc_key,
+    ready_key,
+    requeue,
+    retry_or_bury,
+)
+from funkwhale.tasks.waiting import within
+
+log = Logger()
+
+MAX_BACKOFF = 3600
+POLL_TIMEOUT = 2  # seconds a consumer blocks on BRPOPLPUSH before it checks whether it should stop
+
+
+def backoff(attempt: int, base: float, rng: random.Random | Any = random) -> float:
+    """Seconds before retry number `attempt`: exponential, capped at an hour, with +-50 % jitter."""
+    return min(MAX_BACKOFF, base * 2**attempt) * rng.uniform(0.5, 1.5)
+
+
+def _describe(failure: Failure, timeout: float | None) -> str:
+    """The `last_error` of a durable task."""
+    if failure.check(DeferredTimeout):
+        return f"TimeoutError: still running after {timeout} s"
+    return f"{failure.type.__name__}: {failure.getErrorMessage()}"[:2000]
+
+
+class Consumer:
+    """One concurrency slot on one queue: takes a message, runs it, acks it; never stops on an error."""
+
+    def __init__(self, ctx: Context, queue: str, consumer_id: str, backoff_base: float) -> None:
+        self.ctx = ctx
+        self.queue = queue
+        self.id = consumer_id
+        self.backoff_base = backoff_base
+        self.proc = proc_key(queue, consumer_id)
+        self.running = False
+        self.busy = False  # between taking a message and acking (or retrying) it
+        self.done: Deferred = Deferred()
+        self._conn: Any = None
+
+    def start(self) -> None:
+        self._conn = self.ctx.redis.blocking()
+        self.running = True
+        self.done = Deferred.fromCoroutine(self._run())
+
+    async def _run(self) -> None:
+        dirty = False  # a message may be left in our in-flight list: give it back before taking another
+        while self.running:
+            try:
+                if dirty:
+                    await requeue(self.ctx, self.queue, self.id, "own")
+                    dirty = False
+                raw = await self._conn.brpoplpush(ready_key(self.queue), self.proc, POLL_TIMEOUT)
+                if raw is None or not self.running:
+                    continue  # when stopping, the worker gives the message back
+                self.busy = dirty = True
+                await self._handle(raw)
+                dirty = False
+            except Exception as e:
+                if not self.running:
+                    if isinstance(e, CancelledError):
+                        raise
+                    break
+                log.failure("consumer {consumer} failed; going on", consumer=self.id)
+                await deferLater(self.ctx.clock, 1, lambda: None)
+            finally:
+                self.busy = False
+
+    async def _handle(self, raw: str) -> None:
+        try:
+            message = Message.decode(raw)
+        except (ValueError, KeyError, TypeError):
+            log.error("not a task message, buried: {raw}", raw=raw[:500])
+            await retry_or_bury(self.ctx, self.queue, self.id, raw, raw, None)
+            return
+        if message.task_id and not await self.ctx.db.run(store.start_task_txn, message.task_id, desc="tasks.start"):
+            await self.ctx.redis.cmd.lrem(self.proc, 1, raw)  # done, dead or forgotten already: a duplicate
+            return
+        try:
+            definition = registry.lookup(message.task)
+            call = Deferred.fromCoroutine(definition.fn(self.ctx, *message.args))
+            call.addTimeout(definition.timeout, self.ctx.clock)
+            await call
+        except Exception as e:
+            if isinstance(e, CancelledError) and not self.running:
+                raise  # shutdown deadline: the worker gives the message back
+            await self._failed(raw, message, Failure())
+        else:
+            if message.task_id:
+                await self.ctx.db.run(store.finish_task_txn, message.task_id, desc="tasks.finish")
+            await self.ctx.redis.cmd.lrem(self.proc, 1, raw)
+
+    async def _failed(self, raw: str, message: Message, failure: Failure) -> None:
+        try:
+            definition = registry.lookup(message.task)
+            max_retries, timeout = definition.max_retries, definition.timeout
+        except registry.UnknownTask:
+            max_retries, timeout = registry.DEFAULT_MAX_RETRIES, None
+        attempt = message.attempt + 1
+        delay = None if attempt > max_retries else backoff(attempt, self.backoff_base)
+        log.failure(
+            "task {task} {id} failed (attempt {attempt}); {outcome}",
+            failure,
+            task=message.task,
+            id=message.id,
+            attempt=attempt,
+            outcome="dead letter" if delay is None else f"retry in {delay:.1f} s",
+        )
+        if message.task_id:
+            await self.ctx.db.run(
+                store.fail_task_txn, message.task_id, _describe(failure, timeout), delay, desc="tasks.fail"
+            )
+        await retry_or_bury(self.ctx, self.queue, self.id, raw, message.retried().encode(), delay)
+
+    def interrupt(self) -> None:
+        """Stop waiting for a message now (closing the blocking connection ends BRPOPLPUSH)."""
+        self._conn.disconnect()
+
+    async def close(self) -> None:
+        """Close the connection and give back what this consumer still holds."""
+        try:
+            await self._conn.disconnect()
+        except Exception:
+            log.failure("closing consumer {consumer}", consumer=self.id)
+        try:
+            n = await requeue(self.ctx, self.queue, self.id, "stop")
+        except Exception:
+            log.failure("consumer {consumer} could not give back its messages; the reaper will", consumer=self.id)
+        else:
+            if n:
+                log.info("{n} unfinished message(s) back on queue {queue}", n=n, queue=self.queue)
 
 
 class Worker(Service):
+    """Runs `concurrency` consumers per queue; at stop, lets running tasks finish for `shutdown_timeout`
+    seconds, then cancels them and puts their messages back on the queue."""
+
     name = "worker"
 
-    def __init__(self, ctx, concurrency, shutdown_timeout):
+    def __init__(
+        self,
+        ctx: Context,
+        concurrency: int,
+        shutdown_timeout: float,
+        *,
+        backoff_base: float = 5,
+        heartbeat_interval: float = 10,
+        heartbeat_ttl: float = 30,
+    ) -> None:
         self.ctx = ctx
+        self.concurrency = concurrency
+        self.shutdown_timeout = shutdown_timeout
+        self.backoff_base = backoff_base
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_ttl = heartbeat_ttl
+        self.consumers: list[Consumer] = []
+        self._heartbeat = LoopingCall(self._beat)
+        self._heartbeat.clock = ctx.clock
+
+    def startService(self) -> Deferred:
+        super().startService()
+        return Deferred.fromCoroutine(self._start())
+
+    async def _start(self) -> None:
+        prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.consumers = [
+            Consumer(self.ctx, queue, f"{prefix}:{queue}:{n}", self.backoff_base)
+            for queue in registry.queues()
+            for n in range(self.concurrency)
+        ]
+        await self._beat()  # registered and alive before the first message is taken
+        self._heartbeat.start(self.heartbeat_interval, now=False).addErrback(
+            lambda f: log.failure("heartbeat loop stopped", f)
+        )
+        for consumer in self.consumers:
+            consumer.start()
+        log.info("worker: {n} consumer(s) on {queues}", n=len(self.consumers), queues=", ".join(registry.queues()))
+
+    async def _beat(self) -> None:
+        ttl = int(self.heartbeat_ttl * 1000)
+        for consumer in self.consumers:
+            try:
+                await self.ctx.redis.cmd.set(heartbeat_key(consumer.id), "1", pexpire=ttl)
+                await self.ctx.redis.cmd.hset(CONSUMERS, consumer.id, consumer.queue)
+            except Exception:
+                log.failure("heartbeat of consumer {consumer} failed", consumer=consumer.id)
+
+    def stopService(self) -> Deferred:
+        super().stopService()
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        if self._heartbeat.running:
+            self._heartbeat.stop()
+        for consumer in self.consumers:
+            consumer.running = False
+            if not consumer.busy:
+                consumer.interrupt()
+        finished = DeferredList([c.done for c in self.consumers], consumeErrors=True)
+        if not await within(finished, self.shutdown_timeout, self.ctx.clock):
+            busy = [c for c in self.consumers if not c.done.called]
+            log.warn("{n} task(s) still running after {s} s: cancelled", n=len(busy), s=self.shutdown_timeout)
+            for consumer in busy:
+                consumer.done.cancel()
+        for consumer in self.consumers:
+            await consumer.close()

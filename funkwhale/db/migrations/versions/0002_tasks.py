@@ -28,6 +28,7 @@ def upgrade() -> None:
         update_date timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX task_unfinished ON task (update_date) WHERE status IN ('pending', 'running');
+    CREATE INDEX task_done ON task (update_date) WHERE status = 'done';
     """)
 
 
