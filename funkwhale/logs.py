@@ -1,25 +1,57 @@
-"""Logging through twisted.logger: text or JSON lines on stdout, filtered by level; stdlib logging bridged."""
+"""Logging through twisted.logger: text or JSON lines on stdout, filtered by level; stdlib logging bridged;
+one structured access-log event per HTTP request."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from typing import TextIO
+from datetime import UTC, datetime
+from typing import Any, TextIO
+from urllib.parse import parse_qsl, urlencode
 
 from twisted.logger import (
+    FileLogObserver,
     FilteringLogObserver,
     ILogObserver,
     Logger,
     LogLevel,
     LogLevelFilterPredicate,
-    jsonFileLogObserver,
+    formatEvent,
     textFileLogObserver,
 )
 
+# Keys of legacy (twisted.python.log) events that are bookkeeping, not fields.
+_LEGACY_KEYS = frozenset(("message", "format", "time", "system", "isError", "why", "failure"))
+
+# Query parameters that carry secrets: Subsonic passwords/tokens (p, t, s), listen tokens, OAuth values.
+_SECRET_PARAMS = frozenset(("p", "t", "s", "token", "password", "access_token", "refresh_token", "code", "apikey"))
+
+access_log = Logger(namespace="funkwhale.access")
+
+
+def json_line(event: dict[str, Any]) -> str:
+    """One event as one JSON object: time, level, namespace, message, then the event's own fields."""
+    record: dict[str, Any] = {
+        "time": datetime.fromtimestamp(event.get("log_time", 0), UTC).isoformat(timespec="milliseconds"),
+        "level": event["log_level"].name if event.get("log_level") else "info",
+        "namespace": event.get("log_namespace", "-"),
+        "message": formatEvent(event),
+    }
+    for key, value in event.items():
+        if not key.startswith("log_") and key not in _LEGACY_KEYS and key not in record:
+            record[key] = value
+    failure = event.get("log_failure")
+    if failure is not None:
+        record["error"] = failure.getErrorMessage()
+        record["traceback"] = failure.getTraceback()
+    return json.dumps(record, default=str, ensure_ascii=False) + "\n"
+
 
 def make_observer(log_format: str, level: str, stream: TextIO | None = None) -> ILogObserver:
+    """Text (twistd's usual lines) or JSON lines on `stream` (stdout), dropping events below `level`."""
     stream = stream or sys.stdout
-    out = jsonFileLogObserver(stream) if log_format == "json" else textFileLogObserver(stream)
+    out = FileLogObserver(stream, json_line) if log_format == "json" else textFileLogObserver(stream)
     predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
     return FilteringLogObserver(out, [predicate])
 
@@ -30,6 +62,30 @@ def observer() -> ILogObserver:
 
     settings = load_settings()
     return make_observer(settings.log_format, settings.log_level)
+
+
+def redact(uri: str) -> str:
+    """The request URI with the values of secret-bearing query parameters replaced by ***."""
+    path, sep, query = uri.partition("?")
+    if not sep:
+        return uri
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return path + "?" + urlencode([(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs], safe="*")
+
+
+def log_access(request: Any, duration: float | None) -> None:
+    """The access-log event of a finished request (secrets in the query string redacted)."""
+    address = request.getClientAddress()
+    access_log.info(
+        '{client} "{method} {uri}" {status} {size} {duration_ms} ms',
+        client=getattr(address, "host", "-"),
+        method=request.method.decode("latin-1"),
+        uri=redact(request.uri.decode("latin-1")),
+        status=request.code,
+        size=request.sentLength,
+        duration_ms=round(duration * 1000, 1) if duration is not None else "-",
+        user_agent=(request.getHeader(b"user-agent") or b"").decode("latin-1"),
+    )
 
 
 class _StdlibBridge(logging.Handler):

@@ -43,9 +43,11 @@ class FunkwhaleRequest(Request):
             # and keep the original for the route that stream-parses the body.
             self.multipart_content_type = ctype
             self.requestHeaders.setRawHeaders(b"content-type", [b"application/octet-stream"])
+        # Register before processing: a response written synchronously finishes inside requestReceived.
+        site = self.channel.site  # type: ignore[union-attr]
+        site.started(self)
+        self.notifyFinish().addBoth(lambda _: site.finished(self))
         super().requestReceived(command, path, version)
-        self.site.started(self)  # type: ignore[attr-defined]
-        self.notifyFinish().addBoth(lambda _: self.site.finished(self))  # type: ignore[attr-defined]
 
 
 class FunkwhaleSite(Site):
@@ -65,7 +67,15 @@ class FunkwhaleSite(Site):
         return self.upload_max_body if path.startswith(b"/api/v1/uploads") else self.max_body
 
     def started(self, request: Any) -> None:
+        request.received_at = self.reactor.seconds()
         self.in_flight.add(request)
+
+    def log(self, request: Any) -> None:
+        """A structured access-log event (instead of twistd's combined-log line)."""
+        from funkwhale.logs import log_access
+
+        received = getattr(request, "received_at", None)
+        log_access(request, None if received is None else self.reactor.seconds() - received)
 
     def finished(self, request: Any) -> None:
         self.in_flight.discard(request)
@@ -77,7 +87,8 @@ class FunkwhaleSite(Site):
             await deferLater(clock, 0.1, lambda: None)
             waited += 0.1
         for request in list(self.in_flight):
-            if request.channel is not None and request.channel.transport is not None:
-                request.channel.transport.abortConnection()
+            channel = getattr(request, "channel", None)
+            if channel is not None and channel.transport is not None:
+                channel.transport.abortConnection()
 
 

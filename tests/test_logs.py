@@ -1,0 +1,93 @@
+"""Log output: JSON lines with fields, level filtering, stdlib bridged, secrets kept out of the access log."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest_twisted
+from twisted.logger import Logger, LogPublisher, globalLogPublisher
+
+from funkwhale.logs import _StdlibBridge, make_observer, redact
+
+
+def _capture(log_format: str, level: str) -> tuple[Logger, io.StringIO]:
+    out = io.StringIO()
+    publisher = LogPublisher(make_observer(log_format, level, out))
+    return Logger(namespace="funkwhale.test", observer=publisher), out
+
+
+def test_json_lines_carry_message_level_and_fields():
+    log, out = _capture("json", "info")
+    log.info("upload {upload_id} imported in {ms} ms", upload_id=42, ms=12.5)
+    line = out.getvalue()
+    assert line.endswith("\n") and line.count("\n") == 1
+    event = json.loads(line)
+    assert event["message"] == "upload 42 imported in 12.5 ms"
+    assert event["level"] == "info" and event["namespace"] == "funkwhale.test"
+    assert event["upload_id"] == 42 and event["ms"] == 12.5
+    assert not [key for key in event if key.startswith("log_")]
+
+
+def test_json_failure_has_the_traceback():
+    log, out = _capture("json", "info")
+    try:
+        raise ZeroDivisionError("division by zero")
+    except ZeroDivisionError:
+        log.failure("task {task} failed", task="music.process_upload")
+    event = json.loads(out.getvalue())
+    assert event["level"] == "critical" and event["task"] == "music.process_upload"
+    assert "ZeroDivisionError" in event["traceback"]
+
+
+def test_level_filter_drops_lower_levels():
+    log, out = _capture("text", "warn")
+    log.info("chatty {n}", n=1)
+    log.warn("disk {pct}% full", pct=95)
+    text = out.getvalue()
+    assert "chatty" not in text
+    assert "disk 95% full" in text and "[funkwhale.test#warn]" in text
+
+
+def test_stdlib_records_arrive_under_their_logger_name():
+    out = io.StringIO()
+    observer = make_observer("json", "info", out)
+    record = logging.LogRecord("alembic.runtime", logging.WARNING, __file__, 1, "no %s", ("tables",), None)
+    globalLogPublisher.addObserver(observer)
+    try:
+        _StdlibBridge().emit(record)
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    event = json.loads(out.getvalue().splitlines()[-1])
+    assert event["namespace"] == "alembic.runtime" and event["message"] == "no tables" and event["level"] == "warn"
+
+
+def test_redact_hides_subsonic_passwords_and_tokens():
+    assert redact("/rest/ping.view?u=alice&p=enc:616263&v=1.16.1&c=DSub") == (
+        "/rest/ping.view?u=alice&p=***&v=1.16.1&c=DSub"
+    )
+    assert redact("/api/v1/listen/abc/?token=xyz&to=mp3") == "/api/v1/listen/abc/?token=***&to=mp3"
+    assert redact("/api/v1/tracks/") == "/api/v1/tracks/"
+
+
+@pytest_twisted.ensureDeferred
+async def test_each_request_gets_one_access_event_with_fields(client):
+    events: list[dict] = []
+
+    def keep(event: dict) -> None:
+        if event.get("log_namespace") == "funkwhale.access":
+            events.append(event)
+
+    globalLogPublisher.addObserver(keep)
+    try:
+        resp = await client.get("/api/v1/health/?t=secret-token")
+    finally:
+        globalLogPublisher.removeObserver(keep)
+    assert resp.code == 200
+    assert len(events) == 1
+    event = events[0]
+    assert event["method"] == "GET" and event["status"] == 200
+    assert event["uri"] == "/api/v1/health/?t=***"
+    assert event["size"] == len(resp.body)
+    assert isinstance(event["duration_ms"], float)
