@@ -86,7 +86,7 @@ async def ctx(settings):
 
 
 @pytest_twisted.async_yield_fixture
-async def services():
+async def services(ctx):
     """Start services (workers, schedulers) for the test; stopped at teardown if still running."""
     started = []
 
@@ -140,6 +140,15 @@ async def test_enqueued_task_runs_once_and_leaves_nothing_behind(ctx, services):
     assert sorted(calls["record"]) == [["a", 1], ["b", 2]]
     assert await ready(ctx) == []
     assert await ctx.redis.cmd.keys("fw:q:default:proc:*") == []  # every message acked
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_message_that_is_not_a_task_is_buried_and_the_worker_goes_on(ctx, services):
+    await services(worker(ctx))
+    await ctx.redis.cmd.lpush(q.ready_key("default"), "not a task {")
+    await q.enqueue(ctx, "test.record", "next")
+    await eventually(lambda: calls["record"] == [["next"]])
+    assert await ctx.redis.cmd.lrange(q.dead_key("default"), 0, -1) == ["not a task {"]
 
 
 @pytest_twisted.ensureDeferred
@@ -239,8 +248,6 @@ async def test_reaper_gives_back_the_work_of_a_consumer_whose_heartbeat_stopped(
     doomed = await services(Worker(ctx, 1, 0.1, heartbeat_interval=3600, heartbeat_ttl=0.3))
     await q.enqueue(ctx, "test.hang_once")
     await eventually(lambda: calls["hang_once"] == ["start"])
-    assert await q.reap(ctx) == 0  # its heartbeat is still alive
-
     await eventually(lambda: q.reap(ctx))  # the heartbeat expired: the message is back on READY
     await services(worker(ctx))
     await eventually(lambda: calls["hang_once"] == ["start", "start", "end"])
@@ -255,6 +262,7 @@ async def test_stopping_a_worker_mid_task_cancels_it_and_puts_the_message_back(c
     stopping = await services(worker(ctx, shutdown_timeout=0.2))
     task_id = await q.enqueue_durable(ctx, "test.wait", "stuck")
     await eventually(lambda: calls["stuck"] == ["start"])
+    assert await q.reap(ctx) == 0  # a live consumer keeps its work
     await stopping.stopService()
     assert calls["stuck"] == ["start", "cancelled"]
     assert [(m["task"], m["task_id"]) for m in await ready(ctx)] == [("test.wait", task_id)]

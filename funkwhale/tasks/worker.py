@@ -141,7 +141,7 @@ class Consumer:
 
     def interrupt(self) -> None:
         """Stop waiting for a message now (closing the blocking connection ends BRPOPLPUSH)."""
-        self._conn.disconnect()
+        self._conn.disconnect().addErrback(lambda f: log.failure("closing consumer {consumer}", f, consumer=self.id))
 
     async def close(self) -> None:
         """Close the connection and give back what this consumer still holds."""
