@@ -1,0 +1,289 @@
+"""The real daemon: `twistd -n --pidfile= funkwhale ...` as a subprocess, started and stopped as an operator would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+WAIT = 90  # seconds: a guard against a hung start or stop, not a measured expectation
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without FUNKWHALE_* settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNKWHALE_")}
+    env.update(extra)
+    return env
+
+
+class Daemon:
+    """One twistd process; its output goes to files (read after it exits, or while it runs)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        cwd: Path | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        logs = data_dir.parent / f"{data_dir.name}-logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.stdout_path = logs / f"{self.port}.out"
+        self.stderr_path = logs / f"{self.port}.err"
+        cmd = [
+            str(BIN / "twistd"),
+            "-n",
+            "--pidfile=",
+            "funkwhale",
+            "--data-dir",
+            str(data_dir),
+            "--listen",
+            f"tcp:{self.port}:interface=127.0.0.1",
+            *args,
+        ]
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                cmd,
+                env=env or clean_env(),
+                cwd=cwd or ROOT,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def output(self) -> str:
+        return self.stdout_path.read_text() + self.stderr_path.read_text()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if get(self.base + "/api/v1/health/")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"daemon not ready:\n{self.output()}")
+
+    def wait(self) -> int:
+        try:
+            return self.proc.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"daemon did not exit:\n{self.output()}") from None
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Send `sig`; the exit status. After a clean shutdown twistd ends by re-raising the signal it stopped
+        on, so the status is -sig (systemd counts SIGTERM/SIGINT deaths as success)."""
+        self.proc.send_signal(sig)
+        return self.wait()
+
+    def kill(self) -> None:
+        """Teardown of a test that failed midway: the daemon's process group, by its id."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+
+
+def processes_under(path: Path) -> list[str]:
+    """Processes whose command line or working directory is under `path` (postgres and redis chdir there)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if str(path) in cmdline or cwd.startswith(str(path)):
+            found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+def assert_no_orphans(path: Path) -> None:
+    deadline = time.monotonic() + 10  # postgres children exit just after the postmaster
+    while processes_under(path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_under(path) == []
+
+
+def one_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    assert "Traceback" not in output
+    return lines[0]
+
+
+def _scratch() -> Path:
+    # Not pytest's tmp_path: concurrent pytest runs prune each other's old basetemp directories.
+    return Path(tempfile.mkdtemp(prefix="fw-daemon-"))
+
+
+@pytest.fixture(scope="module")
+def data_dir() -> Iterator[Path]:
+    """One data directory for this module: initdb runs once."""
+    root = _scratch()
+    yield root / "data"
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    root = _scratch()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def daemons():
+    started: list[Daemon] = []
+    yield started
+    for daemon in started:
+        daemon.kill()
+
+
+def embedded_dsn(data_dir: Path) -> str:
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(data_dir / "postgres")
+    assert info is not None
+    return f"postgresql://postgres@/funkwhale?host={info.socket_dir}"
+
+
+def test_serves_keeps_data_across_restarts_and_stops_cleanly(data_dir, daemons, tmp_path):
+    first = Daemon(data_dir, env=clean_env(FUNKWHALE_LOG_FORMAT="json"), cwd=tmp_path)
+    daemons.append(first)
+    first.wait_ready()
+    status, links = get(first.base + "/.well-known/nodeinfo")
+    assert status == 200 and links["links"][0]["href"].endswith("/api/v1/instance/nodeinfo/2.0/")
+    status, doc = get(first.base + "/api/v1/instance/nodeinfo/2.0/")
+    assert status == 200 and doc["usage"]["users"]["total"] == 0
+    conn = psycopg2.connect(embedded_dsn(data_dir))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO users (username, email, password) VALUES ('kept', 'kept@example.org', 'x')")
+    finally:
+        conn.close()
+
+    # A second daemon on the same data directory is refused while the first runs.
+    second = Daemon(data_dir)
+    daemons.append(second)
+    assert second.wait() == 1
+    assert "another funkwhale daemon" in one_line(second.output())
+
+    assert first.stop(signal.SIGTERM) == -signal.SIGTERM
+    assert_no_orphans(data_dir)
+    events = [json.loads(line) for line in first.stdout_path.read_text().splitlines()]
+    assert any(e["namespace"] == "funkwhale.access" and e["status"] == 200 for e in events)
+
+    again = Daemon(data_dir, env=clean_env(FUNKWHALE_LOG_LEVEL="warn"))
+    daemons.append(again)
+    again.wait_ready()
+    assert get(again.base + "/api/v1/instance/nodeinfo/2.0/")[1]["usage"]["users"]["total"] == 1
+    assert again.stop(signal.SIGINT) == -signal.SIGINT
+    assert_no_orphans(data_dir)
+    assert "funkwhale is ready" not in again.output()  # an info line, below FUNKWHALE_LOG_LEVEL=warn
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "named"),
+    [
+        ({"FUNKWHALE_ROLE": "bogus"}, (), "FUNKWHALE_ROLE"),
+        ({"FUNKWHALE_WORKER_CONCURRENCY": "abc"}, (), "FUNKWHALE_WORKER_CONCURRENCY"),
+        ({}, ("--listen", "nonsense:1"), "FUNKWHALE_LISTEN"),
+    ],
+)
+def test_a_bad_setting_ends_the_start_with_one_line(tmp_path, daemons, env, args, named):
+    daemon = Daemon(tmp_path / "data", env=clean_env(**env), args=args)
+    daemons.append(daemon)
+    assert daemon.wait() == 1
+    assert named in one_line(daemon.output())
+    assert_no_orphans(tmp_path)
+
+
+def test_a_taken_port_ends_the_start_with_one_line(data_dir, daemons):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        daemon = Daemon(data_dir, port=taken.getsockname()[1])
+        daemons.append(daemon)
+        assert daemon.wait() == 1
+    assert "cannot listen" in one_line(daemon.output())
+    assert_no_orphans(data_dir)
+
+
+@pytest.fixture
+def external_database(servers):
+    """A fresh, empty database on the session's PostgreSQL."""
+    admin = psycopg2.connect(servers[0])
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS fw_daemon_external")
+        cur.execute("CREATE DATABASE fw_daemon_external")
+    yield servers[0].replace("/funkwhale?", "/fw_daemon_external?"), servers[1]
+    with admin.cursor() as cur:
+        cur.execute("DROP DATABASE fw_daemon_external WITH (FORCE)")
+    admin.close()
+
+
+def test_an_external_database_must_be_migrated_first(external_database, tmp_path, daemons):
+    database_url, redis_url = external_database
+    env = clean_env(FUNKWHALE_DATABASE_URL=database_url, FUNKWHALE_REDIS_URL=redis_url)
+    data_dir = tmp_path / "data"
+    refused = Daemon(data_dir, env=env)
+    daemons.append(refused)
+    assert refused.wait() == 1
+    assert "funkwhale migrate" in one_line(refused.output())
+
+    migrate = subprocess.run(
+        [str(BIN / "funkwhale"), "--data-dir", str(data_dir), "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+
+    daemon = Daemon(data_dir, env=env)
+    daemons.append(daemon)
+    daemon.wait_ready()
+    assert get(daemon.base + "/api/v1/instance/settings/")[0] == 200
+    assert daemon.stop() == -signal.SIGTERM
+    assert not (data_dir / "postgres").exists() and not (data_dir / "redis").exists()
