@@ -287,3 +287,80 @@ def test_an_external_database_must_be_migrated_first(external_database, tmp_path
     assert get(daemon.base + "/api/v1/instance/settings/")[0] == 200
     assert daemon.stop() == -signal.SIGTERM
     assert not (data_dir / "postgres").exists() and not (data_dir / "redis").exists()
+
+
+TEST_TASKS = '''
+import os
+
+from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
+
+from funkwhale.tasks.registry import task
+
+
+def _append(path, line):
+    with open(path, "a") as fh:
+        fh.write(line + "\\n")
+    with open(path) as fh:
+        return fh.read().count("start")
+
+
+@task("test.interrupted_once")
+async def interrupted_once(ctx, path):
+    """Records each start; the first run waits (to be killed), a later one finishes."""
+    if await deferToThread(_append, path, f"start {os.getpid()}") == 1:
+        await deferLater(ctx.clock, 3600, lambda: None)
+    await deferToThread(_append, path, "done")
+'''
+
+
+def wait_for(predicate, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_a_task_whose_worker_was_killed_runs_again(data_dir, daemons, tmp_path):
+    import redis
+
+    from funkwhale.tasks.queue import CONSUMERS, Message, heartbeat_key, ready_key
+
+    # A test-only task, registered in the daemon through sitecustomize.
+    (tmp_path / "fw_daemon_test_tasks.py").write_text(TEST_TASKS)
+    (tmp_path / "sitecustomize.py").write_text(
+        "import funkwhale.tasks.registry\nfunkwhale.tasks.registry.TASK_MODULES.append('fw_daemon_test_tasks')\n"
+    )
+    env = clean_env(PYTHONPATH=str(tmp_path))
+    marks = tmp_path / "marks"
+    marks.touch()
+    first = Daemon(data_dir, env=env)
+    daemons.append(first)
+    first.wait_ready()
+    queue = redis.Redis(unix_socket_path=str(data_dir / "redis" / "redis.sock"))
+    queue.lpush(ready_key("default"), Message("test.interrupted_once", [str(marks)]).encode())
+    wait_for(lambda: "start" in marks.read_text(), "the task to start")
+
+    first.proc.send_signal(signal.SIGKILL)
+    assert first.wait() == -signal.SIGKILL
+
+    def redis_gone() -> bool:  # the embedded Redis saves and exits when its parent dies
+        try:
+            queue.ping()
+        except redis.ConnectionError:
+            return True
+        return False
+
+    wait_for(redis_gone, "the embedded Redis to exit")
+    second = Daemon(data_dir, env=env)
+    daemons.append(second)
+    second.wait_ready()
+    # The dead consumers' heartbeats would expire within 30 s; expire them now so the reaper acts at once.
+    for consumer in queue.hkeys(CONSUMERS):
+        if f":{first.proc.pid}:" in consumer.decode():
+            queue.delete(heartbeat_key(consumer.decode()))
+    wait_for(lambda: "done" in marks.read_text(), "the task to run again")
+    assert marks.read_text().splitlines() == [f"start {first.proc.pid}", f"start {second.proc.pid}", "done"]
+    assert second.stop() == -signal.SIGTERM
+    assert_no_orphans(data_dir)
