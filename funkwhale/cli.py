@@ -125,10 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # one line for the operator; the details are for a bug report
-        from funkwhale.db.schema import SchemaOutdated
+        from funkwhale.db.schema import DatabaseUnreachable, SchemaOutdated
         from funkwhale.embedded import EmbeddedError
 
-        if isinstance(e, (SchemaOutdated, EmbeddedError)):
+        if isinstance(e, (SchemaOutdated, DatabaseUnreachable, EmbeddedError)):
             print(f"funkwhale: {e}", file=sys.stderr)
             return 1
         raise

@@ -65,7 +65,7 @@ def makeService(options: Options) -> IService:
 
     from funkwhale import logs
     from funkwhale.config import ConfigError, ensure_secret_key, load_settings
-    from funkwhale.db.schema import SchemaOutdated
+    from funkwhale.db.schema import DatabaseUnreachable, SchemaOutdated
     from funkwhale.embedded import EmbeddedError
     from funkwhale.service import exit_status, make_service
     from funkwhale.startup import prepare
@@ -79,7 +79,7 @@ def makeService(options: Options) -> IService:
         first = [EmbeddedService(servers, lock)] if servers is not None else []
         top, _ = make_service(settings, bind=_bind(settings.listen), first=first)
         top.log_observer = logs.make_observer(settings.log_format, settings.log_level)
-    except (ConfigError, SchemaOutdated, EmbeddedError) as e:
+    except (ConfigError, SchemaOutdated, DatabaseUnreachable, EmbeddedError) as e:
         if servers is not None:
             servers.stop(only_started_here=False)
         if lock is not None:

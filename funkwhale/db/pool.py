@@ -78,8 +78,17 @@ async def ping(db: Database) -> bool:
     return await db.run(_select_one_txn, desc="db.ping")
 
 
-def connect(dsn: str) -> Any:
-    """A plain synchronous connection for the CLI, with the same cursor type as the pool."""
-    conn = psycopg2.connect(dsn, cursor_factory=psycopg2.extras.RealDictCursor, application_name="funkwhale-cli")
+class DatabaseUnreachable(Exception):
+    """The database did not accept a connection; the message is one line for the operator."""
+
+
+def connect(dsn: str, dict_rows: bool = True) -> Any:
+    """A plain synchronous connection (CLI, migrations), by default with the same cursor type as the pool."""
+    extra = {"cursor_factory": psycopg2.extras.RealDictCursor} if dict_rows else {}
+    try:
+        conn = psycopg2.connect(dsn, connect_timeout=10, application_name="funkwhale-cli", **extra)
+    except psycopg2.OperationalError as e:
+        reason = (str(e).strip().splitlines() or ["no reason given"])[0]
+        raise DatabaseUnreachable(f"cannot reach the database: {reason}") from None
     _on_connect(conn)
     return conn

@@ -5,16 +5,21 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import psycopg2
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+
+from funkwhale.db.pool import DatabaseUnreachable, connect
+
+__all__ = ["DatabaseUnreachable", "SchemaOutdated", "check_at_head", "current_revision", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class SchemaOutdated(Exception):
     """The database is below the latest migration."""
+
+
 
 
 def alembic_config(dsn: str) -> Config:
@@ -38,7 +43,7 @@ def head_revision() -> str:
 
 def current_revision(dsn: str) -> str | None:
     """The revision the database is at; None when it was never migrated."""
-    conn = psycopg2.connect(dsn)
+    conn = connect(dsn, dict_rows=False)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT to_regclass('public.alembic_version') IS NOT NULL")
@@ -54,6 +59,7 @@ def current_revision(dsn: str) -> str | None:
 def upgrade(dsn: str, revision: str = "head") -> None:
     """Apply migrations up to `revision` (synchronous: call it from a thread or before the reactor runs)."""
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    connect(dsn, dict_rows=False).close()
     command.upgrade(alembic_config(dsn), revision)
 
 
