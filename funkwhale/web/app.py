@@ -17,6 +17,9 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/instance", "funkwhale.web.api.instance:InstanceApi"),
     ("api/v2/instance", "funkwhale.web.api.instance:InstanceV2Api"),
     (".well-known/nodeinfo", "funkwhale.activitypub.nodeinfo:WellKnownNodeinfo"),
+    ("api/v1/users", "funkwhale.web.api.users:UsersApi"),
+    ("api/v1/auth", "funkwhale.web.api.auth:AuthApi"),
+    ("api/v1/rate-limit", "funkwhale.web.api.ratelimit:RateLimitApi"),
 ]
 
 
@@ -47,6 +50,7 @@ def make_site(ctx: Context) -> FunkwhaleSite:
     site = FunkwhaleSite(make_root(ctx), upload_max_body=ctx.settings.upload_max_size)
     site.displayTracebacks = False
     site.noisy = False
+    site.secure_cookies = ctx.settings.protocol == "https"
     return site
 
 

@@ -44,10 +44,11 @@ class Auth:
 
     async def _resolve(self, request: Any) -> Principal | None:
         from funkwhale.users import store as users_store
-        from funkwhale.users.oauth import store as oauth_store
 
         header = (request.getHeader(b"authorization") or b"").decode("latin-1").strip()
         if header:
+            from funkwhale.users.oauth import store as oauth_store
+
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise ApiError(401, "Unsupported authorization header; use Bearer <token>.", "authentication_failed")

@@ -49,9 +49,16 @@ class FunkwhaleRequest(Request):
         self.notifyFinish().addBoth(lambda _: site.finished(self))
         super().requestReceived(command, path, version)
 
+    def process(self) -> None:
+        from funkwhale.web.api.auth import ensure_csrf_cookie
+
+        ensure_csrf_cookie(self, secure=self.channel.site.secure_cookies)  # type: ignore[union-attr]
+        super().process()
+
 
 class FunkwhaleSite(Site):
     requestFactory = FunkwhaleRequest
+    secure_cookies = False  # Secure flag on session and CSRF cookies (public URL is https)
 
     def __init__(self, resource: Any, max_body: int = DEFAULT_MAX_BODY, upload_max_body: int | None = None,
                  **kwargs: Any) -> None:

@@ -1,0 +1,403 @@
+"""Accounts: sign-up rules, the first account as administrator, login with rate limits, password changes,
+profile updates, Subsonic tokens and scoped listen tokens. No SQL here (see store.py), no HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from twisted.internet.threads import deferToThread
+
+from funkwhale.config import Settings
+from funkwhale.context import Context
+from funkwhale.users import ratelimit, store
+from funkwhale.users.actors import NewActor, build_local_actor
+from funkwhale.users.passwords import hash_password, verify_password
+from funkwhale.users.tokens import hash_token, new_token
+
+USERNAME_MAX = 150
+USERNAME_RE = re.compile(r"^\w+\Z", re.ASCII)
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+# Funkwhale's ACCOUNT_USERNAME_BLACKLIST, minus admin/root/test (common first-account names): these
+# clash with routes and service actors.
+RESERVED_USERNAMES = frozenset(
+    {
+        "funkwhale",
+        "library",
+        "instance",
+        "status",
+        "owner",
+        "superuser",
+        "staff",
+        "service",
+        "me",
+        "ghost",
+        "hello",
+        "contact",
+        "inbox",
+        "outbox",
+        "shared_inbox",
+        "actor",
+    }
+)
+PASSWORD_MIN = 8
+PRIVACY_LEVELS = ("me", "followers", "instance", "everyone")
+SESSION_AGE = timedelta(days=14)
+LISTEN_TOKEN_AGE = timedelta(days=3)
+REQUIRED = "This field is required."
+
+
+class AccountError(Exception):
+    """Input refused, nothing written: field name -> messages (DRF's shape)."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__(fields)
+        self.fields = fields
+
+
+class RegistrationClosed(Exception):
+    """Sign-ups are not open to this request."""
+
+
+class LoginFailed(Exception):
+    """Wrong username or password, or an inactive account."""
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for the account or the address; `retry_after` seconds to wait."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+# --- validation -------------------------------------------------------------------------------------
+
+
+def _text(data: dict[str, Any], name: str, errors: dict[str, list[str]], required: bool = True) -> str:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            errors[name] = [REQUIRED if value is None else "This field may not be blank."]
+        return ""
+    if not isinstance(value, str):
+        errors[name] = ["Not a valid string."]
+        return ""
+    return value
+
+
+def username_problems(username: str) -> list[str]:
+    if len(username) > USERNAME_MAX:
+        return [f"Ensure this field has no more than {USERNAME_MAX} characters."]
+    if not USERNAME_RE.match(username):
+        return [
+            "Enter a valid username. This value may contain only English letters, numbers, and _ characters."
+        ]
+    if username.lower() in RESERVED_USERNAMES:
+        return ["Username can not be used. Please use other username."]
+    return []
+
+
+def password_problems(password: str, username: str) -> list[str]:
+    """Django's validators as Funkwhale configures them (length, numeric, similar to the username)."""
+    problems = []
+    if username and (password.lower() == username.lower() or username.lower() in password.lower()):
+        problems.append("The password is too similar to the username.")
+    if len(password) < PASSWORD_MIN:
+        problems.append(f"This password is too short. It must contain at least {PASSWORD_MIN} characters.")
+    if password.isdigit():
+        problems.append("This password is entirely numeric.")
+    return problems
+
+
+@dataclass(frozen=True)
+class Signup:
+    username: str
+    email: str
+    password: str
+    invitation: str | None
+
+
+def validate_signup(data: dict[str, Any]) -> Signup:
+    """The sign-up form checked field by field (AccountError with every problem found)."""
+    errors: dict[str, list[str]] = {}
+    username = _text(data, "username", errors).strip()
+    email = _text(data, "email", errors).strip()
+    password1 = _text(data, "password1", errors)
+    password2 = _text(data, "password2", errors)
+    invitation = data.get("invitation")
+    if invitation is not None and not isinstance(invitation, str):
+        errors["invitation"] = ["Not a valid string."]
+    if username and "username" not in errors and (problems := username_problems(username)):
+        errors["username"] = problems
+    if email and "email" not in errors and not EMAIL_RE.match(email):
+        errors["email"] = ["Enter a valid email address."]
+    if password1 and "password1" not in errors and (problems := password_problems(password1, username)):
+        errors["password1"] = problems
+    if password1 and password2 and password1 != password2 and not errors:
+        errors["non_field_errors"] = ["The two password fields didn't match."]
+    if errors:
+        raise AccountError(errors)
+    return Signup(username, email, password1, (invitation or "").strip() or None)
+
+
+# --- creation ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    username: str
+    email: str
+    password_hash: str
+    actor: NewActor
+    superuser: bool = False
+
+
+def prepare_account(
+    settings: Settings, username: str, email: str, password: str, superuser: bool = False
+) -> NewAccount:
+    """Hash the password and make the actor's keys (blocking: run it in a thread on the reactor)."""
+    return NewAccount(
+        username, email, hash_password(password), build_local_actor(settings, username), superuser
+    )
+
+
+def _conflicts(taken: dict[str, bool]) -> dict[str, list[str]]:
+    errors = {}
+    if taken["username"]:
+        errors["username"] = ["A user with that username already exists."]
+    if taken["email"]:
+        errors["email"] = ["A user is already registered with this e-mail address."]
+    return errors
+
+
+def check_available_txn(txn: Any, username: str, email: str, domain: str) -> None:
+    """AccountError when the username or the email is in use."""
+    errors = _conflicts(store.taken_txn(txn, username, email, domain))
+    if errors:
+        raise AccountError(errors)
+
+
+def create_account_txn(
+    txn: Any,
+    account: NewAccount,
+    invitation: str | None = None,
+    first_only: bool = False,
+    via_api: bool = False,
+) -> dict[str, Any]:
+    """Insert the account and its actor. `via_api`: the instance's first account becomes its administrator;
+    `first_only`: refuse (RegistrationClosed) unless this is the first account."""
+    store.lock_account_creation_txn(txn)
+    first = not store.any_user_txn(txn)
+    if first_only and not first:
+        raise RegistrationClosed()
+    check_available_txn(txn, account.username, account.email, account.actor.domain)
+    invitation_id = None
+    if invitation is not None:
+        invitation_id = store.open_invitation_txn(txn, invitation)
+        if invitation_id is None:
+            raise AccountError({"invitation": ["Invalid invitation code"]})
+        store.use_invitation_txn(txn, invitation_id)
+    store.ensure_domain_txn(txn, account.actor.domain)
+    actor_id = store.insert_actor_txn(txn, account.actor)
+    admin = account.superuser or (via_api and first)
+    return store.insert_user_txn(
+        txn, account.username, account.email, account.password_hash, actor_id, admin, invitation_id
+    )
+
+
+async def register(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+    """Sign up through the API: open registration, a valid invitation, or the instance's first account."""
+    first_only = not data.get("invitation") and await _registration_mode(ctx) != "open"
+    if first_only and await ctx.db.run(store.any_user_txn, desc="users.any"):
+        raise RegistrationClosed()
+    signup = validate_signup(data)
+    # Cheap checks first: hashing and key generation cost far more than a query.
+    await ctx.db.run(
+        check_available_txn, signup.username, signup.email, ctx.settings.domain, desc="users.available"
+    )
+    account = await deferToThread(
+        prepare_account, ctx.settings, signup.username, signup.email, signup.password
+    )
+    return await ctx.db.run(
+        create_account_txn, account, signup.invitation, first_only, True, desc="users.create"
+    )
+
+
+async def _registration_mode(ctx: Context) -> str:
+    from funkwhale.instance.settings import registration_mode
+
+    return await registration_mode(ctx)
+
+
+# --- login and sessions -----------------------------------------------------------------------------
+
+
+async def login(ctx: Context, username: str, password: str, address: str) -> int:
+    """The id of the account, or LoginThrottled / LoginFailed. Failures count against the account and
+    the address; a blocked client is refused before its password is even looked at."""
+    row = await ctx.db.run(store.login_user_txn, username, desc="users.login")
+    keys = ratelimit.login_keys(address, None if row is None else row["id"])
+    standing = await ratelimit.standing(ctx.redis, keys)
+    if standing.blocked(ctx.settings.login_rate_limit):
+        raise LoginThrottled(standing.reset_seconds or ratelimit.WINDOW)
+    ok, rehashed = await deferToThread(verify_password, None if row is None else row["password"], password)
+    if not ok or not row["is_active"]:
+        await ratelimit.record_failure(ctx.redis, keys)
+        raise LoginFailed()
+    if rehashed is not None:
+        await ctx.db.run(store.set_password_hash_txn, row["id"], rehashed, desc="users.rehash")
+    return row["id"]
+
+
+async def start_session(ctx: Context, user_id: int, user_agent: str) -> tuple[str, str]:
+    """A new session: (session key for the cookie, its CSRF token). Only the key's hash is stored."""
+    key, csrf = new_token(), new_token()
+    expires = datetime.now(UTC) + SESSION_AGE
+    await ctx.db.run(
+        store.create_session_txn,
+        hash_token(key),
+        user_id,
+        csrf,
+        expires,
+        user_agent[:300],
+        desc="users.session",
+    )
+    return key, csrf
+
+
+async def end_session(ctx: Context, session_key: str) -> None:
+    await ctx.db.run(store.delete_session_txn, hash_token(session_key), desc="users.logout")
+
+
+# --- account changes --------------------------------------------------------------------------------
+
+
+async def _check_password(ctx: Context, user_id: int, password: Any) -> bool:
+    if not isinstance(password, str) or not password:
+        return False
+    stored = await ctx.db.run(store.password_hash_txn, user_id, desc="users.password")
+    ok, _ = await deferToThread(verify_password, stored, password)
+    return ok
+
+
+async def change_password(
+    ctx: Context, user_id: int, username: str, data: dict[str, Any], keep_session: str | None
+) -> None:
+    """old_password, new_password1, new_password2 (dj-rest-auth's form). Rotates the secret key and ends
+    every other session; `keep_session` is the current session key, if any."""
+    errors: dict[str, list[str]] = {}
+    old = _text(data, "old_password", errors)
+    new1 = _text(data, "new_password1", errors)
+    new2 = _text(data, "new_password2", errors)
+    if new1 and new2 and new1 != new2:
+        errors["new_password2"] = ["The two password fields didn't match."]
+    elif new1 and (problems := password_problems(new1, username)):
+        errors["new_password2"] = problems
+    if old and not await _check_password(ctx, user_id, old):
+        errors["old_password"] = ["Your old password was entered incorrectly. Please enter it again."]
+    if errors:
+        raise AccountError(errors)
+    new_hash = await deferToThread(hash_password, new1)
+    keep = None if keep_session is None else hash_token(keep_session)
+    await ctx.db.run(store.change_password_txn, user_id, new_hash, keep, desc="users.change_password")
+
+
+def validate_profile(data: dict[str, Any]) -> dict[str, Any]:
+    """The writable profile fields present in `data` (name, privacy_level, summary), checked."""
+    errors: dict[str, list[str]] = {}
+    fields: dict[str, Any] = {}
+    if "name" in data:
+        name = data["name"] if data["name"] is not None else ""
+        if not isinstance(name, str):
+            errors["name"] = ["Not a valid string."]
+        elif len(name) > 255:
+            errors["name"] = ["Ensure this field has no more than 255 characters."]
+        else:
+            fields["name"] = name.strip()
+    if "privacy_level" in data:
+        level = data["privacy_level"]
+        if level not in PRIVACY_LEVELS:
+            errors["privacy_level"] = [f'"{level}" is not a valid choice.']
+        else:
+            fields["privacy_level"] = level
+    if "summary" in data:
+        summary = data["summary"]
+        text = summary.get("text") if isinstance(summary, dict) else summary
+        if text is not None and not isinstance(text, str):
+            errors["summary"] = ['Expected {"text": ..., "content_type": ...} or null.']
+        else:
+            fields["summary"] = (text or "")[:5000]
+    if errors:
+        raise AccountError(errors)
+    return fields
+
+
+async def delete_account(ctx: Context, user_id: int, data: dict[str, Any]) -> None:
+    """Funkwhale's UserDeleteSerializer: the password and confirm=true, then the account goes."""
+    errors: dict[str, list[str]] = {}
+    if not data.get("password"):
+        errors["password"] = [REQUIRED]
+    elif not await _check_password(ctx, user_id, data["password"]):
+        errors["password"] = ["Invalid password"]
+    if data.get("confirm") not in (True, "true", "True", "1", "on"):
+        errors["confirm"] = ["Please confirm deletion"]
+    if errors:
+        raise AccountError(errors)
+    await ctx.db.run(store.delete_user_txn, user_id, desc="users.delete")
+
+
+def new_subsonic_token() -> str:
+    """A random Subsonic API token (kept in clear: token auth needs md5(token + salt))."""
+    return secrets.token_urlsafe(24)
+
+
+# --- scoped listen tokens ---------------------------------------------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _sign(settings: Settings, payload: str) -> str:
+    assert settings.secret_key is not None
+    key = hashlib.sha256(b"funkwhale.scoped_tokens:" + settings.secret_key.encode()).digest()
+    return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
+
+
+def listen_token(settings: Settings, user_id: int, user_secret: str, now: datetime | None = None) -> str:
+    """A token for `?token=` on listen URLs (read:libraries), bound to the user's secret key, valid 3 days."""
+    issued = int((now or datetime.now(UTC)).timestamp())
+    payload = _b64(
+        json.dumps(
+            {
+                "user_id": user_id,
+                "user_secret": str(user_secret),
+                "scopes": ["read:libraries"],
+                "iat": issued,
+            },
+            separators=(",", ":"),
+        ).encode()
+    )
+    return f"{payload}.{_sign(settings, payload)}"
+
+
+def read_listen_token(settings: Settings, token: str, now: datetime | None = None) -> dict[str, Any] | None:
+    """The token's claims (user_id, user_secret, scopes) when signed by us and fresh, else None. The caller
+    compares user_secret with the user's current secret_key (a password change revokes old tokens)."""
+    payload, _, signature = token.partition(".")
+    if not signature or not hmac.compare_digest(signature, _sign(settings, payload)):
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return None
+    age = (now or datetime.now(UTC)).timestamp() - claims.get("iat", 0)
+    return claims if 0 <= age <= LISTEN_TOKEN_AGE.total_seconds() else None

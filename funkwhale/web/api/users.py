@@ -1,0 +1,204 @@
+"""/api/v1/users/: session login and logout, the caller's profile (me), Subsonic tokens.
+
+Funkwhale also answers under /api/v1/users/users/; the same routes are declared with that prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from klein import Klein
+
+from funkwhale.context import Context
+from funkwhale.users import accounts, store
+from funkwhale.users.models import Principal
+from funkwhale.users.tokens import new_token
+from funkwhale.web.api.auth import (
+    account_error,
+    clear_session_cookie,
+    set_csrf_cookie,
+    set_session_cookie,
+)
+from funkwhale.web.api.ratelimit import client_address
+from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth, check_csrf
+from funkwhale.web.errors import ApiError, install_api_errors, not_found
+from funkwhale.web.json import json_response, read_body
+
+BAD_CREDENTIALS = "Unable to log in with provided credentials."
+
+
+def route(app: Klein, path: str, methods: list[str]) -> Any:
+    """Declare a handler at `path` and at its /users/users/ alias, with or without the trailing slash."""
+
+    def decorate(fn: Any) -> Any:
+        for prefix in ("", "/users"):
+            fn = app.route(prefix + path, methods=methods, strict_slashes=False)(fn)
+        return fn
+
+    return decorate
+
+
+def me_body(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
+    """Funkwhale's MeSerializer: UserReadSerializer plus what only the account itself sees."""
+    admin = row["is_superuser"]
+    summary = row.get("summary")
+    return {
+        "id": row["id"],
+        "username": row["username"],
+        "full_username": f"{row['username']}@{row.get('domain') or ctx.settings.domain}",
+        "name": row["name"],
+        "email": row["email"],
+        "is_staff": row["is_staff"],
+        "is_superuser": admin,
+        "permissions": {
+            "library": admin or row["permission_library"],
+            "moderation": admin or row["permission_moderation"],
+            "settings": admin or row["permission_settings"],
+        },
+        "date_joined": row["date_joined"],
+        "privacy_level": row["privacy_level"],
+        "avatar": None,
+        "instance_support_message_display_date": None,
+        "funkwhale_support_message_display_date": None,
+        "summary": {"text": summary, "content_type": "text/plain"} if summary else None,
+        "tokens": {"listen": accounts.listen_token(ctx.settings, row["id"], row["secret_key"])},
+        "settings": row["settings"],
+    }
+
+
+class UsersApi:
+    app = Klein()
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+
+    @property
+    def secure(self) -> bool:
+        return self.ctx.settings.protocol == "https"
+
+    # --- session ---
+
+    @route(app, "/login/", ["POST"])
+    async def login(self, request: Any) -> bytes:
+        """Form (or JSON) username + password: a session cookie and a fresh CSRF token."""
+        if request.getCookie(CSRF_COOKIE):
+            check_csrf(request)
+        data = read_body(request)
+        errors = {
+            name: ["This field is required."]
+            for name in ("username", "password")
+            if not isinstance(data.get(name), str) or not data[name]
+        }
+        if errors:
+            raise ApiError(400, "username and password are required.", "invalid", errors)
+        try:
+            user_id = await accounts.login(
+                self.ctx,
+                data["username"].strip(),
+                data["password"],
+                client_address(request, self.ctx.settings),
+            )
+        except accounts.LoginThrottled as e:
+            request.setHeader(b"Retry-After", str(e.retry_after).encode())
+            raise ApiError(
+                429, f"Too many failed login attempts. Try again in {e.retry_after} seconds.", "throttled"
+            ) from None
+        except accounts.LoginFailed:
+            raise ApiError(400, BAD_CREDENTIALS, "invalid", {"non_field_errors": [BAD_CREDENTIALS]}) from None
+        previous = request.getCookie(SESSION_COOKIE)
+        if previous:
+            await accounts.end_session(self.ctx, previous.decode("latin-1"))
+        agent = (request.getHeader(b"user-agent") or b"").decode("utf-8", "replace")
+        key, csrf = await accounts.start_session(self.ctx, user_id, agent)
+        set_session_cookie(request, key, self.secure)
+        set_csrf_cookie(request, csrf, self.secure)
+        return json_response(request, {})
+
+    @route(app, "/logout/", ["POST"])
+    async def logout(self, request: Any) -> bytes:
+        """End the session (CSRF checked when there is one) and clear its cookie."""
+        await self.auth.optional(request)
+        key = request.getCookie(SESSION_COOKIE)
+        if key:
+            await accounts.end_session(self.ctx, key.decode("latin-1"))
+        clear_session_cookie(request, self.secure)
+        set_csrf_cookie(request, new_token(), self.secure)
+        return json_response(request, {})
+
+    # --- profile ---
+
+    async def _me(self, request: Any, principal: Principal) -> bytes:
+        row = await self.ctx.db.run(store.profile_txn, principal.user.id, desc="users.me")
+        if row is None:
+            raise not_found()
+        return json_response(request, me_body(self.ctx, row))
+
+    @route(app, "/me/", ["GET"])
+    async def me(self, request: Any) -> bytes:
+        return await self._me(request, await self.auth.require(request, "read:profile"))
+
+    @route(app, "/me/", ["PATCH", "PUT"])
+    async def update_me(self, request: Any) -> bytes:
+        return await self._update(request, await self.auth.require(request, "write:profile"))
+
+    @route(app, "/<username>/", ["PATCH", "PUT"])
+    async def update_user(self, request: Any, username: str) -> bytes:
+        """Only the account itself (Funkwhale answers 403 for anyone else)."""
+        return await self._update(request, await self._self_only(request, username, "write:profile"))
+
+    async def _update(self, request: Any, principal: Principal) -> bytes:
+        try:
+            fields = accounts.validate_profile(read_body(request))
+        except accounts.AccountError as e:
+            raise account_error(e) from None
+        await self.ctx.db.run(store.update_profile_txn, principal.user.id, fields, desc="users.update")
+        return await self._me(request, principal)
+
+    @route(app, "/me/", ["DELETE"])
+    async def delete_me(self, request: Any) -> bytes:
+        """{"password": ..., "confirm": true}: the account is deleted, 204."""
+        principal = await self.auth.require(request, "write:profile")
+        try:
+            await accounts.delete_account(self.ctx, principal.user.id, read_body(request))
+        except accounts.AccountError as e:
+            raise account_error(e) from None
+        clear_session_cookie(request, self.secure)
+        request.setResponseCode(204)
+        return b""
+
+    # --- subsonic ---
+
+    async def _self_only(self, request: Any, username: str, scope: str) -> Principal:
+        principal = await self.auth.require(request, scope)
+        if principal.user.username != username:
+            raise ApiError(403, "You do not have permission to perform this action.", "permission_denied")
+        return principal
+
+    @route(app, "/<username>/subsonic-token/", ["GET"])
+    async def subsonic_token(self, request: Any, username: str) -> bytes:
+        principal = await self._self_only(request, username, "read:security")
+        token = await self.ctx.db.run(
+            store.subsonic_token_txn, principal.user.id, desc="users.subsonic_token"
+        )
+        return json_response(request, {"subsonic_api_token": token})
+
+    @route(app, "/<username>/subsonic-token/", ["POST"])
+    async def new_subsonic_token(self, request: Any, username: str) -> bytes:
+        """Create or rotate the token."""
+        principal = await self._self_only(request, username, "write:security")
+        token = accounts.new_subsonic_token()
+        await self.ctx.db.run(
+            store.set_subsonic_token_txn, principal.user.id, token, desc="users.subsonic_token"
+        )
+        return json_response(request, {"subsonic_api_token": token})
+
+    @route(app, "/<username>/subsonic-token/", ["DELETE"])
+    async def delete_subsonic_token(self, request: Any, username: str) -> bytes:
+        principal = await self._self_only(request, username, "write:security")
+        await self.ctx.db.run(
+            store.set_subsonic_token_txn, principal.user.id, None, desc="users.subsonic_token"
+        )
+        request.setResponseCode(204)
+        return b""
