@@ -141,7 +141,7 @@ async def test_invalid_sign_up_forms_get_field_errors(client, db_conn):
         "This password is entirely numeric.",
     ]
     resp = await client.post(
-        SIGNUP, json_body=signup_form("dave", password1="dave1234", password2="dave1234")
+        SIGNUP, json_body=signup_form("davidson", password1="Davidson1", password2="Davidson1")
     )
     assert resp.json["password1"] == ["The password is too similar to the username."]
     resp = await client.post(SIGNUP, json_body=signup_form("dave", password2="something else"))

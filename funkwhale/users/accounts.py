@@ -11,6 +11,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from difflib import SequenceMatcher
 from typing import Any
 
 from twisted.internet.threads import deferToThread
@@ -105,10 +106,17 @@ def username_problems(username: str) -> list[str]:
     return []
 
 
+def _similar(password: str, value: str) -> bool:
+    """Django's UserAttributeSimilarityValidator test (quick ratio >= 0.7 with the value or its parts)."""
+    password = password.lower()
+    parts = {value.lower(), *(p for p in re.split(r"\W+", value.lower()) if p)}
+    return any(SequenceMatcher(a=password, b=part).quick_ratio() >= 0.7 for part in parts)
+
+
 def password_problems(password: str, username: str) -> list[str]:
     """Django's validators as Funkwhale configures them (length, numeric, similar to the username)."""
     problems = []
-    if username and (password.lower() == username.lower() or username.lower() in password.lower()):
+    if username and _similar(password, username):
         problems.append("The password is too similar to the username.")
     if len(password) < PASSWORD_MIN:
         problems.append(f"This password is too short. It must contain at least {PASSWORD_MIN} characters.")
