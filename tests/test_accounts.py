@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest_twisted
 from cryptography.hazmat.primitives import serialization
 
+from funkwhale.users import accounts
 from funkwhale.users.passwords import verify_password
 
 from . import factories
+from .conftest import start_server
 
 SIGNUP = "/api/v1/auth/registration/"
 PASSWORD = "correct horse battery"
@@ -356,3 +359,31 @@ async def test_subsonic_token_lifecycle_for_oneself_only(client, db_conn):
     assert user_row(db_conn, "bob")["subsonic_api_token"] is None
     assert (await client.delete(url)).code == 204
     assert (await client.get(url)).json == {"subsonic_api_token": None}
+    set_pref(db_conn, "subsonic__enabled", False)
+    assert (await client.post(url)).code == 405
+
+
+@pytest_twisted.ensureDeferred
+async def test_cookies_are_secure_when_the_public_url_is_https(settings):
+    running = await start_server(dataclasses.replace(settings, protocol="https"))
+    try:
+        resp = await running.client().get("/api/v1/instance/settings/")
+        (cookie,) = set_cookie_headers(resp)
+        assert cookie.startswith("csrftoken=") and "Secure" in cookie and "SameSite=lax" in cookie
+        resp = await running.client().get("/api/v1/users/me/", headers={"Cookie": "csrftoken=already"})
+        assert set_cookie_headers(resp) == []
+    finally:
+        await running.service.stopService()
+
+
+def test_listen_tokens_are_signed_bound_to_the_user_secret_and_expire(settings):
+    now = datetime.now(UTC)
+    token = accounts.listen_token(settings, 7, "secret-uuid", now)
+    claims = accounts.read_listen_token(settings, token, now + timedelta(days=1))
+    assert claims["user_id"] == 7 and claims["user_secret"] == "secret-uuid"
+    assert claims["scopes"] == ["read:libraries"]
+    assert accounts.read_listen_token(settings, token, now + timedelta(days=4)) is None
+    payload, _, signature = token.partition(".")
+    assert accounts.read_listen_token(settings, payload + "x." + signature, now) is None
+    other = dataclasses.replace(settings, secret_key="another-key")
+    assert accounts.read_listen_token(other, token, now) is None

@@ -18,6 +18,7 @@ from twisted.internet.threads import deferToThread
 
 from funkwhale.config import Settings
 from funkwhale.context import Context
+from funkwhale.instance.settings import registration_mode
 from funkwhale.users import ratelimit, store
 from funkwhale.users.actors import NewActor, build_local_actor
 from funkwhale.users.passwords import hash_password, verify_password
@@ -223,7 +224,7 @@ def create_account_txn(
 
 async def register(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     """Sign up through the API: open registration, a valid invitation, or the instance's first account."""
-    first_only = not data.get("invitation") and await _registration_mode(ctx) != "open"
+    first_only = not data.get("invitation") and await registration_mode(ctx) != "open"
     if first_only and await ctx.db.run(store.any_user_txn, desc="users.any"):
         raise RegistrationClosed()
     signup = validate_signup(data)
@@ -237,12 +238,6 @@ async def register(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     return await ctx.db.run(
         create_account_txn, account, signup.invitation, first_only, True, desc="users.create"
     )
-
-
-async def _registration_mode(ctx: Context) -> str:
-    from funkwhale.instance.settings import registration_mode
-
-    return await registration_mode(ctx)
 
 
 # --- login and sessions -----------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from twisted.internet.threads import deferToThread
 
 from funkwhale.config import Settings
 
@@ -67,11 +66,6 @@ def local_actor(settings: Settings, username: str, private_key: str, public_key:
 
 
 def build_local_actor(settings: Settings, username: str) -> NewActor:
-    """A local actor with a fresh key pair (blocking: RSA key generation)."""
+    """A local actor with a fresh key pair (blocking: RSA key generation, run it in a thread)."""
     private_key, public_key = key_pair()
     return local_actor(settings, username, private_key, public_key)
-
-
-async def new_local_actor(settings: Settings, username: str) -> NewActor:
-    """build_local_actor in a thread, off the reactor."""
-    return await deferToThread(build_local_actor, settings, username)

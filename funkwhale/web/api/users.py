@@ -10,6 +10,7 @@ from typing import Any
 from klein import Klein
 
 from funkwhale.context import Context
+from funkwhale.instance import settings as instance_settings
 from funkwhale.users import accounts, store
 from funkwhale.users.models import Principal
 from funkwhale.users.tokens import new_token
@@ -176,9 +177,16 @@ class UsersApi:
             raise ApiError(403, "You do not have permission to perform this action.", "permission_denied")
         return principal
 
+    async def _subsonic_owner(self, request: Any, username: str, scope: str) -> Principal:
+        """The account itself, while the Subsonic API is enabled (405 otherwise, as Funkwhale)."""
+        principal = await self._self_only(request, username, scope)
+        if not await instance_settings.get(self.ctx, "subsonic__enabled"):
+            raise ApiError(405, "The Subsonic API is disabled on this instance.", "method_not_allowed")
+        return principal
+
     @route(app, "/<username>/subsonic-token/", ["GET"])
     async def subsonic_token(self, request: Any, username: str) -> bytes:
-        principal = await self._self_only(request, username, "read:security")
+        principal = await self._subsonic_owner(request, username, "read:security")
         token = await self.ctx.db.run(
             store.subsonic_token_txn, principal.user.id, desc="users.subsonic_token"
         )
@@ -187,7 +195,7 @@ class UsersApi:
     @route(app, "/<username>/subsonic-token/", ["POST"])
     async def new_subsonic_token(self, request: Any, username: str) -> bytes:
         """Create or rotate the token."""
-        principal = await self._self_only(request, username, "write:security")
+        principal = await self._subsonic_owner(request, username, "write:security")
         token = accounts.new_subsonic_token()
         await self.ctx.db.run(
             store.set_subsonic_token_txn, principal.user.id, token, desc="users.subsonic_token"
@@ -196,7 +204,7 @@ class UsersApi:
 
     @route(app, "/<username>/subsonic-token/", ["DELETE"])
     async def delete_subsonic_token(self, request: Any, username: str) -> bytes:
-        principal = await self._self_only(request, username, "write:security")
+        principal = await self._subsonic_owner(request, username, "write:security")
         await self.ctx.db.run(
             store.set_subsonic_token_txn, principal.user.id, None, desc="users.subsonic_token"
         )
