@@ -20,6 +20,7 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/users", "funkwhale.web.api.users:UsersApi"),
     ("api/v1/auth", "funkwhale.web.api.auth:AuthApi"),
     ("api/v1/rate-limit", "funkwhale.web.api.ratelimit:RateLimitApi"),
+    ("api/v1/oauth", "funkwhale.web.api.oauth:OAuthApi"),
 ]
 
 

@@ -1,0 +1,224 @@
+"""/api/v1/oauth/: applications (register, manage, personal token), the authorization-code flow
+(authorize, token, revoke) and the grants a user has given, shaped like Funkwhale's django-oauth-toolkit views.
+
+Scopes: managing one's applications and grants is the "security" area (read:security / write:security);
+registering an application needs nobody logged in; authorizing one needs a logged-in session (not a token)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import unquote_plus, urlencode
+
+from klein import Klein
+from twisted.python.failure import Failure
+
+from funkwhale.context import Context
+from funkwhale.users.models import Principal
+from funkwhale.users.oauth import apps, flows
+from funkwhale.users.oauth import store as oauth_store
+from funkwhale.users.oauth.apps import InvalidFields
+from funkwhale.users.oauth.flows import OAuthError
+from funkwhale.web.app import area_base
+from funkwhale.web.auth import Auth
+from funkwhale.web.errors import ApiError, install_api_errors, not_found
+from funkwhale.web.json import json_response, query, read_body
+
+PAGE_SIZE = 50
+_TRUE = (True, "true", "True", "1", "on", "yes")
+
+
+def _no_store(request: Any) -> None:
+    request.setHeader(b"Cache-Control", b"no-store")
+    request.setHeader(b"Pragma", b"no-cache")
+
+
+def _page(request: Any) -> tuple[int, int]:
+    """(page, page size) from the query string; 404 for a page that is not a positive number."""
+    try:
+        page = int(query(request, "page", "1"))
+        size = min(PAGE_SIZE, max(1, int(query(request, "page_size", str(PAGE_SIZE)))))
+    except ValueError:
+        raise not_found("Invalid page.") from None
+    if page < 1:
+        raise not_found("Invalid page.")
+    return page, size
+
+
+def _paginated(request: Any, count: int, results: list[Any], page: int, size: int) -> dict[str, Any]:
+    def link(number: int) -> str:
+        return f"{area_base(request)}?{urlencode({'page': number, 'page_size': size})}"
+
+    return {
+        "count": count,
+        "next": link(page + 1) if page * size < count else None,
+        "previous": link(page - 1) if page > 1 else None,
+        "results": results,
+    }
+
+
+def _form(request: Any) -> dict[str, Any]:
+    """The body of a token or revocation request; a malformed one is an RFC 6749 invalid_request."""
+    try:
+        return read_body(request)
+    except ApiError as e:
+        raise OAuthError("invalid_request", e.detail) from None
+
+
+def _client_credentials(request: Any, form: dict[str, Any]) -> tuple[str, str]:
+    """(client_id, client_secret) from HTTP Basic (RFC 6749 §2.3.1, form-encoded parts) or the form."""
+    scheme, _, value = (request.getHeader(b"authorization") or b"").decode("latin-1").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            client_id, colon, secret = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            colon = ""
+        if not colon:
+            raise OAuthError("invalid_client", "Malformed HTTP Basic credentials.", 401)
+        return unquote_plus(client_id), unquote_plus(secret)
+    return str(form.get("client_id") or ""), str(form.get("client_secret") or "")
+
+
+class OAuthApi:
+    app = Klein()
+
+    @app.handle_errors(InvalidFields)
+    def _invalid_fields(self, request: Any, failure: Failure) -> bytes:
+        fields = failure.value.fields
+        name = next(iter(fields))
+        error = ApiError(400, f"{name}: {fields[name][0]}", "invalid", fields)
+        return json_response(request, error.body(), status=400)
+
+    @app.handle_errors(OAuthError)
+    def _oauth_error(self, request: Any, failure: Failure) -> bytes:
+        error = failure.value
+        _no_store(request)
+        if error.status == 401:
+            request.setHeader(b"WWW-Authenticate", b'Basic realm="oauth"')
+        body = {"error": error.error, "error_description": error.description}
+        return json_response(request, body, status=error.status)
+
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+
+    # Applications
+
+    @app.route("/apps/", methods=["POST"], strict_slashes=False)
+    async def create_app(self, request: Any) -> bytes:
+        """Anyone may register an application; a logged-in user's is theirs and comes with a personal token."""
+        principal = await self.auth.optional(request)
+        if principal is not None:
+            principal = await self.auth.require(request, "write:security")
+        owner = principal.user.id if principal else None
+        body = await apps.register(self.ctx, read_body(request), owner)
+        return json_response(request, body, status=201)
+
+    @app.route("/apps/", methods=["GET"], strict_slashes=False)
+    async def list_apps(self, request: Any) -> bytes:
+        principal = await self.auth.require(request, "read:security")
+        page, size = _page(request)
+        count, rows = await self.ctx.db.run(
+            oauth_store.user_applications_txn, principal.user.id, size, (page - 1) * size, desc="oauth.list_apps"
+        )
+        results = [apps.describe(row, owner=True) for row in rows]
+        return json_response(request, _paginated(request, count, results, page, size))
+
+    @app.route("/apps/<client_id>/", methods=["GET"], strict_slashes=False)
+    async def get_app(self, request: Any, client_id: str) -> bytes:
+        """Public, as in Funkwhale (the consent screen shows it); the owner also sees the redirect URIs."""
+        principal = await self.auth.optional(request)
+        row = await self.ctx.db.run(oauth_store.application_txn, client_id, desc="oauth.app")
+        if row is None:
+            raise not_found()
+        owner = principal is not None and principal.user.id == row["user_id"]
+        return json_response(request, apps.describe(row, owner=owner))
+
+    @app.route("/apps/<client_id>/", methods=["PATCH", "PUT"], strict_slashes=False)
+    async def update_app(self, request: Any, client_id: str) -> bytes:
+        principal = await self.auth.require(request, "write:security")
+        partial = request.method == b"PATCH"
+        body = await apps.update(self.ctx, client_id, principal.user.id, read_body(request), partial)
+        if body is None:
+            raise not_found()
+        return json_response(request, body)
+
+    @app.route("/apps/<client_id>/", methods=["DELETE"], strict_slashes=False)
+    async def delete_app(self, request: Any, client_id: str) -> bytes:
+        principal = await self.auth.require(request, "write:security")
+        deleted = await self.ctx.db.run(
+            oauth_store.delete_application_txn, client_id, principal.user.id, desc="oauth.delete_app"
+        )
+        if not deleted:
+            raise not_found()
+        request.setResponseCode(204)
+        return b""
+
+    @app.route("/apps/<client_id>/refresh-token", methods=["POST"], strict_slashes=False)
+    async def refresh_app_token(self, request: Any, client_id: str) -> bytes:
+        """A new personal token (shown once); the previous one stops working."""
+        principal = await self.auth.require(request, "write:security")
+        body = await apps.rotate_token(self.ctx, client_id, principal.user.id)
+        if body is None:
+            raise not_found()
+        return json_response(request, body)
+
+    # Authorization-code flow
+
+    async def _session_user(self, request: Any) -> Principal:
+        principal = await self.auth.require(request)
+        if not principal.via_session:
+            raise ApiError(403, "Authorizing an application takes a logged-in session.", "permission_denied")
+        return principal
+
+    @app.route("/authorize/", methods=["GET"], strict_slashes=False)
+    async def authorization_request(self, request: Any) -> bytes:
+        """What the consent screen shows: the application and the scopes it asks for."""
+        await self._session_user(request)
+        params = {
+            key.decode("utf-8", "replace"): values[0].decode("utf-8", "replace") for key, values in request.args.items()
+        }
+        checked = await flows.check_authorization(self.ctx, params)
+        return json_response(request, checked.describe())
+
+    @app.route("/authorize/", methods=["POST"], strict_slashes=False)
+    async def authorize(self, request: Any) -> bytes:
+        """The user's answer (allow or not): {"redirect_uri": ...?code=&state=, "code": ...}."""
+        principal = await self._session_user(request)
+        body = read_body(request)
+        checked = await flows.check_authorization(self.ctx, body)
+        answer = await flows.authorize(self.ctx, checked, principal.user.id, body.get("allow") in _TRUE)
+        return json_response(request, answer)
+
+    @app.route("/token/", methods=["POST"], strict_slashes=False)
+    async def token(self, request: Any) -> bytes:
+        form = _form(request)
+        client = await flows.authenticate_client(self.ctx, *_client_credentials(request, form))
+        body = await flows.token(self.ctx, client, form)
+        _no_store(request)
+        return json_response(request, body)
+
+    @app.route("/revoke/", methods=["POST"], strict_slashes=False)
+    async def revoke(self, request: Any) -> bytes:
+        """RFC 7009: 200 whatever the token (token_type_hint is accepted; both kinds are looked up)."""
+        form = _form(request)
+        client = await flows.authenticate_client(self.ctx, *_client_credentials(request, form))
+        await flows.revoke(self.ctx, client, str(form.get("token") or ""))
+        return json_response(request, {})
+
+    # Grants
+
+    @app.route("/grants/", methods=["GET"], strict_slashes=False)
+    async def grants(self, request: Any) -> bytes:
+        principal = await self.auth.require(request, "read:security")
+        return json_response(request, await flows.granted_applications(self.ctx, principal.user.id))
+
+    @app.route("/grants/<client_id>/", methods=["DELETE"], strict_slashes=False)
+    async def revoke_grants(self, request: Any, client_id: str) -> bytes:
+        principal = await self.auth.require(request, "write:security")
+        if not await flows.revoke_grants(self.ctx, principal.user.id, client_id):
+            raise not_found()
+        request.setResponseCode(204)
+        return b""
