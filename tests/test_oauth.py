@@ -93,11 +93,11 @@ async def test_anonymous_registration_shows_the_secret_once_and_checks_every_fie
     assert resp.code == 200
     assert resp.json == {k: app[k] for k in ("client_id", "name", "scopes", "created", "updated")}
 
-    bad = {"redirect_uris": "ftp://x.example/ /relative https://ok.example/#frag", "scopes": "read fly"}
+    bad = {"redirect_uris": "ftp://x.example/ /relative https://ok.example/#frag urn:", "scopes": "read fly"}
     resp = await client.post(APPS, json_body=bad)
     assert resp.code == 400
     assert resp.json["name"] == ["This field is required."]
-    assert len(resp.json["redirect_uris"]) == 3
+    assert len(resp.json["redirect_uris"]) == 4
     assert resp.json["scopes"] == ['"fly" is not a valid scope.']
     resp = await client.post(APPS, json_body={"name": " ", "scopes": ""})
     assert set(resp.json) >= {"name", "scopes"}
@@ -357,9 +357,12 @@ async def test_refresh_rotates_both_tokens(web_server, db_conn):
     )
     assert narrower.code == 200 and narrower.json["scope"] == "read:profile"
     assert (await bearer(web_server, narrower.json["access_token"]).get(APPS)).code == 403
+    # the refresh token still carries what the user granted
+    full = await exchange(client, app, grant_type="refresh_token", refresh_token=narrower.json["refresh_token"])
+    assert full.code == 200 and full.json["scope"] == "read write"
 
     other = await register(web_server.client())
-    stolen = await exchange(client, other, grant_type="refresh_token", refresh_token=narrower.json["refresh_token"])
+    stolen = await exchange(client, other, grant_type="refresh_token", refresh_token=full.json["refresh_token"])
     assert stolen.json["error"] == "invalid_grant"
 
 

@@ -14,7 +14,6 @@ from funkwhale.users.oauth import scopes as scope_names
 from funkwhale.users.oauth import store
 from funkwhale.users.tokens import hash_token, new_token
 
-OOB = "urn:ietf:wg:oauth:2.0:oob"
 # As Funkwhale allows: web callbacks, and "urn:" ones (the out-of-band URN, mobile apps' own URNs).
 REDIRECT_SCHEMES = ("http", "https", "urn")
 NAME_MAX_LENGTH = 255
@@ -40,7 +39,7 @@ def _redirect_uri_errors(text: str) -> list[str]:
         parts = urlsplit(uri)
         if parts.scheme not in REDIRECT_SCHEMES:
             errors.append(f"{uri}: the scheme must be one of {', '.join(REDIRECT_SCHEMES)}.")
-        elif parts.scheme != "urn" and not parts.netloc:
+        elif not (parts.path if parts.scheme == "urn" else parts.netloc):
             errors.append(f"{uri}: enter an absolute URL.")
         elif parts.fragment or uri.endswith("#"):
             errors.append(f"{uri}: a redirect URI cannot have a fragment.")

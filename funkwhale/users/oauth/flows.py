@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 
 from funkwhale.context import Context
 from funkwhale.users.models import ALL_SCOPES
-from funkwhale.users.oauth import pkce, store
+from funkwhale.users.oauth import apps, pkce, store
 from funkwhale.users.oauth import scopes as scope_names
-from funkwhale.users.oauth.apps import InvalidFields, describe, redirect_uris
+from funkwhale.users.oauth.apps import InvalidFields, redirect_uris
 from funkwhale.users.tokens import hash_token, new_token, same
 
 CODE_LIFETIME = 600
@@ -49,7 +49,7 @@ class AuthorizationRequest:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "application": describe(self.application),
+            "application": apps.describe(self.application),
             "response_type": "code",
             "redirect_uri": self.redirect_uri,
             "scope": scope_names.join(self.scopes),
@@ -132,9 +132,13 @@ async def authenticate_client(ctx: Context, client_id: str, client_secret: str) 
     return app
 
 
-def _issue_txn(txn: Any, app_id: int, user_id: int, scope: str) -> dict[str, Any]:
+def _issue_txn(txn: Any, app_id: int, user_id: int, scope: str, refresh_scope: str | None = None) -> dict[str, Any]:
+    """A new access token with `scope`, and a refresh token with `refresh_scope` (by default the same)."""
     access, refresh = new_token(), new_token()
-    store.insert_tokens_txn(txn, app_id, user_id, scope, hash_token(access), hash_token(refresh), ACCESS_TOKEN_LIFETIME)
+    scopes = (scope, refresh_scope or scope)
+    store.insert_tokens_txn(
+        txn, app_id, user_id, scopes, hash_token(access), hash_token(refresh), ACCESS_TOKEN_LIFETIME
+    )
     return {
         "access_token": access,
         "token_type": "Bearer",
@@ -159,8 +163,9 @@ def _exchange_code_txn(txn: Any, app_id: int, code: str, redirect_uri: str, veri
 
 
 def _refresh_txn(txn: Any, app_id: int, refresh_token: str, scope: str) -> dict[str, Any]:
-    """Rotate: the refresh token is revoked (with its access token) and a new pair issued, with the same
-    scopes or, when `scope` is given, a subset of them."""
+    """Rotate: the refresh token is revoked (with its access token) and a new pair issued. The access token
+    has the granted scopes or, when `scope` is given, a subset of them; the new refresh token keeps the granted
+    scopes (RFC 6749 §6)."""
     old = store.live_refresh_token_for_update_txn(txn, app_id, hash_token(refresh_token), REFRESH_TOKEN_LIFETIME)
     if old is None:
         raise OAuthError("invalid_grant", "The refresh token is invalid, expired or revoked.")
@@ -169,7 +174,7 @@ def _refresh_txn(txn: Any, app_id: int, refresh_token: str, scope: str) -> dict[
     if not all(scope_names.covers(granted, s) for s in requested):
         raise OAuthError("invalid_scope", "The requested scope exceeds the scope granted by the user.")
     store.revoke_refresh_token_txn(txn, old["id"])
-    return _issue_txn(txn, app_id, old["user_id"], scope_names.join(requested))
+    return _issue_txn(txn, app_id, old["user_id"], scope_names.join(requested), old["scope"])
 
 
 async def token(ctx: Context, app: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -201,7 +206,7 @@ async def revoke(ctx: Context, app: dict[str, Any], token_value: str) -> None:
 async def granted_applications(ctx: Context, user_id: int) -> list[dict[str, Any]]:
     """The applications that hold a live grant or token of the user."""
     rows = await ctx.db.run(store.granted_applications_txn, user_id, REFRESH_TOKEN_LIFETIME, desc="oauth.granted_apps")
-    return [describe(row) for row in rows]
+    return [apps.describe(row) for row in rows]
 
 
 async def revoke_grants(ctx: Context, user_id: int, client_id: str) -> bool:

@@ -133,18 +133,30 @@ def insert_tokens_txn(
     txn: Any,
     application_id: int,
     user_id: int,
-    scope: str,
+    scopes: tuple[str, str],
     access_hash: str,
     refresh_hash: str,
     lifetime: int,
 ) -> None:
-    """An access token living `lifetime` seconds and the refresh token that can replace it."""
+    """An access token living `lifetime` seconds and the refresh token that can replace it, with their
+    scopes (access, refresh): a refresh may narrow the access token while the refresh token keeps its own."""
+    access_scope, refresh_scope = scopes
     txn.execute(
         "WITH access AS (INSERT INTO oauth_access_token (token_hash, application_id, user_id, scope, expires)"
         " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING id)"
         " INSERT INTO oauth_refresh_token (token_hash, application_id, user_id, access_token_id, scope)"
         " SELECT %s, %s, %s, access.id, %s FROM access",
-        (access_hash, application_id, user_id, scope, lifetime, refresh_hash, application_id, user_id, scope),
+        (
+            access_hash,
+            application_id,
+            user_id,
+            access_scope,
+            lifetime,
+            refresh_hash,
+            application_id,
+            user_id,
+            refresh_scope,
+        ),
     )
 
 
