@@ -113,6 +113,7 @@ def make_service(
     `bind(site)` binds the web listener at once, so a taken port is reported before anything runs;
     `first` are services to start before all others and stop after them (the embedded servers).
     """
+    from funkwhale.jobs import housekeeping_jobs
     from funkwhale.tasks.scheduler import Scheduler, default_jobs
     from funkwhale.tasks.worker import Worker
     from funkwhale.web.app import make_site
@@ -129,7 +130,7 @@ def make_service(
     if settings.role in ("all", "worker"):
         Worker(ctx, settings.worker_concurrency, settings.shutdown_timeout).setServiceParent(top)
     if settings.role in ("all", "scheduler"):
-        Scheduler(ctx, default_jobs(ctx)).setServiceParent(top)
+        Scheduler(ctx, [*default_jobs(ctx), *housekeeping_jobs(ctx)]).setServiceParent(top)
     if settings.role in ("all", "web"):
         assert bind is not None, "the web role needs a listener"
         site = make_site(ctx)

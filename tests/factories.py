@@ -24,12 +24,12 @@ def insert_user(conn: Any, username: str, password: str = "password-1234", **fie
         return cur.fetchone()
 
 
-def insert_session(conn: Any, user_id: int) -> tuple[str, str]:
+def insert_session(conn: Any, user_id: int, lifetime: timedelta = timedelta(days=1)) -> tuple[str, str]:
     """A logged-in session: returns (sessionid cookie value, csrftoken)."""
     key, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO session (key_hash, user_id, csrf_token, expire_date) VALUES (%s, %s, %s, %s)",
-            (hash_token(key), user_id, csrf, datetime.now(UTC) + timedelta(days=1)),
+            (hash_token(key), user_id, csrf, datetime.now(UTC) + lifetime),
         )
     return key, csrf

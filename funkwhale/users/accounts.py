@@ -283,6 +283,11 @@ async def end_session(ctx: Context, session_key: str) -> None:
 # --- account changes --------------------------------------------------------------------------------
 
 
+async def clear_expired_sessions(ctx: Context) -> int:
+    """Scheduler job: forget sessions past their expiry date."""
+    return await ctx.db.run(store.delete_expired_sessions_txn, desc="users.clear_expired_sessions")
+
+
 async def _check_password(ctx: Context, user_id: int, password: Any) -> bool:
     if not isinstance(password, str) or not password:
         return False

@@ -174,6 +174,11 @@ def create_session_txn(
     txn.execute("UPDATE users SET last_login = now(), last_activity = now() WHERE id = %s", (user_id,))
 
 
+def delete_expired_sessions_txn(txn: Any) -> int:
+    txn.execute("DELETE FROM session WHERE expire_date < now()")
+    return txn.rowcount
+
+
 def delete_session_txn(txn: Any, key_hash: str) -> None:
     txn.execute("DELETE FROM session WHERE key_hash = %s", (key_hash,))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from twisted.web.resource import Resource
 
@@ -53,8 +52,3 @@ def make_site(ctx: Context) -> FunkwhaleSite:
     site.noisy = False
     site.secure_cookies = ctx.settings.protocol == "https"
     return site
-
-
-def area_base(request: Any) -> str:
-    """Absolute URL of the request's path without the query string (for pagination links)."""
-    return request.URLPath().clear().__str__()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import unquote_plus
 
 from klein import Klein
 from twisted.python.failure import Failure
@@ -19,42 +19,17 @@ from funkwhale.users.oauth import apps, flows
 from funkwhale.users.oauth import store as oauth_store
 from funkwhale.users.oauth.apps import InvalidFields
 from funkwhale.users.oauth.flows import OAuthError
-from funkwhale.web.app import area_base
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, install_api_errors, not_found
-from funkwhale.web.json import json_response, query, read_body
+from funkwhale.web.json import json_response, read_body
+from funkwhale.web.pagination import Page
 
-PAGE_SIZE = 50
 _TRUE = (True, "true", "True", "1", "on", "yes")
 
 
 def _no_store(request: Any) -> None:
     request.setHeader(b"Cache-Control", b"no-store")
     request.setHeader(b"Pragma", b"no-cache")
-
-
-def _page(request: Any) -> tuple[int, int]:
-    """(page, page size) from the query string; 404 for a page that is not a positive number."""
-    try:
-        page = int(query(request, "page", "1"))
-        size = min(PAGE_SIZE, max(1, int(query(request, "page_size", str(PAGE_SIZE)))))
-    except ValueError:
-        raise not_found("Invalid page.") from None
-    if page < 1:
-        raise not_found("Invalid page.")
-    return page, size
-
-
-def _paginated(request: Any, count: int, results: list[Any], page: int, size: int) -> dict[str, Any]:
-    def link(number: int) -> str:
-        return f"{area_base(request)}?{urlencode({'page': number, 'page_size': size})}"
-
-    return {
-        "count": count,
-        "next": link(page + 1) if page * size < count else None,
-        "previous": link(page - 1) if page > 1 else None,
-        "results": results,
-    }
 
 
 def _form(request: Any) -> dict[str, Any]:
@@ -119,12 +94,12 @@ class OAuthApi:
     @app.route("/apps/", methods=["GET"], strict_slashes=False)
     async def list_apps(self, request: Any) -> bytes:
         principal = await self.auth.require(request, "read:security")
-        page, size = _page(request)
+        page = Page.from_request(request)
         count, rows = await self.ctx.db.run(
-            oauth_store.user_applications_txn, principal.user.id, size, (page - 1) * size, desc="oauth.list_apps"
+            oauth_store.user_applications_txn, principal.user.id, page.size, page.offset, desc="oauth.list_apps"
         )
         results = [apps.describe(row, owner=True) for row in rows]
-        return json_response(request, _paginated(request, count, results, page, size))
+        return json_response(request, page.body(request, count, results))
 
     @app.route("/apps/<client_id>/", methods=["GET"], strict_slashes=False)
     async def get_app(self, request: Any, client_id: str) -> bytes:

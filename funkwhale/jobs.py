@@ -1,0 +1,18 @@
+"""The periodic jobs of the domain modules (the queue's own jobs are in tasks/scheduler.default_jobs)."""
+
+from __future__ import annotations
+
+from funkwhale.context import Context
+from funkwhale.tasks.scheduler import Job
+
+HOUR = 3600
+
+
+def housekeeping_jobs(ctx: Context) -> list[Job]:
+    from funkwhale.users.accounts import clear_expired_sessions
+    from funkwhale.users.oauth.flows import clear_expired
+
+    return [
+        Job("users.clear_expired_sessions", HOUR, lambda: clear_expired_sessions(ctx)),
+        Job("oauth.clear_expired", HOUR, lambda: clear_expired(ctx)),
+    ]
