@@ -1,0 +1,56 @@
+"""Who may see and play what: one SQL condition every music query shares.
+
+A library is visible to its owner (privacy `me`), to every authenticated local user (`instance`), and to anyone
+(`everyone`). An upload is playable when its import finished and its library is visible. Federation (followed
+remote libraries) extends `library_condition` when it lands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The caller as the music queries see them; anonymous callers have no ids."""
+
+    user_id: int | None = None
+    actor_id: int | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @classmethod
+    def of(cls, principal: Any) -> Viewer:
+        """From a funkwhale.users.models.Principal (or None for an anonymous caller)."""
+        if principal is None:
+            return cls()
+        return cls(user_id=principal.user.id, actor_id=principal.user.actor_id)
+
+
+def library_condition(viewer: Viewer, library: str = "l") -> tuple[str, list[Any]]:
+    """SQL (with %s parameters) true for a library row `library` the viewer may see."""
+    sql = (
+        f"({library}.privacy_level = 'everyone'"
+        f" OR ({library}.privacy_level = 'instance' AND %s)"
+        f" OR {library}.actor_id = %s)"
+    )
+    return sql, [viewer.authenticated, viewer.actor_id]
+
+
+def playable_upload_condition(viewer: Viewer, upload: str = "u", library: str = "l") -> tuple[str, list[Any]]:
+    """SQL true for an upload row `upload` (joined to its library `library`) the viewer may play."""
+    visible, params = library_condition(viewer, library)
+    return f"({upload}.import_status = 'finished' AND {visible})", params
+
+
+def playable_track_exists(viewer: Viewer, track_column: str = "t.id") -> tuple[str, list[Any]]:
+    """SQL `EXISTS (...)` true when the viewer may play at least one upload of the track `track_column`."""
+    condition, params = playable_upload_condition(viewer, "pu", "pl")
+    return (
+        f"EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+        f" WHERE pu.track_id = {track_column} AND {condition})",
+        params,
+    )
