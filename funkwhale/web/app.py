@@ -20,6 +20,11 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/auth", "funkwhale.web.api.auth:AuthApi"),
     ("api/v1/rate-limit", "funkwhale.web.api.ratelimit:RateLimitApi"),
     ("api/v1/oauth", "funkwhale.web.api.oauth:OAuthApi"),
+    ("api/v1/artists", "funkwhale.web.api.artists:ArtistsApi"),
+    ("api/v1/albums", "funkwhale.web.api.albums:AlbumsApi"),
+    ("api/v1/tracks", "funkwhale.web.api.tracks:TracksApi"),
+    ("api/v1/tags", "funkwhale.web.api.tags:TagsApi"),
+    ("api/v1/search", "funkwhale.web.api.search:SearchApi"),
 ]
 
 

@@ -40,7 +40,7 @@ class Page:
         def link(number: int) -> str:
             params = [(k.decode(), v.decode()) for k, vs in request.args.items() for v in vs if k != b"page"]
             params.append(("page", str(number)))
-            return f"{request.URLPath().clear()}?{urlencode(params)}"
+            return f"{str(request.URLPath()).partition('?')[0]}?{urlencode(params)}"
 
         return {
             "count": count,

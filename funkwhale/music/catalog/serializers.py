@@ -1,0 +1,197 @@
+"""Catalog rows (from store.py) as Funkwhale API v1 JSON: artists, albums, tracks, their uploads, tags, covers."""
+
+from __future__ import annotations
+
+import html
+import posixpath
+from typing import Any
+
+# Funkwhale's utils.AUDIO_EXTENSIONS_AND_MIMETYPE, first extension per type.
+EXTENSIONS = {
+    "audio/ogg": "ogg",
+    "audio/opus": "opus",
+    "audio/mpeg": "mp3",
+    "audio/x-m4a": "m4a",
+    "audio/mp4": "m4a",
+    "audio/aac": "aac",
+    "audio/x-flac": "flac",
+    "audio/flac": "flac",
+    "audio/aiff": "aif",
+    "audio/x-aiff": "aif",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+}
+COVER_SIZES = ("original", "medium_square_crop", "large_square_crop")
+
+
+class Renderer:
+    """Knows the instance's base URL, so it can tell local objects and build absolute cover URLs."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def is_local(self, fid: str | None) -> bool:
+        return bool(fid) and (fid == self.base_url or fid.startswith(self.base_url + "/"))
+
+    def cover(self, attachment: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Funkwhale's Attachment JSON; sizes are served by the attachments area (`/proxy?next=<size>`)."""
+        if attachment is None:
+            return None
+        proxy = f"{self.base_url}/api/v1/attachments/{attachment['uuid']}/proxy?next="
+        return {
+            "uuid": str(attachment["uuid"]),
+            "size": attachment["size"],
+            "mimetype": attachment["mimetype"],
+            "creation_date": attachment["creation_date"],
+            "urls": {"source": attachment["url"], **{size: proxy + size for size in COVER_SIZES}},
+        }
+
+    @staticmethod
+    def description(text: str | None) -> dict[str, Any] | None:
+        if not text:
+            return None
+        return {"text": text, "content_type": "text/plain", "html": html.escape(text).replace("\n", "<br>")}
+
+    def simple_artist(self, artist: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": artist["id"],
+            "fid": artist["fid"],
+            "mbid": artist["mbid"],
+            "name": artist["name"],
+            "creation_date": artist["creation_date"],
+            "modification_date": artist["modification_date"],
+            "is_local": self.is_local(artist["fid"]),
+            "content_category": artist["content_category"],
+            "description": self.description(artist["description"]),
+            "attachment_cover": self.cover(artist["cover"]),
+            "channel": None,
+            "attributed_to": None,
+        }
+
+    def upload(self, upload: dict[str, Any], track_uuid: Any) -> dict[str, Any]:
+        return {
+            "uuid": upload["uuid"],
+            "listen_url": f"/api/v1/listen/{track_uuid}/?upload={upload['uuid']}",
+            "size": upload["size"],
+            "duration": upload["duration"],
+            "bitrate": upload["bitrate"],
+            "mimetype": upload["mimetype"],
+            "extension": extension(upload),
+            "is_local": self.is_local(upload["fid"]),
+        }
+
+    def track(self, row: dict[str, Any], with_description: bool = False) -> dict[str, Any]:
+        album = row["album"]
+        body = {
+            "id": row["id"],
+            "fid": row["fid"],
+            "mbid": row["mbid"],
+            "title": row["title"],
+            "artist": self.simple_artist(row["artist"]),
+            "album": self.track_album(album) if album is not None else None,
+            "uploads": [self.upload(u, row["uuid"]) for u in row["uploads"]],
+            "listen_url": f"/api/v1/listen/{row['uuid']}/",
+            "tags": row["tags"],
+            "position": row["position"],
+            "disc_number": row["disc_number"],
+            "license": row["license"],
+            "copyright": row["copyright"] or None,
+            "cover": self.cover(row["cover"]),
+            "is_playable": bool(row["uploads"]),
+            "is_local": self.is_local(row["fid"]),
+            "creation_date": row["creation_date"],
+            "downloads_count": row["downloads_count"],
+            "attributed_to": None,
+        }
+        if with_description:
+            body["description"] = self.description(row["description"])
+        return body
+
+    def track_album(self, album: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": album["id"],
+            "fid": album["fid"],
+            "mbid": album["mbid"],
+            "title": album["title"],
+            "artist": self.simple_artist(album["artist"]),
+            "release_date": album["release_date"],
+            "cover": self.cover(album["cover"]),
+            "creation_date": album["creation_date"],
+            "is_local": self.is_local(album["fid"]),
+            "tracks_count": album["stats"]["count"],
+        }
+
+    def album(self, row: dict[str, Any], with_description: bool = False) -> dict[str, Any]:
+        body = {
+            "id": row["id"],
+            "fid": row["fid"],
+            "mbid": row["mbid"],
+            "title": row["title"],
+            "artist": self.simple_artist(row["artist"]),
+            "release_date": row["release_date"],
+            "cover": self.cover(row["cover"]),
+            "creation_date": row["creation_date"],
+            "is_local": self.is_local(row["fid"]),
+            "tracks_count": row["stats"]["count"],
+            "is_playable": row["stats"]["count"] > 0,
+            "tags": row["tags"],
+            "attributed_to": None,
+            "duration": row["stats"]["duration"],
+        }
+        if with_description:
+            body["description"] = self.description(row["description"])
+        return body
+
+    def artist_album(self, album: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": album["id"],
+            "fid": album["fid"],
+            "mbid": album["mbid"],
+            "title": album["title"],
+            "artist": album["artist"],
+            "release_date": album["release_date"],
+            "creation_date": album["creation_date"],
+            "cover": self.cover(album["cover"]),
+            "tracks_count": album["stats"]["count"],
+            "is_playable": album["stats"]["count"] > 0,
+            "is_local": self.is_local(album["fid"]),
+        }
+
+    def artist(self, row: dict[str, Any], with_description: bool = False) -> dict[str, Any]:
+        body = {
+            "id": row["id"],
+            "fid": row["fid"],
+            "mbid": row["mbid"],
+            "name": row["name"],
+            "content_category": row["content_category"],
+            "creation_date": row["creation_date"],
+            "modification_date": row["modification_date"],
+            "is_local": self.is_local(row["fid"]),
+            "albums": [self.artist_album(a) for a in row["albums"]],
+            "tracks_count": row["tracks_count"],
+            "tags": row["tags"],
+            "cover": self.cover(row["cover"]),
+            "attributed_to": None,
+            "channel": None,
+        }
+        if with_description:
+            body["description"] = self.description(row["description"])
+        return body
+
+    def render(self, kind: str, row: dict[str, Any], with_description: bool = False) -> dict[str, Any]:
+        """A row of `kind` ("track", "album" or "artist")."""
+        return getattr(self, kind)(row, with_description)
+
+
+def tag(row: dict[str, Any]) -> dict[str, Any]:
+    return {"name": row["name"], "creation_date": row["creation_date"]}
+
+
+def extension(upload: dict[str, Any]) -> str | None:
+    """The file's extension (from its stored name or source path), else the one its mimetype implies."""
+    for name in (upload.get("audio_file"), upload.get("source"), upload.get("original_name")):
+        if name:
+            ext = posixpath.splitext(name.split("?")[0])[1].lstrip(".").lower()
+            if ext:
+                return ext
+    return EXTENSIONS.get(upload.get("mimetype") or "")

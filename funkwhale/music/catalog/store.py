@@ -1,0 +1,400 @@
+"""The catalog's SQL: lists, details and search of artists, albums, tracks and tags, for one viewer.
+
+Each list is ONE statement: a `page` CTE filters, orders and counts (`count(*) OVER ()`), then correlated
+subqueries build the nested JSON (artist, album, uploads, tags, covers, counts) for the rows of the page only.
+What a viewer sees is what they may play: content with at least one upload that
+`funkwhale.music.visibility.playable_upload_condition` accepts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from funkwhale.music.visibility import Viewer, playable_upload_condition
+
+SEARCH_WORD_SIMILARITY = 0.45  # pg_trgm.word_similarity_threshold for `%>` while matching a query
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a list keeps. `q` is already folded (funkwhale.music.normalize.fold)."""
+
+    q: str = ""
+    tags: tuple[str, ...] = ()
+    artist: int | None = None
+    album: int | None = None
+    library: uuid.UUID | None = None
+    ids: tuple[int, ...] = ()
+    scope_me: bool = False
+    playable: bool = True
+    content_category: str | None = None
+    has_albums: bool | None = None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One list request: filters, ordering fields (Funkwhale names, "-" for descending), a page window."""
+
+    viewer: Viewer
+    filters: Filters = field(default_factory=Filters)
+    ordering: tuple[str, ...] = ()
+    limit: int = 50
+    offset: int = 0
+    search: bool = False  # rank by match quality (exact > prefix > substring > fuzzy) instead of `ordering`
+
+
+# Funkwhale ordering names -> SQL expressions over the page query's aliases, per kind.
+ORDERINGS: dict[str, dict[str, str]] = {
+    "track": {
+        "title": "t.title_key",
+        "name": "t.title_key",
+        "creation_date": "t.creation_date",
+        "position": "t.position",
+        "disc_number": "t.disc_number",
+        "album__title": "oal.title_key",
+        "album__release_date": "oal.release_date",
+        "artist__name": "oar.name_key",
+        "id": "t.id",
+        "album_id": "t.album_id",
+        "random": "random()",
+    },
+    "album": {
+        "title": "al.title_key",
+        "name": "al.title_key",
+        "creation_date": "al.creation_date",
+        "release_date": "al.release_date",
+        "artist__name": "oar.name_key",
+        "id": "al.id",
+        "random": "random()",
+    },
+    "artist": {
+        "name": "a.name_key",
+        "creation_date": "a.creation_date",
+        "modification_date": "a.modification_date",
+        "id": "a.id",
+        "random": "random()",
+    },
+}
+DEFAULT_ORDERING = {
+    "track": ("album_id", "disc_number", "position"),  # Funkwhale's Track.Meta.ordering
+    "album": ("-creation_date",),
+    "artist": ("-creation_date",),
+}
+_ALIAS = {"track": "t", "album": "al", "artist": "a"}
+
+
+class _Sql:
+    """Builds one statement's SQL fragments and its named parameters for a viewer."""
+
+    def __init__(self, viewer: Viewer) -> None:
+        self.params: dict[str, Any] = {}
+        condition, values = playable_upload_condition(viewer, "pu", "pl")
+        pieces = condition.split("%s")
+        if len(pieces) != len(values) + 1:
+            raise ValueError("unexpected placeholders in the visibility condition")
+        self.playable = pieces[0]
+        for i, value in enumerate(values):
+            self.playable += self.bind(f"vis_{i}", value) + pieces[i + 1]
+
+    def bind(self, name: str, value: Any) -> str:
+        self.params[name] = value
+        return f"%({name})s"
+
+    # -- playability -------------------------------------------------------------------------------------------
+    def track_playable(self, track: str, extra: str = "") -> str:
+        return (
+            "EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+            f" WHERE pu.track_id = {track}.id AND {self.playable}{extra})"
+        )
+
+    def album_playable(self, album: str, extra: str = "") -> str:
+        return f"EXISTS (SELECT 1 FROM track xt WHERE xt.album_id = {album}.id AND {self.track_playable('xt', extra)})"
+
+    def artist_playable(self, artist: str, extra: str = "") -> str:
+        return (
+            f"(EXISTS (SELECT 1 FROM track xt WHERE xt.artist_id = {artist}.id AND {self.track_playable('xt', extra)})"
+            f" OR EXISTS (SELECT 1 FROM album xal WHERE xal.artist_id = {artist}.id"
+            f" AND {self.album_playable('xal', extra)}))"
+        )
+
+    # -- JSON fragments ----------------------------------------------------------------------------------------
+    @staticmethod
+    def attachment(id_expr: str) -> str:
+        return (
+            "(SELECT json_build_object('uuid', att.uuid, 'size', att.size, 'mimetype', att.mimetype,"
+            " 'creation_date', att.creation_date, 'url', att.url, 'file', att.file)"
+            f" FROM attachment att WHERE att.id = {id_expr})"
+        )
+
+    @staticmethod
+    def tags(kind: str, id_expr: str) -> str:
+        return (
+            "ARRAY(SELECT g.name FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
+            f" WHERE ti.object_type = '{kind}' AND ti.object_id = {id_expr} ORDER BY g.name)"
+        )
+
+    def artist_json(self, id_expr: str) -> str:
+        return (
+            "(SELECT json_build_object('id', sa.id, 'fid', sa.fid, 'mbid', sa.mbid, 'name', sa.name,"
+            " 'creation_date', sa.creation_date, 'modification_date', sa.modification_date,"
+            " 'content_category', sa.content_category, 'description', sa.description,"
+            f" 'cover', {self.attachment('sa.attachment_cover_id')})"
+            f" FROM artist sa WHERE sa.id = {id_expr})"
+        )
+
+    def album_stats(self, album: str) -> str:
+        """json {count, duration}: the album's tracks the viewer may play and their total duration."""
+        best_duration = (
+            "(SELECT coalesce(max(pu.duration), 0) FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+            f" WHERE pu.track_id = ct.id AND {self.playable} HAVING count(*) > 0)"
+        )
+        return (
+            "(SELECT json_build_object('count', count(d), 'duration', coalesce(sum(d), 0))"
+            f" FROM (SELECT {best_duration} AS d FROM track ct WHERE ct.album_id = {album}.id) s)"
+        )
+
+    def uploads(self, track: str) -> str:
+        return (
+            "(SELECT coalesce(json_agg(json_build_object('uuid', pu.uuid, 'fid', pu.fid, 'size', pu.size,"
+            " 'duration', pu.duration, 'bitrate', pu.bitrate, 'mimetype', pu.mimetype, 'source', pu.source,"
+            " 'audio_file', pu.audio_file, 'original_name', pu.original_name)"
+            " ORDER BY pu.creation_date, pu.id), '[]'::json)"
+            f" FROM upload pu JOIN library pl ON pl.id = pu.library_id WHERE pu.track_id = {track}.id"
+            f" AND {self.playable})"
+        )
+
+    def track_album(self, id_expr: str) -> str:
+        return (
+            "(SELECT json_build_object('id', tal.id, 'fid', tal.fid, 'mbid', tal.mbid, 'title', tal.title,"
+            " 'release_date', tal.release_date, 'creation_date', tal.creation_date,"
+            f" 'artist', {self.artist_json('tal.artist_id')}, 'cover', {self.attachment('tal.attachment_cover_id')},"
+            f" 'stats', {self.album_stats('tal')})"
+            f" FROM album tal WHERE tal.id = {id_expr})"
+        )
+
+    def artist_albums(self, artist: str) -> str:
+        return (
+            "(SELECT coalesce(json_agg(json_build_object('id', aal.id, 'fid', aal.fid, 'mbid', aal.mbid,"
+            " 'title', aal.title, 'artist', aal.artist_id, 'release_date', aal.release_date,"
+            f" 'creation_date', aal.creation_date, 'cover', {self.attachment('aal.attachment_cover_id')},"
+            " 'stats', st.stats) ORDER BY aal.release_date NULLS LAST, aal.id), '[]'::json)"
+            f" FROM album aal CROSS JOIN LATERAL (SELECT {self.album_stats('aal')} AS stats) st"
+            f" WHERE aal.artist_id = {artist}.id AND (st.stats->>'count')::int > 0)"
+        )
+
+    # -- matching a folded query -------------------------------------------------------------------------------
+    def bind_query(self, folded: str) -> None:
+        self.bind("q", folded)
+        self.bind("q_prefix", folded + "%")
+        self.bind("q_like", "%" + folded + "%")
+
+    @staticmethod
+    def matches(key: str) -> str:
+        return f"({key} LIKE %(q_like)s OR {key} %%> %(q)s)"
+
+    @staticmethod
+    def rank(key: str) -> str:
+        return (
+            f"CASE WHEN {key} = %(q)s THEN 0 WHEN {key} LIKE %(q_prefix)s THEN 1"
+            f" WHEN {key} LIKE %(q_like)s THEN 2 ELSE 3 END"
+        )
+
+
+def _ordering_sql(kind: str, fields: tuple[str, ...]) -> str:
+    """ORDER BY expressions for Funkwhale ordering names; unknown names are ignored, as DRF does."""
+    known = ORDERINGS[kind]
+    parts = []
+    for name in fields or DEFAULT_ORDERING[kind]:
+        descending = name.startswith("-")
+        expr = known.get(name.lstrip("-"))
+        if expr is not None:
+            parts.append(f"{expr} DESC NULLS LAST" if descending else f"{expr} ASC NULLS LAST")
+    if not parts:
+        return _ordering_sql(kind, DEFAULT_ORDERING[kind])
+    if parts[0] != "random() ASC NULLS LAST":
+        parts.append(f"{_ALIAS[kind]}.id")
+    return ", ".join(parts)
+
+
+def _search_order(sql: _Sql, kind: str) -> str:
+    if kind == "track":
+        tier = (
+            f"LEAST({sql.rank('t.title_key')},"
+            f" 1 + {sql.rank('(SELECT name_key FROM artist WHERE id = t.artist_id)')},"
+            f" 1 + {sql.rank('(SELECT title_key FROM album WHERE id = t.album_id)')})"
+        )
+        return f"{tier}, word_similarity(%(q)s, t.title_key) DESC, length(t.title_key), t.id"
+    key = "al.title_key" if kind == "album" else "a.name_key"
+    if kind == "album":
+        tier = f"LEAST({sql.rank(key)}, 1 + {sql.rank('(SELECT name_key FROM artist WHERE id = al.artist_id)')})"
+    else:
+        tier = sql.rank(key)
+    return f"{tier}, word_similarity(%(q)s, {key}) DESC, length({key}), {_ALIAS[kind]}.id"
+
+
+def _matching_artists(sql: _Sql) -> str:
+    return f"ARRAY(SELECT id FROM artist WHERE {sql.matches('name_key')})"
+
+
+def _matching_albums(sql: _Sql) -> str:
+    return f"ARRAY(SELECT id FROM album WHERE {sql.matches('title_key')})"
+
+
+def _where(sql: _Sql, kind: str, f: Filters, viewer: Viewer) -> list[str]:
+    """The WHERE conditions of a list of `kind` (alias t, al or a)."""
+    alias = _ALIAS[kind]
+    extra = ""
+    if f.library is not None:
+        extra += f" AND pl.uuid = {sql.bind('library', f.library)}"
+    if f.scope_me:
+        extra += f" AND pl.actor_id = {sql.bind('scope_actor', viewer.actor_id)}"
+    playable = {"track": sql.track_playable, "album": sql.album_playable, "artist": sql.artist_playable}[kind]
+    where = [playable(alias, extra) if f.playable else "false"]
+    if f.q:
+        sql.bind_query(f.q)
+        if kind == "track":
+            where.append(
+                f"({sql.matches('t.title_key')} OR t.artist_id = ANY({_matching_artists(sql)})"
+                f" OR t.album_id = ANY({_matching_albums(sql)}))"
+            )
+        elif kind == "album":
+            where.append(f"({sql.matches('al.title_key')} OR al.artist_id = ANY({_matching_artists(sql)}))")
+        else:
+            where.append(sql.matches("a.name_key"))
+    for i, tag in enumerate(f.tags):
+        where.append(
+            f"{alias}.id IN (SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
+            f" WHERE lower(g.name) = lower({sql.bind(f'tag_{i}', tag)}) AND ti.object_type = '{kind}')"
+        )
+    if f.ids:
+        where.append(f"{alias}.id = ANY({sql.bind('ids', list(f.ids))})")
+    if f.artist is not None:
+        artist = sql.bind("artist", f.artist)
+        if kind == "track":
+            where.append(
+                f"(t.artist_id = {artist} OR t.album_id = ANY(ARRAY(SELECT id FROM album WHERE artist_id = {artist})))"
+            )
+        elif kind == "album":
+            where.append(f"al.artist_id = {artist}")
+    if f.album is not None and kind == "track":
+        where.append(f"t.album_id = {sql.bind('album', f.album)}")
+    if kind == "artist":
+        if f.content_category:
+            where.append(f"a.content_category = {sql.bind('content_category', f.content_category)}")
+        if f.has_albums is not None:
+            has = f"EXISTS (SELECT 1 FROM album hal WHERE hal.artist_id = a.id AND {sql.album_playable('hal')})"
+            where.append(has if f.has_albums else f"NOT {has}")
+    return where
+
+
+_TABLE = {"track": "track t", "album": "album al", "artist": "artist a"}
+_JOINS = {
+    "track": " LEFT JOIN album oal ON oal.id = t.album_id JOIN artist oar ON oar.id = t.artist_id",
+    "album": " JOIN artist oar ON oar.id = al.artist_id",
+    "artist": "",
+}
+
+
+def _select(sql: _Sql, kind: str) -> str:
+    """The outer SELECT list over `page p` for one kind."""
+    if kind == "track":
+        return (
+            "p.id, p.uuid, p.fid, p.mbid, p.title, p.position, p.disc_number, p.license, p.copyright,"
+            " p.description, p.creation_date, p.downloads_count,"
+            f" {sql.artist_json('p.artist_id')} AS artist, {sql.track_album('p.album_id')} AS album,"
+            f" {sql.uploads('p')} AS uploads, {sql.tags('track', 'p.id')} AS tags,"
+            f" {sql.attachment('p.attachment_cover_id')} AS cover"
+        )
+    if kind == "album":
+        return (
+            "p.id, p.uuid, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
+            f" {sql.artist_json('p.artist_id')} AS artist, {sql.album_stats('p')} AS stats,"
+            f" {sql.tags('album', 'p.id')} AS tags, {sql.attachment('p.attachment_cover_id')} AS cover"
+        )
+    return (
+        "p.id, p.uuid, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
+        f" p.modification_date, {sql.artist_albums('p')} AS albums,"
+        f" (SELECT count(*) FROM track ct WHERE ct.artist_id = p.id AND {sql.track_playable('ct')}) AS tracks_count,"
+        f" {sql.tags('artist', 'p.id')} AS tags, {sql.attachment('p.attachment_cover_id')} AS cover"
+    )
+
+
+def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
+    """(total, rows of the page) of `kind` ("track", "album" or "artist") in one statement.
+
+    A page beyond the end has no rows and a total of 0 (the caller answers 404 for it, as DRF does).
+    """
+    sql = _Sql(listing.viewer)
+    where = " AND ".join(_where(sql, kind, listing.filters, listing.viewer))
+    order = _search_order(sql, kind) if listing.search else _ordering_sql(kind, listing.ordering)
+    joins = _JOINS[kind] if ("oal." in order or "oar." in order) else ""
+    if listing.filters.q:
+        txn.execute(f"SET LOCAL pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}")
+    statement = (
+        f"WITH page AS (SELECT {_ALIAS[kind]}.*, count(*) OVER () AS total,"
+        f" row_number() OVER (ORDER BY {order}) AS ord"
+        f" FROM {_TABLE[kind]}{joins} WHERE {where}"
+        f" ORDER BY ord LIMIT {sql.bind('limit', listing.limit)} OFFSET {sql.bind('offset', listing.offset)})"
+        f" SELECT p.total, {_select(sql, kind)} FROM page p ORDER BY p.ord"
+    )
+    txn.execute(statement, sql.params)
+    rows = txn.fetchall()
+    return (rows[0]["total"] if rows else 0), rows
+
+
+def detail_txn(txn: Any, kind: str, viewer: Viewer, object_id: int) -> dict[str, Any] | None:
+    """One artist, album or track the viewer may see, else None."""
+    _, rows = list_txn(txn, kind, Listing(viewer, Filters(ids=(object_id,)), limit=1))
+    return rows[0] if rows else None
+
+
+def search_txn(txn: Any, viewer: Viewer, folded: str, limit: int, tag_text: str) -> dict[str, list[dict[str, Any]]]:
+    """The best `limit` artists, albums and tracks matching `folded`, and tags whose name contains `tag_text`."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for kind in ("artist", "album", "track"):
+        _, found[kind] = list_txn(txn, kind, Listing(viewer, Filters(q=folded), limit=limit, search=True))
+    found["tag"] = list_tags_txn(txn, tag_text, ("__search",), limit, 0)[1]
+    return found
+
+
+TAG_ORDERINGS = {"name": "lower(g.name)", "creation_date": "g.creation_date", "length": "length(g.name)"}
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_tags_txn(
+    txn: Any, text: str, ordering: tuple[str, ...], limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of tags whose name contains `text` (any case); ordering "__search" ranks like search."""
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    where = "true"
+    if text:
+        params.update(
+            text=text.lower(), like="%" + _like_escape(text.lower()) + "%", prefix=_like_escape(text.lower()) + "%"
+        )
+        where = "lower(g.name) LIKE %(like)s"
+    if ordering == ("__search",):
+        order = "lower(g.name) = %(text)s DESC, lower(g.name) LIKE %(prefix)s DESC, length(g.name), g.id"
+    else:
+        parts = [
+            f"{TAG_ORDERINGS[name.lstrip('-')]} {'DESC' if name.startswith('-') else 'ASC'}"
+            for name in ordering
+            if name.lstrip("-") in TAG_ORDERINGS
+        ]
+        order = ", ".join(parts or ["g.creation_date DESC"]) + ", g.id"
+    txn.execute(
+        f"SELECT g.name, g.creation_date, count(*) OVER () AS total FROM tag g WHERE {where}"
+        f" ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s",
+        params,
+    )
+    rows = txn.fetchall()
+    return (rows[0]["total"] if rows else 0), rows
+
+
+def tag_txn(txn: Any, name: str) -> dict[str, Any] | None:
+    txn.execute("SELECT name, creation_date FROM tag WHERE lower(name) = lower(%s)", (name,))
+    return txn.fetchone()

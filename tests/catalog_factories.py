@@ -1,0 +1,140 @@
+"""Catalog rows inserted straight into the database (listeners with actors and sessions, libraries, artists,
+albums, tracks, uploads, tags), for browse and search tests that must not depend on the import pipeline."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from funkwhale.music.normalize import fold
+
+from .client import ApiClient
+from .factories import insert_session, insert_user
+
+DOMAIN = "test.funkwhale.local"
+BASE = f"http://{DOMAIN}"
+
+
+def _insert(conn: Any, table: str, values: dict[str, Any]) -> dict[str, Any]:
+    cols = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    with conn.cursor() as cur:
+        cur.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks}) RETURNING *", list(values.values()))
+        return cur.fetchone()
+
+
+def insert_listener(conn: Any, username: str) -> dict[str, Any]:
+    """A user with a local actor; returns the user row (with actor_id)."""
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO domain (name) VALUES (%s) ON CONFLICT DO NOTHING", (DOMAIN,))
+    actor = _insert(
+        conn,
+        "actor",
+        {"fid": f"{BASE}/federation/actors/{username}", "preferred_username": username, "domain": DOMAIN},
+    )
+    return insert_user(conn, username, actor_id=actor["id"])
+
+
+def insert_library(conn: Any, owner: dict[str, Any], privacy_level: str = "me", name: str = "lib") -> dict[str, Any]:
+    fid = f"{BASE}/federation/music/libraries/{uuid.uuid4()}"
+    return _insert(
+        conn, "library", {"fid": fid, "actor_id": owner["actor_id"], "name": name, "privacy_level": privacy_level}
+    )
+
+
+def insert_artist(conn: Any, name: str, **fields: Any) -> dict[str, Any]:
+    values = {"fid": f"{BASE}/federation/music/artists/{uuid.uuid4()}", "name": name, "name_key": fold(name)}
+    return _insert(conn, "artist", {**values, **fields})
+
+
+def insert_album(conn: Any, artist: dict[str, Any], title: str, **fields: Any) -> dict[str, Any]:
+    values = {
+        "fid": f"{BASE}/federation/music/albums/{uuid.uuid4()}",
+        "title": title,
+        "title_key": fold(title),
+        "artist_id": artist["id"],
+    }
+    return _insert(conn, "album", {**values, **fields})
+
+
+def insert_track(
+    conn: Any, artist: dict[str, Any], title: str, album: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
+    values = {
+        "fid": f"{BASE}/federation/music/tracks/{uuid.uuid4()}",
+        "title": title,
+        "title_key": fold(title),
+        "artist_id": artist["id"],
+        "album_id": album["id"] if album else None,
+    }
+    return _insert(conn, "track", {**values, **fields})
+
+
+def insert_upload(
+    conn: Any, library: dict[str, Any], track: dict[str, Any] | None, import_status: str = "finished", **fields: Any
+) -> dict[str, Any]:
+    values = {
+        "fid": f"{BASE}/federation/music/uploads/{uuid.uuid4()}",
+        "library_id": library["id"],
+        "track_id": track["id"] if track else None,
+        "import_status": import_status,
+        "mimetype": "audio/mpeg",
+        "size": 123456,
+        "duration": 180,
+        "bitrate": 128000,
+        "audio_file": f"tracks/{uuid.uuid4().hex}.mp3",
+    }
+    return _insert(conn, "upload", {**values, **fields})
+
+
+def playable_track(
+    conn: Any,
+    library: dict[str, Any],
+    artist: dict[str, Any],
+    title: str,
+    album: dict[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A track with one finished upload in `library`."""
+    track = insert_track(conn, artist, title, album, **fields)
+    insert_upload(conn, library, track)
+    return track
+
+
+def tag(conn: Any, kind: str, obj: dict[str, Any], name: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO tag (name) VALUES (%s) ON CONFLICT (lower(name)) DO UPDATE SET name = tag.name RETURNING id",
+            (name,),
+        )
+        tag_id = cur.fetchone()["id"]
+        cur.execute(
+            "INSERT INTO tagged_item (tag_id, object_type, object_id) VALUES (%s, %s, %s)", (tag_id, kind, obj["id"])
+        )
+
+
+def set_preference(conn: Any, identifier: str, value: Any) -> None:
+    from psycopg2.extras import Json
+
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO instance_setting (name, value) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            (identifier, Json(value)),
+        )
+
+
+class Listener:
+    """A client logged in as a listener (session cookie), for GETs."""
+
+    def __init__(self, base: str, session_key: str) -> None:
+        self.client = ApiClient(base)
+        self.cookie = f"sessionid={session_key}"
+
+    async def get(self, path: str, **kw: Any) -> Any:
+        return await self.client.get(path, headers={"Cookie": self.cookie}, **kw)
+
+
+def listener_client(server: Any, conn: Any, user: dict[str, Any]) -> Listener:
+    key, _ = insert_session(conn, user["id"])
+    return Listener(server.base, key)
