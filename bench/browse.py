@@ -1,0 +1,283 @@
+"""Browse and search latency on a generated library of 20,000 tracks.
+
+Seeds 500 artists, 2,000 albums, 20,000 tracks (one finished upload each, one tag each) into a fresh embedded
+PostgreSQL, starts the daemon (`twistd -n funkwhale`) against it, then times GET requests over real HTTP:
+the first and a deep page of /api/v1/tracks/, /albums/, /artists/ (page_size=50) and /api/v1/search, at several
+concurrencies (requests/s, p50, p99), beside the same catalog SQL run directly with psycopg2 (the limit).
+Run: .venv/bin/python bench/browse.py [requests per case, default 200]
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from psycopg2.extras import execute_values
+
+from funkwhale.db import schema
+from funkwhale.db.pool import connect
+from funkwhale.embedded import EmbeddedServers
+from funkwhale.music.catalog import store
+from funkwhale.music.normalize import fold
+from funkwhale.music.visibility import Viewer
+from funkwhale.users.tokens import hash_token
+
+TWISTD = Path(sys.executable).parent / "twistd"
+HOST = "bench.funkwhale.local"
+ARTISTS, ALBUMS, TRACKS = 500, 2000, 20000
+SYLLABLES = "ka lo mi ne ru sa ti vo ze an el or us ith bel dor fen gar hal jor kyr lum mar nor pel quin".split()
+NAMED = ["Metallica", "Beyoncé", "Björk Quartet", "The Night Owls", "Sigur Rós", "坂本 Trio", "Кино"]
+CASES = [
+    ("tracks p1", "/api/v1/tracks/?page_size=50"),
+    ("tracks p200", "/api/v1/tracks/?page_size=50&page=200"),
+    ("tracks album", "/api/v1/tracks/?album=1000&ordering=disc_number,position"),
+    ("albums p1", "/api/v1/albums/?page_size=50"),
+    ("albums p20", "/api/v1/albums/?page_size=50&page=20&ordering=title"),
+    ("artists p1", "/api/v1/artists/?page_size=50"),
+    ("artists p5", "/api/v1/artists/?page_size=50&page=5&ordering=name"),
+    ("tracks q", "/api/v1/tracks/?page_size=50&q=kalo"),
+    ("search", "/api/v1/search?q=metalica"),
+    ("search 2", "/api/v1/search?q=nigth%20owls"),
+]
+
+
+def word(rng: random.Random, parts: int) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(parts)).capitalize()
+
+
+def seed(dsn: str) -> str:
+    """Fill the catalog; returns a session key for the library's owner."""
+    rng = random.Random(42)
+    base = f"http://{HOST}"
+    now = datetime.now(UTC)
+    conn = connect(dsn, dict_rows=False)
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO domain (name) VALUES (%s)", (HOST,))
+        cur.execute(
+            "INSERT INTO actor (fid, preferred_username, domain) VALUES (%s, 'bench', %s) RETURNING id",
+            (f"{base}/federation/actors/bench", HOST),
+        )
+        actor_id = cur.fetchone()[0]
+        cur.execute(
+            "INSERT INTO users (username, email, password, actor_id) VALUES ('bench', 'b@example.org', '!', %s)"
+            " RETURNING id",
+            (actor_id,),
+        )
+        user_id = cur.fetchone()[0]
+        key = secrets.token_urlsafe(32)
+        cur.execute(
+            "INSERT INTO session (key_hash, user_id, csrf_token, expire_date) VALUES (%s, %s, 'x', %s)",
+            (hash_token(key), user_id, now + timedelta(days=1)),
+        )
+        cur.execute(
+            "INSERT INTO library (fid, actor_id, name, privacy_level) VALUES (%s, %s, 'bench', 'me') RETURNING id",
+            (f"{base}/federation/music/libraries/bench", actor_id),
+        )
+        library_id = cur.fetchone()[0]
+        names = NAMED + [f"{word(rng, 2)} {word(rng, 2)}" for _ in range(ARTISTS - len(NAMED))]
+        rows = [(f"{base}/artists/{i}", n, fold(n), now - timedelta(minutes=i)) for i, n in enumerate(names)]
+        execute_values(cur, "INSERT INTO artist (fid, name, name_key, creation_date) VALUES %s", rows)
+        rows = []
+        for i in range(ALBUMS):
+            title = f"{word(rng, 3)} {word(rng, 1)}"
+            released = datetime(1960 + rng.randrange(60), 1 + rng.randrange(12), 1).date()
+            rows.append(
+                (f"{base}/albums/{i}", title, fold(title), 1 + i % ARTISTS, released, now - timedelta(minutes=i))
+            )
+        execute_values(
+            cur, "INSERT INTO album (fid, title, title_key, artist_id, release_date, creation_date) VALUES %s", rows
+        )
+        rows = []
+        for i in range(TRACKS):
+            title = f"{word(rng, 2)} {word(rng, 2)}"
+            album = 1 + i % ALBUMS
+            rows.append(
+                (
+                    f"{base}/tracks/{i}",
+                    title,
+                    fold(title),
+                    1 + (album - 1) % ARTISTS,
+                    album,
+                    1 + (i // ALBUMS) % 12,
+                    1,
+                    now - timedelta(seconds=i),
+                )
+            )
+        execute_values(
+            cur,
+            "INSERT INTO track (fid, title, title_key, artist_id, album_id, position, disc_number, creation_date)"
+            " VALUES %s",
+            rows,
+            page_size=2000,
+        )
+        cur.execute(
+            "INSERT INTO upload (fid, library_id, track_id, import_status, mimetype, size, duration, bitrate,"
+            " audio_file) SELECT %s || id, %s, id, 'finished', 'audio/mpeg', 4000000, 200, 128000,"
+            " 'tracks/' || id || '.mp3' FROM track",
+            (f"{base}/uploads/", library_id),
+        )
+        execute_values(cur, "INSERT INTO tag (name) VALUES %s", [(f"Genre {i}",) for i in range(20)])
+        cur.execute(
+            "INSERT INTO tagged_item (tag_id, object_type, object_id) SELECT 1 + id % 20, 'track', id FROM track"
+        )
+        cur.execute("ANALYZE")
+    conn.close()
+    return key
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_daemon(data_dir: Path, port: int, database_url: str, redis_url: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "FUNKWHALE_DATABASE_URL": database_url,
+        "FUNKWHALE_REDIS_URL": redis_url,
+        "FUNKWHALE_HOSTNAME": HOST,
+        "FUNKWHALE_ROLE": "web",
+    }
+    proc = subprocess.Popen(
+        [
+            str(TWISTD),
+            "-n",
+            "--pidfile=",
+            "funkwhale",
+            "--data-dir",
+            str(data_dir),
+            "--listen",
+            f"tcp:{port}:interface=127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=data_dir,
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            status, _ = get(http.client.HTTPConnection("127.0.0.1", port, timeout=5), "/api/v1/health/", "")
+            if status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the daemon did not answer within 120 s")
+
+
+def get(conn: http.client.HTTPConnection, path: str, cookie: str) -> tuple[int, bytes]:
+    conn.request("GET", path, headers={"Cookie": cookie})
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+def run_case(port: int, cookie: str, path: str, requests: int, concurrency: int) -> tuple[float, float, float]:
+    """(requests per second, p50 ms, p99 ms) of `requests` GETs of `path` by `concurrency` clients."""
+
+    def worker(count: int) -> list[float]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        times = []
+        for _ in range(count):
+            t0 = time.perf_counter()
+            status, _ = get(conn, path, cookie)
+            times.append(time.perf_counter() - t0)
+            if status != 200:
+                raise SystemExit(f"{path} answered {status}")
+        conn.close()
+        return times
+
+    shares = [requests // concurrency + (1 if i < requests % concurrency else 0) for i in range(concurrency)]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        times = [t for part in pool.map(worker, shares) for t in part]
+    elapsed = time.perf_counter() - t0
+    return len(times) / elapsed, statistics.median(times) * 1000, percentile(times, 0.99) * 1000
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def direct_sql_ms(dsn: str, path: str, runs: int = 50) -> float:
+    """p50 of the same catalog statement run with psycopg2 in this process (no HTTP, no JSON)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(path)
+    args = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    conn = connect(dsn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT actor_id, id FROM users WHERE username = 'bench'")
+        row = cur.fetchone()
+    viewer = Viewer(user_id=row["id"], actor_id=row["actor_id"])
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        with conn, conn.cursor() as cur:
+            if parts.path.endswith("/search"):
+                store.search_txn(cur, viewer, fold(args["q"]), 10, args["q"])
+            else:
+                kind = parts.path.rstrip("/").rsplit("/", 1)[1][:-1]
+                size = int(args.get("page_size", 50))
+                filters = store.Filters(
+                    q=fold(args.get("q", "")), album=int(args["album"]) if "album" in args else None
+                )
+                ordering = tuple(args["ordering"].split(",")) if "ordering" in args else ()
+                listing = store.Listing(viewer, filters, ordering, size, (int(args.get("page", 1)) - 1) * size)
+                store.list_txn(cur, kind, listing)
+        times.append(time.perf_counter() - t0)
+    conn.close()
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    root = Path(tempfile.mkdtemp(prefix="fw-bench-browse-"))
+    embedded = EmbeddedServers(str(root / "servers"), postgres=True, redis=True)
+    proc = None
+    try:
+        embedded.start()
+        schema.upgrade(embedded.database_url)
+        t0 = time.perf_counter()
+        key = seed(embedded.database_url)
+        print(f"seeded {ARTISTS} artists, {ALBUMS} albums, {TRACKS} tracks in {time.perf_counter() - t0:.1f} s")
+        port = free_port()
+        (root / "daemon").mkdir()
+        proc = start_daemon(root / "daemon", port, embedded.database_url, embedded.redis_url)
+        cookie = f"sessionid={key}"
+        print(
+            f"{'case':<14} {'direct SQL p50':>14} | " + " | ".join(f"c={c:<2} req/s   p50    p99" for c in (1, 8, 16))
+        )
+        for name, path in CASES:
+            run_case(port, cookie, path, 10, 1)  # warm up
+            cells = []
+            for concurrency in (1, 8, 16):
+                rps, p50, p99 = run_case(port, cookie, path, requests, concurrency)
+                cells.append(f"{rps:8.0f} {p50:6.1f} {p99:6.1f}")
+            print(f"{name:<14} {direct_sql_ms(embedded.database_url, path):11.1f} ms | " + " | ".join(cells))
+        print("latencies in ms; direct SQL = the same catalog statement through psycopg2, without HTTP or JSON")
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+        embedded.stop(only_started_here=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

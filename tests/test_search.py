@@ -1,0 +1,102 @@
+"""/api/v1/search over HTTP: accents, case, typos, ranking, non-Latin names, privacy, tags."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+import pytest_twisted
+
+from . import catalog_factories as cf
+
+
+@pytest.fixture
+def alice(db_conn):
+    return cf.insert_listener(db_conn, "alice")
+
+
+@pytest.fixture
+def library(db_conn, alice):
+    return cf.insert_library(db_conn, alice, "instance")
+
+
+def artist_with_track(conn, library, name, title="Song", album_title=None):
+    artist = cf.insert_artist(conn, name)
+    album = cf.insert_album(conn, artist, album_title) if album_title else None
+    cf.playable_track(conn, library, artist, title, album)
+    return artist
+
+
+async def search(client, text: str, param: str = "query") -> dict:
+    resp = await client.get(f"/api/v1/search?{param}={quote(text)}")
+    assert resp.code == 200, resp
+    return resp.json
+
+
+def names(found: dict, kind: str) -> list[str]:
+    return [x.get("name") or x.get("title") for x in found[kind]]
+
+
+@pytest_twisted.ensureDeferred
+async def test_accents_case_typos_and_scripts(web_server, db_conn, alice, library):
+    artist_with_track(db_conn, library, "Beyoncé", "Halo", "I Am... Sasha Fierce")
+    artist_with_track(db_conn, library, "Metallica", "One")
+    artist_with_track(db_conn, library, "The Night Owls", "Headlights")
+    artist_with_track(db_conn, library, "坂本 Trio", "雨", "東京の夜")
+    artist_with_track(db_conn, library, "Кино", "Группа крови")
+    artist_with_track(db_conn, library, "Sigur Rós", "Hoppípolla")
+    me = cf.listener_client(web_server, db_conn, alice)
+
+    assert names(await search(me, "Beyonce"), "artists") == ["Beyoncé"]
+    assert names(await search(me, "BEYONCÉ", "q"), "artists") == ["Beyoncé"]
+    assert names(await search(me, "Metalica"), "artists") == ["Metallica"]
+    assert names(await search(me, "nigth owls"), "artists") == ["The Night Owls"]
+    assert names(await search(me, "sigur ros"), "artists") == ["Sigur Rós"]
+    assert names(await search(me, "hoppipolla"), "tracks") == ["Hoppípolla"]
+    assert names(await search(me, "坂本"), "artists") == ["坂本 Trio"]
+    assert names(await search(me, "東京"), "albums") == ["東京の夜"]
+    assert names(await search(me, "кино"), "artists") == ["Кино"]
+    assert names(await search(me, "группа"), "tracks") == ["Группа крови"]
+    found = await search(me, "sasha fierce")
+    assert names(found, "albums") == ["I Am... Sasha Fierce"] and names(found, "tracks") == ["Halo"]
+    assert found["albums"][0]["artist"]["name"] == "Beyoncé" and found["tracks"][0]["uploads"]
+    assert names(await search(me, "zzzzqqq"), "artists") == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_ranking_exact_then_prefix_then_fuzzy(web_server, db_conn, alice, library):
+    for name in ("Queens of the Stone Age", "Queen Latifah", "Queensryche", "Queen", "Quen"):
+        artist_with_track(db_conn, library, name)
+    me = cf.listener_client(web_server, db_conn, alice)
+    ranked = names(await search(me, "queen"), "artists")
+    assert ranked[0] == "Queen"
+    assert set(ranked[1:4]) == {"Queen Latifah", "Queensryche", "Queens of the Stone Age"}
+    assert ranked[4:] == ["Quen"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_search_shape_limits_privacy_and_tags(web_server, db_conn, alice, library):
+    bob = cf.insert_listener(db_conn, "bob")
+    private = cf.insert_library(db_conn, alice, "me")
+    for i in range(12):
+        artist_with_track(db_conn, library, f"Echo {i:02d}")
+    hidden = cf.insert_artist(db_conn, "Echo Secret")
+    cf.playable_track(db_conn, private, hidden, "Echo Private Track")
+    for tag_name in ("Echo-Pop", "Dub Echo", "Rock"):
+        cf.tag(db_conn, "artist", hidden, tag_name)
+    as_bob = cf.listener_client(web_server, db_conn, bob)
+    as_alice = cf.listener_client(web_server, db_conn, alice)
+
+    found = await search(as_bob, "echo")
+    assert set(found) == {"artists", "albums", "tracks", "tags"}
+    assert len(found["artists"]) == 10 and "Echo Secret" not in names(found, "artists")
+    assert len(found["tracks"]) == 10 and "Echo Private Track" not in names(found, "tracks")
+    assert names(found, "tags") == ["Echo-Pop", "Dub Echo"] and set(found["tags"][0]) == {"name", "creation_date"}
+    assert {"albums", "tracks_count", "cover", "tags"} <= set(found["artists"][0])
+    assert names(await search(as_alice, "echo secret"), "artists") == ["Echo Secret"]
+    assert names(await search(as_alice, "echo private"), "tracks") == ["Echo Private Track"]
+
+    for path in ("/api/v1/search?query=", "/api/v1/search?query=%20%20", "/api/v1/search"):
+        resp = await as_bob.get(path)
+        assert resp.code == 400 and resp.json["detail"] == "empty query", resp
+    assert (await search(as_bob, "!!!"))["artists"] == []
