@@ -1,0 +1,128 @@
+"""Attachments: pictures (cover art) stored once per content, served whole or as cached square crops.
+
+Files are content-addressed under MEDIA_ROOT: `attachments/ab/cd/<sha256>.<ext>`; a resized copy sits beside its
+original as `<sha256>-<pixels>.jpg`, made once in a thread on first request and reused afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from pathlib import Path
+from typing import Any
+
+from funkwhale import storage
+from funkwhale.context import Context
+from funkwhale.music.attachments import images, store
+from funkwhale.music.attachments.images import InvalidImage
+from funkwhale.music.models import Picture
+from funkwhale.threads import run_blocking
+
+__all__ = [
+    "SIZES",
+    "AttachmentNotFound",
+    "InvalidImage",
+    "attachment_json",
+    "get_attachment",
+    "rendition",
+    "resized_path",
+    "store_picture",
+    "store_picture_file",
+]
+
+# Funkwhale's named renditions (`?next=`): None is the original picture, else a square crop of that many pixels.
+SIZES: dict[str, int | None] = {
+    "original": None,
+    "small_square_crop": 50,
+    "medium_square_crop": 200,
+    "large_square_crop": 600,
+}
+MIN_SIZE, MAX_SIZE = 16, 1200
+MAX_PICTURE_BYTES = 16 * 1024 * 1024
+
+
+class AttachmentNotFound(Exception):
+    """No such attachment, or its file is not stored here."""
+
+
+async def store_picture(ctx: Context, picture: Picture, actor_id: int | None = None) -> int:
+    """Store a picture and return its attachment id; the same bytes stored twice give the same attachment.
+
+    Raises InvalidImage when the bytes are not a JPEG, PNG, GIF or WebP picture that can be decoded.
+    """
+    if len(picture.data) > MAX_PICTURE_BYTES:
+        raise InvalidImage("The picture is too large")
+    checksum, mimetype, extension = await run_blocking(images.inspect, picture.data)
+    relative = storage.chunked_name(storage.ATTACHMENTS, checksum, extension)
+    await run_blocking(images.write_once, storage.absolute(ctx.settings, relative), picture.data)
+    row = await ctx.db.run(
+        store.insert_or_get_txn, checksum, relative, mimetype, len(picture.data), actor_id, desc="store_picture"
+    )
+    return row["id"]
+
+
+async def store_picture_file(ctx: Context, path: str | Path, actor_id: int | None = None) -> int:
+    """Store a picture file (such as a `cover.jpg` beside in-place audio files); see store_picture."""
+    data = await run_blocking(_read_picture, Path(path))
+    return await store_picture(ctx, Picture(data, ""), actor_id)
+
+
+def _read_picture(path: Path) -> bytes:
+    if path.stat().st_size > MAX_PICTURE_BYTES:
+        raise InvalidImage("The picture is too large")
+    return path.read_bytes()
+
+
+async def get_attachment(ctx: Context, attachment_uuid: str) -> dict[str, Any] | None:
+    """The attachment row for a public uuid (None for an unknown or malformed uuid)."""
+    try:
+        canonical = str(uuid_module.UUID(attachment_uuid))
+    except ValueError:
+        return None
+    return await ctx.db.run(store.get_by_uuid_txn, canonical, desc="get_attachment")
+
+
+def attachment_json(row: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """Funkwhale's Attachment JSON; `urls` point at the proxy route, one per named rendition."""
+    proxy = f"{base_url.rstrip('/')}/api/v1/attachments/{row['uuid']}/proxy?next="
+    return {
+        "uuid": str(row["uuid"]),
+        "size": row["size"],
+        "mimetype": row["mimetype"],
+        "creation_date": row["creation_date"],
+        "urls": {"source": row["url"], **{name: proxy + name for name in SIZES}},
+    }
+
+
+async def rendition(ctx: Context, row: dict[str, Any], size: int | None) -> tuple[Path, str]:
+    """(file, mimetype) of an attachment's original (size None) or of its square crop of `size` pixels
+    (clamped to MIN_SIZE..MAX_SIZE, never enlarged beyond the picture), made and cached on first use.
+
+    Raises AttachmentNotFound when the file is missing, InvalidImage when the original cannot be decoded.
+    """
+    if not row["file"]:
+        raise AttachmentNotFound(str(row["uuid"]))
+    original = storage.absolute(ctx.settings, row["file"])
+    if size is None:
+        if not await run_blocking(original.is_file):
+            raise AttachmentNotFound(str(row["uuid"]))
+        return original, row["mimetype"]
+    size = max(MIN_SIZE, min(MAX_SIZE, size))
+    target = original.with_name(f"{original.stem}-{size}.jpg")
+    await run_blocking(_ensure_crop, original, target, size)
+    return target, images.RESIZED_TYPE
+
+
+def _ensure_crop(original: Path, target: Path, size: int) -> None:
+    if target.is_file():
+        return
+    if not original.is_file():
+        raise AttachmentNotFound(original.name)
+    images.square_crop(original, target, size)
+
+
+async def resized_path(ctx: Context, attachment_uuid: str, size: int | None) -> tuple[Path, str]:
+    """(file, mimetype) of an attachment by uuid, at any size (Subsonic getCoverArt?size=N); see rendition."""
+    row = await get_attachment(ctx, attachment_uuid)
+    if row is None:
+        raise AttachmentNotFound(attachment_uuid)
+    return await rendition(ctx, row, size)

@@ -1,0 +1,29 @@
+"""SQL for attachments (cover art and other pictures)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_COLUMNS = "id, uuid, url, actor_id, file, mimetype, size, checksum, creation_date"
+
+
+def insert_or_get_txn(
+    txn: Any, checksum: str, file: str, mimetype: str, size: int, actor_id: int | None
+) -> dict[str, Any]:
+    """The attachment with this checksum, created if there is none yet (concurrent callers get the same row)."""
+    txn.execute(
+        f"INSERT INTO attachment (checksum, file, mimetype, size, actor_id) VALUES (%s, %s, %s, %s, %s)"
+        f" ON CONFLICT (checksum) WHERE checksum IS NOT NULL DO NOTHING RETURNING {_COLUMNS}",
+        (checksum, file, mimetype, size, actor_id),
+    )
+    row = txn.fetchone()
+    if row is None:
+        txn.execute(f"SELECT {_COLUMNS} FROM attachment WHERE checksum = %s", (checksum,))
+        row = txn.fetchone()
+    return dict(row)
+
+
+def get_by_uuid_txn(txn: Any, attachment_uuid: str) -> dict[str, Any] | None:
+    txn.execute(f"SELECT {_COLUMNS} FROM attachment WHERE uuid = %s", (attachment_uuid,))
+    row = txn.fetchone()
+    return dict(row) if row else None

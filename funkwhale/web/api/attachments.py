@@ -1,0 +1,70 @@
+"""/api/v1/attachments/<uuid>/: a picture's JSON, and `/proxy?next=<rendition>` for its bytes.
+
+Pictures are public, as in Funkwhale: `<img>` tags and Subsonic apps fetch them without credentials, and the
+content behind a uuid never changes, so responses are cacheable for a year.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from klein import Klein
+
+from funkwhale import storage
+from funkwhale.context import Context
+from funkwhale.music import attachments
+from funkwhale.threads import run_blocking
+from funkwhale.web.auth import Auth
+from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
+from funkwhale.web.json import json_response, query
+
+CACHE_CONTROL = b"public, max-age=31536000, immutable"
+
+
+class AttachmentsApi:
+    app = Klein()
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+
+    async def _row(self, attachment_uuid: str) -> dict[str, Any]:
+        row = await attachments.get_attachment(self.ctx, attachment_uuid)
+        if row is None:
+            raise not_found()
+        return row
+
+    @app.route("/<attachment_uuid>/", methods=["GET", "HEAD"])
+    async def detail(self, request: Any, attachment_uuid: str) -> bytes:
+        row = await self._row(attachment_uuid)
+        return json_response(request, attachments.attachment_json(row, self.ctx.settings.base_url))
+
+    @app.route("/<attachment_uuid>/proxy", methods=["GET", "HEAD"])
+    @app.route("/<attachment_uuid>/proxy/", methods=["GET", "HEAD"])
+    async def proxy(self, request: Any, attachment_uuid: str) -> bytes:
+        name = query(request, "next", "original")
+        if name not in attachments.SIZES:
+            raise field_error("next", f"Must be one of: {', '.join(attachments.SIZES)}.")
+        row = await self._row(attachment_uuid)
+        try:
+            path, mimetype = await attachments.rendition(self.ctx, row, attachments.SIZES[name])
+        except attachments.AttachmentNotFound:
+            raise not_found("The picture's file is not available.") from None
+        except attachments.InvalidImage:
+            raise ApiError(422, "The picture cannot be decoded.", "invalid_image") from None
+        etag = f'"{row["checksum"] or row["uuid"]}-{name}"'.encode()
+        request.setHeader(b"Cache-Control", CACHE_CONTROL)
+        request.setHeader(b"ETag", etag)
+        request.setHeader(b"Content-Type", mimetype.encode())
+        if etag in _etags(request.getHeader(b"if-none-match")):
+            request.setResponseCode(304)
+            return b""
+        if self.ctx.settings.reverse_proxy == "nginx":
+            relative = path.relative_to(storage.media_root(self.ctx.settings).resolve()).as_posix()
+            request.setHeader(b"X-Accel-Redirect", storage.accel_path(relative).encode())
+            return b""
+        return await run_blocking(path.read_bytes)
+
+
+def _etags(header: bytes | None) -> list[bytes]:
+    return [tag.strip().removeprefix(b"W/") for tag in (header or b"").split(b",")]
