@@ -132,6 +132,22 @@ def test_tags_written_by_ffmpeg(tmp_path, fmt):
     assert meta.genres == ("Ambient",)
 
 
+def test_wav_info_and_aiff_text_chunks(tmp_path):
+    """ffmpeg tags wav files with a RIFF INFO list and aiff files with a NAME chunk, not ID3."""
+    args = ["-metadata", "title=Hafið", "-metadata", "artist=Björk", "-metadata", "album=Frozen Lakes",
+            "-metadata", "track=2", "-metadata", "date=2019", "-metadata", "genre=Ambient"]  # fmt: skip
+    for fmt in ("wav", "aiff"):
+        subprocess.run(
+            [ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=1", *args,
+             str(tmp_path / f"info.{fmt}")],
+            check=True,
+        )  # fmt: skip
+    wav = read_metadata(tmp_path / "info.wav")
+    assert (wav.title, wav.artists, wav.album, wav.track_number) == ("Hafið", ("Björk",), "Frozen Lakes", 2)
+    assert (wav.release_date, wav.genres) == (datetime.date(2019, 1, 1), ("Ambient",))
+    assert read_metadata(tmp_path / "info.aiff").title == "Hafið"
+
+
 @pytest.mark.parametrize(
     "value, expected",
     [

@@ -1,8 +1,8 @@
 """Reading an audio file's tags and stream properties into Metadata (mutagen; blocking: run it in a thread).
 
 Containers: mp3 (ID3), ogg vorbis and opus (Vorbis comments), flac (Vorbis comments + PICTURE blocks),
-m4a/aac (MP4 atoms), wav and aiff (ID3 chunks). Each container's keys are first gathered into one neutral
-mapping (`_Tags`), which the shared parsers then turn into Metadata.
+m4a/aac (MP4 atoms), wav and aiff (ID3 chunks, else RIFF INFO / AIFF text chunks). Each container's keys
+are first gathered into one neutral mapping (`_Tags`), which the shared parsers then turn into Metadata.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 
 import mutagen
 from mutagen import aiff, flac, id3, mp3, mp4, oggopus, oggvorbis, wave
+from mutagen._riff import RiffFile
+from mutagen.aiff import AIFFFile
 
 from funkwhale.music.models import (
     CORRUPT_FILE,
@@ -76,6 +78,9 @@ def read_metadata(path: str | Path) -> Metadata:
     audio = _open(path)
     mimetype, extension = _FORMATS[type(audio)]
     tags, pictures = _gather(audio)
+    if isinstance(audio, (wave.WAVE, aiff.AIFF)):
+        for key, values in _gather_text_chunks(path, isinstance(audio, wave.WAVE)).items():
+            tags.setdefault(key, values)
     title = _first_name(tags.get("title")) or _clip(path.stem.strip())
     if not title:
         raise MetadataError(INVALID_METADATA, "The file has no title")
@@ -123,9 +128,9 @@ def find_folder_cover(audio_path: str | Path) -> Path | None:
 
 
 def parse_date(value: str | None) -> datetime.date | None:
-    """A release date from a tag: "2019", "2019-05", "2019-05-14", "2019-05-14T10:00:00", "14.05.2019"? -> year.
+    """A release date from a tag: "2019", "2019-05", "2019-05-14", "2019-05-14T10:00:00Z", "released 1999".
 
-    Partial dates take the first month/day; an impossible month or day keeps only the year.
+    Partial dates take the first month/day; an impossible month or day, or a day-first date, keeps only the year.
     """
     if not value:
         return None
@@ -288,6 +293,48 @@ def _gather_vorbis(comments: dict[str, list[str]]) -> tuple[_Tags, list[tuple[in
                 continue
             pictures.append((block.type, _picture(block.data, block.mime)))
     return out, pictures
+
+
+# RIFF INFO (wav) and AIFF text chunks: what ffmpeg and some taggers write instead of (or beside) ID3.
+_RIFF_INFO = {
+    "INAM": "title",
+    "IART": "artist",
+    "IPRD": "album",
+    "IPRT": "track",
+    "ITRK": "track",
+    "ICRD": "date",
+    "IGNR": "genre",
+    "ICOP": "copyright",
+    "ICMT": "comment",
+}
+_AIFF_TEXT = {"NAME": "title", "AUTH": "artist", "(c) ": "copyright", "ANNO": "comment"}
+
+
+def _gather_text_chunks(path: Path, riff: bool) -> _Tags:
+    out: _Tags = {}
+    try:
+        with path.open("rb") as fh:
+            if riff:
+                root = RiffFile(fh).root
+                lists = [c for c in root.subchunks() if c.id == "LIST" and getattr(c, "name", "") == "INFO"]
+                chunks, names = [c for lst in lists for c in lst.subchunks()], _RIFF_INFO
+            else:
+                chunks, names = list(AIFFFile(fh).root.subchunks()), _AIFF_TEXT
+            for chunk in chunks:
+                key = names.get(chunk.id)
+                if key and key not in out and chunk.data_size <= MAX_VALUE:
+                    out[key] = [_decode_text(chunk.read())]
+    except (mutagen.MutagenError, OSError, ValueError):
+        return out
+    return out
+
+
+def _decode_text(raw: bytes) -> str:
+    raw = raw.rstrip(b"\0")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 _MP4_TEXT = {
