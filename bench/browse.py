@@ -44,6 +44,7 @@ CASES = [
     ("tracks p1", "/api/v1/tracks/?page_size=50"),
     ("tracks p200", "/api/v1/tracks/?page_size=50&page=200"),
     ("tracks album", "/api/v1/tracks/?album=1000&ordering=disc_number,position"),
+    ("tracks -date", "/api/v1/tracks/?page_size=50&page=10&ordering=-creation_date"),
     ("albums p1", "/api/v1/albums/?page_size=50"),
     ("albums p20", "/api/v1/albums/?page_size=50&page=20&ordering=title"),
     ("artists p1", "/api/v1/artists/?page_size=50"),

@@ -211,7 +211,11 @@ async def test_orderings(web_server, db_conn, alice):
     assert titles(await me.get("/api/v1/artists/")) == ["charlie", "Alpha", "bravo"]  # default -creation_date
     assert titles(await me.get("/api/v1/albums/?ordering=title")) == ["Échos", "mid", "Zed"]
     assert titles(await me.get("/api/v1/albums/?ordering=release_date")) == ["Échos", "Zed", "mid"]
-    assert titles(await me.get("/api/v1/albums/?ordering=-release_date")) == ["Zed", "Échos", "mid"]
+    assert titles(await me.get("/api/v1/albums/?ordering=-release_date")) == [
+        "mid",
+        "Zed",
+        "Échos",
+    ]  # NULL first, as in PostgreSQL
     assert titles(await me.get("/api/v1/albums/?ordering=-creation_date")) == ["Zed", "Échos", "mid"]
     album_tracks = f"/api/v1/tracks/?album={album['id']}"
     assert titles(await me.get(album_tracks)) == ["d1p1", "d1p2", "d2p1"]  # Funkwhale's default: disc, position

@@ -118,7 +118,7 @@ class Renderer:
             "cover": self.cover(album["cover"]),
             "creation_date": album["creation_date"],
             "is_local": self.is_local(album["fid"]),
-            "tracks_count": album["stats"]["count"],
+            "tracks_count": album["tracks_count"],
         }
 
     def album(self, row: dict[str, Any], with_description: bool = False) -> dict[str, Any]:
@@ -152,8 +152,8 @@ class Renderer:
             "release_date": album["release_date"],
             "creation_date": album["creation_date"],
             "cover": self.cover(album["cover"]),
-            "tracks_count": album["stats"]["count"],
-            "is_playable": album["stats"]["count"] > 0,
+            "tracks_count": album["tracks_count"],
+            "is_playable": album["tracks_count"] > 0,
             "is_local": self.is_local(album["fid"]),
         }
 

@@ -8,13 +8,17 @@ What a viewer sees is what they may play: content with at least one upload that
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from funkwhale.music.visibility import Viewer, playable_upload_condition
 
-SEARCH_WORD_SIMILARITY = 0.45  # pg_trgm.word_similarity_threshold for `%>` while matching a query
+SEARCH_WORD_SIMILARITY = 0.45
+# Track pages starting before this offset are found by walking an index (cheap for early pages); later
+# pages, other kinds and searches find all matches first with hash joins, then sort them.
+STREAMED_OFFSET = 1000  # pg_trgm.word_similarity_threshold for `%>` while matching a query
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ ORDERINGS: dict[str, dict[str, str]] = {
         "artist__name": "oar.name_key",
         "id": "t.id",
         "album_id": "t.album_id",
-        "random": "random()",
+        "random": "md5(%(seed)s || {alias}.id::text)",
     },
     "album": {
         "title": "al.title_key",
@@ -67,14 +71,14 @@ ORDERINGS: dict[str, dict[str, str]] = {
         "release_date": "al.release_date",
         "artist__name": "oar.name_key",
         "id": "al.id",
-        "random": "random()",
+        "random": "md5(%(seed)s || {alias}.id::text)",
     },
     "artist": {
         "name": "a.name_key",
         "creation_date": "a.creation_date",
         "modification_date": "a.modification_date",
         "id": "a.id",
-        "random": "random()",
+        "random": "md5(%(seed)s || {alias}.id::text)",
     },
 }
 DEFAULT_ORDERING = {
@@ -152,7 +156,7 @@ class _Sql:
         )
         return (
             "(SELECT json_build_object('count', count(d), 'duration', coalesce(sum(d), 0))"
-            f" FROM (SELECT {best_duration} AS d FROM track ct WHERE ct.album_id = {album}.id) s)"
+            f" FROM (SELECT {best_duration} AS d FROM track ct WHERE ct.album_id = {album}.id OFFSET 0) s)"
         )
 
     def uploads(self, track: str) -> str:
@@ -170,7 +174,7 @@ class _Sql:
             "(SELECT json_build_object('id', tal.id, 'fid', tal.fid, 'mbid', tal.mbid, 'title', tal.title,"
             " 'release_date', tal.release_date, 'creation_date', tal.creation_date,"
             f" 'artist', {self.artist_json('tal.artist_id')}, 'cover', {self.attachment('tal.attachment_cover_id')},"
-            f" 'stats', {self.album_stats('tal')})"
+            f" 'tracks_count', {self.tracks_count('ct.album_id = tal.id')})"
             f" FROM album tal WHERE tal.id = {id_expr})"
         )
 
@@ -179,10 +183,14 @@ class _Sql:
             "(SELECT coalesce(json_agg(json_build_object('id', aal.id, 'fid', aal.fid, 'mbid', aal.mbid,"
             " 'title', aal.title, 'artist', aal.artist_id, 'release_date', aal.release_date,"
             f" 'creation_date', aal.creation_date, 'cover', {self.attachment('aal.attachment_cover_id')},"
-            " 'stats', st.stats) ORDER BY aal.release_date NULLS LAST, aal.id), '[]'::json)"
-            f" FROM album aal CROSS JOIN LATERAL (SELECT {self.album_stats('aal')} AS stats) st"
-            f" WHERE aal.artist_id = {artist}.id AND (st.stats->>'count')::int > 0)"
+            " 'tracks_count', st.n) ORDER BY aal.release_date NULLS LAST, aal.id), '[]'::json)"
+            f" FROM album aal CROSS JOIN LATERAL (SELECT {self.tracks_count('ct.album_id = aal.id')} AS n OFFSET 0) st"
+            f" WHERE aal.artist_id = {artist}.id AND st.n > 0)"
         )
+
+    def tracks_count(self, condition: str) -> str:
+        """How many tracks `ct` meeting `condition` the viewer may play."""
+        return f"(SELECT count(*) FROM track ct WHERE {condition} AND {self.track_playable('ct')})"
 
     # -- matching a folded query -------------------------------------------------------------------------------
     def bind_query(self, folded: str) -> None:
@@ -210,12 +218,12 @@ def _ordering_sql(kind: str, fields: tuple[str, ...]) -> str:
         descending = name.startswith("-")
         expr = known.get(name.lstrip("-"))
         if expr is not None:
-            parts.append(f"{expr} DESC NULLS LAST" if descending else f"{expr} ASC NULLS LAST")
+            expr = expr.replace("{alias}", _ALIAS[kind])
+            parts.append(f"{expr} DESC" if descending else expr)  # PostgreSQL's NULL placement, as Django
     if not parts:
         return _ordering_sql(kind, DEFAULT_ORDERING[kind])
-    if parts[0] != "random() ASC NULLS LAST":
-        parts.append(f"{_ALIAS[kind]}.id")
-    return ", ".join(parts)
+    tie = f"{_ALIAS[kind]}.id DESC" if parts[0].endswith(" DESC") else f"{_ALIAS[kind]}.id"
+    return ", ".join([*parts, tie])
 
 
 def _search_order(sql: _Sql, kind: str) -> str:
@@ -316,7 +324,7 @@ def _select(sql: _Sql, kind: str) -> str:
     return (
         "p.id, p.uuid, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
         f" p.modification_date, {sql.artist_albums('p')} AS albums,"
-        f" (SELECT count(*) FROM track ct WHERE ct.artist_id = p.id AND {sql.track_playable('ct')}) AS tracks_count,"
+        f" {sql.tracks_count('ct.artist_id = p.id')} AS tracks_count,"
         f" {sql.tags('artist', 'p.id')} AS tags, {sql.attachment('p.attachment_cover_id')} AS cover"
     )
 
@@ -330,14 +338,23 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
     where = " AND ".join(_where(sql, kind, listing.filters, listing.viewer))
     order = _search_order(sql, kind) if listing.search else _ordering_sql(kind, listing.ordering)
     joins = _JOINS[kind] if ("oal." in order or "oar." in order) else ""
+    if "%(seed)s" in order:
+        sql.bind("seed", secrets.token_hex(8))
     if listing.filters.q:
         txn.execute(f"SET LOCAL pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}")
+    alias, table = _ALIAS[kind], _TABLE[kind]
+    window = f"ORDER BY {order} LIMIT {sql.bind('limit', listing.limit)} OFFSET {sql.bind('offset', listing.offset)}"
+    if kind == "track" and not listing.search and listing.offset < STREAMED_OFFSET:
+        # Walk the ordering's index and test each track until the page is full; count apart.
+        matched, source, total = "", f"{table}{joins} WHERE {where}", f"SELECT count(*) FROM {table} WHERE {where}"
+    else:
+        # Find every match once (hash joins), then count and sort them.
+        matched = f"matched AS MATERIALIZED (SELECT {alias}.* FROM {table} WHERE {where}),"
+        source, total = f"matched {alias}{joins}", "SELECT count(*) FROM matched"
     statement = (
-        f"WITH page AS (SELECT {_ALIAS[kind]}.*, count(*) OVER () AS total,"
-        f" row_number() OVER (ORDER BY {order}) AS ord"
-        f" FROM {_TABLE[kind]}{joins} WHERE {where}"
-        f" ORDER BY ord LIMIT {sql.bind('limit', listing.limit)} OFFSET {sql.bind('offset', listing.offset)})"
-        f" SELECT p.total, {_select(sql, kind)} FROM page p ORDER BY p.ord"
+        f"WITH {matched} page AS (SELECT s.*, row_number() OVER () AS ord"
+        f" FROM (SELECT {alias}.* FROM {source} {window}) s)"
+        f" SELECT ({total}) AS total, {_select(sql, kind)} FROM page p ORDER BY p.ord"
     )
     txn.execute(statement, sql.params)
     rows = txn.fetchall()
