@@ -153,19 +153,20 @@ async def test_corrupt_pictures_get_clear_errors(web_server, db_conn):
     with db_conn.cursor() as cur:
         cur.execute(
             "INSERT INTO attachment (file, mimetype, size) VALUES (%s, 'image/jpeg', 26), (NULL, 'image/jpeg', 0),"
-            " ('attachments/no/ne/missing.jpg', 'image/jpeg', 1) RETURNING uuid",
+            " ('attachments/no/ne/missing.jpg', 'image/jpeg', 1), ('../../outside.jpg', 'image/jpeg', 1)"
+            " RETURNING uuid",
             (relative,),
         )
-        bad, remote, missing = (str(row["uuid"]) for row in cur.fetchall())
+        bad, remote, missing, outside = (str(row["uuid"]) for row in cur.fetchall())
     with db_conn.cursor() as cur:
         cur.execute("SELECT count(*) AS n FROM attachment")
-        assert cur.fetchone()["n"] == 3  # the invalid pictures above wrote nothing
+        assert cur.fetchone()["n"] == 4  # the invalid pictures above wrote nothing
     for _ in range(2):
         response = await client.get(f"/api/v1/attachments/{bad}/proxy?next=medium_square_crop")
         assert response.code == 422 and response.json["code"] == "invalid_image"
     original = await client.get(f"/api/v1/attachments/{bad}/proxy?next=original")
     assert original.code == 200 and original.body == b"garbage that is no picture"
-    for uuid_ in (remote, missing):
+    for uuid_ in (remote, missing, outside):
         for name in ("original", "large_square_crop"):
             response = await client.get(f"/api/v1/attachments/{uuid_}/proxy?next={name}")
             assert response.code == 404, (uuid_, name, response)

@@ -99,9 +99,10 @@ async def rendition(ctx: Context, row: dict[str, Any], size: int | None) -> tupl
 
     Raises AttachmentNotFound when the file is missing, InvalidImage when the original cannot be decoded.
     """
-    if not row["file"]:
-        raise AttachmentNotFound(str(row["uuid"]))
-    original = storage.absolute(ctx.settings, row["file"])
+    try:
+        original = storage.absolute(ctx.settings, row["file"] or "")
+    except ValueError:  # no file here (a remote picture), or a name outside MEDIA_ROOT
+        raise AttachmentNotFound(str(row["uuid"])) from None
     if size is None:
         if not await run_blocking(original.is_file):
             raise AttachmentNotFound(str(row["uuid"]))
