@@ -6,6 +6,8 @@ import html
 import posixpath
 from typing import Any
 
+from funkwhale.music.attachments import attachment_json
+
 # Funkwhale's utils.AUDIO_EXTENSIONS_AND_MIMETYPE, first extension per type.
 EXTENSIONS = {
     "audio/ogg": "ogg",
@@ -21,7 +23,6 @@ EXTENSIONS = {
     "audio/wav": "wav",
     "audio/x-wav": "wav",
 }
-COVER_SIZES = ("original", "medium_square_crop", "large_square_crop")
 
 
 class Renderer:
@@ -34,17 +35,7 @@ class Renderer:
         return bool(fid) and (fid == self.base_url or fid.startswith(self.base_url + "/"))
 
     def cover(self, attachment: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Funkwhale's Attachment JSON; sizes are served by the attachments area (`/proxy?next=<size>`)."""
-        if attachment is None:
-            return None
-        proxy = f"{self.base_url}/api/v1/attachments/{attachment['uuid']}/proxy?next="
-        return {
-            "uuid": str(attachment["uuid"]),
-            "size": attachment["size"],
-            "mimetype": attachment["mimetype"],
-            "creation_date": attachment["creation_date"],
-            "urls": {"source": attachment["url"], **{size: proxy + size for size in COVER_SIZES}},
-        }
+        return None if attachment is None else attachment_json(attachment, self.base_url)
 
     @staticmethod
     def description(text: str | None) -> dict[str, Any] | None:
