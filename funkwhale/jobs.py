@@ -9,10 +9,12 @@ HOUR = 3600
 
 
 def housekeeping_jobs(ctx: Context) -> list[Job]:
+    from funkwhale.music.playback.transcode import prune_transcode_cache
     from funkwhale.users.accounts import clear_expired_sessions
     from funkwhale.users.oauth.flows import clear_expired
 
     return [
         Job("users.clear_expired_sessions", HOUR, lambda: clear_expired_sessions(ctx)),
         Job("oauth.clear_expired", HOUR, lambda: clear_expired(ctx)),
+        Job("music.prune_transcode_cache", HOUR, lambda: prune_transcode_cache(ctx)),
     ]

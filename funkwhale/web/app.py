@@ -25,6 +25,8 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/tracks", "funkwhale.web.api.tracks:TracksApi"),
     ("api/v1/tags", "funkwhale.web.api.tags:TagsApi"),
     ("api/v1/search", "funkwhale.web.api.search:SearchApi"),
+    ("api/v1/listen", "funkwhale.web.api.listen:ListenApi"),
+    ("api/v1/stream", "funkwhale.web.api.listen:StreamApi"),
     ("api/v1/attachments", "funkwhale.web.api.attachments:AttachmentsApi"),
 ]
 

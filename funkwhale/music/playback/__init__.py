@@ -1,0 +1,166 @@
+"""Playback: which upload of a track to play, in which format, and whether it must be transcoded.
+
+No SQL here (store.py), no HTTP (funkwhale/web/api/listen.py). files.py serves a file with Range support,
+transcode.py streams an ffmpeg child process and keeps what it produced in the transcoding cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from funkwhale import storage
+from funkwhale.config import Settings
+
+
+@dataclass(frozen=True)
+class Output:
+    """A format a client may ask for with `to=`: ffmpeg muxer and codec, the mimetype and file extension."""
+
+    name: str
+    muxer: str
+    codec: str
+    mimetype: str
+    lossless: bool = False
+
+
+OUTPUTS = {
+    "mp3": Output("mp3", "mp3", "libmp3lame", "audio/mpeg"),
+    "ogg": Output("ogg", "ogg", "libvorbis", "audio/ogg"),
+    "opus": Output("opus", "opus", "libopus", "audio/opus"),
+    "aac": Output("aac", "adts", "aac", "audio/aac"),
+    "flac": Output("flac", "flac", "flac", "audio/flac", lossless=True),
+}
+
+# Original files: extension -> mimetype served, and -> the `to=` name the file already satisfies.
+EXTENSION_MIMETYPES = {
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "opus": "audio/opus",
+    "flac": "audio/flac",
+    "m4a": "audio/mp4",
+    "mp4": "audio/mp4",
+    "aac": "audio/aac",
+    "wav": "audio/wav",
+    "aif": "audio/aiff",
+    "aiff": "audio/aiff",
+    "aifc": "audio/aiff",
+}
+_FAMILY = {"mp3": "mp3", "ogg": "ogg", "oga": "ogg", "opus": "opus", "flac": "flac", "m4a": "aac", "mp4": "aac",
+           "aac": "aac"}  # fmt: skip
+_MIMETYPE_EXTENSIONS = {
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/ogg": "ogg",
+    "audio/opus": "opus",
+    "audio/flac": "flac",
+    "audio/x-flac": "flac",
+    "audio/mp4": "m4a",
+    "audio/x-m4a": "m4a",
+    "audio/aac": "aac",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/aiff": "aiff",
+    "audio/x-aiff": "aiff",
+}
+_LOSSLESS = frozenset({"flac", "wav", "aif", "aiff", "aifc"})
+MAX_BITRATE = 320
+# Transcoded bitrates snap down to one of these (kbps), so the cache holds few versions per upload.
+BITRATE_STEPS = (32, 48, 64, 96, 128, 160, 192, 256, 320)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an upload's bytes are: `relative` is set for files under MEDIA_ROOT, None for in-place files."""
+
+    path: Path
+    relative: str | None
+    extension: str
+
+    @property
+    def mimetype(self) -> str:
+        return EXTENSION_MIMETYPES.get(self.extension, "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class Transcode:
+    """Convert to `output` at `bitrate` kbps (0 for lossless output)."""
+
+    output: Output
+    bitrate: int
+
+
+def local_source(settings: Settings, upload: dict[str, Any]) -> Source | None:
+    """The local file of an upload row (audio_file under MEDIA_ROOT, or an in-place `file://` source)."""
+    if upload.get("audio_file"):
+        try:
+            path = storage.absolute(settings, upload["audio_file"])
+        except ValueError:
+            return None
+        relative: str | None = upload["audio_file"]
+    elif (upload.get("source") or "").startswith("file://"):
+        path = Path(unquote(urlsplit(upload["source"]).path))
+        relative = None
+    else:
+        return None
+    extension = path.suffix.lower().lstrip(".")
+    if extension not in EXTENSION_MIMETYPES:
+        extension = _MIMETYPE_EXTENSIONS.get((upload.get("mimetype") or "").lower(), extension)
+    return Source(path, relative, extension)
+
+
+def _step(kbps: int) -> int:
+    return max([step for step in BITRATE_STEPS if step <= kbps], default=BITRATE_STEPS[0])
+
+
+def plan(source: Source, bitrate: int | None, to: str | None, max_bitrate: int | None) -> Transcode | None:
+    """The transcode a request needs, or None to serve the original. `bitrate` is the original's (bit/s),
+    `to` an OUTPUTS name, `max_bitrate` in kbps. As Funkwhale: transcode when the format differs or the
+    original's bitrate exceeds max_bitrate (clamped to 320 kbps)."""
+    family = _FAMILY.get(source.extension)
+    limit = min(max_bitrate, MAX_BITRATE) if max_bitrate and max_bitrate > 0 else None
+    too_high = bool(limit and bitrate and bitrate > limit * 1000)
+    if to in OUTPUTS and to != family:
+        target = to
+    elif too_high:
+        target = family if family in OUTPUTS and not OUTPUTS[family].lossless else "mp3"
+    else:
+        return None
+    output = OUTPUTS[target]
+    if output.lossless:
+        return Transcode(output, 0)
+    kbps = limit or MAX_BITRATE
+    if bitrate and source.extension not in _LOSSLESS:
+        kbps = min(kbps, bitrate // 1000)
+    return Transcode(output, _step(kbps))
+
+
+def choose(
+    settings: Settings, uploads: list[dict[str, Any]], to: str | None, max_bitrate: int | None
+) -> tuple[dict[str, Any], Source, Transcode | None] | None:
+    """The best upload to play among the viewer's playable `uploads` (best first): one with a local file,
+    preferably one that needs no transcoding. None when no upload has a local file."""
+    best = None
+    for upload in uploads:
+        source = local_source(settings, upload)
+        if source is None:
+            continue
+        needed = plan(source, upload.get("bitrate"), to, max_bitrate)
+        if needed is None:
+            return upload, source, None
+        best = best or (upload, source, needed)
+    return best
+
+
+def download_filename(upload: dict[str, Any], extension: str) -> str:
+    """`title - album - artist.ext`, as Funkwhale names downloads (without album for a track without one)."""
+    parts = [upload["title"], upload.get("album_title"), upload["artist_name"]]
+    name = " - ".join(part for part in parts if part)
+    return f"{name}.{extension}".replace("/", "-")
+
+
+def content_disposition(filename: str) -> str:
+    return "attachment; filename*=UTF-8''" + quote(filename, safe="")

@@ -1,0 +1,151 @@
+"""Serve a file over HTTP with single-range support, reading chunks in the blocking-work pool.
+
+Unlike twisted.web.static.File, no disk read happens on the reactor thread, and the sender is a push producer
+registered on the request: it stops reading while the client's socket buffer is full.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IPushProducer
+from twisted.web.http import datetimeToString
+from zope.interface import implementer
+
+from funkwhale.threads import run_blocking
+
+CHUNK = 128 * 1024
+_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+
+
+class Unsatisfiable(Exception):
+    """The Range header asks for bytes the file does not have (answer 416)."""
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) byte of a single `bytes=` range, clamped to the file; None to send the whole file
+    (no header, a malformed one, another unit, or several ranges)."""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    match = _RANGE.match(spec)
+    if match is None or not (match.group(1) or match.group(2)):
+        return None
+    first, last = match.groups()
+    if not first:
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise Unsatisfiable()
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        raise Unsatisfiable()
+    return start, min(int(last), size - 1) if last else size - 1
+
+
+def _open(path: Path) -> tuple[BinaryIO, os.stat_result]:
+    fh = open(path, "rb")  # noqa: SIM115 (closed by serve_file)
+    try:
+        return fh, os.fstat(fh.fileno())
+    except OSError:
+        fh.close()
+        raise
+
+
+def _read_at(fh: BinaryIO, offset: int, size: int) -> bytes:
+    return os.pread(fh.fileno(), size, offset)
+
+
+@implementer(IPushProducer)
+class FileSender:
+    """Writes `length` bytes of `fh` from `start` to the request, one chunk read in a thread at a time."""
+
+    def __init__(self, request: Any, fh: BinaryIO, start: int, length: int) -> None:
+        self.request = request
+        self.fh = fh
+        self.offset = start
+        self.remaining = length
+        self._resumed: Deferred[None] | None = None
+        self._stopped = False
+
+    def pauseProducing(self) -> None:
+        if self._resumed is None:
+            self._resumed = Deferred()
+
+    def resumeProducing(self) -> None:
+        waiting, self._resumed = self._resumed, None
+        if waiting is not None:
+            waiting.callback(None)
+
+    def stopProducing(self) -> None:
+        self._stopped = True
+        self.resumeProducing()
+
+    async def send(self) -> None:
+        """Send the bytes; returns early if the client goes away. A file that shrank aborts the connection."""
+        self.request.registerProducer(self, True)
+        try:
+            while self.remaining > 0 and not self._stopped:
+                await (self._resumed or succeed(None))
+                if self._stopped:
+                    break
+                chunk = await run_blocking(_read_at, self.fh, self.offset, min(CHUNK, self.remaining))
+                if not chunk:
+                    self.request.channel.transport.abortConnection()
+                    break
+                self.offset += len(chunk)
+                self.remaining -= len(chunk)
+                self.request.write(chunk)
+        finally:
+            self.request.unregisterProducer()
+
+
+def _header(request: Any, name: bytes) -> str | None:
+    value = request.getHeader(name)
+    return value.decode("latin-1") if value is not None else None
+
+
+async def serve_file(request: Any, path: Path, content_type: str, disposition: str | None = None) -> bytes:
+    """Answer a GET or HEAD with the file at `path` (FileNotFoundError/OSError if it cannot be opened):
+    200 or 206 for a single satisfiable range, 416 for an unsatisfiable one; ETag and Last-Modified
+    (If-Range is honoured). Returns the (empty) rest of the body for Klein."""
+    fh, stat = await run_blocking(_open, path)
+    try:
+        size = stat.st_size
+        etag = f'"{size:x}-{stat.st_mtime_ns:x}"'
+        modified = datetimeToString(int(stat.st_mtime)).decode("ascii")
+        request.setHeader(b"Content-Type", content_type.encode("ascii"))
+        request.setHeader(b"Accept-Ranges", b"bytes")
+        request.setHeader(b"ETag", etag.encode("ascii"))
+        request.setHeader(b"Last-Modified", modified.encode("ascii"))
+        if disposition:
+            request.setHeader(b"Content-Disposition", disposition.encode("ascii"))
+        if_range = _header(request, b"if-range")
+        wanted = _header(request, b"range") if if_range in (None, etag, modified) else None
+        try:
+            byte_range = parse_range(wanted, size)
+        except Unsatisfiable:
+            request.setResponseCode(416)
+            request.setHeader(b"Content-Range", f"bytes */{size}".encode("ascii"))
+            request.setHeader(b"Content-Length", b"0")
+            return b""
+        start, length = 0, size
+        if byte_range is not None:
+            start, last = byte_range
+            length = last - start + 1
+            request.setResponseCode(206)
+            request.setHeader(b"Content-Range", f"bytes {start}-{last}/{size}".encode("ascii"))
+        request.setHeader(b"Content-Length", str(length).encode("ascii"))
+        if request.method != b"HEAD" and length:
+            await FileSender(request, fh, start, length).send()
+        return b""
+    finally:
+        await run_blocking(fh.close)
