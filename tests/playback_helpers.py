@@ -54,6 +54,17 @@ def long_wav(directory: Path, seconds: int) -> Path:
     return path
 
 
+def loud_mp3(directory: Path) -> Path:
+    """3 s of pink noise as a 320 kbps mp3 (a tone would not need the bitrate)."""
+    path = directory / "loud.mp3"
+    subprocess.run(
+        [ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "anoisesrc=d=3:c=pink",
+         "-ac", "2", "-c:a", "libmp3lame", "-b:a", "320k", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
 def add_playable(
     conn: Any,
     settings: Settings,

@@ -1,0 +1,235 @@
+"""Transcoding on /api/v1/listen/: live ffmpeg output streamed to the client, the cache the next request
+reuses (with Range), max_bitrate, a client that leaves mid-stream, concurrent first requests, pruning."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest_twisted
+from twisted.internet import reactor, threads
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+from twisted.internet.task import deferLater
+
+from funkwhale.jobs import housekeeping_jobs
+from funkwhale.music.playback.transcode import prune_transcode_cache
+
+from .catalog_factories import set_preference
+from .playback_helpers import (
+    add_playable,
+    ffmpeg_children,
+    long_wav,
+    loud_mp3,
+    owner_with_library,
+    probe,
+    raw_request,
+    session,
+)
+
+# to= -> (Content-Type, ffmpeg's name of the container it decodes)
+EXPECTED = {
+    "mp3": ("audio/mpeg", "mp3"),
+    "ogg": ("audio/ogg", "ogg"),
+    "opus": ("audio/opus", "ogg"),
+    "aac": ("audio/aac", "aac"),
+    "flac": ("audio/flac", "flac"),
+}
+
+
+def versions(conn) -> list[dict]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT * FROM upload_version ORDER BY id")
+        return cur.fetchall()
+
+
+def partial_files(settings) -> list[str]:
+    root = settings.media_path / "transcoded"
+    return [str(p) for p in root.rglob("*.part")] if root.exists() else []
+
+
+async def wait_until(check, what: str, limit: float = 20.0) -> None:
+    waited = 0.0
+    while not check():
+        assert waited < limit, f"gave up waiting for {what}"
+        await deferLater(reactor, 0.05, lambda: None)
+        waited += 0.05
+
+
+@pytest_twisted.ensureDeferred
+async def test_transcode_each_format_then_serve_from_cache(server, db_conn, settings, tmp_path):
+    user, library = owner_with_library(db_conn, "alice")
+    song = add_playable(db_conn, settings, library, "wav", bitrate=1411200)
+    auth = session(db_conn, user)
+    for to, (mimetype, container) in EXPECTED.items():
+        live = await raw_request(server.base, "GET", f"{song.url}?to={to}", auth)
+        assert live.status == 200, to
+        assert live.headers["content-type"] == mimetype
+        assert "content-length" not in live.headers and live.headers["transfer-encoding"] == "chunked"
+        found, duration = probe(live.body, tmp_path)
+        assert found == container, to
+        assert abs(duration - 2.0) < 0.2, (to, duration)
+
+        row = [v for v in versions(db_conn) if v["mimetype"] == mimetype]
+        assert len(row) == 1 and row[0]["size"] == len(live.body), to
+        cached = settings.media_path / row[0]["audio_file"]
+        assert cached.read_bytes() == live.body
+
+        again = await raw_request(
+            server.base, "GET", f"{song.url}?to={to}", {**auth, "Range": "bytes=10-109"}
+        )
+        assert again.status == 206, to
+        assert again.headers["content-type"] == mimetype
+        assert again.headers["content-range"] == f"bytes 10-109/{len(live.body)}"
+        assert again.body == live.body[10:110]
+    assert len(versions(db_conn)) == len(EXPECTED)
+    assert partial_files(settings) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_max_bitrate(server, db_conn, settings, tmp_path):
+    user, library = owner_with_library(db_conn, "alice")
+    loud = loud_mp3(tmp_path)
+    song = add_playable(db_conn, settings, library, "mp3", source_file=loud, bitrate=320000)
+    client, auth = server.client(), session(db_conn, user)
+
+    small = await client.get(song.url, headers=auth, params={"max_bitrate": "64"})
+    assert small.code == 200
+    assert small.header("Content-Type") == "audio/mpeg"
+    assert probe(small.body, tmp_path)[0] == "mp3"
+    assert len(small.body) < loud.stat().st_size / 3
+    assert [(v["mimetype"], v["bitrate"]) for v in versions(db_conn)] == [("audio/mpeg", 64)]
+
+    # a limit the original meets, or a format it already has: the original itself
+    same = await client.get(
+        song.url, headers={**auth, "Range": "bytes=0-99"}, params={"max_bitrate": "320", "to": "mp3"}
+    )
+    assert same.code == 206 and same.body == loud.read_bytes()[:100]
+
+
+@pytest_twisted.ensureDeferred
+async def test_head_and_disabled_transcoding_run_no_ffmpeg(server, db_conn, settings):
+    user, library = owner_with_library(db_conn, "alice")
+    song = add_playable(db_conn, settings, library, "flac")
+    auth = session(db_conn, user)
+    head = await raw_request(server.base, "HEAD", f"{song.url}?to=ogg", auth)
+    assert head.status == 200 and head.body == b""
+    assert head.headers["content-type"] == "audio/ogg"
+    assert versions(db_conn) == []
+
+    set_preference(db_conn, "music__transcoding_enabled", False)
+    original = await server.client().get(song.url, headers=auth, params={"to": "mp3"})
+    assert original.code == 200
+    assert original.header("Content-Type") == "audio/flac"
+    assert original.body == song.path.read_bytes()
+
+
+class FirstBytes(Protocol):
+    def __init__(self) -> None:
+        self.first: Deferred[bytes] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.first.called:
+            self.first.callback(data)
+
+
+def feed_fifo(fifo, source, amount: int, release: threading.Event) -> None:
+    """Write the first `amount` bytes of `source` into the named pipe, then hold it open until `release`:
+    ffmpeg reading it can only end by being killed."""
+    try:
+        with open(fifo, "wb") as pipe:
+            pipe.write(source.read_bytes()[:amount])
+            pipe.flush()
+            release.wait(120)
+    except BrokenPipeError:
+        pass
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_leaving_mid_transcode_kills_ffmpeg(server, db_conn, settings, tmp_path):
+    user, library = owner_with_library(db_conn, "alice")
+    song = add_playable(db_conn, settings, library, "wav", source_file=long_wav(tmp_path, 60), in_place=True)
+    song.path.unlink()
+    os.mkfifo(song.path)
+    release = threading.Event()
+    feeding = threads.deferToThread(feed_fifo, song.path, long_wav(tmp_path, 60), 2_000_000, release)
+    cookie = session(db_conn, user)["Cookie"]
+    assert ffmpeg_children() == []
+    try:
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", server.port.getHost().port)
+        listener = await connectProtocol(endpoint, FirstBytes())
+        listener.transport.write(
+            f"GET {song.url}?to=mp3 HTTP/1.1\r\nHost: test\r\nCookie: {cookie}\r\n\r\n".encode()
+        )
+        first = await listener.first
+        assert first.startswith(b"HTTP/1.1 200")
+        assert len(ffmpeg_children()) == 1
+        listener.transport.abortConnection()
+
+        await wait_until(lambda: ffmpeg_children() == [], "ffmpeg to be killed")
+        await wait_until(lambda: partial_files(settings) == [], "the partial transcode to be removed")
+        assert versions(db_conn) == []
+    finally:
+        release.set()
+        await feeding
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_first_requests_share_one_cache_entry(server, db_conn, settings, tmp_path):
+    user, library = owner_with_library(db_conn, "alice")
+    song = add_playable(db_conn, settings, library, "flac")
+    auth = session(db_conn, user)
+    bodies = await gatherResults(
+        [
+            Deferred.fromCoroutine(raw_request(server.base, "GET", f"{song.url}?to=opus", auth))
+            for _ in range(3)
+        ]
+    )
+    assert {b.status for b in bodies} == {200}
+    for body in bodies:
+        assert probe(body.body, tmp_path)[0] == "ogg"
+    rows = versions(db_conn)
+    assert len(rows) == 1
+    cached = (settings.media_path / rows[0]["audio_file"]).read_bytes()
+    assert cached in {b.body for b in bodies} and rows[0]["size"] == len(cached)
+    assert partial_files(settings) == []
+
+
+def add_version(conn, settings, upload: dict, name: str, size: int, accessed: datetime) -> str:
+    relative = f"transcoded/{name}"
+    path = settings.media_path / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(size))
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO upload_version (upload_id, mimetype, bitrate, audio_file, size, accessed_date)"
+            " VALUES (%s, 'audio/mpeg', %s, %s, %s, %s)",
+            (upload["id"], size, relative, size, accessed),
+        )
+    return relative
+
+
+@pytest_twisted.ensureDeferred
+async def test_prune_by_age_then_size(server, db_conn, settings):
+    assert "music.prune_transcode_cache" in {job.name for job in housekeeping_jobs(server.ctx)}
+    _, library = owner_with_library(db_conn, "alice")
+    song = add_playable(db_conn, settings, library, "mp3")
+    now = datetime.now(UTC)
+    old = add_version(db_conn, settings, song.upload, "old.mp3", 100, now - timedelta(days=8))
+    middle = add_version(db_conn, settings, song.upload, "middle.mp3", 300, now - timedelta(days=2))
+    recent = add_version(db_conn, settings, song.upload, "recent.mp3", 200, now - timedelta(hours=1))
+
+    assert await prune_transcode_cache(server.ctx, max_age_days=7, max_bytes=10_000) == 1
+    assert {v["audio_file"] for v in versions(db_conn)} == {middle, recent}
+    assert not (settings.media_path / old).exists()
+
+    assert await prune_transcode_cache(server.ctx, max_age_days=7, max_bytes=400) == 1
+    assert [v["audio_file"] for v in versions(db_conn)] == [recent]
+    assert not (settings.media_path / middle).exists() and (settings.media_path / recent).exists()
+
+    # the default age is the instance preference (minutes)
+    set_preference(db_conn, "music__transcoding_cache_duration", 30)
+    assert await prune_transcode_cache(server.ctx) == 1
+    assert versions(db_conn) == []
