@@ -82,7 +82,7 @@ class FileSender:
 
     def resumeProducing(self) -> None:
         waiting, self._resumed = self._resumed, None
-        if waiting is not None:
+        if waiting is not None and not waiting.called:  # a cancelled wait has already fired
             waiting.callback(None)
 
     def stopProducing(self) -> None:
