@@ -172,6 +172,8 @@ async def test_filters(web_server, db_conn, alice, bob):
     assert (await me.get("/api/v1/tracks/?playable=false")).json["count"] == 0
     assert titles(await me.get("/api/v1/artists/?has_albums=false")) == ["Guest Star"]
     assert titles(await me.get("/api/v1/artists/?content_category=podcast")) == []
+    assert titles(await me.get("/api/v1/albums/?content_category=podcast")) == []
+    assert (await me.get("/api/v1/tracks/?content_category=music")).json["count"] == 4
     for bad in ("artist=x", "library=not-a-uuid", "playable=maybe", "scope=everything"):
         resp = await me.get("/api/v1/tracks/?" + bad)
         assert resp.code == 400 and bad.split("=")[0] in resp.json, (bad, resp)

@@ -1,9 +1,10 @@
 """The catalog's SQL: lists, details and search of artists, albums, tracks and tags, for one viewer.
 
-Each list is ONE statement: a `page` CTE filters, orders and counts (`count(*) OVER ()`), then correlated
-subqueries build the nested JSON (artist, album, uploads, tags, covers, counts) for the rows of the page only.
-What a viewer sees is what they may play: content with at least one upload that
-`funkwhale.music.visibility.playable_upload_condition` accepts.
+Each list is ONE statement. A `page` CTE filters and orders: either every match is found once (hash joins,
+MATERIALIZED) then counted and sorted, or, for early track pages, the ordering's index is walked and the count
+runs as an InitPlan. Correlated subqueries then build the nested JSON (artist, album, uploads, tags, covers,
+counts) for the rows of the page only. What a viewer sees is what they may play: content with at least one
+upload that `funkwhale.music.visibility.playable_upload_condition` accepts.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any
 
 from funkwhale.music.visibility import Viewer, playable_upload_condition
 
-SEARCH_WORD_SIMILARITY = 0.45
+SEARCH_WORD_SIMILARITY = 0.45  # pg_trgm.word_similarity_threshold for `%>` while matching a query
 # Track pages starting before this offset are found by walking an index (cheap for early pages); later
 # pages, other kinds and searches find all matches first with hash joins, then sort them.
-STREAMED_OFFSET = 1000  # pg_trgm.word_similarity_threshold for `%>` while matching a query
+STREAMED_OFFSET = 1000
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ ORDERINGS: dict[str, dict[str, str]] = {
         "artist__name": "oar.name_key",
         "id": "t.id",
         "album_id": "t.album_id",
-        "random": "md5(%(seed)s || {alias}.id::text)",
+        "random": "md5(%(seed)s || t.id::text)",
     },
     "album": {
         "title": "al.title_key",
@@ -71,14 +72,14 @@ ORDERINGS: dict[str, dict[str, str]] = {
         "release_date": "al.release_date",
         "artist__name": "oar.name_key",
         "id": "al.id",
-        "random": "md5(%(seed)s || {alias}.id::text)",
+        "random": "md5(%(seed)s || al.id::text)",
     },
     "artist": {
         "name": "a.name_key",
         "creation_date": "a.creation_date",
         "modification_date": "a.modification_date",
         "id": "a.id",
-        "random": "md5(%(seed)s || {alias}.id::text)",
+        "random": "md5(%(seed)s || a.id::text)",
     },
 }
 DEFAULT_ORDERING = {
@@ -218,7 +219,6 @@ def _ordering_sql(kind: str, fields: tuple[str, ...]) -> str:
         descending = name.startswith("-")
         expr = known.get(name.lstrip("-"))
         if expr is not None:
-            expr = expr.replace("{alias}", _ALIAS[kind])
             parts.append(f"{expr} DESC" if descending else expr)  # PostgreSQL's NULL placement, as Django
     if not parts:
         return _ordering_sql(kind, DEFAULT_ORDERING[kind])
@@ -288,9 +288,11 @@ def _where(sql: _Sql, kind: str, f: Filters, viewer: Viewer) -> list[str]:
             where.append(f"al.artist_id = {artist}")
     if f.album is not None and kind == "track":
         where.append(f"t.album_id = {sql.bind('album', f.album)}")
+    if f.content_category:
+        category = sql.bind("content_category", f.content_category)
+        artist_id = {"track": "t.artist_id", "album": "al.artist_id", "artist": "a.id"}[kind]
+        where.append(f"{artist_id} IN (SELECT id FROM artist WHERE content_category = {category})")
     if kind == "artist":
-        if f.content_category:
-            where.append(f"a.content_category = {sql.bind('content_category', f.content_category)}")
         if f.has_albums is not None:
             has = f"EXISTS (SELECT 1 FROM album hal WHERE hal.artist_id = a.id AND {sql.album_playable('hal')})"
             where.append(has if f.has_albums else f"NOT {has}")
