@@ -6,8 +6,11 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+import pytest
 import pytest_twisted
 
+from funkwhale.music.playback import respond
+from funkwhale.music.visibility import Viewer
 from funkwhale.users.accounts import listen_token
 
 from .catalog_factories import insert_library, insert_listener, set_preference
@@ -178,3 +181,20 @@ async def test_nginx_gets_x_accel_redirect(db_conn, settings):
         )
     finally:
         await running.service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_find_by_track_id_for_other_surfaces(server, db_conn, settings):
+    alice, library = owner_with_library(db_conn, "alice")
+    bob = insert_listener(db_conn, "bob")
+    song = add_playable(db_conn, settings, library, "flac")
+    upload, source, needed = await respond.find(
+        server.ctx, Viewer(alice["id"], alice["actor_id"]), song.track["id"]
+    )
+    assert (upload["uuid"], source.path, needed) == (song.upload["uuid"], song.path, None)
+    upload, _, needed = await respond.find(
+        server.ctx, Viewer(alice["id"], alice["actor_id"]), song.track["id"], to="mp3"
+    )
+    assert (needed.output.mimetype, needed.bitrate) == ("audio/mpeg", 320)
+    with pytest.raises(respond.NothingPlayable):
+        await respond.find(server.ctx, Viewer(bob["id"], bob["actor_id"]), song.track["id"])

@@ -1,7 +1,8 @@
 """Playback: which upload of a track to play, in which format, and whether it must be transcoded.
 
-No SQL here (store.py), no HTTP (funkwhale/web/api/listen.py). files.py serves a file with Range support,
-transcode.py streams an ffmpeg child process and keeps what it produced in the transcoding cache.
+No SQL here (store.py). respond.py answers a play request for any surface (Funkwhale's listen/stream,
+Subsonic's stream/download): files.py serves a file with Range support, transcode.py streams an ffmpeg child
+process and keeps what it produced in the transcoding cache.
 """
 
 from __future__ import annotations

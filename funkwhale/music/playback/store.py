@@ -12,12 +12,13 @@ CANDIDATES = 20
 
 
 def playable_uploads_txn(
-    txn: Any, viewer: Viewer, track_uuid: uuid.UUID, upload_uuid: uuid.UUID | None = None
+    txn: Any, viewer: Viewer, track: uuid.UUID | int, upload_uuid: uuid.UUID | None = None
 ) -> list[dict[str, Any]]:
-    """The uploads of a track the viewer may play (only `upload_uuid` when given), those with a local file
-    first, newest first; each with the track, album and artist names a download filename needs."""
+    """The uploads of a track (by uuid or id) the viewer may play (only `upload_uuid` when given), those with
+    a local file first, newest first; each with the track, album and artist names a download filename needs."""
     condition, params = playable_upload_condition(viewer, "u", "l")
     only = "AND u.uuid = %s" if upload_uuid is not None else ""
+    column = "t.id" if isinstance(track, int) else "t.uuid"
     txn.execute(
         f"""
         SELECT u.id, u.uuid, u.audio_file, u.source, u.mimetype, u.bitrate, u.size,
@@ -27,11 +28,11 @@ def playable_uploads_txn(
         JOIN library l ON l.id = u.library_id
         JOIN artist ar ON ar.id = t.artist_id
         LEFT JOIN album al ON al.id = t.album_id
-        WHERE t.uuid = %s AND {condition} {only}
+        WHERE {column} = %s AND {condition} {only}
         ORDER BY (u.audio_file IS NOT NULL OR u.source LIKE 'file://%%') DESC, u.creation_date DESC, u.id DESC
         LIMIT %s
         """,
-        [track_uuid, *params, *([upload_uuid] if upload_uuid is not None else []), CANDIDATES],
+        [track, *params, *([upload_uuid] if upload_uuid is not None else []), CANDIDATES],
     )
     return txn.fetchall()
 

@@ -1,0 +1,108 @@
+"""Answer a play request, whatever the surface (the Funkwhale API's listen/stream, Subsonic's stream/download):
+find what the viewer may play, then send the original or a transcode. The caller turns the exceptions into
+its own error format."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from funkwhale import storage
+from funkwhale.context import Context
+from funkwhale.instance import settings as instance_settings
+from funkwhale.music import playback
+from funkwhale.music.playback import Source, Transcode, files, transcode
+from funkwhale.music.playback import store as playback_store
+from funkwhale.music.visibility import Viewer
+
+
+class NothingPlayable(Exception):
+    """No upload of the track that the viewer may play (answer 404: do not reveal that it exists)."""
+
+
+class NoLocalFile(Exception):
+    """The playable uploads are remote and not cached here."""
+
+
+class FileMissing(Exception):
+    """The upload's file is gone from the disk."""
+
+
+TranscodeFailed = transcode.TranscodeFailed
+
+
+async def find(
+    ctx: Context,
+    viewer: Viewer,
+    track: uuid.UUID | int,
+    upload: uuid.UUID | None = None,
+    to: str | None = None,
+    max_bitrate: int | None = None,
+) -> tuple[dict[str, Any], Source, Transcode | None]:
+    """The upload to play (by track uuid or id; only `upload` when given), its file, and the transcode the
+    request needs (None when transcoding is off). Records the play on the upload."""
+    uploads = await ctx.db.run(
+        playback_store.playable_uploads_txn, viewer, track, upload, desc="playback.uploads"
+    )
+    if not uploads:
+        raise NothingPlayable()
+    if not await instance_settings.get(ctx, "music__transcoding_enabled"):
+        to, max_bitrate = None, None
+    chosen = playback.choose(ctx.settings, uploads, to, max_bitrate)
+    if chosen is None:
+        raise NoLocalFile()
+    await ctx.db.run(playback_store.touch_upload_txn, chosen[0]["id"], desc="playback.touch")
+    return chosen
+
+
+def _accel(request: Any, relative: str, content_type: str, disposition: str | None) -> bytes:
+    """Let nginx send the file (it does Range): an empty body and X-Accel-Redirect."""
+    request.setHeader(b"X-Accel-Redirect", storage.accel_path(relative).encode("ascii"))
+    request.setHeader(b"Content-Type", content_type.encode("ascii"))
+    if disposition:
+        request.setHeader(b"Content-Disposition", disposition.encode("ascii"))
+    return b""
+
+
+async def send(
+    ctx: Context,
+    request: Any,
+    upload: dict[str, Any],
+    source: Source,
+    needed: Transcode | None,
+    download: bool,
+) -> bytes:
+    """Send the original (Range, or X-Accel-Redirect behind nginx), a cached transcode (likewise), or a live
+    transcode; `download` adds Content-Disposition with Funkwhale's file name. Returns the rest of the body."""
+    nginx = ctx.settings.reverse_proxy == "nginx"
+    extension = source.extension if needed is None else needed.output.name
+    disposition = (
+        playback.content_disposition(playback.download_filename(upload, extension)) if download else None
+    )
+    if needed is None:
+        if nginx and source.relative is not None:
+            return _accel(request, source.relative, source.mimetype, disposition)
+        try:
+            return await files.serve_file(request, source.path, source.mimetype, disposition)
+        except OSError:
+            raise FileMissing() from None
+    mimetype = needed.output.mimetype
+    cached = await ctx.db.run(
+        playback_store.use_version_txn, upload["id"], mimetype, needed.bitrate, desc="playback.version"
+    )
+    if cached is not None:
+        if nginx:
+            return _accel(request, cached["audio_file"], mimetype, disposition)
+        try:
+            path = storage.absolute(ctx.settings, cached["audio_file"])
+            return await files.serve_file(request, path, mimetype, disposition)
+        except (OSError, ValueError):
+            pass  # pruned meanwhile: transcode again
+    request.setHeader(b"Content-Type", mimetype.encode("ascii"))
+    request.setHeader(b"Accept-Ranges", b"none")
+    request.setHeader(b"X-Accel-Buffering", b"no")
+    if disposition:
+        request.setHeader(b"Content-Disposition", disposition.encode("ascii"))
+    if request.method != b"HEAD":
+        await transcode.stream(ctx, request, upload, source, needed)
+    return b""
