@@ -233,3 +233,15 @@ async def test_prune_by_age_then_size(server, db_conn, settings):
     set_preference(db_conn, "music__transcoding_cache_duration", 30)
     assert await prune_transcode_cache(server.ctx) == 1
     assert versions(db_conn) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_file_ffmpeg_cannot_read(server, db_conn, settings, tmp_path):
+    user, library = owner_with_library(db_conn, "alice")
+    garbage = tmp_path / "garbage.mp3"
+    garbage.write_bytes(b"this is not audio, only text. " * 700)
+    song = add_playable(db_conn, settings, library, "mp3", source_file=garbage)
+    response = await server.client().get(song.url, headers=session(db_conn, user), params={"to": "ogg"})
+    assert response.code == 500
+    assert response.json["code"] == "transcoding_failed"
+    assert versions(db_conn) == [] and partial_files(settings) == []

@@ -64,6 +64,22 @@ def _read_at(fh: BinaryIO, offset: int, size: int) -> bytes:
     return os.pread(fh.fileno(), size, offset)
 
 
+def connected(request: Any) -> bool:
+    """Whether the client is still there (a lost connection leaves the request without a channel)."""
+    return request.channel is not None and not request._disconnected
+
+
+def unregister(request: Any) -> None:
+    if request.channel is not None:
+        request.unregisterProducer()
+
+
+def abort(request: Any) -> None:
+    """Cut the connection: the client must not take a truncated body for a complete one."""
+    if request.channel is not None and request.channel.transport is not None:
+        request.channel.transport.abortConnection()
+
+
 @implementer(IPushProducer)
 class FileSender:
     """Writes `length` bytes of `fh` from `start` to the request, one chunk read in a thread at a time."""
@@ -91,6 +107,8 @@ class FileSender:
 
     async def send(self) -> None:
         """Send the bytes; returns early if the client goes away. A file that shrank aborts the connection."""
+        if not connected(self.request):
+            return
         self.request.registerProducer(self, True)
         try:
             while self.remaining > 0 and not self._stopped:
@@ -99,13 +117,13 @@ class FileSender:
                     break
                 chunk = await run_blocking(_read_at, self.fh, self.offset, min(CHUNK, self.remaining))
                 if not chunk:
-                    self.request.channel.transport.abortConnection()
+                    abort(self.request)
                     break
                 self.offset += len(chunk)
                 self.remaining -= len(chunk)
                 self.request.write(chunk)
         finally:
-            self.request.unregisterProducer()
+            unregister(self.request)
 
 
 def _header(request: Any, name: bytes) -> str | None:

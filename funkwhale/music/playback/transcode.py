@@ -29,7 +29,7 @@ from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music.ffmpeg import ffmpeg_binary
-from funkwhale.music.playback import Source, Transcode
+from funkwhale.music.playback import Source, Transcode, files
 from funkwhale.music.playback import store as playback_store
 from funkwhale.threads import run_blocking
 
@@ -189,6 +189,9 @@ async def stream(
     final = storage.absolute(ctx.settings, name)
     process = FfmpegStream(request)
     process.cache = await CacheFile.create(final, process._update)
+    if not files.connected(request):
+        await process.cache.discard()
+        return
     request.notifyFinish().addErrback(lambda _: process.kill())
     reactor.spawnProcess(process, ffmpeg_binary(ctx.settings), ffmpeg_args(ctx.settings, source.path, transcode),
                          env={"PATH": os.environ.get("PATH", "")})  # fmt: skip
@@ -202,15 +205,16 @@ async def stream(
         )
         raise
     finally:
-        request.unregisterProducer()
+        files.unregister(request)
     if code != 0 or process.killed:
         await process.cache.discard()
-        if not process.killed:
-            log.error("ffmpeg exited {code} for upload {upload}: {stderr}", code=code, upload=str(upload["uuid"]),
-                      stderr=process.stderr.decode("utf-8", "replace").strip())  # fmt: skip
+        if process.killed:
+            return  # the client went away
+        log.error("ffmpeg exited {code} for upload {upload}: {stderr}", code=code, upload=str(upload["uuid"]),
+                  stderr=process.stderr.decode("utf-8", "replace").strip())  # fmt: skip
         if not request.startedWriting:
             raise TranscodeFailed()
-        request.channel.transport.abortConnection()
+        files.abort(request)
         return
     size = await process.cache.finish(final)
     if size is not None:
