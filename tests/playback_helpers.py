@@ -165,3 +165,25 @@ async def raw_request(base: str, method: str, path: str, headers: dict[str, str]
     from twisted.internet.threads import deferToThread
 
     return await deferToThread(_raw, base, method, path, headers)
+
+
+class LoggedFailures:
+    """Collects the failures logged while it is active (`with LoggedFailures() as failures:`)."""
+
+    def __init__(self) -> None:
+        self.failures: list[Any] = []
+
+    def _observe(self, event: dict) -> None:
+        if event.get("log_failure") is not None or event.get("isError"):
+            self.failures.append(event)
+
+    def __enter__(self) -> list[Any]:
+        from twisted.logger import globalLogPublisher
+
+        globalLogPublisher.addObserver(self._observe)
+        return self.failures
+
+    def __exit__(self, *exc: Any) -> None:
+        from twisted.logger import globalLogPublisher
+
+        globalLogPublisher.removeObserver(self._observe)

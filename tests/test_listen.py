@@ -198,3 +198,26 @@ async def test_find_by_track_id_for_other_surfaces(server, db_conn, settings):
     assert (needed.output.mimetype, needed.bitrate) == ("audio/mpeg", 320)
     with pytest.raises(respond.NothingPlayable):
         await respond.find(server.ctx, Viewer(bob["id"], bob["actor_id"]), song.track["id"])
+
+
+def downloads_count(conn, track: dict) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT downloads_count FROM track WHERE id = %s", (track["id"],))
+        return cur.fetchone()["downloads_count"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_plays_count_once_per_listener(server, db_conn, settings):
+    alice, library = owner_with_library(db_conn, "alice", "everyone")
+    bob = insert_listener(db_conn, "bob")
+    song = add_playable(db_conn, settings, library, "mp3")
+    client = server.client()
+    for headers in (session(db_conn, alice), {"Range": "bytes=0-9", **session(db_conn, alice)}):
+        assert (await client.get(song.url, headers=headers)).code in (200, 206)
+    assert downloads_count(db_conn, song.track) == 1
+    assert (await client.get(song.url, headers=session(db_conn, bob))).code == 200
+    assert downloads_count(db_conn, song.track) == 2
+    set_preference(db_conn, "common__api_authentication_required", False)
+    for _ in range(2):
+        assert (await client.get(song.url)).code == 200
+    assert downloads_count(db_conn, song.track) == 3

@@ -19,6 +19,7 @@ from funkwhale.music.playback.transcode import prune_transcode_cache
 
 from .catalog_factories import set_preference
 from .playback_helpers import (
+    LoggedFailures,
     add_playable,
     ffmpeg_children,
     long_wav,
@@ -135,6 +136,33 @@ class FirstBytes(Protocol):
             self.first.callback(data)
 
 
+async def leave_after_first_bytes(server, path: str, cookie: str, check) -> bytes:
+    """GET `path`, stop reading after the first bytes, assert `check()` while the response is going on,
+    then drop the connection; returns the first bytes."""
+    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", server.port.getHost().port)
+    listener = await connectProtocol(endpoint, FirstBytes())
+    listener.transport.write(f"GET {path} HTTP/1.1\r\nHost: test\r\nCookie: {cookie}\r\n\r\n".encode())
+    first = await listener.first
+    listener.transport.pauseProducing()
+    assert check()
+    listener.transport.abortConnection()
+    return first
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_leaving_mid_download(server, db_conn, settings, tmp_path):
+    user, library = owner_with_library(db_conn, "alice")
+    song = add_playable(db_conn, settings, library, "wav", source_file=long_wav(tmp_path, 120))
+    site = server.port.factory
+    with LoggedFailures() as failures:
+        first = await leave_after_first_bytes(
+            server, song.url, session(db_conn, user)["Cookie"], lambda: site.in_flight
+        )
+        assert first.startswith(b"HTTP/1.1 200")
+        await wait_until(lambda: not site.in_flight, "the request to end")
+    assert failures == []
+
+
 def feed_fifo(fifo, source, amount: int, release: threading.Event) -> None:
     """Write the first `amount` bytes of `source` into the named pipe, then hold it open until `release`:
     ffmpeg reading it can only end by being killed."""
@@ -158,19 +186,16 @@ async def test_client_leaving_mid_transcode_kills_ffmpeg(server, db_conn, settin
     cookie = session(db_conn, user)["Cookie"]
     assert ffmpeg_children() == []
     try:
-        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", server.port.getHost().port)
-        listener = await connectProtocol(endpoint, FirstBytes())
-        listener.transport.write(
-            f"GET {song.url}?to=mp3 HTTP/1.1\r\nHost: test\r\nCookie: {cookie}\r\n\r\n".encode()
-        )
-        first = await listener.first
-        assert first.startswith(b"HTTP/1.1 200")
-        assert len(ffmpeg_children()) == 1
-        listener.transport.abortConnection()
-
-        await wait_until(lambda: ffmpeg_children() == [], "ffmpeg to be killed")
-        await wait_until(lambda: partial_files(settings) == [], "the partial transcode to be removed")
+        with LoggedFailures() as failures:
+            first = await leave_after_first_bytes(
+                server, f"{song.url}?to=mp3", cookie, lambda: ffmpeg_children()
+            )
+            assert first.startswith(b"HTTP/1.1 200")
+            await wait_until(lambda: ffmpeg_children() == [], "ffmpeg to be killed")
+            await wait_until(lambda: partial_files(settings) == [], "the partial transcode to be removed")
+            await wait_until(lambda: not server.port.factory.in_flight, "the request to end")
         assert versions(db_conn) == []
+        assert failures == []
     finally:
         release.set()
         await feeding

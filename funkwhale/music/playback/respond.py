@@ -29,6 +29,7 @@ class FileMissing(Exception):
 
 
 TranscodeFailed = transcode.TranscodeFailed
+DOWNLOAD_DEDUPE_SECONDS = 6 * 3600
 
 
 async def find(
@@ -53,6 +54,16 @@ async def find(
         raise NoLocalFile()
     await ctx.db.run(playback_store.touch_upload_txn, chosen[0]["id"], desc="playback.touch")
     return chosen
+
+
+async def count_download(ctx: Context, upload: dict[str, Any], listener: str) -> None:
+    """Count a play in the track's downloads_count, once per listener (a user, else an address) per 6 hours,
+    as Funkwhale does."""
+    key = f"fw:downloads:{upload['track_id']}:{listener}"
+    if await ctx.redis.cmd.set(key, "1", expire=DOWNLOAD_DEDUPE_SECONDS, only_if_not_exists=True):
+        await ctx.db.run(
+            playback_store.count_download_txn, upload["track_id"], desc="playback.count_download"
+        )
 
 
 def _accel(request: Any, relative: str, content_type: str, disposition: str | None) -> bytes:

@@ -55,6 +55,10 @@ def touch_upload_txn(txn: Any, upload_id: int) -> None:
     )
 
 
+def count_download_txn(txn: Any, track_id: int) -> None:
+    txn.execute("UPDATE track SET downloads_count = downloads_count + 1 WHERE id = %s", (track_id,))
+
+
 def use_version_txn(txn: Any, upload_id: int, mimetype: str, bitrate: int) -> dict[str, Any] | None:
     """The cached transcode of an upload (audio_file, size), marked as just accessed; None if there is none."""
     txn.execute(

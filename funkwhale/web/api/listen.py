@@ -19,6 +19,7 @@ from funkwhale.music.playback import store as playback_store
 from funkwhale.music.visibility import Viewer
 from funkwhale.users.accounts import read_listen_token
 from funkwhale.web.api.browse import viewer_of
+from funkwhale.web.api.ratelimit import client_address
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, install_api_errors, not_found
 from funkwhale.web.json import query
@@ -77,6 +78,12 @@ class ListenApi:
             upload, source, needed = await respond.find(
                 self.ctx, viewer, track, wanted, to, _kbps(query(request, "max_bitrate"))
             )
+            listener = (
+                f"user:{viewer.user_id}"
+                if viewer.authenticated
+                else f"ip:{client_address(request, self.ctx.settings)}"
+            )
+            await respond.count_download(self.ctx, upload, listener)
             return await respond.send(self.ctx, request, upload, source, needed, download)
         except respond.NothingPlayable:
             raise not_found() from None
