@@ -70,6 +70,7 @@ def connected(request: Any) -> bool:
 
 
 def unregister(request: Any) -> None:
+    """Unregister the request's producer, unless the connection (and so the producer) is already gone."""
     if request.channel is not None:
         request.unregisterProducer()
 

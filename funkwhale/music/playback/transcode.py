@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from funkwhale import storage
+from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music.ffmpeg import ffmpeg_binary
@@ -53,7 +54,8 @@ def cache_name(upload_uuid: uuid.UUID, transcode: Transcode) -> str:
     )
 
 
-def ffmpeg_args(settings: Any, path: Path, transcode: Transcode) -> list[str]:
+def ffmpeg_args(settings: Settings, path: Path, transcode: Transcode) -> list[str]:
+    """ffmpeg writing the first audio stream of `path`, converted, to its stdout (quiet unless it fails)."""
     args = [ffmpeg_binary(settings), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path),
             "-vn", "-map", "0:a:0", "-c:a", transcode.output.codec]  # fmt: skip
     if transcode.bitrate:
