@@ -4,6 +4,7 @@ albums, tracks, uploads, tags), for browse and search tests that must not depend
 from __future__ import annotations
 
 import uuid
+from http.cookiejar import Cookie
 from typing import Any
 
 from funkwhale.music.normalize import fold
@@ -124,17 +125,14 @@ def set_preference(conn: Any, identifier: str, value: Any) -> None:
         )
 
 
-class Listener:
-    """A client logged in as a listener (session cookie), for GETs."""
-
-    def __init__(self, base: str, session_key: str) -> None:
-        self.client = ApiClient(base)
-        self.cookie = f"sessionid={session_key}"
-
-    async def get(self, path: str, **kw: Any) -> Any:
-        return await self.client.get(path, headers={"Cookie": self.cookie}, **kw)
+def _cookie(name: str, value: str) -> Cookie:
+    return Cookie(0, name, value, None, False, "127.0.0.1", False, False, "/", True, False, None, True, None, None, {})
 
 
-def listener_client(server: Any, conn: Any, user: dict[str, Any]) -> Listener:
-    key, _ = insert_session(conn, user["id"])
-    return Listener(server.base, key)
+def listener_client(server: Any, conn: Any, user: dict[str, Any]) -> ApiClient:
+    """A client with a session of `user` (sessionid + csrftoken cookies)."""
+    key, csrf = insert_session(conn, user["id"])
+    client = server.client()
+    client.jar.set_cookie(_cookie("sessionid", key))
+    client.jar.set_cookie(_cookie("csrftoken", csrf))
+    return client

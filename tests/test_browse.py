@@ -310,3 +310,25 @@ async def test_one_statement_per_list_whatever_the_page_holds(web_server, db_con
     assert many == few == [1, 1, 1, 2]  # the last one sets the trigram threshold first
     page = (await me.get("/api/v1/tracks/")).json
     assert page["count"] == 81 and len(page["results"]) == 50 and len(page["results"][-1]["uploads"]) == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_tokens_need_the_read_libraries_scope(web_server, db_conn, alice):
+    lib = cf.insert_library(db_conn, alice, "me")
+    cf.playable_track(db_conn, lib, cf.insert_artist(db_conn, "Scoped"), "Scoped song")
+    me = cf.listener_client(web_server, db_conn, alice)
+    tokens = {}
+    for scopes in ("read:profile", "read:libraries"):
+        resp = await me.post(
+            "/api/v1/oauth/apps/",
+            json_body={"name": "Player", "scopes": scopes, "redirect_uris": "urn:ietf:wg:oauth:2.0:oob"},
+        )
+        assert resp.code == 201, resp
+        tokens[scopes] = resp.json["token"]
+    client = web_server.client()
+    for path in ("/api/v1/tracks/", "/api/v1/search?q=scoped", "/api/v1/tags/"):
+        client.token = tokens["read:profile"]
+        assert (await client.get(path)).code == 403, path
+        client.token = tokens["read:libraries"]
+        assert (await client.get(path)).code == 200, path
+    assert titles(await client.get("/api/v1/tracks/")) == ["Scoped song"]
