@@ -6,6 +6,7 @@ import importlib
 
 from twisted.web.resource import Resource
 
+from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.web.auth import Auth
 from funkwhale.web.site import FunkwhaleSite
@@ -28,6 +29,8 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/listen", "funkwhale.web.api.listen:ListenApi"),
     ("api/v1/stream", "funkwhale.web.api.listen:StreamApi"),
     ("api/v1/attachments", "funkwhale.web.api.attachments:AttachmentsApi"),
+    ("api/v1/libraries", "funkwhale.web.api.libraries:LibrariesApi"),
+    ("api/v1/uploads", "funkwhale.web.api.uploads:UploadsApi"),
 ]
 
 
@@ -59,4 +62,5 @@ def make_site(ctx: Context) -> FunkwhaleSite:
     site.displayTracebacks = False
     site.noisy = False
     site.secure_cookies = ctx.settings.protocol == "https"
+    site.upload_spool_dir = str(storage.incoming_dir(ctx.settings))
     return site

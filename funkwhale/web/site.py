@@ -3,23 +3,30 @@ and a Site that knows its in-flight requests so shutdown can let them finish."""
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 from twisted.internet.task import deferLater
 from twisted.web.server import Request, Site
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+SMALL_BODY = 100_000  # Twisted keeps bodies below this in memory
 
 
 class FunkwhaleRequest(Request):
     """Refuses bodies above the site's limit; leaves multipart bodies unparsed (routes stream-parse them)."""
 
     def gotLength(self, length: int | None) -> None:
-        limit = self.channel.site.max_body_for(self)  # type: ignore[union-attr]
+        site = self.channel.site  # type: ignore[union-attr]
+        limit = site.max_body_for(self)
         if length is not None and length > limit:
             self._too_large()
             return
-        super().gotLength(length)
+        spool = site.spool_dir_for(self, length)
+        if spool is None:
+            super().gotLength(length)
+        else:  # large upload bodies go beside the media (not to /tmp, maybe a small tmpfs), unnamed
+            self.content = tempfile.TemporaryFile(dir=spool)
 
     def handleContentChunk(self, data: bytes) -> None:
         limit = self.channel.site.max_body_for(self)  # type: ignore[union-attr]
@@ -56,9 +63,14 @@ class FunkwhaleRequest(Request):
         super().process()
 
 
+def _is_upload(request: Any) -> bool:
+    return (getattr(request.channel, "_path", b"") or b"").startswith(b"/api/v1/uploads")
+
+
 class FunkwhaleSite(Site):
     requestFactory = FunkwhaleRequest
     secure_cookies = False  # Secure flag on session and CSRF cookies (public URL is https)
+    upload_spool_dir: str | None = None  # where upload bodies are spooled (MEDIA_ROOT/incoming)
 
     def __init__(self, resource: Any, max_body: int = DEFAULT_MAX_BODY, upload_max_body: int | None = None,
                  **kwargs: Any) -> None:
@@ -70,8 +82,13 @@ class FunkwhaleSite(Site):
     def max_body_for(self, request: Any) -> int:
         """Uploads may be large; everything else stays small. Called before `uri` is set, so read the path
         from the channel."""
-        path = getattr(request.channel, "_path", b"") or b""
-        return self.upload_max_body if path.startswith(b"/api/v1/uploads") else self.max_body
+        return self.upload_max_body if _is_upload(request) else self.max_body
+
+    def spool_dir_for(self, request: Any, length: int | None) -> str | None:
+        """Where to spool the body of an upload that is not small (None: Twisted's default)."""
+        if self.upload_spool_dir and _is_upload(request) and (length is None or length >= SMALL_BODY):
+            return self.upload_spool_dir
+        return None
 
     def started(self, request: Any) -> None:
         request.received_at = self.reactor.seconds()

@@ -11,6 +11,7 @@ from klein import Klein
 
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
+from funkwhale.music.uploads.quota import quota_status
 from funkwhale.users import accounts, store
 from funkwhale.users.models import Principal
 from funkwhale.users.tokens import new_token
@@ -134,7 +135,9 @@ class UsersApi:
         row = await self.ctx.db.run(store.profile_txn, principal.user.id, desc="users.me")
         if row is None:
             raise not_found()
-        return json_response(request, me_body(self.ctx, row))
+        body = me_body(self.ctx, row)
+        body["quota_status"] = await quota_status(self.ctx, principal.user.id)
+        return json_response(request, body)
 
     @route(app, "/me/", ["GET"])
     async def me(self, request: Any) -> bytes:

@@ -1,0 +1,335 @@
+"""Libraries and uploads as their owners manage them.
+
+A library belongs to an actor and has a privacy level. An upload arrives as a multipart body that is
+stream-parsed in a thread into a temporary file under MEDIA_ROOT/incoming, moved into MEDIA_ROOT/tracks and
+recorded (library ownership and quota checked with the user row locked) together with a durable
+`music.process_upload` task, which is pushed to Redis once the row has committed. A refused upload leaves
+neither a row nor a file.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from twisted.logger import Logger
+
+from funkwhale import storage
+from funkwhale.context import Context
+from funkwhale.music.playback import EXTENSION_MIMETYPES
+from funkwhale.music.uploads import quota, store
+from funkwhale.music.uploads.multipart import FormError, ReceivedFile, boundary_of, discard, move_into, read_form
+from funkwhale.music.visibility import Viewer
+from funkwhale.tasks import queue
+from funkwhale.threads import run_blocking
+
+log = Logger()
+
+PROCESS_UPLOAD = "music.process_upload"
+PRIVACY_LEVELS = ("me", "instance", "everyone")
+IMPORT_STATUSES = ("draft", "pending", "finished", "errored", "skipped")
+FILE_FIELD = "audio_file"
+REQUIRED = "This field is required."
+
+
+class Invalid(Exception):
+    """Refused input: `fields` maps field names (or non_field_errors) to messages, as DRF reports them."""
+
+    def __init__(self, fields: dict[str, list[str]], code: str = "invalid") -> None:
+        name, messages = next(iter(fields.items()))
+        super().__init__(messages[0] if name == "non_field_errors" else f"{name}: {messages[0]}")
+        self.fields = fields
+        self.code = code
+
+
+def _choice(value: Any) -> str:
+    return f'"{value}" is not a valid choice.'
+
+
+def _text(data: dict[str, Any], name: str, max_length: int, errors: dict[str, list[str]]) -> str | None:
+    value = data.get(name)
+    if not isinstance(value, str):
+        errors[name] = ["Not a valid string."]
+        return None
+    if len(value) > max_length:
+        errors[name] = [f"Ensure this field has no more than {max_length} characters."]
+        return None
+    return value
+
+
+# --- libraries ---
+
+
+def clean_library(data: dict[str, Any], partial: bool) -> dict[str, Any]:
+    """The library fields to write (name, description, privacy_level); Invalid on bad values."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    if "name" in data:
+        name = _text(data, "name", 100, errors)
+        if name is not None and not name.strip():
+            errors["name"] = ["This field may not be blank."]
+        elif name is not None:
+            values["name"] = name.strip()
+    elif not partial:
+        errors["name"] = [REQUIRED]
+    if "description" in data:
+        description = "" if data["description"] is None else _text(data, "description", 5000, errors)
+        if description is not None:
+            values["description"] = description
+    if "privacy_level" in data:
+        if data["privacy_level"] in PRIVACY_LEVELS:
+            values["privacy_level"] = data["privacy_level"]
+        else:
+            errors["privacy_level"] = [_choice(data["privacy_level"])]
+    if errors:
+        raise Invalid(errors)
+    return values
+
+
+async def list_libraries(
+    ctx: Context, viewer: Viewer, filters: store.LibraryFilters, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    return await ctx.db.run(store.list_libraries_txn, viewer, filters, limit, offset, desc="libraries.list")
+
+
+async def get_library(ctx: Context, viewer: Viewer, library_uuid: uuid.UUID, owner_only: bool) -> dict | None:
+    """A library the viewer may see (owner_only: one they own), or None."""
+    return await ctx.db.run(store.get_library_txn, library_uuid, viewer, owner_only, desc="libraries.get")
+
+
+async def create_library(ctx: Context, viewer: Viewer, data: dict[str, Any]) -> dict[str, Any]:
+    values = clean_library(data, partial=False)
+    library_uuid = uuid.uuid4()
+    fid = f"{ctx.settings.base_url}/federation/music/libraries/{library_uuid}"
+
+    def create_txn(txn: Any) -> dict[str, Any]:
+        store.insert_library_txn(txn, viewer.actor_id, library_uuid, fid, values)
+        return store.get_library_txn(txn, library_uuid, viewer, owner_only=True)
+
+    return await ctx.db.run(create_txn, desc="libraries.create")
+
+
+async def update_library(
+    ctx: Context, viewer: Viewer, library_uuid: uuid.UUID, data: dict[str, Any], partial: bool
+) -> dict[str, Any] | None:
+    """The library after the change, or None when the viewer owns no such library."""
+    values = clean_library(data, partial)
+
+    def update_txn(txn: Any) -> dict[str, Any] | None:
+        row = store.get_library_txn(txn, library_uuid, viewer, owner_only=True)
+        if row is None or not values:
+            return row
+        store.update_library_txn(txn, row["id"], values)
+        return store.get_library_txn(txn, library_uuid, viewer, owner_only=True)
+
+    return await ctx.db.run(update_txn, desc="libraries.update")
+
+
+async def delete_library(ctx: Context, viewer: Viewer, library_uuid: uuid.UUID) -> bool:
+    """Delete an owned library, its uploads and then their files; False when there is no such library."""
+
+    def delete_txn(txn: Any) -> list[str] | None:
+        row = store.get_library_txn(txn, library_uuid, viewer, owner_only=True)
+        return None if row is None else store.delete_library_txn(txn, row["id"])
+
+    files = await ctx.db.run(delete_txn, desc="libraries.delete")
+    if files is None:
+        return False
+    await remove_media(ctx, files)
+    return True
+
+
+async def remove_media(ctx: Context, names: list[str]) -> None:
+    """Delete media files (names relative to MEDIA_ROOT) in a thread; a missing file is not an error."""
+
+    def remove() -> None:
+        for name in names:
+            try:
+                storage.absolute(ctx.settings, name).unlink(missing_ok=True)
+            except (OSError, ValueError) as e:
+                log.warn("could not remove media file {name}: {error}", name=name, error=e)
+
+    if names:
+        await run_blocking(remove)
+
+
+# --- receiving an upload ---
+
+
+@dataclass(frozen=True)
+class UploadFields:
+    library: uuid.UUID
+    import_status: str
+    import_reference: str
+    import_metadata: dict[str, Any]
+    source: str | None
+
+
+def clean_upload_fields(fields: dict[str, str], received: ReceivedFile | None) -> UploadFields:
+    """The text fields of an upload form, checked; Invalid naming every bad field."""
+    errors: dict[str, list[str]] = {}
+    if received is None:
+        errors[FILE_FIELD] = ["No file was submitted."]
+    library: uuid.UUID | None = None
+    if not fields.get("library"):
+        errors["library"] = [REQUIRED]
+    else:
+        try:
+            library = uuid.UUID(fields["library"])
+        except ValueError:
+            errors["library"] = ["Object not found."]
+    status = fields.get("import_status") or "pending"
+    if status not in ("draft", "pending"):
+        errors["import_status"] = [_choice(status)]
+    reference = _text(fields, "import_reference", 50, errors) if "import_reference" in fields else None
+    metadata: Any = {}
+    if fields.get("import_metadata"):
+        try:
+            metadata = json.loads(fields["import_metadata"])
+        except ValueError:
+            errors["import_metadata"] = ["Value must be valid JSON."]
+        else:
+            if not isinstance(metadata, dict):
+                errors["import_metadata"] = ["Expected a JSON object."]
+    source = _text(fields, "source", 500, errors) if fields.get("source") else None
+    if source is not None and source.lower().startswith("file:"):
+        errors["source"] = ["file:// sources are only for server-side imports."]
+    if errors:
+        raise Invalid(errors)
+    assert library is not None
+    return UploadFields(library, status, reference or str(uuid.uuid4()), metadata, source)
+
+
+def _extension(filename: str) -> str:
+    """The lower-case extension of a client's file name when it is a plain one, else ""."""
+    _, dot, ext = filename.rpartition(".")
+    ext = ext.lower()
+    return ext if dot and ext.isascii() and ext.isalnum() and len(ext) <= 8 else ""
+
+
+def mimetype_for(received: ReceivedFile) -> str:
+    """From the file name's extension (what the importer and players go by), else the part's own audio type."""
+    guessed = EXTENSION_MIMETYPES.get(_extension(received.filename))
+    if guessed:
+        return guessed
+    return received.content_type if received.content_type.startswith("audio/") else "application/octet-stream"
+
+
+async def receive_upload(ctx: Context, viewer: Viewer, body: IO[bytes], content_type: bytes | None) -> dict[str, Any]:
+    """Read an upload form from `body` (a file, read in a thread), keep its audio file and record the upload
+    (pending uploads are queued for import). Invalid (nothing kept) for a bad form, a library the viewer does
+    not own, or a file over the viewer's quota. Returns the upload row."""
+    try:
+        boundary = boundary_of(content_type)
+    except FormError as e:
+        raise Invalid({FILE_FIELD: [str(e)]}) from None
+    incoming = await run_blocking(storage.incoming_dir, ctx.settings)
+    try:
+        form = await run_blocking(read_form, body, boundary, FILE_FIELD, incoming)
+    except FormError as e:
+        raise Invalid({"non_field_errors": [str(e)]}, "parse_error") from None
+    received = form.file
+    if received is not None and received.size == 0 and not received.filename:
+        await run_blocking(discard, received)  # an empty file input: browsers send it when nothing is chosen
+        received = None
+    final: Path | None = None
+    try:
+        fields = clean_upload_fields(form.fields, received)
+        assert received is not None
+        ext = _extension(received.filename)
+        name = storage.new_name(storage.TRACKS, f".{ext}" if ext else "")
+        upload_uuid = uuid.uuid4()
+        values = {
+            "uuid": upload_uuid,
+            "fid": f"{ctx.settings.base_url}/federation/music/uploads/{upload_uuid}",
+            "audio_file": name,
+            "source": fields.source or f"upload://{received.filename}",
+            "original_name": received.filename,
+            "mimetype": mimetype_for(received),
+            "size": received.size,
+            "checksum": f"sha256:{received.sha256}",
+            "import_status": fields.import_status,
+            "import_metadata": fields.import_metadata,
+            "import_reference": fields.import_reference,
+        }
+        default_quota = await quota.default_mb(ctx)
+        final = storage.absolute(ctx.settings, name)
+        await run_blocking(move_into, received, final)
+        row, message = await ctx.db.run(
+            _record_upload_txn, viewer.user_id, fields.library, values, default_quota, desc="uploads.create"
+        )
+    except BaseException:
+        await run_blocking(_discard_both, received, final)
+        raise
+    if message is not None:
+        await queue.push(ctx, message)
+    return row
+
+
+def _discard_both(received: ReceivedFile | None, final: Path | None) -> None:
+    discard(received)
+    if final is not None:
+        final.unlink(missing_ok=True)
+
+
+def _record_upload_txn(
+    txn: Any, user_id: int, library_uuid: uuid.UUID, values: dict[str, Any], default_quota: int
+) -> tuple[dict[str, Any], queue.Message | None]:
+    uploader = store.uploader_txn(txn, user_id, lock=True)
+    library_id = None
+    if uploader is not None and uploader["actor_id"] is not None:
+        library_id = store.owned_library_id_txn(txn, uploader["actor_id"], library_uuid)
+    if library_id is None:
+        raise Invalid({"library": ["Object not found."]})
+    try:
+        quota.check(
+            quota.effective_mb(uploader["upload_quota"], default_quota),
+            store.usage_txn(txn, uploader["actor_id"]),
+            values["size"],
+        )
+    except quota.QuotaReached:
+        raise Invalid({"non_field_errors": ["upload_quota_reached"]}, "upload_quota_reached") from None
+    upload_id = store.insert_upload_txn(txn, {**values, "library_id": library_id})
+    message = None
+    if values["import_status"] == "pending":
+        message = queue.enqueue_durable_txn(txn, PROCESS_UPLOAD, upload_id)
+    return store.get_upload_by_id_txn(txn, upload_id), message
+
+
+# --- managing uploads ---
+
+
+async def list_uploads(
+    ctx: Context, viewer: Viewer, filters: store.UploadFilters, ordering: tuple[str, bool], limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    return await ctx.db.run(store.list_uploads_txn, viewer, filters, ordering, limit, offset, desc="uploads.list")
+
+
+async def get_upload(ctx: Context, viewer: Viewer, upload_uuid: uuid.UUID) -> dict[str, Any] | None:
+    """One of the viewer's uploads, or None."""
+    return await ctx.db.run(store.get_upload_txn, viewer, upload_uuid, desc="uploads.get")
+
+
+async def delete_uploads(ctx: Context, viewer: Viewer, uuids: list[uuid.UUID] | None) -> int:
+    """Delete the viewer's uploads among `uuids` (None: all of them), then their files; how many."""
+    count, files = await ctx.db.run(store.delete_owned_uploads_txn, viewer.actor_id, uuids, desc="uploads.delete")
+    await remove_media(ctx, files)
+    return count
+
+
+async def requeue_uploads(
+    ctx: Context, viewer: Viewer, uuids: list[uuid.UUID] | None, from_statuses: tuple[str, ...]
+) -> int:
+    """Set the viewer's uploads (among `uuids`, None: all) that are in `from_statuses` back to pending and
+    queue their import again (relaunch_import: errored, skipped, pending; publish: draft); how many."""
+
+    def requeue_txn(txn: Any) -> list[queue.Message]:
+        ids = store.requeue_uploads_txn(txn, viewer.actor_id, uuids, from_statuses)
+        return [queue.enqueue_durable_txn(txn, PROCESS_UPLOAD, upload_id) for upload_id in ids]
+
+    messages = await ctx.db.run(requeue_txn, desc="uploads.requeue")
+    await queue.push(ctx, *messages)
+    return len(messages)

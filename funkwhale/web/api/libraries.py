@@ -1,0 +1,106 @@
+"""/api/v1/libraries/: the caller's libraries (list, create) and `/<uuid>/` (retrieve, PATCH/PUT, DELETE).
+
+Anyone signed in may retrieve a library they can see (privacy level); only its owner changes or deletes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from klein import Klein
+
+from funkwhale.context import Context
+from funkwhale.music import uploads
+from funkwhale.music.uploads.serializers import library_json
+from funkwhale.music.uploads.store import LibraryFilters
+from funkwhale.music.visibility import Viewer
+from funkwhale.web.api.browse import page_or_404
+from funkwhale.web.auth import Auth
+from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
+from funkwhale.web.json import json_response, query, read_body
+from funkwhale.web.pagination import Page
+
+
+def invalid(error: uploads.Invalid) -> ApiError:
+    """A 400 with DRF-style field errors."""
+    return ApiError(400, str(error), error.code, error.fields)
+
+
+def parse_uuid(raw: str) -> uuid.UUID:
+    """A UUID from a URL segment; 404 when it is not one (no such object)."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise not_found() from None
+
+
+class LibrariesApi:
+    app = Klein()
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+
+    async def _viewer(self, request: Any, scope: str) -> Viewer:
+        return Viewer.of(await self.auth.require(request, scope))
+
+    def _json(self, row: dict[str, Any]) -> dict[str, Any]:
+        return library_json(row, self.ctx.settings.domain)
+
+    @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def index(self, request: Any) -> bytes:
+        """The caller's libraries (`scope=all`: every library they may see), `privacy_level` and `q` filters."""
+        viewer = await self._viewer(request, "read:libraries")
+        scope = query(request, "scope") or "me"
+        if scope not in ("me", "all"):
+            raise field_error("scope", f'"{scope}" is not a valid scope.')
+        privacy_level = query(request, "privacy_level") or None
+        if privacy_level is not None and privacy_level not in uploads.PRIVACY_LEVELS:
+            raise field_error("privacy_level", f'"{privacy_level}" is not a valid choice.')
+        filters = LibraryFilters(scope_all=scope == "all", privacy_level=privacy_level, q=query(request, "q") or None)
+        page = Page.from_request(request)
+        count, rows = await uploads.list_libraries(self.ctx, viewer, filters, page.size, page.offset)
+        page_or_404(page, rows)
+        return json_response(request, page.body(request, count, [self._json(row) for row in rows]))
+
+    @app.route("/", methods=["POST"], strict_slashes=False)
+    async def create(self, request: Any) -> bytes:
+        viewer = await self._viewer(request, "write:libraries")
+        if viewer.actor_id is None:
+            raise ApiError(403, "Your account has no actor to own a library.", "permission_denied")
+        try:
+            row = await uploads.create_library(self.ctx, viewer, read_body(request))
+        except uploads.Invalid as e:
+            raise invalid(e) from None
+        return json_response(request, self._json(row), status=201)
+
+    @app.route("/<library_uuid>/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def retrieve(self, request: Any, library_uuid: str) -> bytes:
+        viewer = await self._viewer(request, "read:libraries")
+        row = await uploads.get_library(self.ctx, viewer, parse_uuid(library_uuid), owner_only=False)
+        if row is None:
+            raise not_found()
+        return json_response(request, self._json(row))
+
+    @app.route("/<library_uuid>/", methods=["PATCH", "PUT"], strict_slashes=False)
+    async def update(self, request: Any, library_uuid: str) -> bytes:
+        viewer = await self._viewer(request, "write:libraries")
+        try:
+            row = await uploads.update_library(
+                self.ctx, viewer, parse_uuid(library_uuid), read_body(request), partial=request.method == b"PATCH"
+            )
+        except uploads.Invalid as e:
+            raise invalid(e) from None
+        if row is None:
+            raise not_found()
+        return json_response(request, self._json(row))
+
+    @app.route("/<library_uuid>/", methods=["DELETE"], strict_slashes=False)
+    async def delete(self, request: Any, library_uuid: str) -> bytes:
+        viewer = await self._viewer(request, "write:libraries")
+        if not await uploads.delete_library(self.ctx, viewer, parse_uuid(library_uuid)):
+            raise not_found()
+        request.setResponseCode(204)
+        return b""

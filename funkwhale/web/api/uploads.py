@@ -1,0 +1,152 @@
+"""/api/v1/uploads/: the caller's uploads. POST a multipart form (audio_file, library, import_status,
+import_reference, import_metadata, source) to upload; list with filters, retrieve, delete; `action/` to
+delete or relaunch (or publish drafts) in bulk.
+
+The body of a POST is never parsed by Twisted (see web/site.py): it is spooled to a file under
+MEDIA_ROOT/incoming while it arrives, and stream-parsed in a thread by funkwhale.music.uploads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Coroutine
+from typing import Any
+
+from klein import Klein
+from twisted.internet.defer import Deferred
+
+from funkwhale.context import Context
+from funkwhale.music import uploads
+from funkwhale.music.normalize import fold
+from funkwhale.music.uploads.serializers import upload_json
+from funkwhale.music.uploads.store import UPLOAD_ORDERINGS, UploadFilters
+from funkwhale.music.visibility import Viewer
+from funkwhale.web.api.browse import _bool, _int, _values, page_or_404
+from funkwhale.web.api.libraries import invalid, parse_uuid
+from funkwhale.web.auth import Auth
+from funkwhale.web.errors import field_error, install_api_errors, not_found
+from funkwhale.web.json import json_response, query, read_body
+from funkwhale.web.pagination import Page
+
+# action -> the import statuses it applies to (None: any)
+ACTIONS: dict[str, tuple[str, ...] | None] = {
+    "delete": None,
+    "relaunch_import": ("pending", "skipped", "errored"),
+    "publish": ("draft",),
+}
+
+
+def detached(coro: Coroutine[Any, Any, Any]) -> Deferred:
+    """Await `coro` without letting a cancellation (the client went away) interrupt it: it runs to its end,
+    so its own cleanup keeps files and rows consistent; only the result is dropped."""
+    outer: Deferred = Deferred()
+    Deferred.fromCoroutine(coro).chainDeferred(outer)
+    return outer
+
+
+def filters_of(request: Any) -> UploadFilters:
+    """library (uuid), import_status (repeatable), import_reference, track (id), q, playable."""
+    library = query(request, "library") or None
+    try:
+        library_uuid = uuid.UUID(library) if library else None
+    except ValueError:
+        raise field_error("library", "Enter a valid UUID.") from None
+    statuses = tuple(s for value in _values(request, "import_status") for s in value.split(",") if s)
+    for status in statuses:
+        if status not in uploads.IMPORT_STATUSES:
+            raise field_error("import_status", f"Select a valid choice. {status} is not one of the available choices.")
+    q = (query(request, "q") or "").strip()
+    return UploadFilters(
+        library=library_uuid,
+        import_status=statuses,
+        import_reference=query(request, "import_reference"),
+        track=_int(request, "track"),
+        q=q or None,
+        q_key=fold(q) or None,
+        playable=_bool(request, "playable"),
+    )
+
+
+def ordering_of(request: Any) -> tuple[str, bool]:
+    """(column key, descending) from `ordering` (default -creation_date)."""
+    raw = (query(request, "ordering") or "-creation_date").split(",")[0].strip()
+    key = raw.removeprefix("-")
+    if key not in UPLOAD_ORDERINGS:
+        raise field_error("ordering", f'"{raw}" is not a valid ordering.')
+    return key, raw.startswith("-")
+
+
+def _uuids(value: Any) -> list[uuid.UUID] | None:
+    """`objects` of an action: "all" (None) or a list of upload uuids."""
+    if value == "all":
+        return None
+    if not isinstance(value, list) or not value:
+        raise field_error("objects", 'Provide a list of upload uuids or "all".')
+    try:
+        return [uuid.UUID(str(item)) for item in value]
+    except ValueError:
+        raise field_error("objects", "Enter a valid UUID.") from None
+
+
+class UploadsApi:
+    app = Klein()
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+
+    async def _viewer(self, request: Any, scope: str) -> Viewer:
+        return Viewer.of(await self.auth.require(request, scope))
+
+    @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def index(self, request: Any) -> bytes:
+        viewer = await self._viewer(request, "read:libraries")
+        filters, ordering, page = filters_of(request), ordering_of(request), Page.from_request(request)
+        count, rows = await uploads.list_uploads(self.ctx, viewer, filters, ordering, page.size, page.offset)
+        page_or_404(page, rows)
+        return json_response(request, page.body(request, count, [upload_json(row) for row in rows]))
+
+    @app.route("/", methods=["POST"], strict_slashes=False)
+    async def create(self, request: Any) -> bytes:
+        viewer = await self._viewer(request, "write:libraries")
+        content_type = getattr(request, "multipart_content_type", None)
+        try:
+            row = await detached(uploads.receive_upload(self.ctx, viewer, request.content, content_type))
+        except uploads.Invalid as e:
+            raise invalid(e) from None
+        return json_response(request, upload_json(row), status=201)
+
+    @app.route("/action/", methods=["POST"], strict_slashes=False)
+    async def action(self, request: Any) -> bytes:
+        """{"action": "delete" | "relaunch_import" | "publish", "objects": [uuid, ...] | "all"}."""
+        viewer = await self._viewer(request, "write:libraries")
+        data = read_body(request)
+        name = data.get("action")
+        if name not in ACTIONS:
+            raise field_error("action", f'"{name}" is not a valid choice.')
+        if "objects" not in data:
+            raise field_error("objects", "This field is required.")
+        uuids = _uuids(data["objects"])
+        statuses = ACTIONS[name]
+        if statuses is None:
+            updated = await uploads.delete_uploads(self.ctx, viewer, uuids)
+        else:
+            updated = await uploads.requeue_uploads(self.ctx, viewer, uuids, statuses)
+        return json_response(request, {"action": name, "updated": updated, "result": None})
+
+    @app.route("/<upload_uuid>/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def retrieve(self, request: Any, upload_uuid: str) -> bytes:
+        viewer = await self._viewer(request, "read:libraries")
+        row = await uploads.get_upload(self.ctx, viewer, parse_uuid(upload_uuid))
+        if row is None:
+            raise not_found()
+        return json_response(request, upload_json(row))
+
+    @app.route("/<upload_uuid>/", methods=["DELETE"], strict_slashes=False)
+    async def delete(self, request: Any, upload_uuid: str) -> bytes:
+        viewer = await self._viewer(request, "write:libraries")
+        if not await uploads.delete_uploads(self.ctx, viewer, [parse_uuid(upload_uuid)]):
+            raise not_found()
+        request.setResponseCode(204)
+        return b""
