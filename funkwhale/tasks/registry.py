@@ -14,7 +14,7 @@ from typing import Any
 TaskFunction = Callable[..., Awaitable[Any]]
 
 # Modules whose import registers tasks, e.g. "funkwhale.music.tasks".
-TASK_MODULES: list[str] = []
+TASK_MODULES: list[str] = ["funkwhale.music.importer.tasks"]
 
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_RETRIES = 5

@@ -1,0 +1,175 @@
+"""Importing one upload: read its tags in a thread, find or create artist / album / track in one transaction,
+store its cover, then mark it finished, skipped (already in the owner's libraries) or errored with a code.
+
+A broken file is the upload's error, never the worker's: only transient failures (the database going away)
+raise, so that the queue retries them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from twisted.enterprise.adbapi import ConnectionLost
+from twisted.logger import Logger
+
+from funkwhale import storage
+from funkwhale.context import Context
+from funkwhale.db.pool import DatabaseUnavailable
+from funkwhale.music import attachments
+from funkwhale.music.importer import store
+from funkwhale.music.metadata import find_folder_cover, read_metadata
+from funkwhale.music.models import (
+    ALREADY_IMPORTED,
+    FILE_NOT_FOUND,
+    TRACK_UUID_NOT_FOUND,
+    UNKNOWN_ERROR,
+    Metadata,
+    MetadataError,
+)
+from funkwhale.music.normalize import fold
+from funkwhale.threads import run_blocking
+
+log = Logger()
+
+UNKNOWN_ALBUM = "[Unknown Album]"
+
+
+def upload_path(ctx: Context, row: dict[str, Any]) -> Path:
+    """The file of an upload: its media file, or the referenced file of an in-place import."""
+    if row["audio_file"]:
+        return storage.absolute(ctx.settings, row["audio_file"])
+    source = row["source"] or ""
+    if source.startswith("file://"):
+        return Path(source.removeprefix("file://"))
+    raise MetadataError(FILE_NOT_FOUND, "The upload has no file.")
+
+
+def apply_overrides(meta: Metadata, overrides: dict[str, Any]) -> Metadata:
+    """Funkwhale's import_metadata: values given with the upload win over the file's tags."""
+    changes: dict[str, Any] = {}
+    if isinstance(overrides.get("title"), str) and overrides["title"].strip():
+        changes["title"] = overrides["title"].strip()
+    if isinstance(overrides.get("position"), int):
+        changes["track_number"] = overrides["position"]
+    if isinstance(overrides.get("album"), str) and overrides["album"].strip():
+        changes["album"] = overrides["album"].strip()
+    if isinstance(overrides.get("tags"), list):
+        changes["genres"] = tuple(str(t) for t in overrides["tags"] if str(t).strip())
+    if isinstance(overrides.get("mbid"), str):
+        changes["mbid"] = overrides["mbid"]
+    return dataclasses.replace(meta, **changes) if changes else meta
+
+
+def _lock_keys(meta: Metadata) -> list[str]:
+    names = [*meta.artists, *meta.album_artists]
+    keys = [f"artist:{fold(n)}" for n in names]
+    album_artist = (meta.album_artists or meta.artists)[0]
+    keys.append(f"album:{fold(album_artist)}:{fold(meta.album or UNKNOWN_ALBUM)}")
+    return keys
+
+
+def import_txn(txn: Any, row: dict[str, Any], meta: Metadata, cover_id: int | None, base_url: str) -> str:
+    """Everything the upload makes, in one transaction; returns the outcome (finished or skipped)."""
+    store.lock_names_txn(txn, _lock_keys(meta))
+    track_artist_id = store.artist_txn(
+        txn, meta.artists[0], meta.artist_mbids[0] if meta.artist_mbids else None, base_url
+    )
+    if meta.album_artists:
+        album_artist_id = store.artist_txn(
+            txn, meta.album_artists[0], meta.album_artist_mbids[0] if meta.album_artist_mbids else None, base_url
+        )
+    else:
+        album_artist_id = track_artist_id
+    album_id = store.album_txn(
+        txn, meta.album or UNKNOWN_ALBUM, album_artist_id, meta.album_mbid, meta.release_date, base_url
+    )
+    track_id = store.track_txn(
+        txn,
+        {
+            "title": meta.title,
+            "artist_id": track_artist_id,
+            "album_id": album_id,
+            "position": meta.track_number,
+            "disc_number": meta.disc_number,
+            "mbid": meta.mbid,
+            "license": meta.license,
+            "copyright": meta.copyright,
+            "description": meta.comment,
+        },
+        base_url,
+    )
+    genres = list(meta.genres)
+    if genres:
+        store.tag_txn(txn, genres, "track", track_id)
+        store.tag_txn(txn, genres, "album", album_id)
+    if cover_id is not None:
+        store.set_cover_txn(txn, "album", album_id, cover_id)
+    duplicates = store.owned_duplicates_txn(txn, track_id, row["actor_id"], row["id"])
+    status, details = (
+        ("skipped", {"code": ALREADY_IMPORTED, "duplicates": duplicates})
+        if duplicates
+        else (
+            "finished",
+            {},
+        )
+    )
+    audio = {
+        "duration": round(meta.duration) if meta.duration is not None else None,
+        "bitrate": meta.bitrate,
+        "sample_rate": meta.sample_rate,
+        "mimetype": meta.mimetype,
+    }
+    extra = {k: v for k, v in {"lyrics": meta.lyrics, "replaygain": meta.replaygain or None}.items() if v}
+    store.finish_upload_txn(txn, row["id"], status, track_id, details, audio, extra)
+    return status
+
+
+async def _cover(ctx: Context, meta: Metadata, path: Path, in_place: bool, actor_id: int) -> int | None:
+    """The embedded picture, else (in-place files) a cover.jpg / folder.jpg beside the file."""
+    try:
+        if meta.cover is not None:
+            return await attachments.store_picture(ctx, meta.cover, actor_id)
+        if in_place:
+            folder_cover = await run_blocking(find_folder_cover, path)
+            if folder_cover is not None:
+                return await attachments.store_picture_file(ctx, folder_cover, actor_id)
+    except attachments.InvalidImage:
+        log.info("ignoring an unreadable cover in {path}", path=str(path))
+    return None
+
+
+async def process_upload(ctx: Context, upload_id: int) -> str | None:
+    """Import a pending upload; returns its final status (None when there was nothing to do)."""
+    row = await ctx.db.run(store.upload_for_import_txn, upload_id, desc="import.load")
+    if row is None or row["import_status"] != "pending":
+        return None
+    try:
+        path = upload_path(ctx, row)
+        meta = apply_overrides(await run_blocking(read_metadata, path), row["import_metadata"] or {})
+        if (row["import_metadata"] or {}).get("funkwhale", {}).get("track", {}).get("uuid"):
+            raise MetadataError(TRACK_UUID_NOT_FOUND, "Importing onto an existing track is not supported.")
+        in_place = not row["audio_file"]
+        cover_id = await _cover(ctx, meta, path, in_place, row["actor_id"])
+        status = await ctx.db.run(import_txn, row, meta, cover_id, ctx.settings.base_url, desc="import.upload")
+    except MetadataError as e:
+        await ctx.db.run(store.fail_upload_txn, upload_id, e.code, e.detail, desc="import.fail")
+        log.info("upload {upload_id} errored: {code} ({detail})", upload_id=upload_id, code=e.code, detail=e.detail)
+        return "errored"
+    except (ConnectionLost, DatabaseUnavailable):
+        raise
+    except Exception as e:
+        log.failure("upload {upload_id} failed", upload_id=upload_id)
+        detail = f"{type(e).__name__}: {e}"[:500]
+        await ctx.db.run(store.fail_upload_txn, upload_id, UNKNOWN_ERROR, detail, desc="import.fail")
+        return "errored"
+    log.info(
+        "upload {upload_id} {status}: {title} ({path})",
+        upload_id=upload_id,
+        status=status,
+        title=meta.title,
+        path=os.path.basename(str(path)),
+    )
+    return status

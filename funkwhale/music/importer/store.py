@@ -1,0 +1,216 @@
+"""SQL of the import: find-or-create artists, albums and tracks, tags, and the upload's outcome.
+
+Matching follows Funkwhale: MusicBrainz ids first, then folded names (`*_key`, see music/normalize.py).
+Concurrent imports of the same new names are serialised by transaction-scoped advisory locks on those keys.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid as uuid_module
+from typing import Any
+
+from funkwhale.music.normalize import fold
+
+
+def upload_for_import_txn(txn: Any, upload_id: int) -> dict[str, Any] | None:
+    txn.execute(
+        """
+        SELECT u.id, u.uuid, u.audio_file, u.source, u.import_status, u.import_metadata, u.metadata,
+               l.id AS library_id, l.actor_id
+        FROM upload u JOIN library l ON l.id = u.library_id
+        WHERE u.id = %s
+        """,
+        (upload_id,),
+    )
+    return txn.fetchone()
+
+
+def lock_names_txn(txn: Any, keys: list[str]) -> None:
+    """Serialise imports that may create the same artists or albums (locks end with the transaction)."""
+    for key in sorted(set(keys)):
+        txn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("music-import:" + key,))
+
+
+def _fid(base_url: str, kind: str, uuid: uuid_module.UUID) -> str:
+    return f"{base_url}/federation/music/{kind}/{uuid}"
+
+
+def artist_txn(txn: Any, name: str, mbid: str | None, base_url: str) -> int:
+    if mbid:
+        txn.execute("SELECT id FROM artist WHERE mbid = %s", (mbid,))
+        row = txn.fetchone()
+        if row:
+            return row["id"]
+    txn.execute(
+        "SELECT id FROM artist WHERE name_key = %s ORDER BY (mbid IS NULL) DESC, id LIMIT 1"
+        if not mbid
+        else "SELECT id FROM artist WHERE name_key = %s AND mbid IS NULL ORDER BY id LIMIT 1",
+        (fold(name),),
+    )
+    row = txn.fetchone()
+    if row:
+        if mbid:
+            txn.execute("UPDATE artist SET mbid = %s WHERE id = %s", (mbid, row["id"]))
+        return row["id"]
+    new = uuid_module.uuid4()
+    txn.execute(
+        "INSERT INTO artist (uuid, fid, mbid, name, name_key) VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (new, _fid(base_url, "artists", new), mbid, name, fold(name)),
+    )
+    return txn.fetchone()["id"]
+
+
+def album_txn(
+    txn: Any, title: str, artist_id: int, mbid: str | None, release_date: datetime.date | None, base_url: str
+) -> int:
+    if mbid:
+        txn.execute("SELECT id FROM album WHERE mbid = %s", (mbid,))
+        row = txn.fetchone()
+        if row:
+            return row["id"]
+    txn.execute(
+        "SELECT id, release_date FROM album WHERE artist_id = %s AND title_key = %s ORDER BY id LIMIT 1",
+        (artist_id, fold(title)),
+    )
+    row = txn.fetchone()
+    if row:
+        if release_date and row["release_date"] is None:
+            txn.execute("UPDATE album SET release_date = %s WHERE id = %s", (release_date, row["id"]))
+        return row["id"]
+    new = uuid_module.uuid4()
+    txn.execute(
+        """
+        INSERT INTO album (uuid, fid, mbid, title, title_key, artist_id, release_date)
+        VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id
+        """,
+        (new, _fid(base_url, "albums", new), mbid, title, fold(title), artist_id, release_date),
+    )
+    return txn.fetchone()["id"]
+
+
+def track_txn(txn: Any, fields: dict[str, Any], base_url: str) -> int:
+    """`fields`: title, artist_id, album_id, position, disc_number, mbid, license, copyright, description."""
+    if fields["mbid"]:
+        txn.execute(
+            "SELECT id FROM track WHERE mbid = %s AND album_id IS NOT DISTINCT FROM %s ORDER BY id LIMIT 1",
+            (fields["mbid"], fields["album_id"]),
+        )
+        row = txn.fetchone()
+        if row:
+            return row["id"]
+    txn.execute(
+        """
+        SELECT id FROM track
+        WHERE title_key = %s AND artist_id = %s AND album_id IS NOT DISTINCT FROM %s
+          AND position IS NOT DISTINCT FROM %s AND disc_number IS NOT DISTINCT FROM %s
+        ORDER BY id LIMIT 1
+        """,
+        (fold(fields["title"]), fields["artist_id"], fields["album_id"], fields["position"], fields["disc_number"]),
+    )
+    row = txn.fetchone()
+    if row:
+        return row["id"]
+    new = uuid_module.uuid4()
+    txn.execute(
+        """
+        INSERT INTO track (uuid, fid, mbid, title, title_key, artist_id, album_id, position, disc_number,
+                           license, copyright, description)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+        """,
+        (
+            new,
+            _fid(base_url, "tracks", new),
+            fields["mbid"],
+            fields["title"],
+            fold(fields["title"]),
+            fields["artist_id"],
+            fields["album_id"],
+            fields["position"],
+            fields["disc_number"],
+            fields["license"],
+            fields["copyright"] or "",
+            fields["description"] or "",
+        ),
+    )
+    return txn.fetchone()["id"]
+
+
+def tag_txn(txn: Any, names: list[str], object_type: str, object_id: int) -> None:
+    """Attach tags (created when new, matched case-insensitively) to an artist, album or track."""
+    for name in names:
+        txn.execute(
+            """
+            WITH found AS (SELECT id FROM tag WHERE lower(name) = lower(%s)),
+                 made AS (INSERT INTO tag (name) SELECT %s WHERE NOT EXISTS (SELECT 1 FROM found)
+                          ON CONFLICT DO NOTHING RETURNING id)
+            INSERT INTO tagged_item (tag_id, object_type, object_id)
+            SELECT id, %s, %s FROM (SELECT id FROM found UNION ALL SELECT id FROM made) t
+            ON CONFLICT DO NOTHING
+            """,
+            (name, name, object_type, object_id),
+        )
+
+
+def set_cover_txn(txn: Any, table: str, row_id: int, attachment_id: int) -> None:
+    """Give an album (or artist) a cover unless it has one."""
+    assert table in ("album", "artist", "track")
+    txn.execute(
+        f"UPDATE {table} SET attachment_cover_id = %s WHERE id = %s AND attachment_cover_id IS NULL",
+        (attachment_id, row_id),
+    )
+
+
+def owned_duplicates_txn(txn: Any, track_id: int, actor_id: int, upload_id: int) -> list[str]:
+    """Uuids of other finished uploads of the track in libraries of the same owner."""
+    txn.execute(
+        """
+        SELECT u.uuid FROM upload u JOIN library l ON l.id = u.library_id
+        WHERE u.track_id = %s AND l.actor_id = %s AND u.id <> %s AND u.import_status = 'finished'
+        ORDER BY u.id
+        """,
+        (track_id, actor_id, upload_id),
+    )
+    return [str(r["uuid"]) for r in txn.fetchall()]
+
+
+def finish_upload_txn(
+    txn: Any,
+    upload_id: int,
+    status: str,
+    track_id: int | None,
+    details: dict[str, Any],
+    audio: dict[str, Any],
+    metadata: dict[str, Any],
+) -> None:
+    txn.execute(
+        """
+        UPDATE upload SET import_status = %s, track_id = %s, import_details = %s, import_date = now(),
+               duration = %s, bitrate = %s, sample_rate = %s, mimetype = %s,
+               metadata = metadata || %s, modification_date = now()
+        WHERE id = %s
+        """,
+        (
+            status,
+            track_id,
+            json.dumps(details),
+            audio["duration"],
+            audio["bitrate"],
+            audio["sample_rate"],
+            audio["mimetype"],
+            json.dumps(metadata),
+            upload_id,
+        ),
+    )
+
+
+def fail_upload_txn(txn: Any, upload_id: int, code: str, detail: str) -> None:
+    txn.execute(
+        """
+        UPDATE upload SET import_status = 'errored', import_date = now(), modification_date = now(),
+               import_details = %s
+        WHERE id = %s
+        """,
+        (json.dumps({"error_code": code, "detail": detail}), upload_id),
+    )

@@ -1,0 +1,171 @@
+"""The import pipeline on real files of every format: rows made once, duplicates skipped, broken files errored."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import pytest_twisted
+
+from funkwhale import storage
+from funkwhale.music.importer.pipeline import process_upload
+from funkwhale.tasks.queue import enqueue
+from funkwhale.tasks.waiting import within
+
+from . import audio
+from .catalog_factories import insert_library, insert_listener, insert_upload
+
+
+def _add(ctx, conn, library, source: Path, **fields):
+    """An upload row (pending) whose media file is a copy of `source`."""
+    name = storage.new_name(storage.TRACKS, source.suffix)
+    target = storage.absolute(ctx.settings, name)
+    storage.ensure_parent(target)
+    shutil.copyfile(source, target)
+    return insert_upload(conn, library, None, import_status="pending", audio_file=name, **fields)
+
+
+def _one(conn, sql, *params):
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()
+
+
+def _count(conn, table):
+    return _one(conn, f"SELECT count(*) AS n FROM {table}")["n"]
+
+
+@pytest.fixture
+def owner(db_conn):
+    user = insert_listener(db_conn, "alice")
+    return user, insert_library(db_conn, user)
+
+
+@pytest.mark.parametrize("fmt", audio.FORMATS)
+@pytest_twisted.ensureDeferred
+async def test_each_format_becomes_artist_album_track(fmt, web_server, db_conn, owner, tmp_path):
+    _, library = owner
+    cover = audio.make_cover("blue")
+    path = audio.make_audio(
+        tmp_path,
+        "song",
+        fmt,
+        title="Hafið",
+        artist="Björk Quartet",
+        album="Frozen Lakes",
+        track="2/3",
+        disc="1/1",
+        date="2019-05-01",
+        genre="Ambient; Electronic",
+        cover=cover,
+        lyrics="la la la",
+    )
+    upload = _add(web_server.ctx, db_conn, library, path)
+    assert await process_upload(web_server.ctx, upload["id"]) == "finished"
+    row = _one(
+        db_conn,
+        """SELECT u.import_status, u.duration, u.mimetype, u.metadata, t.title, t.position, t.disc_number,
+                  a.name AS artist, al.title AS album, al.release_date, al.attachment_cover_id,
+                  (SELECT array_agg(g.name ORDER BY g.name) FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id
+                   WHERE ti.object_type = 'track' AND ti.object_id = t.id) AS tags
+           FROM upload u JOIN track t ON t.id = u.track_id JOIN artist a ON a.id = t.artist_id
+           JOIN album al ON al.id = t.album_id WHERE u.id = %s""",
+        upload["id"],
+    )
+    assert (row["title"], row["artist"], row["album"]) == ("Hafið", "Björk Quartet", "Frozen Lakes")
+    assert row["position"] == 2 and row["duration"] == 2
+    assert row["tags"] == ["Ambient", "Electronic"]
+    if fmt not in ("wav", "aiff"):
+        assert row["disc_number"] == 1 and str(row["release_date"]) == "2019-05-01"
+        assert row["attachment_cover_id"] is not None
+        assert row["metadata"]["lyrics"] == "la la la"
+
+
+@pytest_twisted.ensureDeferred
+async def test_reimport_never_duplicates_and_a_second_copy_is_skipped(web_server, db_conn, owner, tmp_path):
+    _, library = owner
+    other = insert_library(db_conn, owner[0], name="second")
+    files = [
+        audio.make_audio(
+            tmp_path, f"t{n}", "mp3", title=f"Song {n}", artist="The Night Owls", album="Midnight Drive", track=str(n)
+        )
+        for n in (1, 2)
+    ]
+    first = [_add(web_server.ctx, db_conn, library, f) for f in files]
+    for up in first:
+        assert await process_upload(web_server.ctx, up["id"]) == "finished"
+    again = _add(web_server.ctx, db_conn, other, files[0])
+    assert await process_upload(web_server.ctx, again["id"]) == "skipped"
+    details = _one(db_conn, "SELECT import_details FROM upload WHERE id = %s", again["id"])["import_details"]
+    assert details == {"code": "already_imported_in_owned_libraries", "duplicates": [str(first[0]["uuid"])]}
+    assert (_count(db_conn, "artist"), _count(db_conn, "album"), _count(db_conn, "track")) == (1, 1, 2)
+    assert await process_upload(web_server.ctx, again["id"]) is None  # done already: idempotent
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_compilation_makes_one_album_and_non_latin_names_survive(web_server, db_conn, owner, tmp_path):
+    _, library = owner
+    for n, artist in enumerate(["坂本 Trio", "Чайковский", "Björk"], 1):
+        path = audio.make_audio(
+            tmp_path,
+            f"c{n}",
+            "flac",
+            title=f"曲 {n}",
+            artist=artist,
+            album_artist="Various Artists",
+            album="東京の夜",
+            track=str(n),
+            disc="2",
+        )
+        assert await process_upload(web_server.ctx, _add(web_server.ctx, db_conn, library, path)["id"]) == "finished"
+    assert _count(db_conn, "album") == 1
+    names = {r["name"] for r in _all(db_conn, "SELECT name FROM artist")}
+    assert names == {"坂本 Trio", "Чайковский", "Björk", "Various Artists"}
+
+
+def _all(conn, sql):
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+@pytest_twisted.ensureDeferred
+async def test_broken_files_end_errored_with_a_code(web_server, db_conn, owner, tmp_path):
+    _, library = owner
+    cases = {
+        "unsupported_format": audio.make_not_audio(tmp_path, "noise.mp3"),
+        "empty_file": audio.make_empty(tmp_path, "empty.mp3"),
+        "corrupt_file": audio.make_truncated(tmp_path, "flac"),
+    }
+    for code, path in cases.items():
+        upload = _add(web_server.ctx, db_conn, library, path)
+        assert await process_upload(web_server.ctx, upload["id"]) == "errored"
+        details = _one(db_conn, "SELECT import_details FROM upload WHERE id = %s", upload["id"])["import_details"]
+        assert details["error_code"] == code and details["detail"]
+    huge = _add(web_server.ctx, db_conn, library, audio.make_huge_tag(tmp_path, "mp3"))
+    assert await process_upload(web_server.ctx, huge["id"]) == "finished"
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_worker_imports_what_is_enqueued_and_survives_a_bad_file(server, db_conn, owner, tmp_path):
+    _, library = owner
+    bad = _add(server.ctx, db_conn, library, audio.make_not_audio(tmp_path, "bad.mp3"))
+    good = _add(server.ctx, db_conn, library, audio.make_audio(tmp_path, "ok", "ogg", title="Fine", artist="X"))
+    await enqueue(server.ctx, "music.process_upload", bad["id"])
+    await enqueue(server.ctx, "music.process_upload", good["id"])
+
+    async def settled():
+        from twisted.internet.task import deferLater
+
+        while True:
+            row = _one(db_conn, "SELECT count(*) AS n FROM upload WHERE import_status = 'pending'")
+            if row["n"] == 0:
+                return
+            await deferLater(server.ctx.clock, 0.1, lambda: None)
+
+    from twisted.internet.defer import Deferred
+
+    assert await within(Deferred.fromCoroutine(settled()), 20, server.ctx.clock)
+    statuses = {r["id"]: r["import_status"] for r in _all(db_conn, "SELECT id, import_status FROM upload")}
+    assert statuses == {bad["id"]: "errored", good["id"]: "finished"}
