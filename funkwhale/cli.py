@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules that add sub-commands when imported (see _load_extensions).
-CLI_MODULES: list[str] = ["funkwhale.users.cli"]
+CLI_MODULES: list[str] = ["funkwhale.users.cli", "funkwhale.music.importer.cli"]
 
 # Modules that add sub-commands: each is a function(subparsers) that adds its parser(s) and registers with @command.
 EXTENSIONS: list[Callable[[Any], None]] = []

@@ -105,6 +105,9 @@ class Settings:
     log_level: str = _setting(_choice(LOG_LEVELS), "info", help="debug | info | warn | error | critical")
     reverse_proxy: str = _setting(_choice(REVERSE_PROXIES), "none", help="nginx: answer media with X-Accel-Redirect")
     trusted_proxies: tuple[str, ...] = _setting(_csv, ("127.0.0.1", "::1"), help="whose X-Forwarded-For to trust")
+    music_directories: tuple[str, ...] = _setting(
+        _csv, (), help="server folders that `funkwhale import --in-place` may reference (comma-separated)"
+    )
     ffmpeg: str | None = _setting(_optional_text, None, help="ffmpeg binary; default the one of imageio-ffmpeg")
     upload_max_size: int = _setting(_positive_int, 1024**3, help="largest upload body in bytes")
     default_upload_quota: int = _setting(_positive_int, 10000, help="per-user quota in MB")

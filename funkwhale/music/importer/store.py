@@ -214,3 +214,58 @@ def fail_upload_txn(txn: Any, upload_id: int, code: str, detail: str) -> None:
         """,
         (json.dumps({"error_code": code, "detail": detail}), upload_id),
     )
+
+
+def library_by_uuid_txn(txn: Any, library_uuid: str) -> dict[str, Any] | None:
+    txn.execute("SELECT id, actor_id, name FROM library WHERE uuid::text = %s", (library_uuid,))
+    return txn.fetchone()
+
+
+def folder_uploads_txn(txn: Any, library_id: int) -> dict[str, dict[str, Any]]:
+    """The library's uploads that came from a server folder, by file path (what a re-run compares against)."""
+    txn.execute(
+        """
+        SELECT id, audio_file, import_status, metadata -> 'fs' AS fs FROM upload
+        WHERE library_id = %s AND metadata ? 'fs'
+        """,
+        (library_id,),
+    )
+    return {row["fs"]["path"]: row for row in txn.fetchall()}
+
+
+def create_folder_upload_txn(txn: Any, library_id: int, fields: dict[str, Any], base_url: str) -> int:
+    """A pending upload for a file of a server folder. `fields`: source, audio_file, original_name, size,
+    mimetype, fs ({path, size, mtime}), import_reference."""
+    new = uuid_module.uuid4()
+    txn.execute(
+        """
+        INSERT INTO upload (uuid, fid, library_id, source, audio_file, original_name, size, mimetype,
+                            metadata, import_reference, import_status)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending') RETURNING id
+        """,
+        (
+            new,
+            _fid(base_url, "uploads", new),
+            library_id,
+            fields["source"],
+            fields["audio_file"],
+            fields["original_name"],
+            fields["size"],
+            fields["mimetype"],
+            json.dumps({"fs": fields["fs"]}),
+            fields["import_reference"],
+        ),
+    )
+    return txn.fetchone()["id"]
+
+
+def reset_folder_upload_txn(txn: Any, upload_id: int, size: int, fs: dict[str, Any]) -> None:
+    """A changed file: import it again."""
+    txn.execute(
+        """
+        UPDATE upload SET import_status = 'pending', import_details = '{}', size = %s,
+               metadata = jsonb_set(metadata, '{fs}', %s), modification_date = now()
+        WHERE id = %s
+        """,
+        (size, json.dumps(fs), upload_id),
+    )

@@ -1,0 +1,150 @@
+"""Importing a server folder: each audio file becomes an upload (copied into MEDIA_ROOT, or referenced in place)
+and is imported by the same pipeline as HTTP uploads. A re-run imports only new or changed files (size and
+modification time differ from the previous run's)."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
+
+from funkwhale import storage
+from funkwhale.context import Context
+from funkwhale.music.importer import store
+from funkwhale.music.importer.pipeline import process_upload
+from funkwhale.threads import run_blocking
+
+AUDIO_EXTENSIONS = frozenset(
+    {".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".mp4", ".aac", ".wav", ".aif", ".aiff"}
+)
+CONCURRENCY = 4  # imports at once: the tag reads run in the blocking-work pool
+OUTCOMES = {"finished": "imported", "skipped": "skipped", "errored": "errored", "unchanged": "unchanged"}
+
+
+class ImportError_(Exception):
+    """A one-line reason the import cannot start (unknown library, path outside the allowed folders)."""
+
+
+@dataclass
+class Summary:
+    total: int = 0
+    imported: int = 0
+    skipped: int = 0
+    errored: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return self.imported + self.skipped + self.errored + self.unchanged
+
+
+def allowed_in_place(path: Path, music_directories: tuple[str, ...]) -> bool:
+    """Whether `path` lies in one of the configured music folders (symlinks resolved)."""
+    resolved = path.resolve()
+    for folder in music_directories:
+        root = Path(folder).resolve()
+        if resolved == root or root in resolved.parents:
+            return True
+    return False
+
+
+def find_audio_files(root: Path, recursive: bool) -> list[Path]:
+    """Audio files under `root` (or `root` itself), sorted for a stable order."""
+    if root.is_file():
+        return [root] if root.suffix.lower() in AUDIO_EXTENSIONS else []
+    found = []
+    walker = os.walk(root) if recursive else [(str(root), [], os.listdir(root))]
+    for directory, _, names in walker:
+        for name in names:
+            path = Path(directory) / name
+            if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
+                found.append(path.resolve())
+    return sorted(found)
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    stat = path.stat()
+    return {"path": str(path), "size": stat.st_size, "mtime": int(stat.st_mtime)}
+
+
+def _copy_into_media(ctx: Context, path: Path, relative: str | None) -> str:
+    """Copy (kernel-side, never whole in memory) into MEDIA_ROOT; reuse `relative` for a changed file."""
+    relative = relative or storage.new_name(storage.TRACKS, path.suffix.lower())
+    target = storage.absolute(ctx.settings, relative)
+    storage.ensure_parent(target)
+    shutil.copyfile(path, target)
+    return relative
+
+
+async def _register(
+    ctx: Context, library: dict[str, Any], path: Path, previous: dict[str, Any] | None, in_place: bool, reference: str
+) -> int | None:
+    """The upload to import for `path`, or None when it is unchanged since the last run."""
+    fs = await run_blocking(_fingerprint, path)
+    if previous is not None:
+        if previous["fs"].get("size") == fs["size"] and previous["fs"].get("mtime") == fs["mtime"]:
+            return previous["id"] if previous["import_status"] == "pending" else None  # an interrupted run
+        if not in_place:
+            await run_blocking(_copy_into_media, ctx, path, previous["audio_file"])
+        await ctx.db.run(store.reset_folder_upload_txn, previous["id"], fs["size"], fs, desc="import.reset")
+        return previous["id"]
+    audio_file = None if in_place else await run_blocking(_copy_into_media, ctx, path, None)
+    fields = {
+        "source": f"file://{path}" if in_place else f"upload://{path.name}",
+        "audio_file": audio_file,
+        "original_name": path.name,
+        "size": fs["size"],
+        "mimetype": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+        "fs": fs,
+        "import_reference": reference,
+    }
+    return await ctx.db.run(
+        store.create_folder_upload_txn, library["id"], fields, ctx.settings.base_url, desc="import.register"
+    )
+
+
+async def import_folder(
+    ctx: Context,
+    library_uuid: str,
+    root: Path,
+    *,
+    in_place: bool,
+    recursive: bool,
+    reference: str = "cli",
+    progress: Callable[[Summary], None] = lambda summary: None,
+) -> Summary:
+    library = await ctx.db.run(store.library_by_uuid_txn, library_uuid, desc="import.library")
+    if library is None:
+        raise ImportError_(f"no library {library_uuid}")
+    if not await run_blocking(root.exists):
+        raise ImportError_(f"{root} does not exist")
+    if in_place and not await run_blocking(allowed_in_place, root, ctx.settings.music_directories):
+        raise ImportError_(
+            f"{root} is not inside a folder of FUNKWHALE_MUSIC_DIRECTORIES; in-place imports may only reference those"
+        )
+    files = await run_blocking(find_audio_files, root, recursive)
+    previous = await ctx.db.run(store.folder_uploads_txn, library["id"], desc="import.previous")
+    summary = Summary(total=len(files))
+    progress(summary)
+    limit = DeferredSemaphore(CONCURRENCY)
+
+    async def one(path: Path) -> None:
+        try:
+            upload_id = await _register(ctx, library, path, previous.get(str(path)), in_place, reference)
+            status = "unchanged" if upload_id is None else await process_upload(ctx, upload_id)
+        except OSError as e:
+            status = "errored"
+            summary.errors.append(f"{path}: {e.strerror or e}")
+        counter = OUTCOMES.get(status, "unchanged")
+        setattr(summary, counter, getattr(summary, counter) + 1)
+        progress(summary)
+
+    await gatherResults([limit.run(lambda p=p: Deferred.fromCoroutine(one(p))) for p in files], consumeErrors=True)
+    return summary

@@ -1,0 +1,94 @@
+"""`funkwhale import PATH --library UUID` as an operator runs it (a real subprocess on the test servers)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from . import audio
+from .catalog_factories import insert_library, insert_listener
+
+FUNKWHALE = str(Path(sys.executable).with_name("funkwhale"))
+
+
+@pytest.fixture
+def music(tmp_path):
+    folder = tmp_path / "music"
+    (folder / "disc2").mkdir(parents=True)
+    for n, fmt in enumerate(["mp3", "flac", "ogg"], 1):
+        audio.make_audio(folder, f"{n:02d}", fmt, title=f"Track {n}", artist="Sigur Rós", album="Takk", track=str(n))
+    audio.make_audio(folder / "disc2", "04", "opus", title="Track 4", artist="Sigur Rós", album="Takk", disc="2")
+    audio.make_not_audio(folder, "broken.mp3")
+    (folder / "notes.txt").write_text("not audio")
+    (folder / "cover.jpg").write_bytes(audio.make_cover("green"))
+    return folder
+
+
+@pytest.fixture
+def run(servers, clean, tmp_path, music):
+    env = {
+        **os.environ,
+        "FUNKWHALE_DATABASE_URL": servers[0],
+        "FUNKWHALE_REDIS_URL": servers[1],
+        "FUNKWHALE_DATA_DIR": str(tmp_path / "data"),
+        "FUNKWHALE_MEDIA_ROOT": str(tmp_path / "media"),
+        "FUNKWHALE_MUSIC_DIRECTORIES": str(music),
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([FUNKWHALE, *args], env=env, capture_output=True, text=True, timeout=120)
+
+    return run
+
+
+def _uploads(conn):
+    with conn.cursor() as cur:
+        cur.execute("SELECT source, audio_file, import_status, import_details FROM upload ORDER BY source")
+        return cur.fetchall()
+
+
+def test_in_place_import_references_files_and_a_rerun_imports_only_what_changed(run, db_conn, music):
+    library = insert_library(db_conn, insert_listener(db_conn, "alice"))
+    result = run("import", str(music), "--library", str(library["uuid"]), "--in-place", "--recursive")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "imported 4, skipped 0, unchanged 0, errored 1 (of 5 files)"
+    rows = _uploads(db_conn)
+    assert all(r["audio_file"] is None and r["source"].startswith(f"file://{music}") for r in rows)
+    assert [r["import_details"].get("error_code") for r in rows if r["import_status"] == "errored"] == [
+        "unsupported_format"
+    ]
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT count(*) AS n, min(attachment_cover_id) AS cover FROM album")
+        album = cur.fetchone()
+    assert album["n"] == 1 and album["cover"] is not None  # cover.jpg beside the files
+
+    again = run("import", str(music), "--library", str(library["uuid"]), "--in-place", "--recursive")
+    assert again.stdout.strip() == "imported 0, skipped 0, unchanged 5, errored 0 (of 5 files)"
+
+    changed = music / "02.flac"
+    audio.make_audio(music, "02", "flac", title="Track 2 (remastered)", artist="Sigur Rós", album="Takk", track="2")
+    os.utime(changed, (changed.stat().st_atime, changed.stat().st_mtime + 10))
+    third = run("import", str(music), "--library", str(library["uuid"]), "--in-place", "--recursive")
+    assert third.stdout.strip() == "imported 1, skipped 0, unchanged 4, errored 0 (of 5 files)"
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT title FROM track ORDER BY title")
+        assert "Track 2 (remastered)" in [r["title"] for r in cur.fetchall()]
+
+
+def test_copy_import_and_refusals(run, db_conn, music, tmp_path):
+    library = insert_library(db_conn, insert_listener(db_conn, "alice"))
+    result = run("import", str(music), "--library", str(library["uuid"]))
+    assert result.returncode == 0 and "imported 3," in result.stdout  # not recursive: disc2 left out
+    assert all(r["audio_file"] and (tmp_path / "media" / r["audio_file"]).exists() for r in _uploads(db_conn))
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    refused = run("import", str(outside), "--library", str(library["uuid"]), "--in-place")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith("in-place imports may only reference those")
+    unknown = run("import", str(music), "--library", "00000000-0000-0000-0000-000000000000")
+    assert unknown.returncode == 1 and "no library" in unknown.stderr
