@@ -1,7 +1,7 @@
 """/api/v1/uploads/ over HTTP: multipart uploads streamed to disk and queued for import, the quota, bad input
 (nothing kept), the owner's list with filters, delete, and the bulk actions.
 
-These tests run the web role only: uploads stay as the API left them (no worker imports them)."""
+Most tests run the web role only, so uploads stay as the API left them; the first one has a worker import them."""
 
 from __future__ import annotations
 
@@ -16,24 +16,15 @@ from typing import Any
 import pytest
 import pytest_twisted
 from psycopg2.extras import Json
+from twisted.internet.task import deferLater
 
 from funkwhale.music.uploads import PROCESS_UPLOAD
-from funkwhale.tasks import registry
 
 from . import catalog_factories as cf
 from .audio import make_audio
 from .client import ApiClient
 from .conftest import start_server
 from .test_libraries import Session, count_rows, media_file
-
-try:
-    registry.lookup(PROCESS_UPLOAD)
-except registry.UnknownTask:  # until the importer (funkwhale/music/importer) registers it
-
-    @registry.task(PROCESS_UPLOAD)
-    async def _stand_in(ctx: Any, upload_id: int) -> None:
-        """Never runs here (no worker); lets uploads be queued."""
-
 
 BOUNDARY = "----fw-test-boundary-7MA4YWxkTrZu0gW"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -95,6 +86,37 @@ def bob(db_conn):
 @pytest.fixture
 def library(db_conn, alice):
     return cf.insert_library(db_conn, alice, "me", name="music")
+
+
+async def settled(session: Session, upload_uuid: str, clock: Any) -> dict[str, Any]:
+    """The upload once its import has ended (the test's timeout bounds the wait)."""
+    while True:
+        resp = await session.get(f"/api/v1/uploads/{upload_uuid}/")
+        assert resp.code == 200, resp
+        if resp.json["import_status"] != "pending":
+            return resp.json
+        await deferLater(clock, 0.1, lambda: None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_uploads_are_imported_by_the_worker(server, db_conn, alice, library, tmp_path):
+    me = Session(server, db_conn, alice)
+    song = make_audio(tmp_path, "song", "ogg", title="Norðurljós", artist="Björk Quartet", album="Ljós")
+    resp = await upload(me, form({"library": str(library["uuid"])}, song.read_bytes(), filename="song.ogg"))
+    assert resp.code == 201, resp
+    good = await settled(me, resp.json["uuid"], server.ctx.clock)
+    assert good["import_status"] == "finished", good
+    assert good["track"]["title"] == "Norðurljós" and good["track"]["artist"]["name"] == "Björk Quartet"
+    assert good["track"]["album"]["title"] == "Ljós" and good["duration"] and good["bitrate"]
+
+    resp = await upload(me, form({"library": str(library["uuid"])}, b"\x00garbage" * 5000, filename="bad.mp3"))
+    assert resp.code == 201, resp
+    bad = await settled(me, resp.json["uuid"], server.ctx.clock)
+    assert bad["import_status"] == "errored" and bad["import_details"]["error_code"], bad
+    assert bad["track"] is None
+
+    resp = await me.get(f"/api/v1/libraries/{library['uuid']}/")
+    assert resp.json["uploads_count"] == 2 and resp.json["size"] == good["size"], resp
 
 
 @pytest_twisted.ensureDeferred
