@@ -161,18 +161,35 @@ async def test_upload_is_stored_and_queued(web_server, db_conn, settings, alice,
 
 
 @pytest_twisted.ensureDeferred
-async def test_draft_is_not_queued_until_published(web_server, db_conn, alice, library):
+async def test_drafts_are_queued_once_published(web_server, db_conn, alice, library):
     me = Session(web_server, db_conn, alice)
-    resp = await upload(me, form({"library": str(library["uuid"]), "import_status": "draft"}, b"ID3 bytes"))
-    assert resp.code == 201 and resp.json["import_status"] == "draft", resp
-    draft = resp.json["uuid"]
+    drafts = []
+    for name in ("one.mp3", "two.mp3"):
+        body = form({"library": str(library["uuid"]), "import_status": "draft"}, b"ID3 bytes", filename=name)
+        resp = await upload(me, body)
+        assert resp.code == 201 and resp.json["import_status"] == "draft", resp
+        drafts.append(resp.json["uuid"])
     assert task_rows(db_conn) == []
 
-    resp = await me.post("/api/v1/uploads/action/", json_body={"action": "publish", "objects": [draft]})
+    url = f"/api/v1/uploads/{drafts[0]}/"
+    resp = await me.patch(url, json_body={"import_metadata": {"title": "Better"}, "import_reference": "r2"})
+    assert resp.code == 200, resp
+    assert resp.json["import_metadata"] == {"title": "Better"} and resp.json["import_reference"] == "r2"
+    assert resp.json["import_status"] == "draft" and task_rows(db_conn) == []
+    resp = await me.patch(url, json_body={"import_metadata": "[]"})
+    assert resp.code == 400 and resp.json["import_metadata"] == ["Expected a JSON object."], resp
+    resp = await me.patch(url, json_body={"import_status": "pending"})
+    assert resp.code == 200 and resp.json["import_status"] == "pending", resp
+    first = upload_row(db_conn, drafts[0])
+    assert task_rows(db_conn) == [{"name": PROCESS_UPLOAD, "args": [first["id"]], "status": "pending"}]
+    resp = await me.patch(url, json_body={"import_metadata": {"title": "Too late"}})
+    assert resp.code == 400 and resp.json["import_status"] == ["Only a draft upload can be changed."], resp
+
+    resp = await me.post("/api/v1/uploads/action/", json_body={"action": "publish", "objects": "all"})
     assert resp.code == 200 and resp.json == {"action": "publish", "updated": 1, "result": None}, resp
-    row = upload_row(db_conn, draft)
-    assert row["import_status"] == "pending"
-    assert task_rows(db_conn) == [{"name": PROCESS_UPLOAD, "args": [row["id"]], "status": "pending"}]
+    second = upload_row(db_conn, drafts[1])
+    assert second["import_status"] == "pending"
+    assert [t["args"] for t in task_rows(db_conn)] == [[first["id"]], [second["id"]]]
 
 
 @pytest_twisted.ensureDeferred

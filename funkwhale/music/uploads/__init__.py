@@ -168,6 +168,34 @@ class UploadFields:
     source: str | None
 
 
+def _import_fields(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """import_status (draft | pending), import_reference and import_metadata (an object, or one as JSON
+    text) among `data`, checked: the ones present."""
+    values: dict[str, Any] = {}
+    if data.get("import_status"):
+        if data["import_status"] in ("draft", "pending"):
+            values["import_status"] = data["import_status"]
+        else:
+            errors["import_status"] = [_choice(data["import_status"])]
+    if "import_reference" in data:
+        reference = _text(data, "import_reference", 50, errors)
+        if reference is not None:
+            values["import_reference"] = reference
+    metadata = data.get("import_metadata")
+    if isinstance(metadata, str) and metadata:
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            errors["import_metadata"] = ["Value must be valid JSON."]
+            return values
+    if metadata not in (None, ""):
+        if isinstance(metadata, dict):
+            values["import_metadata"] = metadata
+        else:
+            errors["import_metadata"] = ["Expected a JSON object."]
+    return values
+
+
 def clean_upload_fields(fields: dict[str, str], received: ReceivedFile | None) -> UploadFields:
     """The text fields of an upload form, checked; Invalid naming every bad field."""
     errors: dict[str, list[str]] = {}
@@ -181,26 +209,20 @@ def clean_upload_fields(fields: dict[str, str], received: ReceivedFile | None) -
             library = uuid.UUID(fields["library"])
         except ValueError:
             errors["library"] = ["Object not found."]
-    status = fields.get("import_status") or "pending"
-    if status not in ("draft", "pending"):
-        errors["import_status"] = [_choice(status)]
-    reference = _text(fields, "import_reference", 50, errors) if "import_reference" in fields else None
-    metadata: Any = {}
-    if fields.get("import_metadata"):
-        try:
-            metadata = json.loads(fields["import_metadata"])
-        except ValueError:
-            errors["import_metadata"] = ["Value must be valid JSON."]
-        else:
-            if not isinstance(metadata, dict):
-                errors["import_metadata"] = ["Expected a JSON object."]
+    values = _import_fields(fields, errors)
     source = _text(fields, "source", 500, errors) if fields.get("source") else None
     if source is not None and source.lower().startswith("file:"):
         errors["source"] = ["file:// sources are only for server-side imports."]
     if errors:
         raise Invalid(errors)
     assert library is not None
-    return UploadFields(library, status, reference or str(uuid.uuid4()), metadata, source)
+    return UploadFields(
+        library,
+        values.get("import_status", "pending"),
+        values.get("import_reference") or str(uuid.uuid4()),
+        values.get("import_metadata", {}),
+        source,
+    )
 
 
 def _extension(filename: str) -> str:
@@ -311,6 +333,33 @@ async def list_uploads(
 async def get_upload(ctx: Context, viewer: Viewer, upload_uuid: uuid.UUID) -> dict[str, Any] | None:
     """One of the viewer's uploads, or None."""
     return await ctx.db.run(store.get_upload_txn, viewer, upload_uuid, desc="uploads.get")
+
+
+async def update_draft(
+    ctx: Context, viewer: Viewer, upload_uuid: uuid.UUID, data: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Change a draft's import_metadata / import_reference, or publish it (import_status pending: queued for
+    import). None when the viewer has no such upload; Invalid when it is no longer a draft."""
+    errors: dict[str, list[str]] = {}
+    values = _import_fields(data, errors)
+    if errors:
+        raise Invalid(errors)
+
+    def update_txn(txn: Any) -> tuple[dict[str, Any] | None, queue.Message | None]:
+        row = store.get_upload_txn(txn, viewer, upload_uuid)
+        if row is None:
+            return None, None
+        if not store.update_draft_txn(txn, row["id"], values):
+            raise Invalid({"import_status": ["Only a draft upload can be changed."]})
+        message = None
+        if values.get("import_status") == "pending":
+            message = queue.enqueue_durable_txn(txn, PROCESS_UPLOAD, row["id"])
+        return store.get_upload_txn(txn, viewer, upload_uuid), message
+
+    row, message = await ctx.db.run(update_txn, desc="uploads.update")
+    if message is not None:
+        await queue.push(ctx, message)
+    return row
 
 
 async def delete_uploads(ctx: Context, viewer: Viewer, uuids: list[uuid.UUID] | None) -> int:

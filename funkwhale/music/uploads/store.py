@@ -228,6 +228,19 @@ def insert_upload_txn(txn: Any, values: dict[str, Any]) -> int:
     return txn.fetchone()["id"]
 
 
+def update_draft_txn(txn: Any, upload_id: int, values: dict[str, Any]) -> bool:
+    """Set import fields (import_status, import_reference, import_metadata) of a draft upload; False when
+    the upload is not a draft (any more)."""
+    values = {k: Json(v) if isinstance(v, dict) else v for k, v in values.items()}
+    assignments = "".join(f"{name} = %s, " for name in values)
+    txn.execute(
+        f"UPDATE upload SET {assignments}modification_date = now() WHERE id = %s AND import_status = 'draft'"
+        " RETURNING id",
+        [*values.values(), upload_id],
+    )
+    return txn.fetchone() is not None
+
+
 def get_upload_by_id_txn(txn: Any, upload_id: int) -> dict[str, Any] | None:
     txn.execute(_UPLOAD_SELECT + " WHERE u.id = %s", (upload_id,))
     return txn.fetchone()

@@ -1,6 +1,6 @@
 """/api/v1/uploads/: the caller's uploads. POST a multipart form (audio_file, library, import_status,
-import_reference, import_metadata, source) to upload; list with filters, retrieve, delete; `action/` to
-delete or relaunch (or publish drafts) in bulk.
+import_reference, import_metadata, source) to upload; list with filters, retrieve, PATCH drafts, delete;
+`action/` to delete or relaunch (or publish drafts) in bulk.
 
 The body of a POST is never parsed by Twisted (see web/site.py): it is spooled to a file under
 MEDIA_ROOT/incoming while it arrives, and stream-parsed in a thread by funkwhale.music.uploads.
@@ -139,6 +139,18 @@ class UploadsApi:
     async def retrieve(self, request: Any, upload_uuid: str) -> bytes:
         viewer = await self._viewer(request, "read:libraries")
         row = await uploads.get_upload(self.ctx, viewer, parse_uuid(upload_uuid))
+        if row is None:
+            raise not_found()
+        return json_response(request, upload_json(row))
+
+    @app.route("/<upload_uuid>/", methods=["PATCH", "PUT"], strict_slashes=False)
+    async def update(self, request: Any, upload_uuid: str) -> bytes:
+        """Drafts only: import_metadata, import_reference, and import_status "pending" to publish."""
+        viewer = await self._viewer(request, "write:libraries")
+        try:
+            row = await uploads.update_draft(self.ctx, viewer, parse_uuid(upload_uuid), read_body(request))
+        except uploads.Invalid as e:
+            raise invalid(e) from None
         if row is None:
             raise not_found()
         return json_response(request, upload_json(row))
