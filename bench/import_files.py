@@ -32,8 +32,18 @@ def generate(folder: Path, count: int) -> list[Path]:
     for fmt, codec in FORMATS.items():
         seeds[fmt] = folder / f"seed.{fmt}"
         subprocess.run(
-            [ffmpeg_binary(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
-             *codec, str(seeds[fmt])],
+            [
+                ffmpeg_binary(),
+                "-y",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:duration=3",
+                *codec,
+                str(seeds[fmt]),
+            ],
             check=True,
         )
     for n in range(count):
@@ -72,7 +82,11 @@ def main() -> None:
         bin_dir = Path(sys.executable).parent
         subprocess.run(
             [str(bin_dir / "funkwhale"), "createuser", "bench", "--email", "bench@example.org"],
-            input="bench-pass-1234\nbench-pass-1234\n", env=env, check=True, capture_output=True, text=True,
+            input="bench-pass-1234\nbench-pass-1234\n",
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         library = subprocess.run(
             [str(bin_dir / "python"), "-c", _MAKE_LIBRARY], env=env, check=True, capture_output=True, text=True
@@ -80,12 +94,16 @@ def main() -> None:
         t0 = time.monotonic()
         result = subprocess.run(
             [str(bin_dir / "funkwhale"), "import", str(music), "--library", library, "--in-place", "--recursive"],
-            env=env, capture_output=True, text=True,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         elapsed = time.monotonic() - t0
         print(result.stdout.strip())
-        print(f"funkwhale import (in place, {len(files)} files): {len(files) / elapsed:.0f} tracks/s ({elapsed:.1f} s, "
-              "including the embedded servers' start)")
+        print(
+            f"funkwhale import (in place, {len(files)} files): {len(files) / elapsed:.0f} tracks/s ({elapsed:.1f} s, "
+            "including the embedded servers' start)"
+        )
         print(f"read_metadata alone (mutagen, one thread):   {tags_rate:.0f} files/s")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import pytest_twisted
+from twisted.internet.defer import Deferred, gatherResults
 
 from funkwhale import storage
 from funkwhale.music.importer.pipeline import process_upload
@@ -164,8 +165,42 @@ async def test_the_worker_imports_what_is_enqueued_and_survives_a_bad_file(serve
                 return
             await deferLater(server.ctx.clock, 0.1, lambda: None)
 
-    from twisted.internet.defer import Deferred
-
     assert await within(Deferred.fromCoroutine(settled()), 20, server.ctx.clock)
     statuses = {r["id"]: r["import_status"] for r in _all(db_conn, "SELECT id, import_status FROM upload")}
     assert statuses == {bad["id"]: "errored", good["id"]: "finished"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_two_discs_make_one_album_with_a_track_per_disc(web_server, db_conn, owner, tmp_path):
+    _, library = owner
+    for disc in (1, 2):
+        path = audio.make_audio(
+            tmp_path, f"d{disc}", "ogg", title="Intro", artist="Low Tide", album="Double", track="1", disc=f"{disc}/2"
+        )
+        assert await process_upload(web_server.ctx, _add(web_server.ctx, db_conn, library, path)["id"]) == "finished"
+    rows = _all(db_conn, "SELECT t.disc_number, t.album_id FROM track t ORDER BY t.disc_number")
+    assert [r["disc_number"] for r in rows] == [1, 2] and len({r["album_id"] for r in rows}) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_imports_of_a_new_album_create_it_once(web_server, db_conn, owner, tmp_path):
+    _, library = owner
+    uploads = []
+    for n in range(8):
+        path = audio.make_audio(
+            tmp_path,
+            f"p{n}",
+            ["mp3", "flac"][n % 2],
+            title=f"Part {n}",
+            artist=["Ensemble Ω", "Solo Ω"][n % 2],
+            album_artist="Ensemble Ω",
+            album="Simultaneous",
+            track=str(n + 1),
+            genre="Minimal",
+        )
+        uploads.append(_add(web_server.ctx, db_conn, library, path))
+    statuses = await gatherResults([Deferred.fromCoroutine(process_upload(web_server.ctx, up["id"])) for up in uploads])
+    assert statuses == ["finished"] * 8
+    assert (_count(db_conn, "artist"), _count(db_conn, "album"), _count(db_conn, "track")) == (2, 1, 8)
+    assert _count(db_conn, "tag") == 1
+    assert _one(db_conn, "SELECT count(*) AS n FROM tagged_item WHERE object_type = 'track'")["n"] == 8

@@ -64,10 +64,13 @@ def apply_overrides(meta: Metadata, overrides: dict[str, Any]) -> Metadata:
 
 
 def _lock_keys(meta: Metadata) -> list[str]:
-    names = [*meta.artists, *meta.album_artists]
-    keys = [f"artist:{fold(n)}" for n in names]
+    """Every name or id the import may create a row for: artists, the album (tracks are made under its lock),
+    MusicBrainz ids (unique) and tags."""
+    keys = [f"artist:{fold(n)}" for n in (*meta.artists, *meta.album_artists)]
     album_artist = (meta.album_artists or meta.artists)[0]
     keys.append(f"album:{fold(album_artist)}:{fold(meta.album or UNKNOWN_ALBUM)}")
+    keys += [f"mbid:{m}" for m in (*meta.artist_mbids, *meta.album_artist_mbids, meta.album_mbid) if m]
+    keys += [f"tag:{g.lower()}" for g in meta.genres]
     return keys
 
 
@@ -108,14 +111,8 @@ def import_txn(txn: Any, row: dict[str, Any], meta: Metadata, cover_id: int | No
     if cover_id is not None:
         store.set_cover_txn(txn, "album", album_id, cover_id)
     duplicates = store.owned_duplicates_txn(txn, track_id, row["actor_id"], row["id"])
-    status, details = (
-        ("skipped", {"code": ALREADY_IMPORTED, "duplicates": duplicates})
-        if duplicates
-        else (
-            "finished",
-            {},
-        )
-    )
+    status = "skipped" if duplicates else "finished"
+    details = {"code": ALREADY_IMPORTED, "duplicates": duplicates} if duplicates else {}
     audio = {
         "duration": round(meta.duration) if meta.duration is not None else None,
         "bitrate": meta.bitrate,
