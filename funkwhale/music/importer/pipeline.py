@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 from twisted.enterprise.adbapi import ConnectionLost
 from twisted.logger import Logger
 
@@ -155,8 +156,8 @@ async def process_upload(ctx: Context, upload_id: int) -> str | None:
         await ctx.db.run(store.fail_upload_txn, upload_id, e.code, e.detail, desc="import.fail")
         log.info("upload {upload_id} errored: {code} ({detail})", upload_id=upload_id, code=e.code, detail=e.detail)
         return "errored"
-    except (ConnectionLost, DatabaseUnavailable):
-        raise
+    except (ConnectionLost, DatabaseUnavailable, psycopg2.OperationalError, psycopg2.InterfaceError):
+        raise  # the database went away, a deadlock, a timeout: the queue retries the task
     except Exception as e:
         log.failure("upload {upload_id} failed", upload_id=upload_id)
         detail = f"{type(e).__name__}: {e}"[:500]
