@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import pytest_twisted
 
 from . import audio
 from .catalog_factories import insert_library, insert_listener
@@ -92,3 +94,24 @@ def test_copy_import_and_refusals(run, db_conn, music, tmp_path):
     assert refused.stderr.strip().endswith("in-place imports may only reference those")
     unknown = run("import", str(music), "--library", "00000000-0000-0000-0000-000000000000")
     assert unknown.returncode == 1 and "no library" in unknown.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_hourly_rescan_imports_new_files_of_the_folders_imported_in_place(run, web_server, db_conn, music):
+    from funkwhale.jobs import housekeeping_jobs
+
+    library = insert_library(db_conn, insert_listener(db_conn, "alice"))
+    assert run("import", str(music / "disc2"), "--library", str(library["uuid"]), "--in-place").returncode == 0
+    audio.make_audio(music / "disc2", "05", "mp3", title="Track 5", artist="Sigur Rós", album="Takk", disc="2")
+    audio.make_audio(music, "06", "mp3", title="Track 6", artist="Sigur Rós", album="Takk")  # not imported before
+
+    web_server.ctx.settings = dataclasses.replace(web_server.ctx.settings, music_directories=(str(music),))
+    job = {j.name: j for j in housekeeping_jobs(web_server.ctx)}["music.rescan_folders"]
+    assert await job.run() == 1
+    assert await job.run() == 0
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT source FROM upload WHERE import_status = 'finished' ORDER BY source")
+        assert [r["source"] for r in cur.fetchall()] == [
+            f"file://{music}/disc2/04.opus",
+            f"file://{music}/disc2/05.mp3",
+        ]

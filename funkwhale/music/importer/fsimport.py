@@ -1,6 +1,7 @@
 """Importing a server folder: each audio file becomes an upload (copied into MEDIA_ROOT, or referenced in place)
 and is imported by the same pipeline as HTTP uploads. A re-run imports only new or changed files (size and
-modification time differ from the previous run's)."""
+modification time differ from the previous run's). In-place uploads remember the folder they were imported from
+(and --recursive), so that the scheduler's hourly `rescan` re-imports what changed there."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
+from twisted.logger import Logger
 
 from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.music.importer import store
 from funkwhale.music.importer.pipeline import process_upload
 from funkwhale.threads import run_blocking
+
+log = Logger()
 
 AUDIO_EXTENSIONS = frozenset(
     {".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".mp4", ".aac", ".wav", ".aif", ".aiff"}
@@ -84,10 +88,17 @@ def _copy_into_media(ctx: Context, path: Path, relative: str | None) -> str:
 
 
 async def _register(
-    ctx: Context, library: dict[str, Any], path: Path, previous: dict[str, Any] | None, in_place: bool, reference: str
+    ctx: Context,
+    library: dict[str, Any],
+    path: Path,
+    previous: dict[str, Any] | None,
+    scope: dict[str, Any] | None,
+    reference: str,
 ) -> int | None:
-    """The upload to import for `path`, or None when it is unchanged since the last run."""
-    fs = await run_blocking(_fingerprint, path)
+    """The upload to import for `path`, or None when it is unchanged since the last run. `scope` (in-place
+    imports: the folder imported and whether recursively) is what a rescan covers; None copies the file."""
+    in_place = scope is not None
+    fs = {**await run_blocking(_fingerprint, path), **(scope or {})}
     if previous is not None:
         if previous["fs"].get("size") == fs["size"] and previous["fs"].get("mtime") == fs["mtime"]:
             return previous["id"] if previous["import_status"] == "pending" else None  # an interrupted run
@@ -130,6 +141,7 @@ async def import_folder(
             f"{root} is not inside a folder of FUNKWHALE_MUSIC_DIRECTORIES; in-place imports may only reference those"
         )
     files = await run_blocking(find_audio_files, root, recursive)
+    scope = {"root": str(await run_blocking(root.resolve)), "recursive": recursive} if in_place else None
     previous = await ctx.db.run(store.folder_uploads_txn, library["id"], desc="import.previous")
     summary = Summary(total=len(files))
     progress(summary)
@@ -137,7 +149,7 @@ async def import_folder(
 
     async def one(path: Path) -> None:
         try:
-            upload_id = await _register(ctx, library, path, previous.get(str(path)), in_place, reference)
+            upload_id = await _register(ctx, library, path, previous.get(str(path)), scope, reference)
             status = "unchanged" if upload_id is None else await process_upload(ctx, upload_id)
         except OSError as e:
             status = "errored"
@@ -148,3 +160,24 @@ async def import_folder(
 
     await gatherResults([limit.run(lambda p=p: Deferred.fromCoroutine(one(p))) for p in files], consumeErrors=True)
     return summary
+
+
+async def rescan(ctx: Context) -> int:
+    """Scheduler job: import new and changed files of the folders imported in place before, into the same
+    libraries (and as recursively), while they stay inside MUSIC_DIRECTORIES. Returns how many were imported."""
+    imported = 0
+    for scope in await ctx.db.run(store.in_place_scopes_txn, desc="import.rescan"):
+        try:
+            summary = await import_folder(
+                ctx,
+                scope["library"],
+                Path(scope["root"]),
+                in_place=True,
+                recursive=scope["recursive"],
+                reference="rescan",
+            )
+        except ImportError_ as e:
+            log.warn("rescan of {root} skipped: {reason}", root=scope["root"], reason=str(e))
+            continue
+        imported += summary.imported
+    return imported

@@ -269,3 +269,17 @@ def reset_folder_upload_txn(txn: Any, upload_id: int, size: int, fs: dict[str, A
         """,
         (size, json.dumps(fs), upload_id),
     )
+
+
+def in_place_scopes_txn(txn: Any) -> list[dict[str, Any]]:
+    """Each (library uuid, folder, recursive) that in-place imports came from: what the rescan job covers."""
+    txn.execute(
+        """
+        SELECT DISTINCT l.uuid::text AS library, u.metadata -> 'fs' ->> 'root' AS root,
+               coalesce((u.metadata -> 'fs' ->> 'recursive')::boolean, false) AS recursive
+        FROM upload u JOIN library l ON l.id = u.library_id
+        WHERE u.source LIKE 'file://%' AND u.metadata -> 'fs' ? 'root'
+        ORDER BY 1, 2
+        """
+    )
+    return txn.fetchall()
