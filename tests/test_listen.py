@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -181,6 +182,28 @@ async def test_nginx_gets_x_accel_redirect(db_conn, settings):
         )
     finally:
         await running.service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_nginx_sends_in_place_files_of_the_music_folder(db_conn, settings):
+    music = Path(settings.data_dir) / "music"
+    nginx = dataclasses.replace(settings, reverse_proxy="nginx", role="web", music_directories=(str(music),))
+    running = await start_server(nginx)
+    try:
+        user, library = owner_with_library(db_conn, "alice")
+        song = add_playable(db_conn, settings, library, "ogg", in_place=True)
+        response = await running.client().get(song.url, headers=session(db_conn, user))
+        assert response.code == 200 and response.body == b""
+        assert response.header("X-Accel-Redirect") == f"/_protected/music/{song.path.name}"
+    finally:
+        await running.service.stopService()
+
+    elsewhere = await start_server(dataclasses.replace(nginx, music_directories=()))
+    try:  # a file nginx has no location for: the daemon sends it itself
+        response = await elsewhere.client().get(song.url, headers=session(db_conn, user))
+        assert response.code == 200 and response.body == song.path.read_bytes()
+    finally:
+        await elsewhere.service.stopService()
 
 
 @pytest_twisted.ensureDeferred

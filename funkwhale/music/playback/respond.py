@@ -5,6 +5,7 @@ its own error format."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from funkwhale import storage
@@ -66,9 +67,20 @@ async def count_download(ctx: Context, upload: dict[str, Any], listener: str) ->
         )
 
 
-def _accel(request: Any, relative: str, content_type: str, disposition: str | None) -> bytes:
+def _accel_location(ctx: Context, source: Source) -> str | None:
+    """nginx's internal location of the original: /_protected/media/ for MEDIA_ROOT files, /_protected/music/ for
+    in-place files of the first music folder (deploy/nginx.conf aliases that one); None when nginx cannot reach it."""
+    if source.relative is not None:
+        return storage.accel_path(source.relative)
+    folders = ctx.settings.music_directories
+    if folders and Path(folders[0]).resolve() in source.path.parents:
+        return storage.accel_music_path(str(source.path), str(Path(folders[0]).resolve()))
+    return None
+
+
+def _accel(request: Any, location: str, content_type: str, disposition: str | None) -> bytes:
     """Let nginx send the file (it does Range): an empty body and X-Accel-Redirect."""
-    request.setHeader(b"X-Accel-Redirect", storage.accel_path(relative).encode("ascii"))
+    request.setHeader(b"X-Accel-Redirect", location.encode("ascii"))
     request.setHeader(b"Content-Type", content_type.encode("ascii"))
     if disposition:
         request.setHeader(b"Content-Disposition", disposition.encode("ascii"))
@@ -91,8 +103,9 @@ async def send(
         playback.content_disposition(playback.download_filename(upload, extension)) if download else None
     )
     if needed is None:
-        if nginx and source.relative is not None:
-            return _accel(request, source.relative, source.mimetype, disposition)
+        location = _accel_location(ctx, source) if nginx else None
+        if location is not None:
+            return _accel(request, location, source.mimetype, disposition)
         try:
             return await files.serve_file(request, source.path, source.mimetype, disposition)
         except OSError:
@@ -103,7 +116,7 @@ async def send(
     )
     if cached is not None:
         if nginx:
-            return _accel(request, cached["audio_file"], mimetype, disposition)
+            return _accel(request, storage.accel_path(cached["audio_file"]), mimetype, disposition)
         try:
             path = storage.absolute(ctx.settings, cached["audio_file"])
             return await files.serve_file(request, path, mimetype, disposition)
