@@ -14,31 +14,16 @@ from .client import ApiClient, Response
 from .factories import insert_session
 
 
-class Session:
+class Session(ApiClient):
     """An ApiClient logged in as `user` (session cookie and CSRF token), for reads and writes."""
 
     def __init__(self, server: Any, conn: Any, user: dict[str, Any]) -> None:
-        self.client = ApiClient(server.base)
+        super().__init__(server.base)
         key, csrf = insert_session(conn, user["id"])
         self.headers = {"Cookie": f"sessionid={key}; csrftoken={csrf}", "X-CSRFToken": csrf}
 
     async def request(self, method: str, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Response:
-        return await self.client.request(method, path, headers={**self.headers, **(headers or {})}, **kw)
-
-    async def get(self, path: str, **kw: Any) -> Response:
-        return await self.request("GET", path, **kw)
-
-    async def post(self, path: str, **kw: Any) -> Response:
-        return await self.request("POST", path, **kw)
-
-    async def patch(self, path: str, **kw: Any) -> Response:
-        return await self.request("PATCH", path, **kw)
-
-    async def put(self, path: str, **kw: Any) -> Response:
-        return await self.request("PUT", path, **kw)
-
-    async def delete(self, path: str, **kw: Any) -> Response:
-        return await self.request("DELETE", path, **kw)
+        return await super().request(method, path, headers={**self.headers, **(headers or {})}, **kw)
 
 
 def count_rows(conn: Any, table: str) -> int:
