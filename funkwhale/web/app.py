@@ -31,6 +31,7 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/attachments", "funkwhale.web.api.attachments:AttachmentsApi"),
     ("api/v1/libraries", "funkwhale.web.api.libraries:LibrariesApi"),
     ("api/v1/uploads", "funkwhale.web.api.uploads:UploadsApi"),
+    ("api/v1/playlists", "funkwhale.web.api.playlists:PlaylistsApi"),
 ]
 
 

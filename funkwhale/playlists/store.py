@@ -1,0 +1,247 @@
+"""The playlists' SQL. Reads are one statement each; every write locks the playlist row (FOR UPDATE) and computes
+positions inside its transaction, so `playlist_track.index` stays exactly 0..n-1 under concurrent edits (the
+UNIQUE(playlist_id, index) is checked at commit, which lets one UPDATE shift many rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from funkwhale.music.catalog.store import _select, _Sql  # the catalog's track JSON, shared with every track list
+from funkwhale.music.visibility import Viewer, playable_track_exists
+from funkwhale.playlists import ALBUM_COVERS, DEFAULT_ORDERING, ORDERINGS, PlaylistError
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One list request: filters, ordering (Funkwhale names, "-" for descending), a page window."""
+
+    viewer: Viewer
+    user: int | None = None
+    q: str = ""
+    playable: bool | None = None
+    ordering: tuple[str, ...] = ()
+    limit: int = 50
+    offset: int = 0
+
+
+def _visible(sql: _Sql, viewer: Viewer) -> str:
+    """True for a playlist `pls` the viewer may see: theirs, `instance` ones when logged in, `everyone` ones."""
+    return (
+        f"(pls.privacy_level = 'everyone'"
+        f" OR (pls.privacy_level = 'instance' AND {sql.bind('auth', viewer.authenticated)})"
+        f" OR pls.user_id = {sql.bind('viewer_user', viewer.user_id)})"
+    )
+
+
+def _has_playable(sql: _Sql) -> str:
+    return (
+        "EXISTS (SELECT 1 FROM playlist_track ppt JOIN track ptt ON ptt.id = ppt.track_id"
+        f" WHERE ppt.playlist_id = pls.id AND {sql.track_playable('ptt')})"
+    )
+
+
+def _columns(sql: _Sql) -> str:
+    """The playlist JSON pieces over `pls`: owner, track count, playable duration, album covers."""
+    best_duration = (
+        "(SELECT coalesce(max(pu.duration), 0) FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+        f" WHERE pu.track_id = spt.track_id AND {sql.playable} HAVING count(*) > 0)"
+    )
+    return (
+        "pls.id, pls.name, pls.privacy_level, pls.creation_date, pls.modification_date,"
+        " (SELECT json_build_object('id', u.id, 'username', u.username, 'name', u.name,"
+        " 'date_joined', u.date_joined) FROM users u WHERE u.id = pls.user_id) AS user,"
+        " (SELECT json_build_object('count', count(*), 'duration', coalesce(sum(d), 0), 'playable', count(d))"
+        f" FROM (SELECT {best_duration} AS d FROM playlist_track spt WHERE spt.playlist_id = pls.id OFFSET 0) s)"
+        " AS stats,"
+        " (SELECT coalesce(json_agg(c.cover ORDER BY c.first), '[]'::json) FROM (SELECT min(cpt.index) AS first,"
+        f" {sql.attachment('cal.attachment_cover_id')} AS cover FROM playlist_track cpt"
+        " JOIN track ctr ON ctr.id = cpt.track_id JOIN album cal ON cal.id = ctr.album_id"
+        " WHERE cpt.playlist_id = pls.id AND cal.attachment_cover_id IS NOT NULL"
+        f" GROUP BY cal.id ORDER BY first LIMIT {ALBUM_COVERS}) c) AS album_covers"
+    )
+
+
+def _ordering(fields: tuple[str, ...]) -> str:
+    parts = []
+    for name in fields:
+        expr = ORDERINGS.get(name.lstrip("-"))
+        if expr is not None:
+            parts.append(f"{expr} DESC" if name.startswith("-") else expr)
+    if not parts:
+        return _ordering(DEFAULT_ORDERING)
+    return ", ".join([*parts, "pls.id DESC" if parts[0].endswith(" DESC") else "pls.id"])
+
+
+def list_txn(txn: Any, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
+    """(total, rows of the page) of the playlists the viewer may see."""
+    sql = _Sql(listing.viewer)
+    where = [_visible(sql, listing.viewer)]
+    if listing.user is not None:
+        where.append(f"pls.user_id = {sql.bind('user', listing.user)}")
+    if listing.q:
+        like = "%" + listing.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(f"lower(pls.name) LIKE {sql.bind('q', like)}")
+    if listing.playable is not None:
+        where.append(_has_playable(sql) if listing.playable else f"NOT {_has_playable(sql)}")
+    txn.execute(
+        f"WITH page AS (SELECT pls.*, count(*) OVER () AS total FROM playlist pls WHERE {' AND '.join(where)}"
+        f" ORDER BY {_ordering(listing.ordering)} LIMIT {sql.bind('limit', listing.limit)}"
+        f" OFFSET {sql.bind('offset', listing.offset)})"
+        f" SELECT pls.total, {_columns(sql)} FROM page pls ORDER BY {_ordering(listing.ordering)}",
+        sql.params,
+    )
+    rows = txn.fetchall()
+    return (rows[0]["total"] if rows else 0), rows
+
+
+def detail_txn(txn: Any, viewer: Viewer, playlist_id: int) -> dict[str, Any] | None:
+    """One playlist the viewer may see, else None."""
+    sql = _Sql(viewer)
+    txn.execute(
+        f"SELECT {_columns(sql)} FROM playlist pls WHERE pls.id = {sql.bind('id', playlist_id)}"
+        f" AND {_visible(sql, viewer)}",
+        sql.params,
+    )
+    return txn.fetchone()
+
+
+def tracks_txn(
+    txn: Any, viewer: Viewer, playlist_id: int, start: int = 0, limit: int | None = None
+) -> tuple[int, list[dict[str, Any]]] | None:
+    """(count, entries from position `start`, at most `limit`) of a playlist the viewer may see, else None.
+
+    Each entry is the catalog's track row plus `index` and `added` (when it was added); a track the viewer may no
+    longer play is kept, with no uploads. One statement.
+    """
+    sql = _Sql(viewer)
+    window = f"pt.index >= {sql.bind('start', start)}"
+    if limit is not None:
+        window += f" AND pt.index < {sql.bind('end', start + limit)}"
+    txn.execute(
+        "SELECT (SELECT count(*) FROM playlist_track c WHERE c.playlist_id = pls.id) AS total, e.*"
+        " FROM playlist pls LEFT JOIN LATERAL (SELECT pt.index, pt.creation_date AS added,"
+        f" {_select(sql, 'track')} FROM playlist_track pt JOIN track p ON p.id = pt.track_id"
+        f" WHERE pt.playlist_id = pls.id AND {window}) e ON true"
+        f" WHERE pls.id = {sql.bind('id', playlist_id)} AND {_visible(sql, viewer)} ORDER BY e.index",
+        sql.params,
+    )
+    rows = txn.fetchall()
+    if not rows:
+        return None
+    return rows[0]["total"], [r for r in rows if r["index"] is not None]
+
+
+# -- writes ----------------------------------------------------------------------------------------------------------
+
+
+def create_txn(txn: Any, viewer: Viewer, name: str, privacy_level: str) -> dict[str, Any]:
+    txn.execute(
+        "INSERT INTO playlist (user_id, name, privacy_level) VALUES (%s, %s, %s) RETURNING id",
+        (viewer.user_id, name, privacy_level),
+    )
+    return detail_txn(txn, viewer, txn.fetchone()["id"])
+
+
+def _lock_txn(txn: Any, viewer: Viewer, playlist_id: int) -> None:
+    """Lock the viewer's playlist for this transaction; 404 when they cannot see it, 403 when it is not theirs."""
+    txn.execute("SELECT user_id, privacy_level FROM playlist WHERE id = %s FOR UPDATE", (playlist_id,))
+    row = txn.fetchone()
+    if row is None or (row["user_id"] != viewer.user_id and row["privacy_level"] == "me"):
+        raise PlaylistError(404, "No such playlist.", "not_found")
+    if row["user_id"] != viewer.user_id:
+        raise PlaylistError(403, "You do not have permission to perform this action.", "permission_denied")
+
+
+def _touch_txn(txn: Any, playlist_id: int) -> None:
+    txn.execute("UPDATE playlist SET modification_date = now() WHERE id = %s", (playlist_id,))
+
+
+def _count_txn(txn: Any, playlist_id: int) -> int:
+    txn.execute("SELECT count(*) AS n FROM playlist_track WHERE playlist_id = %s", (playlist_id,))
+    return txn.fetchone()["n"]
+
+
+def update_txn(txn: Any, viewer: Viewer, playlist_id: int, changes: dict[str, str]) -> dict[str, Any]:
+    """Set `name` and/or `privacy_level` of the viewer's playlist."""
+    _lock_txn(txn, viewer, playlist_id)
+    assignments = ", ".join(f"{column} = %s" for column in changes)
+    txn.execute(
+        f"UPDATE playlist SET {assignments}, modification_date = now() WHERE id = %s",
+        [*changes.values(), playlist_id],
+    )
+    return detail_txn(txn, viewer, playlist_id)
+
+
+def delete_txn(txn: Any, viewer: Viewer, playlist_id: int) -> None:
+    _lock_txn(txn, viewer, playlist_id)
+    txn.execute("DELETE FROM playlist WHERE id = %s", (playlist_id,))
+
+
+def add_txn(
+    txn: Any, viewer: Viewer, playlist_id: int, track_ids: list[int], allow_duplicates: bool, max_tracks: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """Append tracks (which the owner may play) in order; returns the new entries like `tracks_txn`."""
+    _lock_txn(txn, viewer, playlist_id)
+    playable, params = playable_track_exists(viewer, "t.id")
+    txn.execute(f"SELECT t.id FROM track t WHERE t.id = ANY(%s) AND {playable}", [track_ids, *params])
+    found = {r["id"] for r in txn.fetchall()}
+    missing = sorted(set(track_ids) - found)
+    if missing:
+        names = ", ".join(str(i) for i in missing)
+        raise PlaylistError(400, f"Unknown or unplayable tracks: {names}.", "invalid", "tracks")
+    count = _count_txn(txn, playlist_id)
+    if count + len(track_ids) > max_tracks:
+        raise PlaylistError(400, f"Playlist would reach the maximum of {max_tracks} tracks.", "max_tracks")
+    if not allow_duplicates:
+        txn.execute(
+            "SELECT DISTINCT track_id FROM playlist_track WHERE playlist_id = %s AND track_id = ANY(%s)",
+            (playlist_id, track_ids),
+        )
+        duplicates = {r["track_id"] for r in txn.fetchall()} | {i for i in track_ids if track_ids.count(i) > 1}
+        if duplicates:
+            names = ", ".join(str(i) for i in sorted(duplicates))
+            raise PlaylistError(
+                400, f"Tracks already in the playlist: {names}.", "tracks_already_exist_in_playlist", "tracks"
+            )
+    txn.execute(
+        "INSERT INTO playlist_track (playlist_id, track_id, index)"
+        " SELECT %s, x.id, %s + x.ord - 1 FROM unnest(%s::bigint[]) WITH ORDINALITY AS x (id, ord)",
+        (playlist_id, count, track_ids),
+    )
+    _touch_txn(txn, playlist_id)
+    return tracks_txn(txn, viewer, playlist_id, count)
+
+
+def remove_txn(txn: Any, viewer: Viewer, playlist_id: int, index: int) -> None:
+    """Remove the entry at `index`; the ones after it move up."""
+    _lock_txn(txn, viewer, playlist_id)
+    txn.execute("DELETE FROM playlist_track WHERE playlist_id = %s AND index = %s RETURNING id", (playlist_id, index))
+    if txn.fetchone() is None:
+        raise PlaylistError(400, "Index out of range.", "invalid", "index")
+    txn.execute(
+        "UPDATE playlist_track SET index = index - 1 WHERE playlist_id = %s AND index > %s", (playlist_id, index)
+    )
+    _touch_txn(txn, playlist_id)
+
+
+def move_txn(txn: Any, viewer: Viewer, playlist_id: int, source: int, target: int) -> None:
+    """Move the entry at `source` to `target`; the ones between shift by one."""
+    _lock_txn(txn, viewer, playlist_id)
+    count = _count_txn(txn, playlist_id)
+    for field, value in (("from", source), ("to", target)):
+        if not 0 <= value < count:
+            raise PlaylistError(400, "Index out of range.", "invalid", field)
+    txn.execute(
+        "UPDATE playlist_track SET index = CASE WHEN index = %(from)s THEN %(to)s"
+        " WHEN %(from)s < %(to)s THEN index - 1 ELSE index + 1 END"
+        " WHERE playlist_id = %(id)s AND index BETWEEN least(%(from)s, %(to)s) AND greatest(%(from)s, %(to)s)",
+        {"from": source, "to": target, "id": playlist_id},
+    )
+    _touch_txn(txn, playlist_id)
+
+
+def clear_txn(txn: Any, viewer: Viewer, playlist_id: int) -> None:
+    _lock_txn(txn, viewer, playlist_id)
+    txn.execute("DELETE FROM playlist_track WHERE playlist_id = %s", (playlist_id,))
+    _touch_txn(txn, playlist_id)
