@@ -178,3 +178,48 @@ async def test_move_remove_clear_and_unplayable_tracks(web_server, db_conn, alic
     assert (await a.delete(f"{url}/clear/")).code == 204
     assert await entries(a, pl["id"]) == []
     assert (await a.get(f"{url}/")).json["tracks_count"] == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_export_then_import_m3u_and_xspf(web_server, db_conn, alice, bob, music):
+    a = cf.listener_client(web_server, db_conn, alice)
+    pl = await create(a, "Road <trip>", "instance")
+    ids = [music[3]["id"], music[0]["id"]]
+    assert (await a.post(f"/api/v1/playlists/{pl['id']}/add/", json_body={"tracks": ids})).code == 201
+
+    m3u = await a.get(f"/api/v1/playlists/{pl['id']}/export/")
+    assert m3u.code == 200 and m3u.header("content-type").startswith("audio/x-mpegurl")
+    lines = m3u.body.decode().splitlines()
+    assert lines[:2] == ["#EXTM3U", "#EXTINF:180,Nina - Song 3"]
+    assert lines[2].endswith(f"/api/v1/listen/{music[3]['uuid']}/") and len(lines) == 5
+    xspf = await a.get(f"/api/v1/playlists/{pl['id']}/export/", params={"format": "xspf"})
+    assert xspf.code == 200 and b"<title>Road &lt;trip&gt;</title>" in xspf.body and b"<album>Live</album>" in xspf.body
+    assert (await a.get(f"/api/v1/playlists/{pl['id']}/export/", params={"format": "pls"})).code == 400
+
+    # the exported M3U, plus an entry named only by its file and one that matches nothing
+    content = m3u.body.decode() + "/music/Nina - Song 4.mp3\n#EXTINF:10,Nobody - Nothing\nx.mp3\n"
+    imported = await a.post("/api/v1/playlists/import/", json_body={"name": "Copy", "content": content})
+    assert imported.code == 201, imported
+    assert imported.json["tracks_count"] == 3 and imported.json["unmatched"] == [
+        {"artist": "Nobody", "title": "Nothing"}
+    ]
+    assert await entries(a, imported.json["id"]) == [(0, ids[0]), (1, ids[1]), (2, music[4]["id"])]
+
+    raw = await a.post(
+        "/api/v1/playlists/import/",
+        data=xspf.body,
+        headers={"Content-Type": "application/xspf+xml"},
+        params={"name": "From XSPF", "privacy_level": "me"},
+    )
+    assert raw.code == 201, raw
+    assert raw.json["privacy_level"] == "me" and await entries(a, raw.json["id"]) == [(0, ids[0]), (1, ids[1])]
+
+    # bob may not play alice's tracks: nothing of hers matches for him
+    b = cf.listener_client(web_server, db_conn, bob)
+    theirs = await b.post("/api/v1/playlists/import/", json_body={"name": "Bob's", "content": content})
+    assert theirs.code == 201 and theirs.json["tracks_count"] == 0 and len(theirs.json["unmatched"]) == 4
+    before = (await a.get("/api/v1/playlists/")).json["count"]
+    bomb = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><playlist/>'
+    assert (await a.post("/api/v1/playlists/import/", json_body={"name": "X", "content": bomb})).code == 400
+    assert (await a.post("/api/v1/playlists/import/", json_body={"name": "X", "content": "#EXTM3U\n"})).code == 400
+    assert (await a.get("/api/v1/playlists/")).json["count"] == before

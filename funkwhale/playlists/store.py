@@ -135,12 +135,16 @@ def tracks_txn(
 # -- writes ----------------------------------------------------------------------------------------------------------
 
 
-def create_txn(txn: Any, viewer: Viewer, name: str, privacy_level: str) -> dict[str, Any]:
+def _insert_txn(txn: Any, viewer: Viewer, name: str, privacy_level: str) -> int:
     txn.execute(
         "INSERT INTO playlist (user_id, name, privacy_level) VALUES (%s, %s, %s) RETURNING id",
         (viewer.user_id, name, privacy_level),
     )
-    return detail_txn(txn, viewer, txn.fetchone()["id"])
+    return txn.fetchone()["id"]
+
+
+def create_txn(txn: Any, viewer: Viewer, name: str, privacy_level: str) -> dict[str, Any]:
+    return detail_txn(txn, viewer, _insert_txn(txn, viewer, name, privacy_level))
 
 
 def _lock_txn(txn: Any, viewer: Viewer, playlist_id: int) -> None:
@@ -204,13 +208,45 @@ def add_txn(
             raise PlaylistError(
                 400, f"Tracks already in the playlist: {names}.", "tracks_already_exist_in_playlist", "tracks"
             )
+    _append_txn(txn, playlist_id, count, track_ids)
+    return tracks_txn(txn, viewer, playlist_id, count)
+
+
+def _append_txn(txn: Any, playlist_id: int, count: int, track_ids: list[int]) -> None:
+    """Insert tracks at positions count, count + 1, ... of a locked playlist holding `count` entries."""
     txn.execute(
         "INSERT INTO playlist_track (playlist_id, track_id, index)"
         " SELECT %s, x.id, %s + x.ord - 1 FROM unnest(%s::bigint[]) WITH ORDINALITY AS x (id, ord)",
         (playlist_id, count, track_ids),
     )
     _touch_txn(txn, playlist_id)
-    return tracks_txn(txn, viewer, playlist_id, count)
+
+
+def match_txn(txn: Any, viewer: Viewer, wanted: list[tuple[str | None, str]]) -> list[int | None]:
+    """For each folded (artist name or None, title), the first track the viewer may play that matches, else None."""
+    playable, params = playable_track_exists(viewer, "t.id")
+    txn.execute(
+        "SELECT (SELECT t.id FROM track t WHERE t.title_key = w.title"
+        " AND (w.artist IS NULL OR t.artist_id IN (SELECT a.id FROM artist a WHERE a.name_key = w.artist))"
+        f" AND {playable} ORDER BY t.id LIMIT 1) AS id"
+        " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS w (artist, title, ord) ORDER BY w.ord",
+        [*params, [artist for artist, _ in wanted], [title for _, title in wanted]],
+    )
+    return [r["id"] for r in txn.fetchall()]
+
+
+def import_txn(
+    txn: Any, viewer: Viewer, name: str, privacy_level: str, wanted: list[tuple[str | None, str]], max_tracks: int
+) -> tuple[dict[str, Any], list[int]]:
+    """A new playlist of the tracks `wanted` names (folded artist, title) that the viewer may play;
+    returns it and the positions in `wanted` that matched nothing."""
+    found = match_txn(txn, viewer, wanted)
+    track_ids = [i for i in found if i is not None]
+    if len(track_ids) > max_tracks:
+        raise PlaylistError(400, f"Playlist would reach the maximum of {max_tracks} tracks.", "max_tracks")
+    playlist_id = _insert_txn(txn, viewer, name, privacy_level)
+    _append_txn(txn, playlist_id, 0, track_ids)
+    return detail_txn(txn, viewer, playlist_id), [n for n, i in enumerate(found) if i is None]
 
 
 def remove_txn(txn: Any, viewer: Viewer, playlist_id: int, index: int) -> None:

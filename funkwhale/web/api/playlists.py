@@ -10,8 +10,9 @@ from klein import Klein
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music.catalog.serializers import Renderer
+from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
-from funkwhale.playlists import PRIVACY_LEVELS, PlaylistError, store
+from funkwhale.playlists import PRIVACY_LEVELS, PlaylistError, formats, store
 from funkwhale.web.api.browse import _bool, _int, ordering_of, page_or_404
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
@@ -125,6 +126,59 @@ class PlaylistsApi:
         request.setResponseCode(204)
         return b""
 
+    # -- files ---------------------------------------------------------------------------------------------------
+    @app.route("/<int:playlist_id>/export/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def export(self, request: Any, playlist_id: int) -> bytes:
+        """The playlist as `?format=m3u` (default) or `xspf`, every entry with its absolute listen URL."""
+        viewer = await self._reader(request)
+        fmt = query(request, "format") or "m3u"
+        if fmt not in formats.FORMATS:
+            raise field_error("format", f'"{fmt}" is not a valid choice.')
+        playlist = await self.ctx.db.run(store.detail_txn, viewer, playlist_id, desc="playlists.detail")
+        found = await self.ctx.db.run(store.tracks_txn, viewer, playlist_id, desc="playlists.tracks")
+        if playlist is None or found is None:
+            raise not_found("No such playlist.")
+        tracks = [self.renderer.track(row) for row in found[1]]
+        base_url = self.ctx.settings.base_url
+        if fmt == "m3u":
+            body = formats.to_m3u(tracks, base_url).encode()
+        else:
+            body = formats.to_xspf(playlist["name"], tracks, base_url)
+        request.setHeader(b"Content-Type", formats.FORMATS[fmt].encode() + b"; charset=utf-8")
+        filename = f"playlist-{playlist_id}.{fmt}"
+        request.setHeader(b"Content-Disposition", f'attachment; filename="{filename}"'.encode())
+        return body
+
+    @app.route("/import/", methods=["POST"], strict_slashes=False)
+    async def import_file(self, request: Any) -> bytes:
+        """A new playlist from an M3U or XSPF file, its entries matched to playable tracks by artist and title.
+
+        Body: JSON {name, privacy_level, content, format} or the file itself (name etc. in the query string).
+        Answers the playlist plus `unmatched`: the entries (artist, title) no track matched.
+        """
+        viewer = await self._writer(request)
+        fields, content = _import_request(request)
+        changes = _changes(fields, partial=False)
+        try:
+            wanted = formats.parse(content, fields.get("format") or None)
+        except formats.BadPlaylistFile as e:
+            raise field_error("content", str(e)) from None
+        if not wanted:
+            raise field_error("content", "The file names no tracks.")
+        keys = [(fold(artist) if artist else None, fold(title)) for artist, title in wanted]
+        max_tracks = await instance_settings.get(self.ctx, "playlists__max_tracks")
+        row, unmatched = await self._write(
+            store.import_txn,
+            viewer,
+            changes["name"],
+            changes.get("privacy_level", "instance"),
+            keys,
+            max_tracks,
+            desc="playlists.import",
+        )
+        missing = [{"artist": wanted[n][0], "title": wanted[n][1]} for n in unmatched]
+        return json_response(request, {**self._playlist(row), "unmatched": missing}, status=201)
+
     # -- tracks ----------------------------------------------------------------------------------------------------
     @app.route("/<int:playlist_id>/tracks/", methods=["GET", "HEAD"], strict_slashes=False)
     async def tracks(self, request: Any, playlist_id: int) -> bytes:
@@ -197,6 +251,27 @@ def _changes(body: dict[str, Any], partial: bool) -> dict[str, str]:
             raise field_error("privacy_level", f'"{level}" is not a valid choice.')
         changes["privacy_level"] = level
     return changes
+
+
+def _import_request(request: Any) -> tuple[dict[str, Any], str]:
+    """(fields, file content) of an import: a JSON body with `content`, or the raw file with fields in the query."""
+    ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    if ctype == b"multipart/form-data":
+        raise ApiError(
+            415, "Send the file as the request body, or JSON with a `content` field.", "unsupported_media_type"
+        )
+    if ctype == b"application/json":
+        fields = read_body(request)
+        content = fields.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise field_error("content", "This field is required.")
+        return fields, content
+    fields = {k.decode(): v[0].decode("utf-8", "replace") for k, v in request.args.items()}
+    request.content.seek(0)
+    try:
+        return fields, request.content.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise field_error("content", "The file is not valid UTF-8.") from None
 
 
 def _int_list(value: Any, name: str) -> list[int]:
