@@ -119,11 +119,12 @@ def tracks_txn(
     if limit is not None:
         window += f" AND pt.index < {sql.bind('end', start + limit)}"
     txn.execute(
-        "SELECT (SELECT count(*) FROM playlist_track c WHERE c.playlist_id = pls.id) AS total, e.*"
-        " FROM playlist pls LEFT JOIN LATERAL (SELECT pt.index, pt.creation_date AS added,"
+        "WITH found AS MATERIALIZED (SELECT pls.id,"
+        " (SELECT count(*) FROM playlist_track c WHERE c.playlist_id = pls.id) AS total FROM playlist pls"
+        f" WHERE pls.id = {sql.bind('id', playlist_id)} AND {_visible(sql, viewer)})"
+        " SELECT f.total, e.* FROM found f LEFT JOIN LATERAL (SELECT pt.index, pt.creation_date AS added,"
         f" {_select(sql, 'track')} FROM playlist_track pt JOIN track p ON p.id = pt.track_id"
-        f" WHERE pt.playlist_id = pls.id AND {window}) e ON true"
-        f" WHERE pls.id = {sql.bind('id', playlist_id)} AND {_visible(sql, viewer)} ORDER BY e.index",
+        f" WHERE pt.playlist_id = f.id AND {window}) e ON true ORDER BY e.index",
         sql.params,
     )
     rows = txn.fetchall()
