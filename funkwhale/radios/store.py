@@ -1,0 +1,236 @@
+"""The radios' SQL: pools of tracks as one WHERE condition over `t`, the next-track draw, radios and sessions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from psycopg2.extras import Json
+
+from funkwhale.music.catalog.store import Filters, Listing, _Sql, list_txn
+from funkwhale.music.catalog.store import detail_txn as track_detail_txn
+from funkwhale.music.visibility import Viewer, library_condition
+from funkwhale.radios import FILTERS, RadioError
+
+RADIO_COLUMNS = (
+    "r.id, r.name, r.description, r.is_public, r.config, r.creation_date,"
+    " json_build_object('id', u.id, 'username', u.username, 'name', u.name, 'date_joined', u.date_joined) AS user"
+)
+
+
+def _uuids(values: list[str], field: str) -> list[str]:
+    try:
+        return [str(uuid.UUID(v)) for v in values]
+    except ValueError:
+        raise RadioError("Not a valid library UUID.", field=field) from None
+
+
+# -- pools -------------------------------------------------------------------------------------------------------
+
+
+def _filter_condition(sql: _Sql, f: dict[str, Any], n: int) -> str:
+    """SQL true for a track `t` that one filter (tag / artist / library) names."""
+    kind = f["type"]
+    values = f[FILTERS[kind][0]]
+    if kind == "tag":
+        names = sql.bind(f"tags_{n}", [v.lower() for v in values])
+        cond = (
+            "EXISTS (SELECT 1 FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
+            f" WHERE lower(g.name) = ANY({names}) AND ((ti.object_type = 'track' AND ti.object_id = t.id)"
+            " OR (ti.object_type = 'album' AND ti.object_id = t.album_id)"
+            " OR (ti.object_type = 'artist' AND ti.object_id = t.artist_id)))"
+        )
+    elif kind == "artist":
+        ids = sql.bind(f"artists_{n}", values)
+        cond = (
+            f"(t.artist_id = ANY({ids}) OR EXISTS (SELECT 1 FROM album fa WHERE fa.id = t.album_id"
+            f" AND fa.artist_id = ANY({ids})))"
+        )
+    else:
+        cond = sql.track_playable("t", f" AND pl.uuid = ANY({sql.bind(f'libs_{n}', values)}::uuid[])")
+    return f"NOT {cond}" if f.get("not") else cond
+
+
+def _pool(sql: _Sql, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str]:
+    """(condition on `t`, weight expression: the draw takes the lowest weights first) of a session's pool."""
+    kind, related = session["radio_type"], session["related_object_id"]
+    weight = "0"
+    if kind == "favorites":
+        cond = (
+            "EXISTS (SELECT 1 FROM track_favorite tf WHERE tf.track_id = t.id"
+            f" AND tf.user_id = {sql.bind('user', viewer.user_id)})"
+        )
+    elif kind == "less-listened":
+        cond = "true"
+        weight = (
+            "(SELECT count(*) FROM listening li WHERE li.track_id = t.id"
+            f" AND li.user_id = {sql.bind('user', viewer.user_id)})"
+        )
+    elif kind == "tag":
+        cond = _filter_condition(sql, {"type": "tag", "names": [related]}, 0)
+    elif kind == "artist":
+        cond = _filter_condition(sql, {"type": "artist", "ids": [int(related)]}, 0)
+    elif kind == "library":
+        cond = _filter_condition(sql, {"type": "library", "uuids": [related]}, 0)
+    elif kind == "custom":
+        cond = " AND ".join([_filter_condition(sql, f, n) for n, f in enumerate(session["config"])] or ["true"])
+    else:
+        cond = "true"
+    return f"({cond}) AND {sql.track_playable('t')}", weight
+
+
+def check_related_txn(txn: Any, viewer: Viewer, kind: str, values: list[Any], field: str) -> list[Any]:
+    """`values` (tag names, artist ids or library uuids) if each names something the viewer may use, else 400."""
+    if kind == "tag":
+        txn.execute("SELECT count(*) AS n FROM tag WHERE lower(name) = ANY(%s)", ([v.lower() for v in values],))
+    elif kind == "artist":
+        txn.execute("SELECT count(*) AS n FROM artist WHERE id = ANY(%s)", (values,))
+    else:
+        values = _uuids(values, field)
+        visible, params = library_condition(viewer, "l")
+        txn.execute(
+            f"SELECT count(*) AS n FROM library l WHERE l.uuid = ANY(%s::uuid[]) AND {visible}", [values, *params]
+        )
+    if txn.fetchone()["n"] != len(set(values)):
+        raise RadioError(f"No {kind} matches {', '.join(map(str, values))}.", field=field)
+    return values
+
+
+def check_config_txn(txn: Any, viewer: Viewer, config: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The custom radio filters, each naming only things that exist (else 400)."""
+    for f in config:
+        key = FILTERS[f["type"]][0]
+        f[key] = check_related_txn(txn, viewer, f["type"], f[key], "config")
+    return config
+
+
+# -- sessions ----------------------------------------------------------------------------------------------------
+
+SESSION_COLUMNS = "id, radio_type, related_object_id, user_id AS user, creation_date, custom_radio_id AS custom_radio"
+
+
+def create_session_txn(txn: Any, viewer: Viewer, fields: dict[str, Any]) -> dict[str, Any]:
+    """A new session of the viewer's (the type and related object checked by the caller's `check_*`)."""
+    config = None
+    if fields["radio_type"] == "custom":
+        radio = radio_txn(txn, viewer, fields["custom_radio"])
+        if radio is None:
+            raise RadioError("No such radio.", field="custom_radio")
+        config = radio["config"]
+    txn.execute(
+        "INSERT INTO radio_session (user_id, radio_type, custom_radio_id, related_object_id, config)"
+        f" VALUES (%s, %s, %s, %s, %s) RETURNING {SESSION_COLUMNS}",
+        (
+            viewer.user_id,
+            fields["radio_type"],
+            fields.get("custom_radio"),
+            fields.get("related_object_id"),
+            Json(config) if config is not None else None,
+        ),
+    )
+    return txn.fetchone()
+
+
+def next_track_txn(txn: Any, viewer: Viewer, session_id: int) -> dict[str, Any]:
+    """Draw the session's next track (never one it already played), record it, return {position, track row}."""
+    txn.execute(
+        "SELECT radio_type, related_object_id, config FROM radio_session WHERE id = %s AND user_id = %s FOR UPDATE",
+        (session_id, viewer.user_id),
+    )
+    session = txn.fetchone()
+    if session is None:
+        raise RadioError("No such radio session.", status=404)
+    sql = _Sql(viewer)
+    cond, weight = _pool(sql, viewer, session)
+    sid = sql.bind("session", session_id)
+    # Candidates: the pool minus what the session played; among the lowest weights, one at a random offset
+    # (one pass over the candidate ids, no sort of the whole catalog).
+    txn.execute(
+        f"WITH cand AS MATERIALIZED (SELECT t.id, {weight} AS w FROM track t WHERE {cond}"
+        f" AND NOT EXISTS (SELECT 1 FROM radio_session_track st WHERE st.session_id = {sid} AND st.track_id = t.id)),"
+        " best AS MATERIALIZED (SELECT id FROM cand WHERE w = (SELECT min(w) FROM cand)),"
+        " picked AS (SELECT id FROM best OFFSET floor(random() * (SELECT count(*) FROM best)) LIMIT 1)"
+        " INSERT INTO radio_session_track (session_id, track_id, position)"
+        f" SELECT {sid}, picked.id, (SELECT coalesce(max(position), 0) + 1 FROM radio_session_track"
+        f" WHERE session_id = {sid}) FROM picked RETURNING track_id, position",
+        sql.params,
+    )
+    drawn = txn.fetchone()
+    if drawn is None:
+        raise RadioError("No more tracks in this radio.", status=404)
+    return {"position": drawn["position"], "track": track_detail_txn(txn, "track", viewer, drawn["track_id"])}
+
+
+# -- user radios -------------------------------------------------------------------------------------------------
+
+
+def list_radios_txn(txn: Any, viewer: Viewer, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of the viewer's radios and the public ones, newest first."""
+    where = "(r.is_public OR r.user_id = %s)"
+    txn.execute(f"SELECT count(*) AS n FROM radio r WHERE {where}", (viewer.user_id,))
+    total = txn.fetchone()["n"]
+    txn.execute(
+        f"SELECT {RADIO_COLUMNS} FROM radio r JOIN users u ON u.id = r.user_id WHERE {where}"
+        " ORDER BY r.creation_date DESC, r.id DESC LIMIT %s OFFSET %s",
+        (viewer.user_id, limit, offset),
+    )
+    return total, txn.fetchall()
+
+
+def radio_txn(txn: Any, viewer: Viewer, radio_id: int, own: bool = False) -> dict[str, Any] | None:
+    """A radio the viewer may use (theirs or public); with `own`, only theirs."""
+    txn.execute(
+        f"SELECT {RADIO_COLUMNS}, r.user_id FROM radio r JOIN users u ON u.id = r.user_id"
+        " WHERE r.id = %s AND (r.user_id = %s OR (r.is_public AND NOT %s))",
+        (radio_id, viewer.user_id, own),
+    )
+    return txn.fetchone()
+
+
+def save_radio_txn(txn: Any, viewer: Viewer, radio_id: int | None, fields: dict[str, Any]) -> dict[str, Any]:
+    """Create (radio_id None) or update one of the viewer's radios; `config` is checked against the database."""
+    if "config" in fields:
+        fields["config"] = Json(check_config_txn(txn, viewer, fields["config"]))
+    if radio_id is None:
+        names = list(fields)
+        txn.execute(
+            f"INSERT INTO radio (user_id, {', '.join(names)}) VALUES (%s{', %s' * len(names)}) RETURNING id",
+            (viewer.user_id, *fields.values()),
+        )
+        radio_id = txn.fetchone()["id"]
+    elif fields:
+        sets = ", ".join(f"{name} = %s" for name in fields)
+        txn.execute(
+            f"UPDATE radio SET {sets} WHERE id = %s AND user_id = %s RETURNING id",
+            (*fields.values(), radio_id, viewer.user_id),
+        )
+        if txn.fetchone() is None:
+            raise RadioError("No such radio.", status=404)
+    radio = radio_txn(txn, viewer, radio_id, own=True)
+    if radio is None:
+        raise RadioError("No such radio.", status=404)
+    return radio
+
+
+def delete_radio_txn(txn: Any, viewer: Viewer, radio_id: int) -> None:
+    txn.execute("DELETE FROM radio WHERE id = %s AND user_id = %s RETURNING id", (radio_id, viewer.user_id))
+    if txn.fetchone() is None:
+        raise RadioError("No such radio.", status=404)
+
+
+def radio_tracks_txn(
+    txn: Any, viewer: Viewer, radio_id: int, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]] | None:
+    """(total, page of track rows) a radio would play, in id order, else None when the viewer may not use it."""
+    radio = radio_txn(txn, viewer, radio_id)
+    if radio is None:
+        return None
+    sql = _Sql(viewer)
+    cond, _ = _pool(sql, viewer, {"radio_type": "custom", "related_object_id": None, "config": radio["config"]})
+    txn.execute(f"SELECT t.id FROM track t WHERE {cond} ORDER BY t.id", sql.params)
+    ids = [r["id"] for r in txn.fetchall()]
+    page = ids[offset : offset + limit]
+    if not page:
+        return len(ids), []
+    _, rows = list_txn(txn, "track", Listing(viewer, Filters(ids=tuple(page)), limit=len(page)))
+    return len(ids), sorted(rows, key=lambda r: page.index(r["id"]))

@@ -1,0 +1,175 @@
+"""/api/v1/radios/: listening sessions (`sessions/`), their next track (`tracks/`) and users' custom radios
+(`radios/`, `radios/filters/`, `radios/<id>/tracks/`), shaped like Funkwhale 1.4.
+
+The next track is never one the session already played; when the pool is exhausted `tracks/` answers 404
+"No more tracks in this radio." (start a new session to hear them again).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from klein import Klein
+
+from funkwhale.context import Context
+from funkwhale.music.catalog.serializers import Renderer
+from funkwhale.music.visibility import Viewer
+from funkwhale.radios import FILTERS, RADIO_TYPES, RELATED_TYPES, RadioError, clean_config, store
+from funkwhale.web.api.browse import page_or_404
+from funkwhale.web.auth import Auth
+from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
+from funkwhale.web.json import json_response, read_body
+from funkwhale.web.pagination import Page
+
+
+class RadiosApi:
+    app = Klein()
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+        self.renderer = Renderer(ctx.settings.base_url)
+
+    async def _viewer(self, request: Any, scope: str) -> Viewer:
+        return Viewer.of(await self.auth.require(request, scope))
+
+    async def _run(self, fn: Any, *args: Any, desc: str) -> Any:
+        """Run a store function; a refusal becomes its HTTP error (rolled back, nothing written)."""
+        try:
+            return await self.ctx.db.run(fn, *args, desc=desc)
+        except RadioError as e:
+            if e.field:
+                raise field_error(e.field, e.detail, e.status) from None
+            raise ApiError(e.status, e.detail, "not_found" if e.status == 404 else "invalid") from None
+
+    def _radio(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "description": row["description"],
+            "is_public": row["is_public"],
+            "config": row["config"],
+            "creation_date": row["creation_date"],
+            "user": {**row["user"], "avatar": None},
+        }
+
+    # -- sessions ------------------------------------------------------------------------------------------------
+    @app.route("/sessions/", methods=["POST"], strict_slashes=False)
+    async def create_session(self, request: Any) -> bytes:
+        viewer = await self._viewer(request, "write:radios")
+        body = read_body(request)
+        kind = body.get("radio_type")
+        if kind not in RADIO_TYPES:
+            raise field_error("radio_type", f'"{kind}" is not a valid choice.')
+        fields: dict[str, Any] = {"radio_type": kind}
+        related = body.get("related_object_id")
+        if kind in RELATED_TYPES:
+            if related in (None, ""):
+                raise field_error("related_object_id", "This radio needs a related object.")
+            if kind == "artist" and not str(related).isdigit():
+                raise field_error("related_object_id", "An artist id is a number.")
+            value = int(related) if kind == "artist" else str(related)
+            checked = await self._run(
+                store.check_related_txn, viewer, kind, [value], "related_object_id", desc="radios.check"
+            )
+            fields["related_object_id"] = str(checked[0])
+        if kind == "custom":
+            radio_id = body.get("custom_radio")
+            if not isinstance(radio_id, int) or isinstance(radio_id, bool):
+                raise field_error("custom_radio", "A custom radio id is required.")
+            fields["custom_radio"] = radio_id
+        row = await self._run(store.create_session_txn, viewer, fields, desc="radios.session")
+        return json_response(request, row, status=201)
+
+    @app.route("/tracks/", methods=["POST"], strict_slashes=False)
+    async def next_track(self, request: Any) -> bytes:
+        viewer = await self._viewer(request, "write:radios")
+        session_id = read_body(request).get("session")
+        if not isinstance(session_id, int) or isinstance(session_id, bool):
+            raise field_error("session", "A session id is required.")
+        drawn = await self._run(store.next_track_txn, viewer, session_id, desc="radios.next")
+        body = {"position": drawn["position"], "track": self.renderer.track(drawn["track"])}
+        return json_response(request, body, status=201)
+
+    # -- custom radios -------------------------------------------------------------------------------------------
+    @app.route("/radios/filters/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def filters(self, request: Any) -> bytes:
+        await self._viewer(request, "read:radios")
+        body = [
+            {"type": kind, "label": label, "help_text": help_text, "fields": [{"name": key, "type": "list"}]}
+            for kind, (key, label, help_text) in FILTERS.items()
+        ]
+        return json_response(request, body)
+
+    @app.route("/radios/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def index(self, request: Any) -> bytes:
+        viewer = await self._viewer(request, "read:radios")
+        page = Page.from_request(request)
+        total, rows = await self._run(store.list_radios_txn, viewer, page.size, page.offset, desc="radios.list")
+        page_or_404(page, rows)
+        return json_response(request, page.body(request, total, [self._radio(r) for r in rows]))
+
+    @app.route("/radios/", methods=["POST"], strict_slashes=False)
+    async def create(self, request: Any) -> bytes:
+        viewer = await self._viewer(request, "write:radios")
+        fields = _fields(read_body(request), partial=False)
+        row = await self._run(store.save_radio_txn, viewer, None, fields, desc="radios.create")
+        return json_response(request, self._radio(row), status=201)
+
+    @app.route("/radios/<int:radio_id>/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def detail(self, request: Any, radio_id: int) -> bytes:
+        viewer = await self._viewer(request, "read:radios")
+        row = await self._run(store.radio_txn, viewer, radio_id, desc="radios.detail")
+        if row is None:
+            raise not_found("No such radio.")
+        return json_response(request, self._radio(row))
+
+    @app.route("/radios/<int:radio_id>/", methods=["PATCH", "PUT"], strict_slashes=False)
+    async def update(self, request: Any, radio_id: int) -> bytes:
+        viewer = await self._viewer(request, "write:radios")
+        fields = _fields(read_body(request), partial=request.method == b"PATCH")
+        row = await self._run(store.save_radio_txn, viewer, radio_id, fields, desc="radios.update")
+        return json_response(request, self._radio(row))
+
+    @app.route("/radios/<int:radio_id>/", methods=["DELETE"], strict_slashes=False)
+    async def delete(self, request: Any, radio_id: int) -> bytes:
+        viewer = await self._viewer(request, "write:radios")
+        await self._run(store.delete_radio_txn, viewer, radio_id, desc="radios.delete")
+        request.setResponseCode(204)
+        return b""
+
+    @app.route("/radios/<int:radio_id>/tracks/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def tracks(self, request: Any, radio_id: int) -> bytes:
+        viewer = await self._viewer(request, "read:radios")
+        page = Page.from_request(request)
+        found = await self._run(store.radio_tracks_txn, viewer, radio_id, page.size, page.offset, desc="radios.tracks")
+        if found is None:
+            raise not_found("No such radio.")
+        total, rows = found
+        page_or_404(page, rows)
+        return json_response(request, page.body(request, total, [self.renderer.track(r) for r in rows]))
+
+
+def _fields(body: dict[str, Any], partial: bool) -> dict[str, Any]:
+    """The radio columns a create/update sets, checked for shape; 400 on the first bad one."""
+    fields: dict[str, Any] = {}
+    if "name" in body or not partial:
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
+            raise field_error("name", "Give the radio a name (at most 100 characters).")
+        fields["name"] = name.strip()
+    if "description" in body:
+        if not isinstance(body["description"], str):
+            raise field_error("description", "Not a valid string.")
+        fields["description"] = body["description"]
+    if "is_public" in body:
+        if not isinstance(body["is_public"], bool):
+            raise field_error("is_public", "Must be a valid boolean.")
+        fields["is_public"] = body["is_public"]
+    if "config" in body or not partial:
+        try:
+            fields["config"] = clean_config(body.get("config"))
+        except RadioError as e:
+            raise field_error("config", e.detail) from None
+    return fields
