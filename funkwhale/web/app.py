@@ -32,6 +32,8 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/libraries", "funkwhale.web.api.libraries:LibrariesApi"),
     ("api/v1/uploads", "funkwhale.web.api.uploads:UploadsApi"),
     ("api/v1/playlists", "funkwhale.web.api.playlists:PlaylistsApi"),
+    ("api/v1/favorites", "funkwhale.web.api.favorites:FavoritesApi"),
+    ("api/v1/history", "funkwhale.web.api.history:HistoryApi"),
     ("api/v1/radios", "funkwhale.web.api.radios:RadiosApi"),
 ]
 

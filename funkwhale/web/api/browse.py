@@ -23,16 +23,16 @@ _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
 
-async def viewer_of(ctx: Context, auth: Auth, request: Any) -> Viewer:
+async def viewer_of(ctx: Context, auth: Auth, request: Any, scope: str = "read:libraries") -> Viewer:
     """The caller as a Viewer. Anonymous callers get 401 unless `common__api_authentication_required` is off;
-    tokens need the read:libraries scope, as in Funkwhale."""
+    tokens need `scope` (read:libraries by default), as in Funkwhale."""
     principal = await auth.optional(request)
     if principal is None:
         if await instance_settings.get(ctx, "common__api_authentication_required"):
             raise ApiError(401, "Authentication credentials were not provided.", "not_authenticated")
         return Viewer()
-    if not principal.allows("read:libraries"):
-        raise ApiError(403, "Your token lacks the read:libraries scope.", "permission_denied")
+    if not principal.allows(scope):
+        raise ApiError(403, f"Your token lacks the {scope} scope.", "permission_denied")
     return Viewer.of(principal)
 
 

@@ -1,0 +1,5 @@
+"""A listener's own activity: favorite tracks, listening history, and per-user content filters.
+
+Favorites and listenings of a user are seen by others according to `users.privacy_level`: `everyone` by anyone,
+`instance` by authenticated local users, `me` (and `followers`, which has no followers here yet) by nobody else.
+"""

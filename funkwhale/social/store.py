@@ -1,0 +1,131 @@
+"""The SQL of favorites, listenings and content filters. A favorite or a listen is only written for a track the
+caller may play; lists nest the catalog's track JSON (a track no longer playable keeps its entry, no uploads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from funkwhale.music.catalog.store import _select, _Sql  # the catalog's track JSON, shared with every track list
+from funkwhale.music.visibility import Viewer, playable_track_exists
+
+# The tables of a user's track activity, as the API names them.
+ACTIVITY_TABLES = {"favorites": "track_favorite", "listenings": "listening"}
+ORDERINGS = {"creation_date": "e.creation_date", "id": "e.id"}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One list of favorites or listenings: whose (`user`, or only the viewer's when `mine`), a folded `q` on
+    track, artist or album names, ordering (Funkwhale names, "-" for descending), a page window."""
+
+    viewer: Viewer
+    mine: bool = True
+    user: int | None = None
+    q: str = ""
+    ordering: tuple[str, ...] = ()
+    limit: int = 50
+    offset: int = 0
+
+
+def _owner_visible(sql: _Sql, viewer: Viewer) -> str:
+    """True for an activity row `e` of user `u` the viewer may see (see the package docstring)."""
+    return (
+        f"(e.user_id = {sql.bind('viewer_user', viewer.user_id)} OR u.privacy_level = 'everyone'"
+        f" OR (u.privacy_level = 'instance' AND {sql.bind('auth', viewer.authenticated)}))"
+    )
+
+
+def _ordering(fields: tuple[str, ...]) -> str:
+    parts = []
+    for name in fields:
+        expr = ORDERINGS.get(name.lstrip("-"))
+        if expr is not None:
+            parts.append(f"{expr} DESC" if name.startswith("-") else expr)
+    parts = parts or ["e.creation_date DESC"]
+    return ", ".join([*parts, "e.id DESC" if parts[0].endswith(" DESC") else "e.id"])
+
+
+def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of favorites or listenings (`kind`) the viewer may see; each row is the catalog's track row
+    plus `entry_id`, `entry_date` and `owner` (json). One statement."""
+    sql = _Sql(listing.viewer)
+    where = [_owner_visible(sql, listing.viewer)]
+    if listing.mine:
+        where.append(f"e.user_id = {sql.bind('mine', listing.viewer.user_id)}")
+    if listing.user is not None:
+        where.append(f"e.user_id = {sql.bind('user', listing.user)}")
+    if listing.q:
+        sql.bind("q_like", "%" + listing.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        where.append(
+            "EXISTS (SELECT 1 FROM track qt LEFT JOIN album qal ON qal.id = qt.album_id"
+            " JOIN artist qar ON qar.id = qt.artist_id WHERE qt.id = e.track_id AND (qt.title_key LIKE %(q_like)s"
+            " OR qar.name_key LIKE %(q_like)s OR qal.title_key LIKE %(q_like)s))"
+        )
+    order = _ordering(listing.ordering)
+    txn.execute(
+        f"WITH page AS (SELECT e.id, e.user_id, e.track_id, e.creation_date, count(*) OVER () AS total,"
+        f" row_number() OVER (ORDER BY {order}) AS ord FROM {ACTIVITY_TABLES[kind]} e JOIN users u ON u.id = e.user_id"
+        f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {sql.bind('limit', listing.limit)}"
+        f" OFFSET {sql.bind('offset', listing.offset)})"
+        " SELECT e.total, e.id AS entry_id, e.creation_date AS entry_date,"
+        " (SELECT json_build_object('id', u.id, 'username', u.username, 'name', u.name,"
+        " 'date_joined', u.date_joined) FROM users u WHERE u.id = e.user_id) AS owner,"
+        f" {_select(sql, 'track')} FROM page e JOIN track p ON p.id = e.track_id ORDER BY e.ord",
+        sql.params,
+    )
+    rows = txn.fetchall()
+    return (rows[0]["total"] if rows else 0), rows
+
+
+def _playable_insert_txn(txn: Any, viewer: Viewer, sql_insert: str, track_id: int) -> dict[str, Any] | None:
+    """Run `sql_insert` (INSERT ... SELECT %s, t.id ... RETURNING) for a track the viewer may play; None (and
+    nothing written) when the track is unknown or not playable."""
+    playable, params = playable_track_exists(viewer, "t.id")
+    txn.execute(sql_insert.format(playable=playable), [viewer.user_id, track_id, *params])
+    return txn.fetchone()
+
+
+def add_favorite_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any] | None:
+    """Favorite a track the viewer may play (again is fine: the existing favorite is returned), else None."""
+    return _playable_insert_txn(
+        txn,
+        viewer,
+        "INSERT INTO track_favorite (user_id, track_id) SELECT %s, t.id FROM track t WHERE t.id = %s AND {playable}"
+        " ON CONFLICT (user_id, track_id) DO UPDATE SET source = track_favorite.source"
+        " RETURNING id, track_id AS track, creation_date",
+        track_id,
+    )
+
+
+def remove_favorite_txn(txn: Any, viewer: Viewer, track_id: int) -> bool:
+    """Unfavorite a track; False when it was not a favorite."""
+    txn.execute(
+        "DELETE FROM track_favorite WHERE user_id = %s AND track_id = %s RETURNING id", (viewer.user_id, track_id)
+    )
+    return txn.fetchone() is not None
+
+
+def favorite_ids_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
+    """Every favorite of the viewer as {id, track}, newest first."""
+    txn.execute(
+        "SELECT id, track_id AS track FROM track_favorite WHERE user_id = %s ORDER BY creation_date DESC, id DESC",
+        (viewer.user_id,),
+    )
+    return txn.fetchall()
+
+
+def add_listening_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any] | None:
+    """Record a listen of a track the viewer may play, else None."""
+    return _playable_insert_txn(
+        txn,
+        viewer,
+        "INSERT INTO listening (user_id, track_id) SELECT %s, t.id FROM track t WHERE t.id = %s AND {playable}"
+        " RETURNING id, track_id AS track, creation_date",
+        track_id,
+    )
+
+
+def listen_counts_sql(track_column: str) -> str:
+    """SQL for how many listens (by anyone) the track `track_column` has; for "most/less listened" orderings."""
+    return f"(SELECT count(*) FROM listening lc WHERE lc.track_id = {track_column})"

@@ -1,0 +1,120 @@
+"""/api/v1/favorites/tracks/: a listener's favorite tracks (list with the track nested, add, `remove/`, `all/`),
+shaped like Funkwhale 1.4. `ActivityArea` is shared with the listening history."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from klein import Klein
+
+from funkwhale.context import Context
+from funkwhale.music.catalog.serializers import Renderer
+from funkwhale.music.normalize import fold
+from funkwhale.music.visibility import Viewer
+from funkwhale.social import store
+from funkwhale.web.api.browse import _int, ordering_of, page_or_404, viewer_of
+from funkwhale.web.auth import Auth
+from funkwhale.web.errors import field_error, install_api_errors, not_found
+from funkwhale.web.json import json_response, query, read_body
+from funkwhale.web.pagination import Page
+
+
+def track_id_of(body: dict[str, Any]) -> int:
+    """The `track` primary key of a request body, as DRF validates it."""
+    raw = body.get("track")
+    if raw is None or raw == "":
+        raise field_error("track", "This field is required.")
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise field_error("track", f"Incorrect type. Expected pk value, received {type(raw).__name__}.")
+    try:
+        return int(raw)
+    except ValueError:
+        raise field_error("track", "Incorrect type. Expected pk value, received str.") from None
+
+
+def unplayable(track_id: int) -> Exception:
+    return field_error("track", f'Invalid pk "{track_id}" - object does not exist.')
+
+
+class ActivityArea:
+    """GET `/` (a page of a user's track activity, the track nested) and POST `/` {track} for `kind`
+    ("favorites" or "listenings"); subclasses set `kind` and `app`."""
+
+    app: ClassVar[Klein]
+    kind: ClassVar[str]
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+        self.renderer = Renderer(ctx.settings.base_url)
+
+    async def writer(self, request: Any) -> Viewer:
+        return Viewer.of(await self.auth.require(request, f"write:{self.kind}"))
+
+    def entry(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["entry_id"],
+            "user": {**row["owner"], "avatar": None},
+            "track": self.renderer.track(row),
+            "creation_date": row["entry_date"],
+            "actor": None,
+        }
+
+    async def list_page(self, request: Any) -> bytes:
+        """Only the caller's entries unless `user` names someone or `scope=all` asks for every visible one."""
+        viewer = await viewer_of(self.ctx, self.auth, request, f"read:{self.kind}")
+        scope = query(request, "scope") or ("me" if viewer.authenticated else "all")
+        if scope not in ("me", "all"):
+            raise field_error("scope", f'"{scope}" is not a valid scope.')
+        user = _int(request, "user")
+        page = Page.from_request(request)
+        listing = store.Listing(
+            viewer,
+            mine=scope == "me" and user is None,
+            user=user,
+            q=fold(query(request, "q") or ""),
+            ordering=ordering_of(request),
+            limit=page.size,
+            offset=page.offset,
+        )
+        total, rows = await self.ctx.db.run(store.list_txn, self.kind, listing, desc=f"{self.kind}.list")
+        page_or_404(page, rows)
+        return json_response(request, page.body(request, total, [self.entry(r) for r in rows]))
+
+    async def add(self, request: Any, add_txn: Any) -> bytes:
+        """POST {track}: 201 {id, track, creation_date}; 400 (nothing written) for a track the caller may not play."""
+        viewer = await self.writer(request)
+        track_id = track_id_of(read_body(request))
+        row = await self.ctx.db.run(add_txn, viewer, track_id, desc=f"{self.kind}.add")
+        if row is None:
+            raise unplayable(track_id)
+        return json_response(request, row, status=201)
+
+
+class FavoritesApi(ActivityArea):
+    app = Klein()
+    install_api_errors(app)
+    kind = "favorites"
+
+    @app.route("/tracks/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def index(self, request: Any) -> bytes:
+        return await self.list_page(request)
+
+    @app.route("/tracks/", methods=["POST"], strict_slashes=False)
+    async def create(self, request: Any) -> bytes:
+        return await self.add(request, store.add_favorite_txn)
+
+    @app.route("/tracks/remove/", methods=["POST", "DELETE"], strict_slashes=False)
+    async def remove(self, request: Any) -> bytes:
+        viewer = await self.writer(request)
+        track_id = track_id_of(read_body(request))
+        if not await self.ctx.db.run(store.remove_favorite_txn, viewer, track_id, desc="favorites.remove"):
+            raise not_found("This track is not a favorite.")
+        request.setResponseCode(204)
+        return b""
+
+    @app.route("/tracks/all/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def all(self, request: Any) -> bytes:
+        viewer = Viewer.of(await self.auth.require(request, "read:favorites"))
+        rows = await self.ctx.db.run(store.favorite_ids_txn, viewer, desc="favorites.all")
+        return json_response(request, {"results": rows, "count": len(rows)})

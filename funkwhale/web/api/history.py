@@ -1,0 +1,26 @@
+"""/api/v1/history/listenings/: record a listen (POST {track}) and list them (mine by default; others' where their
+privacy level allows), the track nested, shaped like Funkwhale 1.4."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from klein import Klein
+
+from funkwhale.social import store
+from funkwhale.web.api.favorites import ActivityArea
+from funkwhale.web.errors import install_api_errors
+
+
+class HistoryApi(ActivityArea):
+    app = Klein()
+    install_api_errors(app)
+    kind = "listenings"
+
+    @app.route("/listenings/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def index(self, request: Any) -> bytes:
+        return await self.list_page(request)
+
+    @app.route("/listenings/", methods=["POST"], strict_slashes=False)
+    async def create(self, request: Any) -> bytes:
+        return await self.add(request, store.add_listening_txn)
