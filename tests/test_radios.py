@@ -117,6 +117,7 @@ async def test_session_refusals(web_server, db_conn, alice, bob, music):
         {"radio_type": "tag"},
         {"radio_type": "artist", "related_object_id": 999999},
         {"radio_type": "artist", "related_object_id": "x"},
+        {"radio_type": "artist", "related_object_id": str(2**70)},
         {"radio_type": "library", "related_object_id": "not-a-uuid"},
         {"radio_type": "custom", "custom_radio": 999999},
     ]
@@ -155,7 +156,7 @@ async def test_custom_radios(web_server, db_conn, alice, bob, music):
     listed = (await a.get(f"/api/v1/radios/radios/{radio['id']}/tracks/")).json
     assert listed["count"] == 2 and sorted(t["id"] for t in listed["results"]) == ids(music, 2, 3)
     created = await session(a, "custom", custom_radio=radio["id"])
-    assert created["custom_radio"] == radio["id"]
+    assert created["custom_radio"] == radio["id"] and created["config"] == config
     assert sorted(await draw_all(a, created["id"])) == ids(music, 2, 3)
     # Private: bob neither sees nor plays it, nor changes it; once public he may play it.
     assert (await b.get(f"/api/v1/radios/radios/{radio['id']}/")).code == 404
@@ -174,6 +175,7 @@ async def test_custom_radios(web_server, db_conn, alice, bob, music):
         [{"type": "tag", "names": ["polka"]}],
         [{"type": "artist", "ids": [999999]}],
         [{"type": "artist", "ids": []}],
+        [{"type": "artist", "ids": [2**70]}],
         [{"type": "mood", "names": ["x"]}],
         "tag",
     ):

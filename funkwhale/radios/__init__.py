@@ -31,6 +31,11 @@ class RadioError(Exception):
         self.field = field
 
 
+def is_id(value: Any) -> bool:
+    """True for a database id (a positive integer that fits a bigint)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
 def clean_config(config: Any) -> list[dict[str, Any]]:
     """A custom radio's filters, checked for shape (what they name is checked against the database later)."""
     if not isinstance(config, list):
@@ -43,7 +48,7 @@ def clean_config(config: Any) -> list[dict[str, Any]]:
         values = f.get(key)
         if not isinstance(values, list) or not values:
             raise RadioError(f'A "{f["type"]}" filter needs a non-empty "{key}" list.', field="config")
-        if key == "ids" and not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        if key == "ids" and not all(is_id(v) for v in values):
             raise RadioError(f'"{key}" must list integers.', field="config")
         if key != "ids" and not all(isinstance(v, str) and v for v in values):
             raise RadioError(f'"{key}" must list strings.', field="config")

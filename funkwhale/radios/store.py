@@ -106,7 +106,9 @@ def check_config_txn(txn: Any, viewer: Viewer, config: list[dict[str, Any]]) -> 
 
 # -- sessions ----------------------------------------------------------------------------------------------------
 
-SESSION_COLUMNS = "id, radio_type, related_object_id, user_id AS user, creation_date, custom_radio_id AS custom_radio"
+SESSION_COLUMNS = (
+    "id, radio_type, related_object_id, user_id AS user, creation_date, custom_radio_id AS custom_radio, config"
+)
 
 
 def create_session_txn(txn: Any, viewer: Viewer, fields: dict[str, Any]) -> dict[str, Any]:

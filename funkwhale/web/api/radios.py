@@ -14,7 +14,7 @@ from klein import Klein
 from funkwhale.context import Context
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.visibility import Viewer
-from funkwhale.radios import FILTERS, RADIO_TYPES, RELATED_TYPES, RadioError, clean_config, store
+from funkwhale.radios import FILTERS, RADIO_TYPES, RELATED_TYPES, RadioError, clean_config, is_id, store
 from funkwhale.web.api.browse import page_or_404
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
@@ -67,7 +67,7 @@ class RadiosApi:
         if kind in RELATED_TYPES:
             if related in (None, ""):
                 raise field_error("related_object_id", "This radio needs a related object.")
-            if kind == "artist" and not str(related).isdigit():
+            if kind == "artist" and not (str(related).isdigit() and is_id(int(related))):
                 raise field_error("related_object_id", "An artist id is a number.")
             value = int(related) if kind == "artist" else str(related)
             checked = await self._run(
@@ -76,7 +76,7 @@ class RadiosApi:
             fields["related_object_id"] = str(checked[0])
         if kind == "custom":
             radio_id = body.get("custom_radio")
-            if not isinstance(radio_id, int) or isinstance(radio_id, bool):
+            if not is_id(radio_id):
                 raise field_error("custom_radio", "A custom radio id is required.")
             fields["custom_radio"] = radio_id
         row = await self._run(store.create_session_txn, viewer, fields, desc="radios.session")
@@ -86,7 +86,7 @@ class RadiosApi:
     async def next_track(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "write:radios")
         session_id = read_body(request).get("session")
-        if not isinstance(session_id, int) or isinstance(session_id, bool):
+        if not is_id(session_id):
             raise field_error("session", "A session id is required.")
         drawn = await self._run(store.next_track_txn, viewer, session_id, desc="radios.next")
         body = {"position": drawn["position"], "track": self.renderer.track(drawn["track"])}
