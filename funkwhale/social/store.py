@@ -125,7 +125,3 @@ def add_listening_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any]
         track_id,
     )
 
-
-def listen_counts_sql(track_column: str) -> str:
-    """SQL for how many listens (by anyone) the track `track_column` has; for "most/less listened" orderings."""
-    return f"(SELECT count(*) FROM listening lc WHERE lc.track_id = {track_column})"

@@ -1,0 +1,87 @@
+"""Listening history over HTTP: recording a listen of a playable track, refusing others (nothing written), listing
+mine by default and others' only as their privacy level allows."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_twisted
+
+from . import catalog_factories as cf
+from .test_favorites import set_privacy
+
+
+@pytest.fixture
+def alice(db_conn):
+    return cf.insert_listener(db_conn, "alice")
+
+
+@pytest.fixture
+def bob(db_conn):
+    return cf.insert_listener(db_conn, "bob")
+
+
+@pytest.fixture
+def shared_track(db_conn, alice):
+    """A track in alice's `instance` library: every logged-in user may play it."""
+    artist = cf.insert_artist(db_conn, "Nina")
+    return cf.playable_track(db_conn, cf.insert_library(db_conn, alice, "instance"), artist, "Feeling Good")
+
+
+def listening_count(conn) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) AS n FROM listening")
+        return cur.fetchone()["n"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_record_and_list_mine(web_server, db_conn, alice, bob, shared_track):
+    a = cf.listener_client(web_server, db_conn, alice)
+    for _ in range(2):
+        resp = await a.post("/api/v1/history/listenings/", json_body={"track": shared_track["id"]})
+        assert resp.code == 201 and resp.json["track"] == shared_track["id"], resp
+    await cf.listener_client(web_server, db_conn, bob).post(
+        "/api/v1/history/listenings/", json_body={"track": shared_track["id"]}
+    )
+    mine = await a.get("/api/v1/history/listenings/")
+    assert mine.json["count"] == 2
+    entry = mine.json["results"][0]
+    assert entry["user"]["username"] == "alice" and entry["track"]["title"] == "Feeling Good"
+    assert entry["track"]["artist"]["name"] == "Nina" and entry["creation_date"]
+    assert (await a.get("/api/v1/history/listenings/", params={"scope": "all"})).json["count"] == 3
+
+
+@pytest_twisted.ensureDeferred
+async def test_unplayable_track_is_refused(web_server, db_conn, alice, bob):
+    private = cf.playable_track(db_conn, cf.insert_library(db_conn, alice, "me"), cf.insert_artist(db_conn, "X"), "Y")
+    b = cf.listener_client(web_server, db_conn, bob)
+    refused = await b.post("/api/v1/history/listenings/", json_body={"track": private["id"]})
+    assert refused.code == 400 and "track" in refused.json
+    assert (await b.post("/api/v1/history/listenings/", json_body={})).code == 400
+    anonymous = await web_server.client().post("/api/v1/history/listenings/", json_body={"track": private["id"]})
+    assert anonymous.code in (401, 403)
+    assert listening_count(db_conn) == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_others_history_follows_their_privacy(web_server, db_conn, alice, bob, shared_track):
+    b = cf.listener_client(web_server, db_conn, bob)
+    await b.post("/api/v1/history/listenings/", json_body={"track": shared_track["id"]})
+    a = cf.listener_client(web_server, db_conn, alice)
+    bobs = {"user": str(bob["id"])}
+
+    set_privacy(db_conn, bob, "me")
+    assert (await a.get("/api/v1/history/listenings/", params=bobs)).json["count"] == 0
+    assert (await a.get("/api/v1/history/listenings/", params={"scope": "all"})).json["count"] == 0
+    assert (await b.get("/api/v1/history/listenings/", params=bobs)).json["count"] == 1
+
+    set_privacy(db_conn, bob, "instance")
+    seen = await a.get("/api/v1/history/listenings/", params=bobs)
+    assert [e["user"]["username"] for e in seen.json["results"]] == ["bob"]
+    cf.set_preference(db_conn, "common__api_authentication_required", False)
+    anonymous = web_server.client()
+    assert (await anonymous.get("/api/v1/history/listenings/", params=bobs)).json["count"] == 0
+
+    set_privacy(db_conn, bob, "everyone")
+    assert (await anonymous.get("/api/v1/history/listenings/", params=bobs)).json["count"] == 1
+    bad = await a.get("/api/v1/history/listenings/", params={"scope": "friends"})
+    assert bad.code == 400
