@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import pytest_twisted
+from twisted.internet import defer
 
 from . import catalog_factories as cf
 
@@ -186,3 +187,15 @@ async def test_custom_radios(web_server, db_conn, alice, bob, music):
     assert (await b.delete(f"/api/v1/radios/radios/{radio['id']}/")).code == 404
     assert (await a.delete(f"/api/v1/radios/radios/{radio['id']}/")).code == 204
     assert (await a.get(f"/api/v1/radios/radios/{radio['id']}/")).code == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_draws_never_repeat(web_server, db_conn, alice, music):
+    a = cf.listener_client(web_server, db_conn, alice)
+    created = await session(a, "random")
+    draws = [
+        defer.ensureDeferred(a.post("/api/v1/radios/tracks/", json_body={"session": created["id"]})) for _ in range(6)
+    ]
+    responses = await defer.gatherResults(draws)
+    assert sorted(r.json["position"] for r in responses) == [1, 2, 3, 4, 5, 6]
+    assert sorted(r.json["track"]["id"] for r in responses) == ids(music, *range(6))
