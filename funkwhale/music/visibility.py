@@ -54,3 +54,11 @@ def playable_track_exists(viewer: Viewer, track_column: str = "t.id") -> tuple[s
         f" WHERE pu.track_id = {track_column} AND {condition})",
         params,
     )
+
+
+def artist_not_filtered(viewer: Viewer, artist_column: str) -> tuple[str, list[Any]]:
+    """SQL true unless the viewer hid the artist `artist_column` with a content filter (`user_filter`)."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM user_filter uf WHERE uf.user_id = %s AND uf.target_artist_id = {artist_column})",
+        [viewer.user_id],
+    )

@@ -8,6 +8,7 @@ from typing import Any
 
 from funkwhale.music.catalog.store import _select, _Sql  # the catalog's track JSON, shared with every track list
 from funkwhale.music.visibility import Viewer, playable_track_exists
+from funkwhale.social import Refused
 
 # The tables of a user's track activity, as the API names them.
 ACTIVITY_TABLES = {"favorites": "track_favorite", "listenings": "listening"}
@@ -125,3 +126,46 @@ def add_listening_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any]
         track_id,
     )
 
+
+# -- content filters -------------------------------------------------------------------------------------------------
+
+_FILTER_COLUMNS = (
+    "f.uuid, f.creation_date, json_build_object('type', 'artist', 'id', a.id, 'name', a.name) AS target"
+    " FROM user_filter f JOIN artist a ON a.id = f.target_artist_id"
+)
+
+
+def list_filters_txn(txn: Any, viewer: Viewer, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of the viewer's content filters, newest first."""
+    txn.execute(
+        f"SELECT count(*) OVER () AS total, {_FILTER_COLUMNS} WHERE f.user_id = %s"
+        " ORDER BY f.creation_date DESC, f.id DESC LIMIT %s OFFSET %s",
+        (viewer.user_id, limit, offset),
+    )
+    rows = txn.fetchall()
+    return (rows[0]["total"] if rows else 0), rows
+
+
+def add_filter_txn(txn: Any, viewer: Viewer, artist_id: int) -> dict[str, Any]:
+    """Hide an artist for the viewer; Refused for an unknown artist or one already hidden."""
+    txn.execute("SELECT id FROM artist WHERE id = %s", (artist_id,))
+    if txn.fetchone() is None:
+        raise Refused(400, "target", f'Invalid pk "{artist_id}" - object does not exist.')
+    txn.execute(
+        "INSERT INTO user_filter (user_id, target_artist_id) VALUES (%s, %s)"
+        " ON CONFLICT (user_id, target_artist_id) DO NOTHING RETURNING uuid",
+        (viewer.user_id, artist_id),
+    )
+    created = txn.fetchone()
+    if created is None:
+        raise Refused(400, "target", "You already have a filter for this artist.")
+    txn.execute(f"SELECT {_FILTER_COLUMNS} WHERE f.uuid = %s", (created["uuid"],))
+    return txn.fetchone()
+
+
+def delete_filter_txn(txn: Any, viewer: Viewer, filter_uuid: str) -> bool:
+    """Remove one of the viewer's content filters; False when they have no such filter."""
+    txn.execute(
+        "DELETE FROM user_filter WHERE user_id = %s AND uuid = %s::uuid RETURNING id", (viewer.user_id, filter_uuid)
+    )
+    return txn.fetchone() is not None

@@ -34,6 +34,7 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/playlists", "funkwhale.web.api.playlists:PlaylistsApi"),
     ("api/v1/favorites", "funkwhale.web.api.favorites:FavoritesApi"),
     ("api/v1/history", "funkwhale.web.api.history:HistoryApi"),
+    ("api/v1/moderation", "funkwhale.web.api.moderation:ModerationApi"),
     ("api/v1/radios", "funkwhale.web.api.radios:RadiosApi"),
 ]
 

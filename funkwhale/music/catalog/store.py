@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from funkwhale.music.visibility import Viewer, playable_upload_condition
+from funkwhale.music.visibility import Viewer, artist_not_filtered, playable_upload_condition
 
 SEARCH_WORD_SIMILARITY = 0.45  # pg_trgm.word_similarity_threshold for `%>` while matching a query
 # Track pages starting before this offset are found by walking an index (cheap for early pages); later
@@ -36,6 +36,7 @@ class Filters:
     playable: bool = True
     content_category: str | None = None
     has_albums: bool | None = None
+    content_filters: bool = True  # hide the artists the viewer filtered out (lists and search, not details)
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,17 @@ class _Sql:
 
     def __init__(self, viewer: Viewer) -> None:
         self.params: dict[str, Any] = {}
-        condition, values = playable_upload_condition(viewer, "pu", "pl")
+        self.playable = self.inline("vis", *playable_upload_condition(viewer, "pu", "pl"))
+
+    def inline(self, prefix: str, condition: str, values: list[Any]) -> str:
+        """A condition with positional %s parameters, rewritten with named ones bound here."""
         pieces = condition.split("%s")
         if len(pieces) != len(values) + 1:
-            raise ValueError("unexpected placeholders in the visibility condition")
-        self.playable = pieces[0]
+            raise ValueError("unexpected placeholders in a visibility condition")
+        sql = pieces[0]
         for i, value in enumerate(values):
-            self.playable += self.bind(f"vis_{i}", value) + pieces[i + 1]
+            sql += self.bind(f"{prefix}_{i}", value) + pieces[i + 1]
+        return sql
 
     def bind(self, name: str, value: Any) -> str:
         self.params[name] = value
@@ -292,6 +297,14 @@ def _where(sql: _Sql, kind: str, f: Filters, viewer: Viewer) -> list[str]:
         category = sql.bind("content_category", f.content_category)
         artist_id = {"track": "t.artist_id", "album": "al.artist_id", "artist": "a.id"}[kind]
         where.append(f"{artist_id} IN (SELECT id FROM artist WHERE content_category = {category})")
+    if f.content_filters and viewer.authenticated:
+        columns = {
+            "track": ("t.artist_id", "(SELECT artist_id FROM album WHERE id = t.album_id)"),
+            "album": ("al.artist_id",),
+            "artist": ("a.id",),
+        }[kind]
+        for i, column in enumerate(columns):
+            where.append(sql.inline(f"filter_{i}", *artist_not_filtered(viewer, column)))
     if kind == "artist":
         if f.has_albums is not None:
             has = f"EXISTS (SELECT 1 FROM album hal WHERE hal.artist_id = a.id AND {sql.album_playable('hal')})"
@@ -369,7 +382,7 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
 
 def detail_txn(txn: Any, kind: str, viewer: Viewer, object_id: int) -> dict[str, Any] | None:
     """One artist, album or track the viewer may see, else None."""
-    _, rows = list_txn(txn, kind, Listing(viewer, Filters(ids=(object_id,)), limit=1))
+    _, rows = list_txn(txn, kind, Listing(viewer, Filters(ids=(object_id,), content_filters=False), limit=1))
     return rows[0] if rows else None
 
 

@@ -1,0 +1,70 @@
+"""/api/v1/moderation/content-filters/: a listener hides artists from their own lists, search and radios
+(GET a page, POST {target: {type: "artist", id}}, DELETE /<uuid>/), shaped like Funkwhale 1.4."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from klein import Klein
+
+from funkwhale.context import Context
+from funkwhale.music.visibility import Viewer
+from funkwhale.social import Refused, store
+from funkwhale.web.api.browse import page_or_404
+from funkwhale.web.auth import Auth
+from funkwhale.web.errors import field_error, install_api_errors, not_found
+from funkwhale.web.json import json_response, read_body
+from funkwhale.web.pagination import Page
+
+
+def artist_target_of(body: dict[str, Any]) -> int:
+    """The artist id of a `target` {type: "artist", id}."""
+    target = body.get("target")
+    if not isinstance(target, dict):
+        raise field_error("target", "This field is required.")
+    if target.get("type") != "artist":
+        raise field_error("target", f'"{target.get("type")}" is not a valid choice.')
+    raw = target.get("id")
+    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
+        raise field_error("target", "Enter a valid artist id.")
+    return int(raw)
+
+
+class ModerationApi:
+    app = Klein()
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+
+    @app.route("/content-filters/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def index(self, request: Any) -> bytes:
+        viewer = Viewer.of(await self.auth.require(request, "read:filters"))
+        page = Page.from_request(request)
+        total, rows = await self.ctx.db.run(store.list_filters_txn, viewer, page.size, page.offset, desc="filters.list")
+        page_or_404(page, rows)
+        return json_response(request, page.body(request, total, rows))
+
+    @app.route("/content-filters/", methods=["POST"], strict_slashes=False)
+    async def create(self, request: Any) -> bytes:
+        viewer = Viewer.of(await self.auth.require(request, "write:filters"))
+        artist_id = artist_target_of(read_body(request))
+        try:
+            row = await self.ctx.db.run(store.add_filter_txn, viewer, artist_id, desc="filters.add")
+        except Refused as e:
+            raise field_error(e.field, e.detail, e.status) from None
+        return json_response(request, row, status=201)
+
+    @app.route("/content-filters/<string:filter_uuid>/", methods=["DELETE"], strict_slashes=False)
+    async def delete(self, request: Any, filter_uuid: str) -> bytes:
+        viewer = Viewer.of(await self.auth.require(request, "write:filters"))
+        try:
+            uuid.UUID(filter_uuid)
+        except ValueError:
+            raise not_found("No such content filter.") from None
+        if not await self.ctx.db.run(store.delete_filter_txn, viewer, filter_uuid, desc="filters.delete"):
+            raise not_found("No such content filter.")
+        request.setResponseCode(204)
+        return b""
