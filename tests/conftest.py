@@ -135,6 +135,21 @@ async def web_server(settings):
 
 
 @pytest.fixture
+def alice(db_conn):
+    """A listener with a local actor (no library yet)."""
+    from . import catalog_factories as cf
+
+    return cf.insert_listener(db_conn, "alice")
+
+
+@pytest.fixture
+def bob(db_conn):
+    from . import catalog_factories as cf
+
+    return cf.insert_listener(db_conn, "bob")
+
+
+@pytest.fixture
 def client(server) -> ApiClient:
     return server.client()
 

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 import pytest_twisted
 
 from . import catalog_factories as cf
-
-
-@pytest.fixture
-def alice(db_conn):
-    return cf.insert_listener(db_conn, "alice")
-
-
-@pytest.fixture
-def bob(db_conn):
-    return cf.insert_listener(db_conn, "bob")
 
 
 def titles(resp) -> list[str]:

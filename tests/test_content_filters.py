@@ -11,16 +11,6 @@ from . import catalog_factories as cf
 
 
 @pytest.fixture
-def alice(db_conn):
-    return cf.insert_listener(db_conn, "alice")
-
-
-@pytest.fixture
-def bob(db_conn):
-    return cf.insert_listener(db_conn, "bob")
-
-
-@pytest.fixture
 def catalog(db_conn, alice):
     """Nina's album holding one of her tracks and one guest track by Ray; and a track by Ray alone."""
     lib = cf.insert_library(db_conn, alice, "instance")

@@ -10,16 +10,6 @@ from . import catalog_factories as cf
 
 
 @pytest.fixture
-def alice(db_conn):
-    return cf.insert_listener(db_conn, "alice")
-
-
-@pytest.fixture
-def bob(db_conn):
-    return cf.insert_listener(db_conn, "bob")
-
-
-@pytest.fixture
 def tracks(db_conn, alice, bob):
     """(two tracks in alice's private library, one in bob's private library)."""
     artist = cf.insert_artist(db_conn, "Nina")

@@ -11,16 +11,6 @@ from .test_favorites import set_privacy
 
 
 @pytest.fixture
-def alice(db_conn):
-    return cf.insert_listener(db_conn, "alice")
-
-
-@pytest.fixture
-def bob(db_conn):
-    return cf.insert_listener(db_conn, "bob")
-
-
-@pytest.fixture
 def shared_track(db_conn, alice):
     """A track in alice's `instance` library: every logged-in user may play it."""
     artist = cf.insert_artist(db_conn, "Nina")

@@ -6,7 +6,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_twisted
 
 from . import catalog_factories as cf
@@ -38,16 +37,6 @@ def media_file(settings: Any, name: str, data: bytes = b"audio") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
-
-
-@pytest.fixture
-def alice(db_conn):
-    return cf.insert_listener(db_conn, "alice")
-
-
-@pytest.fixture
-def bob(db_conn):
-    return cf.insert_listener(db_conn, "bob")
 
 
 @pytest_twisted.ensureDeferred

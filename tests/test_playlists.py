@@ -11,16 +11,6 @@ from . import catalog_factories as cf
 
 
 @pytest.fixture
-def alice(db_conn):
-    return cf.insert_listener(db_conn, "alice")
-
-
-@pytest.fixture
-def bob(db_conn):
-    return cf.insert_listener(db_conn, "bob")
-
-
-@pytest.fixture
 def music(db_conn, alice):
     """Five tracks alice may play (her private library), the first two on an album with a cover."""
     lib = cf.insert_library(db_conn, alice, "me")

@@ -11,16 +11,6 @@ from . import catalog_factories as cf
 
 
 @pytest.fixture
-def alice(db_conn):
-    return cf.insert_listener(db_conn, "alice")
-
-
-@pytest.fixture
-def bob(db_conn):
-    return cf.insert_listener(db_conn, "bob")
-
-
-@pytest.fixture
 def music(db_conn, alice, bob):
     """Alice's library: 4 tracks by Nina (2 on a "jazz" album), 2 by Otis; bob's private library: 1 track."""
     lib = cf.insert_library(db_conn, alice, "me")

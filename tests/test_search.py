@@ -11,11 +11,6 @@ from . import catalog_factories as cf
 
 
 @pytest.fixture
-def alice(db_conn):
-    return cf.insert_listener(db_conn, "alice")
-
-
-@pytest.fixture
 def library(db_conn, alice):
     return cf.insert_library(db_conn, alice, "instance")
 

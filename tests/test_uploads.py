@@ -74,16 +74,6 @@ def files_under(settings: Any, kind: str) -> list[Path]:
 
 
 @pytest.fixture
-def alice(db_conn):
-    return cf.insert_listener(db_conn, "alice")
-
-
-@pytest.fixture
-def bob(db_conn):
-    return cf.insert_listener(db_conn, "bob")
-
-
-@pytest.fixture
 def library(db_conn, alice):
     return cf.insert_library(db_conn, alice, "me", name="music")
 
