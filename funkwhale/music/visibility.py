@@ -30,14 +30,17 @@ class Viewer:
         return cls(user_id=principal.user.id, actor_id=principal.user.actor_id)
 
 
+def privacy_condition(viewer: Viewer, level: str, owner: str, by_actor: bool = False) -> tuple[str, list[Any]]:
+    """SQL (with %s parameters) true for a row whose privacy level is the column `level` and whose owner is the
+    column `owner` (a user id, or an actor id when `by_actor`): `everyone` shows it to anyone, `instance` to
+    authenticated users, and the owner always sees it (`me`)."""
+    sql = f"({level} = 'everyone' OR ({level} = 'instance' AND %s) OR {owner} = %s)"
+    return sql, [viewer.authenticated, viewer.actor_id if by_actor else viewer.user_id]
+
+
 def library_condition(viewer: Viewer, library: str = "l") -> tuple[str, list[Any]]:
     """SQL (with %s parameters) true for a library row `library` the viewer may see."""
-    sql = (
-        f"({library}.privacy_level = 'everyone'"
-        f" OR ({library}.privacy_level = 'instance' AND %s)"
-        f" OR {library}.actor_id = %s)"
-    )
-    return sql, [viewer.authenticated, viewer.actor_id]
+    return privacy_condition(viewer, f"{library}.privacy_level", f"{library}.actor_id", by_actor=True)
 
 
 def playable_upload_condition(viewer: Viewer, upload: str = "u", library: str = "l") -> tuple[str, list[Any]]:

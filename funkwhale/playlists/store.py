@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from funkwhale.music.catalog.store import _select, _Sql  # the catalog's track JSON, shared with every track list
-from funkwhale.music.visibility import Viewer, playable_track_exists
+from funkwhale.music.visibility import Viewer, playable_track_exists, privacy_condition
 from funkwhale.playlists import ALBUM_COVERS, DEFAULT_ORDERING, ORDERINGS, PlaylistError
 
 
@@ -27,11 +27,7 @@ class Listing:
 
 def _visible(sql: _Sql, viewer: Viewer) -> str:
     """True for a playlist `pls` the viewer may see: theirs, `instance` ones when logged in, `everyone` ones."""
-    return (
-        f"(pls.privacy_level = 'everyone'"
-        f" OR (pls.privacy_level = 'instance' AND {sql.bind('auth', viewer.authenticated)})"
-        f" OR pls.user_id = {sql.bind('viewer_user', viewer.user_id)})"
-    )
+    return sql.inline("pvis", *privacy_condition(viewer, "pls.privacy_level", "pls.user_id"))
 
 
 def _has_playable(sql: _Sql) -> str:
@@ -49,8 +45,7 @@ def _columns(sql: _Sql) -> str:
     )
     return (
         "pls.id, pls.name, pls.privacy_level, pls.creation_date, pls.modification_date,"
-        " (SELECT json_build_object('id', u.id, 'username', u.username, 'name', u.name,"
-        " 'date_joined', u.date_joined) FROM users u WHERE u.id = pls.user_id) AS user,"
+        f" {_Sql.user_json('pls.user_id')} AS user,"
         " (SELECT json_build_object('count', count(*), 'duration', coalesce(sum(d), 0), 'playable', count(d))"
         f" FROM (SELECT {best_duration} AS d FROM playlist_track spt WHERE spt.playlist_id = pls.id OFFSET 0) s)"
         " AS stats,"

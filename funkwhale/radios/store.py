@@ -14,7 +14,7 @@ from funkwhale.radios import FILTERS, RadioError
 
 RADIO_COLUMNS = (
     "r.id, r.name, r.description, r.is_public, r.config, r.creation_date,"
-    " json_build_object('id', u.id, 'username', u.username, 'name', u.name, 'date_joined', u.date_joined) AS user"
+    f" {_Sql.user_json('r.user_id')} AS user"
 )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from funkwhale.music.catalog.store import _select, _Sql  # the catalog's track JSON, shared with every track list
-from funkwhale.music.visibility import Viewer, playable_track_exists
+from funkwhale.music.visibility import Viewer, playable_track_exists, privacy_condition
 from funkwhale.social import Refused
 
 # The tables of a user's track activity, as the API names them.
@@ -31,10 +31,7 @@ class Listing:
 
 def _owner_visible(sql: _Sql, viewer: Viewer) -> str:
     """True for an activity row `e` of user `u` the viewer may see (see the package docstring)."""
-    return (
-        f"(e.user_id = {sql.bind('viewer_user', viewer.user_id)} OR u.privacy_level = 'everyone'"
-        f" OR (u.privacy_level = 'instance' AND {sql.bind('auth', viewer.authenticated)}))"
-    )
+    return sql.inline("ovis", *privacy_condition(viewer, "u.privacy_level", "e.user_id"))
 
 
 def _ordering(fields: tuple[str, ...]) -> str:
@@ -70,8 +67,7 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
         f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {sql.bind('limit', listing.limit)}"
         f" OFFSET {sql.bind('offset', listing.offset)})"
         " SELECT e.total, e.id AS entry_id, e.creation_date AS entry_date,"
-        " (SELECT json_build_object('id', u.id, 'username', u.username, 'name', u.name,"
-        " 'date_joined', u.date_joined) FROM users u WHERE u.id = e.user_id) AS owner,"
+        f" {_Sql.user_json('e.user_id')} AS owner,"
         f" {_select(sql, 'track')} FROM page e JOIN track p ON p.id = e.track_id ORDER BY e.ord",
         sql.params,
     )

@@ -37,6 +37,10 @@ class Renderer:
     def cover(self, attachment: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if attachment is None else attachment_json(attachment, self.base_url)
 
+    def user(self, user: dict[str, Any]) -> dict[str, Any]:
+        """A user from store's `user_json` fragment, with its avatar as attachment JSON."""
+        return {**user, "avatar": self.cover(user["avatar"])}
+
     @staticmethod
     def description(text: str | None) -> dict[str, Any] | None:
         if not text:

@@ -138,6 +138,15 @@ class _Sql:
             f" FROM attachment att WHERE att.id = {id_expr})"
         )
 
+    @classmethod
+    def user_json(cls, id_expr: str) -> str:
+        """Funkwhale's basic user JSON (id, username, name, date_joined, avatar) of the user `id_expr`."""
+        return (
+            "(SELECT json_build_object('id', ju.id, 'username', ju.username, 'name', ju.name,"
+            f" 'date_joined', ju.date_joined, 'avatar', {cls.attachment('ju.avatar_id')})"
+            f" FROM users ju WHERE ju.id = {id_expr})"
+        )
+
     @staticmethod
     def tags(kind: str, id_expr: str) -> str:
         return (

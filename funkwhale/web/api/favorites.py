@@ -54,7 +54,7 @@ class ActivityArea:
     def entry(self, row: dict[str, Any]) -> dict[str, Any]:
         return {
             "id": row["entry_id"],
-            "user": {**row["owner"], "avatar": None},
+            "user": self.renderer.user(row["owner"]),
             "track": self.renderer.track(row),
             "creation_date": row["entry_date"],
             "actor": None,

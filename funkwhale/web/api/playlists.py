@@ -58,7 +58,7 @@ class PlaylistsApi:
         return {
             "id": row["id"],
             "name": row["name"],
-            "user": {**row["user"], "avatar": None},
+            "user": self.renderer.user(row["user"]),
             "privacy_level": row["privacy_level"],
             "creation_date": row["creation_date"],
             "modification_date": row["modification_date"],

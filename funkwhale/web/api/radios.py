@@ -51,7 +51,7 @@ class RadiosApi:
             "is_public": row["is_public"],
             "config": row["config"],
             "creation_date": row["creation_date"],
-            "user": {**row["user"], "avatar": None},
+            "user": self.renderer.user(row["user"]),
         }
 
     # -- sessions ------------------------------------------------------------------------------------------------
