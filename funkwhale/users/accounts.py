@@ -9,6 +9,7 @@ import hmac
 import json
 import re
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
@@ -319,7 +320,7 @@ async def change_password(
 
 
 def validate_profile(data: dict[str, Any]) -> dict[str, Any]:
-    """The writable profile fields present in `data` (name, privacy_level, summary), checked."""
+    """The writable profile fields present in `data` (name, privacy_level, summary, avatar), checked."""
     errors: dict[str, list[str]] = {}
     fields: dict[str, Any] = {}
     if "name" in data:
@@ -336,6 +337,12 @@ def validate_profile(data: dict[str, Any]) -> dict[str, Any]:
             errors["privacy_level"] = [f'"{level}" is not a valid choice.']
         else:
             fields["privacy_level"] = level
+    if "avatar" in data:
+        avatar = data["avatar"]
+        try:
+            fields["avatar"] = None if avatar in (None, "") else str(uuid.UUID(str(avatar)))
+        except ValueError:
+            errors["avatar"] = ["Must be the uuid of a picture sent to /api/v1/attachments/, or null."]
     if "summary" in data:
         summary = data["summary"]
         text = summary.get("text") if isinstance(summary, dict) else summary

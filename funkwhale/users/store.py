@@ -207,8 +207,8 @@ def profile_txn(txn: Any, user_id: int) -> dict[str, Any] | None:
     """The account as /users/me shows it, with its actor's domain and summary."""
     txn.execute(
         f"""
-        SELECT {_USER_COLUMNS}, u.secret_key, u.settings, a.domain, a.summary
-        FROM users u LEFT JOIN actor a ON a.id = u.actor_id
+        SELECT {_USER_COLUMNS}, u.secret_key, u.settings, a.domain, a.summary, to_json(att) AS avatar
+        FROM users u LEFT JOIN actor a ON a.id = u.actor_id LEFT JOIN attachment att ON att.id = u.avatar_id
         WHERE u.id = %s
         """,
         (user_id,),
@@ -216,8 +216,18 @@ def profile_txn(txn: Any, user_id: int) -> dict[str, Any] | None:
     return txn.fetchone()
 
 
-def update_profile_txn(txn: Any, user_id: int, fields: dict[str, Any]) -> None:
-    """Set `name`, `privacy_level` on the user and `summary` on its actor (those present in `fields`)."""
+def update_profile_txn(txn: Any, user_id: int, fields: dict[str, Any]) -> bool:
+    """Set `name`, `privacy_level`, `avatar` (an attachment uuid or None) on the user and `summary` on its actor
+    (those present in `fields`). False, with nothing changed, when the avatar names no attachment."""
+    if fields.get("avatar") is not None:
+        txn.execute(
+            "UPDATE users SET avatar_id = att.id FROM attachment att WHERE users.id = %s AND att.uuid = %s",
+            (user_id, fields["avatar"]),
+        )
+        if txn.rowcount == 0:
+            return False
+    elif "avatar" in fields:
+        txn.execute("UPDATE users SET avatar_id = NULL WHERE id = %s", (user_id,))
     for column in ("name", "privacy_level"):
         if column in fields:
             txn.execute(f"UPDATE users SET {column} = %s WHERE id = %s", (fields[column], user_id))
@@ -231,6 +241,7 @@ def update_profile_txn(txn: Any, user_id: int, fields: dict[str, Any]) -> None:
             "UPDATE actor SET summary = %s FROM users WHERE users.id = %s AND actor.id = users.actor_id",
             (fields["summary"], user_id),
         )
+    return True
 
 
 def delete_user_txn(txn: Any, user_id: int) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import uuid as uuid_module
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.music.attachments import images, store
 from funkwhale.music.attachments.images import InvalidImage
 from funkwhale.music.models import Picture
+from funkwhale.music.uploads.multipart import FormError, boundary_of, discard, read_form
 from funkwhale.threads import run_blocking
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "InvalidImage",
     "attachment_json",
     "get_attachment",
+    "receive_picture",
     "rendition",
     "resized_path",
     "store_picture",
@@ -49,15 +51,34 @@ async def store_picture(ctx: Context, picture: Picture, actor_id: int | None = N
 
     Raises InvalidImage when the bytes are not a JPEG, PNG, GIF or WebP picture that can be decoded.
     """
+    return (await _store(ctx, picture, actor_id))["id"]
+
+
+async def _store(ctx: Context, picture: Picture, actor_id: int | None) -> dict[str, Any]:
     if len(picture.data) > MAX_PICTURE_BYTES:
         raise InvalidImage("The picture is too large")
     checksum, mimetype, extension = await run_blocking(images.inspect, picture.data)
     relative = storage.chunked_name(storage.ATTACHMENTS, checksum, extension)
     await run_blocking(images.write_once, storage.absolute(ctx.settings, relative), picture.data)
-    row = await ctx.db.run(
+    return await ctx.db.run(
         store.insert_or_get_txn, checksum, relative, mimetype, len(picture.data), actor_id, desc="store_picture"
     )
-    return row["id"]
+
+
+async def receive_picture(ctx: Context, body: IO[bytes], content_type: bytes | None, actor_id: int) -> dict[str, Any]:
+    """Store the picture sent as the `file` part of a multipart form `body` (read in a thread) and return its
+    attachment row. FormError for a body that is not such a form, InvalidImage for a file that is no picture."""
+    boundary = boundary_of(content_type)
+    incoming = await run_blocking(storage.incoming_dir, ctx.settings)
+    form = await run_blocking(read_form, body, boundary, "file", incoming)
+    if form.file is None or form.file.size == 0:
+        await run_blocking(discard, form.file)
+        raise FormError("No picture was sent in the `file` field.")
+    try:
+        data = await run_blocking(_read_picture, form.file.path)
+    finally:
+        await run_blocking(discard, form.file)
+    return await _store(ctx, Picture(data, form.file.content_type), actor_id)
 
 
 async def store_picture_file(ctx: Context, path: str | Path, actor_id: int | None = None) -> int:

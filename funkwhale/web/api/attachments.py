@@ -1,4 +1,5 @@
-"""/api/v1/attachments/<uuid>/: a picture's JSON, and `/proxy?next=<rendition>` for its bytes.
+"""/api/v1/attachments/: POST a picture (multipart `file`, such as an avatar); `<uuid>/` is a picture's JSON, and
+`<uuid>/proxy?next=<rendition>` its bytes.
 
 Pictures are public, as in Funkwhale: `<img>` tags and Subsonic apps fetch them without credentials, and the
 content behind a uuid never changes, so responses are cacheable for a year.
@@ -13,6 +14,7 @@ from klein import Klein
 from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.music import attachments
+from funkwhale.music.uploads.multipart import FormError
 from funkwhale.threads import run_blocking
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
@@ -27,6 +29,20 @@ class AttachmentsApi:
 
     def __init__(self, ctx: Context, auth: Auth) -> None:
         self.ctx = ctx
+        self.auth = auth
+
+    @app.route("/", methods=["POST"], strict_slashes=False)
+    async def create(self, request: Any) -> bytes:
+        """Any signed-in user may store a picture; the same bytes give the same attachment (201 either way)."""
+        principal = await self.auth.require(request, "write:libraries")
+        content_type = getattr(request, "multipart_content_type", None)
+        try:
+            row = await attachments.receive_picture(self.ctx, request.content, content_type, principal.user.actor_id)
+        except FormError as e:
+            raise field_error("file", str(e)) from None
+        except attachments.InvalidImage:
+            raise field_error("file", "Upload a valid image: a JPEG, PNG, GIF or WebP picture.") from None
+        return json_response(request, attachments.attachment_json(row, self.ctx.settings.base_url), status=201)
 
     async def _row(self, attachment_uuid: str) -> dict[str, Any]:
         row = await attachments.get_attachment(self.ctx, attachment_uuid)

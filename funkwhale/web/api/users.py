@@ -11,6 +11,7 @@ from klein import Klein
 
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
+from funkwhale.music.attachments import attachment_json
 from funkwhale.music.uploads.quota import quota_status
 from funkwhale.users import accounts, store
 from funkwhale.users.models import Principal
@@ -23,7 +24,7 @@ from funkwhale.web.api.auth import (
 )
 from funkwhale.web.api.ratelimit import client_address
 from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth, check_csrf
-from funkwhale.web.errors import ApiError, install_api_errors, not_found
+from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response, read_body
 
 BAD_CREDENTIALS = "Unable to log in with provided credentials."
@@ -59,7 +60,7 @@ def me_body(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
         },
         "date_joined": row["date_joined"],
         "privacy_level": row["privacy_level"],
-        "avatar": None,
+        "avatar": attachment_json(row["avatar"], ctx.settings.base_url) if row.get("avatar") else None,
         "instance_support_message_display_date": None,
         "funkwhale_support_message_display_date": None,
         "summary": {"text": summary, "content_type": "text/plain"} if summary else None,
@@ -157,7 +158,8 @@ class UsersApi:
             fields = accounts.validate_profile(read_body(request))
         except accounts.AccountError as e:
             raise account_error(e) from None
-        await self.ctx.db.run(store.update_profile_txn, principal.user.id, fields, desc="users.update")
+        if not await self.ctx.db.run(store.update_profile_txn, principal.user.id, fields, desc="users.update"):
+            raise field_error("avatar", "No picture has this uuid: send it to /api/v1/attachments/ first.")
         return await self._me(request, principal)
 
     @route(app, "/me/", ["DELETE"])
