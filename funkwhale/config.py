@@ -109,6 +109,9 @@ class Settings:
         _csv, (), help="server folders that `funkwhale import --in-place` may reference (comma-separated)"
     )
     ffmpeg: str | None = _setting(_optional_text, None, help="ffmpeg binary; default the one of imageio-ffmpeg")
+    static_root: str | None = _setting(
+        _optional_text, None, help="the built web app; default static/dist of the source tree or working directory"
+    )
     upload_max_size: int = _setting(_positive_int, 1024**3, help="largest upload body in bytes")
     default_upload_quota: int = _setting(_positive_int, 10000, help="per-user quota in MB")
     node_name: str = _setting(_text, "Funkwhale", help="instance name shown in nodeinfo")

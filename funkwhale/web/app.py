@@ -8,6 +8,7 @@ from twisted.web.resource import Resource
 
 from funkwhale import storage
 from funkwhale.context import Context
+from funkwhale.web import spa
 from funkwhale.web.auth import Auth
 from funkwhale.web.site import FunkwhaleSite
 
@@ -48,7 +49,7 @@ def _child(parent: Resource, name: bytes) -> Resource:
 
 
 def make_root(ctx: Context) -> Resource:
-    root = Resource()
+    root = spa.Root(ctx.settings)
     auth = Auth(ctx)
     ctx.extra["auth"] = auth
     for path, target in AREAS:
