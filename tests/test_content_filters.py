@@ -85,3 +85,25 @@ async def test_bad_targets_are_refused(web_server, db_conn, alice, catalog):
     assert (await a.delete(f"{url}not-a-uuid/")).code == 404
     assert (await web_server.client().get(url)).code in (401, 403)
     assert filter_count(db_conn) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_hidden_artist_leaves_radios_favorites_and_history(web_server, db_conn, alice, bob, catalog):
+    from .test_radios import draw_all, session
+
+    a = cf.listener_client(web_server, db_conn, alice)
+    titles = {}
+    for track in (await a.get("/api/v1/tracks/")).json["results"]:
+        titles[track["id"]] = track["title"]
+        assert (await a.post("/api/v1/favorites/tracks/", json_body={"track": track["id"]})).code == 201
+        assert (await a.post("/api/v1/history/listenings/", json_body={"track": track["id"]})).code == 201
+    await a.post("/api/v1/moderation/content-filters/", json_body={"target": {"type": "artist", "id": catalog["id"]}})
+
+    radio = sorted(titles[t] for t in await draw_all(a, (await session(a, "random"))["id"]))
+    assert radio == ["Hit The Road"]  # Nina's track and the guest track on her album are both gone
+    for url in ("/api/v1/favorites/tracks/", "/api/v1/history/listenings/"):
+        assert [e["track"]["title"] for e in (await a.get(url)).json["results"]] == ["Hit The Road"], url
+    assert len((await a.get("/api/v1/favorites/tracks/all/")).json["results"]) == 3  # ids for the heart icons
+    b = cf.listener_client(web_server, db_conn, bob)
+    others = await b.get("/api/v1/favorites/tracks/", params={"user": str(alice["id"])})
+    assert others.json["count"] == 3  # bob filters nothing

@@ -75,3 +75,28 @@ async def test_others_history_follows_their_privacy(web_server, db_conn, alice, 
     assert (await anonymous.get("/api/v1/history/listenings/", params=bobs)).json["count"] == 1
     bad = await a.get("/api/v1/history/listenings/", params={"scope": "friends"})
     assert bad.code == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_most_listened_orderings_count_my_listens(web_server, db_conn, alice, bob):
+    lib = cf.insert_library(db_conn, alice, "instance")
+    nina, ray = cf.insert_artist(db_conn, "Nina"), cf.insert_artist(db_conn, "Ray")
+    album = cf.insert_album(db_conn, ray, "Live")
+    once = cf.playable_track(db_conn, lib, nina, "Once")
+    thrice = cf.playable_track(db_conn, lib, ray, "Thrice", album)
+    cf.playable_track(db_conn, lib, nina, "Never")
+    a, b = cf.listener_client(web_server, db_conn, alice), cf.listener_client(web_server, db_conn, bob)
+    for track, times in ((once, 1), (thrice, 3)):
+        for _ in range(times):
+            await a.post("/api/v1/history/listenings/", json_body={"track": track["id"]})
+    for _ in range(5):  # bob's listens count for bob only
+        await b.post("/api/v1/history/listenings/", json_body={"track": once["id"]})
+
+    tracks = (await a.get("/api/v1/tracks/", params={"ordering": "-listen_count"})).json["results"]
+    assert [(t["title"], t["listen_count"]) for t in tracks] == [("Thrice", 3), ("Once", 1), ("Never", 0)]
+    albums = (await a.get("/api/v1/albums/", params={"ordering": "-listen_count"})).json["results"]
+    assert albums[0]["title"] == "Live"
+    artists = (await a.get("/api/v1/artists/", params={"ordering": "-listen_count"})).json["results"]
+    assert [x["name"] for x in artists] == ["Ray", "Nina"]
+    bobs = (await b.get("/api/v1/tracks/", params={"ordering": "-listen_count"})).json["results"]
+    assert [(t["title"], t["listen_count"]) for t in bobs][0] == ("Once", 5)

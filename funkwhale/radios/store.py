@@ -52,7 +52,8 @@ def _filter_condition(sql: _Sql, f: dict[str, Any], n: int) -> str:
 
 
 def _pool(sql: _Sql, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str]:
-    """(condition on `t`, weight expression: the draw takes the lowest weights first) of a session's pool."""
+    """(condition on `t`, weight expression: the draw takes the lowest weights first) of a session's pool: playable
+    tracks whose artists the listener did not hide."""
     kind, related = session["radio_type"], session["related_object_id"]
     weight = "0"
     if kind == "favorites":
@@ -76,7 +77,7 @@ def _pool(sql: _Sql, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str]
         cond = " AND ".join([_filter_condition(sql, f, n) for n, f in enumerate(session["config"])] or ["true"])
     else:
         cond = "true"
-    return f"({cond}) AND {sql.track_playable('t')}", weight
+    return f"({cond}) AND {sql.track_playable('t')} AND {sql.track_not_filtered(viewer, 't')}", weight
 
 
 def check_related_txn(txn: Any, viewer: Viewer, kind: str, values: list[Any], field: str) -> list[Any]:

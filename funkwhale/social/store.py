@@ -48,7 +48,7 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
     """(total, page) of favorites or listenings (`kind`) the viewer may see; each row is the catalog's track row
     plus `entry_id`, `entry_date` and `owner` (json). One statement."""
     sql = _Sql(listing.viewer)
-    where = [_owner_visible(sql, listing.viewer)]
+    where = [_owner_visible(sql, listing.viewer), sql.track_not_filtered(listing.viewer, "ft")]
     if listing.mine:
         where.append(f"e.user_id = {sql.bind('mine', listing.viewer.user_id)}")
     if listing.user is not None:
@@ -64,6 +64,7 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
     txn.execute(
         f"WITH page AS (SELECT e.id, e.user_id, e.track_id, e.creation_date, count(*) OVER () AS total,"
         f" row_number() OVER (ORDER BY {order}) AS ord FROM {ACTIVITY_TABLES[kind]} e JOIN users u ON u.id = e.user_id"
+        " JOIN track ft ON ft.id = e.track_id"
         f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {sql.bind('limit', listing.limit)}"
         f" OFFSET {sql.bind('offset', listing.offset)})"
         " SELECT e.total, e.id AS entry_id, e.creation_date AS entry_date,"

@@ -96,6 +96,7 @@ class Renderer:
             "is_local": self.is_local(row["fid"]),
             "creation_date": row["creation_date"],
             "downloads_count": row["downloads_count"],
+            "listen_count": row["listen_count"],  # ours: how often the viewer listened to it
             "attributed_to": None,
         }
         if with_description:

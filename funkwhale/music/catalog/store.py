@@ -51,7 +51,8 @@ class Listing:
     search: bool = False  # rank by match quality (exact > prefix > substring > fuzzy) instead of `ordering`
 
 
-# Funkwhale ordering names -> SQL expressions over the page query's aliases, per kind.
+# Funkwhale ordering names -> SQL expressions over the page query's aliases, per kind. `listen_count` (ours) is
+# how often the viewer listened: `-listen_count` gives their most listened tracks, albums or artists.
 ORDERINGS: dict[str, dict[str, str]] = {
     "track": {
         "title": "t.title_key",
@@ -65,6 +66,7 @@ ORDERINGS: dict[str, dict[str, str]] = {
         "id": "t.id",
         "album_id": "t.album_id",
         "random": "md5(%(seed)s || t.id::text)",
+        "listen_count": "(SELECT count(*) FROM listening lc WHERE lc.track_id = t.id AND lc.user_id = %(me)s)",
     },
     "album": {
         "title": "al.title_key",
@@ -74,6 +76,8 @@ ORDERINGS: dict[str, dict[str, str]] = {
         "artist__name": "oar.name_key",
         "id": "al.id",
         "random": "md5(%(seed)s || al.id::text)",
+        "listen_count": "(SELECT count(*) FROM listening lc JOIN track lt ON lt.id = lc.track_id"
+        " WHERE lt.album_id = al.id AND lc.user_id = %(me)s)",
     },
     "artist": {
         "name": "a.name_key",
@@ -81,6 +85,8 @@ ORDERINGS: dict[str, dict[str, str]] = {
         "modification_date": "a.modification_date",
         "id": "a.id",
         "random": "md5(%(seed)s || a.id::text)",
+        "listen_count": "(SELECT count(*) FROM listening lc JOIN track lt ON lt.id = lc.track_id"
+        " WHERE lt.artist_id = a.id AND lc.user_id = %(me)s)",
     },
 }
 DEFAULT_ORDERING = {
@@ -95,7 +101,7 @@ class _Sql:
     """Builds one statement's SQL fragments and its named parameters for a viewer."""
 
     def __init__(self, viewer: Viewer) -> None:
-        self.params: dict[str, Any] = {}
+        self.params: dict[str, Any] = {"me": viewer.user_id}
         self.playable = self.inline("vis", *playable_upload_condition(viewer, "pu", "pl"))
 
     def inline(self, prefix: str, condition: str, values: list[Any]) -> str:
@@ -127,6 +133,15 @@ class _Sql:
             f"(EXISTS (SELECT 1 FROM track xt WHERE xt.artist_id = {artist}.id AND {self.track_playable('xt', extra)})"
             f" OR EXISTS (SELECT 1 FROM album xal WHERE xal.artist_id = {artist}.id"
             f" AND {self.album_playable('xal', extra)}))"
+        )
+
+    def track_not_filtered(self, viewer: Viewer, track: str) -> str:
+        """True unless the viewer hid (content filters) the artist or the album artist of the track `track`."""
+        if not viewer.authenticated:
+            return "true"
+        columns = (f"{track}.artist_id", f"(SELECT artist_id FROM album WHERE id = {track}.album_id)")
+        return " AND ".join(
+            self.inline(f"filter_{track}_{i}", *artist_not_filtered(viewer, column)) for i, column in enumerate(columns)
         )
 
     # -- JSON fragments ----------------------------------------------------------------------------------------
@@ -307,13 +322,11 @@ def _where(sql: _Sql, kind: str, f: Filters, viewer: Viewer) -> list[str]:
         artist_id = {"track": "t.artist_id", "album": "al.artist_id", "artist": "a.id"}[kind]
         where.append(f"{artist_id} IN (SELECT id FROM artist WHERE content_category = {category})")
     if f.content_filters and viewer.authenticated:
-        columns = {
-            "track": ("t.artist_id", "(SELECT artist_id FROM album WHERE id = t.album_id)"),
-            "album": ("al.artist_id",),
-            "artist": ("a.id",),
-        }[kind]
-        for i, column in enumerate(columns):
-            where.append(sql.inline(f"filter_{i}", *artist_not_filtered(viewer, column)))
+        if kind == "track":
+            where.append(sql.track_not_filtered(viewer, "t"))
+        else:
+            column = "al.artist_id" if kind == "album" else "a.id"
+            where.append(sql.inline("filter", *artist_not_filtered(viewer, column)))
     if kind == "artist":
         if f.has_albums is not None:
             has = f"EXISTS (SELECT 1 FROM album hal WHERE hal.artist_id = a.id AND {sql.album_playable('hal')})"
@@ -337,7 +350,8 @@ def _select(sql: _Sql, kind: str) -> str:
             " p.description, p.creation_date, p.downloads_count,"
             f" {sql.artist_json('p.artist_id')} AS artist, {sql.track_album('p.album_id')} AS album,"
             f" {sql.uploads('p')} AS uploads, {sql.tags('track', 'p.id')} AS tags,"
-            f" {sql.attachment('p.attachment_cover_id')} AS cover"
+            f" {sql.attachment('p.attachment_cover_id')} AS cover,"
+            " (SELECT count(*) FROM listening lc WHERE lc.track_id = p.id AND lc.user_id = %(me)s) AS listen_count"
         )
     if kind == "album":
         return (
