@@ -37,6 +37,7 @@ from funkwhale.users.tokens import hash_token
 
 TWISTD = Path(sys.executable).parent / "twistd"
 HOST = "bench.funkwhale.local"
+CSRF = "bench-csrf-token"
 ARTISTS, ALBUMS, TRACKS = 500, 2000, 20000
 SYLLABLES = "ka lo mi ne ru sa ti vo ze an el or us ith bel dor fen gar hal jor kyr lum mar nor pel quin".split()
 NAMED = ["Metallica", "Beyoncé", "Björk Quartet", "The Night Owls", "Sigur Rós", "坂本 Trio", "Кино"]
@@ -80,8 +81,8 @@ def seed(dsn: str) -> str:
         user_id = cur.fetchone()[0]
         key = secrets.token_urlsafe(32)
         cur.execute(
-            "INSERT INTO session (key_hash, user_id, csrf_token, expire_date) VALUES (%s, %s, 'x', %s)",
-            (hash_token(key), user_id, now + timedelta(days=1)),
+            "INSERT INTO session (key_hash, user_id, csrf_token, expire_date) VALUES (%s, %s, %s, %s)",
+            (hash_token(key), user_id, CSRF, now + timedelta(days=1)),
         )
         cur.execute(
             "INSERT INTO library (fid, actor_id, name, privacy_level) VALUES (%s, %s, 'bench', 'me') RETURNING id",
@@ -182,7 +183,19 @@ def start_daemon(data_dir: Path, port: int, database_url: str, redis_url: str) -
 
 
 def get(conn: http.client.HTTPConnection, path: str, cookie: str) -> tuple[int, bytes]:
-    conn.request("GET", path, headers={"Cookie": cookie})
+    return call(conn, "GET", path, cookie)
+
+
+def call(
+    conn: http.client.HTTPConnection, method: str, path: str, cookie: str, body: bytes | None = None
+) -> tuple[int, bytes]:
+    """One request with the session cookie; a body is sent as JSON with the CSRF token the seed gave the session."""
+    headers = {"Cookie": cookie}
+    if body is not None:
+        headers.update(
+            {"Content-Type": "application/json", "X-CSRFToken": CSRF, "Cookie": f"{cookie}; csrftoken={CSRF}"}
+        )
+    conn.request(method, path, body=body, headers=headers)
     resp = conn.getresponse()
     return resp.status, resp.read()
 

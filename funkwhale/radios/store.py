@@ -34,11 +34,14 @@ def _filter_condition(sql: _Sql, f: dict[str, Any], n: int) -> str:
     values = f[FILTERS[kind][0]]
     if kind == "tag":
         names = sql.bind(f"tags_{n}", [v.lower() for v in values])
+        tagged = {
+            kind: "SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
+            f" WHERE lower(g.name) = ANY({names}) AND ti.object_type = '{kind}'"
+            for kind in ("track", "album", "artist")
+        }  # three sets hashed once each, rather than a lookup per track; coalesce: no album is not a match
         cond = (
-            "EXISTS (SELECT 1 FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
-            f" WHERE lower(g.name) = ANY({names}) AND ((ti.object_type = 'track' AND ti.object_id = t.id)"
-            " OR (ti.object_type = 'album' AND ti.object_id = t.album_id)"
-            " OR (ti.object_type = 'artist' AND ti.object_id = t.artist_id)))"
+            f"coalesce(t.id IN ({tagged['track']}) OR t.album_id IN ({tagged['album']})"
+            f" OR t.artist_id IN ({tagged['artist']}), false)"
         )
     elif kind == "artist":
         ids = sql.bind(f"artists_{n}", values)
@@ -52,10 +55,10 @@ def _filter_condition(sql: _Sql, f: dict[str, Any], n: int) -> str:
 
 
 def _pool(sql: _Sql, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str]:
-    """(condition on `t`, weight expression: the draw takes the lowest weights first) of a session's pool: playable
-    tracks whose artists the listener did not hide."""
+    """(condition on `t`, ORDER BY of the draw: lowest weight first where there is one, else at random) of a
+    session's pool: playable tracks whose artists the listener did not hide."""
     kind, related = session["radio_type"], session["related_object_id"]
-    weight = "0"
+    order = "random()"
     if kind == "favorites":
         cond = (
             "EXISTS (SELECT 1 FROM track_favorite tf WHERE tf.track_id = t.id"
@@ -63,9 +66,9 @@ def _pool(sql: _Sql, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str]
         )
     elif kind == "less-listened":
         cond = "true"
-        weight = (
+        order = (
             "(SELECT count(*) FROM listening li WHERE li.track_id = t.id"
-            f" AND li.user_id = {sql.bind('user', viewer.user_id)})"
+            f" AND li.user_id = {sql.bind('user', viewer.user_id)}), random()"
         )
     elif kind == "tag":
         cond = _filter_condition(sql, {"type": "tag", "names": [related]}, 0)
@@ -77,7 +80,7 @@ def _pool(sql: _Sql, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str]
         cond = " AND ".join([_filter_condition(sql, f, n) for n, f in enumerate(session["config"])] or ["true"])
     else:
         cond = "true"
-    return f"({cond}) AND {sql.track_playable('t')} AND {sql.track_not_filtered(viewer, 't')}", weight
+    return f"({cond}) AND {sql.track_playable('t')} AND {sql.track_not_filtered(viewer, 't')}", order
 
 
 def check_related_txn(txn: Any, viewer: Viewer, kind: str, values: list[Any], field: str) -> list[Any]:
@@ -144,15 +147,14 @@ def next_track_txn(txn: Any, viewer: Viewer, session_id: int) -> dict[str, Any]:
     if session is None:
         raise RadioError("No such radio session.", status=404)
     sql = _Sql(viewer)
-    cond, weight = _pool(sql, viewer, session)
+    cond, order = _pool(sql, viewer, session)
     sid = sql.bind("session", session_id)
-    # Candidates: the pool minus what the session played; among the lowest weights, one at a random offset
-    # (one pass over the candidate ids, no sort of the whole catalog).
+    # The pool minus what the session played; among the lowest weights, one at random. LIMIT 1 makes this a
+    # single pass keeping the best row so far (a top-1 heap), not a sort of the pool.
     txn.execute(
-        f"WITH cand AS MATERIALIZED (SELECT t.id, {weight} AS w FROM track t WHERE {cond}"
-        f" AND NOT EXISTS (SELECT 1 FROM radio_session_track st WHERE st.session_id = {sid} AND st.track_id = t.id)),"
-        " best AS MATERIALIZED (SELECT id FROM cand WHERE w = (SELECT min(w) FROM cand)),"
-        " picked AS (SELECT id FROM best OFFSET floor(random() * (SELECT count(*) FROM best)) LIMIT 1)"
+        f"WITH picked AS (SELECT t.id FROM track t WHERE {cond}"
+        f" AND NOT EXISTS (SELECT 1 FROM radio_session_track st WHERE st.session_id = {sid} AND st.track_id = t.id)"
+        f" ORDER BY {order} LIMIT 1)"
         " INSERT INTO radio_session_track (session_id, track_id, position)"
         f" SELECT {sid}, picked.id, (SELECT coalesce(max(position), 0) + 1 FROM radio_session_track"
         f" WHERE session_id = {sid}) FROM picked RETURNING track_id, position",

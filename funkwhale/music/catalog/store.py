@@ -136,12 +136,16 @@ class _Sql:
         )
 
     def track_not_filtered(self, viewer: Viewer, track: str) -> str:
-        """True unless the viewer hid (content filters) the artist or the album artist of the track `track`."""
+        """True unless the viewer hid (content filters) the artist or the album artist of the track `track`.
+
+        Written as NOT IN over the viewer's few filters so that PostgreSQL hashes them once per statement instead
+        of looking up each track's album (this runs over the whole catalog in radios)."""
         if not viewer.authenticated:
             return "true"
-        columns = (f"{track}.artist_id", f"(SELECT artist_id FROM album WHERE id = {track}.album_id)")
-        return " AND ".join(
-            self.inline(f"filter_{track}_{i}", *artist_not_filtered(viewer, column)) for i, column in enumerate(columns)
+        hidden = f"SELECT uf.target_artist_id FROM user_filter uf WHERE uf.user_id = {self.bind('me', viewer.user_id)}"
+        return (
+            f"({track}.artist_id NOT IN ({hidden}) AND ({track}.album_id IS NULL OR {track}.album_id NOT IN"
+            f" (SELECT fal.id FROM album fal WHERE fal.artist_id IN ({hidden}))))"
         )
 
     # -- JSON fragments ----------------------------------------------------------------------------------------
