@@ -1,0 +1,61 @@
+// Small pure helpers for what the screens show.
+import type { Attachment, ImportDetails, Track } from "./types";
+import { sameOrigin } from "./api";
+
+export function duration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return "–:––";
+  const total = Math.floor(seconds);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+export function bytes(size: number): string {
+  if (size < 1024) return `${size} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = size / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+const IMPORT_ERRORS: Record<string, string> = {
+  invalid_metadata: "The file's tags are missing or wrong (a title, an artist and an album are needed).",
+  unsupported_format: "This is not an audio format the server knows (mp3, ogg, opus, flac, m4a, wav, aiff).",
+  empty_file: "The file is empty.",
+  corrupt_file: "The file is damaged and cannot be read.",
+  quota_exceeded: "Your upload quota is full: delete some uploads first.",
+  file_not_found: "The file disappeared from the server before it could be imported.",
+  already_imported_in_owned_libraries: "You already have this file in one of your libraries, so it was skipped.",
+  track_uuid_not_found: "The track this file was meant for does not exist any more.",
+  unknown_error: "Something unexpected went wrong while importing this file.",
+};
+
+/** Why an upload was not imported, in words. */
+export function importError(status: string, details: ImportDetails | null | undefined): string {
+  const code = details?.error_code;
+  if (code && IMPORT_ERRORS[code]) return IMPORT_ERRORS[code];
+  if (status === "skipped") return IMPORT_ERRORS.already_imported_in_owned_libraries;
+  return details?.detail || IMPORT_ERRORS.unknown_error;
+}
+
+export function coverOf(track: Pick<Track, "cover" | "album"> | null | undefined): Attachment | null {
+  return track?.cover ?? track?.album?.cover ?? null;
+}
+
+export function coverUrl(cover: Attachment | null | undefined, size: "small" | "medium" | "large" = "medium") {
+  if (!cover) return null;
+  return sameOrigin(cover.urls[`${size}_square_crop`] ?? cover.urls.original);
+}
+
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+export function year(date: string | null | undefined): string {
+  return date ? date.slice(0, 4) : "";
+}
