@@ -19,7 +19,7 @@ def main(folder: str) -> None:
     for position, (title, fmt) in enumerate(TRACKS, start=1):
         path = make_audio(
             Path(folder), f"{position:02d} {title}", fmt, title=title, artist="The Whales", album="Deep Blue",
-            album_artist="The Whales", track=position, date="2024-05-01", genre="Ambient", cover=cover, duration=20,
+            album_artist="The Whales", track=position, date="2024-05-01", genre="Ambient", cover=cover, duration=8,
         )
         print(path)
 

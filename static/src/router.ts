@@ -1,11 +1,11 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
 import { useAuth } from "./stores/auth";
 
-// `public`: reachable without an account (the login, sign-up and first-run screens).
+// `public`: reachable without an account; `bare`: shown without the sidebar and player (login, sign-up, first run).
 const routes: RouteRecordRaw[] = [
-  { path: "/setup", component: () => import("./views/FirstRun.vue"), meta: { public: true, title: "Welcome" } },
-  { path: "/login", component: () => import("./views/LoginView.vue"), meta: { public: true, title: "Log in" } },
-  { path: "/signup", component: () => import("./views/SignUp.vue"), meta: { public: true, title: "Sign up" } },
+  { path: "/setup", component: () => import("./views/FirstRun.vue"), meta: { public: true, bare: true, title: "Welcome" } },
+  { path: "/login", component: () => import("./views/LoginView.vue"), meta: { public: true, bare: true, title: "Log in" } },
+  { path: "/signup", component: () => import("./views/SignUp.vue"), meta: { public: true, bare: true, title: "Sign up" } },
   { path: "/", component: () => import("./views/HomeView.vue"), meta: { title: "Home" } },
   { path: "/search", component: () => import("./views/SearchView.vue"), meta: { title: "Search" } },
   { path: "/library", redirect: "/library/albums" },
