@@ -21,7 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -259,9 +262,20 @@ def direct_sql_ms(dsn: str, path: str, runs: int = 50) -> float:
     return statistics.median(times) * 1000
 
 
-def main() -> None:
-    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    root = Path(tempfile.mkdtemp(prefix="fw-bench-browse-"))
+@dataclass
+class Instance:
+    """A daemon (role web) on a seeded library: its database, port and the seeded user's session cookie."""
+
+    dsn: str
+    port: int
+    cookie: str
+
+
+@contextmanager
+def seeded_instance(prefix: str, prepare: Callable[[str], None] | None = None) -> Iterator[Instance]:
+    """Embedded servers in a temporary directory, the seeded library, `prepare(dsn)` if given, then the daemon;
+    everything is stopped and removed on exit."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     embedded = EmbeddedServers(str(root / "servers"), postgres=True, redis=True)
     proc = None
     try:
@@ -270,10 +284,24 @@ def main() -> None:
         t0 = time.perf_counter()
         key = seed(embedded.database_url)
         print(f"seeded {ARTISTS} artists, {ALBUMS} albums, {TRACKS} tracks in {time.perf_counter() - t0:.1f} s")
+        if prepare is not None:
+            prepare(embedded.database_url)
         port = free_port()
         (root / "daemon").mkdir()
         proc = start_daemon(root / "daemon", port, embedded.database_url, embedded.redis_url)
-        cookie = f"sessionid={key}"
+        yield Instance(embedded.database_url, port, f"sessionid={key}")
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+        embedded.stop(only_started_here=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    with seeded_instance("fw-bench-browse-") as instance:
+        port, cookie = instance.port, instance.cookie
         print(
             f"{'case':<14} {'direct SQL p50':>14} | " + " | ".join(f"c={c:<2} req/s   p50    p99" for c in (1, 8, 16))
         )
@@ -283,14 +311,8 @@ def main() -> None:
             for concurrency in (1, 8, 16):
                 rps, p50, p99 = run_case(port, cookie, path, requests, concurrency)
                 cells.append(f"{rps:8.0f} {p50:6.1f} {p99:6.1f}")
-            print(f"{name:<14} {direct_sql_ms(embedded.database_url, path):11.1f} ms | " + " | ".join(cells))
+            print(f"{name:<14} {direct_sql_ms(instance.dsn, path):11.1f} ms | " + " | ".join(cells))
         print("latencies in ms; direct SQL = the same catalog statement through psycopg2, without HTTP or JSON")
-    finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
-        embedded.stop(only_started_here=False)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,20 +14,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
-import signal
 import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from browse import TRACKS, call, free_port, percentile, seed, start_daemon
+from browse import TRACKS, call, percentile, seeded_instance
 
-from funkwhale.db import schema
 from funkwhale.db.pool import connect
-from funkwhale.embedded import EmbeddedServers
 from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import store as playlists
 from funkwhale.radios import store as radios
@@ -122,37 +116,35 @@ def fill_playlist(port: int, cookie: str) -> int:
     return created["id"]
 
 
-def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="fw-bench-listener-"))
-    embedded = EmbeddedServers(str(root / "servers"), postgres=True, redis=True)
-    proc = None
-    try:
-        embedded.start()
-        dsn = embedded.database_url
-        schema.upgrade(dsn)
-        cookie = f"sessionid={seed(dsn)}"
-        with connect(dsn) as conn, conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO instance_setting (name, value) VALUES ('playlists__max_tracks', %s)",
-                (json.dumps(PLAYLIST_TRACKS),),
-            )
-        port = free_port()
-        (root / "daemon").mkdir()
-        proc = start_daemon(root / "daemon", port, dsn, embedded.redis_url)
-        draws(port, cookie, RADIOS[0][1], 1, 5)  # warm up
+def raise_playlist_cap(dsn: str) -> None:
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO instance_setting (name, value) VALUES ('playlists__max_tracks', %s)",
+            (json.dumps(PLAYLIST_TRACKS),),
+        )
 
-        session_ids = {}
-        with connect(dsn) as conn, conn.cursor() as cur:
-            cur.execute("ANALYZE")
-            for name, radio in RADIOS:  # a fresh session per radio for the direct measurement
-                cur.execute("SELECT id FROM users WHERE username = 'bench'")
-                user_id = cur.fetchone()["id"]
-                cur.execute(
-                    "INSERT INTO radio_session (user_id, radio_type, related_object_id) VALUES (%s, %s, %s)"
-                    " RETURNING id",
-                    (user_id, radio["radio_type"], radio.get("related_object_id")),
-                )
-                session_ids[name] = cur.fetchone()["id"]
+
+def new_sessions(dsn: str) -> dict[str, int]:
+    """A fresh radio session of each radio, for the direct measurement; ANALYZE first."""
+    ids = {}
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("ANALYZE")
+        cur.execute("SELECT id FROM users WHERE username = 'bench'")
+        user_id = cur.fetchone()["id"]
+        for name, radio in RADIOS:
+            cur.execute(
+                "INSERT INTO radio_session (user_id, radio_type, related_object_id) VALUES (%s, %s, %s) RETURNING id",
+                (user_id, radio["radio_type"], radio.get("related_object_id")),
+            )
+            ids[name] = cur.fetchone()["id"]
+    return ids
+
+
+def main() -> None:
+    with seeded_instance("fw-bench-listener-", prepare=raise_playlist_cap) as instance:
+        dsn, port, cookie = instance.dsn, instance.port, instance.cookie
+        draws(port, cookie, RADIOS[0][1], 1, 5)  # warm up
+        session_ids = new_sessions(dsn)
         print(f"library: {TRACKS} tracks; tag radio pool: 1,000 tracks (one tag of 20)")
         for name, radio in RADIOS:
             sid = session_ids[name]
@@ -174,12 +166,6 @@ def main() -> None:
             times, elapsed = timed(gets, port, cookie, path + "?page=10&page_size=50", 320, concurrency)
             report(f"playlist tracks, page, c={concurrency}", times, elapsed, page)
         print("direct SQL = the same statement through psycopg2 in this process, without HTTP or JSON")
-    finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
-        embedded.stop(only_started_here=False)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
