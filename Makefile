@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= ./data
 LISTEN ?= tcp:5000:interface=127.0.0.1
 
-.PHONY: run test lint format bench clean venv
+.PHONY: run test lint format bench clean venv front e2e
 
 venv: $(STAMP)
 
@@ -17,12 +17,35 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
 	touch $(STAMP)
 
+# The web app (static/): `npm ci` when node_modules is missing or older than the lock file, then a build into
+# static/dist, which the daemon serves at / (nginx in production).
+NPM ?= npm
+NODE_STAMP := static/node_modules/.installed-stamp
+
+$(NODE_STAMP): static/package-lock.json
+	cd static && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+front: $(NODE_STAMP)
+	cd static && $(NPM) run build
+
+# End-to-end tests in Debian's Chromium against a real daemon; skipped (loudly) without Chromium, a failure
+# then when FUNKWHALE_REQUIRE_E2E=1 (as .ci/run sets).
+e2e: $(STAMP) front
+	cd static && FUNKWHALE_VENV=$(abspath $(VENV)) node e2e/run.mjs
+
 run: $(STAMP)
+	@if command -v $(NPM) >/dev/null 2>&1; then $(MAKE) --no-print-directory front; \
+	else echo "make run: npm not found, the web app is not built (install Node.js and npm, then make front)"; fi
 	@mkdir -p $(DATA_DIR)
 	$(BIN)/twistd -n --pidfile= funkwhale --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(NODE_STAMP) && (cd static && $(NPM) test) && $(MAKE) --no-print-directory e2e; \
+	elif [ "$${FUNKWHALE_REQUIRE_E2E:-}" = 1 ]; then echo "web app tests FAILED: no npm"; exit 1; \
+	else echo "web app tests SKIPPED: no npm (Vitest and e2e need Node.js)"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,4 +57,4 @@ bench: $(STAMP)
 	@for b in bench/*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache static/node_modules static/dist

@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { messageFrom, sameOrigin, withQuery } from "./api";
+import { bytes, duration, importError } from "./format";
+
+describe("messageFrom", () => {
+  it("names the first field in error", () => {
+    const { message, fields } = messageFrom(400, {
+      username: ["A user with that username already exists."],
+      detail: "username: A user with that username already exists.",
+      code: "invalid",
+    });
+    expect(message).toBe("Username: A user with that username already exists.");
+    expect(fields.username).toHaveLength(1);
+    expect(messageFrom(400, { password1: ["This password is too short."] }).message).toBe("Password: This password is too short.");
+  });
+  it("prefers non-field errors, then detail, then the status", () => {
+    expect(messageFrom(400, { non_field_errors: ["Bad credentials."] }).message).toBe("Bad credentials.");
+    expect(messageFrom(403, { detail: "Registration has been disabled" }).message).toBe("Registration has been disabled");
+    expect(messageFrom(404, null).message).toMatch(/not found/);
+    expect(messageFrom(502, { detail: "Traceback…" }).message).toMatch(/server had a problem/);
+  });
+});
+
+describe("withQuery", () => {
+  it("skips empty values and keeps an existing query", () => {
+    expect(withQuery("/api/v1/albums/", { q: "", page: 2, tag: null, ordering: "title" })).toBe("/api/v1/albums/?page=2&ordering=title");
+    expect(withQuery("/x?a=1", { b: "c d" })).toBe("/x?a=1&b=c+d");
+  });
+});
+
+describe("sameOrigin", () => {
+  it("loads API pictures from the page's own origin", () => {
+    expect(sameOrigin("http://localhost:5000/api/v1/attachments/u/proxy?next=medium_square_crop")).toBe(
+      "/api/v1/attachments/u/proxy?next=medium_square_crop",
+    );
+    expect(sameOrigin("https://cdn.example/pic.jpg")).toBe("https://cdn.example/pic.jpg");
+    expect(sameOrigin(null)).toBeNull();
+  });
+});
+
+describe("format", () => {
+  it("writes durations and sizes", () => {
+    expect(duration(65)).toBe("1:05");
+    expect(duration(3725)).toBe("1:02:05");
+    expect(duration(null)).toBe("–:––");
+    expect(bytes(512)).toBe("512 B");
+    expect(bytes(1536)).toBe("1.5 KB");
+    expect(bytes(250 * 1024 * 1024)).toBe("250 MB");
+  });
+  it("explains import errors in words", () => {
+    expect(importError("errored", { error_code: "invalid_metadata", detail: "title: missing" })).toMatch(/tags are missing/);
+    expect(importError("skipped", {})).toMatch(/already have this file/);
+    expect(importError("errored", { detail: "odd" })).toBe("odd");
+  });
+});
