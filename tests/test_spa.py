@@ -109,3 +109,13 @@ async def test_without_a_build_the_root_says_how_to_build_it(settings, tmp_path)
     assert resp.code == 200
     assert b"The web app was not built" in resp.body
     assert b"make front" in resp.body
+
+
+def test_without_a_setting_the_build_is_looked_for_in_the_working_directory(settings, dist, monkeypatch):
+    tree = dist.parent
+    (tree / "static").mkdir()
+    dist.rename(tree / "static" / "dist")
+    monkeypatch.chdir(tree)
+    roots = spa.candidate_roots(settings)
+    assert roots[-1] == tree / "static" / "dist"
+    assert spa.resolve(roots[-1:], "/library/albums", accepts_gzip=False).body == INDEX

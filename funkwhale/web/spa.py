@@ -7,11 +7,15 @@ deep links such as /library/albums work. Hashed files under /assets/ never chang
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import mimetypes
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -23,6 +27,8 @@ from funkwhale.config import Settings
 from funkwhale.threads import run_blocking
 
 log = Logger()
+
+DISTRIBUTION = "funkwhale-twisted"
 
 # First path segments that never fall back to the web app: a missing API route stays a 404.
 RESERVED = frozenset({b"api", b"rest", b"federation", b".well-known", b"media", b"_protected", b"staticfiles"})
@@ -49,11 +55,23 @@ or point <code>FUNKWHALE_STATIC_ROOT</code> at a built <code>static/dist</code> 
 """
 
 
+def installed_from() -> Path | None:
+    """The checkout a `pip install PATH` was made from (PEP 610's direct_url.json), if it was one."""
+    try:
+        recorded = importlib.metadata.distribution(DISTRIBUTION).read_text("direct_url.json")
+        url = json.loads(recorded or "{}").get("url", "")
+    except (importlib.metadata.PackageNotFoundError, ValueError, AttributeError):
+        return None
+    return Path(url2pathname(urlsplit(url).path)) if url.startswith("file://") else None
+
+
 def candidate_roots(settings: Settings) -> list[Path]:
-    """Where the build may be: the configured folder, else the source tree's and the working directory's."""
+    """Where the build may be: the configured folder; else static/dist of the source tree this module runs from
+    (editable install), of the checkout it was installed from, or of the working directory."""
     if settings.static_root:
         return [Path(settings.static_root)]
-    return [Path(__file__).resolve().parents[2] / "static" / "dist", Path.cwd() / "static" / "dist"]
+    trees = [Path(__file__).resolve().parents[2], installed_from(), Path.cwd()]
+    return [tree / "static" / "dist" for tree in trees if tree is not None]
 
 
 @dataclass(frozen=True)
