@@ -33,9 +33,19 @@ def free_port() -> int:
 def start(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [str(TWISTD), "-n", "--pidfile=", "funkwhale", "--data-dir", str(data_dir),
-         "--listen", f"tcp:{port}:interface=127.0.0.1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=data_dir,
+        [
+            str(TWISTD),
+            "-n",
+            "--pidfile=",
+            "funkwhale",
+            "--data-dir",
+            str(data_dir),
+            "--listen",
+            f"tcp:{port}:interface=127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=data_dir,
     )
     url = f"http://127.0.0.1:{port}/api/v1/health/"
     while time.monotonic() - t0 < 120:
@@ -88,8 +98,10 @@ def main() -> None:
         print(f"cold start, fresh data dir (initdb + migrations): {first:.2f} s")
         print(f"start on an existing data dir:                     {again:.2f} s")
         print(f"idle RSS daemon:                                   {daemon.memory_info().rss / 2**20:.1f} MiB")
-        print(f"idle memory PostgreSQL ({len(postgres)} processes, RSS of the postmaster + USS of the others): "
-              f"{rss_mib(postgres):.1f} MiB")
+        print(
+            f"idle memory PostgreSQL ({len(postgres)} processes, RSS of the postmaster + USS of the others): "
+            f"{rss_mib(postgres):.1f} MiB"
+        )
         print(f"idle RSS Redis:                                    {rss_mib(redis):.1f} MiB")
         stop(proc)
     finally:
