@@ -1,4 +1,5 @@
-"""Write a small tagged album (real audio made by ffmpeg, with a cover) into the folder given as argument.
+"""Write a small tagged album (real audio made by ffmpeg, with a cover) into the folder given as argument, and
+a picture for an avatar (avatar.png).
 
 Run from the project root with the project's venv: `.venv/bin/python static/e2e/make_album.py DIR`.
 Prints the files it wrote, one per line.
@@ -16,6 +17,8 @@ TRACKS = [("Morning Tide", "ogg"), ("Harbour Lights", "flac")]
 
 def main(folder: str) -> None:
     cover = make_cover("teal", size=(300, 300))
+    (Path(folder) / "avatar.png").parent.mkdir(parents=True, exist_ok=True)
+    (Path(folder) / "avatar.png").write_bytes(make_cover("orange", size=(128, 128), fmt="PNG"))
     for position, (title, fmt) in enumerate(TRACKS, start=1):
         path = make_audio(
             Path(folder), f"{position:02d} {title}", fmt, title=title, artist="The Whales", album="Deep Blue",

@@ -115,6 +115,7 @@ function nav(page, name) {
 }
 
 async function shot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(150); // let transitions settle
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
 }
@@ -154,10 +155,15 @@ try {
     assert.equal(me.is_superuser, true);
   });
 
-  await step("the home page of an empty library invites to upload", async () => {
+  await step("an empty library: home invites to upload, lists and radios say there is nothing yet", async () => {
     await nav(page, "Home");
     await page.getByRole("heading", { name: "Your library is empty" }).waitFor();
     await shot(page, "02-home-empty-desktop");
+    await nav(page, "Albums");
+    await page.getByText("No album yet.").waitFor();
+    await nav(page, "Radios");
+    await page.getByRole("button", { name: "Start random radio" }).click();
+    await page.locator(".toast.error", { hasText: "This radio has nothing to play yet." }).waitFor();
   });
 
   await step("two files are uploaded with progress and imported", async () => {
@@ -279,6 +285,12 @@ try {
     await nav(page, "Settings");
     await page.getByRole("button", { name: "Create a Subsonic token" }).click();
     await page.getByLabel("Token").waitFor();
+    await page.getByLabel("Display name").fill("Ada the admin");
+    await page.getByRole("button", { name: "Save profile" }).click();
+    await page.getByText("Profile saved").waitFor();
+    await page.locator(".avatar-row input[type=file]").setInputFiles(join(music, "avatar.png"));
+    await page.getByText("Avatar updated").waitFor();
+    await page.waitForFunction(() => document.querySelector(".avatar img")?.naturalWidth > 0);
     await shot(page, "17-settings-desktop");
   });
 

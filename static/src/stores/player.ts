@@ -1,6 +1,6 @@
 import { defineStore } from "pinia";
 import { computed, ref, watch } from "vue";
-import { api } from "../api";
+import { ApiError, api } from "../api";
 import { browserCanPlay, listenThreshold, playbackUrl } from "../audio";
 import { coverUrl, coverOf } from "../format";
 import { indexAfterMove, move, nextIndex, shuffled, type Repeat } from "../queue";
@@ -209,21 +209,25 @@ export const usePlayer = defineStore("player", () => {
     repeat.value = repeat.value === "off" ? "all" : repeat.value === "all" ? "one" : "off";
   }
 
-  async function fetchRadioTrack(): Promise<boolean> {
+  async function fetchRadioTrack(first = false): Promise<boolean> {
     if (!radio.value) return false;
     try {
       const answer = await api.post<{ track: Track }>("radios/tracks/", { session: radio.value.id });
       queue.value = [...queue.value, answer.track];
       return true;
     } catch (error) {
-      useToasts().error(`The radio stopped: ${(error as Error).message}`);
+      const empty = error instanceof ApiError && error.status === 404;
+      useToasts().error(
+        first && empty ? "This radio has nothing to play yet." : `The radio stopped: ${(error as Error).message}`,
+      );
       radio.value = null;
       return false;
     }
   }
 
-  /** A radio session: `type` random | favorites | artist | tag | less-listened, `related` the artist id or tag. */
-  async function startRadio(type: string, related?: string | number, label?: string) {
+  /** A radio session: `type` random | favorites | artist | tag | less-listened, `related` the artist id or tag.
+   * True once its first track plays. */
+  async function startRadio(type: string, related?: string | number, label?: string): Promise<boolean> {
     const session = await api.post<RadioSession>("radios/sessions/", {
       radio_type: type,
       ...(related === undefined ? {} : { related_object_id: related }),
@@ -231,10 +235,11 @@ export const usePlayer = defineStore("player", () => {
     queue.value = [];
     index.value = -1;
     radio.value = { ...session, related_object_id: label ?? session.related_object_id };
-    if (!(await fetchRadioTrack())) return;
+    if (!(await fetchRadioTrack(true))) return false;
     index.value = 0;
     load();
     await fetchRadioTrack();
+    return true;
   }
 
   function updateMediaSession(track: Track) {
