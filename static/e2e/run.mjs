@@ -52,8 +52,9 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const data = mkdtempSync(join(tmpdir(), "fw-e2e-"));
 const music = join(data, "album");
-const files = execFileSync(join(venv, "bin", "python"), [join(here, "make_album.py"), music], { cwd: project })
+const [ogg, flac, aiff] = execFileSync(join(venv, "bin", "python"), [join(here, "make_album.py"), music], { cwd: project })
   .toString().trim().split("\n");
+const files = [ogg, flac];
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const daemon = spawn(
@@ -227,6 +228,19 @@ try {
     await nav(page, "Favorites");
     await page.getByRole("list", { name: "Favorite tracks" }).getByText("Harbour Lights").waitFor();
     await shot(page, "10-favorites-desktop");
+  });
+
+  await step("a format the browser cannot play is transcoded to mp3 by the server", async () => {
+    assert.equal(await page.evaluate(() => new Audio().canPlayType("audio/aiff")), "");
+    await nav(page, "Upload & libraries");
+    await page.getByLabel("Audio files to upload").setInputFiles(aiff);
+    await page.getByTestId("upload-03 Sea Glass.aiff").getByTestId("upload-state").filter({ hasText: "Imported" }).waitFor({ timeout: 60000 });
+    const transcoded = page.waitForRequest((request) => /\/api\/v1\/listen\/.*to=mp3/.test(request.url()));
+    await page.getByRole("link", { name: "Sea Glass — Deep Blue" }).click();
+    await page.getByRole("button", { name: "Play Sea Glass" }).click();
+    await transcoded;
+    await page.getByTestId("now-playing").filter({ hasText: "Sea Glass" }).waitFor();
+    await page.waitForFunction(() => Number(document.querySelector('input[aria-label="Seek"]')?.value) > 1, null, { timeout: 20000 });
   });
 
   await step("tracks are added to a playlist from the track menu and reordered by drag and drop", async () => {
