@@ -271,6 +271,27 @@ try {
     await rows.getByText("Morning Tide").waitFor({ state: "detached" });
   });
 
+  await step("the keyboard reaches the skip link and drives a track menu", async () => {
+    await nav(page, "Albums");
+    await page.locator(".album-card a", { hasText: "Deep Blue" }).first().click();
+    await page.getByRole("heading", { name: "Deep Blue" }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "main"); // focus follows navigation
+    await page.reload();
+    await page.getByRole("heading", { name: "Deep Blue" }).waitFor();
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Skip to content");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "main");
+    await page.getByRole("button", { name: "More actions for Harbour Lights" }).focus();
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), "Play next");
+    await page.keyboard.press("ArrowDown");
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), "Add to queue");
+    await page.keyboard.press("Enter");
+    await page.getByText("“Harbour Lights” added to the queue").waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "More actions for Harbour Lights");
+  });
+
   await step("a radio starts from an artist and fills the queue", async () => {
     await nav(page, "Radios");
     await shot(page, "13-radios-desktop");
@@ -328,6 +349,16 @@ try {
     await mobile.getByRole("heading", { name: "My uploads" }).waitFor();
     await shot(mobile, "21-uploads-phone");
     await phone.close();
+  });
+
+  await step("an ended session leads to the login screen and back to the page after logging in", async () => {
+    await desktop.clearCookies({ name: "sessionid" });
+    await nav(page, "Favorites");
+    await page.waitForURL((url) => url.pathname === "/login" && url.searchParams.get("next") === "/favorites");
+    await page.getByLabel("Username").fill("admin");
+    await page.getByLabel("Password").fill("whale-song-2024");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("heading", { name: "Favorites" }).waitFor();
   });
 
   await step("log out, the login form, and a second listener signs up", async () => {

@@ -12,6 +12,8 @@ export class ApiError extends Error {
   }
 }
 
+export const UNAUTHORIZED = "funkwhale:unauthorized";
+
 export function cookie(name: string): string | null {
   const found = document.cookie.split("; ").find((c) => c.startsWith(`${name}=`));
   return found ? decodeURIComponent(found.slice(name.length + 1)) : null;
@@ -104,6 +106,8 @@ export async function request<T = unknown>(path: string, options: RequestOptions
     }
   }
   if (!response.ok) {
+    // The session ended (expired, or logged out elsewhere): the app goes back to the login screen.
+    if (response.status === 401 && path !== "users/me/") window.dispatchEvent(new Event(UNAUTHORIZED));
     const { message, fields } = messageFrom(response.status, data);
     throw new ApiError(message, response.status, fields);
   }
