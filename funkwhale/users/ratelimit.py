@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from funkwhale.config import Settings
+
 WINDOW = 3600
 SCOPE = "login"
 
@@ -85,3 +87,14 @@ def describe(standing: Standing, limit: int, now: float) -> dict[str, Any]:
         "reset": int(now + reset_seconds) if reset_seconds else None,
         "reset_seconds": reset_seconds,
     }
+
+
+def client_address(request: Any, settings: Settings) -> str:
+    """The direct peer, or the first X-Forwarded-For hop when the peer is a trusted proxy."""
+    peer = getattr(request.getClientAddress(), "host", None) or "unknown"
+    if peer in settings.trusted_proxies:
+        forwarded = (request.getHeader(b"x-forwarded-for") or b"").decode("latin-1")
+        first = forwarded.split(",")[0].strip()
+        if first:
+            return first
+    return peer

@@ -7,23 +7,11 @@ from typing import Any
 
 from klein import Klein
 
-from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.users import ratelimit
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import install_api_errors
 from funkwhale.web.json import json_response
-
-
-def client_address(request: Any, settings: Settings) -> str:
-    """The direct peer, or the first X-Forwarded-For hop when the peer is a trusted proxy."""
-    peer = getattr(request.getClientAddress(), "host", None) or "unknown"
-    if peer in settings.trusted_proxies:
-        forwarded = (request.getHeader(b"x-forwarded-for") or b"").decode("latin-1")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first
-    return peer
 
 
 class RateLimitApi:
@@ -37,7 +25,7 @@ class RateLimitApi:
     @app.route("/", methods=["GET"], strict_slashes=False)
     async def status(self, request: Any) -> bytes:
         principal = await self.auth.optional(request)
-        address = client_address(request, self.ctx.settings)
+        address = ratelimit.client_address(request, self.ctx.settings)
         if principal is None:
             ident: dict[str, Any] = {"type": "anonymous", "id": address}
             keys = ratelimit.login_keys(address, None)

@@ -15,6 +15,7 @@ from funkwhale.music.attachments import attachment_json
 from funkwhale.music.uploads.quota import quota_status
 from funkwhale.users import accounts, store
 from funkwhale.users.models import Principal
+from funkwhale.users.ratelimit import client_address
 from funkwhale.users.tokens import new_token
 from funkwhale.web.api.auth import (
     account_error,
@@ -22,7 +23,6 @@ from funkwhale.web.api.auth import (
     set_csrf_cookie,
     set_session_cookie,
 )
-from funkwhale.web.api.ratelimit import client_address
 from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth, check_csrf
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response, read_body
