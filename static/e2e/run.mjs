@@ -7,7 +7,7 @@
 // Screenshots of every screen it checks go to e2e/screenshots/ (desktop and phone-sized).
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -240,7 +240,20 @@ try {
     await page.getByRole("button", { name: "Play Sea Glass" }).click();
     await transcoded;
     await page.getByTestId("now-playing").filter({ hasText: "Sea Glass" }).waitFor();
+    await page.getByRole("region", { name: "Player" }).getByText("0:08", { exact: true }).waitFor(); // the stream has no length
     await page.waitForFunction(() => Number(document.querySelector('input[aria-label="Seek"]')?.value) > 1, null, { timeout: 20000 });
+  });
+
+  await step("a file that is not audio fails, the reason said in words", async () => {
+    const broken = join(music, "broken.mp3");
+    writeFileSync(broken, "these are liner notes, not music\n".repeat(200));
+    await nav(page, "Upload & libraries");
+    await page.getByLabel("Audio files to upload").setInputFiles(broken);
+    const item = page.getByTestId("upload-broken.mp3");
+    await item.getByTestId("upload-state").filter({ hasText: "Failed" }).waitFor({ timeout: 60000 });
+    const reason = await item.getByRole("alert").textContent();
+    assert.match(reason, /damaged|not an audio format/);
+    await shot(page, "12b-upload-error-desktop");
   });
 
   await step("tracks are added to a playlist from the track menu and reordered by drag and drop", async () => {

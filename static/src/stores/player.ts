@@ -42,7 +42,11 @@ export const usePlayer = defineStore("player", () => {
     audio.addEventListener("pause", () => (playing.value = false));
     audio.addEventListener("waiting", () => (buffering.value = true));
     audio.addEventListener("playing", () => (buffering.value = false));
-    audio.addEventListener("durationchange", () => (length.value = audio!.duration || 0));
+    // A live transcode has no known length (Infinity): the upload's own duration stands in.
+    audio.addEventListener("durationchange", () => {
+      const known = audio!.duration;
+      length.value = Number.isFinite(known) && known > 0 ? known : (current.value?.uploads[0]?.duration ?? 0);
+    });
     audio.addEventListener("timeupdate", onTime);
     audio.addEventListener("ended", () => void next(false));
     audio.addEventListener("error", onError);
@@ -56,7 +60,7 @@ export const usePlayer = defineStore("player", () => {
     if (step > 0 && step < 2) played += step; // seeking forward does not count as listening
     lastTime = el.currentTime;
     const track = current.value;
-    if (track && !listened && played >= listenThreshold(el.duration)) {
+    if (track && !listened && played >= listenThreshold(length.value)) {
       listened = true;
       api.post("history/listenings/", { track: track.id }).catch(() => undefined);
     }
@@ -158,7 +162,7 @@ export const usePlayer = defineStore("player", () => {
   function seek(seconds: number) {
     const el = element();
     if (!current.value) return;
-    el.currentTime = Math.max(0, Math.min(seconds, el.duration || seconds));
+    el.currentTime = Math.max(0, Math.min(seconds, length.value || seconds));
     lastTime = el.currentTime;
     position.value = el.currentTime;
   }
