@@ -7,7 +7,7 @@
 // Screenshots of every screen it checks go to e2e/screenshots/ (desktop and phone-sized).
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -244,11 +244,14 @@ try {
     await page.waitForFunction(() => Number(document.querySelector('input[aria-label="Seek"]')?.value) > 1, null, { timeout: 20000 });
   });
 
-  await step("a file that is not audio fails, the reason said in words", async () => {
-    const broken = join(music, "broken.mp3");
-    writeFileSync(broken, "these are liner notes, not music\n".repeat(200));
+  await step("a dropped file that is not audio fails, the reason said in words", async () => {
     await nav(page, "Upload & libraries");
-    await page.getByLabel("Audio files to upload").setInputFiles(broken);
+    const dataTransfer = await page.evaluateHandle((text) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([text], "broken.mp3", { type: "audio/mpeg" }));
+      return transfer;
+    }, "these are liner notes, not music\n".repeat(200));
+    await page.getByTestId("dropzone").dispatchEvent("drop", { dataTransfer }); // dropped, as from a file manager
     const item = page.getByTestId("upload-broken.mp3");
     await item.getByTestId("upload-state").filter({ hasText: "Failed" }).waitFor({ timeout: 60000 });
     const reason = await item.getByRole("alert").textContent();
