@@ -244,7 +244,7 @@ try {
     await page.waitForFunction(() => Number(document.querySelector('input[aria-label="Seek"]')?.value) > 1, null, { timeout: 20000 });
   });
 
-  await step("a dropped file that is not audio fails, the reason said in words", async () => {
+  await step("a dropped file that is not audio fails, the reason said in words; a library is shared", async () => {
     await nav(page, "Upload & libraries");
     const dataTransfer = await page.evaluateHandle((text) => {
       const transfer = new DataTransfer();
@@ -257,6 +257,8 @@ try {
     const reason = await item.getByRole("alert").textContent();
     assert.match(reason, /damaged|not an audio format/);
     await shot(page, "12b-upload-error-desktop");
+    await page.getByLabel("Who can listen to My music").selectOption("instance");
+    await page.getByText("My music: everyone on this server can listen").waitFor();
   });
 
   await step("tracks are added to a playlist from the track menu and reordered by drag and drop", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { messageFrom, sameOrigin, withQuery } from "./api";
-import { bytes, duration, importError } from "./format";
+import { ago, bytes, duration, importError } from "./format";
 
 describe("messageFrom", () => {
   it("names the first field in error", () => {
@@ -51,5 +51,15 @@ describe("format", () => {
     expect(importError("errored", { error_code: "invalid_metadata", detail: "title: missing" })).toMatch(/tags are missing/);
     expect(importError("skipped", {})).toMatch(/already have this file/);
     expect(importError("errored", { detail: "odd" })).toBe("odd");
+  });
+});
+
+describe("ago", () => {
+  it("says how long ago, in words", () => {
+    const now = new Date("2026-01-10T12:00:00Z");
+    expect(ago("2026-01-10T11:59:30Z", now)).toBe("just now");
+    expect(ago("2026-01-10T11:55:00Z", now)).toBe("5 minutes ago");
+    expect(ago("2026-01-10T11:00:00Z", now)).toBe("1 hour ago");
+    expect(ago("2026-01-08T12:00:00Z", now)).toBe("2 days ago");
   });
 });

@@ -59,3 +59,13 @@ export function plural(count: number, one: string, many = `${one}s`): string {
 export function year(date: string | null | undefined): string {
   return date ? date.slice(0, 4) : "";
 }
+
+/** "just now", "5 minutes ago", "3 hours ago", "2 days ago", then the date. */
+export function ago(iso: string, now: Date = new Date()): string {
+  const seconds = Math.max(0, (now.getTime() - new Date(iso).getTime()) / 1000);
+  if (seconds < 60) return "just now";
+  if (seconds < 3600) return `${plural(Math.floor(seconds / 60), "minute")} ago`;
+  if (seconds < 86400) return `${plural(Math.floor(seconds / 3600), "hour")} ago`;
+  if (seconds < 7 * 86400) return `${plural(Math.floor(seconds / 86400), "day")} ago`;
+  return new Date(iso).toLocaleDateString();
+}
