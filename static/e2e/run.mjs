@@ -20,8 +20,11 @@ const shots = join(here, "screenshots");
 const venv = process.env.FUNKWHALE_VENV ?? join(project, ".venv");
 const started = Date.now();
 
+// CHROMIUM=path picks the browser (CHROMIUM= with nothing: as if there were none).
 function findChromium() {
-  const candidates = [process.env.CHROMIUM, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
+  const candidates = process.env.CHROMIUM !== undefined
+    ? [process.env.CHROMIUM]
+    : ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
   return candidates.find((path) => path && existsSync(path)) ?? null;
 }
 
@@ -209,6 +212,8 @@ try {
     await page.getByTestId("now-playing").filter({ hasText: "Morning Tide" }).waitFor();
     await page.waitForFunction(() => Number(document.querySelector('input[aria-label="Seek"]')?.value) > 1, null, { timeout: 20000 });
     await page.getByRole("region", { name: "Player" }).getByRole("button", { name: "Pause", exact: true }).waitFor();
+    const os = await page.evaluate(() => { const m = navigator.mediaSession.metadata; return { title: m?.title, artist: m?.artist, album: m?.album }; });
+    assert.deepEqual([os.title, os.artist, os.album], ["Morning Tide", "The Whales", "Deep Blue"]); // what the OS shows
     await shot(page, "08-playing-desktop");
   });
 
