@@ -1,0 +1,77 @@
+"""The Subsonic area, mounted at /rest and at Funkwhale's /api/subsonic/rest: `<method>` or `<method>.view`, by
+GET or POST (query string and urlencoded body merged), answered in XML (default), JSON or JSONP.
+
+Every outcome is HTTP 200 with a `subsonic-response`, failures included, as clients expect; an unexpected
+exception is logged and answered as error 0 without details.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from klein import Klein
+from twisted.internet.defer import CancelledError
+from twisted.logger import Logger
+
+from funkwhale.context import Context
+from funkwhale.subsonic import errors
+from funkwhale.subsonic.auth import authenticate, check_enabled
+from funkwhale.subsonic.errors import SubsonicError
+from funkwhale.subsonic.params import Params
+from funkwhale.subsonic.registry import ENDPOINTS, Call
+from funkwhale.subsonic.render import envelope, render
+
+log = Logger()
+
+# Modules whose @endpoint functions make up the API; importing one registers its methods.
+ENDPOINT_MODULES = [
+    "funkwhale.subsonic.system",
+]
+
+
+def load_endpoints() -> None:
+    for name in ENDPOINT_MODULES:
+        importlib.import_module(name)
+
+
+class SubsonicApp:
+    app = Klein()
+
+    def __init__(self, ctx: Context, auth: Any) -> None:
+        self.ctx = ctx  # `auth` is the web API's; Subsonic authenticates its own way (auth.py)
+        load_endpoints()
+
+    @app.route("/<method>", methods=["GET", "POST", "HEAD"])
+    async def call(self, request: Any, method: str) -> bytes:
+        params = Params.of(request)
+        method = method.removesuffix(".view")
+        try:
+            result = await self._dispatch(request, method, params)
+        except SubsonicError as e:
+            result = envelope(None, (e.code, e.message))
+        except CancelledError:
+            return b""  # the client went away
+        except Exception:
+            log.failure("Subsonic {method} failed", method=method)
+            result = envelope(None, (errors.GENERIC, "The server could not answer this request."))
+        if isinstance(result, bytes):
+            return result
+        body, content_type = render(result, (params.get("f") or "xml").lower(), params.get("callback"))
+        request.setResponseCode(200)
+        request.setHeader(b"Content-Type", content_type)
+        return body
+
+    async def _dispatch(self, request: Any, method: str, params: Params) -> dict[str, Any] | bytes:
+        found = ENDPOINTS.get(method)
+        if found is None:
+            raise SubsonicError(errors.NOT_FOUND, f"Unknown Subsonic method: {method}")
+        principal = None
+        if found.public:
+            await check_enabled(self.ctx)
+        else:
+            principal = await authenticate(self.ctx, params, request)
+            if not principal.allows(found.scope):
+                raise SubsonicError(errors.NOT_AUTHORIZED, f"This API key lacks the {found.scope} scope.")
+        body = await found.handler(self.ctx, Call(request, params, principal))
+        return body if isinstance(body, bytes) else envelope(body)

@@ -1,0 +1,107 @@
+"""One response tree rendered as Subsonic XML, JSON or JSONP.
+
+The tree is plain dicts and lists, written once for both formats by Subsonic's mapping rules: a scalar is an
+XML attribute (a JSON value of its own type), a dict is a single child element (a JSON object, never an array),
+a list is repeated child elements (a JSON array, even of one item; scalars become text elements), and the key
+`value` is an element's text. None is left out everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from funkwhale.instance.nodeinfo import implementation_version
+
+API_VERSION = "1.16.1"
+SERVER_TYPE = "funkwhale"
+SERVER_VERSION = implementation_version()
+XMLNS = "http://subsonic.org/restapi"
+_CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,99}$")
+
+
+def envelope(body: dict[str, Any] | None, error: tuple[int, str] | None = None) -> dict[str, Any]:
+    """The `subsonic-response` content: status, versions and OpenSubsonic markers, then the body or the error."""
+    head: dict[str, Any] = {
+        "status": "failed" if error else "ok",
+        "version": API_VERSION,
+        "type": SERVER_TYPE,
+        "serverVersion": SERVER_VERSION,
+        "openSubsonic": True,
+    }
+    if error is not None:
+        head["error"] = {"code": error[0], "message": error[1]}
+    return {**head, **(body or {})}
+
+
+def iso(value: datetime | date | str | None) -> str | None:
+    """ISO-8601 in UTC with milliseconds and a Z, as Subsonic clients parse it. Takes datetimes and the
+    timestamps PostgreSQL writes into JSON."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    value = value.astimezone(UTC) if value.tzinfo else value
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _xml(name: str, value: Any, out: list[str]) -> None:
+    if not isinstance(value, dict):
+        out.append(f"<{name}>{escape(_scalar(value))}</{name}>")
+        return
+    attrs = "".join(
+        f" {key}={quoteattr(_scalar(v))}"
+        for key, v in value.items()
+        if key != "value" and v is not None and not isinstance(v, dict | list)
+    )
+    inner: list[str] = []
+    if value.get("value") is not None:
+        inner.append(escape(_scalar(value["value"])))
+    for key, v in value.items():
+        if isinstance(v, dict):
+            _xml(key, v, inner)
+        elif isinstance(v, list):
+            for item in v:
+                if item is not None:
+                    _xml(key, item, inner)
+    out.append(f"<{name}{attrs}>{''.join(inner)}</{name}>" if inner else f"<{name}{attrs}/>")
+
+
+def to_xml(content: dict[str, Any]) -> bytes:
+    out = ['<?xml version="1.0" encoding="UTF-8"?>']
+    _xml("subsonic-response", {"xmlns": XMLNS, **content}, out)
+    return "".join(out).encode()
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_clean(v) for v in value if v is not None]
+    return value
+
+
+def to_json(content: dict[str, Any]) -> bytes:
+    return json.dumps({"subsonic-response": _clean(content)}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def render(content: dict[str, Any], fmt: str, callback: str | None) -> tuple[bytes, bytes]:
+    """(body, content type) of a response in format `fmt` (anything unknown is XML)."""
+    if fmt == "json":
+        return to_json(content), b"application/json; charset=utf-8"
+    if fmt == "jsonp" and callback and _CALLBACK.match(callback):
+        return callback.encode() + b"(" + to_json(content) + b");", b"application/javascript; charset=utf-8"
+    if fmt == "jsonp":  # no usable callback: plain JSON rather than a script that cannot run
+        return to_json(content), b"application/json; charset=utf-8"
+    return to_xml(content), b"application/xml; charset=utf-8"

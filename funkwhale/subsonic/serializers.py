@@ -1,0 +1,209 @@
+"""Rows of funkwhale.subsonic.store as Subsonic / OpenSubsonic elements: song (Child), album (AlbumID3 or a
+directory Child), artist (ArtistID3 or an index Artist), directory, genre.
+
+Every attribute clients read is present: ids are strings (ids.py), dates ISO-8601 UTC, numbers integers; the
+OpenSubsonic fields this server supports are always sent (empty when unknown) so clients can tell.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from funkwhale.music.playback import EXTENSION_MIMETYPES
+from funkwhale.subsonic import ids
+from funkwhale.subsonic.render import iso
+
+DEFAULT_MIMETYPE = "audio/mpeg"  # some clients fail on an empty contentType (Funkwhale's serializers)
+_MIMETYPE_EXTENSIONS = {mimetype: ext for ext, mimetype in reversed(EXTENSION_MIMETYPES.items())}
+_REPLAYGAIN = {"track_gain": "trackGain", "track_peak": "trackPeak", "album_gain": "albumGain",
+               "album_peak": "albumPeak"}  # fmt: skip
+
+
+def _ref(kind: str, number: int | None, name: str | None) -> list[dict[str, Any]]:
+    """OpenSubsonic's `artists` / `albumArtists` list (only the required ArtistID3 fields)."""
+    return [] if number is None else [{"id": ids.make(kind, number), "name": name or ""}]
+
+
+def suffix(row: dict[str, Any]) -> str:
+    """The file extension of a song's upload: from its file name, else from its mimetype."""
+    name = row.get("audio_file") or ""
+    if not name and (row.get("source") or "").startswith("file://"):
+        name = unquote(urlsplit(row["source"]).path)
+    for candidate in (name, row.get("original_name") or ""):
+        extension = PurePosixPath(candidate).suffix.lower().lstrip(".")
+        if extension in EXTENSION_MIMETYPES:
+            return extension
+    return _MIMETYPE_EXTENSIONS.get((row.get("mimetype") or "").lower(), "mp3")
+
+
+def _path_part(text: str | None) -> str:
+    return (text or "Unknown").replace("/", "-").strip()[:100] or "Unknown"
+
+
+def song_cover(row: dict[str, Any]) -> str | None:
+    if row.get("own_cover"):
+        return ids.make(ids.TRACK, row["id"])
+    if row.get("album_cover"):
+        return ids.make(ids.ALBUM, row["album_id"])
+    return None
+
+
+def song(row: dict[str, Any]) -> dict[str, Any]:
+    """A song as a Child element."""
+    extension = suffix(row)
+    number = f"{row['position']:02d} - " if row.get("position") else ""
+    path = "/".join(
+        [
+            _path_part(row.get("album_artist_name") or row.get("artist_name")),
+            _path_part(row.get("album_title") or "Singles"),
+            f"{number}{_path_part(row['title'])}.{extension}",
+        ]
+    )
+    genres = list(row.get("genres") or [])
+    gains = row.get("replaygain") or {}
+    return {
+        "id": ids.make(ids.TRACK, row["id"]),
+        "parent": ids.make(ids.ALBUM, row.get("album_id")),
+        "isDir": False,
+        "title": row["title"] or "",
+        "album": row.get("album_title"),
+        "artist": row.get("artist_name") or "",
+        "track": row.get("position"),
+        "discNumber": row.get("disc_number"),
+        "year": row.get("year"),
+        "genre": genres[0] if genres else None,
+        "coverArt": song_cover(row),
+        "size": row.get("size") or 0,
+        "contentType": EXTENSION_MIMETYPES.get(extension) or row.get("mimetype") or DEFAULT_MIMETYPE,
+        "suffix": extension,
+        "duration": row.get("duration") or 0,
+        "bitRate": (row.get("bitrate") or 0) // 1000,
+        "samplingRate": row.get("sample_rate"),
+        "path": path,
+        "isVideo": False,
+        "playCount": row.get("play_count") or 0,
+        "played": iso(row.get("played")),
+        "created": iso(row.get("creation_date")),
+        "starred": iso(row.get("starred")),
+        "userRating": row.get("rating"),
+        "albumId": ids.make(ids.ALBUM, row.get("album_id")),
+        "artistId": ids.make(ids.ARTIST, row.get("artist_id")),
+        "type": "music",
+        "mediaType": "song",
+        "musicBrainzId": str(row["mbid"]) if row.get("mbid") else "",
+        "sortName": "",
+        "genres": [{"name": name} for name in genres],
+        "artists": _ref(ids.ARTIST, row.get("artist_id"), row.get("artist_name")),
+        "displayArtist": row.get("artist_name") or "",
+        "albumArtists": _ref(ids.ARTIST, row.get("album_artist_id"), row.get("album_artist_name")),
+        "displayAlbumArtist": row.get("album_artist_name") or "",
+        "replayGain": {_REPLAYGAIN[k]: v for k, v in gains.items() if k in _REPLAYGAIN},
+        "explicitStatus": "",
+    }
+
+
+def _album_common(row: dict[str, Any]) -> dict[str, Any]:
+    genres = list(row.get("genres") or [])
+    return {
+        "id": ids.make(ids.ALBUM, row["id"]),
+        "artist": row.get("artist_name") or "",
+        "artistId": ids.make(ids.ARTIST, row["artist_id"]),
+        "coverArt": ids.make(ids.ALBUM, row["id"]) if row.get("has_cover") else None,
+        "songCount": row.get("song_count") or 0,
+        "duration": row.get("duration") or 0,
+        "playCount": row.get("play_count") or 0,
+        "played": iso(row.get("played")),
+        "created": iso(row["creation_date"]),
+        "starred": iso(row.get("starred")),
+        "userRating": row.get("rating"),
+        "year": row.get("year"),
+        "genre": genres[0] if genres else None,
+    }
+
+
+def album(row: dict[str, Any], songs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An album as AlbumID3 (with its `song` list when given)."""
+    genres = list(row.get("genres") or [])
+    out = {
+        **_album_common(row),
+        "name": row["title"] or "",
+        "musicBrainzId": str(row["mbid"]) if row.get("mbid") else "",
+        "genres": [{"name": name} for name in genres],
+        "artists": _ref(ids.ARTIST, row["artist_id"], row.get("artist_name")),
+        "displayArtist": row.get("artist_name") or "",
+        "sortName": "",
+        "isCompilation": False,
+        "explicitStatus": "",
+    }
+    if songs is not None:
+        out["song"] = [song(s) for s in songs]
+    return out
+
+
+def album_child(row: dict[str, Any]) -> dict[str, Any]:
+    """An album as a directory Child (getAlbumList, getMusicDirectory of an artist)."""
+    return {
+        **_album_common(row),
+        "parent": ids.make(ids.ARTIST, row["artist_id"]),
+        "isDir": True,
+        "title": row["title"] or "",
+        "name": row["title"] or "",
+        "album": row["title"] or "",
+        "mediaType": "album",
+    }
+
+
+def artist(row: dict[str, Any], albums: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An artist as ArtistID3 (with its `album` list when given)."""
+    out = {
+        "id": ids.make(ids.ARTIST, row["id"]),
+        "name": row["name"] or "",
+        "coverArt": ids.make(ids.ARTIST, row["id"]) if row.get("has_cover") else None,
+        "albumCount": row.get("album_count") or 0,
+        "starred": iso(row.get("starred")),
+        "musicBrainzId": str(row["mbid"]) if row.get("mbid") else "",
+        "sortName": "",
+    }
+    if albums is not None:
+        out["album"] = [album(a) for a in albums]
+    return out
+
+
+def index_artist(row: dict[str, Any]) -> dict[str, Any]:
+    """An artist as getIndexes lists it (Artist)."""
+    return {
+        "id": ids.make(ids.ARTIST, row["id"]),
+        "name": row["name"] or "",
+        "starred": iso(row.get("starred")),
+        "userRating": row.get("rating"),
+    }
+
+
+def artist_directory(row: dict[str, Any]) -> dict[str, Any]:
+    """getMusicDirectory of an artist: its albums as directories."""
+    return {
+        "id": ids.make(ids.ARTIST, row["id"]),
+        "name": row["name"] or "",
+        "starred": iso(row.get("starred")),
+        "userRating": row.get("rating"),
+        "child": [album_child(a) for a in row.get("albums") or []],
+    }
+
+
+def album_directory(row: dict[str, Any]) -> dict[str, Any]:
+    """getMusicDirectory of an album: its songs."""
+    return {
+        "id": ids.make(ids.ALBUM, row["id"]),
+        "parent": ids.make(ids.ARTIST, row["artist_id"]),
+        "name": row["title"] or "",
+        "starred": iso(row.get("starred")),
+        "userRating": row.get("rating"),
+        "playCount": row.get("play_count") or 0,
+        "child": [song(s) for s in row.get("songs") or []],
+    }
+
+
+def genre(row: dict[str, Any]) -> dict[str, Any]:
+    return {"value": row["name"], "songCount": row["song_count"], "albumCount": row["album_count"]}

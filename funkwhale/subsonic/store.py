@@ -1,0 +1,437 @@
+"""The Subsonic API's SQL: credentials, and ONE statement per read call.
+
+What a viewer sees is what the REST API shows them: content with at least one upload that
+`funkwhale.music.visibility.playable_upload_condition` accepts (optionally in one music folder = library). Lists
+and searches also hide the artists the viewer filtered out (`user_filter`); details stay reachable.
+
+`Query.songs`, `Query.albums` and `Query.artists` build a complete SELECT: the ids of the page are chosen first
+(filter, order, window), then only those rows get their per-viewer columns (best upload, genres, starred, rating,
+plays). `nested()` turns such a SELECT into a JSON array column, so an album with its songs, an artist with its
+albums, or the three parts of a search come back from one statement. Rows keep the same keys either way (JSON
+timestamps are strings; funkwhale.subsonic.render.iso reads both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from funkwhale.music.normalize import fold
+from funkwhale.music.visibility import Viewer, library_condition, playable_upload_condition
+from funkwhale.users.models import Principal
+from funkwhale.users.oauth import store as oauth_store
+
+# --- credentials -------------------------------------------------------------------------------------------------
+
+_ENABLED = "(SELECT value FROM instance_setting WHERE name = 'subsonic__enabled')"
+
+
+def credentials_txn(txn: Any, username: str) -> dict[str, Any]:
+    """The account named `username` (any case; all None when there is none) with its Subsonic API token, and
+    the stored subsonic__enabled preference (None when unset) as `enabled`."""
+    txn.execute(
+        f"SELECT {_ENABLED} AS enabled, u.* FROM (SELECT 1) one LEFT JOIN users u ON lower(u.username) = lower(%s)",
+        (username,),
+    )
+    return txn.fetchone()
+
+
+def enabled_txn(txn: Any) -> Any:
+    """The stored subsonic__enabled preference, None when unset."""
+    txn.execute(f"SELECT {_ENABLED} AS enabled")
+    return txn.fetchone()["enabled"]
+
+
+def api_key_txn(txn: Any, token_hash: str) -> tuple[Principal | None, Any]:
+    """(who the application or OAuth token speaks for, the stored subsonic__enabled preference)."""
+    return oauth_store.principal_for_bearer_txn(txn, token_hash), enabled_txn(txn)
+
+
+# --- statement building ------------------------------------------------------------------------------------------
+
+
+def nested(select: str) -> str:
+    """A SELECT built by Query (it has an `ord` column) as a JSON array, in order."""
+    return f"(SELECT coalesce(json_agg(x ORDER BY x.ord), '[]'::json) FROM ({select}) x)"
+
+
+class Query:
+    """One statement's fragments and named parameters, for a viewer and optionally one music folder."""
+
+    def __init__(self, viewer: Viewer, folder: int | None = None) -> None:
+        self.viewer = viewer
+        self.params: dict[str, Any] = {"me": viewer.user_id}
+        condition, values = playable_upload_condition(viewer, "pu", "pl")
+        pieces = condition.split("%s")
+        self.playable = pieces[0] + "".join(self.bind(v) + p for v, p in zip(values, pieces[1:], strict=True))
+        if folder is not None:
+            self.playable += f" AND pl.id = {self.bind(folder)}"
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"%({name})s"
+
+    # -- who sees what ------------------------------------------------------------------------------------------
+    def track_playable(self, track_id: str) -> str:
+        return (
+            "EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+            f" WHERE pu.track_id = {track_id} AND {self.playable})"
+        )
+
+    def album_playable(self, album_id: str) -> str:
+        return f"EXISTS (SELECT 1 FROM track xt WHERE xt.album_id = {album_id} AND {self.track_playable('xt.id')})"
+
+    def artist_playable(self, artist_id: str) -> str:
+        return (
+            f"(EXISTS (SELECT 1 FROM track xt WHERE xt.artist_id = {artist_id} AND {self.track_playable('xt.id')})"
+            f" OR EXISTS (SELECT 1 FROM album xal WHERE xal.artist_id = {artist_id}"
+            f" AND {self.album_playable('xal.id')}))"
+        )
+
+    _HIDDEN = "SELECT uf.target_artist_id FROM user_filter uf WHERE uf.user_id = %(me)s"
+
+    def track_shown(self) -> str:
+        """Track `t` is not hidden by the viewer's content filters (its artist or its album's artist)."""
+        return (
+            f"(t.artist_id NOT IN ({self._HIDDEN}) AND (t.album_id IS NULL OR t.album_id NOT IN"
+            f" (SELECT fal.id FROM album fal WHERE fal.artist_id IN ({self._HIDDEN}))))"
+        )
+
+    def album_shown(self) -> str:
+        return f"al.artist_id NOT IN ({self._HIDDEN})"
+
+    def artist_shown(self) -> str:
+        return f"a.id NOT IN ({self._HIDDEN})"
+
+    # -- selects ------------------------------------------------------------------------------------------------
+    def _page(self, table: str, alias: str, where: list[str], order: str, limit: int | None, offset: int) -> str:
+        window = "" if limit is None else f" LIMIT {self.bind(limit)} OFFSET {self.bind(offset)}"
+        return (
+            f"(SELECT s.id, row_number() OVER () AS ord FROM (SELECT {alias}.id FROM {table}"
+            f" WHERE {' AND '.join(where)} ORDER BY {order}{window}) s) pg"
+        )
+
+    @staticmethod
+    def _genres(kind: str, id_expr: str) -> str:
+        return (
+            "ARRAY(SELECT g.name FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
+            f" WHERE ti.object_type = '{kind}' AND ti.object_id = {id_expr} ORDER BY g.name)"
+        )
+
+    @staticmethod
+    def _rating(kind: str, id_expr: str) -> str:
+        return (
+            "(SELECT r.rating FROM rating r"
+            f" WHERE r.user_id = %(me)s AND r.object_type = '{kind}' AND r.object_id = {id_expr})"
+        )
+
+    def songs(
+        self, where: list[str], order: str = "t.id", limit: int | None = None, offset: int = 0, table: str = "track t"
+    ) -> str:
+        """Songs `t` (from `table`, which may join more) meeting `where`, playable by the viewer, in `order`."""
+        page = self._page(table, "t", [self.track_playable("t.id"), *where], order, limit, offset)
+        return (
+            "SELECT t.id, t.title, t.position, t.disc_number, t.mbid, t.creation_date, t.album_id, t.artist_id,"
+            " t.attachment_cover_id IS NOT NULL AS own_cover,"
+            " (SELECT name FROM artist WHERE id = t.artist_id) AS artist_name,"
+            " sal.title AS album_title, sal.artist_id AS album_artist_id,"
+            " (SELECT name FROM artist WHERE id = sal.artist_id) AS album_artist_name,"
+            " sal.attachment_cover_id IS NOT NULL AS album_cover, extract(year FROM sal.release_date)::int AS year,"
+            " up.mimetype, up.size, up.duration, up.bitrate, up.sample_rate, up.audio_file, up.source,"
+            " up.original_name, up.metadata -> 'replaygain' AS replaygain,"
+            f" {self._genres('track', 't.id')} AS genres,"
+            " (SELECT f.creation_date FROM track_favorite f WHERE f.user_id = %(me)s AND f.track_id = t.id)"
+            f" AS starred, {self._rating('track', 't.id')} AS rating, lp.played, lp.play_count, pg.ord"
+            f" FROM {page} JOIN track t ON t.id = pg.id LEFT JOIN album sal ON sal.id = t.album_id"
+            " CROSS JOIN LATERAL (SELECT pu.mimetype, pu.size, pu.duration, pu.bitrate, pu.sample_rate,"
+            " pu.audio_file, pu.source, pu.original_name, pu.metadata FROM upload pu"
+            f" JOIN library pl ON pl.id = pu.library_id WHERE pu.track_id = t.id AND {self.playable}"
+            " ORDER BY pu.creation_date, pu.id LIMIT 1) up"
+            " CROSS JOIN LATERAL (SELECT max(l.creation_date) AS played, count(*) AS play_count FROM listening l"
+            " WHERE l.user_id = %(me)s AND l.track_id = t.id) lp"
+        )
+
+    def albums(
+        self, where: list[str], order: str, limit: int | None = None, offset: int = 0, table: str = "album al"
+    ) -> str:
+        """Albums `al` (from `table`) meeting `where` with at least one song the viewer may play, in `order`."""
+        page = self._page(table, "al", [self.album_playable("al.id"), *where], order, limit, offset)
+        best_duration = (
+            "(SELECT coalesce(max(pu.duration), 0) FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+            f" WHERE pu.track_id = ct.id AND {self.playable} HAVING count(*) > 0)"
+        )
+        return (
+            "SELECT al.id, al.title, al.mbid, al.creation_date, al.artist_id, al.description,"
+            " (SELECT name FROM artist WHERE id = al.artist_id) AS artist_name,"
+            " al.attachment_cover_id IS NOT NULL AS has_cover, extract(year FROM al.release_date)::int AS year,"
+            f" st.song_count, st.duration, {self._genres('album', 'al.id')} AS genres,"
+            " (SELECT sa.creation_date FROM starred_album sa WHERE sa.user_id = %(me)s AND sa.album_id = al.id)"
+            f" AS starred, {self._rating('album', 'al.id')} AS rating, lp.played, lp.play_count, pg.ord"
+            f" FROM {page} JOIN album al ON al.id = pg.id"
+            " CROSS JOIN LATERAL (SELECT count(d) AS song_count, coalesce(sum(d), 0)::bigint AS duration"
+            f" FROM (SELECT {best_duration} AS d FROM track ct WHERE ct.album_id = al.id OFFSET 0) s) st"
+            " CROSS JOIN LATERAL (SELECT max(l.creation_date) AS played, count(*) AS play_count FROM listening l"
+            " JOIN track lt ON lt.id = l.track_id WHERE l.user_id = %(me)s AND lt.album_id = al.id) lp"
+        )
+
+    def artists(
+        self, where: list[str], order: str, limit: int | None = None, offset: int = 0, table: str = "artist a"
+    ) -> str:
+        """Artists `a` (from `table`) meeting `where` with something the viewer may play, in `order`."""
+        page = self._page(table, "a", [self.artist_playable("a.id"), *where], order, limit, offset)
+        return (
+            "SELECT a.id, a.name, a.mbid, a.description, a.attachment_cover_id IS NOT NULL AS has_cover,"
+            f" (SELECT count(*) FROM album xal WHERE xal.artist_id = a.id AND {self.album_playable('xal.id')})"
+            " AS album_count,"
+            " (SELECT sa.creation_date FROM starred_artist sa WHERE sa.user_id = %(me)s AND sa.artist_id = a.id)"
+            f" AS starred, {self._rating('artist', 'a.id')} AS rating, pg.ord"
+            f" FROM {page} JOIN artist a ON a.id = pg.id"
+        )
+
+
+def _run(txn: Any, q: Query, statement: str) -> list[dict[str, Any]]:
+    txn.execute(statement, q.params)
+    return txn.fetchall()
+
+
+ALBUM_ORDER = "t.disc_number NULLS LAST, t.position NULLS LAST, t.title_key, t.id"
+ARTIST_ALBUMS_ORDER = "al.release_date NULLS LAST, al.title_key, al.id"
+
+
+# --- browsing ----------------------------------------------------------------------------------------------------
+
+
+def music_folders_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
+    """The libraries the viewer may see, with their owner's name."""
+    condition, params = library_condition(viewer, "l")
+    txn.execute(
+        "SELECT l.id, l.name, l.actor_id AS owner_actor_id, ac.preferred_username AS owner"
+        f" FROM library l JOIN actor ac ON ac.id = l.actor_id WHERE {condition} ORDER BY l.id",
+        params,
+    )
+    return txn.fetchall()
+
+
+def artists_txn(txn: Any, viewer: Viewer, folder: int | None) -> list[dict[str, Any]]:
+    """Every artist the viewer may play (content filters apply), with `last_modified` on each row: the latest
+    change of an upload they may play."""
+    q = Query(viewer, folder)
+    last = (
+        f"(SELECT max(pu.modification_date) FROM upload pu JOIN library pl ON pl.id = pu.library_id WHERE {q.playable})"
+    )
+    artists = q.artists([q.artist_shown()], "a.name_key, a.id")
+    return _run(txn, q, f"SELECT x.*, {last} AS last_modified FROM ({artists}) x")
+
+
+def artist_txn(txn: Any, viewer: Viewer, artist_id: int) -> dict[str, Any] | None:
+    """One artist with its albums (`albums`), or None when the viewer may play nothing of theirs."""
+    q = Query(viewer)
+    albums = nested(q.albums([f"al.artist_id = {q.bind(artist_id)}"], ARTIST_ALBUMS_ORDER))
+    rows = _run(txn, q, f"SELECT x.*, {albums} AS albums FROM ({q.artists([f'a.id = {q.bind(artist_id)}'], 'a.id')}) x")
+    return rows[0] if rows else None
+
+
+def album_txn(txn: Any, viewer: Viewer, album_id: int) -> dict[str, Any] | None:
+    """One album with its songs (`songs`), or None when the viewer may play none of them."""
+    q = Query(viewer)
+    songs = nested(q.songs([f"t.album_id = {q.bind(album_id)}"], ALBUM_ORDER))
+    rows = _run(txn, q, f"SELECT x.*, {songs} AS songs FROM ({q.albums([f'al.id = {q.bind(album_id)}'], 'al.id')}) x")
+    return rows[0] if rows else None
+
+
+def song_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any] | None:
+    q = Query(viewer)
+    rows = _run(txn, q, q.songs([f"t.id = {q.bind(track_id)}"]))
+    return rows[0] if rows else None
+
+
+def genres_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
+    """Tags with how many songs and albums the viewer may play carry them."""
+    q = Query(viewer)
+    return _run(
+        txn,
+        q,
+        "SELECT g.name, count(*) FILTER (WHERE ti.object_type = 'track') AS song_count,"
+        " count(*) FILTER (WHERE ti.object_type = 'album') AS album_count"
+        " FROM tag g JOIN tagged_item ti ON ti.tag_id = g.id"
+        f" WHERE (ti.object_type = 'track' AND {q.track_playable('ti.object_id')})"
+        f" OR (ti.object_type = 'album' AND {q.album_playable('ti.object_id')})"
+        " GROUP BY g.id, g.name ORDER BY lower(g.name)",
+    )
+
+
+# --- lists -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlbumList:
+    """getAlbumList(2)'s request: `kind` is its `type`; years and genre only for byYear / byGenre."""
+
+    kind: str
+    size: int = 10
+    offset: int = 0
+    folder: int | None = None
+    from_year: int | None = None
+    to_year: int | None = None
+    genre: str | None = None
+
+
+ALBUM_LIST_TYPES = (
+    "random", "newest", "frequent", "recent", "starred", "alphabeticalByName", "alphabeticalByArtist", "byYear",
+    "byGenre", "highest",
+)  # fmt: skip
+_PLAYS = (
+    " JOIN (SELECT lt.album_id, count(*) AS n, max(l.creation_date) AS last FROM listening l"
+    " JOIN track lt ON lt.id = l.track_id WHERE l.user_id = %(me)s AND lt.album_id IS NOT NULL"
+    " GROUP BY lt.album_id) pc ON pc.album_id = al.id"
+)
+
+
+def _tagged(q: Query, kind: str, alias: str, genre: str) -> str:
+    return (
+        f"{alias}.id IN (SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
+        f" WHERE ti.object_type = '{kind}' AND lower(g.name) = lower({q.bind(genre)}))"
+    )
+
+
+def album_list_txn(txn: Any, viewer: Viewer, request: AlbumList) -> list[dict[str, Any]]:
+    q = Query(viewer, request.folder)
+    where, table, order = [q.album_shown()], "album al", "al.title_key, al.id"
+    kind = request.kind
+    if kind == "random":
+        order = "random()"
+    elif kind == "newest":
+        order = "al.creation_date DESC, al.id DESC"
+    elif kind == "alphabeticalByArtist":
+        table, order = "album al JOIN artist oar ON oar.id = al.artist_id", "oar.name_key, al.title_key, al.id"
+    elif kind == "byYear":
+        low, high = sorted((request.from_year or 0, request.to_year or 9999))
+        where.append(f"extract(year FROM al.release_date) BETWEEN {q.bind(low)} AND {q.bind(high)}")
+        descending = (request.from_year or 0) > (request.to_year or 9999)
+        order = "al.release_date DESC, al.id DESC" if descending else "al.release_date, al.id"
+    elif kind == "byGenre":
+        where.append(_tagged(q, "album", "al", request.genre or ""))
+    elif kind == "starred":
+        table = "album al JOIN starred_album sa ON sa.album_id = al.id AND sa.user_id = %(me)s"
+        order = "sa.creation_date DESC, al.id"
+    elif kind == "highest":
+        table = "album al JOIN rating r ON r.object_type = 'album' AND r.object_id = al.id AND r.user_id = %(me)s"
+        order = "r.rating DESC, r.modification_date DESC, al.id"
+    elif kind in ("frequent", "recent"):
+        table = "album al" + _PLAYS
+        order = "pc.n DESC, pc.last DESC, al.id" if kind == "frequent" else "pc.last DESC, al.id"
+    return _run(txn, q, q.albums(where, order, request.size, request.offset, table))
+
+
+def _year_range(q: Query, from_year: int | None, to_year: int | None) -> list[str]:
+    if from_year is None and to_year is None:
+        return []
+    low, high = sorted((from_year or 0, to_year or 9999))
+    return [
+        f"t.album_id IN (SELECT id FROM album WHERE extract(year FROM release_date)"
+        f" BETWEEN {q.bind(low)} AND {q.bind(high)})"
+    ]
+
+
+def random_songs_txn(
+    txn: Any,
+    viewer: Viewer,
+    size: int,
+    folder: int | None = None,
+    genre: str | None = None,
+    from_year: int | None = None,
+    to_year: int | None = None,
+) -> list[dict[str, Any]]:
+    q = Query(viewer, folder)
+    where = [q.track_shown(), *_year_range(q, from_year, to_year)]
+    if genre:
+        where.append(_tagged(q, "track", "t", genre))
+    return _run(txn, q, q.songs(where, "random()", size))
+
+
+def songs_by_genre_txn(
+    txn: Any, viewer: Viewer, genre: str, count: int, offset: int, folder: int | None = None
+) -> list[dict[str, Any]]:
+    q = Query(viewer, folder)
+    return _run(txn, q, q.songs([q.track_shown(), _tagged(q, "track", "t", genre)], "t.id", count, offset))
+
+
+def starred_txn(txn: Any, viewer: Viewer) -> dict[str, Any]:
+    """The viewer's starred artists, albums and songs (favorites) that they may play, latest first."""
+    q = Query(viewer)
+    artists = q.artists(
+        [q.artist_shown(), "a.id IN (SELECT artist_id FROM starred_artist WHERE user_id = %(me)s)"],
+        "(SELECT creation_date FROM starred_artist WHERE user_id = %(me)s AND artist_id = a.id) DESC, a.id",
+    )
+    albums = q.albums(
+        [q.album_shown(), "al.id IN (SELECT album_id FROM starred_album WHERE user_id = %(me)s)"],
+        "(SELECT creation_date FROM starred_album WHERE user_id = %(me)s AND album_id = al.id) DESC, al.id",
+    )
+    songs = q.songs(
+        [q.track_shown(), "t.id IN (SELECT track_id FROM track_favorite WHERE user_id = %(me)s)"],
+        "(SELECT creation_date FROM track_favorite WHERE user_id = %(me)s AND track_id = t.id) DESC, t.id",
+    )
+    txn.execute(f"SELECT {nested(artists)} AS artists, {nested(albums)} AS albums, {nested(songs)} AS songs", q.params)
+    return txn.fetchone()
+
+
+# --- search ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Search:
+    """search2/search3's request: the raw query and a (count, offset) window per kind (count 0 skips it)."""
+
+    query: str
+    artists: tuple[int, int] = (20, 0)
+    albums: tuple[int, int] = (20, 0)
+    songs: tuple[int, int] = (20, 0)
+    folder: int | None = None
+
+    @property
+    def folded(self) -> str:
+        """The query folded; "" (everything) for an empty query or `""`, as Symfonium's sync sends it."""
+        return fold(self.query.strip().strip('"'))
+
+
+def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
+    """Artists, albums and songs matching the query (all of them, by id, for an empty query), one statement."""
+    q = Query(viewer, search.folder)
+    text = search.folded
+    columns = []
+    if text:
+        exact, prefix, like = q.bind(text), q.bind(text + "%"), q.bind("%" + text + "%")
+
+        def matches(key: str) -> str:
+            return f"{key} LIKE {like}"
+
+        def rank(key: str, alias: str) -> str:
+            return f"CASE WHEN {key} = {exact} THEN 0 WHEN {key} LIKE {prefix} THEN 1 ELSE 2 END, {key}, {alias}.id"
+
+        matching_artists = f"ARRAY(SELECT id FROM artist WHERE {matches('name_key')})"
+        matching_albums = f"ARRAY(SELECT id FROM album WHERE {matches('title_key')})"
+        artist_where, artist_order = [matches("a.name_key")], rank("a.name_key", "a")
+        album_where = [f"({matches('al.title_key')} OR al.artist_id = ANY({matching_artists}))"]
+        album_order = rank("al.title_key", "al")
+        song_where = [
+            f"({matches('t.title_key')} OR t.artist_id = ANY({matching_artists})"
+            f" OR t.album_id = ANY({matching_albums}))"
+        ]
+        song_order = rank("t.title_key", "t")
+    else:
+        artist_where, album_where, song_where = [], [], []
+        artist_order, album_order, song_order = "a.id", "al.id", "t.id"
+    if search.artists[0] > 0:
+        select = q.artists([q.artist_shown(), *artist_where], artist_order, *search.artists)
+        columns.append(f"{nested(select)} AS artists")
+    if search.albums[0] > 0:
+        select = q.albums([q.album_shown(), *album_where], album_order, *search.albums)
+        columns.append(f"{nested(select)} AS albums")
+    if search.songs[0] > 0:
+        select = q.songs([q.track_shown(), *song_where], song_order, *search.songs)
+        columns.append(f"{nested(select)} AS songs")
+    if not columns:
+        return {}
+    txn.execute(f"SELECT {', '.join(columns)}", q.params)
+    return txn.fetchone()
