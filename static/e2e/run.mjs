@@ -368,6 +368,10 @@ try {
     await mobile.locator(".hero-actions").getByRole("button", { name: "Play", exact: true }).click();
     await mobile.getByTestId("now-playing").waitFor();
     await shot(mobile, "20-album-playing-phone");
+    await mobile.getByRole("button", { name: /^Queue/ }).click();
+    await mobile.locator(".queue-item").nth(1).waitFor();
+    await shot(mobile, "20b-queue-phone");
+    await mobile.getByRole("button", { name: "Close the queue" }).click();
     await mobile.goto(`${base}/uploads`);
     await mobile.getByRole("heading", { name: "My uploads" }).waitFor();
     await shot(mobile, "21-uploads-phone");
