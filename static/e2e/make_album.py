@@ -22,8 +22,18 @@ def main(folder: str) -> None:
     (Path(folder) / "avatar.png").write_bytes(make_cover("orange", size=(128, 128), fmt="PNG"))
     for position, (title, fmt) in enumerate(TRACKS, start=1):
         path = make_audio(
-            Path(folder), f"{position:02d} {title}", fmt, title=title, artist="The Whales", album="Deep Blue",
-            album_artist="The Whales", track=position, date="2024-05-01", genre="Ambient", cover=cover, duration=8,
+            Path(folder),
+            f"{position:02d} {title}",
+            fmt,
+            title=title,
+            artist="The Whales",
+            album="Deep Blue",
+            album_artist="The Whales",
+            track=position,
+            date="2024-05-01",
+            genre="Ambient",
+            cover=cover,
+            duration=8,
         )
         print(path)
 
