@@ -378,7 +378,7 @@ try {
     await phone.close();
   });
 
-  await step("an ended session leads to the login screen and back to the page after logging in", async () => {
+  await step("an ended session leads to the login screen and back to the page after logging in; password change", async () => {
     await desktop.clearCookies({ name: "sessionid" });
     await nav(page, "Favorites");
     await page.waitForURL((url) => url.pathname === "/login" && url.searchParams.get("next") === "/favorites");
@@ -386,6 +386,12 @@ try {
     await page.getByLabel("Password").fill("whale-song-2024");
     await page.getByRole("button", { name: "Log in" }).click();
     await page.getByRole("heading", { name: "Favorites" }).waitFor();
+    await nav(page, "Settings");
+    await page.getByLabel("Current password").fill("whale-song-2024");
+    await page.getByLabel("New password", { exact: true }).fill("humpback-2026");
+    await page.getByLabel("New password again").fill("humpback-2026");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByText("Password changed.").waitFor();
   });
 
   await step("log out, the login form, and a second listener signs up", async () => {
