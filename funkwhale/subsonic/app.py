@@ -27,6 +27,9 @@ log = Logger()
 # Modules whose @endpoint functions make up the API; importing one registers its methods.
 ENDPOINT_MODULES = [
     "funkwhale.subsonic.system",
+    "funkwhale.subsonic.browsing",
+    "funkwhale.subsonic.lists",
+    "funkwhale.subsonic.search",
 ]
 
 

@@ -71,7 +71,7 @@ def song(row: dict[str, Any]) -> dict[str, Any]:
         "album": row.get("album_title"),
         "artist": row.get("artist_name") or "",
         "track": row.get("position"),
-        "discNumber": row.get("disc_number"),
+        "discNumber": row.get("disc_number") or 1,  # clients group songs by disc
         "year": row.get("year"),
         "genre": genres[0] if genres else None,
         "coverArt": song_cover(row),

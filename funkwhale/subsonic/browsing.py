@@ -1,0 +1,147 @@
+"""Browsing: getMusicFolders, getIndexes, getMusicDirectory, getArtists, getArtist, getAlbum, getSong,
+getArtistInfo(2), getAlbumInfo(2), getGenres. One SQL statement per call (store.py)."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from funkwhale.context import Context
+from funkwhale.music.normalize import fold
+from funkwhale.subsonic import ids, serializers, store
+from funkwhale.subsonic.errors import not_found
+from funkwhale.subsonic.registry import Call, Handler, endpoint
+
+IGNORED_ARTICLES = "The El La Los Las Le Les Os As O A An Die Das Der"
+_ARTICLES = tuple(article.lower() + " " for article in IGNORED_ARTICLES.split())
+
+
+def sort_name(name: str) -> str:
+    """The name as indexes sort it: folded, without a leading ignored article ("The Night Owls" -> "night owls")."""
+    folded = fold(name)
+    for article in _ARTICLES:
+        if folded.startswith(article) and len(folded) > len(article):
+            return folded[len(article) :]
+    return folded
+
+
+def _index_letter(name: str) -> str:
+    first = sort_name(name)[:1].upper()
+    return first if first.isalpha() else "#"
+
+
+def indexed(rows: list[dict[str, Any]], shape: Any) -> list[dict[str, Any]]:
+    """Artists grouped under their first letter (ignoring articles), "#" for the rest, sorted within."""
+    ordered = sorted(rows, key=lambda r: (_index_letter(r["name"]), sort_name(r["name"]), r["id"]))
+    return [
+        {"name": letter, "artist": [shape(r) for r in group]}
+        for letter, group in groupby(ordered, key=lambda r: _index_letter(r["name"]))
+    ]
+
+
+def folder_of(call: Call) -> int | None:
+    return call.params.int("musicFolderId")
+
+
+async def run(ctx: Context, fn: Any, *args: Any, name: str) -> Any:
+    return await ctx.db.run(fn, *args, desc=f"subsonic.{name}")
+
+
+@endpoint("getMusicFolders")
+async def get_music_folders(ctx: Context, call: Call) -> dict[str, Any]:
+    rows = await run(ctx, store.music_folders_txn, call.viewer, name="music_folders")
+    mine = call.user.actor_id
+    folders = [
+        {"id": r["id"], "name": r["name"] if r["owner_actor_id"] == mine else f"{r['name']} ({r['owner']})"}
+        for r in rows
+    ]
+    return {"musicFolders": {"musicFolder": folders}}
+
+
+@endpoint("getIndexes")
+async def get_indexes(ctx: Context, call: Call) -> dict[str, Any]:
+    rows = await run(ctx, store.artists_txn, call.viewer, folder_of(call), name="indexes")
+    changed = max((r["last_modified"] for r in rows if r["last_modified"]), default=None)
+    last_modified = int(changed.timestamp() * 1000) if changed else 0
+    body: dict[str, Any] = {"lastModified": last_modified, "ignoredArticles": IGNORED_ARTICLES}
+    since = call.params.int("ifModifiedSince", 0)
+    if not since or last_modified > since:
+        body["index"] = indexed(rows, serializers.index_artist)
+    return {"indexes": body}
+
+
+@endpoint("getArtists")
+async def get_artists(ctx: Context, call: Call) -> dict[str, Any]:
+    rows = await run(ctx, store.artists_txn, call.viewer, folder_of(call), name="artists")
+    return {"artists": {"ignoredArticles": IGNORED_ARTICLES, "index": indexed(rows, serializers.artist)}}
+
+
+async def _artist(ctx: Context, call: Call) -> dict[str, Any]:
+    row = await run(
+        ctx, store.artist_txn, call.viewer, ids.number(call.params.require("id"), ids.ARTIST), name="artist"
+    )
+    if row is None:
+        raise not_found("Artist not found.")
+    return row
+
+
+async def _album(ctx: Context, call: Call) -> dict[str, Any]:
+    row = await run(ctx, store.album_txn, call.viewer, ids.number(call.params.require("id"), ids.ALBUM), name="album")
+    if row is None:
+        raise not_found("Album not found.")
+    return row
+
+
+@endpoint("getArtist")
+async def get_artist(ctx: Context, call: Call) -> dict[str, Any]:
+    row = await _artist(ctx, call)
+    return {"artist": serializers.artist(row, row["albums"])}
+
+
+@endpoint("getAlbum")
+async def get_album(ctx: Context, call: Call) -> dict[str, Any]:
+    row = await _album(ctx, call)
+    return {"album": serializers.album(row, row["songs"])}
+
+
+@endpoint("getSong")
+async def get_song(ctx: Context, call: Call) -> dict[str, Any]:
+    row = await run(ctx, store.song_txn, call.viewer, ids.number(call.params.require("id"), ids.TRACK), name="song")
+    if row is None:
+        raise not_found("Song not found.")
+    return {"song": serializers.song(row)}
+
+
+@endpoint("getMusicDirectory")
+async def get_music_directory(ctx: Context, call: Call) -> dict[str, Any]:
+    """An artist's directory holds its albums; an album's holds its songs."""
+    kind, _ = ids.parse(call.params.require("id"), ids.ARTIST, ids.ALBUM)
+    if kind == ids.ARTIST:
+        return {"directory": serializers.artist_directory(await _artist(ctx, call))}
+    return {"directory": serializers.album_directory(await _album(ctx, call))}
+
+
+def _artist_info(container: str) -> Handler:
+    async def get_artist_info(ctx: Context, call: Call) -> dict[str, Any]:
+        """The artist's description as biography; no similar artists (no external service is asked)."""
+        row = await _artist(ctx, call)
+        mbid = str(row["mbid"]) if row["mbid"] else ""
+        return {container: {"biography": row["description"] or "", "musicBrainzId": mbid, "similarArtist": []}}
+
+    return get_artist_info
+
+
+endpoint("getArtistInfo")(_artist_info("artistInfo"))
+endpoint("getArtistInfo2")(_artist_info("artistInfo2"))
+
+
+@endpoint("getAlbumInfo", "getAlbumInfo2")
+async def get_album_info(ctx: Context, call: Call) -> dict[str, Any]:
+    row = await _album(ctx, call)
+    return {"albumInfo": {"notes": row["description"] or "", "musicBrainzId": str(row["mbid"]) if row["mbid"] else ""}}
+
+
+@endpoint("getGenres")
+async def get_genres(ctx: Context, call: Call) -> dict[str, Any]:
+    rows = await run(ctx, store.genres_txn, call.viewer, name="genres")
+    return {"genres": {"genre": [serializers.genre(r) for r in rows]}}

@@ -1,0 +1,91 @@
+"""Lists: getAlbumList / getAlbumList2 (every type), getRandomSongs, getSongsByGenre, getStarred / getStarred2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from funkwhale.context import Context
+from funkwhale.subsonic import serializers, store
+from funkwhale.subsonic.browsing import folder_of, run
+from funkwhale.subsonic.errors import GENERIC, SubsonicError, missing
+from funkwhale.subsonic.registry import Call, Handler, endpoint
+
+MAX_SIZE = 500
+
+
+def _album_list(container: str, shape: Any) -> Handler:
+    async def get_album_list(ctx: Context, call: Call) -> dict[str, Any]:
+        params = call.params
+        kind = params.require("type")
+        if kind not in store.ALBUM_LIST_TYPES:
+            raise SubsonicError(GENERIC, f"Unknown album list type: {kind}")
+        if kind == "byYear" and ("fromYear" not in params or "toYear" not in params):
+            raise missing("fromYear" if "fromYear" not in params else "toYear")
+        request = store.AlbumList(
+            kind=kind,
+            size=params.int("size", 10, 0, MAX_SIZE),
+            offset=params.int("offset", 0, 0),
+            folder=folder_of(call),
+            from_year=params.int("fromYear"),
+            to_year=params.int("toYear"),
+            genre=params.require("genre") if kind == "byGenre" else None,
+        )
+        rows = await run(ctx, store.album_list_txn, call.viewer, request, name="album_list")
+        return {container: {"album": [shape(r) for r in rows]}}
+
+    return get_album_list
+
+
+endpoint("getAlbumList")(_album_list("albumList", serializers.album_child))
+endpoint("getAlbumList2")(_album_list("albumList2", serializers.album))
+
+
+@endpoint("getRandomSongs")
+async def get_random_songs(ctx: Context, call: Call) -> dict[str, Any]:
+    params = call.params
+    rows = await run(
+        ctx,
+        store.random_songs_txn,
+        call.viewer,
+        params.int("size", 10, 0, MAX_SIZE),
+        folder_of(call),
+        params.get("genre") or None,
+        params.int("fromYear"),
+        params.int("toYear"),
+        name="random_songs",
+    )
+    return {"randomSongs": {"song": [serializers.song(r) for r in rows]}}
+
+
+@endpoint("getSongsByGenre")
+async def get_songs_by_genre(ctx: Context, call: Call) -> dict[str, Any]:
+    params = call.params
+    rows = await run(
+        ctx,
+        store.songs_by_genre_txn,
+        call.viewer,
+        params.require("genre"),
+        params.int("count", 10, 0, MAX_SIZE),
+        params.int("offset", 0, 0),
+        folder_of(call),
+        name="songs_by_genre",
+    )
+    return {"songsByGenre": {"song": [serializers.song(r) for r in rows]}}
+
+
+def _starred(container: str, artist: Any, album: Any) -> Handler:
+    async def get_starred(ctx: Context, call: Call) -> dict[str, Any]:
+        found = await run(ctx, store.starred_txn, call.viewer, name="starred")
+        return {
+            container: {
+                "artist": [artist(r) for r in found["artists"]],
+                "album": [album(r) for r in found["albums"]],
+                "song": [serializers.song(r) for r in found["songs"]],
+            }
+        }
+
+    return get_starred
+
+
+endpoint("getStarred")(_starred("starred", serializers.index_artist, serializers.album_child))
+endpoint("getStarred2")(_starred("starred2", serializers.artist, serializers.album))
