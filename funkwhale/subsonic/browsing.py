@@ -12,7 +12,7 @@ from funkwhale.subsonic import ids, serializers, store
 from funkwhale.subsonic.errors import not_found
 from funkwhale.subsonic.registry import Call, Handler, endpoint
 
-IGNORED_ARTICLES = "The El La Los Las Le Les Os As O A An Die Das Der"
+IGNORED_ARTICLES = store.IGNORED_ARTICLES
 _ARTICLES = tuple(article.lower() + " " for article in IGNORED_ARTICLES.split())
 
 

@@ -149,7 +149,7 @@ class Query:
             f" JOIN library pl ON pl.id = pu.library_id WHERE pu.track_id = t.id AND {self.playable}"
             " ORDER BY pu.creation_date, pu.id LIMIT 1) up"
             " CROSS JOIN LATERAL (SELECT max(l.creation_date) AS played, count(*) AS play_count FROM listening l"
-            " WHERE l.user_id = %(me)s AND l.track_id = t.id) lp"
+            " WHERE l.user_id = %(me)s AND l.track_id = t.id) lp ORDER BY pg.ord"
         )
 
     def albums(
@@ -172,7 +172,7 @@ class Query:
             " CROSS JOIN LATERAL (SELECT count(d) AS song_count, coalesce(sum(d), 0)::bigint AS duration"
             f" FROM (SELECT {best_duration} AS d FROM track ct WHERE ct.album_id = al.id OFFSET 0) s) st"
             " CROSS JOIN LATERAL (SELECT max(l.creation_date) AS played, count(*) AS play_count FROM listening l"
-            " JOIN track lt ON lt.id = l.track_id WHERE l.user_id = %(me)s AND lt.album_id = al.id) lp"
+            " JOIN track lt ON lt.id = l.track_id WHERE l.user_id = %(me)s AND lt.album_id = al.id) lp ORDER BY pg.ord"
         )
 
     def artists(
@@ -186,7 +186,7 @@ class Query:
             " AS album_count,"
             " (SELECT sa.creation_date FROM starred_artist sa WHERE sa.user_id = %(me)s AND sa.artist_id = a.id)"
             f" AS starred, {self._rating('artist', 'a.id')} AS rating, pg.ord"
-            f" FROM {page} JOIN artist a ON a.id = pg.id"
+            f" FROM {page} JOIN artist a ON a.id = pg.id ORDER BY pg.ord"
         )
 
 
@@ -277,6 +277,8 @@ class AlbumList:
     genre: str | None = None
 
 
+IGNORED_ARTICLES = "The El La Los Las Le Les Os As O A An Die Das Der"
+ARTICLES_PATTERN = "^(" + "|".join(IGNORED_ARTICLES.lower().split()) + ") +(?=.)"  # over folded names
 ALBUM_LIST_TYPES = (
     "random", "newest", "frequent", "recent", "starred", "alphabeticalByName", "alphabeticalByArtist", "byYear",
     "byGenre", "highest",
@@ -304,7 +306,8 @@ def album_list_txn(txn: Any, viewer: Viewer, request: AlbumList) -> list[dict[st
     elif kind == "newest":
         order = "al.creation_date DESC, al.id DESC"
     elif kind == "alphabeticalByArtist":
-        table, order = "album al JOIN artist oar ON oar.id = al.artist_id", "oar.name_key, al.title_key, al.id"
+        table = "album al JOIN artist oar ON oar.id = al.artist_id"
+        order = f"regexp_replace(oar.name_key, {q.bind(ARTICLES_PATTERN)}, ''), al.title_key, al.id"
     elif kind == "byYear":
         low, high = sorted((request.from_year or 0, request.to_year or 9999))
         where.append(f"extract(year FROM al.release_date) BETWEEN {q.bind(low)} AND {q.bind(high)}")

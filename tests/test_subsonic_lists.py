@@ -1,0 +1,268 @@
+"""Subsonic album lists (every type), random songs, starred, search2/search3 (including the empty-query sync),
+privacy between two users, content filters, and one SQL statement per call."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import pytest_twisted
+
+from . import catalog_factories as cf
+from .subsonic_helpers import StatementCounter, Subsonic, with_token
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _insert(conn, sql, *params):
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+
+
+@pytest.fixture
+def alice(db_conn):
+    return with_token(db_conn, "alice")
+
+
+@pytest.fixture
+def catalog(db_conn, alice):
+    """Alice's library: 4 albums by 3 artists (one song each, but "Beta" has two), with years, genres, dates."""
+    library = cf.insert_library(db_conn, alice, "me")
+    made = {}
+    specs = [
+        ("Zeta", "The Acorns", date(1999, 5, 1), "Jazz"),
+        ("Alpha", "Moss", date(2005, 1, 1), "Rock"),
+        ("Beta", "Moss", date(2010, 1, 1), "Rock"),
+        ("Gamma", "Birch", None, "Jazz"),
+    ]
+    artists = {}
+    for i, (title, artist, released, genre) in enumerate(specs):
+        if artist not in artists:
+            artists[artist] = cf.insert_artist(db_conn, artist)
+        album = cf.insert_album(
+            db_conn, artists[artist], title, release_date=released, creation_date=NOW + timedelta(days=i)
+        )
+        cf.tag(db_conn, "album", album, genre)
+        track = cf.playable_track(db_conn, library, artists[artist], f"{title} song", album, position=1)
+        cf.tag(db_conn, "track", track, genre)
+        made[title] = (album, track)
+    extra = cf.playable_track(db_conn, library, artists["Moss"], "Beta two", made["Beta"][0], position=2)
+    made["Beta two"] = (made["Beta"][0], extra)
+    return {"library": library, "albums": made, "artists": artists}
+
+
+async def _names(api, method, container, **params):
+    content = await api.ok(method, **params)
+    return [a.get("name") or a.get("title") for a in content[container].get("album", [])]
+
+
+@pytest_twisted.ensureDeferred
+async def test_album_lists_of_every_type(web_server, db_conn, alice, catalog):
+    api = Subsonic(web_server, alice)
+    albums = catalog["albums"]
+
+    async def names(**params):
+        return await _names(api, "getAlbumList2", "albumList2", **params)
+
+    assert await names(type="alphabeticalByName") == ["Alpha", "Beta", "Gamma", "Zeta"]
+    assert await names(type="alphabeticalByName", size=2, offset=1) == ["Beta", "Gamma"]
+    assert await names(type="alphabeticalByArtist") == ["Zeta", "Gamma", "Alpha", "Beta"]  # Acorns, Birch, Moss
+    assert await names(type="newest") == ["Gamma", "Beta", "Alpha", "Zeta"]
+    assert sorted(await names(type="random")) == ["Alpha", "Beta", "Gamma", "Zeta"]
+    assert await names(type="byYear", fromYear=2000, toYear=2020) == ["Alpha", "Beta"]
+    assert await names(type="byYear", fromYear=2020, toYear=1990) == ["Beta", "Alpha", "Zeta"]
+    assert await names(type="byGenre", genre="jazz") == ["Gamma", "Zeta"]
+    assert await names(type="starred") == [] and await names(type="highest") == []
+    assert await names(type="frequent") == [] and await names(type="recent") == []
+    # Stars, ratings and listening history feed starred, highest, frequent and recent.
+    _insert(
+        db_conn, "INSERT INTO starred_album (user_id, album_id) VALUES (%s, %s)", alice["id"], albums["Gamma"][0]["id"]
+    )
+    for title, stars in (("Zeta", 3), ("Beta", 5)):
+        _insert(
+            db_conn,
+            "INSERT INTO rating (user_id, object_type, object_id, rating) VALUES (%s, 'album', %s, %s)",
+            alice["id"], albums[title][0]["id"], stars,
+        )  # fmt: skip
+    for title, days_ago in (("Alpha", 5), ("Alpha", 4), ("Zeta", 1)):
+        _insert(
+            db_conn,
+            "INSERT INTO listening (user_id, track_id, creation_date) VALUES (%s, %s, %s)",
+            alice["id"], albums[title][1]["id"], datetime.now(UTC) - timedelta(days=days_ago),
+        )  # fmt: skip
+    assert await names(type="starred") == ["Gamma"]
+    assert await names(type="highest") == ["Beta", "Zeta"]
+    assert await names(type="frequent") == ["Alpha", "Zeta"]
+    assert await names(type="recent") == ["Zeta", "Alpha"]
+    listed = (await api.ok("getAlbumList2", type="alphabeticalByName"))["albumList2"]["album"]
+    by_name = {a["name"]: a for a in listed}
+    assert "starred" in by_name["Gamma"] and by_name["Beta"]["userRating"] == 5
+    assert by_name["Alpha"]["playCount"] == 2 and by_name["Alpha"]["played"].endswith("Z")
+    assert by_name["Beta"]["songCount"] == 2 and by_name["Beta"]["duration"] == 360
+    # getAlbumList: the same as directories.
+    old = (await api.ok("getAlbumList", type="alphabeticalByName", size=1))["albumList"]["album"]
+    assert old[0]["isDir"] is True and old[0]["title"] == "Alpha" and old[0]["id"].startswith("al-")
+    assert await api.error("getAlbumList2") == 10
+    assert await api.error("getAlbumList2", {"type": "sideways"}) == 0
+    assert await api.error("getAlbumList2", {"type": "byGenre"}) == 10
+    assert await api.error("getAlbumList2", {"type": "byYear", "fromYear": 1}) == 10
+
+
+@pytest_twisted.ensureDeferred
+async def test_random_songs_and_starred(web_server, db_conn, alice, catalog):
+    api = Subsonic(web_server, alice)
+    albums, moss = catalog["albums"], catalog["artists"]["Moss"]
+    songs = (await api.ok("getRandomSongs", size=3))["randomSongs"]["song"]
+    assert len(songs) == 3 and len({s["id"] for s in songs}) == 3
+    rock = (await api.ok("getRandomSongs", size=10, genre="Rock"))["randomSongs"]["song"]
+    assert sorted(s["title"] for s in rock) == ["Alpha song", "Beta song"]
+    by_year = (await api.ok("getRandomSongs", fromYear=1990, toYear=2000))["randomSongs"]["song"]
+    assert [s["title"] for s in by_year] == ["Zeta song"]
+    _insert(db_conn, "INSERT INTO starred_artist (user_id, artist_id) VALUES (%s, %s)", alice["id"], moss["id"])
+    _insert(
+        db_conn, "INSERT INTO starred_album (user_id, album_id) VALUES (%s, %s)", alice["id"], albums["Beta"][0]["id"]
+    )
+    _insert(
+        db_conn, "INSERT INTO track_favorite (user_id, track_id) VALUES (%s, %s)", alice["id"], albums["Zeta"][1]["id"]
+    )
+    starred = (await api.ok("getStarred2"))["starred2"]
+    assert [a["name"] for a in starred["artist"]] == ["Moss"] and starred["artist"][0]["starred"].endswith("Z")
+    assert [a["name"] for a in starred["album"]] == ["Beta"]
+    assert [s["title"] for s in starred["song"]] == ["Zeta song"] and "starred" in starred["song"][0]
+    old = (await api.ok("getStarred"))["starred"]
+    assert old["album"][0]["isDir"] is True and old["artist"][0]["name"] == "Moss"
+
+
+@pytest_twisted.ensureDeferred
+async def test_search(web_server, db_conn, alice, catalog):
+    api = Subsonic(web_server, alice)
+    found = (await api.ok("search3", query="moss"))["searchResult3"]
+    assert [a["name"] for a in found["artist"]] == ["Moss"]
+    assert [a["name"] for a in found["album"]] == ["Alpha", "Beta"]
+    assert sorted(s["title"] for s in found["song"]) == ["Alpha song", "Beta song", "Beta two"]
+    found = (await api.ok("search3", query="BETA", artistCount=0))["searchResult3"]
+    assert found["artist"] == [] and [a["name"] for a in found["album"]] == ["Beta"]
+    assert [s["title"] for s in found["song"]] == ["Beta song", "Beta two"]
+    old = (await api.ok("search2", query="zeta"))["searchResult2"]
+    assert old["album"][0]["isDir"] is True and old["song"][0]["title"] == "Zeta song"
+    assert (await api.ok("search3", query="nothing like this"))["searchResult3"] == {
+        "artist": [],
+        "album": [],
+        "song": [],
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_empty_search_pages_the_whole_library_in_a_stable_order(web_server, db_conn, alice, catalog):
+    api = Subsonic(web_server, alice)
+    library, moss = catalog["library"], catalog["artists"]["Moss"]
+    for i in range(20):
+        cf.playable_track(db_conn, library, moss, f"Loose {i}")
+    everything = []
+    for offset in range(0, 40, 7):  # Symfonium: query="" with the other counts at 0
+        page = (await api.ok("search3", query='""', songCount=7, songOffset=offset, artistCount=0, albumCount=0))[
+            "searchResult3"
+        ]
+        assert page["artist"] == [] and page["album"] == []
+        everything += [int(s["id"].removeprefix("tr-")) for s in page["song"]]
+    assert everything == sorted(everything) and len(everything) == len(set(everything)) == 25
+    all_at_once = (await api.ok("search3", query="", songCount=500, artistCount=500, albumCount=500))["searchResult3"]
+    assert [int(s["id"][3:]) for s in all_at_once["song"]] == everything
+    assert len(all_at_once["album"]) == 4 and len(all_at_once["artist"]) == 3
+
+
+@pytest_twisted.ensureDeferred
+async def test_another_users_private_library_is_never_visible(web_server, db_conn, alice, catalog):
+    bob = with_token(db_conn, "bob")
+    private = cf.insert_library(db_conn, bob, "me", name="Bob's")
+    hidden_artist = cf.insert_artist(db_conn, "Hidden Band")
+    hidden_album = cf.insert_album(db_conn, hidden_artist, "Secret Album", release_date=date(2001, 1, 1))
+    hidden = cf.playable_track(db_conn, private, hidden_artist, "Secret Song", hidden_album)
+    cf.tag(db_conn, "track", hidden, "Secret")
+    cf.tag(db_conn, "album", hidden_album, "Secret")
+    # Alice even starred it (say, before bob made the library private).
+    _insert(db_conn, "INSERT INTO track_favorite (user_id, track_id) VALUES (%s, %s)", alice["id"], hidden["id"])
+    _insert(db_conn, "INSERT INTO starred_album (user_id, album_id) VALUES (%s, %s)", alice["id"], hidden_album["id"])
+    api = Subsonic(web_server, alice)
+    seen = repr(
+        [
+            await api.ok("getMusicFolders"),
+            await api.ok("getArtists"),
+            await api.ok("getIndexes"),
+            await api.ok("getGenres"),
+            await api.ok("getStarred2"),
+            await api.ok("getStarred"),
+            await api.ok("getRandomSongs", size=500),
+            await api.ok("getSongsByGenre", genre="Secret"),
+            await api.ok("search3", query=""),
+            await api.ok("search3", query="secret"),
+            await api.ok("search2", query="hidden"),
+        ]
+        + [
+            await api.ok("getAlbumList2", type=kind, size=500, genre="Secret", fromYear=1, toYear=3000)
+            for kind in ("random", "newest", "alphabeticalByName", "starred", "byGenre", "byYear")
+        ]  # fmt: skip
+    )
+    assert "Secret" not in seen and "Hidden" not in seen and "Bob's" not in seen
+    assert await api.error("getSong", {"id": f"tr-{hidden['id']}"}) == 70
+    assert await api.error("getAlbum", {"id": f"al-{hidden_album['id']}"}) == 70
+    assert await api.error("getArtist", {"id": f"ar-{hidden_artist['id']}"}) == 70
+    assert await api.error("getMusicDirectory", {"id": f"al-{hidden_album['id']}"}) == 70
+    # Bob sees his own; once his library is shared with the instance, alice does too.
+    bob_api = Subsonic(web_server, bob)
+    assert (await bob_api.ok("getSong", id=f"tr-{hidden['id']}"))["song"]["title"] == "Secret Song"
+    _insert(db_conn, "UPDATE library SET privacy_level = 'instance' WHERE id = %s", private["id"])
+    assert (await api.ok("getSong", id=f"tr-{hidden['id']}"))["song"]["title"] == "Secret Song"
+    folders = (await api.ok("getMusicFolders"))["musicFolders"]["musicFolder"]
+    assert {"id": private["id"], "name": "Bob's (bob)"} in folders
+    only_bobs = (await api.ok("getAlbumList2", type="alphabeticalByName", musicFolderId=private["id"]))["albumList2"]
+    assert [a["name"] for a in only_bobs["album"]] == ["Secret Album"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_content_filters_hide_an_artist_from_lists_not_details(web_server, db_conn, alice, catalog):
+    moss = catalog["artists"]["Moss"]
+    _insert(db_conn, "INSERT INTO user_filter (user_id, target_artist_id) VALUES (%s, %s)", alice["id"], moss["id"])
+    api = Subsonic(web_server, alice)
+    artists = (await api.ok("getArtists"))["artists"]["index"]
+    assert "Moss" not in repr(artists) and "Birch" in repr(artists)
+    assert await _names(api, "getAlbumList2", "albumList2", type="alphabeticalByName") == ["Gamma", "Zeta"]
+    found = (await api.ok("search3", query=""))["searchResult3"]
+    assert "Moss" not in repr(found) and "Alpha" not in repr(found)
+    songs = (await api.ok("getRandomSongs", size=500))["randomSongs"]["song"]
+    assert sorted(s["title"] for s in songs) == ["Gamma song", "Zeta song"]
+    assert (await api.ok("getArtist", id=f"ar-{moss['id']}"))["artist"]["name"] == "Moss"
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_statement_per_call_whatever_the_size(web_server, db_conn, alice, catalog):
+    counter = StatementCounter(web_server)
+    api = Subsonic(web_server, alice)
+    album_id = catalog["albums"]["Beta"][0]["id"]
+    artist_id = catalog["artists"]["Moss"]["id"]
+    calls = [
+        ("getArtists", {}), ("getIndexes", {}), ("getArtist", {"id": f"ar-{artist_id}"}),
+        ("getAlbum", {"id": f"al-{album_id}"}), ("getMusicDirectory", {"id": f"al-{album_id}"}),
+        ("getAlbumList2", {"type": "alphabeticalByName", "size": 50}), ("getAlbumList", {"type": "frequent"}),
+        ("getRandomSongs", {"size": 50}), ("getStarred2", {}), ("search3", {"query": ""}),
+        ("search3", {"query": "a"}), ("getGenres", {}), ("getMusicFolders", {}),
+    ]  # fmt: skip
+
+    async def statements():
+        counts = []
+        for method, params in calls:
+            counter.executed.clear()
+            await api.ok(method, **params)
+            counts.append(len(counter.executed))
+        return counts
+
+    few = await statements()
+    library, moss = catalog["library"], catalog["artists"]["Moss"]
+    for i in range(30):
+        album = cf.insert_album(db_conn, moss, f"More {i}")
+        cf.tag(db_conn, "album", album, "Rock")
+        for j in range(2):
+            track = cf.playable_track(db_conn, library, moss, f"Song {i}.{j}", album)
+            cf.insert_upload(db_conn, library, track)
+            _insert(db_conn, "INSERT INTO track_favorite (user_id, track_id) VALUES (%s, %s)", alice["id"], track["id"])
+    assert await statements() == few == [1] * len(calls)
