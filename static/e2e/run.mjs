@@ -287,6 +287,7 @@ try {
     await rows.getByTestId("track-1").dragTo(rows.getByTestId("track-0"));
     await rows.getByTestId("track-0").getByText("Harbour Lights").waitFor();
     await page.reload();
+    await page.getByRole("button", { name: "Queue (3)" }).waitFor(); // the queue survives a reload
     await rows.getByTestId("track-0").getByText("Harbour Lights").waitFor();
     await rows.getByTestId("track-1").getByText("Morning Tide").waitFor();
     await shot(page, "12-playlist-desktop");

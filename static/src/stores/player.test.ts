@@ -1,5 +1,6 @@
 import { createPinia, setActivePinia } from "pinia";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { nextTick } from "vue";
 import type { Track } from "../types";
 import { usePlayer } from "./player";
 
@@ -20,6 +21,7 @@ function track(id: number, playable = true): Track {
 }
 
 beforeEach(() => {
+  localStorage.clear();
   setActivePinia(createPinia());
   vi.spyOn(window.HTMLMediaElement.prototype, "play").mockImplementation(() => Promise.resolve());
   vi.spyOn(window.HTMLMediaElement.prototype, "pause").mockImplementation(() => undefined);
@@ -75,5 +77,30 @@ describe("player queue", () => {
     player.cycleRepeat();
     await player.next(false);
     expect(player.current?.id).toBe(1);
+  });
+});
+
+describe("player persistence", () => {
+  it("gives the queue back after a reload, paused", async () => {
+    const first = usePlayer();
+    first.playTracks([track(1), track(2), track(3)], 1);
+    first.cycleRepeat();
+    await nextTick();
+    setActivePinia(createPinia());
+    const again = usePlayer();
+    expect(again.queue.map((t) => t.id)).toEqual([1, 2, 3]);
+    expect(again.current?.id).toBe(2);
+    expect(again.repeat).toBe("all");
+    expect(again.playing).toBe(false);
+  });
+
+  it("forgets it when cleared (logging out)", async () => {
+    const first = usePlayer();
+    first.playTracks([track(1)], 0);
+    await nextTick();
+    first.clear();
+    await nextTick();
+    setActivePinia(createPinia());
+    expect(usePlayer().queue).toEqual([]);
   });
 });

@@ -8,6 +8,23 @@ import type { RadioSession, Track } from "../types";
 import { useToasts } from "./toasts";
 
 const VOLUME_KEY = "funkwhale.volume";
+const QUEUE_KEY = "funkwhale.queue";
+
+interface SavedQueue {
+  queue: Track[];
+  index: number;
+  shuffle: boolean;
+  repeat: Repeat;
+}
+
+function savedQueue(): SavedQueue | null {
+  try {
+    const saved = JSON.parse(localStorage.getItem(QUEUE_KEY) ?? "null") as SavedQueue | null;
+    return saved && Array.isArray(saved.queue) ? saved : null;
+  } catch {
+    return null;
+  }
+}
 
 /** The queue and the one <audio> element: what plays, what comes next, and the listens it records. */
 export const usePlayer = defineStore("player", () => {
@@ -274,6 +291,20 @@ export const usePlayer = defineStore("player", () => {
       }
     }
   }
+
+  // The queue survives a reload (not the radio session); logging out clears it.
+  const saved = savedQueue();
+  if (saved) {
+    queue.value = saved.queue;
+    index.value = Math.min(saved.index, saved.queue.length - 1);
+    shuffle.value = saved.shuffle;
+    repeat.value = saved.repeat;
+    if (current.value) load(false);
+  }
+  watch([queue, index, shuffle, repeat], () => {
+    const state: SavedQueue = { queue: queue.value.slice(0, 500), index: index.value, shuffle: shuffle.value, repeat: repeat.value };
+    localStorage.setItem(QUEUE_KEY, JSON.stringify(state));
+  });
 
   watch(volume, (value) => {
     localStorage.setItem(VOLUME_KEY, String(value));
