@@ -60,7 +60,7 @@ async def get_music_folders(ctx: Context, call: Call) -> dict[str, Any]:
 
 @endpoint("getIndexes")
 async def get_indexes(ctx: Context, call: Call) -> dict[str, Any]:
-    rows = await run(ctx, store.artists_txn, call.viewer, folder_of(call), name="indexes")
+    rows = await run(ctx, store.artists_txn, call.viewer, folder_of(call), True, name="indexes")
     changed = max((r["last_modified"] for r in rows if r["last_modified"]), default=None)
     last_modified = int(changed.timestamp() * 1000) if changed else 0
     body: dict[str, Any] = {"lastModified": last_modified, "ignoredArticles": IGNORED_ARTICLES}

@@ -85,11 +85,10 @@ def to_xml(content: dict[str, Any]) -> bytes:
 
 
 def _clean(value: Any) -> Any:
+    """The tree without None (a 500-song page has ~100k nodes: scalars are not recursed into)."""
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_clean(v) for v in value if v is not None]
-    return value
+        return {k: _clean(v) if isinstance(v, dict | list) else v for k, v in value.items() if v is not None}
+    return [_clean(v) if isinstance(v, dict | list) else v for v in value if v is not None]
 
 
 def to_json(content: dict[str, Any]) -> bytes:

@@ -7,7 +7,6 @@ OpenSubsonic fields this server supports are always sent (empty when unknown) so
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -32,7 +31,7 @@ def suffix(row: dict[str, Any]) -> str:
     if not name and (row.get("source") or "").startswith("file://"):
         name = unquote(urlsplit(row["source"]).path)
     for candidate in (name, row.get("original_name") or ""):
-        extension = PurePosixPath(candidate).suffix.lower().lstrip(".")
+        extension = candidate.rpartition("/")[2].rpartition(".")[2].lower()
         if extension in EXTENSION_MIMETYPES:
             return extension
     return _MIMETYPE_EXTENSIONS.get((row.get("mimetype") or "").lower(), "mp3")

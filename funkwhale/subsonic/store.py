@@ -213,14 +213,16 @@ def music_folders_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
     return txn.fetchall()
 
 
-def artists_txn(txn: Any, viewer: Viewer, folder: int | None) -> list[dict[str, Any]]:
-    """Every artist the viewer may play (content filters apply), with `last_modified` on each row: the latest
-    change of an upload they may play."""
+def artists_txn(txn: Any, viewer: Viewer, folder: int | None, changes: bool = False) -> list[dict[str, Any]]:
+    """Every artist the viewer may play (content filters apply). With `changes`, each row also has
+    `last_modified`: the latest change of an upload they may play (getIndexes' ifModifiedSince)."""
     q = Query(viewer, folder)
+    artists = q.artists([q.artist_shown()], "a.name_key, a.id")
+    if not changes:
+        return _run(txn, q, artists)
     last = (
         f"(SELECT max(pu.modification_date) FROM upload pu JOIN library pl ON pl.id = pu.library_id WHERE {q.playable})"
     )
-    artists = q.artists([q.artist_shown()], "a.name_key, a.id")
     return _run(txn, q, f"SELECT x.*, {last} AS last_modified FROM ({artists}) x")
 
 
