@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from twisted.web.resource import Resource
 
@@ -42,10 +43,28 @@ AREAS: list[tuple[str, str]] = [
 ]
 
 
+class _NotFound(Resource):
+    """Funkwhale's JSON 404, for paths under an API prefix that no area serves."""
+
+    isLeaf = True
+
+    def render(self, request: Any) -> bytes:
+        request.setResponseCode(404)
+        request.setHeader(b"Content-Type", b"application/json")
+        return b'{"detail":"Not found."}'
+
+
+class _Branch(Resource):
+    """A path segment that only holds areas (`api/`, `api/v1/`): an unknown child is a JSON 404."""
+
+    def getChild(self, path: bytes, request: Any) -> Resource:
+        return _NotFound()
+
+
 def _child(parent: Resource, name: bytes) -> Resource:
     existing = parent.children.get(name)
     if existing is None:
-        existing = Resource()
+        existing = _Branch()
         parent.putChild(name, existing)
     return existing
 
