@@ -48,7 +48,6 @@ export const usePlayer = defineStore("player", () => {
 
   const current = computed(() => queue.value[index.value] ?? null);
   const hasNext = computed(() => index.value + 1 < queue.value.length || repeat.value !== "off" || !!radio.value);
-  const hasPrevious = computed(() => index.value > 0);
 
   function element(): HTMLAudioElement {
     if (audio) return audio;
@@ -319,7 +318,7 @@ export const usePlayer = defineStore("player", () => {
 
   return {
     queue, index, playing, buffering, position, length, volume, muted, shuffle, repeat, radio, queueOpen,
-    current, hasNext, hasPrevious,
+    current, hasNext,
     element, playTracks, enqueue, toggle, next, previous, playAt, seek, setVolume, moveItem, remove, clear,
     toggleShuffle, cycleRepeat, startRadio, installMediaSession,
   };
