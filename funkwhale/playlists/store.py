@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from funkwhale.music.catalog.store import _select, _Sql  # the catalog's track JSON, shared with every track list
+from funkwhale.music.catalog.store import _select, _Sql, order_by  # the catalog's track JSON and orderings
 from funkwhale.music.visibility import Viewer, playable_track_exists, privacy_condition
 from funkwhale.playlists import ALBUM_COVERS, DEFAULT_ORDERING, ORDERINGS, PlaylistError
 
@@ -58,14 +58,7 @@ def _columns(sql: _Sql) -> str:
 
 
 def _ordering(fields: tuple[str, ...]) -> str:
-    parts = []
-    for name in fields:
-        expr = ORDERINGS.get(name.lstrip("-"))
-        if expr is not None:
-            parts.append(f"{expr} DESC" if name.startswith("-") else expr)
-    if not parts:
-        return _ordering(DEFAULT_ORDERING)
-    return ", ".join([*parts, "pls.id DESC" if parts[0].endswith(" DESC") else "pls.id"])
+    return order_by(ORDERINGS, fields, DEFAULT_ORDERING, "pls.id")
 
 
 def list_txn(txn: Any, listing: Listing) -> tuple[int, list[dict[str, Any]]]:

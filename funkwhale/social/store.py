@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from funkwhale.music.catalog.store import _select, _Sql  # the catalog's track JSON, shared with every track list
+from funkwhale.music.catalog.store import _select, _Sql, order_by  # the catalog's track JSON and orderings
 from funkwhale.music.visibility import Viewer, playable_track_exists, privacy_condition
 from funkwhale.social import Refused
 
@@ -35,13 +35,7 @@ def _owner_visible(sql: _Sql, viewer: Viewer) -> str:
 
 
 def _ordering(fields: tuple[str, ...]) -> str:
-    parts = []
-    for name in fields:
-        expr = ORDERINGS.get(name.lstrip("-"))
-        if expr is not None:
-            parts.append(f"{expr} DESC" if name.startswith("-") else expr)
-    parts = parts or ["e.creation_date DESC"]
-    return ", ".join([*parts, "e.id DESC" if parts[0].endswith(" DESC") else "e.id"])
+    return order_by(ORDERINGS, fields, ("-creation_date",), "e.id")
 
 
 def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str, Any]]]:

@@ -244,19 +244,21 @@ class _Sql:
         )
 
 
-def _ordering_sql(kind: str, fields: tuple[str, ...]) -> str:
-    """ORDER BY expressions for Funkwhale ordering names; unknown names are ignored, as DRF does."""
-    known = ORDERINGS[kind]
+def order_by(known: dict[str, str], fields: tuple[str, ...], default: tuple[str, ...], tie: str) -> str:
+    """ORDER BY expressions for Funkwhale ordering names ("-" for descending) among `known`; unknown names are
+    ignored, as DRF does, and none left means `default`. `tie` (a unique column) makes pages stable."""
     parts = []
-    for name in fields or DEFAULT_ORDERING[kind]:
-        descending = name.startswith("-")
+    for name in fields or default:
         expr = known.get(name.lstrip("-"))
         if expr is not None:
-            parts.append(f"{expr} DESC" if descending else expr)  # PostgreSQL's NULL placement, as Django
+            parts.append(f"{expr} DESC" if name.startswith("-") else expr)  # PostgreSQL's NULL placement, as Django
     if not parts:
-        return _ordering_sql(kind, DEFAULT_ORDERING[kind])
-    tie = f"{_ALIAS[kind]}.id DESC" if parts[0].endswith(" DESC") else f"{_ALIAS[kind]}.id"
-    return ", ".join([*parts, tie])
+        return order_by(known, default, default, tie)
+    return ", ".join([*parts, f"{tie} DESC" if parts[0].endswith(" DESC") else tie])
+
+
+def _ordering_sql(kind: str, fields: tuple[str, ...]) -> str:
+    return order_by(ORDERINGS[kind], fields, DEFAULT_ORDERING[kind], f"{_ALIAS[kind]}.id")
 
 
 def _search_order(sql: _Sql, kind: str) -> str:
