@@ -15,7 +15,6 @@ import random
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from daemon import free_port, launch
 from psycopg2.extras import execute_values
 
 from funkwhale.db import schema
@@ -38,7 +38,6 @@ from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
 from funkwhale.users.tokens import hash_token
 
-TWISTD = Path(sys.executable).parent / "twistd"
 HOST = "bench.funkwhale.local"
 CSRF = "bench-csrf-token"
 ARTISTS, ALBUMS, TRACKS = 500, 2000, 20000
@@ -143,12 +142,6 @@ def seed(dsn: str) -> str:
     return key
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_daemon(data_dir: Path, port: int, database_url: str, redis_url: str) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -157,32 +150,7 @@ def start_daemon(data_dir: Path, port: int, database_url: str, redis_url: str) -
         "FUNKWHALE_HOSTNAME": HOST,
         "FUNKWHALE_ROLE": "web",
     }
-    proc = subprocess.Popen(
-        [
-            str(TWISTD),
-            "-n",
-            "--pidfile=",
-            "funkwhale",
-            "--data-dir",
-            str(data_dir),
-            "--listen",
-            f"tcp:{port}:interface=127.0.0.1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=data_dir,
-        env=env,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            status, _ = get(http.client.HTTPConnection("127.0.0.1", port, timeout=5), "/api/v1/health/", "")
-            if status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the daemon did not answer within 120 s")
+    return launch(data_dir, port, env, "--data-dir", str(data_dir))[0]
 
 
 def get(conn: http.client.HTTPConnection, path: str, cookie: str) -> tuple[int, bytes]:

@@ -10,53 +10,19 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
+from daemon import free_port, launch
 
 ROOT = Path(__file__).resolve().parent.parent
-TWISTD = Path(sys.executable).parent / "twistd"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(data_dir: Path, port: int) -> tuple[subprocess.Popen, float]:
-    t0 = time.monotonic()
-    proc = subprocess.Popen(
-        [
-            str(TWISTD),
-            "-n",
-            "--pidfile=",
-            "funkwhale",
-            "--data-dir",
-            str(data_dir),
-            "--listen",
-            f"tcp:{port}:interface=127.0.0.1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=data_dir,
-    )
-    url = f"http://127.0.0.1:{port}/api/v1/health/"
-    while time.monotonic() - t0 < 120:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return proc, time.monotonic() - t0
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("the daemon did not answer within 120 s")
+    return launch(data_dir, port, None, "--data-dir", str(data_dir))
 
 
 def stop(proc: subprocess.Popen) -> None:

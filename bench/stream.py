@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,16 +21,12 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from daemon import free_port, launch
+
 from funkwhale.music.ffmpeg import ffmpeg_binary
 
 BIN = Path(sys.executable).parent
 PASSWORD = "bench-pass-1234"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ttfb(port: int, path: str, cookie: str) -> tuple[float, int]:
@@ -85,20 +80,8 @@ def main() -> None:
             ],
             check=True,
         )
-    daemon = subprocess.Popen(
-        [str(BIN / "twistd"), "-n", "--pidfile=", "funkwhale", "--listen", f"tcp:{port}:interface=127.0.0.1"],
-        env=env,
-        cwd=work,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    daemon, _ = launch(work, port, env)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         subprocess.run(
             [str(BIN / "funkwhale"), "createuser", "bench", "--email", "b@example.org"],
             input=f"{PASSWORD}\n{PASSWORD}\n",
