@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from daemon import free_port, launch
 from psycopg2.extras import execute_values
@@ -199,12 +201,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def direct_sql_ms(dsn: str, path: str, runs: int = 50) -> float:
-    """p50 of the same catalog statement run with psycopg2 in this process (no HTTP, no JSON)."""
-    from urllib.parse import parse_qs, urlsplit
-
-    parts = urlsplit(path)
-    args = {k: v[0] for k, v in parse_qs(parts.query).items()}
+def direct_ms(dsn: str, run: Callable[[Any, Viewer], Any], runs: int = 50) -> float:
+    """p50 of `run(cursor, viewer)` for the seeded user, through psycopg2 in this process (no HTTP, no JSON);
+    each run is rolled back, so a measured write (a radio draw) leaves nothing behind."""
     conn = connect(dsn)
     with conn.cursor() as cur:
         cur.execute("SELECT actor_id, id FROM users WHERE username = 'bench'")
@@ -212,22 +211,27 @@ def direct_sql_ms(dsn: str, path: str, runs: int = 50) -> float:
     viewer = Viewer(user_id=row["id"], actor_id=row["actor_id"])
     times = []
     for _ in range(runs):
-        t0 = time.perf_counter()
-        with conn, conn.cursor() as cur:
-            if parts.path.endswith("/search"):
-                store.search_txn(cur, viewer, fold(args["q"]), 10, args["q"])
-            else:
-                kind = parts.path.rstrip("/").rsplit("/", 1)[1][:-1]
-                size = int(args.get("page_size", 50))
-                filters = store.Filters(
-                    q=fold(args.get("q", "")), album=int(args["album"]) if "album" in args else None
-                )
-                ordering = tuple(args["ordering"].split(",")) if "ordering" in args else ()
-                listing = store.Listing(viewer, filters, ordering, size, (int(args.get("page", 1)) - 1) * size)
-                store.list_txn(cur, kind, listing)
-        times.append(time.perf_counter() - t0)
+        with conn.cursor() as cur:
+            t0 = time.perf_counter()
+            run(cur, viewer)
+            times.append(time.perf_counter() - t0)
+        conn.rollback()
     conn.close()
     return statistics.median(times) * 1000
+
+
+def catalog_statement(path: str) -> Callable[[Any, Viewer], Any]:
+    """The catalog statement behind a list or search URL of CASES."""
+    parts = urlsplit(path)
+    args = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    if parts.path.endswith("/search"):
+        return lambda cur, viewer: store.search_txn(cur, viewer, fold(args["q"]), 10, args["q"])
+    kind = parts.path.rstrip("/").rsplit("/", 1)[1][:-1]
+    size = int(args.get("page_size", 50))
+    filters = store.Filters(q=fold(args.get("q", "")), album=int(args["album"]) if "album" in args else None)
+    ordering = tuple(args["ordering"].split(",")) if "ordering" in args else ()
+    offset = (int(args.get("page", 1)) - 1) * size
+    return lambda cur, viewer: store.list_txn(cur, kind, store.Listing(viewer, filters, ordering, size, offset))
 
 
 @dataclass
@@ -279,7 +283,7 @@ def main() -> None:
             for concurrency in (1, 8, 16):
                 rps, p50, p99 = run_case(port, cookie, path, requests, concurrency)
                 cells.append(f"{rps:8.0f} {p50:6.1f} {p99:6.1f}")
-            print(f"{name:<14} {direct_sql_ms(instance.dsn, path):11.1f} ms | " + " | ".join(cells))
+            print(f"{name:<14} {direct_ms(instance.dsn, catalog_statement(path)):11.1f} ms | " + " | ".join(cells))
         print("latencies in ms; direct SQL = the same catalog statement through psycopg2, without HTTP or JSON")
 
 

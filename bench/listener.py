@@ -19,10 +19,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from browse import TRACKS, call, percentile, seeded_instance
+from browse import TRACKS, call, direct_ms, percentile, seeded_instance
 
 from funkwhale.db.pool import connect
-from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import store as playlists
 from funkwhale.radios import store as radios
 
@@ -73,10 +72,10 @@ def gets(port: int, cookie: str, path: str, requests: int, concurrency: int) -> 
         return [t for part in pool.map(worker, [requests // concurrency] * concurrency) for t in part]
 
 
-def report(name: str, times: list[float], elapsed: float, direct_ms: float) -> None:
+def report(name: str, times: list[float], elapsed: float, limit_ms: float) -> None:
     print(
         f"{name:<30} {len(times) / elapsed:7.0f} req/s  p50 {statistics.median(times) * 1000:6.1f} ms"
-        f"  p99 {percentile(times, 0.99) * 1000:6.1f} ms   direct SQL p50 {direct_ms:5.1f} ms"
+        f"  p99 {percentile(times, 0.99) * 1000:6.1f} ms   direct SQL p50 {limit_ms:5.1f} ms"
     )
 
 
@@ -84,24 +83,6 @@ def timed(fn: Any, *args: Any) -> tuple[Any, float]:
     t0 = time.perf_counter()
     result = fn(*args)
     return result, time.perf_counter() - t0
-
-
-def direct_ms(dsn: str, fn: Any, runs: int = 50) -> float:
-    """p50 of `fn(cursor, viewer)` in a transaction that is rolled back (so a radio draw leaves no trace)."""
-    conn = connect(dsn)
-    with conn.cursor() as cur:
-        cur.execute("SELECT id, actor_id FROM users WHERE username = 'bench'")
-        row = cur.fetchone()
-    viewer = Viewer(user_id=row["id"], actor_id=row["actor_id"])
-    times = []
-    for _ in range(runs):
-        with conn.cursor() as cur:
-            t0 = time.perf_counter()
-            fn(cur, viewer)
-            times.append(time.perf_counter() - t0)
-        conn.rollback()
-    conn.close()
-    return statistics.median(times) * 1000
 
 
 def fill_playlist(port: int, cookie: str) -> int:

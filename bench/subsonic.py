@@ -10,14 +10,12 @@ Run: .venv/bin/python bench/subsonic.py [requests per case, default 200]
 from __future__ import annotations
 
 import http.client
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from browse import get, run_case, seeded_instance
+from browse import direct_ms, get, run_case, seeded_instance
 
 from funkwhale.db.pool import connect
 from funkwhale.music.visibility import Viewer
@@ -73,23 +71,6 @@ def path_of(params: dict[str, Any]) -> str:
     return f"/rest/{params['method']}?{urlencode({**AUTH, **query})}"
 
 
-def direct_sql_ms(dsn: str, run: Callable[[Any, Viewer], Any], runs: int = 30) -> float:
-    """p50 of the same store statement run with psycopg2 in this process (no HTTP, no rendering)."""
-    conn = connect(dsn)
-    with conn.cursor() as cur:
-        cur.execute("SELECT actor_id, id FROM users WHERE username = 'bench'")
-        row = cur.fetchone()
-    viewer = Viewer(user_id=row["id"], actor_id=row["actor_id"])
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        with conn, conn.cursor() as cur:
-            run(cur, viewer)
-        times.append(time.perf_counter() - t0)
-    conn.close()
-    return statistics.median(times) * 1000
-
-
 def main() -> None:
     requests = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     with seeded_instance("fw-bench-subsonic-", give_token) as instance:
@@ -104,7 +85,7 @@ def main() -> None:
             for concurrency in (1, 16):
                 rps, p50, p99 = run_case(instance.port, "", path, requests, concurrency)
                 cells.append(f"{rps:8.0f} {p50:6.1f} {p99:6.1f}")
-            print(f"{name:<16} {direct_sql_ms(instance.dsn, run):11.1f} ms | " + " | ".join(cells))
+            print(f"{name:<16} {direct_ms(instance.dsn, run, runs=30):11.1f} ms | " + " | ".join(cells))
         print("latencies in ms; direct SQL = the same store statement through psycopg2, without HTTP or rendering")
 
 
