@@ -44,7 +44,7 @@ def _columns(sql: _Sql) -> str:
         f" WHERE pu.track_id = spt.track_id AND {sql.playable} HAVING count(*) > 0)"
     )
     return (
-        "pls.id, pls.name, pls.privacy_level, pls.creation_date, pls.modification_date,"
+        "pls.id, pls.name, pls.description, pls.privacy_level, pls.creation_date, pls.modification_date,"
         f" {_Sql.user_json('pls.user_id')} AS user,"
         " (SELECT json_build_object('count', count(*), 'duration', coalesce(sum(d), 0), 'playable', count(d))"
         f" FROM (SELECT {best_duration} AS d FROM playlist_track spt WHERE spt.playlist_id = pls.id OFFSET 0) s)"

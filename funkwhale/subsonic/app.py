@@ -30,6 +30,13 @@ ENDPOINT_MODULES = [
     "funkwhale.subsonic.browsing",
     "funkwhale.subsonic.lists",
     "funkwhale.subsonic.search",
+    "funkwhale.subsonic.annotate",
+    "funkwhale.subsonic.playlists",
+    "funkwhale.subsonic.media",
+    "funkwhale.subsonic.bookmarks",
+    "funkwhale.subsonic.user",
+    "funkwhale.subsonic.scan",
+    "funkwhale.subsonic.stubs",  # last: only what no other module implements
 ]
 
 

@@ -75,11 +75,19 @@ class Params:
 
     def time(self, name: str) -> datetime | None:
         """Milliseconds since the epoch; an unparsable or absurd value is ignored (Substreamer sends some)."""
-        value = self.get(name)
-        try:
-            stamp = datetime.fromtimestamp(int(value) / 1000, UTC) if value else None
-        except (ValueError, OverflowError, OSError):
-            return None
-        if stamp is not None and not (2000 <= stamp.year <= datetime.now(UTC).year + 1):
-            return None
-        return stamp
+        return parse_time(self.get(name))
+
+    def times(self, name: str) -> list[datetime | None]:
+        """Every value of a repeated time (scrobble's `time`), each read as `time` reads one."""
+        return [parse_time(value) for value in self.all(name)]
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Milliseconds since the epoch as an aware datetime; None when absent, unparsable or absurd."""
+    try:
+        stamp = datetime.fromtimestamp(int(value) / 1000, UTC) if value else None
+    except (ValueError, OverflowError, OSError):
+        return None
+    if stamp is not None and not (2000 <= stamp.year <= datetime.now(UTC).year + 1):
+        return None
+    return stamp

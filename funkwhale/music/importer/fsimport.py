@@ -162,9 +162,10 @@ async def import_folder(
     return summary
 
 
-async def rescan(ctx: Context) -> int:
-    """Scheduler job: import new and changed files of the folders imported in place before, into the same
-    libraries (and as recursively), while they stay inside MUSIC_DIRECTORIES. Returns how many were imported."""
+async def rescan(ctx: Context, progress: Callable[[Summary], None] = lambda summary: None) -> int:
+    """Scheduler job (and Subsonic's startScan): import new and changed files of the folders imported in place
+    before, into the same libraries (and as recursively), while they stay inside MUSIC_DIRECTORIES. `progress`
+    gets each folder's summary as it changes. Returns how many were imported."""
     imported = 0
     for scope in await ctx.db.run(store.in_place_scopes_txn, desc="import.rescan"):
         try:
@@ -175,6 +176,7 @@ async def rescan(ctx: Context) -> int:
                 in_place=True,
                 recursive=scope["recursive"],
                 reference="rescan",
+                progress=progress,
             )
         except ImportError_ as e:
             log.warn("rescan of {root} skipped: {reason}", root=scope["root"], reason=str(e))

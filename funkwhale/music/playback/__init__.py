@@ -88,10 +88,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Transcode:
-    """Convert to `output` at `bitrate` kbps (0 for lossless output)."""
+    """Convert to `output` at `bitrate` kbps (0 for lossless output), from `offset` seconds in (Subsonic's
+    timeOffset; such a partial transcode is never cached)."""
 
     output: Output
     bitrate: int
+    offset: int = 0
 
 
 def local_source(settings: Settings, upload: dict[str, Any]) -> Source | None:

@@ -111,9 +111,11 @@ async def send(
         except OSError:
             raise FileMissing() from None
     mimetype = needed.output.mimetype
-    cached = await ctx.db.run(
-        playback_store.use_version_txn, upload["id"], mimetype, needed.bitrate, desc="playback.version"
-    )
+    cached = None
+    if not needed.offset:  # a transcode from an offset is made for this request only
+        cached = await ctx.db.run(
+            playback_store.use_version_txn, upload["id"], mimetype, needed.bitrate, desc="playback.version"
+        )
     if cached is not None:
         if nginx:
             return _accel(request, storage.accel_path(cached["audio_file"]), mimetype, disposition)

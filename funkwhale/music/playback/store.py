@@ -21,7 +21,7 @@ def playable_uploads_txn(
     column = "t.id" if isinstance(track, int) else "t.uuid"
     txn.execute(
         f"""
-        SELECT u.id, u.uuid, u.audio_file, u.source, u.mimetype, u.bitrate, u.size,
+        SELECT u.id, u.uuid, u.audio_file, u.source, u.mimetype, u.bitrate, u.size, u.duration,
                t.id AS track_id, t.title, al.title AS album_title, ar.name AS artist_name
         FROM track t
         JOIN upload u ON u.track_id = t.id

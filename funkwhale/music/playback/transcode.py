@@ -56,7 +56,8 @@ def cache_name(upload_uuid: uuid.UUID, transcode: Transcode) -> str:
 
 def ffmpeg_args(settings: Settings, path: Path, transcode: Transcode) -> list[str]:
     """ffmpeg writing the first audio stream of `path`, converted, to its stdout (quiet unless it fails)."""
-    args = [ffmpeg_binary(settings), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path),
+    seek = ["-ss", str(transcode.offset)] if transcode.offset else []
+    args = [ffmpeg_binary(settings), "-nostdin", "-hide_banner", "-loglevel", "error", *seek, "-i", str(path),
             "-vn", "-map", "0:a:0", "-c:a", transcode.output.codec]  # fmt: skip
     if transcode.bitrate:
         args += ["-b:a", f"{transcode.bitrate}k"]
@@ -186,13 +187,16 @@ async def stream(
     ctx: Context, request: Any, upload: dict[str, Any], source: Source, transcode: Transcode
 ) -> None:
     """Write the transcoded audio to the request as ffmpeg produces it, and cache it when ffmpeg succeeds.
-    TranscodeFailed when ffmpeg fails before any byte was sent (after that, the connection is aborted)."""
+    TranscodeFailed when ffmpeg fails before any byte was sent (after that, the connection is aborted).
+    A transcode from an offset is not cached."""
     name = cache_name(upload["uuid"], transcode)
     final = storage.absolute(ctx.settings, name)
     process = FfmpegStream(request)
-    process.cache = await CacheFile.create(final, process._update)
+    cache = None if transcode.offset else await CacheFile.create(final, process._update)
+    process.cache = cache
     if not files.connected(request):
-        await process.cache.discard()
+        if cache is not None:
+            await cache.discard()
         return
     request.notifyFinish().addErrback(lambda _: process.kill())
     reactor.spawnProcess(process, ffmpeg_binary(ctx.settings), ffmpeg_args(ctx.settings, source.path, transcode),
@@ -202,14 +206,16 @@ async def stream(
         code = await process.ended
     except BaseException:
         process.kill()
-        Deferred.fromCoroutine(process.cache.discard()).addErrback(
-            lambda failure: log.failure("cannot remove a partial transcode", failure)
-        )
+        if cache is not None:
+            Deferred.fromCoroutine(cache.discard()).addErrback(
+                lambda failure: log.failure("cannot remove a partial transcode", failure)
+            )
         raise
     finally:
         files.unregister(request)
     if code != 0 or process.killed:
-        await process.cache.discard()
+        if cache is not None:
+            await cache.discard()
         if process.killed:
             return  # the client went away
         log.error("ffmpeg exited {code} for upload {upload}: {stderr}", code=code, upload=str(upload["uuid"]),
@@ -218,7 +224,9 @@ async def stream(
             raise TranscodeFailed()
         files.abort(request)
         return
-    size = await process.cache.finish(final)
+    if cache is None:
+        return
+    size = await cache.finish(final)
     if size is not None:
         await ctx.db.run(
             playback_store.save_version_txn, upload["id"], transcode.output.mimetype, transcode.bitrate, name, size,

@@ -1,0 +1,124 @@
+"""Playlists: getPlaylists, getPlaylist, createPlaylist, updatePlaylist, deletePlaylist.
+
+The REST API's playlists with its rules (funkwhale.playlists): a caller sees their own and the `instance` /
+`everyone` ones of others, and changes only their own (50 for another's, 70 for one they cannot see). Subsonic's
+`public` is a privacy level other than `me`; entries are the songs the caller may play, and songIndexToRemove
+counts those entries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from funkwhale.context import Context
+from funkwhale.instance import settings as instance_settings
+from funkwhale.playlists import PlaylistError
+from funkwhale.playlists import store as playlists_store
+from funkwhale.subsonic import ids, serializers
+from funkwhale.subsonic.browsing import run
+from funkwhale.subsonic.userdata import store
+from funkwhale.subsonic.errors import GENERIC, NOT_AUTHORIZED, SubsonicError, bad_value, missing, not_found
+from funkwhale.subsonic.registry import Call, endpoint
+from funkwhale.subsonic.render import iso
+
+MAX_NAME = 100
+
+
+def playlist(row: dict[str, Any], me: int, entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A playlist row (funkwhale.playlists.store) as Subsonic's Playlist, with its `entry` songs when given."""
+    stats = row["stats"]
+    out = {
+        "id": ids.make(ids.PLAYLIST, row["id"]),
+        "name": row["name"],
+        "comment": row.get("description") or "",
+        "owner": row["user"]["username"],
+        "public": row["privacy_level"] != "me",
+        "songCount": stats["playable"],
+        "duration": stats["duration"],
+        "created": iso(row["creation_date"]),
+        "changed": iso(row["modification_date"]),
+        "coverArt": ids.make(ids.PLAYLIST, row["id"]) if row["album_covers"] else None,
+        "readonly": row["user"]["id"] != me,
+    }
+    if entries is not None:
+        out["entry"] = [serializers.song(e) for e in entries]
+    return out
+
+
+async def _write(ctx: Context, fn: Any, *args: Any, name: str) -> Any:
+    """Run a playlist change; the domain's refusals as Subsonic errors (nothing written)."""
+    try:
+        return await run(ctx, fn, *args, name=name)
+    except PlaylistError as e:
+        if e.status == 404 or e.field == "tracks":
+            raise not_found(e.detail) from None
+        if e.status == 403:
+            raise SubsonicError(NOT_AUTHORIZED, "Only the owner may change a playlist.") from None
+        raise SubsonicError(GENERIC, e.detail) from None
+
+
+def _name(value: str | None) -> str | None:
+    if value is not None and not 1 <= len(value.strip()) <= MAX_NAME:
+        raise SubsonicError(GENERIC, f"A playlist name has 1 to {MAX_NAME} characters.")
+    return value.strip() if value is not None else None
+
+
+def _songs(call: Call, name: str) -> list[int]:
+    return [ids.number(value, ids.TRACK) for value in call.params.all(name)]
+
+
+@endpoint("getPlaylists", scope="read:playlists")
+async def get_playlists(ctx: Context, call: Call) -> dict[str, Any]:
+    rows = await run(ctx, store.playlists_txn, call.viewer, call.params.get("username"), name="playlists")
+    return {"playlists": {"playlist": [playlist(r, call.user.id) for r in rows]}}
+
+
+@endpoint("getPlaylist", scope="read:playlists")
+async def get_playlist(ctx: Context, call: Call) -> dict[str, Any]:
+    number = ids.number(call.params.require("id"), ids.PLAYLIST)
+    row = await run(ctx, store.playlist_txn, call.viewer, number, name="playlist")
+    return {"playlist": playlist(row, call.user.id, row["entries"])}
+
+
+@endpoint("createPlaylist", scope="write:playlists")
+async def create_playlist(ctx: Context, call: Call) -> dict[str, Any]:
+    """A new playlist (`name`, `songId`...) or, with `playlistId`, that playlist's songs replaced."""
+    replace = call.params.get("playlistId")
+    name = _name(call.params.get("name"))
+    if replace is None and name is None:
+        raise missing("name")
+    number = ids.number(replace, ids.PLAYLIST) if replace is not None else None
+    max_tracks = await instance_settings.get(ctx, "playlists__max_tracks")
+    row = await _write(
+        ctx, store.create_playlist_txn, call.viewer, name, _songs(call, "songId"), max_tracks, number,
+        name="create_playlist",
+    )  # fmt: skip
+    return {"playlist": playlist(row, call.user.id, row["entries"])}
+
+
+@endpoint("updatePlaylist", scope="write:playlists")
+async def update_playlist(ctx: Context, call: Call) -> dict[str, Any]:
+    number = ids.number(call.params.require("playlistId"), ids.PLAYLIST)
+    params = call.params
+    changes = {}
+    if "name" in params:
+        changes["name"] = _name(params.get("name"))
+    if params.get("comment") is not None:
+        changes["description"] = params.get("comment")
+    public = params.bool("public") if "public" in params else None
+    remove = []
+    for value in params.all("songIndexToRemove"):
+        if not value.strip().isdigit():
+            raise bad_value("songIndexToRemove", value)
+        remove.append(int(value))
+    max_tracks = await instance_settings.get(ctx, "playlists__max_tracks")
+    edit = store.PlaylistEdit(changes, public, remove, _songs(call, "songIdToAdd"))
+    await _write(ctx, store.update_playlist_txn, call.viewer, number, edit, max_tracks, name="update_playlist")
+    return {}
+
+
+@endpoint("deletePlaylist", scope="write:playlists")
+async def delete_playlist(ctx: Context, call: Call) -> dict[str, Any]:
+    number = ids.number(call.params.require("id"), ids.PLAYLIST)
+    await _write(ctx, playlists_store.delete_txn, call.viewer, number, name="delete_playlist")
+    return {}
