@@ -104,7 +104,7 @@ async def _from_offset(ctx: Context, found: Found, offset: int) -> Transcode | N
         output = playback.OUTPUTS.get(source.extension, playback.OUTPUTS["mp3"])
         kbps = 0 if output.lossless else min(playback.MAX_BITRATE, (upload.get("bitrate") or 0) // 1000 or 192)
         needed = Transcode(output, kbps)
-    return dataclasses.replace(needed, offset=offset)
+    return dataclasses.replace(needed, offset=offset, once=True)
 
 
 @endpoint("stream")
@@ -122,6 +122,7 @@ async def stream(ctx: Context, call: Call) -> bytes:
     if needed is not None and needed.bitrate and upload.get("duration") and params.bool("estimateContentLength"):
         seconds = max(1, upload["duration"] - needed.offset)
         request = EstimatedLength(request, seconds * needed.bitrate * 1000 // 8)
+        found = (upload, found[1], dataclasses.replace(needed, once=True))  # a client may hang up at the length
     body = await _send(ctx, request, found, download=False)
     if isinstance(request, EstimatedLength):
         request.pad()

@@ -89,11 +89,13 @@ class Source:
 @dataclass(frozen=True)
 class Transcode:
     """Convert to `output` at `bitrate` kbps (0 for lossless output), from `offset` seconds in (Subsonic's
-    timeOffset; such a partial transcode is never cached)."""
+    timeOffset). A transcode made `once` (for one request: from an offset, or cut to an announced length) is
+    neither taken from nor written to the cache."""
 
     output: Output
     bitrate: int
     offset: int = 0
+    once: bool = False
 
 
 def local_source(settings: Settings, upload: dict[str, Any]) -> Source | None:

@@ -112,7 +112,7 @@ async def send(
             raise FileMissing() from None
     mimetype = needed.output.mimetype
     cached = None
-    if not needed.offset:  # a transcode from an offset is made for this request only
+    if not needed.once:
         cached = await ctx.db.run(
             playback_store.use_version_txn, upload["id"], mimetype, needed.bitrate, desc="playback.version"
         )

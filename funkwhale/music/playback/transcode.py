@@ -188,11 +188,11 @@ async def stream(
 ) -> None:
     """Write the transcoded audio to the request as ffmpeg produces it, and cache it when ffmpeg succeeds.
     TranscodeFailed when ffmpeg fails before any byte was sent (after that, the connection is aborted).
-    A transcode from an offset is not cached."""
+    A transcode made `once` is not cached."""
     name = cache_name(upload["uuid"], transcode)
     final = storage.absolute(ctx.settings, name)
     process = FfmpegStream(request)
-    cache = None if transcode.offset else await CacheFile.create(final, process._update)
+    cache = None if transcode.once else await CacheFile.create(final, process._update)
     process.cache = cache
     if not files.connected(request):
         if cache is not None:
