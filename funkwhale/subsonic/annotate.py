@@ -16,9 +16,9 @@ from typing import Any
 from funkwhale.context import Context
 from funkwhale.subsonic import ids, serializers
 from funkwhale.subsonic.browsing import run
-from funkwhale.subsonic.userdata import store
 from funkwhale.subsonic.errors import bad_value, missing
 from funkwhale.subsonic.registry import Call, endpoint
+from funkwhale.subsonic.userdata import store
 
 NOW_PLAYING_SECONDS = 15 * 60
 NOW_PLAYING = "fw:subsonic:nowplaying"  # sorted set: "<user id>:<player>" -> unix time

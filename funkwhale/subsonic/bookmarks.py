@@ -9,9 +9,9 @@ from typing import Any
 from funkwhale.context import Context
 from funkwhale.subsonic import ids, serializers
 from funkwhale.subsonic.browsing import run
-from funkwhale.subsonic.userdata import store
 from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.render import iso
+from funkwhale.subsonic.userdata import store
 
 MAX_COMMENT = 1000
 NO_QUEUE = {"current_track_id": None, "position": 0, "changed": datetime.fromtimestamp(0, UTC), "changed_by": "",

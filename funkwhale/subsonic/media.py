@@ -21,10 +21,10 @@ from funkwhale.music.normalize import fold
 from funkwhale.music.playback import Source, Transcode, files, respond
 from funkwhale.subsonic import ids
 from funkwhale.subsonic.browsing import run
-from funkwhale.subsonic.userdata import store
 from funkwhale.subsonic.errors import GENERIC, SubsonicError, not_found
 from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.system import EXTENSIONS
+from funkwhale.subsonic.userdata import store
 
 EXTENSIONS.update({"songLyrics": [1], "transcodeOffset": [1]})
 COVER_CACHE = b"private, max-age=86400"

@@ -16,10 +16,10 @@ from funkwhale.playlists import PlaylistError
 from funkwhale.playlists import store as playlists_store
 from funkwhale.subsonic import ids, serializers
 from funkwhale.subsonic.browsing import run
-from funkwhale.subsonic.userdata import store
 from funkwhale.subsonic.errors import GENERIC, NOT_AUTHORIZED, SubsonicError, bad_value, missing, not_found
 from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.render import iso
+from funkwhale.subsonic.userdata import store
 
 MAX_NAME = 100
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from funkwhale.context import Context
 from funkwhale.subsonic.browsing import run
-from funkwhale.subsonic.userdata import store
 from funkwhale.subsonic.errors import NOT_AUTHORIZED, SubsonicError, not_found
 from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.render import iso
+from funkwhale.subsonic.userdata import store
 
 
 def user(row: dict[str, Any]) -> dict[str, Any]:

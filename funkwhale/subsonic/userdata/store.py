@@ -228,9 +228,7 @@ def save_bookmark_txn(txn: Any, viewer: Viewer, track_id: int, position: int, co
 
 
 def delete_bookmark_txn(txn: Any, viewer: Viewer, track_id: int) -> bool:
-    txn.execute(
-        "DELETE FROM bookmark WHERE user_id = %s AND track_id = %s RETURNING id", (viewer.user_id, track_id)
-    )
+    txn.execute("DELETE FROM bookmark WHERE user_id = %s AND track_id = %s RETURNING id", (viewer.user_id, track_id))
     return txn.fetchone() is not None
 
 
