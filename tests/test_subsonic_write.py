@@ -311,3 +311,25 @@ async def test_py_opensonic_writes(web_server, alice, ids):
     assert playlist.name == "Mix" and [e.title for e in playlist.entry] == ["Second Wind", "First Light"]
     assert queue.current == ids["second"] and [e.title for e in queue.entry] == ["First Light", "Second Wind"]
     assert [s.title for s in starred.song] == ["First Light"] and [a.name for a in starred.album] == ["Dusk"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_api_key_scopes_apply_to_writes(web_server, db_conn, alice, ids):
+    web = cf.listener_client(web_server, db_conn, alice)
+    app = await web.post(
+        "/api/v1/oauth/apps/",
+        json_body={
+            "name": "Player",
+            "scopes": "read:libraries write:favorites",
+            "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
+        },
+    )
+    api = Subsonic(web_server)
+    key = {"apiKey": app.json["token"]}
+    assert (await api.json("star", {"id": ids["first"]}, auth=key))["status"] == "ok"
+    for method, params in (("scrobble", {"id": ids["first"]}), ("createPlaylist", {"name": "Road"}),
+                           ("savePlayQueue", {"id": ids["first"]})):  # fmt: skip
+        content = await api.json(method, params, auth=key)
+        assert content["error"]["code"] == 50, method
+    assert one(db_conn, "SELECT count(*) AS n FROM track_favorite")["n"] == 1
+    assert one(db_conn, "SELECT count(*) AS n FROM listening")["n"] == 0
