@@ -93,6 +93,9 @@ async def test_stream_originals_and_transcodes(web_server, db_conn, alice, bob, 
     part = await _get(api, "stream", {"Range": "bytes=100-199"}, id=ids["first"])
     assert part.code == 206 and part.body == original[100:200]
     assert part.header("content-range") == f"bytes 100-199/{len(original)}"
+    query = urlencode({"v": "1.16.1", "c": "tests", **api.credentials(), "id": ids["second"], "maxBitRate": 128})
+    head = await api.http.request("HEAD", f"/rest/stream?{query}")
+    assert head.code == 200 and head.header("content-type") == "audio/mpeg" and head.body == b""
 
     # maxBitRate without format (DSub): mp3; `raw` keeps the flac; `format` picks the codec.
     flac = _file(settings, db_conn, ids["second"])
