@@ -25,7 +25,8 @@ def _insert(conn: Any, table: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def insert_listener(conn: Any, username: str) -> dict[str, Any]:
-    """A user with a local actor; returns the user row (with actor_id)."""
+    """A user with a local actor and a Subsonic API token (`<username>-subsonic`); returns the user row (with
+    actor_id and subsonic_api_token)."""
     with conn.cursor() as cur:
         cur.execute("INSERT INTO domain (name) VALUES (%s) ON CONFLICT DO NOTHING", (DOMAIN,))
     actor = _insert(
@@ -33,7 +34,12 @@ def insert_listener(conn: Any, username: str) -> dict[str, Any]:
         "actor",
         {"fid": f"{BASE}/federation/actors/{username}", "preferred_username": username, "domain": DOMAIN},
     )
-    return insert_user(conn, username, actor_id=actor["id"])
+    user = insert_user(conn, username, actor_id=actor["id"])
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE users SET subsonic_api_token = %s WHERE id = %s RETURNING *", (f"{username}-subsonic", user["id"])
+        )
+        return cur.fetchone()
 
 
 def insert_library(conn: Any, owner: dict[str, Any], privacy_level: str = "me", name: str = "lib") -> dict[str, Any]:

@@ -20,6 +20,8 @@ from funkwhale.embedded import EmbeddedServers
 
 from .client import ApiClient
 
+pytest_plugins = ["tests.subsonic_helpers"]  # the Subsonic tests' fixtures: imported, ids
+
 
 @pytest.fixture(scope="session")
 def servers():

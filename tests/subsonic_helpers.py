@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
+import pytest_twisted
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -22,6 +24,7 @@ from funkwhale import storage
 from funkwhale.music.importer.pipeline import process_upload
 
 from . import audio
+from . import catalog_factories as cf
 from .catalog_factories import insert_listener, insert_upload
 from .client import ApiClient
 
@@ -56,10 +59,10 @@ def validate(method: str, body: Any) -> None:
 def with_token(conn: Any, username: str, token: str | None = None) -> dict[str, Any]:
     """A listener (with a local actor) whose Subsonic API token is `token` (default `<username>-subsonic`)."""
     user = insert_listener(conn, username)
-    token = token or f"{username}-subsonic"
-    with conn.cursor() as cur:
-        cur.execute("UPDATE users SET subsonic_api_token = %s WHERE id = %s", (token, user["id"]))
-    return {**user, "subsonic_api_token": token}
+    if token is not None:
+        with conn.cursor() as cur:
+            cur.execute("UPDATE users SET subsonic_api_token = %s WHERE id = %s", (token, user["id"]))
+    return {**user, "subsonic_api_token": token or user["subsonic_api_token"]}
 
 
 class Subsonic:
@@ -179,3 +182,29 @@ class StatementCounter:
                 return getattr(self._txn, name)
 
         return await self._real(lambda txn, *a: fn(Counting(txn), *a), *args, desc=desc, **kw)
+
+
+# -- fixtures for the Subsonic test modules (a pytest plugin: tests/conftest.py lists this module) -------------
+
+
+@pytest_twisted.async_yield_fixture
+async def imported(web_server: Any, db_conn: Any, alice: dict[str, Any], tmp_path: Path) -> Any:
+    """Alice's private library "Home", filled with LIBRARY's real files through the import pipeline."""
+    library = cf.insert_library(db_conn, alice, "me", name="Home")
+    await import_library(web_server.ctx, db_conn, library, tmp_path / "files")
+    yield library
+
+
+@pytest.fixture
+def ids(db_conn: Any, imported: Any) -> dict[str, str]:
+    """Typed ids of the imported library: tracks `first`, `second`, `abend`; album `dusk`; artist `owls`."""
+    row = one(
+        db_conn,
+        "SELECT (SELECT id FROM track WHERE title = 'First Light') AS first,"
+        " (SELECT id FROM track WHERE title = 'Second Wind') AS second,"
+        " (SELECT id FROM track WHERE title = 'Abendlied') AS abend,"
+        " (SELECT id FROM album WHERE title = 'Dusk') AS dusk,"
+        " (SELECT id FROM artist WHERE name = 'The Night Owls') AS owls",
+    )
+    prefixes = {"first": "tr", "second": "tr", "abend": "tr", "dusk": "al", "owls": "ar"}
+    return {name: f"{prefixes[name]}-{value}" for name, value in row.items()}

@@ -3,23 +3,9 @@ genres, in JSON (schema-validated) and XML, with the attributes clients read."""
 
 from __future__ import annotations
 
-import pytest
 import pytest_twisted
 
-from . import catalog_factories as cf
-from .subsonic_helpers import NS, Subsonic, import_library, one, with_token
-
-
-@pytest.fixture
-def alice(db_conn):
-    return with_token(db_conn, "alice")
-
-
-@pytest_twisted.async_yield_fixture
-async def imported(web_server, db_conn, alice, tmp_path):
-    library = cf.insert_library(db_conn, alice, "me", name="Home")
-    await import_library(web_server.ctx, db_conn, library, tmp_path / "files")
-    yield library
+from .subsonic_helpers import NS, Subsonic, one
 
 
 def _ids(conn):

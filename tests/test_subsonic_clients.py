@@ -12,19 +12,6 @@ from libopensonic.errors import CredentialError
 from twisted.internet.threads import deferToThread
 
 from . import catalog_factories as cf
-from .subsonic_helpers import import_library, with_token
-
-
-@pytest.fixture
-def alice(db_conn):
-    return with_token(db_conn, "alice")
-
-
-@pytest_twisted.async_yield_fixture
-async def imported(web_server, db_conn, alice, tmp_path):
-    library = cf.insert_library(db_conn, alice, "me", name="Home")
-    await import_library(web_server.ctx, db_conn, library, tmp_path / "files")
-    yield library
 
 
 def _port(server) -> int:

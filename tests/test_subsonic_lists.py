@@ -20,11 +20,6 @@ def _insert(conn, sql, *params):
 
 
 @pytest.fixture
-def alice(db_conn):
-    return with_token(db_conn, "alice")
-
-
-@pytest.fixture
 def catalog(db_conn, alice):
     """Alice's library: 4 albums by 3 artists (one song each, but "Beta" has two), with years, genres, dates."""
     library = cf.insert_library(db_conn, alice, "me")

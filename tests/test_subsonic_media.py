@@ -9,7 +9,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import libsonic
-import pytest
 import pytest_twisted
 from PIL import Image
 from twisted.internet.threads import deferToThread
@@ -22,41 +21,10 @@ from . import audio
 from . import catalog_factories as cf
 from .catalog_factories import insert_upload
 from .playback_helpers import probe
-from .subsonic_helpers import NS, Subsonic, import_library, one, validate, with_token
+from .subsonic_helpers import NS, Subsonic, one, validate
 from .test_profile import send_picture
 
 LRC = "[ar:Die Ärzte]\n[00:01.50]Zweite Zeile\n[00:00.20]Erste Zeile\n[00:03.00][00:04.25]Refrain"
-
-
-@pytest.fixture
-def alice(db_conn):
-    return with_token(db_conn, "alice")
-
-
-@pytest.fixture
-def bob(db_conn):
-    return with_token(db_conn, "bob")
-
-
-@pytest_twisted.async_yield_fixture
-async def imported(web_server, db_conn, alice, tmp_path):
-    library = cf.insert_library(db_conn, alice, "me", name="Home")
-    await import_library(web_server.ctx, db_conn, library, tmp_path / "files")
-    yield library
-
-
-@pytest.fixture
-def ids(db_conn, imported):
-    row = one(
-        db_conn,
-        "SELECT (SELECT id FROM track WHERE title = 'First Light') AS first,"
-        " (SELECT id FROM track WHERE title = 'Second Wind') AS second,"
-        " (SELECT id FROM track WHERE title = 'Abendlied') AS abend,"
-        " (SELECT id FROM album WHERE title = 'Dusk') AS dusk,"
-        " (SELECT id FROM artist WHERE name = 'The Night Owls') AS owls",
-    )
-    prefixes = {"first": "tr", "second": "tr", "abend": "tr", "dusk": "al", "owls": "ar"}
-    return {name: f"{prefixes[name]}-{value}" for name, value in row.items()}
 
 
 def _file(settings, conn, track: str) -> bytes:

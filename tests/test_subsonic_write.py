@@ -8,7 +8,6 @@ import dataclasses
 from datetime import UTC, datetime
 
 import libopensonic
-import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
@@ -18,39 +17,7 @@ from funkwhale.music.importer.fsimport import import_folder
 
 from . import audio
 from . import catalog_factories as cf
-from .subsonic_helpers import NS, Subsonic, import_library, one, with_token
-
-
-@pytest.fixture
-def alice(db_conn):
-    return with_token(db_conn, "alice")
-
-
-@pytest.fixture
-def bob(db_conn):
-    return with_token(db_conn, "bob")
-
-
-@pytest_twisted.async_yield_fixture
-async def imported(web_server, db_conn, alice, tmp_path):
-    library = cf.insert_library(db_conn, alice, "me", name="Home")
-    await import_library(web_server.ctx, db_conn, library, tmp_path / "files")
-    yield library
-
-
-@pytest.fixture
-def ids(db_conn, imported):
-    """Typed ids of the library: tracks `first`, `second`, `abend`; album `dusk`; artist `owls`."""
-    row = one(
-        db_conn,
-        "SELECT (SELECT id FROM track WHERE title = 'First Light') AS first,"
-        " (SELECT id FROM track WHERE title = 'Second Wind') AS second,"
-        " (SELECT id FROM track WHERE title = 'Abendlied') AS abend,"
-        " (SELECT id FROM album WHERE title = 'Dusk') AS dusk,"
-        " (SELECT id FROM artist WHERE name = 'The Night Owls') AS owls",
-    )
-    prefixes = {"first": "tr", "second": "tr", "abend": "tr", "dusk": "al", "owls": "ar"}
-    return {name: f"{prefixes[name]}-{value}" for name, value in row.items()}
+from .subsonic_helpers import NS, Subsonic, one
 
 
 def _port(server) -> int:
