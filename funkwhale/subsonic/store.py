@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from funkwhale.music.catalog.store import _Sql  # the catalog's tag list fragment (genres)
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer, library_condition, playable_upload_condition
 from funkwhale.users.models import Principal
@@ -113,13 +114,6 @@ class Query:
         )
 
     @staticmethod
-    def _genres(kind: str, id_expr: str) -> str:
-        return (
-            "ARRAY(SELECT g.name FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
-            f" WHERE ti.object_type = '{kind}' AND ti.object_id = {id_expr} ORDER BY g.name)"
-        )
-
-    @staticmethod
     def _rating(kind: str, id_expr: str) -> str:
         return (
             "(SELECT r.rating FROM rating r"
@@ -140,7 +134,7 @@ class Query:
             " sal.attachment_cover_id IS NOT NULL AS album_cover, extract(year FROM sal.release_date)::int AS year,"
             " up.mimetype, up.size, up.duration, up.bitrate, up.sample_rate, up.audio_file, up.source,"
             " up.original_name, up.metadata -> 'replaygain' AS replaygain,"
-            f" {self._genres('track', 't.id')} AS genres,"
+            f" {_Sql.tags('track', 't.id')} AS genres,"
             " (SELECT f.creation_date FROM track_favorite f WHERE f.user_id = %(me)s AND f.track_id = t.id)"
             f" AS starred, {self._rating('track', 't.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN track t ON t.id = pg.id LEFT JOIN album sal ON sal.id = t.album_id"
@@ -165,7 +159,7 @@ class Query:
             "SELECT al.id, al.title, al.mbid, al.creation_date, al.artist_id, al.description,"
             " (SELECT name FROM artist WHERE id = al.artist_id) AS artist_name,"
             " al.attachment_cover_id IS NOT NULL AS has_cover, extract(year FROM al.release_date)::int AS year,"
-            f" st.song_count, st.duration, {self._genres('album', 'al.id')} AS genres,"
+            f" st.song_count, st.duration, {_Sql.tags('album', 'al.id')} AS genres,"
             " (SELECT sa.creation_date FROM starred_album sa WHERE sa.user_id = %(me)s AND sa.album_id = al.id)"
             f" AS starred, {self._rating('album', 'al.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN album al ON al.id = pg.id"
