@@ -19,5 +19,9 @@ export const useToasts = defineStore("toasts", () => {
   function dismiss(id: number) {
     items.value = items.value.filter((t) => t.id !== id);
   }
-  return { items, show, error: (text: string) => show(text, "error"), dismiss };
+  /** Forget every message (at logout: the next person at the screen should not read them). */
+  function clear() {
+    items.value = [];
+  }
+  return { items, show, error: (text: string) => show(text, "error"), dismiss, clear };
 });
