@@ -30,6 +30,7 @@ ENDPOINT_MODULES = [
     "funkwhale.subsonic.browsing",
     "funkwhale.subsonic.lists",
     "funkwhale.subsonic.search",
+    "funkwhale.subsonic.discovery",
     "funkwhale.subsonic.annotate",
     "funkwhale.subsonic.playlists",
     "funkwhale.subsonic.media",

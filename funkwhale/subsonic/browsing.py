@@ -1,5 +1,5 @@
 """Browsing: getMusicFolders, getIndexes, getMusicDirectory, getArtists, getArtist, getAlbum, getSong,
-getArtistInfo(2), getAlbumInfo(2), getGenres. One SQL statement per call (store.py)."""
+getAlbumInfo(2), getGenres (getArtistInfo(2) is in discovery.py). One SQL statement per call (store.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from funkwhale.context import Context
 from funkwhale.music.normalize import fold
 from funkwhale.subsonic import ids, serializers, store
 from funkwhale.subsonic.errors import not_found
-from funkwhale.subsonic.registry import Call, Handler, endpoint
+from funkwhale.subsonic.registry import Call, endpoint
 
 IGNORED_ARTICLES = store.IGNORED_ARTICLES
 _ARTICLES = tuple(article.lower() + " " for article in IGNORED_ARTICLES.split())
@@ -119,20 +119,6 @@ async def get_music_directory(ctx: Context, call: Call) -> dict[str, Any]:
     if kind == ids.ARTIST:
         return {"directory": serializers.artist_directory(await _artist(ctx, call))}
     return {"directory": serializers.album_directory(await _album(ctx, call))}
-
-
-def _artist_info(container: str) -> Handler:
-    async def get_artist_info(ctx: Context, call: Call) -> dict[str, Any]:
-        """The artist's description as biography; no similar artists (no external service is asked)."""
-        row = await _artist(ctx, call)
-        mbid = str(row["mbid"]) if row["mbid"] else ""
-        return {container: {"biography": row["description"] or "", "musicBrainzId": mbid, "similarArtist": []}}
-
-    return get_artist_info
-
-
-endpoint("getArtistInfo")(_artist_info("artistInfo"))
-endpoint("getArtistInfo2")(_artist_info("artistInfo2"))
 
 
 @endpoint("getAlbumInfo", "getAlbumInfo2")

@@ -434,3 +434,89 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
         return {}
     txn.execute(f"SELECT {', '.join(columns)}", q.params)
     return txn.fetchone()
+
+
+# --- discovery: similar artists and songs, top songs ---------------------------------------------------------------
+# "Similar" is judged from this instance's own tags (no outside service is asked): artists and songs that share tags
+# with the seed, on themselves, their albums or their artists.
+
+
+def _artist_tag_ids(artist: str) -> str:
+    """Ids of the tags on the artist `artist`, on its albums and on its tracks."""
+    return (
+        f"SELECT ti.tag_id FROM tagged_item ti WHERE (ti.object_type = 'artist' AND ti.object_id = {artist})"
+        f" OR (ti.object_type = 'album' AND ti.object_id IN (SELECT id FROM album WHERE artist_id = {artist}))"
+        f" OR (ti.object_type = 'track' AND ti.object_id IN (SELECT id FROM track WHERE artist_id = {artist}))"
+    )
+
+
+def _tagged_with(tags: str) -> str:
+    """Track `t` carries one of the tags `tags` (a SELECT of tag ids), itself or through its album or artist."""
+    tagged = {
+        kind: f"SELECT ti.object_id FROM tagged_item ti WHERE ti.object_type = '{kind}' AND ti.tag_id IN ({tags})"
+        for kind in ("track", "album", "artist")
+    }  # three sets hashed once each; coalesce: a track without an album is simply not tagged through one
+    return (
+        f"coalesce(t.id IN ({tagged['track']}) OR t.album_id IN ({tagged['album']})"
+        f" OR t.artist_id IN ({tagged['artist']}), false)"
+    )
+
+
+def _similar_artists(q: Query, artist: str, count: int) -> str:
+    """Artists sharing the most tags with `artist`, best first (not the artist itself)."""
+    seed = _artist_tag_ids(artist)
+    scores = (
+        "(SELECT h.artist_id, count(DISTINCT h.tag_id) AS score FROM (SELECT ti.tag_id, CASE ti.object_type"
+        " WHEN 'artist' THEN ti.object_id WHEN 'album' THEN (SELECT artist_id FROM album WHERE id = ti.object_id)"
+        " ELSE (SELECT artist_id FROM track WHERE id = ti.object_id) END AS artist_id"
+        f" FROM tagged_item ti WHERE ti.tag_id IN ({seed})) h GROUP BY h.artist_id) sim"
+    )
+    return q.artists(
+        [q.artist_shown(), f"a.id <> {artist}"],
+        "sim.score DESC, a.name_key, a.id",
+        count,
+        table=f"artist a JOIN {scores} ON sim.artist_id = a.id",
+    )
+
+
+def artist_info_txn(txn: Any, viewer: Viewer, artist_id: int, count: int) -> dict[str, Any] | None:
+    """An artist the viewer may play, with up to `count` similar artists (`similar`), else None."""
+    q = Query(viewer)
+    artist = q.bind(artist_id)
+    similar = nested(_similar_artists(q, artist, count))
+    rows = _run(txn, q, f"SELECT x.*, {similar} AS similar FROM ({q.artists([f'a.id = {artist}'], 'a.id')}) x")
+    return rows[0] if rows else None
+
+
+def similar_songs_txn(txn: Any, viewer: Viewer, kind: str, number: int, count: int) -> list[dict[str, Any]] | None:
+    """Up to `count` songs, at random, by the seed's artist or sharing its tags: the seed is an artist ("ar"), an
+    album ("al") or a song ("tr"), which is left out. None when the viewer may play nothing of the seed."""
+    q = Query(viewer)
+    seed = q.bind(number)
+    if kind == "ar":
+        artist, exists = seed, q.artist_playable(seed)
+    elif kind == "al":
+        artist, exists = f"(SELECT artist_id FROM album WHERE id = {seed})", q.album_playable(seed)
+    else:
+        artist, exists = f"(SELECT artist_id FROM track WHERE id = {seed})", q.track_playable(seed)
+    where = [q.track_shown(), f"(t.artist_id = {artist} OR {_tagged_with(_artist_tag_ids(artist))})"]
+    if kind == "tr":
+        where.append(f"t.id <> {seed}")
+    row = _run(txn, q, f"SELECT {exists} AS found, {nested(q.songs(where, 'random()', count))} AS songs")[0]
+    return row["songs"] if row["found"] else None
+
+
+def top_songs_txn(txn: Any, viewer: Viewer, artist_name: str, count: int) -> list[dict[str, Any]]:
+    """The artist's songs (by name, any case or accent) the most listened on this instance first; a listener
+    whose profile is private (`me`) counts only for themselves."""
+    q = Query(viewer)
+    named = f"SELECT id FROM artist WHERE name_key = {q.bind(fold(artist_name))}"
+    listens = (
+        "(SELECT count(*) FROM listening l JOIN users lu ON lu.id = l.user_id"
+        " WHERE l.track_id = t.id AND (lu.privacy_level <> 'me' OR lu.id = %(me)s))"
+    )
+    where = [
+        q.track_shown(),
+        f"(t.artist_id IN ({named}) OR t.album_id IN (SELECT id FROM album WHERE artist_id IN ({named})))",
+    ]
+    return _run(txn, q, q.songs(where, f"{listens} DESC, t.title_key, t.id", count))

@@ -18,7 +18,7 @@ EMPTY = {
     "getChatMessages": ("chatMessages", "chatMessage"),
 }
 NOT_IMPLEMENTED = (
-    "search", "getSimilarSongs", "getSimilarSongs2", "getTopSongs", "getVideos", "getVideoInfo", "getCaptions",
+    "search", "getVideos", "getVideoInfo", "getCaptions",
     "hls", "createShare", "updateShare", "deleteShare", "refreshPodcasts", "createPodcastChannel",
     "deletePodcastChannel", "deletePodcastEpisode", "downloadPodcastEpisode", "getPodcastEpisode",
     "jukeboxControl", "createInternetRadioStation", "updateInternetRadioStation", "deleteInternetRadioStation",
