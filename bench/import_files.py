@@ -21,7 +21,8 @@ from mutagen.easyid3 import EasyID3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from funkwhale.music.ffmpeg import ffmpeg_binary  # noqa: E402
+from tones import tone  # noqa: E402
+
 from funkwhale.music.metadata import read_metadata  # noqa: E402
 
 FORMATS = {"mp3": ["-c:a", "libmp3lame", "-b:a", "128k"], "flac": ["-c:a", "flac"], "ogg": ["-c:a", "libvorbis"]}
@@ -31,21 +32,7 @@ def generate(folder: Path, count: int) -> list[Path]:
     seeds = {}
     for fmt, codec in FORMATS.items():
         seeds[fmt] = folder / f"seed.{fmt}"
-        subprocess.run(
-            [
-                ffmpeg_binary(),
-                "-y",
-                "-loglevel",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=440:duration=3",
-                *codec,
-                str(seeds[fmt]),
-            ],
-            check=True,
-        )
+        tone(seeds[fmt], 3, 440, *codec)
     for n in range(count):
         fmt = list(FORMATS)[n % len(FORMATS)]
         path = folder / f"{n // 5:03d}" / f"{n % 5 + 1:02d}.{fmt}"

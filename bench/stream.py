@@ -22,8 +22,7 @@ import urllib.parse
 from pathlib import Path
 
 from daemon import free_port, launch
-
-from funkwhale.music.ffmpeg import ffmpeg_binary
+from tones import tone
 
 BIN = Path(sys.executable).parent
 PASSWORD = "bench-pass-1234"
@@ -60,26 +59,8 @@ def main() -> None:
     music.mkdir()
     env = {**os.environ, "FUNKWHALE_DATA_DIR": str(data), "FUNKWHALE_MUSIC_DIRECTORIES": str(music)}
     for n in range(count):
-        subprocess.run(
-            [
-                ffmpeg_binary(),
-                "-y",
-                "-loglevel",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                f"sine=frequency={200 + 20 * n}:duration=240",
-                "-ac",
-                "2",
-                "-metadata",
-                f"title=Long {n}",
-                "-metadata",
-                "artist=Bench",
-                str(music / f"{n}.wav"),
-            ],
-            check=True,
-        )
+        options = ["-ac", "2", "-metadata", f"title=Long {n}", "-metadata", "artist=Bench"]
+        tone(music / f"{n}.wav", 240, 200 + 20 * n, *options)
     daemon, _ = launch(work, port, env)
     try:
         subprocess.run(
