@@ -121,7 +121,7 @@ class WebApp(Resource):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
-        self.settings = settings
+        self.roots = candidate_roots(settings)  # once, at start: it reads package metadata from disk
 
     def render_GET(self, request: Any) -> Any:
         d = Deferred.fromCoroutine(self._answer(request))
@@ -133,7 +133,7 @@ class WebApp(Resource):
     async def _answer(self, request: Any) -> None:
         accepts_gzip = b"gzip" in (request.getHeader(b"accept-encoding") or b"")
         url_path = request.path.decode("utf-8", "replace")
-        answer = await run_blocking(resolve, candidate_roots(self.settings), url_path, accepts_gzip)
+        answer = await run_blocking(resolve, self.roots, url_path, accepts_gzip)
         if request._disconnected:
             return
         request.setResponseCode(answer.status)
