@@ -30,7 +30,7 @@ async def _starred(api):
 
 
 @pytest_twisted.ensureDeferred
-async def test_star_unstar_and_ratings(web_server, alice, bob, ids):
+async def test_star_unstar_and_ratings(web_server, db_conn, alice, bob, ids):
     api = Subsonic(web_server, alice)
     await api.ok("star", id=[ids["first"], ids["second"]], albumId=ids["dusk"], artistId=ids["owls"])
     await api.ok("star", id=ids["first"])  # again: nothing changes
@@ -71,6 +71,7 @@ async def test_star_unstar_and_ratings(web_server, alice, bob, ids):
 
     root = await api.xml("star", id=ids["second"])
     assert root.attrib["status"] == "ok"
+    assert one(db_conn, "SELECT array_agg(DISTINCT source) AS s FROM track_favorite")["s"] == ["subsonic"]
 
 
 @pytest_twisted.ensureDeferred
@@ -99,7 +100,7 @@ async def test_scrobble_and_now_playing(web_server, db_conn, alice, bob, ids):
     assert second["playCount"] == 1 and second["played"] > first["played"]  # no time given: now
     # An unknown song: error 70 and no listening written for the others.
     assert await api.error("scrobble", {"id": [ids["abend"], "tr-999999"]}) == 70
-    assert one(db_conn, "SELECT count(*) AS n FROM listening")["n"] == 2
+    assert one(db_conn, "SELECT count(*) AS n, min(source) AS source FROM listening") == {"n": 2, "source": "subsonic"}
     assert await Subsonic(web_server, bob).error("scrobble", {"id": ids["first"]}) == 70
     assert await Subsonic(web_server, bob).error("scrobble", {"id": ids["first"], "submission": "false"}) == 70
     assert await api.error("scrobble", {}) == 10

@@ -13,7 +13,6 @@ from typing import Any
 
 from funkwhale.music.visibility import Viewer, privacy_condition
 from funkwhale.playlists import store as playlists_store
-from funkwhale.social import store as social_store
 from funkwhale.subsonic import ids
 from funkwhale.subsonic.errors import not_found
 from funkwhale.subsonic.store import Query, music_folders_txn, nested
@@ -45,16 +44,22 @@ def require_visible_txn(txn: Any, viewer: Viewer, kind: str, numbers: list[int])
 # --- stars, ratings, plays ---------------------------------------------------------------------------------------
 
 
+# Where each kind of star lives: songs are the listener's favorites (shared with the web app).
+_STARS = {ids.TRACK: ("track_favorite", "track_id"), ids.ALBUM: ("starred_album", "album_id"),
+          ids.ARTIST: ("starred_artist", "artist_id")}  # fmt: skip
+
+
 def star_txn(txn: Any, viewer: Viewer, wanted: dict[str, list[int]]) -> None:
-    """Star tracks (favorites), albums and artists, by kind; all or nothing."""
+    """Star tracks (favorites, source `subsonic`), albums and artists, by kind; all or nothing."""
     for kind, numbers in wanted.items():
         require_visible_txn(txn, viewer, kind, numbers)
-    for track in wanted.get(ids.TRACK, []):
-        social_store.add_favorite_txn(txn, viewer, track)
-    for kind, column in ((ids.ALBUM, "album_id"), (ids.ARTIST, "artist_id")):
+    for kind, (table, column) in _STARS.items():
         if wanted.get(kind):
+            columns, values = f"user_id, {column}", "%s, n"
+            if kind == ids.TRACK:
+                columns, values = columns + ", source", values + ", 'subsonic'"
             txn.execute(
-                f"INSERT INTO starred_{TABLES[kind]} (user_id, {column}) SELECT %s, unnest(%s::bigint[])"
+                f"INSERT INTO {table} ({columns}) SELECT {values} FROM unnest(%s::bigint[]) n"
                 f" ON CONFLICT (user_id, {column}) DO NOTHING",
                 (viewer.user_id, wanted[kind]),
             )
@@ -62,13 +67,10 @@ def star_txn(txn: Any, viewer: Viewer, wanted: dict[str, list[int]]) -> None:
 
 def unstar_txn(txn: Any, viewer: Viewer, wanted: dict[str, list[int]]) -> None:
     """Remove stars; ids that were not starred are ignored."""
-    for track in wanted.get(ids.TRACK, []):
-        social_store.remove_favorite_txn(txn, viewer, track)
-    for kind, column in ((ids.ALBUM, "album_id"), (ids.ARTIST, "artist_id")):
+    for kind, (table, column) in _STARS.items():
         if wanted.get(kind):
             txn.execute(
-                f"DELETE FROM starred_{TABLES[kind]} WHERE user_id = %s AND {column} = ANY(%s)",
-                (viewer.user_id, wanted[kind]),
+                f"DELETE FROM {table} WHERE user_id = %s AND {column} = ANY(%s)", (viewer.user_id, wanted[kind])
             )
 
 
@@ -90,13 +92,16 @@ def rate_txn(txn: Any, viewer: Viewer, kind: str, number: int, rating: int) -> N
 
 
 def scrobble_txn(txn: Any, viewer: Viewer, plays: list[tuple[int, datetime | None]]) -> None:
-    """Add listenings (at the time given, else now) of tracks the viewer may play; all or nothing."""
-    for track, when in plays:
-        row = social_store.add_listening_txn(txn, viewer, track)
-        if row is None:
-            raise not_found(f"Song not found: {ids.make(ids.TRACK, track)}")
-        if when is not None:
-            txn.execute("UPDATE listening SET creation_date = %s WHERE id = %s", (when, row["id"]))
+    """Add listenings (source `subsonic`, at the time given, else now) of tracks the viewer may play; all or
+    nothing."""
+    tracks = [track for track, _ in plays]
+    require_visible_txn(txn, viewer, ids.TRACK, tracks)
+    txn.execute(
+        "INSERT INTO listening (user_id, track_id, creation_date, source)"
+        " SELECT %s, p.track, coalesce(p.at, now()), 'subsonic'"
+        " FROM unnest(%s::bigint[], %s::timestamptz[]) p(track, at)",
+        (viewer.user_id, tracks, [when for _, when in plays]),
+    )
 
 
 def now_playing_txn(txn: Any, viewer: Viewer, user_ids: list[int], track_ids: list[int]) -> dict[str, Any]:
