@@ -175,7 +175,7 @@ def list_radios_txn(txn: Any, viewer: Viewer, limit: int, offset: int) -> tuple[
     txn.execute(f"SELECT count(*) AS n FROM radio r WHERE {where}", (viewer.user_id,))
     total = txn.fetchone()["n"]
     txn.execute(
-        f"SELECT {RADIO_COLUMNS} FROM radio r JOIN users u ON u.id = r.user_id WHERE {where}"
+        f"SELECT {RADIO_COLUMNS} FROM radio r WHERE {where}"
         " ORDER BY r.creation_date DESC, r.id DESC LIMIT %s OFFSET %s",
         (viewer.user_id, limit, offset),
     )
@@ -185,7 +185,7 @@ def list_radios_txn(txn: Any, viewer: Viewer, limit: int, offset: int) -> tuple[
 def radio_txn(txn: Any, viewer: Viewer, radio_id: int, own: bool = False) -> dict[str, Any] | None:
     """A radio the viewer may use (theirs or public); with `own`, only theirs."""
     txn.execute(
-        f"SELECT {RADIO_COLUMNS}, r.user_id FROM radio r JOIN users u ON u.id = r.user_id"
+        f"SELECT {RADIO_COLUMNS}, r.user_id FROM radio r"
         " WHERE r.id = %s AND (r.user_id = %s OR (r.is_public AND NOT %s))",
         (radio_id, viewer.user_id, own),
     )
