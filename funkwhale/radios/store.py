@@ -80,7 +80,7 @@ def _pool(sql: _Sql, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str]
         cond = " AND ".join([_filter_condition(sql, f, n) for n, f in enumerate(session["config"])] or ["true"])
     else:
         cond = "true"
-    return f"({cond}) AND {sql.track_playable('t')} AND {sql.track_not_filtered(viewer, 't')}", order
+    return f"({cond}) AND {sql.track_playable('t')} AND {sql.track_not_filtered('t')}", order
 
 
 def check_related_txn(txn: Any, viewer: Viewer, kind: str, values: list[Any], field: str) -> list[Any]:

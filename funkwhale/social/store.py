@@ -42,7 +42,7 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
     """(total, page) of favorites or listenings (`kind`) the viewer may see; each row is the catalog's track row
     plus `entry_id`, `entry_date` and `owner` (json). One statement."""
     sql = _Sql(listing.viewer)
-    where = [_owner_visible(sql, listing.viewer), sql.track_not_filtered(listing.viewer, "ft")]
+    where = [_owner_visible(sql, listing.viewer), sql.track_not_filtered("ft")]
     if listing.mine:
         where.append(f"e.user_id = {sql.bind('mine', listing.viewer.user_id)}")
     if listing.user is not None:

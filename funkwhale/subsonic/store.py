@@ -94,10 +94,7 @@ class Query:
 
     def track_shown(self) -> str:
         """Track `t` is not hidden by the viewer's content filters (its artist or its album's artist)."""
-        return (
-            f"(t.artist_id NOT IN ({self._HIDDEN}) AND (t.album_id IS NULL OR t.album_id NOT IN"
-            f" (SELECT fal.id FROM album fal WHERE fal.artist_id IN ({self._HIDDEN}))))"
-        )
+        return _Sql.track_not_filtered("t")
 
     def album_shown(self) -> str:
         return f"al.artist_id NOT IN ({self._HIDDEN})"
