@@ -12,7 +12,7 @@ import pytest
 import pytest_twisted
 
 from . import audio
-from .catalog_factories import insert_library, insert_listener
+from .catalog_factories import insert_library, insert_listener, listener_client
 
 FUNKWHALE = str(Path(sys.executable).with_name("funkwhale"))
 
@@ -115,3 +115,31 @@ async def test_the_hourly_rescan_imports_new_files_of_the_folders_imported_in_pl
             f"file://{music}/disc2/04.opus",
             f"file://{music}/disc2/05.mp3",
         ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_in_place_files_with_uri_characters_in_their_names_import_and_play(run, web_server, db_conn, music):
+    """`?`, `#` and `%` are kept in the source URI percent-encoded, so every surface reads back the same file."""
+    names = ["What?", "A#1", "100%25 Pure"]
+    odd = music / "odd"
+    odd.mkdir()
+    for n, name in enumerate(names, 1):
+        audio.make_audio(odd, name, "mp3", title=f"Odd {n}", artist="Odd Names", album="Odd", track=str(n))
+    alice = insert_listener(db_conn, "alice")
+    library = insert_library(db_conn, alice)
+    result = run("import", str(odd), "--library", str(library["uuid"]), "--in-place")
+    assert result.stdout.strip() == "imported 3, skipped 0, unchanged 0, errored 0 (of 3 files)", result.stderr
+
+    client = listener_client(web_server, db_conn, alice)
+    tracks = (await client.get("/api/v1/tracks/?ordering=title")).json["results"]
+    assert [t["title"] for t in tracks] == ["Odd 1", "Odd 2", "Odd 3"]
+    for track, name in zip(tracks, names, strict=True):
+        assert track["uploads"][0]["extension"] == "mp3"
+        played = await client.get(track["listen_url"])
+        assert played.code == 200, (name, played)
+        assert played.body == (odd / f"{name}.mp3").read_bytes()
+        transcoded = await client.get(track["listen_url"] + "?to=ogg")
+        assert transcoded.code == 200 and transcoded.body.startswith(b"OggS"), name
+
+    again = run("import", str(odd), "--library", str(library["uuid"]), "--in-place")
+    assert again.stdout.strip() == "imported 0, skipped 0, unchanged 3, errored 0 (of 3 files)"

@@ -9,6 +9,7 @@ from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.instance import store
 from funkwhale.instance.settings import REPORT_TYPES, get, resolve
+from funkwhale.music import formats
 
 SCHEMA_20 = "http://nodeinfo.diaspora.software/ns/schema/2.0"
 SCHEMA_21 = "http://nodeinfo.diaspora.software/ns/schema/2.1"
@@ -17,7 +18,6 @@ PATH_21 = "/api/v2/instance/nodeinfo/2.1/"
 
 # What federation peers compare against: we speak Funkwhale 1.4's protocol.
 COMPATIBLE_VERSION = "1.4.0"
-SUPPORTED_UPLOAD_EXTENSIONS = ["aac", "aif", "aiff", "flac", "m4a", "mp3", "ogg", "opus"]
 
 
 def implementation_version() -> str:
@@ -86,7 +86,7 @@ def build(
         "banner": prefs["instance__banner"],
         "defaultUploadQuota": prefs["users__upload_quota"],
         "library": library,
-        "supportedUploadExtensions": SUPPORTED_UPLOAD_EXTENSIONS,
+        "supportedUploadExtensions": sorted(formats.IMPORTED_EXTENSIONS),
         "allowList": {
             "enabled": prefs["moderation__allow_list_enabled"],
             "domains": allowed_domains if prefs["moderation__allow_list_public"] else None,

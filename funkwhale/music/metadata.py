@@ -20,6 +20,7 @@ from mutagen import aiff, flac, id3, mp3, mp4, oggopus, oggvorbis, wave
 from mutagen._riff import RiffFile
 from mutagen.aiff import AIFFFile
 
+from funkwhale.music import formats
 from funkwhale.music.models import (
     CORRUPT_FILE,
     EMPTY_FILE,
@@ -40,15 +41,15 @@ MAX_GENRES = 20
 FOLDER_COVERS = ("cover.jpg", "cover.jpeg", "cover.png", "folder.jpg", "folder.jpeg", "folder.png", "front.jpg",
                  "front.jpeg", "front.png")  # fmt: skip
 
-# mutagen kind -> (mimetype, canonical extension); other kinds mutagen knows are unsupported here.
-_FORMATS: dict[type, tuple[str, str]] = {
-    mp3.MP3: ("audio/mpeg", "mp3"),
-    oggvorbis.OggVorbis: ("audio/ogg", "ogg"),
-    oggopus.OggOpus: ("audio/opus", "opus"),
-    flac.FLAC: ("audio/flac", "flac"),
-    mp4.MP4: ("audio/x-m4a", "m4a"),
-    wave.WAVE: ("audio/wav", "wav"),
-    aiff.AIFF: ("audio/aiff", "aiff"),
+# mutagen kind -> our format; other kinds mutagen knows are unsupported here.
+_FORMATS: dict[type, formats.AudioFormat] = {
+    mp3.MP3: formats.MP3,
+    oggvorbis.OggVorbis: formats.OGG,
+    oggopus.OggOpus: formats.OPUS,
+    flac.FLAC: formats.FLAC,
+    mp4.MP4: formats.M4A,
+    wave.WAVE: formats.WAV,
+    aiff.AIFF: formats.AIFF,
 }
 # File signatures of the containers above: such a file that mutagen cannot read is corrupt, not unsupported.
 _MAGIC = (b"ID3", b"OggS", b"fLaC", b"RIFF", b"FORM", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xfa")
@@ -76,7 +77,8 @@ def read_metadata(path: str | Path) -> Metadata:
     """
     path = Path(path)
     audio = _open(path)
-    mimetype, extension = _FORMATS[type(audio)]
+    audio_format = _FORMATS[type(audio)]
+    mimetype, extension = audio_format.mimetype, audio_format.extension
     tags, pictures = _gather(audio)
     if isinstance(audio, (wave.WAVE, aiff.AIFF)):
         for key, values in _gather_text_chunks(path, isinstance(audio, wave.WAVE)).items():

@@ -8,14 +8,12 @@ OpenSubsonic fields this server supports are always sent (empty when unknown) so
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from funkwhale.music.playback import EXTENSION_MIMETYPES
+from funkwhale.music import formats, sources
 from funkwhale.subsonic import ids
 from funkwhale.subsonic.render import iso
 
 DEFAULT_MIMETYPE = "audio/mpeg"  # some clients fail on an empty contentType (Funkwhale's serializers)
-_MIMETYPE_EXTENSIONS = {mimetype: ext for ext, mimetype in reversed(EXTENSION_MIMETYPES.items())}
 _REPLAYGAIN = {"track_gain": "trackGain", "track_peak": "trackPeak", "album_gain": "albumGain",
                "album_peak": "albumPeak"}  # fmt: skip
 
@@ -27,14 +25,18 @@ def _ref(kind: str, number: int | None, name: str | None) -> list[dict[str, Any]
 
 def suffix(row: dict[str, Any]) -> str:
     """The file extension of a song's upload: from its file name, else from its mimetype."""
-    name = row.get("audio_file") or ""
-    if not name and (row.get("source") or "").startswith("file://"):
-        name = unquote(urlsplit(row["source"]).path)
-    for candidate in (name, row.get("original_name") or ""):
-        extension = candidate.rpartition("/")[2].rpartition(".")[2].lower()
-        if extension in EXTENSION_MIMETYPES:
+    path = sources.local_path(row.get("source"))
+    for name in (row.get("audio_file"), path and path.name, row.get("original_name")):
+        extension = formats.extension_of(name)
+        if extension:
             return extension
-    return _MIMETYPE_EXTENSIONS.get((row.get("mimetype") or "").lower(), "mp3")
+    audio = formats.by_mimetype(row.get("mimetype"))
+    return audio.extension if audio else "mp3"
+
+
+def _content_type(extension: str, mimetype: str | None) -> str:
+    audio = formats.by_extension(extension)
+    return audio.served_as if audio else mimetype or DEFAULT_MIMETYPE
 
 
 def _path_part(text: str | None) -> str:
@@ -75,7 +77,7 @@ def song(row: dict[str, Any]) -> dict[str, Any]:
         "genre": genres[0] if genres else None,
         "coverArt": song_cover(row),
         "size": row.get("size") or 0,
-        "contentType": EXTENSION_MIMETYPES.get(extension) or row.get("mimetype") or DEFAULT_MIMETYPE,
+        "contentType": _content_type(extension, row.get("mimetype")),
         "suffix": extension,
         "duration": row.get("duration") or 0,
         "bitRate": (row.get("bitrate") or 0) // 1000,

@@ -6,23 +6,8 @@ import html
 import posixpath
 from typing import Any
 
+from funkwhale.music import formats, sources
 from funkwhale.music.attachments import attachment_json
-
-# Funkwhale's utils.AUDIO_EXTENSIONS_AND_MIMETYPE, first extension per type.
-EXTENSIONS = {
-    "audio/ogg": "ogg",
-    "audio/opus": "opus",
-    "audio/mpeg": "mp3",
-    "audio/x-m4a": "m4a",
-    "audio/mp4": "m4a",
-    "audio/aac": "aac",
-    "audio/x-flac": "flac",
-    "audio/flac": "flac",
-    "audio/aiff": "aif",
-    "audio/x-aiff": "aif",
-    "audio/wav": "wav",
-    "audio/x-wav": "wav",
-}
 
 
 class Renderer:
@@ -185,9 +170,11 @@ def tag(row: dict[str, Any]) -> dict[str, Any]:
 
 def extension(upload: dict[str, Any]) -> str | None:
     """The file's extension (from its stored name or source path), else the one its mimetype implies."""
-    for name in (upload.get("audio_file"), upload.get("source"), upload.get("original_name")):
+    path = sources.local_path(upload.get("source"))
+    for name in (upload.get("audio_file"), path and path.name, upload.get("original_name")):
         if name:
-            ext = posixpath.splitext(name.split("?")[0])[1].lstrip(".").lower()
+            ext = posixpath.splitext(name)[1].lstrip(".").lower()
             if ext:
                 return ext
-    return EXTENSIONS.get(upload.get("mimetype") or "")
+    audio = formats.by_mimetype(upload.get("mimetype"))
+    return audio.extension if audio else None

@@ -5,7 +5,6 @@ modification time differ from the previous run's). In-place uploads remember the
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import shutil
 from collections.abc import Callable
@@ -18,15 +17,13 @@ from twisted.logger import Logger
 
 from funkwhale import storage
 from funkwhale.context import Context
+from funkwhale.music import formats, sources
 from funkwhale.music.importer import store
 from funkwhale.music.importer.pipeline import process_upload
 from funkwhale.threads import run_blocking
 
 log = Logger()
 
-AUDIO_EXTENSIONS = frozenset(
-    {".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".mp4", ".aac", ".wav", ".aif", ".aiff"}
-)
 CONCURRENCY = 4  # imports at once: the tag reads run in the blocking-work pool
 OUTCOMES = {"finished": "imported", "skipped": "skipped", "errored": "errored", "unchanged": "unchanged"}
 
@@ -62,15 +59,24 @@ def allowed_in_place(path: Path, music_directories: tuple[str, ...]) -> bool:
 def find_audio_files(root: Path, recursive: bool) -> list[Path]:
     """Audio files under `root` (or `root` itself), sorted for a stable order."""
     if root.is_file():
-        return [root] if root.suffix.lower() in AUDIO_EXTENSIONS else []
+        return [root] if _is_audio(root) else []
     found = []
     walker = os.walk(root) if recursive else [(str(root), [], os.listdir(root))]
     for directory, _, names in walker:
         for name in names:
             path = Path(directory) / name
-            if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
+            if _is_audio(path) and path.is_file():
                 found.append(path.resolve())
     return sorted(found)
+
+
+def _is_audio(path: Path) -> bool:
+    return path.suffix.lower().lstrip(".") in formats.IMPORTED_EXTENSIONS
+
+
+def _mimetype(path: Path) -> str:
+    audio = formats.by_extension(path.suffix)
+    return audio.mimetype if audio else "application/octet-stream"
 
 
 def _fingerprint(path: Path) -> dict[str, Any]:
@@ -108,11 +114,11 @@ async def _register(
         return previous["id"]
     audio_file = None if in_place else await run_blocking(_copy_into_media, ctx, path, None)
     fields = {
-        "source": f"file://{path}" if in_place else f"upload://{path.name}",
+        "source": sources.file_uri(path) if in_place else f"upload://{path.name}",
         "audio_file": audio_file,
         "original_name": path.name,
         "size": fs["size"],
-        "mimetype": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+        "mimetype": _mimetype(path),
         "fs": fs,
         "import_reference": reference,
     }

@@ -19,7 +19,7 @@ from twisted.logger import Logger
 from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.db.pool import DatabaseUnavailable
-from funkwhale.music import attachments
+from funkwhale.music import attachments, sources
 from funkwhale.music.importer import store
 from funkwhale.music.metadata import find_folder_cover, read_metadata
 from funkwhale.music.models import (
@@ -42,9 +42,9 @@ def upload_path(ctx: Context, row: dict[str, Any]) -> Path:
     """The file of an upload: its media file, or the referenced file of an in-place import."""
     if row["audio_file"]:
         return storage.absolute(ctx.settings, row["audio_file"])
-    source = row["source"] or ""
-    if source.startswith("file://"):
-        return Path(source.removeprefix("file://"))
+    path = sources.local_path(row["source"])
+    if path is not None:
+        return path
     raise MetadataError(FILE_NOT_FOUND, "The upload has no file.")
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from funkwhale import storage
 from funkwhale.config import Settings
+from funkwhale.music import formats, sources
 
 
 @dataclass(frozen=True)
@@ -35,39 +36,6 @@ OUTPUTS = {
     "flac": Output("flac", "flac", "flac", "audio/flac", lossless=True),
 }
 
-# Original files: extension -> mimetype served, and -> the `to=` name the file already satisfies.
-EXTENSION_MIMETYPES = {
-    "mp3": "audio/mpeg",
-    "ogg": "audio/ogg",
-    "oga": "audio/ogg",
-    "opus": "audio/opus",
-    "flac": "audio/flac",
-    "m4a": "audio/mp4",
-    "mp4": "audio/mp4",
-    "aac": "audio/aac",
-    "wav": "audio/wav",
-    "aif": "audio/aiff",
-    "aiff": "audio/aiff",
-    "aifc": "audio/aiff",
-}
-_FAMILY = {"mp3": "mp3", "ogg": "ogg", "oga": "ogg", "opus": "opus", "flac": "flac", "m4a": "aac", "mp4": "aac",
-           "aac": "aac"}  # fmt: skip
-_MIMETYPE_EXTENSIONS = {
-    "audio/mpeg": "mp3",
-    "audio/mp3": "mp3",
-    "audio/ogg": "ogg",
-    "audio/opus": "opus",
-    "audio/flac": "flac",
-    "audio/x-flac": "flac",
-    "audio/mp4": "m4a",
-    "audio/x-m4a": "m4a",
-    "audio/aac": "aac",
-    "audio/wav": "wav",
-    "audio/x-wav": "wav",
-    "audio/aiff": "aiff",
-    "audio/x-aiff": "aiff",
-}
-_LOSSLESS = frozenset({"flac", "wav", "aif", "aiff", "aifc"})
 MAX_BITRATE = 320
 # Transcoded bitrates snap down to one of these (kbps), so the cache holds few versions per upload.
 BITRATE_STEPS = (32, 48, 64, 96, 128, 160, 192, 256, 320)
@@ -83,7 +51,8 @@ class Source:
 
     @property
     def mimetype(self) -> str:
-        return EXTENSION_MIMETYPES.get(self.extension, "application/octet-stream")
+        audio = formats.by_extension(self.extension)
+        return audio.served_as if audio else "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -106,14 +75,15 @@ def local_source(settings: Settings, upload: dict[str, Any]) -> Source | None:
         except ValueError:
             return None
         relative: str | None = upload["audio_file"]
-    elif (upload.get("source") or "").startswith("file://"):
-        path = Path(unquote(urlsplit(upload["source"]).path))
-        relative = None
     else:
-        return None
-    extension = path.suffix.lower().lstrip(".")
-    if extension not in EXTENSION_MIMETYPES:
-        extension = _MIMETYPE_EXTENSIONS.get((upload.get("mimetype") or "").lower(), extension)
+        path = sources.local_path(upload.get("source"))
+        if path is None:
+            return None
+        relative = None
+    extension = formats.extension_of(path.name)
+    if extension is None:
+        audio = formats.by_mimetype(upload.get("mimetype"))
+        extension = audio.extension if audio else path.suffix.lower().lstrip(".")
     return Source(path, relative, extension)
 
 
@@ -125,7 +95,8 @@ def plan(source: Source, bitrate: int | None, to: str | None, max_bitrate: int |
     """The transcode a request needs, or None to serve the original. `bitrate` is the original's (bit/s),
     `to` an OUTPUTS name, `max_bitrate` in kbps. As Funkwhale: transcode when the format differs or the
     original's bitrate exceeds max_bitrate (clamped to 320 kbps)."""
-    family = _FAMILY.get(source.extension)
+    audio = formats.by_extension(source.extension)
+    family = audio.family if audio else None
     limit = min(max_bitrate, MAX_BITRATE) if max_bitrate and max_bitrate > 0 else None
     too_high = bool(limit and bitrate and bitrate > limit * 1000)
     if to in OUTPUTS and to != family:
@@ -138,7 +109,7 @@ def plan(source: Source, bitrate: int | None, to: str | None, max_bitrate: int |
     if output.lossless:
         return Transcode(output, 0)
     kbps = limit or MAX_BITRATE
-    if bitrate and source.extension not in _LOSSLESS:
+    if bitrate and not (audio and audio.lossless):
         kbps = min(kbps, bitrate // 1000)
     return Transcode(output, _step(kbps))
 

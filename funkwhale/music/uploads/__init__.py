@@ -19,7 +19,7 @@ from twisted.logger import Logger
 
 from funkwhale import storage
 from funkwhale.context import Context
-from funkwhale.music.playback import EXTENSION_MIMETYPES
+from funkwhale.music import formats
 from funkwhale.music.uploads import quota, store
 from funkwhale.music.uploads.multipart import FormError, ReceivedFile, boundary_of, discard, move_into, read_form
 from funkwhale.music.visibility import Viewer
@@ -234,9 +234,9 @@ def _extension(filename: str) -> str:
 
 def mimetype_for(received: ReceivedFile) -> str:
     """From the file name's extension (what the importer and players go by), else the part's own audio type."""
-    guessed = EXTENSION_MIMETYPES.get(_extension(received.filename))
+    guessed = formats.by_extension(_extension(received.filename))
     if guessed:
-        return guessed
+        return guessed.mimetype
     return received.content_type if received.content_type.startswith("audio/") else "application/octet-stream"
 
 

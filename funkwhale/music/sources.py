@@ -1,0 +1,25 @@
+"""An upload's `source`: the URI of the file an in-place import references (`file://`), written and read here only.
+
+Paths are percent-encoded into the URI, so a file named `What?.mp3`, `A#1.mp3` or `100%25 Pure.mp3` (or with
+bytes that are not UTF-8) reads back as the same path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote_to_bytes, urlsplit
+
+FILE_SCHEME = "file://"
+
+
+def file_uri(path: str | Path) -> str:
+    """The `file://` URI of an absolute path."""
+    return Path(path).as_uri()
+
+
+def local_path(source: str | None) -> Path | None:
+    """The path a `file://` source names, or None for any other source (uploads, remote files)."""
+    if not source or not source.startswith(FILE_SCHEME):
+        return None
+    return Path(os.fsdecode(unquote_to_bytes(urlsplit(source).path)))
