@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -18,4 +17,3 @@ class Context:
     db: Database
     redis: Redis
     clock: IReactorTime
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -72,7 +72,6 @@ def _child(parent: Resource, name: bytes) -> Resource:
 def make_root(ctx: Context) -> Resource:
     root = spa.Root(ctx.settings)
     auth = Auth(ctx)
-    ctx.extra["auth"] = auth
     for path, target in AREAS:
         module_name, _, class_name = target.partition(":")
         area = getattr(importlib.import_module(module_name), class_name)(ctx, auth)

@@ -33,16 +33,18 @@ def import_files(args: argparse.Namespace, settings: Settings) -> int:
     from funkwhale.context import Context
     from funkwhale.db.pool import Database
     from funkwhale.music.importer.fsimport import ImportError_, import_folder
+    from funkwhale.redis_client import Redis
 
     outcome: dict[str, Any] = {}
     root = Path(args.path).expanduser()
     with database(settings) as (settings, _):
-        assert settings.database_url is not None
-        db = Database(settings.database_url, size=4)
-        ctx = Context(settings=settings, db=db, redis=None, clock=reactor)  # type: ignore[arg-type]
+        assert settings.database_url is not None and settings.redis_url is not None
+        db, redis = Database(settings.database_url, size=4), Redis(settings.redis_url, pool_size=2)
+        ctx = Context(settings=settings, db=db, redis=redis, clock=reactor)
 
         async def run() -> None:
             db.startService()
+            redis.startService()
             try:
                 outcome["summary"] = await import_folder(
                     ctx,
@@ -56,6 +58,7 @@ def import_files(args: argparse.Namespace, settings: Settings) -> int:
             except ImportError_ as e:
                 outcome["error"] = str(e)
             finally:
+                await redis.stopService()
                 db.stopService()
 
         def done(result: Any) -> None:
