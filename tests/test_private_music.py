@@ -9,6 +9,7 @@ import pytest
 import pytest_twisted
 
 from . import catalog_factories as cf
+from .subsonic_helpers import Subsonic
 from .test_favorites import set_privacy
 
 
@@ -84,3 +85,48 @@ async def test_others_favorites_and_history_list_only_what_the_viewer_may_play(w
         # alice still sees all of her own entries
         mine = await a.get(url, params={"ordering": "creation_date"})
         assert titles(mine) == ["Secret Song", "Open Song", "Shared Song"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_public_playlist_shows_others_only_what_they_may_play(web_server, db_conn, alice, bob, music):
+    a = cf.listener_client(web_server, db_conn, alice)
+    created = await a.post("/api/v1/playlists/", json_body={"name": "Mixed", "privacy_level": "everyone"})
+    url = f"/api/v1/playlists/{created.json['id']}"
+    ids = [music[name]["id"] for name in ("secret", "open", "shared")]
+    assert (await a.post(f"{url}/add/", json_body={"tracks": ids})).code == 201
+    b = cf.listener_client(web_server, db_conn, bob)
+
+    tracks = await b.get(f"{url}/tracks/")
+    assert_hidden(music, tracks)
+    assert tracks.json["count"] == 2
+    assert [(e["index"], e["track"]["title"]) for e in tracks.json["results"]] == [(0, "Open Song"), (1, "Shared Song")]
+    paged = await b.get(f"{url}/tracks/", params={"page": "2", "page_size": "1"})
+    assert_hidden(music, paged)
+    assert paged.json["count"] == 2 and [e["index"] for e in paged.json["results"]] == [1]
+    for fmt in ("m3u", "xspf"):
+        exported = await b.get(f"{url}/export/", params={"format": fmt})
+        assert_hidden(music, exported)
+        assert b"Open Song" in exported.body and b"Shared Song" in exported.body
+    detail = await b.get(f"{url}/")
+    assert_hidden(music, detail)
+    assert detail.json["tracks_count"] == 2 and detail.json["duration"] == 2 * 180
+    assert len(detail.json["album_covers"]) == 1  # the open album's cover only
+    listed = await b.get("/api/v1/playlists/", params={"user": str(alice["id"])})
+    assert_hidden(music, listed)
+    assert [(p["tracks_count"], len(p["album_covers"])) for p in listed.json["results"]] == [(2, 1)]
+    for method in ("getPlaylists", "getPlaylist"):
+        answer = await Subsonic(web_server, bob).raw(method, {"id": f"pl-{created.json['id']}"})
+        assert_hidden(music, answer)
+
+    cf.set_preference(db_conn, "common__api_authentication_required", False)
+    anonymous = web_server.client()
+    public = await anonymous.get(f"{url}/tracks/")
+    assert_hidden(music, public)
+    assert [(e["index"], e["track"]["title"]) for e in public.json["results"]] == [(0, "Open Song")]
+    assert (await anonymous.get(f"{url}/")).json["tracks_count"] == 1
+
+    # alice, the owner, sees every entry at its real position
+    mine = await a.get(f"{url}/tracks/")
+    assert [e["index"] for e in mine.json["results"]] == [0, 1, 2] and mine.json["count"] == 3
+    own = (await a.get(f"{url}/")).json
+    assert own["tracks_count"] == 3 and len(own["album_covers"]) == 2
