@@ -81,10 +81,12 @@ async def test_refusals_write_nothing(web_server, db_conn, alice, tracks):
 
 
 @pytest_twisted.ensureDeferred
-async def test_others_favorites_follow_their_privacy(web_server, db_conn, alice, bob, tracks):
+async def test_others_favorites_follow_their_privacy(web_server, db_conn, alice, bob):
     a = cf.listener_client(web_server, db_conn, alice)
     b = cf.listener_client(web_server, db_conn, bob)
-    await a.post("/api/v1/favorites/tracks/", json_body={"track": tracks[0]["id"]})
+    public = cf.insert_library(db_conn, alice, "everyone")  # others see only favorites they may play
+    hit = cf.playable_track(db_conn, public, cf.insert_artist(db_conn, "Ray"), "Hit")
+    await a.post("/api/v1/favorites/tracks/", json_body={"track": hit["id"]})
     assert (await b.get("/api/v1/favorites/tracks/")).json["count"] == 0  # only the caller's by default
 
     set_privacy(db_conn, alice, "me")
@@ -94,7 +96,7 @@ async def test_others_favorites_follow_their_privacy(web_server, db_conn, alice,
 
     set_privacy(db_conn, alice, "instance")
     seen = await b.get("/api/v1/favorites/tracks/", params={"user": str(alice["id"])})
-    assert [f["track"]["id"] for f in seen.json["results"]] == [tracks[0]["id"]]
+    assert [f["track"]["id"] for f in seen.json["results"]] == [hit["id"]]
     cf.set_preference(db_conn, "common__api_authentication_required", False)
     anonymous = web_server.client()
     assert (await anonymous.get("/api/v1/favorites/tracks/", params={"user": str(alice["id"])})).json["count"] == 0

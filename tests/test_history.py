@@ -12,9 +12,9 @@ from .test_favorites import set_privacy
 
 @pytest.fixture
 def shared_track(db_conn, alice):
-    """A track in alice's `instance` library: every logged-in user may play it."""
+    """A track in alice's `everyone` library: anyone may play it."""
     artist = cf.insert_artist(db_conn, "Nina")
-    return cf.playable_track(db_conn, cf.insert_library(db_conn, alice, "instance"), artist, "Feeling Good")
+    return cf.playable_track(db_conn, cf.insert_library(db_conn, alice, "everyone"), artist, "Feeling Good")
 
 
 def listening_count(conn) -> int:

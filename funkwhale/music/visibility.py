@@ -59,6 +59,14 @@ def playable_track_exists(viewer: Viewer, track_column: str = "t.id") -> tuple[s
     )
 
 
+def entry_shown(viewer: Viewer, owner_column: str, track_column: str) -> tuple[str, list[Any]]:
+    """SQL true for an entry of a user's track list (a favorite, a listen, a playlist entry) the viewer may see:
+    its owner (the user `owner_column`) sees every entry, anyone else only those whose track `track_column` they
+    may play, so another user's private music never shows through someone's list."""
+    playable, params = playable_track_exists(viewer, track_column)
+    return f"({owner_column} = %s OR {playable})", [viewer.user_id, *params]
+
+
 def artist_not_filtered(viewer: Viewer, artist_column: str) -> tuple[str, list[Any]]:
     """SQL true unless the viewer hid the artist `artist_column` with a content filter (`user_filter`)."""
     return (

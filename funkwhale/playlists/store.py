@@ -1,6 +1,10 @@
 """The playlists' SQL. Reads are one statement each; every write locks the playlist row (FOR UPDATE) and computes
 positions inside its transaction, so `playlist_track.index` stays exactly 0..n-1 under concurrent edits (the
-UNIQUE(playlist_id, index) is checked at commit, which lets one UPDATE shift many rows)."""
+UNIQUE(playlist_id, index) is checked at commit, which lets one UPDATE shift many rows).
+
+What a viewer sees of a playlist's entries (`_shown`): its owner sees them all (a track they may no longer play as
+not playable), anyone else only those whose track they may play, numbered 0..k-1 among themselves; the track
+count follows the same rule, the duration, `is_playable` and album covers count only playable entries."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from funkwhale.music.catalog.store import _select, _Sql, order_by  # the catalog's track JSON and orderings
-from funkwhale.music.visibility import Viewer, playable_track_exists, privacy_condition
+from funkwhale.music.visibility import Viewer, entry_shown, playable_track_exists, privacy_condition
 from funkwhale.playlists import ALBUM_COVERS, DEFAULT_ORDERING, ORDERINGS, PlaylistError
 
 
@@ -30,6 +34,11 @@ def _visible(sql: _Sql, viewer: Viewer) -> str:
     return sql.inline("pvis", *privacy_condition(viewer, "pls.privacy_level", "pls.user_id"))
 
 
+def _shown(sql: _Sql, viewer: Viewer, track_column: str) -> str:
+    """True for an entry of the playlist `pls` whose track is `track_column` that the viewer sees."""
+    return sql.inline("shown", *entry_shown(viewer, "pls.user_id", track_column))
+
+
 def _has_playable(sql: _Sql) -> str:
     return (
         "EXISTS (SELECT 1 FROM playlist_track ppt JOIN track ptt ON ptt.id = ppt.track_id"
@@ -37,8 +46,9 @@ def _has_playable(sql: _Sql) -> str:
     )
 
 
-def _columns(sql: _Sql) -> str:
-    """The playlist JSON pieces over `pls`: owner, track count, playable duration, album covers."""
+def _columns(sql: _Sql, viewer: Viewer) -> str:
+    """The playlist JSON pieces over `pls`: owner, count of the entries shown, duration and album covers of the
+    playable ones."""
     best_duration = (
         "(SELECT coalesce(max(pu.duration), 0) FROM upload pu JOIN library pl ON pl.id = pu.library_id"
         f" WHERE pu.track_id = spt.track_id AND {sql.playable} HAVING count(*) > 0)"
@@ -47,12 +57,13 @@ def _columns(sql: _Sql) -> str:
         "pls.id, pls.name, pls.description, pls.privacy_level, pls.creation_date, pls.modification_date,"
         f" {_Sql.user_json('pls.user_id')} AS user,"
         " (SELECT json_build_object('count', count(*), 'duration', coalesce(sum(d), 0), 'playable', count(d))"
-        f" FROM (SELECT {best_duration} AS d FROM playlist_track spt WHERE spt.playlist_id = pls.id OFFSET 0) s)"
+        f" FROM (SELECT {best_duration} AS d FROM playlist_track spt WHERE spt.playlist_id = pls.id"
+        f" AND {_shown(sql, viewer, 'spt.track_id')} OFFSET 0) s)"
         " AS stats,"
         " (SELECT coalesce(json_agg(c.cover ORDER BY c.first), '[]'::json) FROM (SELECT min(cpt.index) AS first,"
         f" {sql.attachment('cal.attachment_cover_id')} AS cover FROM playlist_track cpt"
         " JOIN track ctr ON ctr.id = cpt.track_id JOIN album cal ON cal.id = ctr.album_id"
-        " WHERE cpt.playlist_id = pls.id AND cal.attachment_cover_id IS NOT NULL"
+        f" WHERE cpt.playlist_id = pls.id AND cal.attachment_cover_id IS NOT NULL AND {sql.track_playable('ctr')}"
         f" GROUP BY cal.id ORDER BY first LIMIT {ALBUM_COVERS}) c) AS album_covers"
     )
 
@@ -76,7 +87,7 @@ def list_txn(txn: Any, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
         f"WITH page AS (SELECT pls.*, count(*) OVER () AS total FROM playlist pls WHERE {' AND '.join(where)}"
         f" ORDER BY {_ordering(listing.ordering)} LIMIT {sql.bind('limit', listing.limit)}"
         f" OFFSET {sql.bind('offset', listing.offset)})"
-        f" SELECT pls.total, {_columns(sql)} FROM page pls ORDER BY {_ordering(listing.ordering)}",
+        f" SELECT pls.total, {_columns(sql, listing.viewer)} FROM page pls ORDER BY {_ordering(listing.ordering)}",
         sql.params,
     )
     rows = txn.fetchall()
@@ -87,7 +98,7 @@ def detail_txn(txn: Any, viewer: Viewer, playlist_id: int) -> dict[str, Any] | N
     """One playlist the viewer may see, else None."""
     sql = _Sql(viewer)
     txn.execute(
-        f"SELECT {_columns(sql)} FROM playlist pls WHERE pls.id = {sql.bind('id', playlist_id)}"
+        f"SELECT {_columns(sql, viewer)} FROM playlist pls WHERE pls.id = {sql.bind('id', playlist_id)}"
         f" AND {_visible(sql, viewer)}",
         sql.params,
     )
@@ -99,20 +110,23 @@ def tracks_txn(
 ) -> tuple[int, list[dict[str, Any]]] | None:
     """(count, entries from position `start`, at most `limit`) of a playlist the viewer may see, else None.
 
-    Each entry is the catalog's track row plus `index` and `added` (when it was added); a track the viewer may no
-    longer play is kept, with no uploads. One statement.
+    Only the entries shown to the viewer (see the module docstring) are counted and listed; each is the catalog's
+    track row plus `index` (its position among them: the real one for the owner, who sees them all) and `added`
+    (when it was added). One statement.
     """
     sql = _Sql(viewer)
-    window = f"pt.index >= {sql.bind('start', start)}"
+    window = f"s.position >= {sql.bind('start', start)}"
     if limit is not None:
-        window += f" AND pt.index < {sql.bind('end', start + limit)}"
+        window += f" AND s.position < {sql.bind('end', start + limit)}"
     txn.execute(
-        "WITH found AS MATERIALIZED (SELECT pls.id,"
-        " (SELECT count(*) FROM playlist_track c WHERE c.playlist_id = pls.id) AS total FROM playlist pls"
-        f" WHERE pls.id = {sql.bind('id', playlist_id)} AND {_visible(sql, viewer)})"
-        " SELECT f.total, e.* FROM found f LEFT JOIN LATERAL (SELECT pt.index, pt.creation_date AS added,"
-        f" {_select(sql, 'track')} FROM playlist_track pt JOIN track p ON p.id = pt.track_id"
-        f" WHERE pt.playlist_id = f.id AND {window}) e ON true ORDER BY e.index",
+        "WITH found AS MATERIALIZED (SELECT pls.id, pls.user_id FROM playlist pls"
+        f" WHERE pls.id = {sql.bind('id', playlist_id)} AND {_visible(sql, viewer)}),"
+        " shown AS MATERIALIZED (SELECT pt.track_id, pt.creation_date,"
+        " row_number() OVER (ORDER BY pt.index) - 1 AS position FROM found pls"
+        f" JOIN playlist_track pt ON pt.playlist_id = pls.id WHERE {_shown(sql, viewer, 'pt.track_id')})"
+        " SELECT (SELECT count(*) FROM shown) AS total, e.* FROM found f LEFT JOIN LATERAL (SELECT s.position AS index,"
+        f" s.creation_date AS added, {_select(sql, 'track')} FROM shown s JOIN track p ON p.id = s.track_id"
+        f" WHERE {window}) e ON true ORDER BY e.index",
         sql.params,
     )
     rows = txn.fetchall()

@@ -1,5 +1,6 @@
 """The SQL of favorites, listenings and content filters. A favorite or a listen is only written for a track the
-caller may play; lists nest the catalog's track JSON (a track no longer playable keeps its entry, no uploads)."""
+caller may play; lists nest the catalog's track JSON. A user's own entries stay listed when their track is no
+longer playable (no uploads); another user's are listed only when the viewer may play their track."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from funkwhale.music.catalog.store import _select, _Sql, order_by  # the catalog's track JSON and orderings
-from funkwhale.music.visibility import Viewer, playable_track_exists, privacy_condition
+from funkwhale.music.visibility import Viewer, entry_shown, playable_track_exists, privacy_condition
 from funkwhale.social import Refused
 
 # The tables of a user's track activity, as the API names them.
@@ -39,10 +40,15 @@ def _ordering(fields: tuple[str, ...]) -> str:
 
 
 def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
-    """(total, page) of favorites or listenings (`kind`) the viewer may see; each row is the catalog's track row
-    plus `entry_id`, `entry_date` and `owner` (json). One statement."""
+    """(total, page) of favorites or listenings (`kind`) the viewer may see (others' only for tracks the viewer
+    may play, and the total counts only those); each row is the catalog's track row plus `entry_id`, `entry_date`
+    and `owner` (json). One statement."""
     sql = _Sql(listing.viewer)
-    where = [_owner_visible(sql, listing.viewer), sql.track_not_filtered("ft")]
+    where = [
+        _owner_visible(sql, listing.viewer),
+        sql.inline("shown", *entry_shown(listing.viewer, "e.user_id", "ft.id")),
+        sql.track_not_filtered("ft"),
+    ]
     if listing.mine:
         where.append(f"e.user_id = {sql.bind('mine', listing.viewer.user_id)}")
     if listing.user is not None:
