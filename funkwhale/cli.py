@@ -88,6 +88,8 @@ def show_config(args: argparse.Namespace, settings: Settings) -> int:
         value = getattr(settings, env.removeprefix("FUNKWHALE_").lower())
         if env == "FUNKWHALE_SECRET_KEY" and value:
             value = "(set)"
+        elif env == "FUNKWHALE_UMASK":
+            value = f"{value:03o}"  # read back as octal
         print(f"{env}={value if value is not None else ''}    # {help_text}")
     return 0
 
