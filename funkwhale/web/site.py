@@ -266,5 +266,3 @@ class FunkwhaleSite(Site):
             channel = getattr(request, "channel", None)
             if channel is not None and channel.transport is not None:
                 channel.transport.abortConnection()
-
-
