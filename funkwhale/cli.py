@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from funkwhale import storage
 from funkwhale.config import ConfigError, Settings, describe, ensure_secret_key, load_settings
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {}
@@ -87,6 +88,8 @@ def show_config(args: argparse.Namespace, settings: Settings) -> int:
         value = getattr(settings, env.removeprefix("FUNKWHALE_").lower())
         if env == "FUNKWHALE_SECRET_KEY" and value:
             value = "(set)"
+        elif env == "FUNKWHALE_UMASK":
+            value = f"{value:03o}"  # read back as octal
         print(f"{env}={value if value is not None else ''}    # {help_text}")
     return 0
 
@@ -115,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     _load_extensions()
     args = build_parser().parse_args(argv)
     try:
-        settings = ensure_secret_key(
-            load_settings(os.environ, {"data_dir": args.data_dir}, args.config)
-        )
+        settings = load_settings(os.environ, {"data_dir": args.data_dir}, args.config)
+        storage.apply_umask(settings)  # before anything is written, as the daemon does
+        settings = ensure_secret_key(settings)
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         print(f"funkwhale: {e}", file=sys.stderr)

@@ -38,6 +38,17 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def _umask(name: str, raw: str) -> int:
+    """An octal umask such as 077 or 027; the owner must keep read and write access."""
+    try:
+        value = int(raw.strip(), 8)
+    except ValueError:
+        raise ConfigError(f"{name} must be an octal umask such as 077 or 027, got {raw!r}") from None
+    if not 0 <= value <= 0o077:
+        raise ConfigError(f"{name} must leave the owner's permissions alone (at most 077), got {raw!r}")
+    return value
+
+
 def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
     def parse(name: str, raw: str) -> str:
         value = raw.strip().lower()
@@ -113,10 +124,20 @@ class Settings:
         _optional_text, None, help="the built web app; default static/dist of the source tree or working directory"
     )
     upload_max_size: int = _setting(_positive_int, 1024**3, help="largest upload body in bytes")
+    upload_max_concurrent_per_user: int = _setting(
+        _positive_int, 4, help="upload bodies one user may send at once (one more gets 429)"
+    )
+    body_timeout: int = _setting(_positive_int, 30, help="seconds a request body may send nothing before it is dropped")
+    body_min_rate: int = _setting(
+        _positive_int, 1024, help="bytes/s a request body must average once it has taken FUNKWHALE_BODY_TIMEOUT"
+    )
     default_upload_quota: int = _setting(_positive_int, 10000, help="per-user quota in MB")
     node_name: str = _setting(_text, "Funkwhale", help="instance name shown in nodeinfo")
     login_rate_limit: int = _setting(_positive_int, 30, help="failed logins per hour per account and per address")
     shutdown_timeout: int = _setting(_positive_int, 20, help="seconds to drain running tasks at shutdown")
+    umask: int = _setting(
+        _umask, 0o077, help="umask of the daemon and the CLI (octal): 077 private, 027 to let nginx's group read media"
+    )
     check_migrations: bool = _setting(_boolean, True, help="refuse to start below the latest migration")
 
     @property

@@ -12,6 +12,7 @@ from funkwhale.context import Context
 from funkwhale.web import spa
 from funkwhale.web.auth import Auth
 from funkwhale.web.site import FunkwhaleSite
+from funkwhale.web.upload_gate import UploadGate
 
 # (path under the root, "module:Class"); each class is built as Class(ctx, auth) and has a Klein `app`.
 AREAS: list[tuple[str, str]] = [
@@ -89,4 +90,7 @@ def make_site(ctx: Context) -> FunkwhaleSite:
     site.noisy = False
     site.secure_cookies = ctx.settings.protocol == "https"
     site.upload_spool_dir = str(storage.incoming_dir(ctx.settings))
+    site.upload_gate = UploadGate(ctx, ctx.extra["auth"], ctx.settings.upload_max_concurrent_per_user)
+    site.body_timeout = ctx.settings.body_timeout
+    site.body_min_rate = ctx.settings.body_min_rate
     return site

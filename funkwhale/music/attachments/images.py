@@ -10,6 +10,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from funkwhale import storage
+
 # Pillow format -> (mimetype, file extension) of the pictures we keep.
 FORMATS = {
     "JPEG": ("image/jpeg", ".jpg"),
@@ -51,6 +53,7 @@ def write_atomically(target: Path, data: bytes) -> None:
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), storage.file_mode())
             fh.write(data)
         os.replace(temporary, target)
     except BaseException:
