@@ -54,6 +54,7 @@ PASSWORD_MIN = 8
 PRIVACY_LEVELS = ("me", "followers", "instance", "everyone")
 SESSION_AGE = timedelta(days=14)
 LISTEN_TOKEN_AGE = timedelta(days=3)
+LISTEN_SCOPE = "read:libraries"  # what a listen token (`?token=` on listen URLs) allows
 REQUIRED = "This field is required."
 
 
@@ -395,7 +396,7 @@ def listen_token(settings: Settings, user_id: int, user_secret: str, now: dateti
             {
                 "user_id": user_id,
                 "user_secret": str(user_secret),
-                "scopes": ["read:libraries"],
+                "scopes": [LISTEN_SCOPE],
                 "iat": issued,
             },
             separators=(",", ":"),

@@ -28,18 +28,13 @@ class Auth:
         return getattr(request, _CACHE)
 
     async def require(self, request: Any, scope: str | None = None) -> Principal:
-        """The caller, or 401; 403 when their token lacks `scope` (e.g. "write:profile")."""
+        """The caller, or 401; 403 when `scope` (e.g. "write:profile", "read:instance:settings") is not theirs:
+        their token lacks it, or (an "instance:*" scope) their account lacks the permission behind it."""
         principal = await self.optional(request)
         if principal is None:
             raise ApiError(401, "Authentication credentials were not provided.", "not_authenticated")
-        if scope is not None and not principal.allows(scope):
-            raise ApiError(403, f"Your token lacks the {scope} scope.", "permission_denied")
-        return principal
-
-    async def require_superuser(self, request: Any, scope: str | None = None) -> Principal:
-        principal = await self.require(request, scope)
-        if not principal.user.is_superuser:
-            raise ApiError(403, "You do not have permission to perform this action.", "permission_denied")
+        if scope is not None:
+            check_scope(principal, scope)
         return principal
 
     async def _resolve(self, request: Any) -> Principal | None:
@@ -70,6 +65,14 @@ class Auth:
         if request.method not in SAFE_METHODS:
             check_csrf(request, csrf_token)
         return principal
+
+
+def check_scope(principal: Principal, scope: str) -> None:
+    """403 unless the principal may use `scope`."""
+    if not principal.user.may_use(scope):
+        raise ApiError(403, "You do not have permission to perform this action.", "permission_denied")
+    if not principal.allows(scope):
+        raise ApiError(403, f"Your token lacks the {scope} scope.", "permission_denied")
 
 
 def check_csrf(request: Any, expected: str | None = None) -> None:

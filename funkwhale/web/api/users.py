@@ -15,6 +15,7 @@ from funkwhale.music.attachments import attachment_json
 from funkwhale.music.uploads.quota import quota_status
 from funkwhale.users import accounts, store
 from funkwhale.users.models import Principal
+from funkwhale.users.oauth.scopes import USER_SCOPES
 from funkwhale.users.ratelimit import client_address
 from funkwhale.users.tokens import new_token
 from funkwhale.web.api.auth import (
@@ -137,6 +138,8 @@ class UsersApi:
         if row is None:
             raise not_found()
         body = me_body(self.ctx, row)
+        if not principal.allows(accounts.LISTEN_SCOPE):  # the listen token must not widen a token's reach
+            body["tokens"] = {}
         body["quota_status"] = await quota_status(self.ctx, principal.user.id)
         return json_response(request, body)
 
@@ -182,9 +185,12 @@ class UsersApi:
             raise ApiError(403, "You do not have permission to perform this action.", "permission_denied")
         return principal
 
-    async def _subsonic_owner(self, request: Any, username: str, scope: str) -> Principal:
-        """The account itself, while the Subsonic API is enabled (405 otherwise, as Funkwhale)."""
+    async def _subsonic_owner(self, request: Any, username: str, scope: str, reveals: bool = True) -> Principal:
+        """The account itself, while the Subsonic API is enabled (405 otherwise, as Funkwhale). The Subsonic
+        token acts for the whole account: to see or set it (`reveals`), a caller must hold every user scope."""
         principal = await self._self_only(request, username, scope)
+        if reveals and not principal.holds(USER_SCOPES):
+            raise ApiError(403, "The Subsonic token acts for the whole account: use a session.", "permission_denied")
         if not await instance_settings.get(self.ctx, "subsonic__enabled"):
             raise ApiError(405, "The Subsonic API is disabled on this instance.", "method_not_allowed")
         return principal
@@ -209,7 +215,7 @@ class UsersApi:
 
     @route(app, "/<username>/subsonic-token/", ["DELETE"])
     async def delete_subsonic_token(self, request: Any, username: str) -> bytes:
-        principal = await self._subsonic_owner(request, username, "write:security")
+        principal = await self._subsonic_owner(request, username, "write:security", reveals=False)
         await self.ctx.db.run(
             store.set_subsonic_token_txn, principal.user.id, None, desc="users.subsonic_token"
         )
