@@ -89,5 +89,6 @@ def make_site(ctx: Context) -> FunkwhaleSite:
     site.displayTracebacks = False
     site.noisy = False
     site.secure_cookies = ctx.settings.protocol == "https"
+    site.settings = ctx.settings
     site.upload_spool_dir = str(storage.incoming_dir(ctx.settings))
     return site

@@ -9,6 +9,8 @@ from typing import Any
 from twisted.internet.task import deferLater
 from twisted.web.server import Request, Site
 
+from funkwhale.config import Settings
+
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 SMALL_BODY = 100_000  # Twisted keeps bodies below this in memory
 
@@ -71,6 +73,7 @@ class FunkwhaleSite(Site):
     requestFactory = FunkwhaleRequest
     secure_cookies = False  # Secure flag on session and CSRF cookies (public URL is https)
     upload_spool_dir: str | None = None  # where upload bodies are spooled (MEDIA_ROOT/incoming)
+    settings: Settings  # set by make_site; the access log's client address depends on the proxy settings
 
     def __init__(self, resource: Any, max_body: int = DEFAULT_MAX_BODY, upload_max_body: int | None = None,
                  **kwargs: Any) -> None:
@@ -99,7 +102,7 @@ class FunkwhaleSite(Site):
         from funkwhale.logs import log_access
 
         received = getattr(request, "received_at", None)
-        log_access(request, None if received is None else self.reactor.seconds() - received)
+        log_access(request, None if received is None else self.reactor.seconds() - received, self.settings)
 
     def finished(self, request: Any) -> None:
         self.in_flight.discard(request)

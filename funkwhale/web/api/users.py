@@ -16,15 +16,17 @@ from funkwhale.music.uploads.quota import quota_status
 from funkwhale.users import accounts, store
 from funkwhale.users.models import Principal
 from funkwhale.users.oauth.scopes import USER_SCOPES
-from funkwhale.users.ratelimit import client_address
 from funkwhale.users.tokens import new_token
 from funkwhale.web.api.auth import (
+    WRONG_PASSWORDS,
     account_error,
     clear_session_cookie,
     set_csrf_cookie,
     set_session_cookie,
+    throttled,
 )
 from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth, check_csrf
+from funkwhale.web.client_address import client_address
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response, read_body
 
@@ -86,7 +88,8 @@ class UsersApi:
 
     @route(app, "/login/", ["POST"])
     async def login(self, request: Any) -> bytes:
-        """Form (or JSON) username + password: a session cookie and a fresh CSRF token."""
+        """Form (or JSON) username + password: a session cookie and a fresh CSRF token; wrong passwords are
+        limited per account and per address (429)."""
         if request.getCookie(CSRF_COOKIE):
             check_csrf(request)
         data = read_body(request)
@@ -104,11 +107,8 @@ class UsersApi:
                 data["password"],
                 client_address(request, self.ctx.settings),
             )
-        except accounts.LoginThrottled as e:
-            request.setHeader(b"Retry-After", str(e.retry_after).encode())
-            raise ApiError(
-                429, f"Too many failed login attempts. Try again in {e.retry_after} seconds.", "throttled"
-            ) from None
+        except accounts.Throttled as e:
+            raise throttled(request, e, "failed login attempts") from None
         except accounts.LoginFailed:
             raise ApiError(400, BAD_CREDENTIALS, "invalid", {"non_field_errors": [BAD_CREDENTIALS]}) from None
         previous = request.getCookie(SESSION_COOKIE)
@@ -167,12 +167,16 @@ class UsersApi:
 
     @route(app, "/me/", ["DELETE"])
     async def delete_me(self, request: Any) -> bytes:
-        """{"password": ..., "confirm": true}: the account is deleted, 204."""
+        """{"password": ..., "confirm": true}: the account is deleted, 204 (the password is held to the login
+        limit, 429)."""
         principal = await self.auth.require(request, "write:profile")
+        address = client_address(request, self.ctx.settings)
         try:
-            await accounts.delete_account(self.ctx, principal.user.id, read_body(request))
+            await accounts.delete_account(self.ctx, principal.user.id, read_body(request), address)
         except accounts.AccountError as e:
             raise account_error(e) from None
+        except accounts.Throttled as e:
+            raise throttled(request, e, WRONG_PASSWORDS) from None
         clear_session_cookie(request, self.secure)
         request.setResponseCode(204)
         return b""
