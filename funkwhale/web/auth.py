@@ -8,10 +8,13 @@ from funkwhale.context import Context
 from funkwhale.users.models import Principal
 from funkwhale.users.tokens import hash_token, same
 from funkwhale.web.errors import ApiError
+from funkwhale.web.json import read_body
 
 SESSION_COOKIE = b"sessionid"
 CSRF_COOKIE = b"csrftoken"
 CSRF_HEADER = b"x-csrftoken"
+CSRF_FIELD = "csrfmiddlewaretoken"
+FORM_TYPE = b"application/x-www-form-urlencoded"
 SAFE_METHODS = (b"GET", b"HEAD", b"OPTIONS")
 _CACHE = "_funkwhale_principal"
 
@@ -75,9 +78,23 @@ def check_scope(principal: Principal, scope: str) -> None:
         raise ApiError(403, f"Your token lacks the {scope} scope.", "permission_denied")
 
 
-def check_csrf(request: Any, expected: str | None = None) -> None:
-    """Double submit: the X-CSRFToken header must equal the csrftoken cookie (and the session's token)."""
+def _submitted_csrf(request: Any) -> str:
+    """The token the client sent: the X-CSRFToken header, or a form's csrfmiddlewaretoken field (Django's two)."""
     header = (request.getHeader(CSRF_HEADER) or b"").decode("latin-1")
+    if header:
+        return header
+    ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    if ctype != FORM_TYPE:
+        return ""
+    field = read_body(request).get(CSRF_FIELD)
+    return field if isinstance(field, str) else ""
+
+
+def check_csrf(request: Any, expected: str | None = None) -> None:
+    """Double submit: the submitted token must equal the csrftoken cookie (and the session's token), which a
+    cross-site page can neither read nor set."""
+    submitted = _submitted_csrf(request)
     cookie = (request.getCookie(CSRF_COOKIE) or b"").decode("latin-1")
-    if not header or not cookie or not same(header, cookie) or (expected is not None and not same(header, expected)):
+    matches = bool(submitted and cookie) and same(submitted, cookie)
+    if not matches or (expected is not None and not same(submitted, expected)):
         raise ApiError(403, "CSRF Failed: CSRF token missing or incorrect.", "permission_denied")

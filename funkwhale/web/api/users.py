@@ -25,7 +25,7 @@ from funkwhale.web.api.auth import (
     set_session_cookie,
     throttled,
 )
-from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth, check_csrf
+from funkwhale.web.auth import SESSION_COOKIE, Auth, check_csrf
 from funkwhale.web.client_address import client_address
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response, read_body
@@ -88,10 +88,10 @@ class UsersApi:
 
     @route(app, "/login/", ["POST"])
     async def login(self, request: Any) -> bytes:
-        """Form (or JSON) username + password: a session cookie and a fresh CSRF token; wrong passwords are
-        limited per account and per address (429)."""
-        if request.getCookie(CSRF_COOKIE):
-            check_csrf(request)
+        """Form (or JSON) username + password: a session cookie and a fresh CSRF token. Like Django, the
+        login itself needs the CSRF double submit, so that no other site can log a browser into its account;
+        wrong passwords are limited per account and per address (429)."""
+        check_csrf(request)
         data = read_body(request)
         errors = {
             name: ["This field is required."]
