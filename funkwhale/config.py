@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -92,6 +93,17 @@ def _csv(name: str, raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated addresses or networks (10.0.0.0/8), each checked."""
+    values = _csv(name, raw)
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must list IP addresses or networks, got {value!r}") from None
+    return values
+
+
 def _setting(parse: Callable[[str, str], Any], default: Any = None, *, help: str = "") -> Any:
     return field(default=default, metadata={"parse": parse, "help": help})
 
@@ -115,7 +127,11 @@ class Settings:
     log_format: str = _setting(_choice(LOG_FORMATS), "text", help="text | json")
     log_level: str = _setting(_choice(LOG_LEVELS), "info", help="debug | info | warn | error | critical")
     reverse_proxy: str = _setting(_choice(REVERSE_PROXIES), "none", help="nginx: answer media with X-Accel-Redirect")
-    trusted_proxies: tuple[str, ...] = _setting(_csv, ("127.0.0.1", "::1"), help="whose X-Forwarded-For to trust")
+    trusted_proxies: tuple[str, ...] = _setting(
+        _networks,
+        ("127.0.0.1", "::1"),
+        help="with a reverse proxy, the proxies whose X-Real-IP / X-Forwarded-For give the client address",
+    )
     music_directories: tuple[str, ...] = _setting(
         _csv, (), help="server folders that `funkwhale import --in-place` may reference (comma-separated)"
     )
@@ -133,7 +149,8 @@ class Settings:
     )
     default_upload_quota: int = _setting(_positive_int, 10000, help="per-user quota in MB")
     node_name: str = _setting(_text, "Funkwhale", help="instance name shown in nodeinfo")
-    login_rate_limit: int = _setting(_positive_int, 30, help="failed logins per hour per account and per address")
+    login_rate_limit: int = _setting(_positive_int, 30, help="wrong passwords per hour per account and per address")
+    signup_rate_limit: int = _setting(_positive_int, 10, help="sign-ups per day per address")
     shutdown_timeout: int = _setting(_positive_int, 20, help="seconds to drain running tasks at shutdown")
     umask: int = _setting(
         _umask, 0o077, help="umask of the daemon and the CLI (octal): 077 private, 027 to let nginx's group read media"

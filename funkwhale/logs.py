@@ -22,6 +22,9 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
+from funkwhale.config import Settings
+from funkwhale.web.client_address import client_address
+
 # Keys of legacy (twisted.python.log) events that are bookkeeping, not fields.
 _LEGACY_KEYS = frozenset(("message", "format", "time", "system", "isError", "why", "failure"))
 
@@ -86,12 +89,12 @@ def redact(uri: str) -> str:
     return path + "?" + _QUERY_ITEM.sub(_redact_item, query)
 
 
-def log_access(request: Any, duration: float | None) -> None:
-    """The access-log event of a finished request (secrets in the query string redacted)."""
-    address = request.getClientAddress()
+def log_access(request: Any, duration: float | None, settings: Settings) -> None:
+    """The access-log event of a finished request (secrets in the query string redacted), with the client
+    address the rate limits also use."""
     access_log.info(
         '{client} "{method} {uri}" {status} {size} {duration_ms} ms',
-        client=getattr(address, "host", "-"),
+        client=client_address(request, settings),
         method=request.method.decode("latin-1"),
         uri=redact(request.uri.decode("latin-1")),
         status=request.code,

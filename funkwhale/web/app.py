@@ -89,6 +89,7 @@ def make_site(ctx: Context) -> FunkwhaleSite:
     site.displayTracebacks = False
     site.noisy = False
     site.secure_cookies = ctx.settings.protocol == "https"
+    site.settings = ctx.settings
     site.upload_spool_dir = str(storage.incoming_dir(ctx.settings))
     site.upload_gate = UploadGate(ctx, ctx.extra["auth"], ctx.settings.upload_max_concurrent_per_user)
     site.body_timeout = ctx.settings.body_timeout

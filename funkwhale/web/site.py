@@ -15,6 +15,7 @@ from twisted.python.failure import Failure
 from twisted.web.http import RESPONSES
 from twisted.web.server import Request, Site
 
+from funkwhale.config import Settings
 from funkwhale.web.errors import ApiError
 from funkwhale.web.upload_gate import UPLOADS
 
@@ -224,6 +225,7 @@ class FunkwhaleSite(Site):
     upload_gate: Any = None  # web.upload_gate.UploadGate: admits upload bodies from their headers
     body_timeout: float = 30  # FUNKWHALE_BODY_TIMEOUT
     body_min_rate: int = 1024  # FUNKWHALE_BODY_MIN_RATE
+    settings: Settings  # set by make_site; the access log's client address depends on the proxy settings
 
     def __init__(self, resource: Any, max_body: int = DEFAULT_MAX_BODY, upload_max_body: int | None = None,
                  **kwargs: Any) -> None:
@@ -251,7 +253,7 @@ class FunkwhaleSite(Site):
         from funkwhale.logs import log_access
 
         received = getattr(request, "received_at", None)
-        log_access(request, None if received is None else self.reactor.seconds() - received)
+        log_access(request, None if received is None else self.reactor.seconds() - received, self.settings)
 
     def finished(self, request: Any) -> None:
         self.in_flight.discard(request)

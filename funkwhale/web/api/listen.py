@@ -17,14 +17,12 @@ from funkwhale.context import Context
 from funkwhale.music.playback import respond
 from funkwhale.music.playback import store as playback_store
 from funkwhale.music.visibility import Viewer
-from funkwhale.users.accounts import read_listen_token
-from funkwhale.users.ratelimit import client_address
+from funkwhale.users.accounts import LISTEN_SCOPE, read_listen_token
 from funkwhale.web.api.browse import viewer_of
 from funkwhale.web.auth import Auth
+from funkwhale.web.client_address import client_address
 from funkwhale.web.errors import ApiError, install_api_errors, not_found
 from funkwhale.web.json import query
-
-LISTEN_SCOPE = "read:libraries"
 
 
 def _uuid(raw: str | None) -> uuid.UUID | None:
