@@ -116,6 +116,12 @@ class Settings:
     default_upload_quota: int = _setting(_positive_int, 10000, help="per-user quota in MB")
     node_name: str = _setting(_text, "Funkwhale", help="instance name shown in nodeinfo")
     login_rate_limit: int = _setting(_positive_int, 30, help="failed logins per hour per account and per address")
+    transcode_max_per_user: int = _setting(
+        _positive_int, 3, help="live ffmpeg transcodes one listener may run at once (cached ones do not count)"
+    )
+    transcode_max_total: int = _setting(
+        _positive_int, 2 * (os.cpu_count() or 1), help="live ffmpeg transcodes per web process (default: 2 x cores)"
+    )
     shutdown_timeout: int = _setting(_positive_int, 20, help="seconds to drain running tasks at shutdown")
     check_migrations: bool = _setting(_boolean, True, help="refuse to start below the latest migration")
 
