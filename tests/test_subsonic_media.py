@@ -172,6 +172,23 @@ async def test_download_and_cover_art(web_server, db_conn, alice, bob, ids):
         assert await _error(other, "getCoverArt", id=hidden) == 70
 
 
+@pytest_twisted.ensureDeferred
+async def test_cover_art_comes_in_fixed_sizes(web_server, db_conn, alice, tmp_path):
+    """Before: each size asked made its own resize and file (size=17, 18, ... 1200: 1184 decodes of a picture)."""
+    library = cf.insert_library(db_conn, alice, "me")
+    cover = audio.make_cover("blue", size=(800, 600))
+    song = audio.make_audio(tmp_path, "wide", "mp3", title="Wide", artist="X", album="Wide", cover=cover)
+    upload = upload_file(web_server.ctx, db_conn, library, song)
+    assert await process_upload(web_server.ctx, upload["id"]) == "finished"
+    album = one(db_conn, "SELECT album_id FROM track WHERE title = 'Wide'")["album_id"]
+    api = Subsonic(web_server, alice)
+    for asked, side in ((1, 50), (60, 50), (80, 100), (170, 200), (280, 300), (500, 600), (999, 600), (5000, 600)):
+        got = await _get(api, "getCoverArt", id=f"al-{album}", size=asked)
+        assert got.code == 200 and Image.open(io.BytesIO(got.body)).size == (side, side), asked
+    crops = list(storage.absolute(web_server.ctx.settings, "attachments").rglob("*-*.jpg"))
+    assert len(crops) == 6  # 50, 100, 200, 300, 600 and 1200 (not enlarged past the picture's 600)
+
+
 async def _import(ctx, conn, library, directory: Path, name: str, fmt: str, **tags) -> None:
     path = audio.make_audio(directory, name, fmt, **tags)
     target_name = storage.new_name(storage.TRACKS, path.suffix)
@@ -251,6 +268,6 @@ async def test_py_sonic_stream_and_cover(web_server, db_conn, alice, ids, tmp_pa
     raw, transcoded, cover = await deferToThread(session)
     assert raw == original
     assert probe(transcoded, tmp_path)[0] == "mp3"
-    assert Image.open(io.BytesIO(cover)).size == (60, 60)
+    assert Image.open(io.BytesIO(cover)).size == (50, 50)  # the nearest crop size
     song = (await Subsonic(web_server, alice).ok("getSong", id=ids["abend"]))["song"]
     assert song["starred"] and song["playCount"] == 1
