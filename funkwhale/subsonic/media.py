@@ -4,8 +4,9 @@ stream and download answer with the bytes of funkwhale.music.playback.respond (R
 transcodes, live ffmpeg otherwise, X-Accel-Redirect behind nginx), never a redirect. stream transcodes when
 `format` differs from the file or `maxBitRate` is lower than its bitrate; `maxBitRate` alone means mp3 (DSub);
 `format=raw` never transcodes; `timeOffset` (OpenSubsonic transcodeOffset) starts ffmpeg there; with
-`estimateContentLength` a live transcode announces duration x bitrate as Content-Length and is cut or padded to
-it. Nothing here counts a play (scrobble does).
+`estimateContentLength` a live transcode announces duration x bitrate as Content-Length (the duration bounded by
+what the file's size can hold, since it comes from the file's header) and is cut or padded to it, padded only when
+ffmpeg fell a little short. Nothing here counts a play (scrobble does).
 """
 
 from __future__ import annotations
