@@ -120,7 +120,9 @@ class Settings:
         _positive_int, 3, help="live ffmpeg transcodes one listener may run at once (cached ones do not count)"
     )
     transcode_max_total: int = _setting(
-        _positive_int, 2 * (os.cpu_count() or 1), help="live ffmpeg transcodes per web process (default: 2 x cores)"
+        _positive_int,
+        max(4, 2 * (os.cpu_count() or 1)),
+        help="live ffmpeg transcodes per web process (default: 2 x CPU cores, at least 4)",
     )
     shutdown_timeout: int = _setting(_positive_int, 20, help="seconds to drain running tasks at shutdown")
     check_migrations: bool = _setting(_boolean, True, help="refuse to start below the latest migration")

@@ -71,9 +71,9 @@ class EstimatedLength:
         (PAD_SLACK plus a quarter of what it made); further off, the connection is closed once what ffmpeg made is
         sent: the client sees a short body rather than the daemon making megabytes of silence for a duration the
         file's header made up."""
-        if self.exact or self._request.method == b"HEAD" or not files.connected(self._request):
-            return
         missing = self.length - self.sent
+        if self.exact or not missing or self._request.method == b"HEAD" or not files.connected(self._request):
+            return
         if missing > PAD_SLACK + self.sent // 4:
             self._request.channel.transport.loseConnection()
             return
