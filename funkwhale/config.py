@@ -151,6 +151,14 @@ class Settings:
     node_name: str = _setting(_text, "Funkwhale", help="instance name shown in nodeinfo")
     login_rate_limit: int = _setting(_positive_int, 30, help="wrong passwords per hour per account and per address")
     signup_rate_limit: int = _setting(_positive_int, 10, help="sign-ups per day per address")
+    transcode_max_per_user: int = _setting(
+        _positive_int, 3, help="live ffmpeg transcodes one listener may run at once (cached ones do not count)"
+    )
+    transcode_max_total: int = _setting(
+        _positive_int,
+        max(4, 2 * (os.cpu_count() or 1)),
+        help="live ffmpeg transcodes per web process (default: 2 x CPU cores, at least 4)",
+    )
     shutdown_timeout: int = _setting(_positive_int, 20, help="seconds to drain running tasks at shutdown")
     umask: int = _setting(
         _umask, 0o077, help="umask of the daemon and the CLI (octal): 077 private, 027 to let nginx's group read media"
