@@ -143,12 +143,17 @@ async def delete_library(ctx: Context, viewer: Viewer, library_uuid: uuid.UUID) 
 
 
 async def remove_media(ctx: Context, names: list[str]) -> None:
-    """Delete media files (names relative to MEDIA_ROOT) in a thread; a missing file is not an error."""
+    """Delete media files (names relative to MEDIA_ROOT) in a thread; a missing file is not an error. A picture
+    (under attachments/) takes its cached square crops (`<name>-<size>.jpg`) with it."""
 
     def remove() -> None:
         for name in names:
             try:
-                storage.absolute(ctx.settings, name).unlink(missing_ok=True)
+                path = storage.absolute(ctx.settings, name)
+                path.unlink(missing_ok=True)
+                if name.startswith(storage.ATTACHMENTS + "/"):
+                    for crop in path.parent.glob(f"{path.stem}-*.jpg"):
+                        crop.unlink(missing_ok=True)
             except (OSError, ValueError) as e:
                 log.warn("could not remove media file {name}: {error}", name=name, error=e)
 

@@ -1,4 +1,5 @@
-"""/api/v1/tags/: tags by name (`q` contains, any case), ordered by name, creation_date or length; `/<name>/`."""
+"""/api/v1/tags/: the tags on content the caller may play, by name (`q` contains, any case), ordered by name,
+creation_date or length; `/<name>/`."""
 
 from __future__ import annotations
 
@@ -25,19 +26,19 @@ class TagsApi:
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:
-        await viewer_of(self.ctx, self.auth, request)
+        viewer = await viewer_of(self.ctx, self.auth, request)
         page = Page.from_request(request)
         text = (query(request, "q") or "").strip()
         total, rows = await self.ctx.db.run(
-            store.list_tags_txn, text, ordering_of(request), page.size, page.offset, desc="catalog.tags"
+            store.list_tags_txn, viewer, text, ordering_of(request), page.size, page.offset, desc="catalog.tags"
         )
         page_or_404(page, rows)
         return json_response(request, page.body(request, total, [serializers.tag(row) for row in rows]))
 
     @app.route("/<name>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def detail(self, request: Any, name: str) -> bytes:
-        await viewer_of(self.ctx, self.auth, request)
-        row = await self.ctx.db.run(store.tag_txn, name, desc="catalog.tag")
+        viewer = await viewer_of(self.ctx, self.auth, request)
+        row = await self.ctx.db.run(store.tag_txn, viewer, name, desc="catalog.tag")
         if row is None:
             raise not_found("No such tag.")
         return json_response(request, serializers.tag(row))
