@@ -18,7 +18,8 @@ from funkwhale.music.uploads.multipart import FormError
 from funkwhale.threads import run_blocking
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response, query
+from funkwhale.web.json import json_response
+from funkwhale.web.params import query
 
 CACHE_CONTROL = b"public, max-age=31536000, immutable"
 

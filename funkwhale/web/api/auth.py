@@ -11,7 +11,8 @@ from funkwhale.users import accounts
 from funkwhale.users.tokens import new_token
 from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
 from funkwhale.web.errors import ApiError, install_api_errors
-from funkwhale.web.json import json_response, read_body
+from funkwhale.web.json import json_response
+from funkwhale.web.params import read_body
 
 CSRF_AGE = 365 * 24 * 3600
 # Paths whose clients never use the session (Subsonic, federation, media): no CSRF cookie for them.

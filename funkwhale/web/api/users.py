@@ -25,7 +25,8 @@ from funkwhale.web.api.auth import (
 )
 from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth, check_csrf
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response, read_body
+from funkwhale.web.json import json_response
+from funkwhale.web.params import read_body
 
 BAD_CREDENTIALS = "Unable to log in with provided credentials."
 
