@@ -25,6 +25,14 @@ class OutOfRange(BadValue):
     """An integer too large (or small) for a bigint."""
 
 
+class BadField(BadValue):
+    """A bad value somewhere in a body's field `field`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def check_text(value: str) -> str:
     """`value` unchanged, unless it holds a NUL, which PostgreSQL refuses in text."""
     if "\x00" in value:
@@ -49,20 +57,24 @@ def parse_int(raw: str) -> int:
     raise BadValue("A valid integer is required.")
 
 
-def check_json(value: Any) -> Any:
-    """`value` (decoded JSON) unchanged when every string and key in it is text and every integer fits a bigint.
-    Walks the tree with a list, not recursion, so a deep document cannot exhaust the stack."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            check_text(item)
-        elif isinstance(item, int) and not isinstance(item, bool):
-            check_int(item)
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                check_text(key)
-                pending.append(child)
-        elif isinstance(item, list):
-            pending.extend(item)
-    return value
+def check_json(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` (a decoded JSON object) unchanged when every string and key in it is text and every integer fits a
+    bigint; else `BadField` naming the top-level field that holds the bad value. Walks the tree with a list,
+    not recursion, so a deep document cannot exhaust the stack."""
+    for field, value in body.items():
+        pending = [field, value]
+        while pending:
+            item = pending.pop()
+            try:
+                if isinstance(item, str):
+                    check_text(item)
+                elif isinstance(item, int) and not isinstance(item, bool):
+                    check_int(item)
+            except BadValue as e:
+                raise BadField(field, str(e)) from None
+            if isinstance(item, dict):
+                pending.extend(item.keys())
+                pending.extend(item.values())
+            elif isinstance(item, list):
+                pending.extend(item)
+    return body

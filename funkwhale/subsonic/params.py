@@ -1,4 +1,7 @@
-"""A call's parameters: the query string and an urlencoded form body merged, repeated keys kept as lists."""
+"""A call's parameters: the query string and an urlencoded form body merged, repeated keys kept as lists.
+
+Values pass `funkwhale.params`' checks (no NUL; integers in ASCII digits, within a bigint), so nothing a client
+sends reaches SQL in a form PostgreSQL refuses."""
 
 from __future__ import annotations
 
@@ -6,11 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from funkwhale.subsonic.errors import bad_value, missing
+from funkwhale.params import BIGINT_MAX, BIGINT_MIN, BadValue, OutOfRange, check_text, parse_int
+from funkwhale.subsonic.errors import GENERIC, SubsonicError, bad_value, missing
 
 
 class Params:
-    """Typed access to the parameters; a missing required one is error 10, an unparsable one error 0."""
+    """Typed access to the parameters; a missing required one is error 10, an unparsable one error 0 (a NUL
+    anywhere is error 0 when the parameters are parsed)."""
 
     def __init__(self, values: dict[str, list[str]]) -> None:
         self._values = values
@@ -20,7 +25,10 @@ class Params:
         merged: dict[str, list[str]] = {}
         for raw in (query, form):
             for name, values in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items():
-                merged.setdefault(name, []).extend(values)
+                try:
+                    merged.setdefault(check_text(name), []).extend(check_text(value) for value in values)
+                except BadValue as e:
+                    raise SubsonicError(GENERIC, f"Invalid parameter {name!r}: {e}") from None
         return cls(merged)
 
     @classmethod
@@ -53,13 +61,16 @@ class Params:
         return list(self._values.get(name, []))
 
     def int(self, name: str, default: Any = None, minimum: int | None = None, maximum: int | None = None) -> Any:
-        """An integer clamped to [minimum, maximum], `default` when absent; error 0 when not an integer."""
+        """An integer clamped to [minimum, maximum] (and to a bigint), `default` when absent; error 0 when not an
+        integer."""
         value = self.get(name)
         if value is None or value == "":
             return default
         try:
-            number = int(value)
-        except ValueError:
+            number = parse_int(value)
+        except OutOfRange:
+            number = BIGINT_MIN if value.strip().startswith("-") else BIGINT_MAX
+        except BadValue:
             raise bad_value(name, value) from None
         if minimum is not None:
             number = max(minimum, number)

@@ -3,7 +3,8 @@
 The tree is plain dicts and lists, written once for both formats by Subsonic's mapping rules: a scalar is an
 XML attribute (a JSON value of its own type), a dict is a single child element (a JSON object, never an array),
 a list is repeated child elements (a JSON array, even of one item; scalars become text elements), and the key
-`value` is an element's text. None is left out everywhere.
+`value` is an element's text. None is left out everywhere. XML drops the characters XML 1.0 forbids (control
+characters in a tag), so the document always parses.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from funkwhale.instance.nodeinfo import implementation_version
+from funkwhale.xmlchars import xml_safe
 
 API_VERSION = "1.16.1"
 SERVER_TYPE = "funkwhale"
@@ -58,16 +60,16 @@ def _scalar(value: Any) -> str:
 
 def _xml(name: str, value: Any, out: list[str]) -> None:
     if not isinstance(value, dict):
-        out.append(f"<{name}>{escape(_scalar(value))}</{name}>")
+        out.append(f"<{name}>{escape(xml_safe(_scalar(value)))}</{name}>")
         return
     attrs = "".join(
-        f" {key}={quoteattr(_scalar(v))}"
+        f" {key}={quoteattr(xml_safe(_scalar(v)))}"
         for key, v in value.items()
         if key != "value" and v is not None and not isinstance(v, dict | list)
     )
     inner: list[str] = []
     if value.get("value") is not None:
-        inner.append(escape(_scalar(value["value"])))
+        inner.append(escape(xml_safe(_scalar(value["value"]))))
     for key, v in value.items():
         if isinstance(v, dict):
             _xml(key, v, inner)

@@ -11,7 +11,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from funkwhale.params import BadValue, OutOfRange, check_int, check_json, check_text, parse_int
+from funkwhale.params import BadField, BadValue, OutOfRange, check_int, check_json, check_text, parse_int
 from funkwhale.web.errors import ApiError, field_error, not_found
 
 if TYPE_CHECKING:
@@ -125,8 +125,9 @@ def read_body(request: Any) -> dict[str, Any]:
             raise ApiError(400, "Expected a JSON object.", "parse_error")
     try:
         return check_json(body)
-    except BadValue as e:
-        raise ApiError(400, str(e), "invalid") from None
+    except BadField as e:
+        name = e.field if "\x00" not in e.field else "non_field_errors"  # a NUL in the field's own name
+        raise field_error(name, str(e)) from None
 
 
 def page_or_404(page: Page, rows: list[Any]) -> None:
