@@ -27,6 +27,7 @@ from funkwhale.subsonic.registry import ENDPOINTS
 from funkwhale.web.app import AREAS
 
 from . import catalog_factories as cf
+from .playback_helpers import add_playable
 
 LONG = "9" * 4400
 NUMBER_ATTACKS = ["99999999999999999999", "9223372036854775807", "²", LONG]
@@ -159,7 +160,7 @@ def _refused(response: Any, names: list[str]) -> set[str]:
             return set()
         named = set(body) & set(names) if isinstance(body, dict) else set()
         return named or {name for name in names if re.search(rf"\b{re.escape(name)}\b", str(body.get("detail", "")))}
-    match = re.search(r"parameter:? '?([A-Za-z_]+)", text) or re.search(r'parameter ([A-Za-z_]+)', text)
+    match = re.search(r"parameter:? '?([A-Za-z_]+)", text) or re.search(r"parameter ([A-Za-z_]+)", text)
     if match and match.group(1) in names:
         return {match.group(1)}
     if '"failed"' in text or 'status="failed"' in text:  # error 70 and friends name no parameter: drop ids
@@ -167,9 +168,10 @@ def _refused(response: Any, names: list[str]) -> set[str]:
     return set()
 
 
-def _path(area: str, rule: str, segment: str) -> str:
+def _path(area: str, rule: str, segment: str, known: dict[str, str] | None = None) -> str:
+    """The rule's path with ints as 1 and each other part as what `known` gives for its name, else `segment`."""
     concrete = re.sub(r"<int:[^>]+>", "1", rule)
-    return "/" + area + re.sub(r"<[^>]+>", quote(segment, safe=""), concrete)
+    return "/" + area + re.sub(r"<([^>]+)>", lambda m: quote((known or {}).get(m[1], segment), safe=""), concrete)
 
 
 def _web_routes() -> list[tuple[str, str, str]]:
@@ -194,18 +196,25 @@ def _subsonic_auth(user: dict[str, Any]) -> list[tuple[str, str]]:
     return [("u", user["username"]), ("t", token), ("s", salt), ("v", "1.16.1"), ("c", "sweep")]
 
 
-def _arrange(db_conn: Any) -> dict[str, Any]:
+def _arrange(db_conn: Any, settings: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """Alice, with a track (id 1) whose file is real (so Range is parsed), and the names of her objects for the
+    routes' path parameters."""
     alice = cf.insert_listener(db_conn, "alice")
     library = cf.insert_library(db_conn, alice, "everyone")
-    artist = cf.insert_artist(db_conn, "Nina")
-    album = cf.insert_album(db_conn, artist, "Live")
-    cf.playable_track(db_conn, library, artist, "Song", album)
-    return alice
+    song = add_playable(db_conn, settings, library, "mp3")
+    known = {
+        "track_uuid": str(song.track["uuid"]),
+        "upload_uuid": str(song.upload["uuid"]),
+        "library_uuid": str(library["uuid"]),
+        "username": "alice",
+        "size": str(song.path.stat().st_size),
+    }
+    return alice, known
 
 
 @pytest_twisted.ensureDeferred
-async def test_no_route_answers_bad_input_with_a_5xx(server, db_conn):
-    alice = _arrange(db_conn)
+async def test_no_route_answers_bad_input_with_a_5xx(server, db_conn, settings):
+    alice, known = _arrange(db_conn, settings)
     sweep = Sweep(cf.listener_client(server, db_conn, alice))
     load_endpoints()
     with ErrorLog() as errors:
@@ -238,7 +247,7 @@ async def test_no_route_answers_bad_input_with_a_5xx(server, db_conn):
                 jobs.append(sweep.send("GET", f"/{area}/{segment}/"))
                 jobs.append(sweep.send("GET", f"/{area}/{segment}/1/"))
         for method, rule, area in _web_routes():
-            path = _path(area, rule, "abc")
+            path = _path(area, rule, "abc", known)
             for value in TEXT_ATTACKS:
                 if value in NUMBER_ATTACKS:  # read by per-parameter helpers: try each parameter
                     names = INT_NAMES if value == LONG else WEB_NAMES
@@ -292,4 +301,64 @@ async def test_unknown_routes_and_methods_answer_like_funkwhale(server, db_conn)
                 if response.code == 405:
                     assert response.json == {"detail": f'Method "{wrong}" not allowed.'}, (wrong, path, response)
                     assert wrong not in response.header("Allow"), (wrong, path, response.header("Allow"))
+    assert errors.events == [], "\n".join(errors.describe())
+
+
+@pytest_twisted.ensureDeferred
+async def test_each_reported_input_gets_its_4xx(server, db_conn, settings):
+    """The inputs of the report, each where it gave a 500, with the answer it gets now."""
+    alice, known = _arrange(db_conn, settings)
+    library = cf.insert_library(db_conn, alice, "me", name="second")
+    cf.playable_track(db_conn, library, cf.insert_artist(db_conn, "Nina"), "Two")
+    client = cf.listener_client(server, db_conn, alice)
+    listen_url = f"/api/v1/listen/{known['track_uuid']}/"
+    with ErrorLog() as errors:
+        response = await client.get("/api/v1/tracks/?q=a%00b")
+        assert (response.code, response.json["q"]) == (400, ["Null characters are not allowed."]), response
+        response = await client.get("/api/v1/tracks/?page=99999999999999999999")
+        assert (response.code, response.json["detail"]) == (404, "Invalid page."), response
+        response = await client.get("/api/v1/tracks/?artist=99999999999999999999")
+        assert response.code == 400 and "artist" in response.json, response
+        response = await client.get("/api/v1/tracks/?page_size=1&%FF%FE=1")  # a next link keeps every key
+        assert response.code == 200 and "%EF%BF%BD" in response.json["next"], response
+        response = await client.post(
+            "/api/v1/radios/sessions/", json_body={"radio_type": "artist", "related_object_id": "²"}
+        )
+        assert response.code == 400 and "related_object_id" in response.json, response
+        response = await client.post("/api/v1/favorites/tracks/", json_body={"track": 99999999999999999999})
+        assert response.code == 400 and "track" in response.json, response
+        response = await client.post("/api/v1/playlists/", json_body={"name": "a\x00b"})
+        assert (response.code, response.json["name"]) == (400, ["Null characters are not allowed."]), response
+        response = await client.post("/api/v1/playlists/", data=DEEP_JSON, headers={"Content-Type": "application/json"})
+        assert (response.code, response.json["code"]) == (400, "parse_error"), response
+        response = await client.post(
+            "/api/v1/oauth/token/", data=DEEP_OBJECT, headers={"Content-Type": "application/json"}
+        )
+        assert (response.code, response.json["error"]) == (400, "invalid_request"), response
+        assert (await client.get("/api/v1/tags/a%00b/")).code == 404
+        assert (await client.get(listen_url + "?token=%C3%A9%E2%82%AC")).code == 401
+
+        full = await client.get(listen_url, headers={"Range": "bytes=0-" + LONG})
+        assert full.code == 200 and len(full.body) == int(known["size"])
+        beyond = await client.get(listen_url, headers={"Range": "bytes=99999999999999999999-"})
+        assert beyond.code == 416, beyond
+
+        auth = _subsonic_auth(alice) + [("f", "json")]
+        for method, params in (
+            ("getAlbumList2", [("type", "newest"), ("offset", "99999999999999999999")]),
+            ("getRandomSongs", [("size", "99999999999999999999")]),
+            ("search3", [("query", ""), ("songOffset", "9223372036854775807"), ("songCount", "99999999999999999999")]),
+        ):
+            response = await client.get(f"/rest/{method}?" + _query(auth + params).decode())
+            assert response.json["subsonic-response"]["status"] == "ok", (method, response)
+        for params, code in (
+            ({"offset": "²"}, 0),
+            ({"type": "a\x00b"}, 0),
+            ({"t": "é"}, 40),
+            ({"v": "²"}, None),  # not a version number: ignored
+            ({"v": LONG}, 30),
+        ):
+            pairs = list(({**dict(auth), "type": "newest"} | params).items())
+            content = (await client.get("/rest/getAlbumList2?" + _query(pairs).decode())).json["subsonic-response"]
+            assert content.get("error", {}).get("code") == code, (params, content)
     assert errors.events == [], "\n".join(errors.describe())

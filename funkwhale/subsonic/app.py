@@ -55,11 +55,10 @@ class SubsonicApp:
 
     @app.route("/<method>", methods=["GET", "POST", "HEAD"])
     async def call(self, request: Any, method: str) -> bytes:
+        params = Params.of(request)
         method = method.removesuffix(".view")
-        fmt, callback = "xml", None
         try:
-            params = Params.of(request)
-            fmt, callback = (params.get("f") or "xml").lower(), params.get("callback")
+            params.check()
             result = await self._dispatch(request, method, params)
         except SubsonicError as e:
             result = envelope(None, (e.code, e.message))
@@ -70,7 +69,7 @@ class SubsonicApp:
             result = envelope(None, (errors.GENERIC, "The server could not answer this request."))
         if isinstance(result, bytes):
             return result
-        body, content_type = render(result, fmt, callback)
+        body, content_type = render(result, (params.get("f") or "xml").lower(), params.get("callback"))
         request.setResponseCode(200)
         request.setHeader(b"Content-Type", content_type)
         return body

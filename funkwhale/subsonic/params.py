@@ -14,22 +14,29 @@ from funkwhale.subsonic.errors import GENERIC, SubsonicError, bad_value, missing
 
 
 class Params:
-    """Typed access to the parameters; a missing required one is error 10, an unparsable one error 0 (a NUL
-    anywhere is error 0 when the parameters are parsed)."""
+    """Typed access to the parameters; a missing required one is error 10, an unparsable one error 0, and a NUL
+    in any name or value error 0 before the call runs (`check`)."""
 
-    def __init__(self, values: dict[str, list[str]]) -> None:
+    def __init__(self, values: dict[str, list[str]], problem: str | None = None) -> None:
         self._values = values
+        self._problem = problem
 
     @classmethod
     def parse(cls, query: bytes, form: bytes = b"") -> Params:
         merged: dict[str, list[str]] = {}
+        problem = None
         for raw in (query, form):
             for name, values in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items():
                 try:
-                    merged.setdefault(check_text(name), []).extend(check_text(value) for value in values)
-                except BadValue as e:
-                    raise SubsonicError(GENERIC, f"Invalid parameter {name!r}: {e}") from None
-        return cls(merged)
+                    merged.setdefault(check_text(name), []).extend([check_text(value) for value in values])
+                except BadValue as e:  # left out; `check` refuses the call (the format is still known)
+                    problem = problem or f"Invalid parameter {name!r}: {e}"
+        return cls(merged, problem)
+
+    def check(self) -> None:
+        """Error 0 when a parameter was refused while parsing."""
+        if self._problem is not None:
+            raise SubsonicError(GENERIC, self._problem)
 
     @classmethod
     def of(cls, request: Any) -> Params:
