@@ -11,8 +11,8 @@ from typing import Any
 
 BIGINT_MIN = -(2**63)
 BIGINT_MAX = 2**63 - 1
-# ASCII digits only: int() also reads "١٢" and SQL would not; 19 digits is as long as a bigint gets (and far
-# below Python's 4,300-digit conversion limit).
+# ASCII digits only (str.isdigit accepts "²", which int() refuses; int() reads other scripts' digits); 19 digits
+# is as long as a bigint gets, far below Python's 4,300-digit conversion limit.
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
 _DIGITS = re.compile(r"[+-]?[0-9]+")
 
