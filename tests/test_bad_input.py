@@ -336,6 +336,9 @@ async def test_each_reported_input_gets_its_4xx(server, db_conn, settings):
         )
         assert (response.code, response.json["error"]) == (400, "invalid_request"), response
         assert (await client.get("/api/v1/tags/a%00b/")).code == 404
+        response = await client.get(f"/api/v1/attachments/{known['library_uuid']}")  # the router's redirect
+        assert response.code == 308 and response.header("Location").endswith(f"/{known['library_uuid']}/"), response
+        assert (await client.get("/api/v1/tracks")).code < 500
         assert (await client.get(listen_url + "?token=%C3%A9%E2%82%AC")).code == 401
 
         full = await client.get(listen_url, headers={"Range": "bytes=0-" + LONG})
