@@ -65,14 +65,17 @@ class _Area(Resource):
         self.area = area
 
     def render(self, request: Any) -> Any:
-        try:
-            if any(b"\x00" in segment for segment in request.postpath):
-                raise ValueError("NUL in the path")
-            for segment in (*request.prepath, *request.postpath):
-                segment.decode("utf-8")
-        except ValueError:
+        if not all(_readable(segment) for segment in request.postpath):  # prepath: our own names
             return _NotFound().render(request)
         return self.area.render(request)
+
+
+def _readable(segment: bytes) -> bool:
+    """A path segment (percent-decoded) that is UTF-8 text without NUL."""
+    try:
+        return "\x00" not in segment.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
 
 
 class _Branch(Resource):

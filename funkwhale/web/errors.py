@@ -39,7 +39,7 @@ def not_found(what: str = "Not found.") -> ApiError:
     return ApiError(404, what, "not_found")
 
 
-def routing_error(request: Any, error: HTTPException) -> bytes:
+def _routing_error(request: Any, error: HTTPException) -> bytes:
     """What Klein's router raised, as Funkwhale (DRF) answers it: no route is the JSON 404, a route without the
     method a JSON 405 with `Allow`, a missing trailing slash the router's redirect."""
     if isinstance(error, RequestRedirect):
@@ -65,7 +65,7 @@ def install_api_errors(app: Klein) -> None:
 
     @app.handle_errors(HTTPException)
     def _routing(self: Any, request: Any, failure: Failure) -> bytes:
-        return routing_error(request, failure.value)
+        return _routing_error(request, failure.value)
 
     @app.handle_errors(CancelledError)
     def _cancelled(self: Any, request: Any, failure: Failure) -> bytes:
