@@ -53,23 +53,24 @@ def iso(value: datetime | date | str | None) -> str | None:
 
 
 def _scalar(value: Any) -> str:
+    """A scalar as XML text (escaped by the caller), without the characters XML 1.0 forbids."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return xml_safe(value) if isinstance(value, str) else str(value)
 
 
 def _xml(name: str, value: Any, out: list[str]) -> None:
     if not isinstance(value, dict):
-        out.append(f"<{name}>{escape(xml_safe(_scalar(value)))}</{name}>")
+        out.append(f"<{name}>{escape(_scalar(value))}</{name}>")
         return
     attrs = "".join(
-        f" {key}={quoteattr(xml_safe(_scalar(v)))}"
+        f" {key}={quoteattr(_scalar(v))}"
         for key, v in value.items()
         if key != "value" and v is not None and not isinstance(v, dict | list)
     )
     inner: list[str] = []
     if value.get("value") is not None:
-        inner.append(escape(xml_safe(_scalar(value["value"]))))
+        inner.append(escape(_scalar(value["value"])))
     for key, v in value.items():
         if isinstance(v, dict):
             _xml(key, v, inner)
