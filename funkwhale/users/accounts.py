@@ -411,7 +411,7 @@ def _b64(raw: bytes) -> str:
 def _sign(settings: Settings, payload: str) -> str:
     assert settings.secret_key is not None
     key = hashlib.sha256(b"funkwhale.scoped_tokens:" + settings.secret_key.encode()).digest()
-    return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
+    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
 
 
 def listen_token(settings: Settings, user_id: int, user_secret: str, now: datetime | None = None) -> str:
@@ -435,7 +435,7 @@ def read_listen_token(settings: Settings, token: str, now: datetime | None = Non
     """The token's claims (user_id, user_secret, scopes) when signed by us and fresh, else None. The caller
     compares user_secret with the user's current secret_key (a password change revokes old tokens)."""
     payload, _, signature = token.partition(".")
-    if not signature or not hmac.compare_digest(signature, _sign(settings, payload)):
+    if not signature or not hmac.compare_digest(signature.encode(), _sign(settings, payload).encode()):
         return None
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

@@ -9,11 +9,12 @@ from klein import Klein
 
 from funkwhale.context import Context
 from funkwhale.music.catalog import serializers, store
-from funkwhale.web.api.browse import ordering_of, page_or_404, viewer_of
+from funkwhale.web.api.browse import ordering_of, viewer_of
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import install_api_errors, not_found
-from funkwhale.web.json import json_response, query
+from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
+from funkwhale.web.params import page_or_404, query
 
 
 class TagsApi:
