@@ -1,6 +1,6 @@
 // The browser tests (`make e2e`, or `npx playwright test` from static/ after `make front`): the specs in e2e/
 // run in Debian's Chromium (CHROMIUM=path for another) against one real daemon that e2e/global-setup.ts starts.
-// A failed test keeps its trace (`npx playwright show-trace e2e/output/results/<test>/trace.zip`) and a
+// A failed test keeps its trace (`npx playwright show-trace --port 0 e2e/output/results/<test>/trace.zip`) and a
 // screenshot; the screens the specs check are saved in e2e/screenshots/.
 import { defineConfig } from "@playwright/test";
 
