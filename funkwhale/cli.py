@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from funkwhale import storage
+from funkwhale import storage, threads
 from funkwhale.config import ConfigError, Settings, describe, ensure_secret_key, load_settings
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {}
@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(os.environ, {"data_dir": args.data_dir}, args.config)
         storage.apply_umask(settings)  # before anything is written, as the daemon does
         settings = ensure_secret_key(settings)
+        threads.configure(settings)
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         print(f"funkwhale: {e}", file=sys.stderr)

@@ -15,11 +15,10 @@ from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
 from typing import Any
 
-from twisted.internet.threads import deferToThread
-
 from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.instance.settings import registration_mode
+from funkwhale.threads import run_cpu
 from funkwhale.users import ratelimit, store
 from funkwhale.users.actors import NewActor, build_local_actor
 from funkwhale.users.passwords import hash_password, verify_password
@@ -239,7 +238,7 @@ async def register(ctx: Context, data: dict[str, Any], address: str) -> dict[str
     keys = ratelimit.signup_keys(address)
     await _take_slot(ctx, keys, ctx.settings.signup_rate_limit, ratelimit.SIGNUP.window)
     try:
-        account = await deferToThread(
+        account = await run_cpu(
             prepare_account, ctx.settings, signup.username, signup.email, signup.password
         )
         return await ctx.db.run(
@@ -265,7 +264,7 @@ async def _verify(ctx: Context, stored: str | None, password: str, keys: list[st
     """verify_password held to the wrong-password limit of `keys`: the slot taken before the check is kept
     when the password is wrong and given back when it is right."""
     await _take_slot(ctx, keys, ctx.settings.login_rate_limit)
-    ok, rehashed = await deferToThread(verify_password, stored, password)
+    ok, rehashed = await run_cpu(verify_password, stored, password)
     if ok:
         await ratelimit.release(ctx.redis, keys)
     return ok, rehashed
@@ -340,7 +339,7 @@ async def change_password(
         errors["old_password"] = ["Your old password was entered incorrectly. Please enter it again."]
     if errors:
         raise AccountError(errors)
-    new_hash = await deferToThread(hash_password, new1)
+    new_hash = await run_cpu(hash_password, new1)
     keep = None if keep_session is None else hash_token(keep_session)
     await ctx.db.run(store.change_password_txn, user_id, new_hash, keep, desc="users.change_password")
 

@@ -25,7 +25,7 @@ from twisted.web.server import NOT_DONE_YET
 from werkzeug.http import parse_accept_header, parse_etags, quote_etag
 
 from funkwhale.config import Settings
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_io
 
 log = Logger()
 
@@ -138,7 +138,7 @@ class WebApp(Resource):
     async def _answer(self, request: Any) -> None:
         accepts_gzip = parse_accept_header(_header(request, b"accept-encoding"))["gzip"] > 0
         url_path = request.path.decode("utf-8", "replace")
-        answer = await run_blocking(resolve, self.roots, url_path, accepts_gzip)
+        answer = await run_io(resolve, self.roots, url_path, accepts_gzip)
         if request._disconnected:
             return
         request.setResponseCode(answer.status)

@@ -36,7 +36,7 @@ from funkwhale.music.models import (
     MetadataError,
 )
 from funkwhale.music.normalize import fold
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_cpu
 
 log = Logger()
 
@@ -140,7 +140,7 @@ async def _cover(ctx: Context, meta: Metadata, path: Path, in_place: bool, actor
         if meta.cover is not None:
             return await attachments.store_picture(ctx, meta.cover, actor_id)
         if in_place:
-            folder_cover = await run_blocking(find_folder_cover, path)
+            folder_cover = await run_cpu(find_folder_cover, path)
             if folder_cover is not None:
                 return await attachments.store_picture_file(ctx, folder_cover, actor_id)
     except attachments.InvalidImage:
@@ -155,7 +155,7 @@ async def process_upload(ctx: Context, upload_id: int) -> str | None:
         return None
     try:
         path = upload_path(ctx, row)
-        meta = apply_overrides(await run_blocking(read_metadata, path), row["import_metadata"] or {})
+        meta = apply_overrides(await run_cpu(read_metadata, path), row["import_metadata"] or {})
         if (row["import_metadata"] or {}).get("funkwhale", {}).get("track", {}).get("uuid"):
             raise MetadataError(TRACK_UUID_NOT_FOUND, "Importing onto an existing track is not supported.")
         in_place = not row["audio_file"]

@@ -16,7 +16,7 @@ from twisted.internet.interfaces import IPushProducer
 from werkzeug.http import http_date, parse_if_range_header, parse_range_header, quote_etag
 from zope.interface import implementer
 
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_io
 
 CHUNK = 128 * 1024
 
@@ -106,7 +106,7 @@ class FileSender:
                 await (self._resumed or succeed(None))
                 if self._stopped:
                     break
-                chunk = await run_blocking(_read_at, self.fh, self.offset, min(CHUNK, self.remaining))
+                chunk = await run_io(_read_at, self.fh, self.offset, min(CHUNK, self.remaining))
                 if not chunk:
                     abort(self.request)
                     break
@@ -135,7 +135,7 @@ async def serve_file(request: Any, path: Path, content_type: str, disposition: s
     """Answer a GET or HEAD with the file at `path` (FileNotFoundError/OSError if it cannot be opened):
     200 or 206 for a single satisfiable range, 416 for an unsatisfiable one; ETag and Last-Modified
     (If-Range is honoured). Returns the (empty) rest of the body for Klein."""
-    fh, stat = await run_blocking(_open, path)
+    fh, stat = await run_io(_open, path)
     try:
         size = stat.st_size
         etag = f"{size:x}-{stat.st_mtime_ns:x}"
@@ -165,4 +165,4 @@ async def serve_file(request: Any, path: Path, content_type: str, disposition: s
             await FileSender(request, fh, start, length).send()
         return b""
     finally:
-        await run_blocking(fh.close)
+        await run_io(fh.close)

@@ -16,7 +16,7 @@ from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.music import attachments
 from funkwhale.music.uploads.multipart import FormError
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_io
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
@@ -83,5 +83,5 @@ class AttachmentsApi:
             relative = path.relative_to(storage.media_root(self.ctx.settings).resolve()).as_posix()
             request.setHeader(b"X-Accel-Redirect", storage.accel_path(relative).encode())
             return b""
-        return await run_blocking(path.read_bytes)
+        return await run_io(path.read_bytes)
 
