@@ -19,6 +19,7 @@ from twisted.internet.threads import deferToThread
 
 from funkwhale.config import Settings
 from funkwhale.context import Context
+from funkwhale.errors import NON_FIELD, Invalid
 from funkwhale.instance.settings import registration_mode
 from funkwhale.users import ratelimit, store
 from funkwhale.users.actors import NewActor, build_local_actor
@@ -56,31 +57,10 @@ SESSION_AGE = timedelta(days=14)
 LISTEN_TOKEN_AGE = timedelta(days=3)
 LISTEN_SCOPE = "read:libraries"  # what a listen token (`?token=` on listen URLs) allows
 REQUIRED = "This field is required."
-
-
-class AccountError(Exception):
-    """Input refused, nothing written: field name -> messages (DRF's shape)."""
-
-    def __init__(self, fields: dict[str, list[str]]) -> None:
-        super().__init__(fields)
-        self.fields = fields
-
-
-class RegistrationClosed(Exception):
-    """Sign-ups are not open to this request."""
-
-
-class LoginFailed(Exception):
-    """Wrong username or password, or an inactive account."""
-
-
-class Throttled(Exception):
-    """Too many wrong passwords (for the account or the address) or sign-ups (from the address);
-    `retry_after` seconds to wait."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
+BAD_CREDENTIALS = "Unable to log in with provided credentials."
+WRONG_PASSWORDS = "wrong passwords"
+FAILED_LOGINS = "failed login attempts"
+SIGNUPS = "sign-ups from this address"
 
 
 # --- validation -------------------------------------------------------------------------------------
@@ -138,7 +118,7 @@ class Signup:
 
 
 def validate_signup(data: dict[str, Any]) -> Signup:
-    """The sign-up form checked field by field (AccountError with every problem found)."""
+    """The sign-up form checked field by field (Invalid with every problem found)."""
     errors: dict[str, list[str]] = {}
     username = _text(data, "username", errors).strip()
     email = _text(data, "email", errors).strip()
@@ -156,7 +136,7 @@ def validate_signup(data: dict[str, Any]) -> Signup:
     if password1 and password2 and password1 != password2 and not errors:
         errors["non_field_errors"] = ["The two password fields didn't match."]
     if errors:
-        raise AccountError(errors)
+        raise Invalid(fields=errors)
     return Signup(username, email, password1, (invitation or "").strip() or None)
 
 
@@ -191,10 +171,10 @@ def _conflicts(taken: dict[str, bool]) -> dict[str, list[str]]:
 
 
 def check_available_txn(txn: Any, username: str, email: str, domain: str) -> None:
-    """AccountError when the username or the email is in use."""
+    """Invalid when the username or the email is in use."""
     errors = _conflicts(store.taken_txn(txn, username, email, domain))
     if errors:
-        raise AccountError(errors)
+        raise Invalid(fields=errors)
 
 
 def create_account_txn(
@@ -205,17 +185,17 @@ def create_account_txn(
     via_api: bool = False,
 ) -> dict[str, Any]:
     """Insert the account and its actor. `via_api`: the instance's first account becomes its administrator;
-    `first_only`: refuse (RegistrationClosed) unless this is the first account."""
+    `first_only`: refuse (Invalid, forbidden) unless this is the first account."""
     store.lock_account_creation_txn(txn)
     first = not store.any_user_txn(txn)
     if first_only and not first:
-        raise RegistrationClosed()
+        raise Invalid.forbidden("Registration has been disabled")
     check_available_txn(txn, account.username, account.email, account.actor.domain)
     invitation_id = None
     if invitation is not None:
         invitation_id = store.open_invitation_txn(txn, invitation)
         if invitation_id is None:
-            raise AccountError({"invitation": ["Invalid invitation code"]})
+            raise Invalid.field("invitation", "Invalid invitation code")
         store.use_invitation_txn(txn, invitation_id)
     store.ensure_domain_txn(txn, account.actor.domain)
     actor_id = store.insert_actor_txn(txn, account.actor)
@@ -227,17 +207,17 @@ def create_account_txn(
 
 async def register(ctx: Context, data: dict[str, Any], address: str) -> dict[str, Any]:
     """Sign up through the API: open registration, a valid invitation, or the instance's first account.
-    Each address may create FUNKWHALE_SIGNUP_RATE_LIMIT accounts a day (Throttled beyond)."""
+    Each address may create FUNKWHALE_SIGNUP_RATE_LIMIT accounts a day (Invalid, throttled, beyond)."""
     first_only = not data.get("invitation") and await registration_mode(ctx) != "open"
     if first_only and await ctx.db.run(store.any_user_txn, desc="users.any"):
-        raise RegistrationClosed()
+        raise Invalid.forbidden("Registration has been disabled")
     signup = validate_signup(data)
     # Cheap checks first: hashing and key generation cost far more than a query.
     await ctx.db.run(
         check_available_txn, signup.username, signup.email, ctx.settings.domain, desc="users.available"
     )
     keys = ratelimit.signup_keys(address)
-    await _take_slot(ctx, keys, ctx.settings.signup_rate_limit, ratelimit.SIGNUP.window)
+    await _take_slot(ctx, keys, ctx.settings.signup_rate_limit, SIGNUPS, ratelimit.SIGNUP.window)
     try:
         account = await deferToThread(
             prepare_account, ctx.settings, signup.username, signup.email, signup.password
@@ -245,7 +225,7 @@ async def register(ctx: Context, data: dict[str, Any], address: str) -> dict[str
         return await ctx.db.run(
             create_account_txn, account, signup.invitation, first_only, True, desc="users.create"
         )
-    except (AccountError, RegistrationClosed):
+    except Invalid:
         await ratelimit.release(ctx.redis, keys)  # nothing was created
         raise
 
@@ -253,18 +233,20 @@ async def register(ctx: Context, data: dict[str, Any], address: str) -> dict[str
 # --- login and sessions -----------------------------------------------------------------------------
 
 
-async def _take_slot(ctx: Context, keys: list[str], limit: int, window: int = ratelimit.WINDOW) -> None:
-    """Count an attempt before making it (Throttled when a counter is full), so that concurrent attempts
-    never exceed the limit."""
+async def _take_slot(ctx: Context, keys: list[str], limit: int, what: str, window: int = ratelimit.WINDOW) -> None:
+    """Count an attempt before making it (Invalid "Too many <what>" when a counter is full), so that concurrent
+    attempts never exceed the limit."""
     wait = await ratelimit.attempt(ctx.redis, keys, limit, window)
     if wait is not None:
-        raise Throttled(wait)
+        raise Invalid.throttled(what, wait)
 
 
-async def _verify(ctx: Context, stored: str | None, password: str, keys: list[str]) -> tuple[bool, str | None]:
+async def _verify(
+    ctx: Context, stored: str | None, password: str, keys: list[str], what: str = WRONG_PASSWORDS
+) -> tuple[bool, str | None]:
     """verify_password held to the wrong-password limit of `keys`: the slot taken before the check is kept
     when the password is wrong and given back when it is right."""
-    await _take_slot(ctx, keys, ctx.settings.login_rate_limit)
+    await _take_slot(ctx, keys, ctx.settings.login_rate_limit, what)
     ok, rehashed = await deferToThread(verify_password, stored, password)
     if ok:
         await ratelimit.release(ctx.redis, keys)
@@ -272,14 +254,14 @@ async def _verify(ctx: Context, stored: str | None, password: str, keys: list[st
 
 
 async def login(ctx: Context, username: str, password: str, address: str) -> int:
-    """The id of the account, or Throttled / LoginFailed. Every check counts against the account and the
-    address before it runs (a right password gives its count back); a blocked client is refused before its
-    password is even looked at."""
+    """The id of the account, or Invalid (throttled, or bad credentials). Every check counts against the account
+    and the address before it runs (a right password gives its count back); a blocked client is refused before
+    its password is even looked at."""
     row = await ctx.db.run(store.login_user_txn, username, desc="users.login")
     keys = ratelimit.login_keys(address, None if row is None else row["id"])
-    ok, rehashed = await _verify(ctx, None if row is None else row["password"], password, keys)
+    ok, rehashed = await _verify(ctx, None if row is None else row["password"], password, keys, FAILED_LOGINS)
     if not ok or not row["is_active"]:
-        raise LoginFailed()
+        raise Invalid(fields={NON_FIELD: [BAD_CREDENTIALS]})
     if rehashed is not None:
         await ctx.db.run(store.set_password_hash_txn, row["id"], rehashed, desc="users.rehash")
     return row["id"]
@@ -314,7 +296,7 @@ async def clear_expired_sessions(ctx: Context) -> int:
 
 
 async def _check_password(ctx: Context, user_id: int, password: Any, address: str) -> bool:
-    """Whether `password` is the account's, held to the same limit as login (Throttled)."""
+    """Whether `password` is the account's, held to the same limit as login (Invalid, throttled)."""
     if not isinstance(password, str) or not password:
         return False
     stored = await ctx.db.run(store.password_hash_txn, user_id, desc="users.password")
@@ -339,7 +321,7 @@ async def change_password(
     if old and not await _check_password(ctx, user_id, old, address):
         errors["old_password"] = ["Your old password was entered incorrectly. Please enter it again."]
     if errors:
-        raise AccountError(errors)
+        raise Invalid(fields=errors)
     new_hash = await deferToThread(hash_password, new1)
     keep = None if keep_session is None else hash_token(keep_session)
     await ctx.db.run(store.change_password_txn, user_id, new_hash, keep, desc="users.change_password")
@@ -377,7 +359,7 @@ def validate_profile(data: dict[str, Any]) -> dict[str, Any]:
         else:
             fields["summary"] = (text or "")[:5000]
     if errors:
-        raise AccountError(errors)
+        raise Invalid(fields=errors)
     return fields
 
 
@@ -392,7 +374,7 @@ async def delete_account(ctx: Context, user_id: int, data: dict[str, Any], addre
     if data.get("confirm") not in (True, "true", "True", "1", "on"):
         errors["confirm"] = ["Please confirm deletion"]
     if errors:
-        raise AccountError(errors)
+        raise Invalid(fields=errors)
     await ctx.db.run(store.delete_user_txn, user_id, desc="users.delete")
 
 

@@ -21,11 +21,6 @@ from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, parse_uuid, query, read_body
 
 
-def invalid(error: uploads.Invalid) -> ApiError:
-    """A 400 with DRF-style field errors."""
-    return ApiError(400, str(error), error.code, error.fields)
-
-
 class LibrariesApi:
     app = Klein()
     install_api_errors(app)
@@ -61,10 +56,7 @@ class LibrariesApi:
         viewer = await self._viewer(request, "write:libraries")
         if viewer.actor_id is None:
             raise ApiError(403, "Your account has no actor to own a library.", "permission_denied")
-        try:
-            row = await uploads.create_library(self.ctx, viewer, read_body(request))
-        except uploads.Invalid as e:
-            raise invalid(e) from None
+        row = await uploads.create_library(self.ctx, viewer, read_body(request))
         return json_response(request, self._json(row), status=201)
 
     @app.route("/<library_uuid>/", methods=["GET", "HEAD"], strict_slashes=False)
@@ -78,12 +70,9 @@ class LibrariesApi:
     @app.route("/<library_uuid>/", methods=["PATCH", "PUT"], strict_slashes=False)
     async def update(self, request: Any, library_uuid: str) -> bytes:
         viewer = await self._viewer(request, "write:libraries")
-        try:
-            row = await uploads.update_library(
-                self.ctx, viewer, parse_uuid(library_uuid), read_body(request), partial=request.method == b"PATCH"
-            )
-        except uploads.Invalid as e:
-            raise invalid(e) from None
+        row = await uploads.update_library(
+            self.ctx, viewer, parse_uuid(library_uuid), read_body(request), partial=request.method == b"PATCH"
+        )
         if row is None:
             raise not_found()
         return json_response(request, self._json(row))
