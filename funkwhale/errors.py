@@ -18,6 +18,14 @@ DEFAULT_CODES: dict[str, str] = {
 }
 
 
+_KIND_OF_STATUS: dict[int, Kind] = {400: "invalid", 403: "forbidden", 404: "not_found", 429: "throttled"}
+
+
+def kind_of_status(status: int) -> Kind:
+    """The kind of refusal an HTTP status stands for, for the store modules that still name one."""
+    return _KIND_OF_STATUS[status]
+
+
 class Invalid(Exception):
     """Refused input. `fields` maps field names (or `non_field_errors`) to messages, as DRF reports them;
     `detail` is the message for the whole refusal (by default the first field's, prefixed by its name); `code`
