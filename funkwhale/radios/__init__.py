@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from funkwhale.errors import Invalid, kind_of_status
-from funkwhale.params import BadValue, OutOfRange, check_int, parse_int
+from funkwhale.params import to_int
 
 RADIO_TYPES = ("random", "favorites", "less-listened", "tag", "artist", "library", "custom")
 RELATED_TYPES = ("tag", "artist", "library")  # the types that need a `related_object_id`
@@ -102,14 +102,8 @@ def clean_session(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _artist_id(raw: Any) -> int:
-    """An artist id from a number or a string of digits (the range refused when it overflows a bigint)."""
-    try:
-        value = parse_int(raw) if isinstance(raw, str) else check_int(raw) if isinstance(raw, int) else 0
-    except OutOfRange as e:
-        raise Invalid.field("related_object_id", str(e)) from None
-    except BadValue:
-        value = 0
-    if isinstance(raw, bool) or not is_id(value):
+    value = to_int(raw, "related_object_id", "An artist id is a number.")
+    if not is_id(value):
         raise Invalid.field("related_object_id", "An artist id is a number.")
     return value
 
