@@ -8,17 +8,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-Kind = Literal["invalid", "forbidden", "not_found", "throttled"]
+Kind = Literal["invalid", "unauthenticated", "forbidden", "not_found", "throttled"]
 NON_FIELD = "non_field_errors"
 DEFAULT_CODES: dict[str, str] = {
     "invalid": "invalid",
+    "unauthenticated": "authentication_failed",
     "forbidden": "permission_denied",
     "not_found": "not_found",
     "throttled": "throttled",
 }
 
 
-_KIND_OF_STATUS: dict[int, Kind] = {400: "invalid", 403: "forbidden", 404: "not_found", 429: "throttled"}
+_KIND_OF_STATUS: dict[int, Kind] = {
+    400: "invalid",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    429: "throttled",
+}
 
 
 def kind_of_status(status: int) -> Kind:
@@ -29,8 +36,8 @@ def kind_of_status(status: int) -> Kind:
 class Invalid(Exception):
     """Refused input. `fields` maps field names (or `non_field_errors`) to messages, as DRF reports them;
     `detail` is the message for the whole refusal (by default the first field's, prefixed by its name); `code`
-    a machine-readable reason; `kind` what sort of refusal (bad input, not allowed, no such object, too many
-    attempts, the latter with `retry_after` seconds)."""
+    a machine-readable reason; `kind` what sort of refusal (bad input, bad credentials, not allowed, no such
+    object, too many attempts, the latter with `retry_after` seconds)."""
 
     def __init__(
         self,

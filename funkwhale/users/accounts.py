@@ -21,6 +21,8 @@ from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.errors import NON_FIELD, Invalid
 from funkwhale.instance.settings import registration_mode
+from funkwhale.music.playback import store as playback_store
+from funkwhale.music.visibility import Viewer
 from funkwhale.users import ratelimit, store
 from funkwhale.users.actors import NewActor, build_local_actor
 from funkwhale.users.passwords import hash_password, verify_password
@@ -411,6 +413,21 @@ def listen_token(settings: Settings, user_id: int, user_secret: str, now: dateti
         ).encode()
     )
     return f"{payload}.{_sign(settings, payload)}"
+
+
+async def listen_viewer(ctx: Context, token: str) -> Viewer:
+    """Who a listen token lets play: Invalid (unauthenticated) unless we signed it, it is fresh and bound to the
+    active user's current secret key; Invalid (forbidden) unless it grants LISTEN_SCOPE."""
+    claims = read_listen_token(ctx.settings, token)
+    user_id = claims.get("user_id") if claims else None
+    user = None
+    if isinstance(user_id, int):
+        user = await ctx.db.run(playback_store.token_user_txn, user_id, desc="listen.token_user")
+    if user is None or not hmac.compare_digest(user["secret_key"], str(claims.get("user_secret"))):
+        raise Invalid("Invalid token.", kind="unauthenticated")
+    if LISTEN_SCOPE not in (claims.get("scopes") or []):
+        raise Invalid.forbidden(f"Your token lacks the {LISTEN_SCOPE} scope.")
+    return Viewer(user_id=user["id"], actor_id=user["actor_id"])
 
 
 def read_listen_token(settings: Settings, token: str, now: datetime | None = None) -> dict[str, Any] | None:

@@ -40,7 +40,7 @@ def not_found(what: str = "Not found.") -> ApiError:
     return ApiError(404, what, "not_found")
 
 
-STATUSES = {"invalid": 400, "forbidden": 403, "not_found": 404, "throttled": 429}
+STATUSES = {"invalid": 400, "unauthenticated": 401, "forbidden": 403, "not_found": 404, "throttled": 429}
 
 
 def from_invalid(error: Invalid) -> ApiError:
