@@ -12,6 +12,8 @@ import pytest_twisted
 import funkwhale
 from funkwhale.errors import Invalid
 
+from .subsonic_helpers import Subsonic
+
 # Exceptions that are not refused input, each with why: infrastructure and process failures, protocol errors
 # with their own wire shape, playback outcomes each surface words its own way, and parse signals the domain
 # turns into Invalid before they leave it.
@@ -85,3 +87,16 @@ async def test_non_field_refusal_detail_is_the_message(client):
         "detail": "The two password fields didn't match.",
         "code": "invalid",
     }
+
+
+@pytest_twisted.ensureDeferred
+async def test_subsonic_refuses_a_non_ascii_index(web_server, alice):
+    """Bug: songIndexToRemove="²" passed the isdigit() check, then int() raised: error 0 "The server could not
+    answer this request." with a logged traceback; now the parameter is named as the bad value."""
+    api = Subsonic(web_server, alice)
+    pid = (await api.ok("createPlaylist", name="Road"))["playlist"]["id"]
+    for bad in ("²", "١", "-1", "x"):
+        content = await api.json("updatePlaylist", {"playlistId": pid, "songIndexToRemove": bad})
+        assert content["error"] == {"code": 0, "message": f"Invalid value for parameter songIndexToRemove: {bad!r}"}
+    content = await api.json("updatePlaylist", {"playlistId": pid, "songIndexToRemove": "9" * 5000})
+    assert content["error"]["code"] == 70  # no such entry, however large

@@ -13,6 +13,7 @@ from typing import Any
 from funkwhale import playlists
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
+from funkwhale.params import BIGINT_MAX, BadValue, OutOfRange, parse_int
 from funkwhale.playlists import store as playlists_store
 from funkwhale.subsonic import ids, serializers
 from funkwhale.subsonic.browsing import run
@@ -46,6 +47,18 @@ def playlist(row: dict[str, Any], me: int, entries: list[dict[str, Any]] | None 
 def _name(value: str | None) -> str | None:
     """A playlist name checked by the playlists' own rules (error 0 when refused)."""
     return None if value is None else playlists.clean_changes({"name": value}, partial=True)["name"]
+
+
+def _index(value: str) -> int:
+    """A songIndexToRemove: ASCII digits (error 0 otherwise); one beyond a bigint names no entry (70 later)."""
+    if value.strip().startswith(("+", "-")):
+        raise bad_value("songIndexToRemove", value)
+    try:
+        return parse_int(value)
+    except OutOfRange:
+        return BIGINT_MAX
+    except BadValue:
+        raise bad_value("songIndexToRemove", value) from None
 
 
 def _songs(call: Call, name: str) -> list[int]:
@@ -93,9 +106,7 @@ async def update_playlist(ctx: Context, call: Call) -> dict[str, Any]:
     public = params.bool("public") if "public" in params else None
     remove = []
     for value in params.all("songIndexToRemove"):
-        if not value.strip().isdigit():
-            raise bad_value("songIndexToRemove", value)
-        remove.append(int(value))
+        remove.append(_index(value))
     max_tracks = await instance_settings.get(ctx, "playlists__max_tracks")
     edit = store.PlaylistEdit(changes, public, remove, _songs(call, "songIdToAdd"))
     await run(ctx, store.update_playlist_txn, call.viewer, number, edit, max_tracks, name="update_playlist")
