@@ -329,6 +329,13 @@ async def change_password(
     await ctx.db.run(store.change_password_txn, user_id, new_hash, keep, desc="users.change_password")
 
 
+async def update_profile(ctx: Context, user_id: int, data: dict[str, Any]) -> None:
+    """Write the profile fields present in `data`; Invalid for a bad one, or an avatar naming no stored picture."""
+    fields = validate_profile(data)
+    if not await ctx.db.run(store.update_profile_txn, user_id, fields, desc="users.update"):
+        raise Invalid.field("avatar", "No picture has this uuid: send it to /api/v1/attachments/ first.")
+
+
 def validate_profile(data: dict[str, Any]) -> dict[str, Any]:
     """The writable profile fields present in `data` (name, privacy_level, summary, avatar), checked."""
     errors: dict[str, list[str]] = {}

@@ -24,7 +24,7 @@ from funkwhale.web.api.auth import (
 )
 from funkwhale.web.auth import SESSION_COOKIE, Auth, check_csrf
 from funkwhale.web.client_address import client_address
-from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
+from funkwhale.web.errors import ApiError, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.params import read_body
 
@@ -145,9 +145,7 @@ class UsersApi:
         return await self._update(request, await self._self_only(request, username, "write:profile"))
 
     async def _update(self, request: Any, principal: Principal) -> bytes:
-        fields = accounts.validate_profile(read_body(request))
-        if not await self.ctx.db.run(store.update_profile_txn, principal.user.id, fields, desc="users.update"):
-            raise field_error("avatar", "No picture has this uuid: send it to /api/v1/attachments/ first.")
+        await accounts.update_profile(self.ctx, principal.user.id, read_body(request))
         return await self._me(request, principal)
 
     @route(app, "/me/", ["DELETE"])
