@@ -1,5 +1,5 @@
 """Favorites and listenings as every surface writes them (the REST API one at a time, Subsonic's star and
-scrobble in bulk): only tracks the listener may play, all or nothing, each row marked with its `source`."""
+scrobble in bulk): only tracks the listener may play, all or nothing, Subsonic's rows marked with their `source`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,16 @@ def _all_written(wanted: list[int], written: list[int]) -> None:
     if missing:
         names = ", ".join(map(str, missing))
         raise Invalid.field("tracks", f"Unknown or unplayable tracks: {names}.", code="does_not_exist")
+
+
+def record_txn(txn: Any, viewer: Viewer, kind: str, track_id: int) -> dict[str, Any]:
+    """One favorite (`kind` "favorites"; again is fine) or listening ("listenings") of a track, as the REST API
+    adds them: {id, track, creation_date}; Invalid (`track`) unless the viewer may play it."""
+    add_txn = store.add_favorite_txn if kind == "favorites" else store.add_listening_txn
+    row = add_txn(txn, viewer, track_id)
+    if row is None:
+        raise Invalid.field("track", f'Invalid pk "{track_id}" - object does not exist.')
+    return row
 
 
 def favorite_txn(txn: Any, viewer: Viewer, track_ids: list[int], source: str) -> None:
