@@ -92,6 +92,9 @@ async def get_library(ctx: Context, viewer: Viewer, library_uuid: uuid.UUID, own
 
 
 async def create_library(ctx: Context, viewer: Viewer, data: dict[str, Any]) -> dict[str, Any]:
+    """A new library of the viewer's actor; Invalid for bad fields, or (forbidden) for an account without one."""
+    if viewer.actor_id is None:
+        raise Invalid.forbidden("Your account has no actor to own a library.")
     values = clean_library(data, partial=False)
     library_uuid = uuid.uuid4()
     fid = f"{ctx.settings.base_url}/federation/music/libraries/{library_uuid}"

@@ -15,7 +15,7 @@ from funkwhale.music.uploads.serializers import library_json
 from funkwhale.music.uploads.store import LibraryFilters
 from funkwhale.music.visibility import Viewer
 from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
+from funkwhale.web.errors import field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, parse_uuid, query, read_body
@@ -54,8 +54,6 @@ class LibrariesApi:
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "write:libraries")
-        if viewer.actor_id is None:
-            raise ApiError(403, "Your account has no actor to own a library.", "permission_denied")
         row = await uploads.create_library(self.ctx, viewer, read_body(request))
         return json_response(request, self._json(row), status=201)
 
