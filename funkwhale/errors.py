@@ -10,15 +10,13 @@ from typing import Literal
 
 Kind = Literal["invalid", "unauthenticated", "forbidden", "not_found", "throttled"]
 NON_FIELD = "non_field_errors"
-DEFAULT_CODES: dict[str, str] = {
+DEFAULT_CODES: dict[Kind, str] = {
     "invalid": "invalid",
     "unauthenticated": "authentication_failed",
     "forbidden": "permission_denied",
     "not_found": "not_found",
     "throttled": "throttled",
 }
-
-
 _KIND_OF_STATUS: dict[int, Kind] = {
     400: "invalid",
     401: "unauthenticated",
@@ -62,10 +60,6 @@ class Invalid(Exception):
     def field(cls, name: str, message: str, code: str | None = None) -> Invalid:
         """A refusal naming one field: `{name: [message]}`, detail "name: message"."""
         return cls(fields={name: [message]}, code=code)
-
-    @classmethod
-    def not_found(cls, detail: str) -> Invalid:
-        return cls(detail, kind="not_found")
 
     @classmethod
     def forbidden(cls, detail: str) -> Invalid:

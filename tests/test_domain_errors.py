@@ -70,7 +70,7 @@ def test_every_refusal_is_invalid():
 def test_invalid_detail_and_code():
     assert Invalid.field("name", "Too long.").detail == "name: Too long."
     assert Invalid(fields={"non_field_errors": ["No."]}).detail == "No."
-    assert Invalid.not_found("No such radio.").code == "not_found"
+    assert Invalid("No such radio.", kind="not_found").code == "not_found"
     throttled = Invalid.throttled("sign-ups", 30)
     assert throttled.detail == "Too many sign-ups. Try again in 30 seconds." and throttled.retry_after == 30
 
