@@ -196,7 +196,7 @@ def add_txn(
     missing = sorted(set(track_ids) - found)
     if missing:
         names = ", ".join(str(i) for i in missing)
-        raise PlaylistError(400, f"Unknown or unplayable tracks: {names}.", "invalid", "tracks")
+        raise PlaylistError(400, f"Unknown or unplayable tracks: {names}.", "does_not_exist", "tracks")
     count = _count_txn(txn, playlist_id)
     if count + len(track_ids) > max_tracks:
         raise PlaylistError(400, f"Playlist would reach the maximum of {max_tracks} tracks.", "max_tracks")

@@ -5,6 +5,7 @@ longer playable (no uploads); another user's are listed only when the viewer may
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from funkwhale.music.catalog.store import _select, _Sql, order_by  # the catalog's track JSON and orderings
@@ -166,3 +167,34 @@ def delete_filter_txn(txn: Any, viewer: Viewer, filter_uuid: str) -> bool:
         "DELETE FROM user_filter WHERE user_id = %s AND uuid = %s::uuid RETURNING id", (viewer.user_id, filter_uuid)
     )
     return txn.fetchone() is not None
+
+
+# -- bulk writes (funkwhale.social.activity) -------------------------------------------------------------------------
+
+
+def add_favorites_txn(txn: Any, viewer: Viewer, track_ids: list[int], source: str) -> list[int]:
+    """Favorite the tracks the viewer may play (one already a favorite keeps its source); the ids written."""
+    playable, params = playable_track_exists(viewer, "t.id")
+    txn.execute(
+        "INSERT INTO track_favorite (user_id, track_id, source) SELECT %s, t.id, %s FROM track t"
+        f" WHERE t.id = ANY(%s::bigint[]) AND {playable}"
+        " ON CONFLICT (user_id, track_id) DO UPDATE SET source = track_favorite.source RETURNING track_id",
+        [viewer.user_id, source, track_ids, *params],
+    )
+    return [row["track_id"] for row in txn.fetchall()]
+
+
+def remove_favorites_txn(txn: Any, viewer: Viewer, track_ids: list[int]) -> None:
+    txn.execute("DELETE FROM track_favorite WHERE user_id = %s AND track_id = ANY(%s)", (viewer.user_id, track_ids))
+
+
+def add_listenings_txn(txn: Any, viewer: Viewer, plays: list[tuple[int, datetime | None]], source: str) -> list[int]:
+    """Listenings (at the time given, else now) of the tracks the viewer may play; the track ids written."""
+    playable, params = playable_track_exists(viewer, "p.track")
+    txn.execute(
+        "INSERT INTO listening (user_id, track_id, creation_date, source)"
+        " SELECT %s, p.track, coalesce(p.at, now()), %s FROM unnest(%s::bigint[], %s::timestamptz[]) p(track, at)"
+        f" WHERE {playable} RETURNING track_id",
+        [viewer.user_id, source, [track for track, _ in plays], [when for _, when in plays], *params],
+    )
+    return [row["track_id"] for row in txn.fetchall()]

@@ -11,6 +11,7 @@ from twisted.python.failure import Failure
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
+from funkwhale.errors import Invalid
 from funkwhale.web.json import json_response
 
 log = Logger()
@@ -39,6 +40,15 @@ def not_found(what: str = "Not found.") -> ApiError:
     return ApiError(404, what, "not_found")
 
 
+STATUSES = {"invalid": 400, "unauthenticated": 401, "forbidden": 403, "not_found": 404, "throttled": 429}
+
+
+def from_invalid(error: Invalid) -> ApiError:
+    """A domain refusal as the REST API answers it: its field errors, detail and code, with the status of its
+    kind."""
+    return ApiError(STATUSES[error.kind], error.detail, error.code, error.fields)
+
+
 def _routing_error(request: Any, error: HTTPException) -> bytes:
     """What Klein's router raised, as Funkwhale (DRF) answers it: no route is the JSON 404, a route without the
     method a JSON 405 with `Allow`, a missing trailing slash the router's redirect."""
@@ -55,13 +65,21 @@ def _routing_error(request: Any, error: HTTPException) -> bytes:
 
 
 def install_api_errors(app: Klein) -> None:
-    """Map ApiError to its JSON body, routing failures to DRF's 404/405, and anything else to a logged 500
-    without a traceback."""
+    """Map ApiError and the domain's Invalid to their JSON bodies (Retry-After when throttled), routing failures
+    to DRF's 404/405, and anything else to a logged 500 without a traceback."""
 
     @app.handle_errors(ApiError)
     def _api_error(self: Any, request: Any, failure: Failure) -> bytes:
         error = failure.value
         return json_response(request, error.body(), status=error.status)
+
+    @app.handle_errors(Invalid)
+    def _invalid(self: Any, request: Any, failure: Failure) -> bytes:
+        error = failure.value
+        if error.retry_after is not None:
+            request.setHeader(b"Retry-After", str(error.retry_after).encode())
+        api_error = from_invalid(error)
+        return json_response(request, api_error.body(), status=api_error.status)
 
     @app.handle_errors(HTTPException)
     def _routing(self: Any, request: Any, failure: Failure) -> bytes:

@@ -8,7 +8,6 @@ and playlists go through the domain stores (funkwhale.social.store, funkwhale.pl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from funkwhale.music.catalog.store import album_cover_id
@@ -45,29 +44,25 @@ def require_visible_txn(txn: Any, viewer: Viewer, kind: str, numbers: list[int])
 # --- stars, ratings, plays ---------------------------------------------------------------------------------------
 
 
-# Where each kind of star lives: songs are the listener's favorites (shared with the web app).
-_STARS = {ids.TRACK: ("track_favorite", "track_id"), ids.ALBUM: ("starred_album", "album_id"),
-          ids.ARTIST: ("starred_artist", "artist_id")}  # fmt: skip
+# Where album and artist stars live (a starred song is the listener's favorite: funkwhale.social.activity).
+_STARS = {ids.ALBUM: ("starred_album", "album_id"), ids.ARTIST: ("starred_artist", "artist_id")}
 
 
 def star_txn(txn: Any, viewer: Viewer, wanted: dict[str, list[int]]) -> None:
-    """Star tracks (favorites, source `subsonic`), albums and artists, by kind; all or nothing."""
-    for kind, numbers in wanted.items():
-        require_visible_txn(txn, viewer, kind, numbers)
+    """Star albums and artists, by kind; all or nothing."""
+    for kind in _STARS:
+        require_visible_txn(txn, viewer, kind, wanted.get(kind, []))
     for kind, (table, column) in _STARS.items():
         if wanted.get(kind):
-            columns, values = f"user_id, {column}", "%s, n"
-            if kind == ids.TRACK:
-                columns, values = columns + ", source", values + ", 'subsonic'"
             txn.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {values} FROM unnest(%s::bigint[]) n"
+                f"INSERT INTO {table} (user_id, {column}) SELECT %s, n FROM unnest(%s::bigint[]) n"
                 f" ON CONFLICT (user_id, {column}) DO NOTHING",
                 (viewer.user_id, wanted[kind]),
             )
 
 
 def unstar_txn(txn: Any, viewer: Viewer, wanted: dict[str, list[int]]) -> None:
-    """Remove stars; ids that were not starred are ignored."""
+    """Remove album and artist stars; ids that were not starred are ignored."""
     for kind, (table, column) in _STARS.items():
         if wanted.get(kind):
             txn.execute(
@@ -89,19 +84,6 @@ def rate_txn(txn: Any, viewer: Viewer, kind: str, number: int, rating: int) -> N
         " ON CONFLICT (user_id, object_type, object_id)"
         " DO UPDATE SET rating = EXCLUDED.rating, modification_date = now()",
         (viewer.user_id, TABLES[kind], number, rating),
-    )
-
-
-def scrobble_txn(txn: Any, viewer: Viewer, plays: list[tuple[int, datetime | None]]) -> None:
-    """Add listenings (source `subsonic`, at the time given, else now) of tracks the viewer may play; all or
-    nothing."""
-    tracks = [track for track, _ in plays]
-    require_visible_txn(txn, viewer, ids.TRACK, tracks)
-    txn.execute(
-        "INSERT INTO listening (user_id, track_id, creation_date, source)"
-        " SELECT %s, p.track, coalesce(p.at, now()), 'subsonic'"
-        " FROM unnest(%s::bigint[], %s::timestamptz[]) p(track, at)",
-        (viewer.user_id, tracks, [when for _, when in plays]),
     )
 
 
