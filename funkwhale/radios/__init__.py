@@ -8,7 +8,7 @@ played the session answers 404 "No more tracks" (start a new session to listen a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from funkwhale.errors import Invalid, kind_of_status
 from funkwhale.params import to_int
@@ -34,7 +34,7 @@ class RadioError(Invalid):
             super().__init__(detail, kind=kind_of_status(status))
 
 
-def is_id(value: Any) -> bool:
+def is_id(value: Any) -> TypeGuard[int]:
     """True for a database id (a positive integer that fits a bigint)."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 

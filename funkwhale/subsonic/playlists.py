@@ -98,11 +98,13 @@ async def create_playlist(ctx: Context, call: Call) -> dict[str, Any]:
 async def update_playlist(ctx: Context, call: Call) -> dict[str, Any]:
     number = ids.number(call.params.require("playlistId"), ids.PLAYLIST)
     params = call.params
-    changes = {}
-    if "name" in params:
-        changes["name"] = _name(params.get("name"))
-    if params.get("comment") is not None:
-        changes["description"] = params.get("comment")
+    changes: dict[str, str] = {}
+    name = _name(params.get("name"))
+    if name is not None:
+        changes["name"] = name
+    comment = params.get("comment")
+    if comment is not None:
+        changes["description"] = comment
     public = params.bool("public") if "public" in params else None
     remove = []
     for value in params.all("songIndexToRemove"):

@@ -261,7 +261,7 @@ async def login(ctx: Context, username: str, password: str, address: str) -> int
     row = await ctx.db.run(store.login_user_txn, username, desc="users.login")
     keys = ratelimit.login_keys(address, None if row is None else row["id"])
     ok, rehashed = await _verify(ctx, None if row is None else row["password"], password, keys, FAILED_LOGINS)
-    if not ok or not row["is_active"]:
+    if row is None or not ok or not row["is_active"]:
         raise Invalid(fields={NON_FIELD: [BAD_CREDENTIALS]})
     if rehashed is not None:
         await ctx.db.run(store.set_password_hash_txn, row["id"], rehashed, desc="users.rehash")
@@ -424,8 +424,8 @@ def listen_token(settings: Settings, user_id: int, user_secret: str, now: dateti
 async def listen_viewer(ctx: Context, token: str) -> Viewer:
     """Who a listen token lets play: Invalid (unauthenticated) unless we signed it, it is fresh and bound to the
     active user's current secret key; Invalid (forbidden) unless it grants LISTEN_SCOPE."""
-    claims = read_listen_token(ctx.settings, token)
-    user_id = claims.get("user_id") if claims else None
+    claims = read_listen_token(ctx.settings, token) or {}
+    user_id = claims.get("user_id")
     user = None
     if isinstance(user_id, int):
         user = await ctx.db.run(playback_store.token_user_txn, user_id, desc="listen.token_user")

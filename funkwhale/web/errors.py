@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from klein import Klein
 from twisted.internet.defer import CancelledError
@@ -13,6 +13,8 @@ from werkzeug.routing import RequestRedirect
 
 from funkwhale.errors import Invalid
 from funkwhale.web.json import json_response
+
+E = TypeVar("E", bound=BaseException)
 
 log = Logger()
 
@@ -64,18 +66,25 @@ def _routing_error(request: Any, error: HTTPException) -> bytes:
     return json_response(request, {"detail": error.description or error.name}, status=error.code or 400)
 
 
+def error_of(failure: Failure, kind: type[E]) -> E:
+    """The exception a `handle_errors(kind)` handler was called for, typed (Klein calls it only for `kind`)."""
+    error = failure.value
+    assert isinstance(error, kind), error
+    return error
+
+
 def install_api_errors(app: Klein) -> None:
     """Map ApiError and the domain's Invalid to their JSON bodies (Retry-After when throttled), routing failures
     to DRF's 404/405, and anything else to a logged 500 without a traceback."""
 
     @app.handle_errors(ApiError)
     def _api_error(self: Any, request: Any, failure: Failure) -> bytes:
-        error = failure.value
+        error = error_of(failure, ApiError)
         return json_response(request, error.body(), status=error.status)
 
     @app.handle_errors(Invalid)
     def _invalid(self: Any, request: Any, failure: Failure) -> bytes:
-        error = failure.value
+        error = error_of(failure, Invalid)
         if error.retry_after is not None:
             request.setHeader(b"Retry-After", str(error.retry_after).encode())
         api_error = from_invalid(error)
@@ -83,7 +92,7 @@ def install_api_errors(app: Klein) -> None:
 
     @app.handle_errors(HTTPException)
     def _routing(self: Any, request: Any, failure: Failure) -> bytes:
-        return _routing_error(request, failure.value)
+        return _routing_error(request, error_of(failure, HTTPException))
 
     @app.handle_errors(CancelledError)
     def _cancelled(self: Any, request: Any, failure: Failure) -> bytes:

@@ -93,15 +93,16 @@ async def get_library(ctx: Context, viewer: Viewer, library_uuid: uuid.UUID, own
 
 async def create_library(ctx: Context, viewer: Viewer, data: dict[str, Any]) -> dict[str, Any]:
     """A new library of the viewer's actor; Invalid for bad fields, or (forbidden) for an account without one."""
-    if viewer.actor_id is None:
+    actor_id = viewer.actor_id
+    if actor_id is None:
         raise Invalid.forbidden("Your account has no actor to own a library.")
     values = clean_library(data, partial=False)
     library_uuid = uuid.uuid4()
     fid = f"{ctx.settings.base_url}/federation/music/libraries/{library_uuid}"
 
     def create_txn(txn: Any) -> dict[str, Any]:
-        store.insert_library_txn(txn, viewer.actor_id, library_uuid, fid, values)
-        return store.get_library_txn(txn, library_uuid, viewer, owner_only=True)
+        store.insert_library_txn(txn, actor_id, library_uuid, fid, values)
+        return _exists(store.get_library_txn(txn, library_uuid, viewer, owner_only=True))
 
     return await ctx.db.run(create_txn, desc="libraries.create")
 
@@ -303,7 +304,7 @@ def _record_upload_txn(
     library_id = None
     if uploader is not None and uploader["actor_id"] is not None:
         library_id = store.owned_library_id_txn(txn, uploader["actor_id"], library_uuid)
-    if library_id is None:
+    if uploader is None or library_id is None:
         raise Invalid.field("library", "Object not found.")
     try:
         quota.check(
@@ -317,7 +318,14 @@ def _record_upload_txn(
     message = None
     if values["import_status"] == "pending":
         message = queue.enqueue_durable_txn(txn, PROCESS_UPLOAD, upload_id)
-    return store.get_upload_by_id_txn(txn, upload_id), message
+    return _exists(store.get_upload_by_id_txn(txn, upload_id)), message
+
+
+def _exists(row: dict[str, Any] | None) -> dict[str, Any]:
+    """A row this transaction has just written, read back."""
+    if row is None:
+        raise RuntimeError("a row written in this transaction cannot be read back")
+    return row
 
 
 # --- managing uploads ---
@@ -374,8 +382,12 @@ async def requeue_uploads(
     """Set the viewer's uploads (among `uuids`, None: all) that are in `from_statuses` back to pending and
     queue their import again (relaunch_import: errored, skipped, pending; publish: draft); how many."""
 
+    actor_id = viewer.actor_id
+    if actor_id is None:
+        return 0  # an account without an actor has no uploads
+
     def requeue_txn(txn: Any) -> list[queue.Message]:
-        ids = store.requeue_uploads_txn(txn, viewer.actor_id, uuids, from_statuses)
+        ids = store.requeue_uploads_txn(txn, actor_id, uuids, from_statuses)
         return [queue.enqueue_durable_txn(txn, PROCESS_UPLOAD, upload_id) for upload_id in ids]
 
     messages = await ctx.db.run(requeue_txn, desc="uploads.requeue")

@@ -19,7 +19,7 @@ from funkwhale.users.oauth import apps, flows
 from funkwhale.users.oauth import store as oauth_store
 from funkwhale.users.oauth.flows import OAuthError
 from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, install_api_errors, not_found
+from funkwhale.web.errors import ApiError, error_of, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import query_items, read_body
@@ -59,7 +59,7 @@ class OAuthApi:
 
     @app.handle_errors(OAuthError)
     def _oauth_error(self, request: Any, failure: Failure) -> bytes:
-        error = failure.value
+        error = error_of(failure, OAuthError)
         _no_store(request)
         if error.status == 401:
             request.setHeader(b"WWW-Authenticate", b'Basic realm="oauth"')
