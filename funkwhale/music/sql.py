@@ -72,13 +72,17 @@ class Fragments(NamedParams):
             f" WHERE pu.id = {upload_id} AND {self.playable})"
         )
 
+    def playable_uploads(self, track_id: str) -> str:
+        """FROM and WHERE of the uploads `pu` (in their library `pl`) of the track `track_id` the viewer may play."""
+        return (
+            "FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+            f" WHERE pu.track_id = {track_id} AND {self.playable}"
+        )
+
     def track_playable(self, track_id: str, extra: str = "") -> str:
         """True when the viewer may play an upload of the track `track_id` (that also meets `extra`, which starts
         with " AND" and reads `pu` / `pl`)."""
-        return (
-            "EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-            f" WHERE pu.track_id = {track_id} AND {self.playable}{extra})"
-        )
+        return f"EXISTS (SELECT 1 {self.playable_uploads(track_id)}{extra})"
 
     def album_playable(self, album_id: str, extra: str = "") -> str:
         track_playable = self.track_playable("xt.id", extra)
@@ -129,6 +133,19 @@ class Fragments(NamedParams):
             " LIMIT 1) IS NOT NULL ORDER BY g.name)"  # a subplan per tag that stops at the first shown item
         )
 
+    def track_tagged(self, tag_ids: str) -> str:
+        """True for a track `t` that carries one of the tags `tag_ids` (a SELECT of tag ids) the viewer sees,
+        itself or through its album or artist."""
+        tagged = {
+            kind: f"SELECT ti.object_id FROM tagged_item ti WHERE ti.object_type = '{kind}'"
+            f" AND ti.tag_id IN ({tag_ids}) AND {self.tag_shown('ti')}"
+            for kind in ("track", "album", "artist")
+        }  # three sets hashed once each, rather than a lookup per track; coalesce: no album is not a match
+        return (
+            f"coalesce(t.id IN ({tagged['track']}) OR t.album_id IN ({tagged['album']})"
+            f" OR t.artist_id IN ({tagged['artist']}), false)"
+        )
+
     def album_cover_id(self, album: str) -> str:
         """Attachment id of the cover of the album row `album` (may be NULL) as the viewer sees it: a picture set
         on the album itself, else the cover of the first upload of its tracks they may play."""
@@ -149,18 +166,12 @@ class Fragments(NamedParams):
     def best_duration(self, track_id: str) -> str:
         """The longest duration among the uploads of the track `track_id` the viewer may play (0 when unknown);
         NULL when they may play none, so count() and sum() over it skip unplayable tracks."""
-        return (
-            "(SELECT coalesce(max(pu.duration), 0) FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-            f" WHERE pu.track_id = {track_id} AND {self.playable} HAVING count(*) > 0)"
-        )
+        return f"(SELECT coalesce(max(pu.duration), 0) {self.playable_uploads(track_id)} HAVING count(*) > 0)"
 
     def file_fields(self, track: str) -> str:
         """json {license, copyright, description} of the track row `track`: what is set on the row itself, else
         what the file of the first upload the viewer may play says (the importer keeps it in upload.metadata)."""
-        first = (
-            "(SELECT pu.metadata FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-            f" WHERE pu.track_id = {track}.id AND {self.playable} ORDER BY pu.creation_date, pu.id LIMIT 1)"
-        )
+        first = f"(SELECT pu.metadata {self.playable_uploads(track + '.id')} ORDER BY pu.creation_date, pu.id LIMIT 1)"
         return (
             f"(SELECT json_build_object('license', coalesce({track}.license, f.m ->> 'license'),"
             f" 'copyright', coalesce(nullif({track}.copyright, ''), f.m ->> 'copyright'),"
@@ -208,9 +219,7 @@ class Fragments(NamedParams):
             "(SELECT coalesce(json_agg(json_build_object('uuid', pu.uuid, 'fid', pu.fid, 'size', pu.size,"
             " 'duration', pu.duration, 'bitrate', pu.bitrate, 'mimetype', pu.mimetype, 'source', pu.source,"
             " 'audio_file', pu.audio_file, 'original_name', pu.original_name)"
-            " ORDER BY pu.creation_date, pu.id), '[]'::json)"
-            f" FROM upload pu JOIN library pl ON pl.id = pu.library_id WHERE pu.track_id = {track}.id"
-            f" AND {self.playable})"
+            f" ORDER BY pu.creation_date, pu.id), '[]'::json) {self.playable_uploads(track + '.id')})"
         )
 
     def track_album(self, id_expr: str) -> str:

@@ -34,16 +34,7 @@ def _filter_condition(sql: Fragments, f: dict[str, Any]) -> str:
     kind = f["type"]
     values = f[FILTERS[kind][0]]
     if kind == "tag":
-        names = sql.bind([v.lower() for v in values])
-        tagged = {
-            kind: "SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
-            f" WHERE lower(g.name) = ANY({names}) AND ti.object_type = '{kind}' AND {sql.tag_shown('ti')}"
-            for kind in ("track", "album", "artist")
-        }  # three sets hashed once each, rather than a lookup per track; coalesce: no album is not a match
-        cond = (
-            f"coalesce(t.id IN ({tagged['track']}) OR t.album_id IN ({tagged['album']})"
-            f" OR t.artist_id IN ({tagged['artist']}), false)"
-        )
+        cond = sql.track_tagged(f"SELECT id FROM tag WHERE lower(name) = ANY({sql.bind([v.lower() for v in values])})")
     elif kind == "artist":
         ids = sql.bind(values)
         cond = (

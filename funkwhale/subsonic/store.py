@@ -106,8 +106,7 @@ class Query(Fragments):
             f" AS starred, {self._rating('track', 't.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN track t ON t.id = pg.id LEFT JOIN album sal ON sal.id = t.album_id"
             " CROSS JOIN LATERAL (SELECT pu.mimetype, pu.size, pu.duration, pu.bitrate, pu.sample_rate,"
-            " pu.audio_file, pu.source, pu.original_name, pu.metadata FROM upload pu"
-            f" JOIN library pl ON pl.id = pu.library_id WHERE pu.track_id = t.id AND {self.playable}"
+            f" pu.audio_file, pu.source, pu.original_name, pu.metadata {self.playable_uploads('t.id')}"
             " ORDER BY pu.creation_date, pu.id LIMIT 1) up"
             f" {self._plays(' WHERE l.user_id = %(me)s AND l.track_id = t.id')} ORDER BY pg.ord"
         )
@@ -409,20 +408,6 @@ def _artist_tag_ids(q: Query, artist: str) -> str:
     )
 
 
-def _tagged_with(q: Query, tags: str) -> str:
-    """Track `t` carries one of the tags `tags` (a SELECT of tag ids) the viewer sees, itself or through its album
-    or artist."""
-    tagged = {
-        kind: f"SELECT ti.object_id FROM tagged_item ti WHERE ti.object_type = '{kind}' AND ti.tag_id IN ({tags})"
-        f" AND {q.tag_shown('ti')}"
-        for kind in ("track", "album", "artist")
-    }  # three sets hashed once each; coalesce: a track without an album is simply not tagged through one
-    return (
-        f"coalesce(t.id IN ({tagged['track']}) OR t.album_id IN ({tagged['album']})"
-        f" OR t.artist_id IN ({tagged['artist']}), false)"
-    )
-
-
 def _similar_artists(q: Query, artist: str, count: int) -> str:
     """Artists sharing the most tags with `artist`, best first (not the artist itself)."""
     seed = _artist_tag_ids(q, artist)
@@ -460,7 +445,7 @@ def similar_songs_txn(txn: Any, viewer: Viewer, kind: str, number: int, count: i
         artist, exists = f"(SELECT artist_id FROM album WHERE id = {seed})", q.album_playable(seed)
     else:
         artist, exists = f"(SELECT artist_id FROM track WHERE id = {seed})", q.track_playable(seed)
-    where = [q.track_not_filtered("t"), f"(t.artist_id = {artist} OR {_tagged_with(q, _artist_tag_ids(q, artist))})"]
+    where = [q.track_not_filtered("t"), f"(t.artist_id = {artist} OR {q.track_tagged(_artist_tag_ids(q, artist))})"]
     if kind == "tr":
         where.append(f"t.id <> {seed}")
     row = q.fetchall(txn, f"SELECT {exists} AS found, {nested(q.songs(where, 'random()', count))} AS songs")[0]

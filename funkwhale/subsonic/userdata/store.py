@@ -310,8 +310,7 @@ def _with_lyrics(q: Query, where: list[str]) -> str:
     """The tracks `t` meeting `where` that the viewer may play, each with the embedded `lyrics` of the first of
     their uploads that has some (NULL when none has)."""
     lyrics = (
-        "(SELECT pu.metadata ->> 'lyrics' FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-        f" WHERE pu.track_id = t.id AND {q.playable} AND pu.metadata ? 'lyrics'"
+        f"(SELECT pu.metadata ->> 'lyrics' {q.playable_uploads('t.id')} AND pu.metadata ? 'lyrics'"
         " ORDER BY pu.creation_date, pu.id LIMIT 1)"
     )
     return (
