@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from funkwhale.db.rows import required
 from funkwhale.music.sql import Fragments, order_by
 from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import ALBUM_COVERS, DEFAULT_ORDERING, ORDERINGS, PlaylistError
@@ -133,7 +134,7 @@ def _insert_txn(txn: Any, viewer: Viewer, name: str, privacy_level: str) -> int:
 
 
 def create_txn(txn: Any, viewer: Viewer, name: str, privacy_level: str) -> dict[str, Any]:
-    return detail_txn(txn, viewer, _insert_txn(txn, viewer, name, privacy_level))
+    return required(detail_txn(txn, viewer, _insert_txn(txn, viewer, name, privacy_level)), "the new playlist")
 
 
 def lock_txn(txn: Any, viewer: Viewer, playlist_id: int) -> None:
@@ -163,7 +164,7 @@ def update_txn(txn: Any, viewer: Viewer, playlist_id: int, changes: dict[str, st
         f"UPDATE playlist SET {assignments}, modification_date = now() WHERE id = %s",
         [*changes.values(), playlist_id],
     )
-    return detail_txn(txn, viewer, playlist_id)
+    return required(detail_txn(txn, viewer, playlist_id), "the playlist just changed")
 
 
 def delete_txn(txn: Any, viewer: Viewer, playlist_id: int) -> None:
@@ -198,7 +199,7 @@ def add_txn(
                 400, f"Tracks already in the playlist: {names}.", "tracks_already_exist_in_playlist", "tracks"
             )
     _append_txn(txn, playlist_id, count, track_ids)
-    return tracks_txn(txn, viewer, playlist_id, count)
+    return required(tracks_txn(txn, viewer, playlist_id, count), "the tracks just added")
 
 
 def _append_txn(txn: Any, playlist_id: int, count: int, track_ids: list[int]) -> None:
@@ -235,7 +236,8 @@ def import_txn(
         raise PlaylistError(400, f"Playlist would reach the maximum of {max_tracks} tracks.", "max_tracks")
     playlist_id = _insert_txn(txn, viewer, name, privacy_level)
     _append_txn(txn, playlist_id, 0, track_ids)
-    return detail_txn(txn, viewer, playlist_id), [n for n, i in enumerate(found) if i is None]
+    playlist = required(detail_txn(txn, viewer, playlist_id), "the imported playlist")
+    return playlist, [n for n, i in enumerate(found) if i is None]
 
 
 def remove_txn(txn: Any, viewer: Viewer, playlist_id: int, index: int) -> None:

@@ -169,14 +169,15 @@ def delete_filter_txn(txn: Any, viewer: Viewer, filter_uuid: str) -> bool:
 
 def add_favorites_txn(txn: Any, viewer: Viewer, track_ids: list[int], source: str) -> list[int]:
     """Favorite the tracks the viewer may play (one already a favorite keeps its source); the ids written."""
-    playable, params = playable_track_exists(viewer, "t.id")
-    txn.execute(
-        "INSERT INTO track_favorite (user_id, track_id, source) SELECT %s, t.id, %s FROM track t"
-        f" WHERE t.id = ANY(%s::bigint[]) AND {playable}"
+    sql = Fragments(viewer)
+    rows = sql.fetchall(
+        txn,
+        f"INSERT INTO track_favorite (user_id, track_id, source) SELECT {sql.bind(viewer.user_id)}, t.id,"
+        f" {sql.bind(source)} FROM track t WHERE t.id = ANY({sql.bind(track_ids)}::bigint[])"
+        f" AND {sql.track_playable('t.id')}"
         " ON CONFLICT (user_id, track_id) DO UPDATE SET source = track_favorite.source RETURNING track_id",
-        [viewer.user_id, source, track_ids, *params],
     )
-    return [row["track_id"] for row in txn.fetchall()]
+    return [row["track_id"] for row in rows]
 
 
 def remove_favorites_txn(txn: Any, viewer: Viewer, track_ids: list[int]) -> None:
@@ -185,11 +186,13 @@ def remove_favorites_txn(txn: Any, viewer: Viewer, track_ids: list[int]) -> None
 
 def add_listenings_txn(txn: Any, viewer: Viewer, plays: list[tuple[int, datetime | None]], source: str) -> list[int]:
     """Listenings (at the time given, else now) of the tracks the viewer may play; the track ids written."""
-    playable, params = playable_track_exists(viewer, "p.track")
-    txn.execute(
+    sql = Fragments(viewer)
+    tracks, times = [track for track, _ in plays], [when for _, when in plays]
+    rows = sql.fetchall(
+        txn,
         "INSERT INTO listening (user_id, track_id, creation_date, source)"
-        " SELECT %s, p.track, coalesce(p.at, now()), %s FROM unnest(%s::bigint[], %s::timestamptz[]) p(track, at)"
-        f" WHERE {playable} RETURNING track_id",
-        [viewer.user_id, source, [track for track, _ in plays], [when for _, when in plays], *params],
+        f" SELECT {sql.bind(viewer.user_id)}, p.track, coalesce(p.at, now()), {sql.bind(source)}"
+        f" FROM unnest({sql.bind(tracks)}::bigint[], {sql.bind(times)}::timestamptz[]) p(track, at)"
+        f" WHERE {sql.track_playable('p.track')} RETURNING track_id",
     )
-    return [row["track_id"] for row in txn.fetchall()]
+    return [row["track_id"] for row in rows]

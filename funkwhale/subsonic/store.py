@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from funkwhale.db.params import PositionalParams
+from funkwhale.db.rows import required
 from funkwhale.music.normalize import fold
 from funkwhale.music.sql import Fragments
 from funkwhale.music.visibility import Viewer, library_condition
@@ -330,7 +331,8 @@ def starred_txn(txn: Any, viewer: Viewer) -> dict[str, Any]:
         [q.track_not_filtered("t"), "t.id IN (SELECT track_id FROM track_favorite WHERE user_id = %(me)s)"],
         "(SELECT creation_date FROM track_favorite WHERE user_id = %(me)s AND track_id = t.id) DESC, t.id",
     )
-    return q.fetchone(txn, f"SELECT {nested(artists)} AS artists, {nested(albums)} AS albums, {nested(songs)} AS songs")
+    statement = f"SELECT {nested(artists)} AS artists, {nested(albums)} AS albums, {nested(songs)} AS songs"
+    return required(q.fetchone(txn, statement), "starred")
 
 
 # --- search ------------------------------------------------------------------------------------------------------
@@ -390,7 +392,7 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
         columns.append(f"{nested(select)} AS songs")
     if not columns:
         return {}
-    return q.fetchone(txn, f"SELECT {', '.join(columns)}")
+    return required(q.fetchone(txn, f"SELECT {', '.join(columns)}"), "search")
 
 
 # --- discovery: similar artists and songs, top songs ---------------------------------------------------------------

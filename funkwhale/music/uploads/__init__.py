@@ -19,6 +19,7 @@ from twisted.logger import Logger
 
 from funkwhale import storage
 from funkwhale.context import Context
+from funkwhale.db.rows import required
 from funkwhale.errors import Invalid
 from funkwhale.music import formats
 from funkwhale.music.uploads import quota, store
@@ -102,7 +103,7 @@ async def create_library(ctx: Context, viewer: Viewer, data: dict[str, Any]) -> 
 
     def create_txn(txn: Any) -> dict[str, Any]:
         store.insert_library_txn(txn, actor_id, library_uuid, fid, values)
-        return _exists(store.get_library_txn(txn, library_uuid, viewer, owner_only=True))
+        return required(store.get_library_txn(txn, library_uuid, viewer, owner_only=True), "the new library")
 
     return await ctx.db.run(create_txn, desc="libraries.create")
 
@@ -318,14 +319,7 @@ def _record_upload_txn(
     message = None
     if values["import_status"] == "pending":
         message = queue.enqueue_durable_txn(txn, PROCESS_UPLOAD, upload_id)
-    return _exists(store.get_upload_by_id_txn(txn, upload_id)), message
-
-
-def _exists(row: dict[str, Any] | None) -> dict[str, Any]:
-    """A row this transaction has just written, read back."""
-    if row is None:
-        raise RuntimeError("a row written in this transaction cannot be read back")
-    return row
+    return required(store.get_upload_by_id_txn(txn, upload_id), "the new upload"), message
 
 
 # --- managing uploads ---

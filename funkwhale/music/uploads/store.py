@@ -82,7 +82,8 @@ def list_libraries_txn(
         binder = PositionalParams()
         where, params = library_condition(binder, viewer, "l"), binder.params
     else:
-        where, params = "l.actor_id = %s", [viewer.actor_id]
+        where = "l.actor_id = %s"
+    params: list[Any] = [viewer.actor_id]
     if filters.privacy_level:
         where += " AND l.privacy_level = %s"
         params.append(filters.privacy_level)
@@ -100,7 +101,8 @@ def list_libraries_txn(
 def get_library_txn(txn: Any, library_uuid: uuid.UUID, viewer: Viewer, owner_only: bool) -> dict[str, Any] | None:
     """One library the viewer may see (or, with owner_only, one they own)."""
     if owner_only:
-        where, params = "l.actor_id = %s", [viewer.actor_id]
+        where = "l.actor_id = %s"
+    params: list[Any] = [viewer.actor_id]
     else:
         binder = PositionalParams()
         where, params = library_condition(binder, viewer, "l"), binder.params
@@ -148,7 +150,8 @@ class UploadFilters:
 
 
 def _upload_where(viewer: Viewer, filters: UploadFilters) -> tuple[str, list[Any]]:
-    where, params = "l.actor_id = %s", [viewer.actor_id]
+    where = "l.actor_id = %s"
+    params: list[Any] = [viewer.actor_id]
     if filters.library is not None:
         where += " AND l.uuid = %s"
         params.append(filters.library)
