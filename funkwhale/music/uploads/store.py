@@ -82,8 +82,7 @@ def list_libraries_txn(
         binder = PositionalParams()
         where, params = library_condition(binder, viewer, "l"), binder.params
     else:
-        where = "l.actor_id = %s"
-    params: list[Any] = [viewer.actor_id]
+        where, params = "l.actor_id = %s", [viewer.actor_id]
     if filters.privacy_level:
         where += " AND l.privacy_level = %s"
         params.append(filters.privacy_level)
@@ -101,8 +100,7 @@ def list_libraries_txn(
 def get_library_txn(txn: Any, library_uuid: uuid.UUID, viewer: Viewer, owner_only: bool) -> dict[str, Any] | None:
     """One library the viewer may see (or, with owner_only, one they own)."""
     if owner_only:
-        where = "l.actor_id = %s"
-    params: list[Any] = [viewer.actor_id]
+        where, params = "l.actor_id = %s", [viewer.actor_id]
     else:
         binder = PositionalParams()
         where, params = library_condition(binder, viewer, "l"), binder.params
