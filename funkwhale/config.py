@@ -118,6 +118,12 @@ class Settings:
     login_rate_limit: int = _setting(_positive_int, 30, help="failed logins per hour per account and per address")
     shutdown_timeout: int = _setting(_positive_int, 20, help="seconds to drain running tasks at shutdown")
     check_migrations: bool = _setting(_boolean, True, help="refuse to start below the latest migration")
+    external_requests_allow_private_networks: bool = _setting(
+        _boolean, False, help="let federation requests reach loopback and private addresses (test peers only)"
+    )
+    external_requests_verify_ssl: bool = _setting(
+        _boolean, True, help="verify the TLS certificates of federation peers (system trust, SSL_CERT_FILE)"
+    )
 
     @property
     def embedded_postgres(self) -> bool:

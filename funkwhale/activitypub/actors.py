@@ -9,6 +9,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from funkwhale.activitypub import store
+from funkwhale.activitypub.fetch import Signer
 from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.threads import run_blocking
@@ -45,9 +46,11 @@ async def local_actor(ctx: Context, username: str) -> dict[str, Any] | None:
     )
 
 
-async def signing_key(ctx: Context, fid: str) -> str | None:
-    """The private key of a local actor, for signing what it sends."""
-    return await ctx.db.run(store.signing_key_txn, fid, desc="activitypub.signing_key")
+async def signer(ctx: Context, fid: str | None = None) -> Signer | None:
+    """What signs outgoing requests as local actor `fid` (default: the service actor); None without a key."""
+    fid = fid or service_actor_fid(ctx.settings)
+    key = await ctx.db.run(store.signing_key_txn, fid, desc="activitypub.signing_key")
+    return Signer.for_actor(fid, key) if key else None
 
 
 class ServiceActorSetup(Service):

@@ -14,6 +14,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from werkzeug.exceptions import HTTPException
 
+from funkwhale.activitypub.signatures import IncomingRequest
 from funkwhale.context import Context
 from funkwhale.instance import settings as prefs
 
@@ -72,3 +73,18 @@ async def require_enabled(ctx: Context) -> None:
     """404 when an administrator switched federation off (`federation__enabled`)."""
     if not await prefs.get(ctx, "federation__enabled"):
         raise not_found()
+
+
+def incoming_request(request: Any, body: bytes, scheme: str | None = None) -> IncomingRequest:
+    """What the signature verifier needs of a Twisted request: the raw URI, the headers as received."""
+    headers = {
+        name.decode("latin-1").lower(): ", ".join(v.decode("latin-1") for v in values)
+        for name, values in request.requestHeaders.getAllRawHeaders()
+    }
+    return IncomingRequest(
+        method=request.method.decode("ascii", "replace"),
+        target=request.uri.decode("latin-1"),
+        headers=headers,
+        body=body,
+        scheme=scheme or ("https" if request.isSecure() else "http"),
+    )
