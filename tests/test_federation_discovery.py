@@ -9,6 +9,8 @@ from xml.etree import ElementTree
 import pytest_twisted
 from cryptography.hazmat.primitives import serialization
 
+from funkwhale.users.store import delete_user_txn
+
 from .test_accounts import SIGNUP, signup_form
 
 REFERENCE = Path("/work/shared/reference/funkwhale-1.4-responses")
@@ -204,8 +206,9 @@ async def test_unknown_and_deleted_actors(client, db_conn):
     assert (await client.get("/federation/actors/nobody", headers=AP)).code == 404
     assert (await client.get("/federation/actors/nobody/outbox", headers=AP)).code == 404
     await signup(client, "alice")
-    with db_conn.cursor() as cur:
-        cur.execute("UPDATE actor SET type = 'Tombstone', private_key = NULL WHERE preferred_username = 'alice'")
+    with db_conn.cursor() as cur:  # the account is deleted as users/store.py deletes it
+        cur.execute("SELECT id FROM users WHERE username = 'alice'")
+        delete_user_txn(cur, cur.fetchone()["id"])
     resp = await client.get("/federation/actors/alice", headers=AP)
     assert resp.code == 410
     assert resp.json["type"] == "Tombstone" and resp.json["id"] == f"{BASE}/federation/actors/alice"

@@ -327,3 +327,10 @@ async def test_an_untrusted_certificate_is_refused_unless_verification_is_off(tl
         await Fetcher(allow_private=True).get_object(url)
     assert tls_peer.seen == []
     assert (await Fetcher(allow_private=True, verify_tls=False).get_object(url))["id"] == url
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unreadable_ssl_cert_file_is_a_fetch_error(tls_peer, tmp_path, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(FetchError, match="cannot read SSL_CERT_FILE"):
+        await Fetcher(allow_private=True).get_object(f"https://127.0.0.1:{tls_peer.port}/actor")

@@ -127,8 +127,11 @@ def trust_root() -> Any:
     if not path:
         return platformTrust()
 
-    with open(path, "rb") as fh:
-        data = fh.read()
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        raise FetchError(f"cannot read SSL_CERT_FILE {path}: {e.strerror}") from None
     marker = b"-----END CERTIFICATE-----"
     blocks = [block + marker for block in data.split(marker) if b"-----BEGIN CERTIFICATE-----" in block]
     if not blocks:

@@ -14,15 +14,18 @@ _ACTOR_COLUMNS = """
 
 
 def local_actor_txn(txn: Any, fid: str, username: str) -> dict[str, Any] | None:
-    """A local actor by its exact id, else the actor of the account named `username` (any case)."""
+    """A local actor (or a deleted account's Tombstone) by its exact id, else the actor of the account named
+    `username` (any case)."""
     txn.execute(
         f"""
         SELECT {_ACTOR_COLUMNS}
         FROM actor a
         LEFT JOIN users u ON u.actor_id = a.id
         LEFT JOIN attachment att ON att.id = u.avatar_id
-        WHERE a.fid = %(fid)s AND a.private_key IS NOT NULL OR u.actor_id IS NOT NULL AND a.id = (
-            SELECT actor_id FROM users WHERE lower(username) = lower(%(username)s)
+        WHERE a.id IN (
+            SELECT id FROM actor WHERE fid = %(fid)s AND (private_key IS NOT NULL OR type = 'Tombstone')
+            UNION ALL
+            SELECT actor_id FROM users WHERE lower(username) = lower(%(username)s) AND actor_id IS NOT NULL
         )
         ORDER BY a.fid = %(fid)s DESC
         LIMIT 1
