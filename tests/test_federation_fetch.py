@@ -26,6 +26,7 @@ from funkwhale.activitypub.fetch import (
 from funkwhale.activitypub.http import incoming_request
 from funkwhale.users.actors import key_pair
 
+from .test_accounts import SIGNUP, signup_form
 from .tls_helpers import make_pki
 
 AP = "application/activity+json"
@@ -285,6 +286,15 @@ async def test_the_service_actor_signs_with_the_key_it_publishes(server, peer):
         await fetcher.request("GET", f"{peer.base}/signed", signer=signer)
     response = await Fetcher(allow_private=True).request("GET", f"{peer.base}/signed", signer=signer)
     assert response.status == 200, response.body
+
+    client = server.client()  # a user's key, for requests made on a listener's behalf
+    assert (await client.post(SIGNUP, json_body=signup_form("alice"))).code in (200, 201, 204)
+    alice = (await client.get("/federation/actors/alice", headers={"Accept": AP})).json
+    user_signer = await actors.signer(server.ctx, alice["id"])
+    assert user_signer.key_id == alice["publicKey"]["id"]
+    peer.public_keys[user_signer.key_id] = alice["publicKey"]["publicKeyPem"]
+    response = await Fetcher(allow_private=True).request("GET", f"{peer.base}/signed", signer=user_signer)
+    assert response.status == 200 and json.loads(response.body)["key_id"] == user_signer.key_id
 
 
 # -- TLS ----------------------------------------------------------------------------------------------------

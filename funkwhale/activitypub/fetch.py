@@ -228,7 +228,7 @@ class Fetcher:
     resolver: Resolver = system_resolver
     reactor: Any = global_reactor
     total_timeout: float = TOTAL_TIMEOUT
-    _trust: Any = field(default=None, repr=False)
+    _trust: Any = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Fetcher:
