@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
 
-from .test_daemon import WAIT, Daemon, clean_env, daemons, free_port, tmp_path  # noqa: F401 (fixtures)
+from funkwhale.config import Settings, load_settings, record_public_address, recorded_public_address
+
+from .test_daemon import BIN, WAIT, Daemon, clean_env, daemons, free_port, tmp_path  # noqa: F401 (fixtures)
 from .tls_helpers import make_pki
 
 
@@ -48,9 +51,36 @@ def test_the_daemon_serves_federation_over_tls(servers, clean, tmp_path, daemons
     )
     assert status == 200 and content_type == "application/activity+json"
     assert actor["id"] == f"{base}/federation/actors/service" and actor["type"] == "Service"
+    # An account made by the CLI on the same data directory, without FUNKWHALE_HOSTNAME (as the acceptance check
+    # does), gets ids under the daemon's address, which the daemon recorded in DATA_DIR/public_address.
+    cli_env = clean_env(FUNKWHALE_DATABASE_URL=servers[0], FUNKWHALE_REDIS_URL=servers[1])
+    created = subprocess.run(
+        [str(BIN / "funkwhale"), "--data-dir", str(tmp_path / "data"), "createuser", "alice", "--email", "a@b.org"],
+        input="S3cret-pass!\nS3cret-pass!\n",
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    status, _, jrd = https_get(f"{base}/.well-known/webfinger?resource=acct:alice@127.0.0.1:{port}", str(pki.ca))
+    assert jrd["links"][0]["href"] == f"{base}/federation/actors/alice"
+    status, _, alice = https_get(jrd["links"][0]["href"], str(pki.ca), accept="application/activity+json")
+    assert status == 200 and alice["id"] == f"{base}/federation/actors/alice"
     # plain HTTP on the TLS port gets no answer
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health/", timeout=5):
             raise AssertionError("plain HTTP was answered on the TLS port")
     except (OSError, urllib.error.URLError):
         pass
+
+
+def test_the_recorded_address_is_a_default_below_the_environment(tmp_path):  # noqa: F811
+    record_public_address(Settings(data_dir=str(tmp_path), hostname="music.example:8443", protocol="https"))
+    recorded = recorded_public_address(str(tmp_path))
+    assert recorded == {"protocol": "https", "hostname": "music.example:8443"}
+    adopted = load_settings({}, {"data_dir": str(tmp_path)}, defaults=recorded)
+    assert adopted.base_url == "https://music.example:8443"
+    explicit = load_settings({"FUNKWHALE_HOSTNAME": "other.example"}, {"data_dir": str(tmp_path)}, defaults=recorded)
+    assert explicit.base_url == "https://other.example"
+    assert recorded_public_address(str(tmp_path / "never-ran")) == {}

@@ -76,7 +76,11 @@ async def require_enabled(ctx: Context) -> None:
 
 
 def incoming_request(request: Any, body: bytes, scheme: str | None = None) -> IncomingRequest:
-    """What the signature verifier needs of a Twisted request: the raw URI, the headers as received."""
+    """What the signature verifier needs of a Twisted request: the raw URI, the headers as received.
+
+    `scheme` completes RFC 9421's `@target-uri`: behind a TLS-terminating proxy pass the public one
+    (`settings.protocol`); by default it is the connection's.
+    """
     headers = {
         name.decode("latin-1").lower(): ", ".join(v.decode("latin-1") for v in values)
         for name, values in request.requestHeaders.getAllRawHeaders()
