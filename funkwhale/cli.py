@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from funkwhale import storage
 from funkwhale.config import (
     ConfigError,
     Settings,
@@ -94,6 +95,8 @@ def show_config(args: argparse.Namespace, settings: Settings) -> int:
         value = getattr(settings, env.removeprefix("FUNKWHALE_").lower())
         if env == "FUNKWHALE_SECRET_KEY" and value:
             value = "(set)"
+        elif env == "FUNKWHALE_UMASK":
+            value = f"{value:03o}"  # read back as octal
         print(f"{env}={value if value is not None else ''}    # {help_text}")
     return 0
 
@@ -127,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         recorded = recorded_public_address(settings.data_dir)  # the daemon's address, for the same federation ids
         if recorded:
             settings = load_settings(os.environ, overrides, args.config, defaults=recorded)
+        storage.apply_umask(settings)  # before anything is written, as the daemon does
         settings = ensure_secret_key(settings)
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:

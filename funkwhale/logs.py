@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_to_bytes
 
 from twisted.logger import (
     FileLogObserver,
@@ -21,11 +22,18 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
+from funkwhale.config import Settings
+from funkwhale.web.client_address import client_address
+
 # Keys of legacy (twisted.python.log) events that are bookkeeping, not fields.
 _LEGACY_KEYS = frozenset(("message", "format", "time", "system", "isError", "why", "failure"))
 
-# Query parameters that carry secrets: Subsonic passwords/tokens (p, t, s), listen tokens, OAuth values.
-_SECRET_PARAMS = frozenset(("p", "t", "s", "token", "password", "access_token", "refresh_token", "code", "apikey"))
+# Query parameters that carry secrets: Subsonic passwords/tokens (p, t, s, apiKey), listen tokens, OAuth values.
+_SECRET_PARAMS = frozenset(
+    ("p", "t", "s", "token", "password", "access_token", "refresh_token", "code", "apikey", "client_secret")
+)
+# Twisted splits a query string on both "&" and ";" (twisted.web.http.parse_qs): so does the redaction.
+_QUERY_ITEM = re.compile(r"[^&;]*")
 
 access_log = Logger(namespace="funkwhale.access")
 
@@ -64,21 +72,29 @@ def observer() -> ILogObserver:
     return make_observer(settings.log_format, settings.log_level)
 
 
+def _redact_item(match: re.Match[str]) -> str:
+    """One `key=value` item of a query string, its value masked when the key (decoded as Twisted decodes it:
+    "+" is a space, %XX escapes) names a secret."""
+    key, eq, _ = match.group().partition("=")
+    name = unquote_to_bytes(key.replace("+", " ")).decode("latin-1").lower()
+    return f"{key}=***" if eq and name in _SECRET_PARAMS else match.group()
+
+
 def redact(uri: str) -> str:
-    """The request URI with the values of secret-bearing query parameters replaced by ***."""
+    """The request URI with the values of secret-bearing query parameters replaced by ***: every item that
+    `request.args` would hold, whatever separator ("&" or ";") or escaping its key came with."""
     path, sep, query = uri.partition("?")
     if not sep:
         return uri
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return path + "?" + urlencode([(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs], safe="*")
+    return path + "?" + _QUERY_ITEM.sub(_redact_item, query)
 
 
-def log_access(request: Any, duration: float | None) -> None:
-    """The access-log event of a finished request (secrets in the query string redacted)."""
-    address = request.getClientAddress()
+def log_access(request: Any, duration: float | None, settings: Settings) -> None:
+    """The access-log event of a finished request (secrets in the query string redacted), with the client
+    address the rate limits also use."""
     access_log.info(
         '{client} "{method} {uri}" {status} {size} {duration_ms} ms',
-        client=getattr(address, "host", "-"),
+        client=client_address(request, settings),
         method=request.method.decode("latin-1"),
         uri=redact(request.uri.decode("latin-1")),
         status=request.code,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from funkwhale import storage
 from funkwhale.config import Settings
 from funkwhale.db import schema
 from funkwhale.embedded import DaemonLock, EmbeddedServers
@@ -25,6 +26,7 @@ def prepare(settings: Settings, daemon: bool) -> tuple[Settings, EmbeddedServers
         if embedded_postgres or embedded_redis:
             servers = EmbeddedServers(settings.data_dir, embedded_postgres, embedded_redis)
             servers.start()
+            storage.protect_directories(settings)  # pgserver, run as root, opens DATA_DIR to everyone
             settings = dataclasses.replace(
                 settings,
                 database_url=settings.database_url or servers.database_url,

@@ -1,4 +1,5 @@
-"""Where media files live under MEDIA_ROOT, and how nginx reaches them (X-Accel-Redirect)."""
+"""Where media files live under MEDIA_ROOT, who may read them (FUNKWHALE_UMASK), and how nginx reaches them
+(X-Accel-Redirect)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,39 @@ TRACKS = "tracks"
 ATTACHMENTS = "attachments"
 TRANSCODED = "transcoded"
 INCOMING = "incoming"
+
+_umask = 0o077  # the process umask, as apply_umask set it
+
+
+def apply_umask(settings: Settings) -> None:
+    """Set FUNKWHALE_UMASK as this process's umask (so on what it creates and what its children create), and
+    protect DATA_DIR and MEDIA_ROOT (older versions made them 0755)."""
+    global _umask
+    _umask = settings.umask
+    os.umask(settings.umask)
+    protect_directories(settings)
+
+
+def protect_directories(settings: Settings) -> None:
+    """Give DATA_DIR and MEDIA_ROOT the mode the umask gives a directory (0700, or 0750 with 027). Run as root,
+    pgserver hands DATA_DIR/postgres to its own `pgserver` user and opens the way to it: others keep only the
+    right to traverse DATA_DIR then (0701), its contents stay closed to them."""
+    data_dir = Path(settings.data_dir)
+    for path in (data_dir, media_root(settings)):
+        path.mkdir(parents=True, exist_ok=True)
+        if path.stat().st_uid != os.getuid():
+            continue
+        mode = 0o777 & ~settings.umask
+        postgres = data_dir / "postgres"
+        if path == data_dir and postgres.exists() and postgres.stat().st_uid != os.getuid():
+            mode |= 0o001
+        os.chmod(path, mode)
+
+
+def file_mode() -> int:
+    """The mode of a media file written through a temporary file (which tempfile creates 0600 whatever the
+    umask): 0600, or 0640 with umask 027 so that nginx's group may serve it."""
+    return 0o666 & ~_umask
 
 
 def media_root(settings: Settings) -> Path:

@@ -63,7 +63,7 @@ def _bind(listen: str) -> Any:
 def makeService(options: Options) -> IService:
     from twisted.internet import reactor
 
-    from funkwhale import logs
+    from funkwhale import logs, storage
     from funkwhale.config import ConfigError, ensure_secret_key, load_settings, record_public_address
     from funkwhale.db.schema import DatabaseUnreachable, SchemaOutdated
     from funkwhale.embedded import EmbeddedError
@@ -73,7 +73,9 @@ def makeService(options: Options) -> IService:
     overrides = {"data_dir": options["data-dir"], "listen": options["listen"], "role": options["role"]}
     servers = lock = None
     try:
-        settings = ensure_secret_key(load_settings(os.environ, overrides, options["config"]))
+        settings = load_settings(os.environ, overrides, options["config"])
+        storage.apply_umask(settings)  # before anything is written: the data may be private music
+        settings = ensure_secret_key(settings)
         logs.bridge_stdlib()
         settings, servers, lock = prepare(settings, daemon=True)
         record_public_address(settings)

@@ -336,3 +336,18 @@ def make_huge_tag(directory: Path, fmt: str = "mp3", size: int = 10 * 1024 * 102
     """A playable file whose comment tag holds `size` bytes of garbage text."""
     garbage = ("\u00e9garbage " * (size // 10 + 1))[:size]
     return make_audio(directory, name, fmt, title="Huge tag", artist="Garbage", comment=garbage)
+
+
+def claim_duration(path: Path, seconds: float) -> Path:
+    """Make an mp3 (ffmpeg's, with a Xing/Info header) claim `seconds` of audio while its frames stay as they are:
+    the header's frame and byte counts grow alike, so the bitrate read from them is unchanged, until the 32-bit
+    fields are full (from ~31,000 hours on, where the bitrate then reads as a few hundred bit/s)."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"Info")
+    assert at > 0 and data[at + 7] & 3 == 3, "no Info header with frame and byte counts"
+    frames, size = int.from_bytes(data[at + 8 : at + 12], "big"), int.from_bytes(data[at + 12 : at + 16], "big")
+    claimed = min(0xFFFFFFFF, int(seconds * 44100 / 1152))
+    data[at + 8 : at + 12] = claimed.to_bytes(4, "big")
+    data[at + 12 : at + 16] = min(0xFFFFFFFF, size * claimed // frames).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    return path

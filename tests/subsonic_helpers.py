@@ -118,12 +118,13 @@ class Subsonic:
         return root
 
 
-def _upload(ctx: Any, conn: Any, library: dict[str, Any], source: Path) -> dict[str, Any]:
+def upload_file(ctx: Any, conn: Any, library: dict[str, Any], source: Path) -> dict[str, Any]:
+    """A pending upload of a copy of `source` under MEDIA_ROOT (its real size), for process_upload."""
     name = storage.new_name(storage.TRACKS, source.suffix)
     target = storage.absolute(ctx.settings, name)
     storage.ensure_parent(target)
     shutil.copyfile(source, target)
-    return insert_upload(conn, library, None, import_status="pending", audio_file=name)
+    return insert_upload(conn, library, None, import_status="pending", audio_file=name, size=target.stat().st_size)
 
 
 # The small real library: (file name, format, tags).
@@ -144,7 +145,7 @@ async def import_library(ctx: Any, conn: Any, library: dict[str, Any], directory
     uploads = []
     for name, fmt, tags in LIBRARY:
         path = audio.make_audio(directory, name, fmt, cover=cover if tags["album"] == "Dusk" else None, **tags)
-        upload = _upload(ctx, conn, library, path)
+        upload = upload_file(ctx, conn, library, path)
         assert await process_upload(ctx, upload["id"]) == "finished"
         uploads.append(upload["id"])
     return uploads

@@ -197,6 +197,7 @@ async def test_login_sets_session_and_csrf_cookies_and_logout_ends_the_session(c
 async def test_login_by_email_and_refusals(client, db_conn):
     factories.insert_user(db_conn, "alice")
     factories.insert_user(db_conn, "sleeper", is_active=False)
+    await client.get("/api/v1/instance/settings/")  # the CSRF cookie, as the web app has it before logging in
     resp = await client.post(
         "/api/v1/users/login/", json_body={"username": "alice", "password": "wrong-pass"}
     )
@@ -235,6 +236,32 @@ async def test_session_writes_need_the_csrf_header(client, db_conn):
     assert resp.code == 403
     resp = await client.patch("/api/v1/users/me/", json_body={"name": "Al"})
     assert resp.code == 200 and resp.json["name"] == "Al"
+
+
+@pytest_twisted.ensureDeferred
+async def test_login_needs_the_csrf_double_submit(server, db_conn):
+    """A cross-site form cannot log the browser into another account: it can neither read nor set our cookie."""
+    factories.insert_user(db_conn, "alice")
+    form = {"username": "alice", "password": "password-1234"}
+    cross_site = server.client()  # a form posted from another site: no csrftoken cookie reaches us
+    resp = await cross_site.post("/api/v1/users/login", form=form)
+    assert resp.code == 403 and resp.json["detail"] == "CSRF Failed: CSRF token missing or incorrect."
+    assert count(db_conn, "session") == 0
+
+    browser = server.client()
+    await browser.get("/api/v1/instance/settings/")
+    token = browser.cookie("csrftoken")
+    for refused in ({"X-CSRFToken": ""}, {"X-CSRFToken": "forged"}):
+        assert (await browser.post("/api/v1/users/login", form=form, headers=refused)).code == 403
+    resp = await browser.post("/api/v1/users/login", form={**form, "csrfmiddlewaretoken": "forged"},
+                              headers={"X-CSRFToken": ""})  # fmt: skip
+    assert resp.code == 403
+    assert count(db_conn, "session") == 0
+    # Django's two ways: the form field, or the header.
+    resp = await browser.post("/api/v1/users/login", form={**form, "csrfmiddlewaretoken": token},
+                              headers={"X-CSRFToken": ""})  # fmt: skip
+    assert resp.code == 200
+    assert (await browser.post("/api/v1/users/login", form=form)).code == 200
 
 
 @pytest_twisted.ensureDeferred

@@ -13,11 +13,15 @@ from twisted.internet.defer import Deferred, gatherResults
 
 from funkwhale import storage
 from funkwhale.music import attachments
+from funkwhale.music.importer.pipeline import process_upload
 from funkwhale.music.metadata import find_folder_cover, read_metadata
 from funkwhale.music.models import Picture
 
+from . import catalog_factories as cf
 from .audio import make_audio, make_cover
 from .conftest import start_server
+from .subsonic_helpers import upload_file
+from .test_profile import send_picture
 
 
 def two_colour_picture(width: int = 800, height: int = 600, fmt: str = "JPEG") -> bytes:
@@ -176,7 +180,7 @@ async def test_corrupt_pictures_get_clear_errors(web_server, db_conn):
 async def test_resized_path_for_any_size(web_server):
     ctx = web_server.ctx
     picture_uuid = await attachment_uuid(ctx, await attachments.store_picture(ctx, Picture(two_colour_picture(), "")))
-    for asked, side in ((100, 100), (5, 16), (5000, 600)):  # clamped to 16..1200, never enlarged past 600
+    for asked, side in ((100, 100), (5, 50), (5000, 600)):  # the nearest crop size, never enlarged past 600
         path, mimetype = await attachments.resized_path(ctx, picture_uuid, asked)
         assert mimetype == "image/jpeg"
         assert decode(path.read_bytes()).size == (side, side)
@@ -242,3 +246,38 @@ async def test_behind_nginx_answers_with_x_accel_redirect(settings):
         assert accel.startswith("/_protected/media/attachments/") and accel.endswith(suffix), accel
         relative = accel.removeprefix("/_protected/media/")
         assert storage.absolute(settings, relative).is_file()
+
+
+def huge_png(side: int = 8000) -> bytes:
+    """A small file of many pixels: one bit each (8000x8000, 64 megapixels, in a few kilobytes)."""
+    buffer = io.BytesIO()
+    Image.new("1", (side, side), 1).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest_twisted.ensureDeferred
+async def test_pictures_of_too_many_pixels_are_refused(web_server, db_conn, tmp_path):
+    """Before: a 64-megapixel PNG was stored, and each crop of it decoded 256 MB and more."""
+    alice = cf.insert_listener(db_conn, "alice")
+    client = cf.listener_client(web_server, db_conn, alice)
+    refused = await send_picture(client, huge_png())
+    assert refused.code == 400, refused
+    [message] = refused.json["file"]
+    assert message.startswith("The picture is too large: more than 16 megapixels"), message
+    accepted = await send_picture(client, huge_png(4000))
+    assert accepted.code == 201, accepted
+    crop = await web_server.client().get(f"/api/v1/attachments/{accepted.json['uuid']}/proxy?next=large_square_crop")
+    assert crop.code == 200 and decode(crop.body).size == (600, 600)
+
+    # A cover: refused the same way, and an audio file that embeds one is imported without it.
+    with pytest.raises(attachments.ImageTooLarge):
+        await attachments.store_picture(web_server.ctx, Picture(huge_png(), "image/png"))
+    library = cf.insert_library(db_conn, alice, "me")
+    song = make_audio(tmp_path, "song", "mp3", title="Song", artist="X", album="Vast", cover=huge_png())
+    upload = upload_file(web_server.ctx, db_conn, library, song)
+    assert await process_upload(web_server.ctx, upload["id"]) == "finished"
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT attachment_cover_id FROM album WHERE title = 'Vast'")
+        assert cur.fetchone()["attachment_cover_id"] is None
+        cur.execute("SELECT count(*) AS n FROM attachment")
+        assert cur.fetchone()["n"] == 1  # the 4000x4000 picture only

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,12 @@ async def test_a_created_user_logs_in_over_http_and_changepassword_ends_sessions
     await server.client().login("erin", "second-pass-2")
     result = await deferToThread(run, "changepassword", "nobody", stdin="second-pass-2\nsecond-pass-2\n")
     assert result.returncode == 1 and "no user named nobody" in result.stderr
+
+
+def test_the_command_keeps_the_data_directory_private(run, tmp_path):
+    os.chmod(tmp_path, 0o755)  # as older versions left it
+    result = run("config")
+    assert result.returncode == 0, result.stderr
+    assert "FUNKWHALE_UMASK=077" in result.stdout
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from funkwhale.config import describe, load_settings
+import pytest
+
+from funkwhale.config import ConfigError, describe, load_settings
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -51,3 +53,10 @@ def test_each_role_has_a_unit_that_outlives_its_drain_deadline():
         assert stop > settings.shutdown_timeout
     target = (DEPLOY / "funkwhale.target").read_text()
     assert all(f"funkwhale-{role}.service" in target for role in ("web", "worker", "scheduler"))
+
+
+def test_trusted_proxies_are_addresses_or_networks():
+    settings = load_settings({"FUNKWHALE_TRUSTED_PROXIES": "10.0.0.0/8, ::1"})
+    assert settings.trusted_proxies == ("10.0.0.0/8", "::1")
+    with pytest.raises(ConfigError, match="FUNKWHALE_TRUSTED_PROXIES"):
+        load_settings({"FUNKWHALE_TRUSTED_PROXIES": "proxy.internal"})

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -364,3 +365,68 @@ def test_a_task_whose_worker_was_killed_runs_again(data_dir, daemons, tmp_path):
     assert marks.read_text().splitlines() == [f"start {first.proc.pid}", f"start {second.proc.pid}", "done"]
     assert second.stop() == -signal.SIGTERM
     assert_no_orphans(data_dir)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _upload(daemon: Daemon, data_dir: Path, username: str) -> Path:
+    """Upload a file as a new user, through the daemon's API; the media file it keeps."""
+    from funkwhale.db.pool import connect
+
+    from . import catalog_factories as cf
+    from .factories import insert_session
+    from .test_uploads import CONTENT_TYPE, form
+
+    conn = connect(embedded_dsn(data_dir))
+    conn.autocommit = True
+    try:
+        user = cf.insert_listener(conn, username)
+        library = cf.insert_library(conn, user)
+        key, csrf = insert_session(conn, user["id"])
+    finally:
+        conn.close()
+    request = urllib.request.Request(
+        daemon.base + "/api/v1/uploads/",
+        data=form({"library": str(library["uuid"]), "import_status": "draft"}, b"private music"),
+        headers={"Content-Type": CONTENT_TYPE, "Cookie": f"sessionid={key}; csrftoken={csrf}", "X-CSRFToken": csrf},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 201
+        assert resp.headers["Server"] == "funkwhale"
+        upload_uuid = json.loads(resp.read())["uuid"]
+    conn = connect(embedded_dsn(data_dir))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT audio_file FROM upload WHERE uuid = %s", (upload_uuid,))
+            return data_dir / "media" / cur.fetchone()["audio_file"]
+    finally:
+        conn.close()
+
+
+def test_the_data_is_readable_by_the_daemon_user_only(data_dir, daemons, tmp_path):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o755)  # as older versions left it
+    daemon = Daemon(data_dir)
+    daemons.append(daemon)
+    daemon.wait_ready()
+    track = _upload(daemon, data_dir, "private")
+    assert daemon.stop() == -signal.SIGTERM  # the embedded Redis writes its snapshot as it stops
+    assert_no_orphans(data_dir)
+    assert _mode(data_dir) in (0o700, 0o701)  # 0701 as root: pgserver's own user must reach DATA_DIR/postgres
+    assert _mode(data_dir / "media") == 0o700 and _mode(data_dir / "secret_key") == 0o600
+    assert _mode(data_dir / "redis") == 0o700 and _mode(data_dir / "redis" / "dump.rdb") == 0o600
+    assert _mode(track) == 0o600 and _mode(track.parent) == 0o700 and _mode(data_dir / "media" / "incoming") == 0o700
+
+    # the production path behind nginx: umask 027, nginx's user in the daemon's group reads the media
+    shared = Daemon(data_dir, env=clean_env(FUNKWHALE_UMASK="027"))
+    daemons.append(shared)
+    shared.wait_ready()
+    track = _upload(shared, data_dir, "shared")
+    assert shared.stop() == -signal.SIGTERM
+    assert_no_orphans(data_dir)
+    assert _mode(data_dir) in (0o750, 0o751) and _mode(data_dir / "media") == 0o750
+    assert _mode(track) == 0o640 and _mode(track.parent) == 0o750
+    assert _mode(data_dir / "redis") == 0o700 and _mode(data_dir / "redis" / "dump.rdb") == 0o600
+    assert _mode(data_dir / "secret_key") == 0o600

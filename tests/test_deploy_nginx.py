@@ -83,12 +83,19 @@ def dist(tmp_path):
     return folder
 
 
-@pytest_twisted.ensureDeferred
-async def test_nginx_serves_the_app_proxies_the_daemon_and_sends_audio_itself(db_conn, settings, dist, tmp_path):
+@pytest_twisted.async_yield_fixture
+async def nginx_site(db_conn, settings, dist, tmp_path):
+    """The daemon (web role, FUNKWHALE_REVERSE_PROXY=nginx, login limit 3) behind a real nginx running the
+    shipped configuration: (a client of nginx, the daemon's settings)."""
     music = Path(settings.data_dir) / "music"
     music.mkdir(parents=True, exist_ok=True)
     behind = dataclasses.replace(
-        settings, reverse_proxy="nginx", role="web", music_directories=(str(music),), static_root=str(dist)
+        settings,
+        reverse_proxy="nginx",
+        role="web",
+        music_directories=(str(music),),
+        static_root=str(dist),
+        login_rate_limit=3,
     )
     running = await start_server(behind)
     port, work = free_port(), tmp_path / "nginx"
@@ -96,28 +103,48 @@ async def test_nginx_serves_the_app_proxies_the_daemon_and_sends_audio_itself(db
     site = site_config(port, running.port.getHost().port, dist, settings.media_path, music)
     nginx = start_nginx(work, site, port)
     try:
-        client = ApiClient(f"http://127.0.0.1:{port}")
-        page = await client.get("/library/albums/12")  # a client route: nginx answers index.html itself
-        assert page.code == 200 and page.body == INDEX
-        asset = await client.get("/assets/app-1a2b.js")
-        assert asset.code == 200 and "max-age=315360000" in (asset.header("Cache-Control") or "")
-        assert (await client.get("/assets/app-0000.js")).code == 404
-
-        health = await client.get("/api/v1/health/")
-        assert health.code == 200 and health.json["postgres"] is True
-        ping = await client.get("/rest/ping.view", params={"f": "json"})
-        assert ping.json["subsonic-response"]["type"] == "funkwhale"
-
-        user, library = owner_with_library(db_conn, "alice")
-        copied = add_playable(db_conn, settings, library, "flac")
-        in_place = add_playable(db_conn, settings, library, "ogg", in_place=True)
-        for song in (copied, in_place):
-            got = await client.get(song.url, headers=session(db_conn, user))
-            assert got.code == 200 and got.body == song.path.read_bytes(), song.url  # from nginx, via X-Accel
-            assert got.header("X-Accel-Redirect") is None  # nginx consumed it
-        assert (await client.get(copied.url)).code in (401, 403)  # nobody else reaches the file
-        assert (await client.get("/_protected/media/" + copied.upload["audio_file"])).code == 404
+        yield ApiClient(f"http://127.0.0.1:{port}"), behind
     finally:
         nginx.send_signal(signal.SIGQUIT)
         nginx.wait(10)
         await running.service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_nginx_serves_the_app_proxies_the_daemon_and_sends_audio_itself(nginx_site, db_conn):
+    client, settings = nginx_site
+    page = await client.get("/library/albums/12")  # a client route: nginx answers index.html itself
+    assert page.code == 200 and page.body == INDEX
+    asset = await client.get("/assets/app-1a2b.js")
+    assert asset.code == 200 and "max-age=315360000" in (asset.header("Cache-Control") or "")
+    assert (await client.get("/assets/app-0000.js")).code == 404
+
+    health = await client.get("/api/v1/health/")
+    assert health.code == 200 and health.json["postgres"] is True
+    ping = await client.get("/rest/ping.view", params={"f": "json"})
+    assert ping.json["subsonic-response"]["type"] == "funkwhale"
+
+    user, library = owner_with_library(db_conn, "alice")
+    copied = add_playable(db_conn, settings, library, "flac")
+    in_place = add_playable(db_conn, settings, library, "ogg", in_place=True)
+    for song in (copied, in_place):
+        got = await client.get(song.url, headers=session(db_conn, user))
+        assert got.code == 200 and got.body == song.path.read_bytes(), song.url  # from nginx, via X-Accel
+        assert got.header("X-Accel-Redirect") is None  # nginx consumed it
+    assert (await client.get(copied.url)).code in (401, 403)  # nobody else reaches the file
+    assert (await client.get("/_protected/media/" + copied.upload["audio_file"])).code == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_behind_nginx_the_login_limit_keys_on_the_address_nginx_saw(nginx_site):
+    """A client's own X-Forwarded-For (or X-Real-IP) neither resets its limit nor spends someone else's."""
+    client, _settings = nginx_site
+    await client.get("/api/v1/rate-limit/")  # the csrftoken cookie
+    codes = []
+    for i in range(4):  # other names each time: only the address counter can fill up
+        spoofed = {"X-Forwarded-For": f"192.0.2.{i}", "X-Real-IP": f"192.0.2.{i}"}
+        form = {"username": f"nobody{i}", "password": "wrong-password"}
+        codes.append((await client.post("/api/v1/users/login", form=form, headers=spoofed)).code)
+    assert codes == [400, 400, 400, 429]
+    ident = (await client.get("/api/v1/rate-limit/", headers={"X-Forwarded-For": "192.0.2.1"})).json["ident"]
+    assert ident == {"type": "anonymous", "id": "127.0.0.1"}  # where this test's connection comes from

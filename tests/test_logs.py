@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
+import uuid
 
 import pytest_twisted
 from twisted.logger import Logger, LogPublisher, globalLogPublisher
 
 from funkwhale.logs import _StdlibBridge, make_observer, redact
+
+from .conftest import start_server
 
 
 def _capture(log_format: str, level: str) -> tuple[Logger, io.StringIO]:
@@ -69,6 +73,10 @@ def test_redact_hides_subsonic_passwords_and_tokens():
     )
     assert redact("/api/v1/listen/abc/?token=xyz&to=mp3") == "/api/v1/listen/abc/?token=***&to=mp3"
     assert redact("/api/v1/tracks/") == "/api/v1/tracks/"
+    # Twisted also splits on ";" and decodes the keys: whatever request.args holds is masked
+    assert redact("/rest/ping.view?u=a;t=abc;s=salt&%61piKey=k&c=x") == (
+        "/rest/ping.view?u=a;t=***;s=***&%61piKey=***&c=x"
+    )
 
 
 @pytest_twisted.ensureDeferred
@@ -91,3 +99,46 @@ async def test_each_request_gets_one_access_event_with_fields(client):
     assert event["uri"] == "/api/v1/health/?t=***"
     assert event["size"] == len(resp.body)
     assert isinstance(event["duration_ms"], float)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_token_after_a_semicolon_is_redacted_in_the_access_log(client):
+    events: list[dict] = []
+
+    def keep(event: dict) -> None:
+        if event.get("log_namespace") == "funkwhale.access":
+            events.append(event)
+
+    globalLogPublisher.addObserver(keep)
+    try:
+        await client.get(f"/api/v1/listen/{uuid.uuid4()}/?a=1;token=SECRET-LISTEN-TOKEN")
+    finally:
+        globalLogPublisher.removeObserver(keep)
+    assert len(events) == 1
+    assert "SECRET" not in events[0]["uri"] and events[0]["uri"].endswith("?a=1;token=***"), events[0]["uri"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_access_log_names_the_client_as_the_rate_limits_do(settings):
+    """One function decides the client address: the peer, or behind the proxy the address the proxy saw."""
+    events: list[dict] = []
+
+    def keep(event: dict) -> None:
+        if event.get("log_namespace") == "funkwhale.access":
+            events.append(event)
+
+    headers = {"X-Real-IP": "198.51.100.9", "X-Forwarded-For": "10.0.0.1, 198.51.100.9"}
+    direct = await start_server(settings)
+    proxied = await start_server(dataclasses.replace(settings, reverse_proxy="nginx"))
+    globalLogPublisher.addObserver(keep)
+    try:
+        for running in (direct, proxied):
+            client = running.client()
+            await client.get("/api/v1/health/", headers=headers)
+            ident = (await client.get("/api/v1/rate-limit/", headers=headers)).json["ident"]
+            assert events[-1]["client"] == ident["id"]
+    finally:
+        globalLogPublisher.removeObserver(keep)
+        await direct.service.stopService()
+        await proxied.service.stopService()
+    assert [e["client"] for e in events] == ["127.0.0.1", "127.0.0.1", "198.51.100.9", "198.51.100.9"]

@@ -121,3 +121,13 @@ def test_without_a_setting_the_build_is_looked_for_in_the_working_directory(sett
     roots = spa.candidate_roots(settings)
     assert roots[-1] == tree / "static" / "dist"
     assert spa.resolve(roots[-1:], "/library/albums", accepts_gzip=False).body == INDEX
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_response_names_the_server_funkwhale_only(app_server):
+    client = app_server.client()
+    for path in ("/", "/assets/app-1a2b.js", "/api/v1/health/", "/api/v1/nothing-here/", "/api/v1/users/me/"):
+        resp = await client.get(path)
+        assert resp.header("Server") == "funkwhale", (path, resp.code, resp.header("Server"))
+    resp = await client.post("/api/v1/users/login/", data=b"x" * (11 * 1024 * 1024))  # 413, written by hand
+    assert resp.code == 413 and resp.header("Server") == "funkwhale", resp

@@ -4,6 +4,7 @@ embedded tags (plain and LRC), getAvatar; Alice's private library out of Bob's r
 
 from __future__ import annotations
 
+import http.client
 import io
 from pathlib import Path
 from urllib.parse import urlencode
@@ -21,7 +22,7 @@ from . import audio
 from . import catalog_factories as cf
 from .catalog_factories import insert_upload
 from .playback_helpers import probe
-from .subsonic_helpers import NS, Subsonic, one, validate
+from .subsonic_helpers import NS, Subsonic, one, upload_file, validate
 from .test_profile import send_picture
 
 LRC = "[ar:Die Ärzte]\n[00:01.50]Zweite Zeile\n[00:00.20]Erste Zeile\n[00:03.00][00:04.25]Refrain"
@@ -103,6 +104,49 @@ async def test_stream_originals_and_transcodes(web_server, db_conn, alice, bob, 
     assert xml.header("content-type").startswith("application/xml") and b'code="70"' in xml.body
 
 
+def _body_until_closed(base: str, path: str) -> tuple[int, int, bytes]:
+    """(status, announced Content-Length, the body as far as the server sent it: it may cut the connection)."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = b""
+        try:
+            while chunk := response.read(65536):
+                body += chunk
+        except (http.client.IncompleteRead, ConnectionResetError):
+            pass  # cut short
+        return response.status, int(response.getheader("content-length") or -1), body
+    finally:
+        conn.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_estimated_length_of_a_file_whose_header_claims_hours(web_server, db_conn, alice, tmp_path):
+    """The duration in an mp3's header is bounded by what its bytes can hold; the padding follows the client and
+    stops short of megabytes of silence (before: 4000 claimed seconds announced and padded 64 MB in memory)."""
+    library = cf.insert_library(db_conn, alice, "me", name="Home")
+    api = Subsonic(web_server, alice)
+    answers = {}
+    for claim in (4000, 31_000 * 3600):  # the bitrate read stays 128 kbps, then reads ~300 bit/s (bytes overflow)
+        path = audio.make_audio(tmp_path, f"liar-{claim}", "mp3", title=f"Liar {claim}", artist="Liar")
+        upload = upload_file(web_server.ctx, db_conn, library, audio.claim_duration(path, claim))
+        assert await process_upload(web_server.ctx, upload["id"]) == "finished"
+        row = one(db_conn, "SELECT track_id, size, duration FROM upload WHERE id = %s", upload["id"])
+        assert row["duration"] >= claim  # the importer believed the header
+        query = urlencode({"v": "1.16.1", "c": "tests", **api.credentials(), "id": f"tr-{row['track_id']}",
+                           "format": "opus", "estimateContentLength": "true"})  # fmt: skip
+        status, announced, body = await deferToThread(_body_until_closed, web_server.base, f"/rest/stream?{query}")
+        assert status == 200 and announced < 5 * row["size"], announced  # seconds of audio, not hours
+        assert 0 < len(body) <= announced and probe(body, tmp_path)[0] == "ogg"
+        answers[claim] = announced, body
+    announced, body = answers[4000]
+    assert len(body) == announced  # twice the ~2 s the file holds at its bitrate: a little padding
+    announced, body = answers[31_000 * 3600]
+    assert len(body) < announced / 2  # 8 kbps x size: far off, so the body ends with what ffmpeg made
+
+
 @pytest_twisted.ensureDeferred
 async def test_download_and_cover_art(web_server, db_conn, alice, bob, ids):
     api, settings = Subsonic(web_server, alice), web_server.ctx.settings
@@ -126,6 +170,23 @@ async def test_download_and_cover_art(web_server, db_conn, alice, bob, ids):
     other = Subsonic(web_server, bob)
     for hidden in (ids["dusk"], ids["first"], ids["owls"], playlist["id"]):
         assert await _error(other, "getCoverArt", id=hidden) == 70
+
+
+@pytest_twisted.ensureDeferred
+async def test_cover_art_comes_in_fixed_sizes(web_server, db_conn, alice, tmp_path):
+    """Before: each size asked made its own resize and file (size=17, 18, ... 1200: 1184 decodes of a picture)."""
+    library = cf.insert_library(db_conn, alice, "me")
+    cover = audio.make_cover("blue", size=(800, 600))
+    song = audio.make_audio(tmp_path, "wide", "mp3", title="Wide", artist="X", album="Wide", cover=cover)
+    upload = upload_file(web_server.ctx, db_conn, library, song)
+    assert await process_upload(web_server.ctx, upload["id"]) == "finished"
+    album = one(db_conn, "SELECT album_id FROM track WHERE title = 'Wide'")["album_id"]
+    api = Subsonic(web_server, alice)
+    for asked, side in ((1, 50), (60, 50), (80, 100), (170, 200), (280, 300), (500, 600), (999, 600), (5000, 600)):
+        got = await _get(api, "getCoverArt", id=f"al-{album}", size=asked)
+        assert got.code == 200 and Image.open(io.BytesIO(got.body)).size == (side, side), asked
+    crops = list(storage.absolute(web_server.ctx.settings, "attachments").rglob("*-*.jpg"))
+    assert len(crops) == 6  # 50, 100, 200, 300, 600 and 1200 (not enlarged past the picture's 600)
 
 
 async def _import(ctx, conn, library, directory: Path, name: str, fmt: str, **tags) -> None:
@@ -207,6 +268,6 @@ async def test_py_sonic_stream_and_cover(web_server, db_conn, alice, ids, tmp_pa
     raw, transcoded, cover = await deferToThread(session)
     assert raw == original
     assert probe(transcoded, tmp_path)[0] == "mp3"
-    assert Image.open(io.BytesIO(cover)).size == (60, 60)
+    assert Image.open(io.BytesIO(cover)).size == (50, 50)  # the nearest crop size
     song = (await Subsonic(web_server, alice).ok("getSong", id=ids["abend"]))["song"]
     assert song["starred"] and song["playCount"] == 1

@@ -3,9 +3,12 @@ reuses (with Range), max_bitrate, a client that leaves mid-stream, concurrent fi
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import threading
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest_twisted
 from twisted.internet import reactor, threads
@@ -16,8 +19,10 @@ from twisted.internet.task import deferLater
 
 from funkwhale.jobs import housekeeping_jobs
 from funkwhale.music.playback.transcode import prune_transcode_cache
+from funkwhale.subsonic.media import TOO_MANY
 
 from .catalog_factories import set_preference
+from .conftest import start_server
 from .playback_helpers import (
     LoggedFailures,
     add_playable,
@@ -29,6 +34,7 @@ from .playback_helpers import (
     raw_request,
     session,
 )
+from .subsonic_helpers import Subsonic
 
 # to= -> (Content-Type, ffmpeg's name of the container it decodes)
 EXPECTED = {
@@ -270,3 +276,67 @@ async def test_file_ffmpeg_cannot_read(server, db_conn, settings, tmp_path):
     assert response.code == 500
     assert response.json["code"] == "transcoding_failed"
     assert versions(db_conn) == [] and partial_files(settings) == []
+
+
+async def stalled_request(running, path: str, cookie: str) -> Protocol:
+    """Start a GET and leave it unanswered: the caller reads nothing (abort its transport to leave)."""
+    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", running.port.getHost().port)
+    client = await connectProtocol(endpoint, FirstBytes())
+    client.transport.write(f"GET {path} HTTP/1.1\r\nHost: test\r\nCookie: {cookie}\r\n\r\n".encode())
+    return client
+
+
+def fifo_song(conn, settings, library, title: str):
+    """A playable in-place wav that is a named pipe nobody writes: ffmpeg waits on it until it is killed."""
+    song = add_playable(conn, settings, library, "wav", title=title, in_place=True)
+    song.path.unlink()
+    os.mkfifo(song.path)
+    return song
+
+
+@pytest_twisted.ensureDeferred
+async def test_transcodes_are_capped_per_listener_and_in_all(db_conn, settings, tmp_path):
+    running = await start_server(dataclasses.replace(settings, transcode_max_per_user=2, transcode_max_total=3))
+    alice, alices = owner_with_library(db_conn, "alice")
+    bob, bobs = owner_with_library(db_conn, "bob")
+    cookies = {name: session(db_conn, user)["Cookie"] for name, user in (("alice", alice), ("bob", bob))}
+    cached = add_playable(db_conn, settings, alices, "flac", title="Cached")
+    stalled = []
+    try:
+        first = await raw_request(running.base, "GET", f"{cached.url}?to=mp3", {"Cookie": cookies["alice"]})
+        assert first.status == 200 and len(versions(db_conn)) == 1
+        for name, library, count in (("alice", alices, 1), ("alice", alices, 2), ("bob", bobs, 3)):
+            song = fifo_song(db_conn, settings, library, f"Stalled {count}")
+            stalled.append(await stalled_request(running, f"{song.url}?to=mp3", cookies[name]))
+            await wait_until(lambda count=count: len(ffmpeg_children()) == count, f"ffmpeg number {count}")
+
+        # Alice runs 2 (her cap), Bob 1, 3 in all: one more live transcode is refused for either of them.
+        more = {}
+        for name, library in (("alice", alices), ("bob", bobs)):
+            song = more[name] = add_playable(db_conn, settings, library, "flac", title=f"More for {name}")
+            refused = await raw_request(running.base, "GET", f"{song.url}?to=mp3", {"Cookie": cookies[name]})
+            assert refused.status == 503 and refused.headers["retry-after"] == "5", (name, refused)
+            assert json.loads(refused.body)["code"] == "too_many_transcodes"
+        # Subsonic says so with its error 0, and announces no length it will not send.
+        params = {"v": "1.16.1", "c": "tests", "f": "json", "id": more["alice"].track["id"], "format": "mp3"}
+        query = urlencode({**params, **Subsonic(running, alice).credentials(), "estimateContentLength": "true"})
+        busy = await raw_request(running.base, "GET", f"/rest/stream?{query}", {})
+        error = json.loads(busy.body)["subsonic-response"]["error"]
+        assert busy.status == 200 and error == {"code": 0, "message": TOO_MANY}
+        assert busy.headers.get("content-length", str(len(busy.body))) == str(len(busy.body)), busy.headers
+        # A transcode already in the cache needs no ffmpeg: it is served.
+        again = await raw_request(running.base, "GET", f"{cached.url}?to=mp3", {"Cookie": cookies["alice"]})
+        assert again.status == 200 and again.body == first.body
+        assert len(ffmpeg_children()) == 3
+
+        # Clients that leave free their slots.
+        for client in stalled:
+            client.transport.abortConnection()
+        await wait_until(lambda: ffmpeg_children() == [], "the stalled ffmpeg processes to be killed")
+        later = await raw_request(running.base, "GET", f"{song.url}?to=mp3", {"Cookie": cookies["bob"]})
+        assert later.status == 200 and probe(later.body, tmp_path)[0] == "mp3"
+    finally:
+        for client in stalled:
+            client.transport.abortConnection()
+        await wait_until(lambda: ffmpeg_children() == [], "ffmpeg to end")
+        await running.service.stopService()

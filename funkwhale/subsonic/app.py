@@ -19,7 +19,7 @@ from funkwhale.subsonic import errors
 from funkwhale.subsonic.auth import authenticate, check_enabled
 from funkwhale.subsonic.errors import SubsonicError
 from funkwhale.subsonic.params import Params
-from funkwhale.subsonic.registry import ENDPOINTS, Call
+from funkwhale.subsonic.registry import ENDPOINTS, Call, check_scope
 from funkwhale.subsonic.render import envelope, render
 
 log = Logger()
@@ -82,7 +82,6 @@ class SubsonicApp:
             await check_enabled(self.ctx)
         else:
             principal = await authenticate(self.ctx, params, request)
-            if not principal.allows(found.scope):
-                raise SubsonicError(errors.NOT_AUTHORIZED, f"This API key lacks the {found.scope} scope.")
+            check_scope(principal, found.scope)
         body = await found.handler(self.ctx, Call(request, params, principal))
         return body if isinstance(body, bytes) else envelope(body)

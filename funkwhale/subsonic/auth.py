@@ -21,6 +21,7 @@ from funkwhale.subsonic.params import Params
 from funkwhale.users import ratelimit
 from funkwhale.users.models import Principal, User
 from funkwhale.users.tokens import hash_token
+from funkwhale.web.client_address import client_address
 
 SUPPORTED_MAJOR = 1
 
@@ -71,7 +72,7 @@ async def authenticate(ctx: Context, params: Params, request: Any) -> Principal:
     check_version(params.get("v"))
     if "jwt" in params:
         raise SubsonicError(errors.AUTH_MECHANISM_UNSUPPORTED, "Authentication by jwt is not supported.")
-    address = ratelimit.client_address(request, ctx.settings)
+    address = client_address(request, ctx.settings)
     api_key = params.get("apiKey")
     if api_key is not None:
         if any(name in params for name in ("u", "p", "t", "s")):

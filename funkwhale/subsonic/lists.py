@@ -11,6 +11,9 @@ from funkwhale.subsonic.errors import GENERIC, SubsonicError, missing
 from funkwhale.subsonic.registry import Call, Handler, endpoint
 
 MAX_SIZE = 500
+# Album lists that reveal the caller's own activity need its scope besides read:libraries.
+_LIST_SCOPES = {"starred": "read:favorites", "highest": "read:favorites", "frequent": "read:listenings",
+                "recent": "read:listenings"}  # fmt: skip
 
 
 def _album_list(container: str, shape: Any) -> Handler:
@@ -19,6 +22,8 @@ def _album_list(container: str, shape: Any) -> Handler:
         kind = params.require("type")
         if kind not in store.ALBUM_LIST_TYPES:
             raise SubsonicError(GENERIC, f"Unknown album list type: {kind}")
+        if kind in _LIST_SCOPES:
+            call.require_scope(_LIST_SCOPES[kind])
         if kind == "byYear" and ("fromYear" not in params or "toYear" not in params):
             raise missing("fromYear" if "fromYear" not in params else "toYear")
         request = store.AlbumList(
@@ -87,5 +92,5 @@ def _starred(container: str, artist: Any, album: Any) -> Handler:
     return get_starred
 
 
-endpoint("getStarred")(_starred("starred", serializers.index_artist, serializers.album_child))
-endpoint("getStarred2")(_starred("starred2", serializers.artist, serializers.album))
+endpoint("getStarred", scope="read:favorites")(_starred("starred", serializers.index_artist, serializers.album_child))
+endpoint("getStarred2", scope="read:favorites")(_starred("starred2", serializers.artist, serializers.album))

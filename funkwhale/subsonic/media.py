@@ -4,8 +4,9 @@ stream and download answer with the bytes of funkwhale.music.playback.respond (R
 transcodes, live ffmpeg otherwise, X-Accel-Redirect behind nginx), never a redirect. stream transcodes when
 `format` differs from the file or `maxBitRate` is lower than its bitrate; `maxBitRate` alone means mp3 (DSub);
 `format=raw` never transcodes; `timeOffset` (OpenSubsonic transcodeOffset) starts ffmpeg there; with
-`estimateContentLength` a live transcode announces duration x bitrate as Content-Length and is cut or padded to
-it. Nothing here counts a play (scrobble does).
+`estimateContentLength` a live transcode announces duration x bitrate as Content-Length (the duration bounded by
+what the file's size can hold, since it comes from the file's header) and is cut or padded to it, padded only when
+ffmpeg fell a little short. Nothing here counts a play (scrobble does).
 """
 
 from __future__ import annotations
@@ -25,16 +26,22 @@ from funkwhale.subsonic.errors import GENERIC, SubsonicError, not_found
 from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.system import EXTENSIONS
 from funkwhale.subsonic.userdata import store
+from funkwhale.threads import run_blocking
 
 EXTENSIONS.update({"songLyrics": [1], "transcodeOffset": [1]})
 COVER_CACHE = b"private, max-age=86400"
-PAD_CHUNK = 64 * 1024
+ZEROS = "/dev/zero"
+# The zeros an estimated length may add to a live transcode beyond a quarter of what ffmpeg made.
+PAD_SLACK = 64 * 1024
+# No audio file plays longer than its size at this rate (bit/s): the bound of a duration read from a header.
+MIN_AUDIO_BITRATE = 8000
+TOO_MANY = "Too many transcodes are running; try again in a few seconds."
 Found = tuple[dict[str, Any], Source, Transcode | None]
 
 
 class EstimatedLength:
     """The request of a live transcode answered with an estimated Content-Length: bytes beyond it are dropped and
-    `pad()` fills what is missing with zeros. When the answer turns out to be a file (a cached transcode sets its
+    `pad()` fills a small shortfall with zeros. When the answer turns out to be a file (a cached transcode sets its
     real Content-Length), it stands aside."""
 
     def __init__(self, request: Any, length: int) -> None:
@@ -59,15 +66,38 @@ class EstimatedLength:
         if data:
             self._request.write(data)
 
-    def pad(self) -> None:
-        if self.exact or self._request.method == b"HEAD" or not files.connected(self._request):
+    async def pad(self) -> None:
+        """Zeros up to the announced length, as fast as the client reads them, when ffmpeg fell short by little
+        (PAD_SLACK plus a quarter of what it made); further off, the connection is closed once what ffmpeg made is
+        sent: the client sees a short body rather than the daemon making megabytes of silence for a duration the
+        file's header made up."""
+        missing = self.length - self.sent
+        if self.exact or not missing or self._request.method == b"HEAD" or not files.connected(self._request):
             return
-        while self.sent < self.length:
-            self.write(bytes(min(PAD_CHUNK, self.length - self.sent)))
+        if missing > PAD_SLACK + self.sent // 4:
+            self._request.channel.transport.loseConnection()
+            return
+        zeros = await run_blocking(open, ZEROS, "rb")
+        try:
+            await files.FileSender(self._request, zeros, 0, missing).send()
+        finally:
+            zeros.close()
+        self.sent = self.length
 
     def withdraw(self) -> None:
         """Nothing was sent after all (an error answer follows): drop the announced length."""
         self._request.responseHeaders.removeHeader(b"content-length")
+
+
+def estimated_seconds(upload: dict[str, Any], offset: int) -> int | None:
+    """How long the upload plays from `offset`, for an estimated Content-Length: its duration, but never more
+    than its file can hold (twice its size at its bitrate, and at MIN_AUDIO_BITRATE at most), since the
+    duration comes from the file's header. None when the row lacks what it takes."""
+    duration, size = upload.get("duration"), upload.get("size")
+    if not duration or not size:
+        return None
+    holds = size * 8 // max(MIN_AUDIO_BITRATE, (upload.get("bitrate") or 0) // 2)
+    return max(1, int(min(duration, holds)) - offset)
 
 
 async def _find(ctx: Context, call: Call, to: str | None, max_bitrate: int) -> Found:
@@ -80,15 +110,17 @@ async def _find(ctx: Context, call: Call, to: str | None, max_bitrate: int) -> F
         raise not_found("This song's file is not on this server.") from None
 
 
-async def _send(ctx: Context, request: Any, found: Found, download: bool) -> bytes:
+async def _send(ctx: Context, call: Call, request: Any, found: Found, download: bool) -> bytes:
     upload, source, needed = found
     try:
-        return await respond.send(ctx, request, upload, source, needed, download)
+        return await respond.send(ctx, request, upload, source, needed, download, f"user:{call.viewer.user_id}")
     except respond.FileMissing:
         raise not_found("This song's file is missing.") from None
-    except respond.TranscodeFailed:
+    except (respond.TranscodeFailed, respond.TranscodesBusy) as e:
         if isinstance(request, EstimatedLength):
             request.withdraw()
+        if isinstance(e, respond.TranscodesBusy):
+            raise SubsonicError(GENERIC, TOO_MANY) from None
         raise SubsonicError(GENERIC, "The song could not be transcoded.") from None
 
 
@@ -119,20 +151,20 @@ async def stream(ctx: Context, call: Call) -> bytes:
         found = (found[0], found[1], await _from_offset(ctx, found, params.int("timeOffset", 0, minimum=0)))
     upload, _, needed = found
     request = call.request
-    if needed is not None and needed.bitrate and upload.get("duration") and params.bool("estimateContentLength"):
-        seconds = max(1, upload["duration"] - needed.offset)
+    seconds = estimated_seconds(upload, needed.offset) if needed is not None and needed.bitrate else None
+    if seconds is not None and params.bool("estimateContentLength"):
         request = EstimatedLength(request, seconds * needed.bitrate * 1000 // 8)
         found = (upload, found[1], dataclasses.replace(needed, once=True))  # a client may hang up at the length
-    body = await _send(ctx, request, found, download=False)
+    body = await _send(ctx, call, request, found, download=False)
     if isinstance(request, EstimatedLength):
-        request.pad()
+        await request.pad()
     return body
 
 
 @endpoint("download")
 async def download(ctx: Context, call: Call) -> bytes:
     """The original file, as an attachment."""
-    return await _send(ctx, call.request, await _find(ctx, call, None, 0), download=True)
+    return await _send(ctx, call, call.request, await _find(ctx, call, None, 0), download=True)
 
 
 async def _picture(ctx: Context, call: Call, row: dict[str, Any] | None) -> bytes:

@@ -12,10 +12,20 @@ from typing import Any
 
 from funkwhale.context import Context
 from funkwhale.music.visibility import Viewer
+from funkwhale.subsonic.errors import NOT_AUTHORIZED, SubsonicError
 from funkwhale.subsonic.params import Params
 from funkwhale.users.models import Principal, User
 
 READ = "read:libraries"
+
+
+def check_scope(principal: Principal, scope: str) -> None:
+    """Error 50 unless the caller may use `scope`: their account's permissions open it (for "instance:*"
+    scopes) and their credential grants it (an apiKey's token scopes; a Subsonic password grants all)."""
+    if not principal.user.may_use(scope):
+        raise SubsonicError(NOT_AUTHORIZED, "You do not have permission to perform this action.")
+    if not principal.allows(scope):
+        raise SubsonicError(NOT_AUTHORIZED, f"This API key lacks the {scope} scope.")
 
 
 @dataclass
@@ -25,6 +35,11 @@ class Call:
     request: Any
     params: Params
     principal: Principal | None
+
+    def require_scope(self, scope: str) -> None:
+        """For a method whose parameters decide what it reveals: error 50 unless the caller may use `scope`."""
+        assert self.principal is not None, "public methods have no user"
+        check_scope(self.principal, scope)
 
     @property
     def user(self) -> User:

@@ -11,7 +11,6 @@ from twisted.logger import Logger
 
 from funkwhale.context import Context
 from funkwhale.music.importer.fsimport import Summary, rescan
-from funkwhale.subsonic.errors import NOT_AUTHORIZED, SubsonicError
 from funkwhale.subsonic.registry import Call, endpoint
 
 log = Logger()
@@ -49,11 +48,9 @@ async def get_scan_status(ctx: Context, call: Call) -> dict[str, Any]:
     return {"scanStatus": await status(ctx)}
 
 
-@endpoint("startScan", scope="write:libraries")
+@endpoint("startScan", scope="write:instance:libraries")  # the "library" permission (superusers have it)
 async def start_scan(ctx: Context, call: Call) -> dict[str, Any]:
     """Start a scan unless one runs already; answers the status."""
-    if not (call.user.is_superuser or call.user.permission_library):
-        raise SubsonicError(NOT_AUTHORIZED, "Only an administrator may start a scan.")
     if await ctx.redis.cmd.set(SCAN_LOCK, "1", expire=SCAN_LOCK_SECONDS, only_if_not_exists=True):
         await ctx.redis.cmd.set(SCAN_COUNT, 0)
         Deferred.fromCoroutine(scan(ctx)).addErrback(lambda f: log.failure("Subsonic scan failed", f))

@@ -1,4 +1,4 @@
-"""Accounts: getUser (oneself; anyone for an administrator) and getUsers (administrators only)."""
+"""Accounts: getUser (oneself; anyone with read:instance:users) and getUsers (read:instance:users)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from funkwhale.context import Context
 from funkwhale.subsonic.browsing import run
-from funkwhale.subsonic.errors import NOT_AUTHORIZED, SubsonicError, not_found
+from funkwhale.subsonic.errors import not_found
 from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.render import iso
 from funkwhale.subsonic.userdata import store
@@ -37,24 +37,21 @@ def user(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _require_admin(call: Call) -> None:
-    if not call.user.is_superuser:
-        raise SubsonicError(NOT_AUTHORIZED, "Only an administrator may see other accounts.")
+ACCOUNTS_SCOPE = "read:instance:users"  # other accounts: the "settings" permission (superusers have it)
 
 
 @endpoint("getUser", scope="read:profile")
 async def get_user(ctx: Context, call: Call) -> dict[str, Any]:
     username = call.params.get("username") or call.user.username
     if username.lower() != call.user.username.lower():
-        _require_admin(call)
+        call.require_scope(ACCOUNTS_SCOPE)
     rows = await run(ctx, store.accounts_txn, username, name="user")
     if not rows:
         raise not_found("No such user.")
     return {"user": user(rows[0])}
 
 
-@endpoint("getUsers", scope="read:profile")
+@endpoint("getUsers", scope=ACCOUNTS_SCOPE)
 async def get_users(ctx: Context, call: Call) -> dict[str, Any]:
-    _require_admin(call)
     rows = await run(ctx, store.accounts_txn, None, name="users")
     return {"users": {"user": [user(r) for r in rows]}}

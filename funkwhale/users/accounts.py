@@ -54,6 +54,7 @@ PASSWORD_MIN = 8
 PRIVACY_LEVELS = ("me", "followers", "instance", "everyone")
 SESSION_AGE = timedelta(days=14)
 LISTEN_TOKEN_AGE = timedelta(days=3)
+LISTEN_SCOPE = "read:libraries"  # what a listen token (`?token=` on listen URLs) allows
 REQUIRED = "This field is required."
 
 
@@ -73,8 +74,9 @@ class LoginFailed(Exception):
     """Wrong username or password, or an inactive account."""
 
 
-class LoginThrottled(Exception):
-    """Too many failed logins for the account or the address; `retry_after` seconds to wait."""
+class Throttled(Exception):
+    """Too many wrong passwords (for the account or the address) or sign-ups (from the address);
+    `retry_after` seconds to wait."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(retry_after)
@@ -223,8 +225,9 @@ def create_account_txn(
     )
 
 
-async def register(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-    """Sign up through the API: open registration, a valid invitation, or the instance's first account."""
+async def register(ctx: Context, data: dict[str, Any], address: str) -> dict[str, Any]:
+    """Sign up through the API: open registration, a valid invitation, or the instance's first account.
+    Each address may create FUNKWHALE_SIGNUP_RATE_LIMIT accounts a day (Throttled beyond)."""
     first_only = not data.get("invitation") and await registration_mode(ctx) != "open"
     if first_only and await ctx.db.run(store.any_user_txn, desc="users.any"):
         raise RegistrationClosed()
@@ -233,28 +236,49 @@ async def register(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     await ctx.db.run(
         check_available_txn, signup.username, signup.email, ctx.settings.domain, desc="users.available"
     )
-    account = await deferToThread(
-        prepare_account, ctx.settings, signup.username, signup.email, signup.password
-    )
-    return await ctx.db.run(
-        create_account_txn, account, signup.invitation, first_only, True, desc="users.create"
-    )
+    keys = ratelimit.signup_keys(address)
+    await _take_slot(ctx, keys, ctx.settings.signup_rate_limit, ratelimit.SIGNUP.window)
+    try:
+        account = await deferToThread(
+            prepare_account, ctx.settings, signup.username, signup.email, signup.password
+        )
+        return await ctx.db.run(
+            create_account_txn, account, signup.invitation, first_only, True, desc="users.create"
+        )
+    except (AccountError, RegistrationClosed):
+        await ratelimit.release(ctx.redis, keys)  # nothing was created
+        raise
 
 
 # --- login and sessions -----------------------------------------------------------------------------
 
 
+async def _take_slot(ctx: Context, keys: list[str], limit: int, window: int = ratelimit.WINDOW) -> None:
+    """Count an attempt before making it (Throttled when a counter is full), so that concurrent attempts
+    never exceed the limit."""
+    wait = await ratelimit.attempt(ctx.redis, keys, limit, window)
+    if wait is not None:
+        raise Throttled(wait)
+
+
+async def _verify(ctx: Context, stored: str | None, password: str, keys: list[str]) -> tuple[bool, str | None]:
+    """verify_password held to the wrong-password limit of `keys`: the slot taken before the check is kept
+    when the password is wrong and given back when it is right."""
+    await _take_slot(ctx, keys, ctx.settings.login_rate_limit)
+    ok, rehashed = await deferToThread(verify_password, stored, password)
+    if ok:
+        await ratelimit.release(ctx.redis, keys)
+    return ok, rehashed
+
+
 async def login(ctx: Context, username: str, password: str, address: str) -> int:
-    """The id of the account, or LoginThrottled / LoginFailed. Failures count against the account and
-    the address; a blocked client is refused before its password is even looked at."""
+    """The id of the account, or Throttled / LoginFailed. Every check counts against the account and the
+    address before it runs (a right password gives its count back); a blocked client is refused before its
+    password is even looked at."""
     row = await ctx.db.run(store.login_user_txn, username, desc="users.login")
     keys = ratelimit.login_keys(address, None if row is None else row["id"])
-    standing = await ratelimit.standing(ctx.redis, keys)
-    if standing.blocked(ctx.settings.login_rate_limit):
-        raise LoginThrottled(standing.reset_seconds or ratelimit.WINDOW)
-    ok, rehashed = await deferToThread(verify_password, None if row is None else row["password"], password)
+    ok, rehashed = await _verify(ctx, None if row is None else row["password"], password, keys)
     if not ok or not row["is_active"]:
-        await ratelimit.record_failure(ctx.redis, keys)
         raise LoginFailed()
     if rehashed is not None:
         await ctx.db.run(store.set_password_hash_txn, row["id"], rehashed, desc="users.rehash")
@@ -289,19 +313,21 @@ async def clear_expired_sessions(ctx: Context) -> int:
     return await ctx.db.run(store.delete_expired_sessions_txn, desc="users.clear_expired_sessions")
 
 
-async def _check_password(ctx: Context, user_id: int, password: Any) -> bool:
+async def _check_password(ctx: Context, user_id: int, password: Any, address: str) -> bool:
+    """Whether `password` is the account's, held to the same limit as login (Throttled)."""
     if not isinstance(password, str) or not password:
         return False
     stored = await ctx.db.run(store.password_hash_txn, user_id, desc="users.password")
-    ok, _ = await deferToThread(verify_password, stored, password)
+    ok, _ = await _verify(ctx, stored, password, ratelimit.login_keys(address, user_id))
     return ok
 
 
 async def change_password(
-    ctx: Context, user_id: int, username: str, data: dict[str, Any], keep_session: str | None
+    ctx: Context, user_id: int, username: str, data: dict[str, Any], keep_session: str | None, address: str
 ) -> None:
     """old_password, new_password1, new_password2 (dj-rest-auth's form). Rotates the secret key and ends
-    every other session; `keep_session` is the current session key, if any."""
+    every other session; `keep_session` is the current session key, if any. The old password is checked
+    under the login limit of the account and of `address`."""
     errors: dict[str, list[str]] = {}
     old = _text(data, "old_password", errors)
     new1 = _text(data, "new_password1", errors)
@@ -310,7 +336,7 @@ async def change_password(
         errors["new_password2"] = ["The two password fields didn't match."]
     elif new1 and (problems := password_problems(new1, username)):
         errors["new_password2"] = problems
-    if old and not await _check_password(ctx, user_id, old):
+    if old and not await _check_password(ctx, user_id, old, address):
         errors["old_password"] = ["Your old password was entered incorrectly. Please enter it again."]
     if errors:
         raise AccountError(errors)
@@ -355,12 +381,13 @@ def validate_profile(data: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-async def delete_account(ctx: Context, user_id: int, data: dict[str, Any]) -> None:
-    """Funkwhale's UserDeleteSerializer: the password and confirm=true, then the account goes."""
+async def delete_account(ctx: Context, user_id: int, data: dict[str, Any], address: str) -> None:
+    """Funkwhale's UserDeleteSerializer: the password (under the login limit) and confirm=true, then the
+    account goes."""
     errors: dict[str, list[str]] = {}
     if not data.get("password"):
         errors["password"] = [REQUIRED]
-    elif not await _check_password(ctx, user_id, data["password"]):
+    elif not await _check_password(ctx, user_id, data["password"], address):
         errors["password"] = ["Invalid password"]
     if data.get("confirm") not in (True, "true", "True", "1", "on"):
         errors["confirm"] = ["Please confirm deletion"]
@@ -395,7 +422,7 @@ def listen_token(settings: Settings, user_id: int, user_secret: str, now: dateti
             {
                 "user_id": user_id,
                 "user_secret": str(user_secret),
-                "scopes": ["read:libraries"],
+                "scopes": [LISTEN_SCOPE],
                 "iat": issued,
             },
             separators=(",", ":"),

@@ -6,14 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-# Funkwhale's OAuth scopes: read/write for each area (users/oauth/scopes.py upstream).
-SCOPE_AREAS = (
-    "profile", "libraries", "favorites", "listenings", "follows", "playlists", "radios",
-    "filters", "notifications", "edits", "security", "reports",
-)
-ALL_SCOPES = frozenset(
-    ["read", "write"] + [f"{mode}:{area}" for mode in ("read", "write") for area in SCOPE_AREAS]
-)
+from funkwhale.users.oauth.scopes import LEAF_SCOPES, PERMISSION_OF
 
 
 @dataclass(frozen=True)
@@ -40,17 +33,30 @@ class User:
         names = cls.__dataclass_fields__.keys() - {"extra"}
         return cls(**{k: row[k] for k in names if k in row})
 
+    def has_permission(self, name: str) -> bool:
+        """Funkwhale's user permissions ("settings", "library", "moderation"): a superuser has them all."""
+        return self.is_superuser or bool(getattr(self, f"permission_{name}"))
+
+    def may_use(self, scope: str) -> bool:
+        """Whether the account's permissions open `scope` (only "instance:*" scopes need one)."""
+        permission = PERMISSION_OF.get(scope)
+        return permission is None or self.has_permission(permission)
+
 
 @dataclass(frozen=True)
 class Principal:
-    """Who makes a request and how: the user, the scopes granted, and whether a session (so CSRF) is in play."""
+    """Who makes a request and how: the user, the leaf scopes its credential grants (a session or a Subsonic
+    password: all of them; a token: its own, see scopes.expand), and whether a session (so CSRF) is in play."""
 
     user: User
-    scopes: frozenset[str] = ALL_SCOPES
+    scopes: frozenset[str] = LEAF_SCOPES
     via_session: bool = False
     application_id: int | None = None
 
     def allows(self, scope: str) -> bool:
-        """`scope` like "read:profile": granted by itself or by the bare "read"/"write"."""
-        mode = scope.split(":", 1)[0]
-        return scope in self.scopes or mode in self.scopes
+        """`scope` like "read:profile" is granted, and the user's permissions open it."""
+        return scope in self.scopes and self.user.may_use(scope)
+
+    def holds(self, scopes: frozenset[str]) -> bool:
+        """Whether the credential grants every one of these leaf scopes (what it may hand on to another)."""
+        return scopes <= self.scopes

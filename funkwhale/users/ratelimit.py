@@ -1,7 +1,11 @@
-"""Failed-login limits in Redis: a fixed one-hour window per account and per client address.
+"""Limits in Redis: fixed windows of counters per account and per client address.
 
-Each key counts failures (INCR, with EXPIRE set by the first one); at `limit` failures the key refuses
-further attempts until it expires, whatever the password.
+`login`: wrong passwords, one hour. Every password check (web login, password change, account deletion) first
+takes a slot atomically (`attempt`: one Lua script refuses when any counter is full, else increments them all),
+so concurrent guesses can never run more checks than the limit; a right password gives its slot back
+(`release`). Subsonic credentials (random tokens, checked without cost) are counted after a failure instead
+(`standing` + `record_failure`), so a client's parallel requests never hold slots.
+`signup`: accounts created per address, one day.
 """
 
 from __future__ import annotations
@@ -9,10 +13,44 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from funkwhale.config import Settings
 
-WINDOW = 3600
-SCOPE = "login"
+@dataclass(frozen=True)
+class Limit:
+    """A kind of limit as Funkwhale's /api/v1/rate-limit/ names it, and its window (seconds, and as a word)."""
+
+    id: str
+    description: str
+    window: int
+    period: str
+
+
+LOGIN = Limit("login", "Login", 3600, "hour")
+SIGNUP = Limit("signup", "Account creation", 86400, "day")
+WINDOW = LOGIN.window
+
+# Refuse (returning the seconds until the fullest counter resets) or take one slot in every counter (0).
+_ATTEMPT_LUA = """
+local wait = 0
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[1]) then
+    local ttl = redis.call('TTL', key)
+    if ttl < 1 then ttl = tonumber(ARGV[2]) end
+    if ttl > wait then wait = ttl end
+  end
+end
+if wait > 0 then return wait end
+for _, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[2]) end
+end
+return 0
+"""
+
+_RELEASE_LUA = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 1
+"""
 
 _RECORD_LUA = """
 for _, key in ipairs(KEYS) do
@@ -31,22 +69,37 @@ return out
 """
 
 
-def address_key(address: str) -> str:
-    return f"fw:ratelimit:{SCOPE}:addr:{address}"
+def address_key(address: str, limit: Limit = LOGIN) -> str:
+    return f"fw:ratelimit:{limit.id}:addr:{address}"
 
 
 def account_key(user_id: int) -> str:
-    return f"fw:ratelimit:{SCOPE}:user:{user_id}"
+    return f"fw:ratelimit:{LOGIN.id}:user:{user_id}"
 
 
 def login_keys(address: str, user_id: int | None) -> list[str]:
-    """The counters a login attempt from `address` for account `user_id` (None: unknown) is held to."""
+    """The counters a password check from `address` for account `user_id` (None: unknown) is held to."""
     return [address_key(address)] + ([] if user_id is None else [account_key(user_id)])
+
+
+def signup_keys(address: str) -> list[str]:
+    return [address_key(address, SIGNUP)]
+
+
+async def attempt(redis: Any, keys: list[str], limit: int, window: int = WINDOW) -> int | None:
+    """Take a slot in each counter: None when taken, else the seconds to wait (nothing counted)."""
+    wait = int(await redis.cmd.eval(_ATTEMPT_LUA, keys, [limit, window]))
+    return wait or None
+
+
+async def release(redis: Any, keys: list[str]) -> None:
+    """Give back the slots an `attempt` took (the password was right, or nothing was done)."""
+    await redis.cmd.eval(_RELEASE_LUA, keys, [])
 
 
 @dataclass(frozen=True)
 class Standing:
-    """The worst of the counters: failures so far and seconds until that counter resets (None: unused)."""
+    """The worst of the counters: attempts so far and seconds until that counter resets (None: unused)."""
 
     used: int
     reset_seconds: int | None
@@ -55,46 +108,35 @@ class Standing:
         return self.used >= limit
 
 
-async def standing(redis: Any, keys: list[str]) -> Standing:
+async def standing(redis: Any, keys: list[str], window: int = WINDOW) -> Standing:
     """Where the client stands for these counters (one round trip)."""
     raw = await redis.cmd.eval(_STATUS_LUA, keys, [])
     used, reset = 0, None
     for count, ttl in zip(raw[::2], raw[1::2], strict=True):
         count, ttl = int(count), int(ttl)
         if count > used or (count == used and count and ttl > (reset or 0)):
-            used, reset = count, (ttl if ttl > 0 else WINDOW)
+            used, reset = count, (ttl if ttl > 0 else window)
     return Standing(used, reset)
 
 
 async def record_failure(redis: Any, keys: list[str]) -> None:
-    """Count one failed login against each counter."""
+    """Count one failed Subsonic login against each counter."""
     await redis.cmd.eval(_RECORD_LUA, keys, [WINDOW])
 
 
-def describe(standing: Standing, limit: int, now: float) -> dict[str, Any]:
-    """The login scope as Funkwhale's /api/v1/rate-limit/ lists it."""
-    blocked = standing.blocked(limit)
+def describe(limit: Limit, rate: int, standing: Standing, now: float) -> dict[str, Any]:
+    """One scope as Funkwhale's /api/v1/rate-limit/ lists it."""
+    blocked = standing.blocked(rate)
     reset_seconds = standing.reset_seconds if standing.used else None
     return {
-        "id": SCOPE,
-        "rate": f"{limit}/hour",
-        "description": "Login",
-        "limit": limit,
-        "duration": WINDOW,
-        "remaining": max(limit - standing.used, 0),
+        "id": limit.id,
+        "rate": f"{rate}/{limit.period}",
+        "description": limit.description,
+        "limit": rate,
+        "duration": limit.window,
+        "remaining": max(rate - standing.used, 0),
         "available": int(now + reset_seconds) if blocked and reset_seconds else None,
         "available_seconds": reset_seconds if blocked else None,
         "reset": int(now + reset_seconds) if reset_seconds else None,
         "reset_seconds": reset_seconds,
     }
-
-
-def client_address(request: Any, settings: Settings) -> str:
-    """The direct peer, or the first X-Forwarded-For hop when the peer is a trusted proxy."""
-    peer = getattr(request.getClientAddress(), "host", None) or "unknown"
-    if peer in settings.trusted_proxies:
-        forwarded = (request.getHeader(b"x-forwarded-for") or b"").decode("latin-1")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first
-    return peer

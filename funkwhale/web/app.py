@@ -12,6 +12,7 @@ from funkwhale.context import Context
 from funkwhale.web import spa
 from funkwhale.web.auth import Auth
 from funkwhale.web.site import FunkwhaleSite
+from funkwhale.web.upload_gate import UploadGate
 
 # (path under the root, "module:Class"); each class is built as Class(ctx, auth) and has a Klein `app`.
 AREAS: list[tuple[str, str]] = [
@@ -72,9 +73,8 @@ def _child(parent: Resource, name: bytes) -> Resource:
     return existing
 
 
-def make_root(ctx: Context) -> Resource:
+def make_root(ctx: Context, auth: Auth) -> Resource:
     root = spa.Root(ctx.settings)
-    auth = Auth(ctx)
     for path, target in AREAS:
         module_name, _, class_name = target.partition(":")
         area = getattr(importlib.import_module(module_name), class_name)(ctx, auth)
@@ -87,9 +87,14 @@ def make_root(ctx: Context) -> Resource:
 
 
 def make_site(ctx: Context) -> FunkwhaleSite:
-    site = FunkwhaleSite(make_root(ctx), upload_max_body=ctx.settings.upload_max_size)
+    auth = Auth(ctx)
+    site = FunkwhaleSite(make_root(ctx, auth), upload_max_body=ctx.settings.upload_max_size)
     site.displayTracebacks = False
     site.noisy = False
     site.secure_cookies = ctx.settings.protocol == "https"
+    site.settings = ctx.settings
     site.upload_spool_dir = str(storage.incoming_dir(ctx.settings))
+    site.upload_gate = UploadGate(ctx, auth, ctx.settings.upload_max_concurrent_per_user)
+    site.body_timeout = ctx.settings.body_timeout
+    site.body_min_rate = ctx.settings.body_min_rate
     return site

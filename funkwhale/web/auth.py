@@ -8,10 +8,13 @@ from funkwhale.context import Context
 from funkwhale.users.models import Principal
 from funkwhale.users.tokens import hash_token, same
 from funkwhale.web.errors import ApiError
+from funkwhale.web.json import read_body
 
 SESSION_COOKIE = b"sessionid"
 CSRF_COOKIE = b"csrftoken"
 CSRF_HEADER = b"x-csrftoken"
+CSRF_FIELD = "csrfmiddlewaretoken"
+FORM_TYPE = b"application/x-www-form-urlencoded"
 SAFE_METHODS = (b"GET", b"HEAD", b"OPTIONS")
 _CACHE = "_funkwhale_principal"
 
@@ -28,18 +31,13 @@ class Auth:
         return getattr(request, _CACHE)
 
     async def require(self, request: Any, scope: str | None = None) -> Principal:
-        """The caller, or 401; 403 when their token lacks `scope` (e.g. "write:profile")."""
+        """The caller, or 401; 403 when `scope` (e.g. "write:profile", "read:instance:settings") is not theirs:
+        their token lacks it, or (an "instance:*" scope) their account lacks the permission behind it."""
         principal = await self.optional(request)
         if principal is None:
             raise ApiError(401, "Authentication credentials were not provided.", "not_authenticated")
-        if scope is not None and not principal.allows(scope):
-            raise ApiError(403, f"Your token lacks the {scope} scope.", "permission_denied")
-        return principal
-
-    async def require_superuser(self, request: Any, scope: str | None = None) -> Principal:
-        principal = await self.require(request, scope)
-        if not principal.user.is_superuser:
-            raise ApiError(403, "You do not have permission to perform this action.", "permission_denied")
+        if scope is not None:
+            check_scope(principal, scope)
         return principal
 
     async def _resolve(self, request: Any) -> Principal | None:
@@ -72,9 +70,31 @@ class Auth:
         return principal
 
 
-def check_csrf(request: Any, expected: str | None = None) -> None:
-    """Double submit: the X-CSRFToken header must equal the csrftoken cookie (and the session's token)."""
+def check_scope(principal: Principal, scope: str) -> None:
+    """403 unless the principal may use `scope`."""
+    if not principal.user.may_use(scope):
+        raise ApiError(403, "You do not have permission to perform this action.", "permission_denied")
+    if not principal.allows(scope):
+        raise ApiError(403, f"Your token lacks the {scope} scope.", "permission_denied")
+
+
+def _submitted_csrf(request: Any) -> str:
+    """The token the client sent: the X-CSRFToken header, or a form's csrfmiddlewaretoken field (Django's two)."""
     header = (request.getHeader(CSRF_HEADER) or b"").decode("latin-1")
+    if header:
+        return header
+    ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    if ctype != FORM_TYPE:
+        return ""
+    field = read_body(request).get(CSRF_FIELD)
+    return field if isinstance(field, str) else ""
+
+
+def check_csrf(request: Any, expected: str | None = None) -> None:
+    """Double submit: the submitted token must equal the csrftoken cookie (and the session's token), which a
+    cross-site page can neither read nor set."""
+    submitted = _submitted_csrf(request)
     cookie = (request.getCookie(CSRF_COOKIE) or b"").decode("latin-1")
-    if not header or not cookie or not same(header, cookie) or (expected is not None and not same(header, expected)):
+    matches = bool(submitted and cookie) and same(submitted, cookie)
+    if not matches or (expected is not None and not same(submitted, expected)):
         raise ApiError(403, "CSRF Failed: CSRF token missing or incorrect.", "permission_denied")

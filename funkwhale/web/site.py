@@ -1,49 +1,199 @@
-"""The HTTP site: a request class that caps bodies and never parses multipart on the reactor thread,
+"""The HTTP site: a request class that guards and caps bodies and never parses multipart on the reactor thread,
 and a Site that knows its in-flight requests so shutdown can let them finish."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.http import RESPONSES
 from twisted.web.server import Request, Site
+
+from funkwhale.config import Settings
+from funkwhale.web.errors import ApiError
+from funkwhale.web.upload_gate import UPLOADS
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 SMALL_BODY = 100_000  # Twisted keeps bodies below this in memory
+SERVER = b"funkwhale"  # the Server header of every response (not Twisted's name and version)
+LINGER = 5.0  # seconds the rest of a refused body is read and dropped, so that the answer is not lost to a reset
+
+log = Logger()
+
+
+def route_of(uri: bytes) -> tuple[bytes, ...]:
+    """The path segments Twisted routes a request by (unquoted as Request.process does), without trailing empty
+    ones: `/api/v1/%75ploads/?x` is ("api", "v1", "uploads")."""
+    segments = [unquote_to_bytes(s) for s in uri.split(b"?", 1)[0][1:].split(b"/")]
+    while segments and not segments[-1]:
+        segments.pop()
+    return tuple(segments)
+
+
+class BodyWatch:
+    """Drops a request whose body stalls: nothing for `timeout` seconds, or less than `min_rate` bytes/s on
+    average once it has taken `timeout` seconds."""
+
+    def __init__(self, request: FunkwhaleRequest, clock: Any, timeout: float, min_rate: int) -> None:
+        self.request = request
+        self.clock = clock
+        self.timeout = timeout
+        self.min_rate = min_rate
+        self.started = self.last = clock.seconds()
+        self.size = 0
+        self.call = clock.callLater(timeout, self._check)
+
+    def received(self, size: int) -> None:
+        self.size += size
+        self.last = self.clock.seconds()
+
+    def stop(self) -> None:
+        if self.call.active():
+            self.call.cancel()
+
+    def _check(self) -> None:
+        if self.request.channel is None:
+            return
+        now = self.clock.seconds()
+        if now - self.last >= self.timeout or self.size < self.min_rate * (now - self.started):
+            self.request.refuse(408, "The request body came too slowly.", "request_timeout")
+            return
+        self.call = self.clock.callLater(self.last + self.timeout - now, self._check)
 
 
 class FunkwhaleRequest(Request):
-    """Refuses bodies above the site's limit; leaves multipart bodies unparsed (routes stream-parse them)."""
+    """Refuses bodies above the site's limit, holds an upload's body until the upload gate has admitted it (the
+    transport paused: 401/413/429 come before the body is read), drops stalled bodies, and leaves multipart
+    bodies unparsed (routes stream-parse them)."""
+
+    body_limit = DEFAULT_MAX_BODY
+    _held: list[bytes] | None = None  # body bytes that came while the gate decides (None: not held)
+    _held_receive: tuple[bytes, bytes, bytes] | None = None  # the body ended while held: requestReceived's args
+    _refused = False
+    _expect_continue = False
+    _watch: BodyWatch | None = None
+
+    def setHeader(self, name: bytes | str, value: bytes | str) -> None:
+        if isinstance(name, bytes) and name.lower() == b"server":
+            value = SERVER
+        super().setHeader(name, value)
 
     def gotLength(self, length: int | None) -> None:
-        site = self.channel.site  # type: ignore[union-attr]
-        limit = site.max_body_for(self)
-        if length is not None and length > limit:
-            self._too_large()
+        channel = self.channel
+        site = channel.site  # type: ignore[union-attr]
+        # the request line, known now: for the gate, and for the access-log event of a refusal
+        self.method, self.uri = channel._command, channel._path  # type: ignore[union-attr]
+        expect = self.requestHeaders.getRawHeaders(b"expect")
+        if expect and expect[0].lower() == b"100-continue":  # answered once the body is welcome (_open_body)
+            self.requestHeaders.removeHeader(b"expect")
+            self._expect_continue = channel._version == b"HTTP/1.1"  # type: ignore[union-attr]
+        self.body_limit = site.max_body_for(self)
+        if length is not None and length > self.body_limit:
+            self.refuse(413, "The request body is too large.", "body_too_large")
             return
+        route = route_of(self.uri)
+        gate = site.upload_gate
+        if length != 0 and gate is not None and gate.guards(self.method, route):
+            self._held = []
+            channel.transport.pauseProducing()  # type: ignore[union-attr]
+            admitted = Deferred.fromCoroutine(gate.admit(self, route, length))
+            admitted.addCallbacks(self._admitted, self._not_admitted, callbackArgs=(length,))
+            return
+        self._open_body(length, complete=False)
+
+    def _open_body(self, length: int | None, complete: bool) -> None:
+        site = self.channel.site  # type: ignore[union-attr]
         spool = site.spool_dir_for(self, length)
         if spool is None:
             super().gotLength(length)
         else:  # large upload bodies go beside the media (not to /tmp, maybe a small tmpfs), unnamed
             self.content = tempfile.TemporaryFile(dir=spool)
+        if length != 0 and not complete:
+            if self._expect_continue:
+                self.channel.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
+            self._watch = BodyWatch(self, site.reactor, site.body_timeout, site.body_min_rate)
+
+    def _admitted(self, limit: int | None, length: int | None) -> None:
+        if self.channel is None or self._refused:  # the client left meanwhile
+            return
+        if limit is not None:
+            self.body_limit = min(self.body_limit, limit)
+        held, self._held = self._held or [], None
+        self._open_body(length, complete=self._held_receive is not None)
+        for chunk in held:
+            self.handleContentChunk(chunk)
+        if self._refused:
+            return
+        self.channel.transport.resumeProducing()
+        if self._held_receive is not None:
+            self.requestReceived(*self._held_receive)
+
+    def _not_admitted(self, failure: Failure) -> None:
+        error = failure.value
+        if isinstance(error, ApiError):
+            self.refuse(error.status, error.detail, error.code)
+        else:
+            log.failure("cannot admit the body of {uri}", failure, uri=self.uri)
+            self.refuse(500, "internal error", "error")
 
     def handleContentChunk(self, data: bytes) -> None:
-        limit = self.channel.site.max_body_for(self)  # type: ignore[union-attr]
-        if self.content is not None and self.content.tell() + len(data) > limit:
-            self._too_large()
+        if self._refused:
+            return
+        if self._held is not None:
+            self._held.append(data)
+            self.channel.transport.pauseProducing()  # type: ignore[union-attr]
+            return
+        if self._watch is not None:
+            self._watch.received(len(data))
+        if self.content.tell() + len(data) > self.body_limit:
+            self.refuse(413, "The request body is too large.", "body_too_large")
             return
         super().handleContentChunk(data)
 
-    def _too_large(self) -> None:
-        self.channel.transport.write(  # type: ignore[union-attr]
-            b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n"
-            b'Content-Length: 67\r\n\r\n{"detail":"The request body is too large.","code":"body_too_large"}'
+    def refuse(self, status: int, detail: str, code: str) -> None:
+        """Answer `status` now, without reading (the rest of) the body, and close the connection: what is still
+        coming is read and dropped for LINGER seconds at most."""
+        self._refused = True
+        self._held = None
+        if self._watch is not None:
+            self._watch.stop()
+        if self.content is not None:
+            self.content.close()
+            self.content = None
+        channel = self.channel
+        if channel is None:
+            return
+        body = json.dumps({"detail": detail, "code": code}).encode()
+        transport = channel.transport
+        transport.write(  # type: ignore[union-attr]
+            b"HTTP/1.1 %d %s\r\nServer: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+            b"Connection: close\r\n\r\n%s" % (status, RESPONSES.get(status, b"Error"), SERVER, len(body), body)
         )
-        self.channel.transport.loseConnection()  # type: ignore[union-attr]
-        self.content = None
+        self.code, self.sentLength = status, len(body)
+        channel.site.log(self)  # type: ignore[union-attr]
+        channel.dataReceived = lambda data: None  # type: ignore[method-assign]
+        transport.resumeProducing()  # type: ignore[union-attr]
+        if hasattr(transport, "loseWriteConnection"):
+            transport.loseWriteConnection()
+        else:
+            transport.loseConnection()  # type: ignore[union-attr]
+        linger = channel.site.reactor.callLater(LINGER, transport.abortConnection)  # type: ignore[union-attr]
+        self.notifyFinish().addBoth(lambda _: linger.cancel() if linger.active() else None)
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if self._refused:
+            return
+        if self._held is not None:  # the whole body came with the headers: wait for the gate
+            self._held_receive = (command, path, version)
+            return
+        if self._watch is not None:
+            self._watch.stop()
         ctype = self.requestHeaders.getRawHeaders(b"content-type", [b""])[0]
         if ctype.lower().startswith(b"multipart/form-data"):
             # Twisted would parse the whole body in memory here (_getMultiPartArgs): hide the type from it
@@ -64,13 +214,18 @@ class FunkwhaleRequest(Request):
 
 
 def _is_upload(request: Any) -> bool:
-    return (getattr(request.channel, "_path", b"") or b"").startswith(b"/api/v1/uploads")
+    """POST /api/v1/uploads/ (its request line is set by gotLength)."""
+    return request.method == b"POST" and route_of(request.uri) == UPLOADS
 
 
 class FunkwhaleSite(Site):
     requestFactory = FunkwhaleRequest
     secure_cookies = False  # Secure flag on session and CSRF cookies (public URL is https)
     upload_spool_dir: str | None = None  # where upload bodies are spooled (MEDIA_ROOT/incoming)
+    upload_gate: Any = None  # web.upload_gate.UploadGate: admits upload bodies from their headers
+    body_timeout: float = 30  # FUNKWHALE_BODY_TIMEOUT
+    body_min_rate: int = 1024  # FUNKWHALE_BODY_MIN_RATE
+    settings: Settings  # set by make_site; the access log's client address depends on the proxy settings
 
     def __init__(self, resource: Any, max_body: int = DEFAULT_MAX_BODY, upload_max_body: int | None = None,
                  **kwargs: Any) -> None:
@@ -80,8 +235,7 @@ class FunkwhaleSite(Site):
         self.in_flight: set[Any] = set()
 
     def max_body_for(self, request: Any) -> int:
-        """Uploads may be large; everything else stays small. Called before `uri` is set, so read the path
-        from the channel."""
+        """Uploads may be large; everything else stays small."""
         return self.upload_max_body if _is_upload(request) else self.max_body
 
     def spool_dir_for(self, request: Any, length: int | None) -> str | None:
@@ -99,7 +253,7 @@ class FunkwhaleSite(Site):
         from funkwhale.logs import log_access
 
         received = getattr(request, "received_at", None)
-        log_access(request, None if received is None else self.reactor.seconds() - received)
+        log_access(request, None if received is None else self.reactor.seconds() - received, self.settings)
 
     def finished(self, request: Any) -> None:
         self.in_flight.discard(request)
@@ -114,5 +268,3 @@ class FunkwhaleSite(Site):
             channel = getattr(request, "channel", None)
             if channel is not None and channel.transport is not None:
                 channel.transport.abortConnection()
-
-

@@ -1,7 +1,8 @@
 """Attachments: pictures (cover art) stored once per content, served whole or as cached square crops.
 
 Files are content-addressed under MEDIA_ROOT: `attachments/ab/cd/<sha256>.<ext>`; a resized copy sits beside its
-original as `<sha256>-<pixels>.jpg`, made once in a thread on first request and reused afterwards.
+original as `<sha256>-<pixels>.jpg`, made once in a thread on first request and reused afterwards. Crops come in
+CROP_SIZES only (any other size asked is rounded to the nearest), and at most RESIZES_AT_ONCE are made at a time.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import uuid as uuid_module
 from pathlib import Path
 from typing import IO, Any
 
+from twisted.internet.defer import DeferredSemaphore
+
 from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.music.attachments import images, store
-from funkwhale.music.attachments.images import InvalidImage
+from funkwhale.music.attachments.images import ImageTooLarge, InvalidImage
 from funkwhale.music.models import Picture
 from funkwhale.music.uploads.multipart import FormError, boundary_of, discard, read_form
 from funkwhale.threads import run_blocking
@@ -21,6 +24,7 @@ from funkwhale.threads import run_blocking
 __all__ = [
     "SIZES",
     "AttachmentNotFound",
+    "ImageTooLarge",
     "InvalidImage",
     "attachment_json",
     "get_attachment",
@@ -38,8 +42,12 @@ SIZES: dict[str, int | None] = {
     "medium_square_crop": 200,
     "large_square_crop": 600,
 }
-MIN_SIZE, MAX_SIZE = 16, 1200
+# Every square crop made, in pixels (Funkwhale's three, and sizes Subsonic apps ask for).
+CROP_SIZES = (50, 100, 200, 300, 600, 1200)
 MAX_PICTURE_BYTES = 16 * 1024 * 1024
+# Decoding a picture takes up to 4 bytes per pixel (images.MAX_PIXELS): a few at a time, the rest wait their turn.
+RESIZES_AT_ONCE = 2
+_resizing = DeferredSemaphore(RESIZES_AT_ONCE)
 
 
 class AttachmentNotFound(Exception):
@@ -114,9 +122,14 @@ def attachment_json(row: dict[str, Any], base_url: str) -> dict[str, Any]:
     }
 
 
+def crop_size(size: int) -> int:
+    """The one of CROP_SIZES nearest to `size` (the smaller of two as near)."""
+    return min(CROP_SIZES, key=lambda crop: (abs(crop - size), crop))
+
+
 async def rendition(ctx: Context, row: dict[str, Any], size: int | None) -> tuple[Path, str]:
-    """(file, mimetype) of an attachment's original (size None) or of its square crop of `size` pixels
-    (clamped to MIN_SIZE..MAX_SIZE, never enlarged beyond the picture), made and cached on first use.
+    """(file, mimetype) of an attachment's original (size None) or of its square crop of about `size` pixels
+    (crop_size; never enlarged beyond the picture), made and cached on first use.
 
     Raises AttachmentNotFound when the file is missing, InvalidImage when the original cannot be decoded.
     """
@@ -128,9 +141,10 @@ async def rendition(ctx: Context, row: dict[str, Any], size: int | None) -> tupl
         if not await run_blocking(original.is_file):
             raise AttachmentNotFound(str(row["uuid"]))
         return original, row["mimetype"]
-    size = max(MIN_SIZE, min(MAX_SIZE, size))
+    size = crop_size(size)
     target = original.with_name(f"{original.stem}-{size}.jpg")
-    await run_blocking(_ensure_crop, original, target, size)
+    async with _resizing:
+        await run_blocking(_ensure_crop, original, target, size)
     return target, images.RESIZED_TYPE
 
 

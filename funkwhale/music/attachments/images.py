@@ -1,4 +1,10 @@
-"""Blocking image work (run it in a thread): checking pictures, writing them, square-cropped resized copies."""
+"""Blocking image work (run it in a thread): checking pictures, writing them, square-cropped resized copies.
+
+Memory is what a picture costs once decoded (4 bytes a pixel), not its file size: a 258 KB PNG may hold 8000x8000
+pixels, 256 MB. Pictures above MAX_PIXELS are refused when stored and never decoded when cropped; a crop decodes a
+JPEG at a reduced scale (draft), resizes the centre square in the picture's own mode (reducing by whole factors
+first), and only converts the small result to RGB.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,12 @@ import hashlib
 import io
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from funkwhale import storage
 
 # Pillow format -> (mimetype, file extension) of the pictures we keep.
 FORMATS = {
@@ -17,15 +26,33 @@ FORMATS = {
     "GIF": ("image/gif", ".gif"),
     "WEBP": ("image/webp", ".webp"),
 }
-MAX_PIXELS = 64_000_000  # larger pictures are refused rather than decoded
+MAX_PIXELS = 4096 * 4096  # larger pictures are refused rather than decoded (a cover needs far less)
 RESIZED_TYPE = "image/jpeg"
+TOO_LARGE = f"The picture is too large: more than {MAX_PIXELS // 1_000_000} megapixels"
+# Modes Pillow resamples as they are; others (palette, 1-bit, 16-bit) are converted, the square only.
+_RESAMPLED_MODES = frozenset({"RGB", "RGBA", "L", "LA", "CMYK"})
+_REDUCING_GAP = 2.0
+
+# Pillow refuses to open more than twice its limit (DecompressionBombError); between once and twice it only warns,
+# and we refuse those ourselves.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 
 class InvalidImage(Exception):
     """Bytes that are not a picture we can decode."""
 
 
+class ImageTooLarge(InvalidImage):
+    """A picture with more pixels than MAX_PIXELS."""
+
+
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def _check_pixels(image: Image.Image) -> None:
+    if image.width * image.height > MAX_PIXELS:
+        raise ImageTooLarge(f"{TOO_LARGE} ({image.width}x{image.height}).")
 
 
 def inspect(data: bytes) -> tuple[str, str, str]:
@@ -33,9 +60,10 @@ def inspect(data: bytes) -> tuple[str, str, str]:
     try:
         with Image.open(io.BytesIO(data)) as image:
             kind = image.format
-            if image.width * image.height > MAX_PIXELS:
-                raise InvalidImage(f"The picture is too large ({image.width}x{image.height})")
+            _check_pixels(image)
             image.verify()
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"{TOO_LARGE}.") from None
     except _DECODE_ERRORS as e:
         raise InvalidImage(f"The picture cannot be decoded: {e}") from None
     if kind not in FORMATS:
@@ -51,6 +79,7 @@ def write_atomically(target: Path, data: bytes) -> None:
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), storage.file_mode())
             fh.write(data)
         os.replace(temporary, target)
     except BaseException:
@@ -68,23 +97,27 @@ def square_crop(source: Path, target: Path, size: int) -> None:
     """A JPEG of the centre square of `source`, `size` pixels wide (never enlarged beyond the picture)."""
     try:
         with Image.open(source) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise InvalidImage(f"The picture is too large ({image.width}x{image.height})")
+            _check_pixels(image)
             side = min(size, image.width, image.height)
-            image.draft("RGB", (side, side))  # JPEG: decode at a reduced scale, much faster for big pictures
-            image = ImageOps.exif_transpose(image)
-            if image.mode != "RGB":
-                image = _flatten(image)
-            cropped = ImageOps.fit(image, (side, side), Image.Resampling.LANCZOS)
+            image.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale when that still covers `side`
+            ImageOps.exif_transpose(image, in_place=True)
+            short = min(image.width, image.height)
+            left, top = (image.width - short) // 2, (image.height - short) // 2
+            box: tuple[int, int, int, int] | None = (left, top, left + short, top + short)
+            if image.mode not in _RESAMPLED_MODES:
+                image, box = image.crop(box).convert("RGBA"), None
+            square = image.resize((side, side), Image.Resampling.LANCZOS, box=box, reducing_gap=_REDUCING_GAP)
+            if square.mode != "RGB":
+                square = _flatten(square)
     except _DECODE_ERRORS as e:
         raise InvalidImage(f"The picture cannot be decoded: {e}") from None
     buffer = io.BytesIO()
-    cropped.save(buffer, format="JPEG", quality=88, optimize=True)
+    square.save(buffer, format="JPEG", quality=88, optimize=True)
     write_atomically(target, buffer.getvalue())
 
 
 def _flatten(image: Image.Image) -> Image.Image:
-    """RGB on a white background (transparent PNG/GIF covers would otherwise turn black)."""
+    """RGB on a white background (transparent PNG/GIF covers would otherwise turn black); for small images."""
     rgba = image.convert("RGBA")
     background = Image.new("RGB", rgba.size, "white")
     background.paste(rgba, mask=rgba.getchannel("A"))

@@ -12,7 +12,7 @@ from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music import playback
-from funkwhale.music.playback import Source, Transcode, files, transcode
+from funkwhale.music.playback import Source, Transcode, files, slots, transcode
 from funkwhale.music.playback import store as playback_store
 from funkwhale.music.visibility import Viewer
 
@@ -30,6 +30,7 @@ class FileMissing(Exception):
 
 
 TranscodeFailed = transcode.TranscodeFailed
+TranscodesBusy = slots.TranscodesBusy
 DOWNLOAD_DEDUPE_SECONDS = 6 * 3600
 
 
@@ -94,9 +95,12 @@ async def send(
     source: Source,
     needed: Transcode | None,
     download: bool,
+    listener: str,
 ) -> bytes:
     """Send the original (Range, or X-Accel-Redirect behind nginx), a cached transcode (likewise), or a live
-    transcode; `download` adds Content-Disposition with Funkwhale's file name. Returns the rest of the body."""
+    transcode; `download` adds Content-Disposition with Funkwhale's file name. Returns the rest of the body.
+    A live transcode takes one of `listener`'s transcode slots until ffmpeg ends or the client leaves:
+    TranscodesBusy (before any header is set) when none is free."""
     nginx = ctx.settings.reverse_proxy == "nginx"
     extension = source.extension if needed is None else needed.output.name
     disposition = (
@@ -124,11 +128,13 @@ async def send(
             return await files.serve_file(request, path, mimetype, disposition)
         except (OSError, ValueError):
             pass  # pruned meanwhile: transcode again
+    slot = None if request.method == b"HEAD" else slots.slots_of(ctx).acquire(listener)
     request.setHeader(b"Content-Type", mimetype.encode("ascii"))
     request.setHeader(b"Accept-Ranges", b"none")
     request.setHeader(b"X-Accel-Buffering", b"no")
     if disposition:
         request.setHeader(b"Content-Disposition", disposition.encode("ascii"))
-    if request.method != b"HEAD":
-        await transcode.stream(ctx, request, upload, source, needed)
+    if slot is not None:
+        with slot:
+            await transcode.stream(ctx, request, upload, source, needed)
     return b""

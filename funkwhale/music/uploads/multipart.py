@@ -16,6 +16,8 @@ from typing import IO, Any
 
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
+from funkwhale import storage
+
 CHUNK = 256 * 1024
 MAX_FIELDS_BYTES = 1024 * 1024  # all text fields together
 
@@ -151,5 +153,5 @@ def discard(received: ReceivedFile | None) -> None:
 def move_into(received: ReceivedFile, target: Path) -> None:
     """Move a received file to its final place (same filesystem: a rename), readable like other media."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(received.path, 0o644)
+    os.chmod(received.path, storage.file_mode())
     os.replace(received.path, target)

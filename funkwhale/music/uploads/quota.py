@@ -50,7 +50,17 @@ def status_body(quota_mb: int, usage: dict[str, int]) -> dict[str, Any]:
     }
 
 
+async def _quota_and_usage(ctx: Context, user_id: int) -> tuple[int, dict[str, int]]:
+    user, usage = await ctx.db.run(usage_of_user_txn, user_id, desc="uploads.quota_status")
+    return effective_mb(user["upload_quota"] if user else None, await default_mb(ctx)), usage
+
+
 async def quota_status(ctx: Context, user_id: int) -> dict[str, Any]:
     """The quota status of a user (as `GET /api/v1/users/me/` shows it)."""
-    user, usage = await ctx.db.run(usage_of_user_txn, user_id, desc="uploads.quota_status")
-    return status_body(effective_mb(user["upload_quota"] if user else None, await default_mb(ctx)), usage)
+    return status_body(*await _quota_and_usage(ctx, user_id))
+
+
+async def remaining_bytes(ctx: Context, user_id: int) -> int:
+    """How many more bytes of files the user may upload."""
+    quota_mb, usage = await _quota_and_usage(ctx, user_id)
+    return max(quota_mb * MB - used_bytes(usage), 0)

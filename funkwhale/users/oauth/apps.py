@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from funkwhale.context import Context
+from funkwhale.users.models import Principal
 from funkwhale.users.oauth import scopes as scope_names
 from funkwhale.users.oauth import store
 from funkwhale.users.tokens import hash_token, new_token
@@ -26,6 +27,21 @@ class InvalidFields(Exception):
     def __init__(self, fields: dict[str, list[str]]) -> None:
         super().__init__(fields)
         self.fields = fields
+
+
+class ScopesNotHeld(Exception):
+    """A credential asked to hand on scopes it does not hold itself (sorted leaf scopes in `scopes`)."""
+
+    def __init__(self, scopes: list[str]) -> None:
+        super().__init__(scopes)
+        self.scopes = scopes
+
+
+def check_held(holder: Principal, scope_text: str) -> None:
+    """ScopesNotHeld unless `holder` grants every scope of `scope_text`: a token never mints a wider one."""
+    missing = scope_names.expand(scope_names.parse(scope_text)) - holder.scopes
+    if missing:
+        raise ScopesNotHeld(sorted(missing))
 
 
 def redirect_uris(text: str) -> list[str]:
@@ -114,10 +130,14 @@ def _client_id() -> str:
     return "".join(secrets.choice(_CLIENT_ID_ALPHABET) for _ in range(40))
 
 
-async def register(ctx: Context, body: dict[str, Any], user_id: int | None) -> dict[str, Any]:
-    """Create an application (owned by `user_id`, or nobody's). The answer carries the client secret, and for
-    an owned application a personal token: both shown only this once."""
+async def register(ctx: Context, body: dict[str, Any], owner: Principal | None) -> dict[str, Any]:
+    """Create an application (owned by the `owner`'s user, or nobody's). The answer carries the client secret,
+    and for an owned application a personal token with its scopes, which the owner must hold: both shown
+    only this once."""
     fields = clean(body, partial=False)
+    if owner is not None:
+        check_held(owner, fields["scope"])
+    user_id = None if owner is None else owner.user.id
     secret = new_token(48)
     token = new_token() if user_id is not None else None
     row = await ctx.db.run(
@@ -135,17 +155,25 @@ async def register(ctx: Context, body: dict[str, Any], user_id: int | None) -> d
     return shown
 
 
-async def update(ctx: Context, client_id: str, user_id: int, body: dict[str, Any], partial: bool) -> dict | None:
-    """Change an application `user_id` owns; None when there is no such application."""
+async def update(ctx: Context, client_id: str, owner: Principal, body: dict[str, Any], partial: bool) -> dict | None:
+    """Change an application the `owner` owns (new scopes must be theirs); None when there is no such
+    application."""
     fields = clean(body, partial)
-    row = await ctx.db.run(store.update_application_txn, client_id, user_id, fields, desc="oauth.update_app")
+    if "scope" in fields:
+        check_held(owner, fields["scope"])
+    row = await ctx.db.run(store.update_application_txn, client_id, owner.user.id, fields, desc="oauth.update_app")
     return describe(row, owner=True) if row else None
 
 
-async def rotate_token(ctx: Context, client_id: str, user_id: int) -> dict[str, Any] | None:
-    """A new personal token for an application `user_id` owns (the old one stops working)."""
+async def rotate_token(ctx: Context, client_id: str, owner: Principal) -> dict[str, Any] | None:
+    """A new personal token for an application the `owner` owns, whose scopes they must hold (the old token
+    stops working); None when there is no such application."""
+    row = await ctx.db.run(store.application_txn, client_id, desc="oauth.app")
+    if row is None or row["user_id"] != owner.user.id:
+        return None
+    check_held(owner, row["scope"])
     token = new_token()
     row = await ctx.db.run(
-        store.set_application_token_txn, client_id, user_id, hash_token(token), desc="oauth.rotate_token"
+        store.set_application_token_txn, client_id, owner.user.id, hash_token(token), desc="oauth.rotate_token"
     )
     return {**describe(row, owner=True), "token": token} if row else None

@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from funkwhale.context import Context
-from funkwhale.users.models import ALL_SCOPES
 from funkwhale.users.oauth import apps, pkce, store
 from funkwhale.users.oauth import scopes as scope_names
 from funkwhale.users.oauth.apps import InvalidFields, redirect_uris
+from funkwhale.users.oauth.scopes import ALL_SCOPES
 from funkwhale.users.tokens import hash_token, new_token, same
 
 CODE_LIFETIME = 600

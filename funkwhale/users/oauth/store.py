@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from funkwhale.users.models import Principal, User
+from funkwhale.users.oauth.scopes import expand
 
 _APP_COLUMNS = "id, client_id, name, redirect_uris, scope, user_id, creation_date, modification_date"
 
@@ -245,14 +246,15 @@ def clear_expired_txn(txn: Any, refresh_max_age: int) -> int:
 
 
 def principal_for_bearer_txn(txn: Any, token_hash: str) -> Principal | None:
-    """Who an `Authorization: Bearer` token speaks for: an unexpired OAuth access token (its scopes), or a
-    personal application token (the application's scopes)."""
+    """Who an `Authorization: Bearer` token speaks for: an unexpired OAuth access token (its scopes, within
+    what its application may still ask for), or a personal application token (the application's scopes)."""
     txn.execute(
-        "SELECT u.*, t.scope AS token_scope, t.application_id AS token_application_id"
+        "SELECT u.*, t.scope AS token_scope, a.scope AS app_scope, t.application_id AS token_application_id"
         " FROM oauth_access_token t JOIN users u ON u.id = t.user_id"
+        " JOIN oauth_application a ON a.id = t.application_id"
         " WHERE t.token_hash = %(token)s AND t.expires > now()"
         " UNION ALL"
-        " SELECT u.*, a.scope, a.id FROM oauth_application a JOIN users u ON u.id = a.user_id"
+        " SELECT u.*, a.scope, a.scope, a.id FROM oauth_application a JOIN users u ON u.id = a.user_id"
         " WHERE a.token_hash = %(token)s"
         " LIMIT 1",
         {"token": token_hash},
@@ -262,7 +264,7 @@ def principal_for_bearer_txn(txn: Any, token_hash: str) -> Principal | None:
         return None
     return Principal(
         user=User.from_row(row),
-        scopes=frozenset(row["token_scope"].split()),
+        scopes=expand(row["token_scope"].split()) & expand(row["app_scope"].split()),
         via_session=False,
         application_id=row["token_application_id"],
     )

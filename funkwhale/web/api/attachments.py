@@ -40,6 +40,8 @@ class AttachmentsApi:
             row = await attachments.receive_picture(self.ctx, request.content, content_type, principal.user.actor_id)
         except FormError as e:
             raise field_error("file", str(e)) from None
+        except attachments.ImageTooLarge as e:
+            raise field_error("file", str(e)) from None
         except attachments.InvalidImage:
             raise field_error("file", "Upload a valid image: a JPEG, PNG, GIF or WebP picture.") from None
         return json_response(request, attachments.attachment_json(row, self.ctx.settings.base_url), status=201)

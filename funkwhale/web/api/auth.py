@@ -10,10 +10,12 @@ from funkwhale.context import Context
 from funkwhale.users import accounts
 from funkwhale.users.tokens import new_token
 from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
+from funkwhale.web.client_address import client_address
 from funkwhale.web.errors import ApiError, install_api_errors
 from funkwhale.web.json import json_response, read_body
 
 CSRF_AGE = 365 * 24 * 3600
+WRONG_PASSWORDS = "wrong passwords"
 # Paths whose clients never use the session (Subsonic, federation, media): no CSRF cookie for them.
 _NO_CSRF_PREFIXES = (b"/rest/", b"/federation/", b"/.well-known/", b"/media/", b"/_protected/")
 
@@ -70,6 +72,12 @@ def account_error(error: accounts.AccountError) -> ApiError:
     return ApiError(400, f"{first_field}: {messages[0]}", "invalid", error.fields)
 
 
+def throttled(request: Any, error: accounts.Throttled, what: str) -> ApiError:
+    """A 429 with Retry-After: "Too many <what>. Try again in N seconds." """
+    request.setHeader(b"Retry-After", str(error.retry_after).encode())
+    return ApiError(429, f"Too many {what}. Try again in {error.retry_after} seconds.", "throttled")
+
+
 def registration_closed() -> ApiError:
     return ApiError(403, "Registration has been disabled", "permission_denied")
 
@@ -84,14 +92,17 @@ class AuthApi:
 
     @app.route("/registration/", methods=["POST"], strict_slashes=False)
     async def register(self, request: Any) -> bytes:
-        """username, email, password1, password2, optional invitation -> 201."""
+        """username, email, password1, password2, optional invitation -> 201 (FUNKWHALE_SIGNUP_RATE_LIMIT a day
+        per address, 429 beyond)."""
         data = read_body(request)
         try:
-            user = await accounts.register(self.ctx, data)
+            user = await accounts.register(self.ctx, data, client_address(request, self.ctx.settings))
         except accounts.AccountError as e:
             raise account_error(e) from None
         except accounts.RegistrationClosed:
             raise registration_closed() from None
+        except accounts.Throttled as e:
+            raise throttled(request, e, "sign-ups from this address") from None
         body = {
             "detail": "Account created.",
             "username": user["username"],
@@ -101,7 +112,8 @@ class AuthApi:
 
     @app.route("/password/change/", methods=["POST"], strict_slashes=False)
     async def change_password(self, request: Any) -> bytes:
-        """old_password, new_password1, new_password2: the other sessions end, this one stays."""
+        """old_password, new_password1, new_password2: the other sessions end, this one stays. The old password
+        is held to the login limit (429)."""
         principal = await self.auth.require(request, "write:security")
         current = request.getCookie(SESSION_COOKIE) if principal.via_session else None
         try:
@@ -111,7 +123,10 @@ class AuthApi:
                 principal.user.username,
                 read_body(request),
                 None if current is None else current.decode("latin-1"),
+                client_address(request, self.ctx.settings),
             )
         except accounts.AccountError as e:
             raise account_error(e) from None
+        except accounts.Throttled as e:
+            raise throttled(request, e, WRONG_PASSWORDS) from None
         return json_response(request, {"detail": "New password has been saved."})

@@ -44,9 +44,12 @@ class InstanceApi:
     async def nodeinfo_20(self, request: Any) -> bytes:
         return await _nodeinfo(self.ctx, request, "2.0")
 
+    # Administration: users with the "settings" permission (superusers have it), and tokens only with
+    # read:instance:settings / write:instance:settings (or the bare read / write), as in Funkwhale.
+
     @app.route("/admin/settings/", methods=["GET"], strict_slashes=False)
     async def admin_list(self, request: Any) -> bytes:
-        await self.auth.require_superuser(request)
+        await self.auth.require(request, "read:instance:settings")
         stored = await self._stored()
         return json_response(request, prefs.describe_all(self.ctx.settings, stored, public_only=False))
 
@@ -54,13 +57,13 @@ class InstanceApi:
     @app.route("/admin/settings/bulk/", methods=["POST"], strict_slashes=False)
     async def admin_bulk(self, request: Any) -> bytes:
         """{identifier: value, ...}: every value is checked before any is saved; answers the full list."""
-        await self.auth.require_superuser(request)
+        await self.auth.require(request, "write:instance:settings")
         stored = await self._save(read_body(request))
         return json_response(request, prefs.describe_all(self.ctx.settings, stored, public_only=False))
 
     @app.route("/admin/settings/<identifier>/", methods=["GET"], strict_slashes=False)
     async def admin_detail(self, request: Any, identifier: str) -> bytes:
-        await self.auth.require_superuser(request)
+        await self.auth.require(request, "read:instance:settings")
         pref = self._preference(identifier)
         stored = await self._stored()
         value = stored.get(identifier, pref.default_for(self.ctx.settings))
@@ -69,7 +72,7 @@ class InstanceApi:
     @app.route("/admin/settings/<identifier>/", methods=["PATCH", "PUT"], strict_slashes=False)
     async def admin_update(self, request: Any, identifier: str) -> bytes:
         """{"value": ...} for one preference."""
-        await self.auth.require_superuser(request)
+        await self.auth.require(request, "write:instance:settings")
         pref = self._preference(identifier)
         body = read_body(request)
         if "value" not in body:

@@ -2,7 +2,8 @@
 /api/v1/stream/<track uuid> (mp3, inline): play a track the caller may play, as Funkwhale does.
 
 The original file is served with Range support (or handed to nginx with X-Accel-Redirect); a transcode is
-served from the cache when there is one, else streamed live from ffmpeg (200, chunked, no Range).
+served from the cache when there is one, else streamed live from ffmpeg (200, chunked, no Range), unless the
+caller already runs as many live transcodes as allowed (503 with Retry-After).
 """
 
 from __future__ import annotations
@@ -14,17 +15,15 @@ from typing import Any, ClassVar
 from klein import Klein
 
 from funkwhale.context import Context
-from funkwhale.music.playback import respond
+from funkwhale.music.playback import respond, slots
 from funkwhale.music.playback import store as playback_store
 from funkwhale.music.visibility import Viewer
-from funkwhale.users.accounts import read_listen_token
-from funkwhale.users.ratelimit import client_address
+from funkwhale.users.accounts import LISTEN_SCOPE, read_listen_token
 from funkwhale.web.api.browse import viewer_of
 from funkwhale.web.auth import Auth
+from funkwhale.web.client_address import client_address
 from funkwhale.web.errors import ApiError, install_api_errors, not_found
 from funkwhale.web.json import query
-
-LISTEN_SCOPE = "read:libraries"
 
 
 def _uuid(raw: str | None) -> uuid.UUID | None:
@@ -84,13 +83,18 @@ class ListenApi:
                 else f"ip:{client_address(request, self.ctx.settings)}"
             )
             await respond.count_download(self.ctx, upload, listener)
-            return await respond.send(self.ctx, request, upload, source, needed, download)
+            return await respond.send(self.ctx, request, upload, source, needed, download, listener)
         except respond.NothingPlayable:
             raise not_found() from None
         except respond.NoLocalFile:
             raise ApiError(503, "Remote track is unavailable.", "unavailable") from None
         except respond.FileMissing:
             raise ApiError(404, "The audio file of this upload is missing.", "file_missing") from None
+        except respond.TranscodesBusy:
+            request.setHeader(b"Retry-After", str(slots.RETRY_AFTER).encode("ascii"))
+            raise ApiError(
+                503, "Too many transcodes are running; try again in a few seconds.", "too_many_transcodes"
+            ) from None
         except respond.TranscodeFailed:
             raise ApiError(500, "The file could not be transcoded.", "transcoding_failed") from None
 

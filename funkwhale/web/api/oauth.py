@@ -17,7 +17,7 @@ from funkwhale.context import Context
 from funkwhale.users.models import Principal
 from funkwhale.users.oauth import apps, flows
 from funkwhale.users.oauth import store as oauth_store
-from funkwhale.users.oauth.apps import InvalidFields
+from funkwhale.users.oauth.apps import InvalidFields, ScopesNotHeld
 from funkwhale.users.oauth.flows import OAuthError
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, install_api_errors, not_found
@@ -64,6 +64,13 @@ class OAuthApi:
         error = ApiError(400, f"{name}: {fields[name][0]}", "invalid", fields)
         return json_response(request, error.body(), status=400)
 
+    @app.handle_errors(ScopesNotHeld)
+    def _scopes_not_held(self, request: Any, failure: Failure) -> bytes:
+        missing = failure.value.scopes
+        detail = "Your token cannot grant scopes it does not hold: " + ", ".join(missing) + "."
+        error = ApiError(403, detail, "permission_denied", {"scopes": [detail]})
+        return json_response(request, error.body(), status=403)
+
     @app.handle_errors(OAuthError)
     def _oauth_error(self, request: Any, failure: Failure) -> bytes:
         error = failure.value
@@ -83,12 +90,12 @@ class OAuthApi:
 
     @app.route("/apps/", methods=["POST"], strict_slashes=False)
     async def create_app(self, request: Any) -> bytes:
-        """Anyone may register an application; a logged-in user's is theirs and comes with a personal token."""
+        """Anyone may register an application; a logged-in user's is theirs and comes with a personal token
+        (a token may only give it scopes it holds itself)."""
         principal = await self.auth.optional(request)
         if principal is not None:
             principal = await self.auth.require(request, "write:security")
-        owner = principal.user.id if principal else None
-        body = await apps.register(self.ctx, read_body(request), owner)
+        body = await apps.register(self.ctx, read_body(request), principal)
         return json_response(request, body, status=201)
 
     @app.route("/apps/", methods=["GET"], strict_slashes=False)
@@ -115,7 +122,7 @@ class OAuthApi:
     async def update_app(self, request: Any, client_id: str) -> bytes:
         principal = await self.auth.require(request, "write:security")
         partial = request.method == b"PATCH"
-        body = await apps.update(self.ctx, client_id, principal.user.id, read_body(request), partial)
+        body = await apps.update(self.ctx, client_id, principal, read_body(request), partial)
         if body is None:
             raise not_found()
         return json_response(request, body)
@@ -135,7 +142,7 @@ class OAuthApi:
     async def refresh_app_token(self, request: Any, client_id: str) -> bytes:
         """A new personal token (shown once); the previous one stops working."""
         principal = await self.auth.require(request, "write:security")
-        body = await apps.rotate_token(self.ctx, client_id, principal.user.id)
+        body = await apps.rotate_token(self.ctx, client_id, principal)
         if body is None:
             raise not_found()
         return json_response(request, body)

@@ -1,5 +1,5 @@
-"""/api/v1/rate-limit/: where the caller stands with the login limit (Funkwhale's RateLimitView shape);
-and the client address every limit is keyed on."""
+"""/api/v1/rate-limit/: where the caller stands with the login and sign-up limits (Funkwhale's RateLimitView
+shape), keyed on the client address (web/client_address.py) and, once logged in, the account."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from klein import Klein
 from funkwhale.context import Context
 from funkwhale.users import ratelimit
 from funkwhale.web.auth import Auth
+from funkwhale.web.client_address import client_address
 from funkwhale.web.errors import install_api_errors
 from funkwhale.web.json import json_response
 
@@ -25,13 +26,18 @@ class RateLimitApi:
     @app.route("/", methods=["GET"], strict_slashes=False)
     async def status(self, request: Any) -> bytes:
         principal = await self.auth.optional(request)
-        address = ratelimit.client_address(request, self.ctx.settings)
+        address = client_address(request, self.ctx.settings)
         if principal is None:
             ident: dict[str, Any] = {"type": "anonymous", "id": address}
             keys = ratelimit.login_keys(address, None)
         else:
             ident = {"type": "authenticated", "id": principal.user.id}
             keys = ratelimit.login_keys(address, principal.user.id)
-        standing = await ratelimit.standing(self.ctx.redis, keys)
-        scope = ratelimit.describe(standing, self.ctx.settings.login_rate_limit, self.ctx.clock.seconds())
-        return json_response(request, {"enabled": True, "ident": ident, "scopes": [scope]})
+        settings, now = self.ctx.settings, self.ctx.clock.seconds()
+        login = await ratelimit.standing(self.ctx.redis, keys)
+        signup = await ratelimit.standing(self.ctx.redis, ratelimit.signup_keys(address), ratelimit.SIGNUP.window)
+        scopes = [
+            ratelimit.describe(ratelimit.LOGIN, settings.login_rate_limit, login, now),
+            ratelimit.describe(ratelimit.SIGNUP, settings.signup_rate_limit, signup, now),
+        ]
+        return json_response(request, {"enabled": True, "ident": ident, "scopes": scopes})

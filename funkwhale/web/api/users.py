@@ -15,15 +15,18 @@ from funkwhale.music.attachments import attachment_json
 from funkwhale.music.uploads.quota import quota_status
 from funkwhale.users import accounts, store
 from funkwhale.users.models import Principal
-from funkwhale.users.ratelimit import client_address
+from funkwhale.users.oauth.scopes import USER_SCOPES
 from funkwhale.users.tokens import new_token
 from funkwhale.web.api.auth import (
+    WRONG_PASSWORDS,
     account_error,
     clear_session_cookie,
     set_csrf_cookie,
     set_session_cookie,
+    throttled,
 )
-from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth, check_csrf
+from funkwhale.web.auth import SESSION_COOKIE, Auth, check_csrf
+from funkwhale.web.client_address import client_address
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response, read_body
 
@@ -85,9 +88,10 @@ class UsersApi:
 
     @route(app, "/login/", ["POST"])
     async def login(self, request: Any) -> bytes:
-        """Form (or JSON) username + password: a session cookie and a fresh CSRF token."""
-        if request.getCookie(CSRF_COOKIE):
-            check_csrf(request)
+        """Form (or JSON) username + password: a session cookie and a fresh CSRF token. Like Django, the
+        login itself needs the CSRF double submit, so that no other site can log a browser into its account;
+        wrong passwords are limited per account and per address (429)."""
+        check_csrf(request)
         data = read_body(request)
         errors = {
             name: ["This field is required."]
@@ -103,11 +107,8 @@ class UsersApi:
                 data["password"],
                 client_address(request, self.ctx.settings),
             )
-        except accounts.LoginThrottled as e:
-            request.setHeader(b"Retry-After", str(e.retry_after).encode())
-            raise ApiError(
-                429, f"Too many failed login attempts. Try again in {e.retry_after} seconds.", "throttled"
-            ) from None
+        except accounts.Throttled as e:
+            raise throttled(request, e, "failed login attempts") from None
         except accounts.LoginFailed:
             raise ApiError(400, BAD_CREDENTIALS, "invalid", {"non_field_errors": [BAD_CREDENTIALS]}) from None
         previous = request.getCookie(SESSION_COOKIE)
@@ -137,6 +138,8 @@ class UsersApi:
         if row is None:
             raise not_found()
         body = me_body(self.ctx, row)
+        if not principal.allows(accounts.LISTEN_SCOPE):  # the listen token must not widen a token's reach
+            body["tokens"] = {}
         body["quota_status"] = await quota_status(self.ctx, principal.user.id)
         return json_response(request, body)
 
@@ -164,12 +167,16 @@ class UsersApi:
 
     @route(app, "/me/", ["DELETE"])
     async def delete_me(self, request: Any) -> bytes:
-        """{"password": ..., "confirm": true}: the account is deleted, 204."""
+        """{"password": ..., "confirm": true}: the account is deleted, 204 (the password is held to the login
+        limit, 429)."""
         principal = await self.auth.require(request, "write:profile")
+        address = client_address(request, self.ctx.settings)
         try:
-            await accounts.delete_account(self.ctx, principal.user.id, read_body(request))
+            await accounts.delete_account(self.ctx, principal.user.id, read_body(request), address)
         except accounts.AccountError as e:
             raise account_error(e) from None
+        except accounts.Throttled as e:
+            raise throttled(request, e, WRONG_PASSWORDS) from None
         clear_session_cookie(request, self.secure)
         request.setResponseCode(204)
         return b""
@@ -182,9 +189,12 @@ class UsersApi:
             raise ApiError(403, "You do not have permission to perform this action.", "permission_denied")
         return principal
 
-    async def _subsonic_owner(self, request: Any, username: str, scope: str) -> Principal:
-        """The account itself, while the Subsonic API is enabled (405 otherwise, as Funkwhale)."""
+    async def _subsonic_owner(self, request: Any, username: str, scope: str, reveals: bool = True) -> Principal:
+        """The account itself, while the Subsonic API is enabled (405 otherwise, as Funkwhale). The Subsonic
+        token acts for the whole account: to see or set it (`reveals`), a caller must hold every user scope."""
         principal = await self._self_only(request, username, scope)
+        if reveals and not principal.holds(USER_SCOPES):
+            raise ApiError(403, "The Subsonic token acts for the whole account: use a session.", "permission_denied")
         if not await instance_settings.get(self.ctx, "subsonic__enabled"):
             raise ApiError(405, "The Subsonic API is disabled on this instance.", "method_not_allowed")
         return principal
@@ -209,7 +219,7 @@ class UsersApi:
 
     @route(app, "/<username>/subsonic-token/", ["DELETE"])
     async def delete_subsonic_token(self, request: Any, username: str) -> bytes:
-        principal = await self._subsonic_owner(request, username, "write:security")
+        principal = await self._subsonic_owner(request, username, "write:security", reveals=False)
         await self.ctx.db.run(
             store.set_subsonic_token_txn, principal.user.id, None, desc="users.subsonic_token"
         )
