@@ -1,6 +1,7 @@
 """Browse and search latency on a generated library of 20,000 tracks.
 
-Seeds 500 artists, 2,000 albums, 20,000 tracks (one finished upload each, one tag each) into a fresh embedded
+Seeds 500 artists, 2,000 albums, 20,000 tracks (one finished upload each with a cover and a tag, as the importer
+records them) into a fresh embedded
 PostgreSQL, starts the daemon (`twistd -n funkwhale`) against it, then times GET requests over real HTTP:
 the first and a deep page of /api/v1/tracks/, /albums/, /artists/ (page_size=50) and /api/v1/search, at several
 concurrencies (requests/s, p50, p99), beside the same catalog SQL run directly with psycopg2 (the limit).
@@ -136,8 +137,21 @@ def seed(dsn: str) -> str:
             (f"{base}/uploads/", library_id),
         )
         execute_values(cur, "INSERT INTO tag (name) VALUES %s", [(f"Genre {i}",) for i in range(20)])
+        # as the importer records them: each upload's cover (one picture per album) and the genre read from its file,
+        # on its track and its album
         cur.execute(
-            "INSERT INTO tagged_item (tag_id, object_type, object_id) SELECT 1 + id % 20, 'track', id FROM track"
+            "INSERT INTO attachment (file, mimetype, size, checksum) SELECT 'attachments/' || n || '.jpg',"
+            " 'image/jpeg', 20000, md5(n::text) FROM generate_series(1, %s) n",
+            (ALBUMS,),
+        )
+        cur.execute(
+            "UPDATE upload u SET attachment_cover_id = t.album_id, album_id = t.album_id FROM track t"
+            " WHERE t.id = u.track_id"
+        )
+        cur.execute(
+            "INSERT INTO tagged_item (tag_id, object_type, object_id, upload_id) SELECT 1 + t.id % 20, kind.name,"
+            " CASE kind.name WHEN 'track' THEN t.id ELSE t.album_id END, u.id FROM track t"
+            " JOIN upload u ON u.track_id = t.id CROSS JOIN (VALUES ('track'), ('album')) kind (name)"
         )
         cur.execute("ANALYZE")
     conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -38,3 +39,9 @@ def launch(cwd: Path, port: int, env: dict[str, str] | None = None, *options: st
             time.sleep(0.05)
     proc.kill()
     raise SystemExit("the daemon did not answer within 120 s")
+
+
+def stop(daemon: subprocess.Popen) -> None:
+    """SIGTERM, as systemd stops it, and wait for the clean exit."""
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(60)

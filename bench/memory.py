@@ -19,7 +19,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
-from daemon import free_port, launch
+from daemon import free_port, launch, stop
 from PIL import Image
 from stream import PASSWORD, login
 from tones import tone
@@ -149,8 +148,7 @@ def main() -> None:
             statuses = crops_at_once(port, answer["uuid"]) if status == 201 else []
             report(f"{side}x{side} PNG posted: {status}, crops: {statuses or '-'}", daemon.pid)
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(60)
+        stop(daemon)
         shutil.rmtree(work, ignore_errors=True)
 
 

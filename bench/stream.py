@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from daemon import free_port, launch
+from daemon import free_port, launch, stop
 from tones import tone
 
 BIN = Path(sys.executable).parent
@@ -106,8 +105,7 @@ def main() -> None:
                 f"max {max(values) * 1000:.1f} ms ({len(values)} requests)"
             )
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(60)
+        stop(daemon)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from funkwhale import storage
+from funkwhale import storage, threads
 from funkwhale.config import (
     ConfigError,
     Settings,
@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = load_settings(os.environ, overrides, args.config, defaults=recorded)
         storage.apply_umask(settings)  # before anything is written, as the daemon does
         settings = ensure_secret_key(settings)
+        threads.configure(settings)
         return COMMANDS[args.command](args, settings)
     except ConfigError as e:
         print(f"funkwhale: {e}", file=sys.stderr)

@@ -123,6 +123,10 @@ class Settings:
     secret_key: str | None = _setting(_optional_text, None, help="default: generated once into DATA_DIR")
     registration: str = _setting(_choice(REGISTRATION_MODES), "closed", help="open | closed | invitation")
     worker_concurrency: int = _setting(_positive_int, 4, help="tasks run at once per worker process")
+    io_threads: int = _setting(_positive_int, 8, help="threads for the file I/O of requests (audio, pictures)")
+    cpu_threads: int = _setting(
+        _positive_int, max(2, os.cpu_count() or 1), help="threads for tags, pictures, hashing, passwords, keys"
+    )
     db_pool_size: int = _setting(_positive_int, 10, help="PostgreSQL connections per process")
     log_format: str = _setting(_choice(LOG_FORMATS), "text", help="text | json")
     log_level: str = _setting(_choice(LOG_LEVELS), "info", help="debug | info | warn | error | critical")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from twisted.internet.interfaces import IReactorTime
 
 from funkwhale.config import Settings
 from funkwhale.db.pool import Database
+from funkwhale.music.playback.slots import TranscodeSlots
 from funkwhale.redis_client import Redis
 
 
@@ -17,3 +18,7 @@ class Context:
     db: Database
     redis: Redis
     clock: IReactorTime
+    transcodes: TranscodeSlots = field(init=False)  # this process's live ffmpeg transcodes
+
+    def __post_init__(self) -> None:
+        self.transcodes = TranscodeSlots.from_settings(self.settings)

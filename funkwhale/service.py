@@ -12,6 +12,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from funkwhale import threads
 from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.db.pool import Database
@@ -120,6 +121,7 @@ def make_service(
     from funkwhale.web.app import make_site
 
     assert settings.database_url and settings.redis_url, "embedded servers must be started first"
+    threads.configure(settings)
     top = Ordered()
     for svc in first:
         svc.setServiceParent(top)

@@ -14,6 +14,7 @@ from typing import Any
 import psutil
 
 from funkwhale.config import Settings
+from funkwhale.music import formats, sources
 from funkwhale.music.ffmpeg import ffmpeg_binary
 
 from .audio import encoded_tone
@@ -25,9 +26,6 @@ from .catalog_factories import (
     insert_track,
     insert_upload,
 )
-
-MIMETYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "opus": "audio/opus", "flac": "audio/flac", "m4a": "audio/mp4",
-             "wav": "audio/wav", "aiff": "audio/aiff"}  # fmt: skip
 
 
 @dataclass
@@ -83,11 +81,13 @@ def add_playable(
     track = insert_track(conn, artist, title, album)
     original = source_file or encoded_tone(fmt)
     name = f"{uuid.uuid4().hex}.{fmt}"
-    fields: dict[str, Any] = {"mimetype": MIMETYPES[fmt], "size": original.stat().st_size, "duration": 2,
+    audio = formats.by_extension(fmt)
+    assert audio is not None
+    fields: dict[str, Any] = {"mimetype": audio.served_as, "size": original.stat().st_size, "duration": 2,
                               "bitrate": bitrate or 128000}  # fmt: skip
     if in_place:
         path = Path(settings.data_dir) / "music" / name
-        fields.update(audio_file=None, source=f"file://{path}")
+        fields.update(audio_file=None, source=sources.file_uri(path))
     else:
         fields["audio_file"] = f"tracks/{name[:2]}/{name[2:4]}/{name}"
         path = settings.media_path / fields["audio_file"]

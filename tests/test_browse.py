@@ -242,8 +242,10 @@ async def test_pages(web_server, db_conn, alice):
 @pytest_twisted.ensureDeferred
 async def test_tags_list(web_server, db_conn, alice):
     artist = cf.insert_artist(db_conn, "Tagged")
+    cf.playable_track(db_conn, cf.insert_library(db_conn, alice, "me"), artist, "Song")
     for name in ("Rock", "Post-Rock", "Jazz"):
         cf.tag(db_conn, "artist", artist, name)
+    cf.tag(db_conn, "artist", cf.insert_artist(db_conn, "Unplayable"), "Blues")  # on nothing anyone may play
     me = cf.listener_client(web_server, db_conn, alice)
     assert titles(await me.get("/api/v1/tags/?ordering=name")) == ["Jazz", "Post-Rock", "Rock"]
     assert titles(await me.get("/api/v1/tags/?q=ROCK&ordering=-name")) == ["Rock", "Post-Rock"]

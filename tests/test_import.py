@@ -67,7 +67,7 @@ async def test_each_format_becomes_artist_album_track(fmt, web_server, db_conn, 
     row = _one(
         db_conn,
         """SELECT u.import_status, u.duration, u.mimetype, u.metadata, t.title, t.position, t.disc_number,
-                  a.name AS artist, al.title AS album, al.release_date, al.attachment_cover_id,
+                  a.name AS artist, al.title AS album, al.release_date, u.attachment_cover_id,
                   (SELECT array_agg(g.name ORDER BY g.name) FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id
                    WHERE ti.object_type = 'track' AND ti.object_id = t.id) AS tags
            FROM upload u JOIN track t ON t.id = u.track_id JOIN artist a ON a.id = t.artist_id

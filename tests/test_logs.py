@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
 import logging
 import uuid
+from collections.abc import Iterator
 
 import pytest_twisted
 from twisted.logger import Logger, LogPublisher, globalLogPublisher
@@ -79,8 +81,9 @@ def test_redact_hides_subsonic_passwords_and_tokens():
     )
 
 
-@pytest_twisted.ensureDeferred
-async def test_each_request_gets_one_access_event_with_fields(client):
+@contextlib.contextmanager
+def access_events() -> Iterator[list[dict]]:
+    """The access-log events published while the block runs."""
     events: list[dict] = []
 
     def keep(event: dict) -> None:
@@ -89,9 +92,15 @@ async def test_each_request_gets_one_access_event_with_fields(client):
 
     globalLogPublisher.addObserver(keep)
     try:
-        resp = await client.get("/api/v1/health/?t=secret-token")
+        yield events
     finally:
         globalLogPublisher.removeObserver(keep)
+
+
+@pytest_twisted.ensureDeferred
+async def test_each_request_gets_one_access_event_with_fields(client):
+    with access_events() as events:
+        resp = await client.get("/api/v1/health/?t=secret-token")
     assert resp.code == 200
     assert len(events) == 1
     event = events[0]
@@ -103,17 +112,8 @@ async def test_each_request_gets_one_access_event_with_fields(client):
 
 @pytest_twisted.ensureDeferred
 async def test_a_token_after_a_semicolon_is_redacted_in_the_access_log(client):
-    events: list[dict] = []
-
-    def keep(event: dict) -> None:
-        if event.get("log_namespace") == "funkwhale.access":
-            events.append(event)
-
-    globalLogPublisher.addObserver(keep)
-    try:
+    with access_events() as events:
         await client.get(f"/api/v1/listen/{uuid.uuid4()}/?a=1;token=SECRET-LISTEN-TOKEN")
-    finally:
-        globalLogPublisher.removeObserver(keep)
     assert len(events) == 1
     assert "SECRET" not in events[0]["uri"] and events[0]["uri"].endswith("?a=1;token=***"), events[0]["uri"]
 
@@ -121,24 +121,17 @@ async def test_a_token_after_a_semicolon_is_redacted_in_the_access_log(client):
 @pytest_twisted.ensureDeferred
 async def test_the_access_log_names_the_client_as_the_rate_limits_do(settings):
     """One function decides the client address: the peer, or behind the proxy the address the proxy saw."""
-    events: list[dict] = []
-
-    def keep(event: dict) -> None:
-        if event.get("log_namespace") == "funkwhale.access":
-            events.append(event)
-
     headers = {"X-Real-IP": "198.51.100.9", "X-Forwarded-For": "10.0.0.1, 198.51.100.9"}
     direct = await start_server(settings)
     proxied = await start_server(dataclasses.replace(settings, reverse_proxy="nginx"))
-    globalLogPublisher.addObserver(keep)
     try:
-        for running in (direct, proxied):
-            client = running.client()
-            await client.get("/api/v1/health/", headers=headers)
-            ident = (await client.get("/api/v1/rate-limit/", headers=headers)).json["ident"]
-            assert events[-1]["client"] == ident["id"]
+        with access_events() as events:
+            for running in (direct, proxied):
+                client = running.client()
+                await client.get("/api/v1/health/", headers=headers)
+                ident = (await client.get("/api/v1/rate-limit/", headers=headers)).json["ident"]
+                assert events[-1]["client"] == ident["id"]
     finally:
-        globalLogPublisher.removeObserver(keep)
         await direct.service.stopService()
         await proxied.service.stopService()
     assert [e["client"] for e in events] == ["127.0.0.1", "127.0.0.1", "198.51.100.9", "198.51.100.9"]

@@ -74,11 +74,12 @@ async def test_search_shape_limits_privacy_and_tags(web_server, db_conn, alice, 
     bob = cf.insert_listener(db_conn, "bob")
     private = cf.insert_library(db_conn, alice, "me")
     for i in range(12):
-        artist_with_track(db_conn, library, f"Echo {i:02d}")
+        shown = artist_with_track(db_conn, library, f"Echo {i:02d}")
     hidden = cf.insert_artist(db_conn, "Echo Secret")
     cf.playable_track(db_conn, private, hidden, "Echo Private Track")
     for tag_name in ("Echo-Pop", "Dub Echo", "Rock"):
-        cf.tag(db_conn, "artist", hidden, tag_name)
+        cf.tag(db_conn, "artist", shown, tag_name)
+    cf.tag(db_conn, "artist", hidden, "Echo Noir")  # only on what Bob may not play
     as_bob = cf.listener_client(web_server, db_conn, bob)
     as_alice = cf.listener_client(web_server, db_conn, alice)
 
@@ -89,6 +90,7 @@ async def test_search_shape_limits_privacy_and_tags(web_server, db_conn, alice, 
     assert names(found, "tags") == ["Echo-Pop", "Dub Echo"] and set(found["tags"][0]) == {"name", "creation_date"}
     assert {"albums", "tracks_count", "cover", "tags"} <= set(found["artists"][0])
     assert names(await search(as_alice, "echo secret"), "artists") == ["Echo Secret"]
+    assert names(await search(as_alice, "echo noir"), "tags") == ["Echo Noir"]
     assert names(await search(as_alice, "echo private"), "tracks") == ["Echo Private Track"]
 
     for path in ("/api/v1/search?query=", "/api/v1/search?query=%20%20", "/api/v1/search"):

@@ -12,7 +12,7 @@ from funkwhale.activitypub import store
 from funkwhale.activitypub.fetch import Signer
 from funkwhale.config import Settings
 from funkwhale.context import Context
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_cpu
 from funkwhale.users.actors import actor_fid, build_local_actor
 
 log = Logger()
@@ -30,7 +30,7 @@ async def ensure_service_actor(ctx: Context) -> None:
     fid = service_actor_fid(ctx.settings)
     if await ctx.db.run(store.signing_key_txn, fid, desc="activitypub.service_key"):
         return
-    actor = await run_blocking(build_local_actor, ctx.settings, SERVICE_USERNAME)
+    actor = await run_cpu(build_local_actor, ctx.settings, SERVICE_USERNAME)
     if await ctx.db.run(store.insert_service_actor_txn, actor, desc="activitypub.insert_service_actor"):
         log.info("created the service actor {fid}", fid=fid)
     elif not await ctx.db.run(store.signing_key_txn, fid, desc="activitypub.service_key"):

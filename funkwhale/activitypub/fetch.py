@@ -49,6 +49,7 @@ from zope.interface import implementer
 
 from funkwhale.activitypub import signatures
 from funkwhale.config import Settings
+from funkwhale.threads import run_io
 
 MAX_REDIRECTS = 3
 CONNECT_TIMEOUT = 5.0
@@ -339,7 +340,7 @@ class Fetcher:
         if not self.verify_tls:
             return _Unverified(host)
         if self._trust is None:
-            self._trust = await deferToThread(trust_root)
+            self._trust = await run_io(trust_root)
         return optionsForClientTLS(host, trustRoot=self._trust)
 
     async def get_json(self, url: str, *, signer: Signer | None = None, accept: str = "application/json") -> Any:

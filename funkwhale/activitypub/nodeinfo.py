@@ -9,10 +9,12 @@ from klein import Klein
 
 from funkwhale.context import Context
 from funkwhale.instance import nodeinfo
+from funkwhale.web.errors import install_api_errors
 
 
 class WellKnownNodeinfo:
     app = Klein()
+    install_api_errors(app)
 
     def __init__(self, ctx: Context, auth: Any) -> None:
         self.ctx = ctx

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from funkwhale.xmlchars import xml_safe
+
 FORMATS = {"m3u": "audio/x-mpegurl", "xspf": "application/xspf+xml"}
 XSPF_NS = "http://xspf.org/ns/0/"
+# What could end an M3U line for some reader: control characters (\n, \r, \x0b, \x85, ...) and Unicode line and
+# paragraph separators (str.splitlines breaks at all of them).
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class BadPlaylistFile(ValueError):
@@ -20,11 +26,17 @@ def _duration(track: dict[str, Any]) -> int | None:
     return max(durations) if durations else None
 
 
+def _one_line(text: str) -> str:
+    """`text` with anything that could break its line replaced by a space: a title cannot add an entry."""
+    return _LINE_BREAKING.sub(" ", text)
+
+
 def to_m3u(tracks: list[dict[str, Any]], base_url: str) -> str:
     """An extended M3U of rendered tracks (catalog JSON): one `#EXTINF` and one absolute listen URL each."""
     lines = ["#EXTM3U"]
     for track in tracks:
-        lines.append(f"#EXTINF:{_duration(track) or -1},{track['artist']['name']} - {track['title']}")
+        label = _one_line(f"{track['artist']['name']} - {track['title']}")
+        lines.append(f"#EXTINF:{_duration(track) or -1},{label}")
         lines.append(base_url.rstrip("/") + track["listen_url"])
     return "\n".join(lines) + "\n"
 
@@ -32,15 +44,15 @@ def to_m3u(tracks: list[dict[str, Any]], base_url: str) -> str:
 def to_xspf(name: str, tracks: list[dict[str, Any]], base_url: str) -> bytes:
     """An XSPF document of rendered tracks: location, title, creator, album, duration (ms)."""
     root = ET.Element("playlist", {"version": "1", "xmlns": XSPF_NS})
-    ET.SubElement(root, "title").text = name
+    ET.SubElement(root, "title").text = xml_safe(name)
     track_list = ET.SubElement(root, "trackList")
     for track in tracks:
         item = ET.SubElement(track_list, "track")
         ET.SubElement(item, "location").text = base_url.rstrip("/") + track["listen_url"]
-        ET.SubElement(item, "title").text = track["title"]
-        ET.SubElement(item, "creator").text = track["artist"]["name"]
+        ET.SubElement(item, "title").text = xml_safe(track["title"])
+        ET.SubElement(item, "creator").text = xml_safe(track["artist"]["name"])
         if track["album"] is not None:
-            ET.SubElement(item, "album").text = track["album"]["title"]
+            ET.SubElement(item, "album").text = xml_safe(track["album"]["title"])
         duration = _duration(track)
         if duration:
             ET.SubElement(item, "duration").text = str(duration * 1000)

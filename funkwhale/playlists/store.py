@@ -61,9 +61,9 @@ def _columns(sql: _Sql, viewer: Viewer) -> str:
         f" AND {_shown(sql, viewer, 'spt.track_id')} OFFSET 0) s)"
         " AS stats,"
         " (SELECT coalesce(json_agg(c.cover ORDER BY c.first), '[]'::json) FROM (SELECT min(cpt.index) AS first,"
-        f" {sql.attachment('cal.attachment_cover_id')} AS cover FROM playlist_track cpt"
+        f" {sql.album_cover('cal')} AS cover FROM playlist_track cpt"
         " JOIN track ctr ON ctr.id = cpt.track_id JOIN album cal ON cal.id = ctr.album_id"
-        f" WHERE cpt.playlist_id = pls.id AND cal.attachment_cover_id IS NOT NULL AND {sql.track_playable('ctr')}"
+        f" WHERE cpt.playlist_id = pls.id AND {sql.album_has_cover('cal')} AND {sql.track_playable('ctr')}"
         f" GROUP BY cal.id ORDER BY first LIMIT {ALBUM_COVERS}) c) AS album_covers"
     )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg2.extras import Json
 
-from funkwhale.music.catalog.store import Filters, Listing, _Sql, list_txn
+from funkwhale.music.catalog.store import Filters, Listing, _Sql, list_txn, tag_shown
 from funkwhale.music.catalog.store import detail_txn as track_detail_txn
 from funkwhale.music.visibility import Viewer, library_condition
 from funkwhale.radios import FILTERS, RadioError
@@ -36,7 +36,7 @@ def _filter_condition(sql: _Sql, f: dict[str, Any], n: int) -> str:
         names = sql.bind(f"tags_{n}", [v.lower() for v in values])
         tagged = {
             kind: "SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
-            f" WHERE lower(g.name) = ANY({names}) AND ti.object_type = '{kind}'"
+            f" WHERE lower(g.name) = ANY({names}) AND ti.object_type = '{kind}' AND {tag_shown('ti', sql.playable)}"
             for kind in ("track", "album", "artist")
         }  # three sets hashed once each, rather than a lookup per track; coalesce: no album is not a match
         cond = (

@@ -58,6 +58,7 @@ class SubsonicApp:
         params = Params.of(request)
         method = method.removesuffix(".view")
         try:
+            params.check()
             result = await self._dispatch(request, method, params)
         except SubsonicError as e:
             result = envelope(None, (e.code, e.message))

@@ -28,12 +28,13 @@ SUPPORTED_MAJOR = 1
 
 def check_version(value: str | None) -> None:
     """Errors 20/30 only for another major version: newer minor versions must not lock clients out."""
-    major = (value or "").split(".")[0]
-    if not major.isdigit():
+    major_text = (value or "").split(".")[0]
+    if not (major_text.isascii() and major_text.isdigit()):
         return
-    if int(major) > SUPPORTED_MAJOR:
+    major = int(major_text) if len(major_text) <= 9 else SUPPORTED_MAJOR + 1  # int() refuses 4,300 digits
+    if major > SUPPORTED_MAJOR:
         raise SubsonicError(errors.SERVER_TOO_OLD, "Incompatible Subsonic REST protocol version. Server must upgrade.")
-    if int(major) < SUPPORTED_MAJOR:
+    if major < SUPPORTED_MAJOR:
         raise SubsonicError(errors.CLIENT_TOO_OLD, "Incompatible Subsonic REST protocol version. Client must upgrade.")
 
 
@@ -57,7 +58,7 @@ def _matches(token: str, params: Params) -> bool:
                 return False
         return hmac.compare_digest(password.encode(), token.encode())
     expected = hashlib.md5((token + (params.get("s") or "")).encode()).hexdigest()
-    return hmac.compare_digest(expected, (params.get("t") or "").lower())
+    return hmac.compare_digest(expected.encode(), (params.get("t") or "").lower().encode())
 
 
 async def _guarded(ctx: Context, keys: list[str]) -> None:

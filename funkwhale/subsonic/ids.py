@@ -23,7 +23,7 @@ def parse(value: str | None, *allowed: str) -> tuple[str, int]:
     kind, sep, number = text.partition("-")
     if not sep:
         kind, number = TRACK, text
-    if kind not in (allowed or KINDS) or not number.isdigit() or len(number) > 18:
+    if kind not in (allowed or KINDS) or not (number.isascii() and number.isdigit()) or len(number) > 18:
         raise not_found(f"No such item: {text!r}")
     return kind, int(number)
 

@@ -26,7 +26,7 @@ from funkwhale.subsonic.errors import GENERIC, SubsonicError, not_found
 from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.system import EXTENSIONS
 from funkwhale.subsonic.userdata import store
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_io
 
 EXTENSIONS.update({"songLyrics": [1], "transcodeOffset": [1]})
 COVER_CACHE = b"private, max-age=86400"
@@ -77,7 +77,7 @@ class EstimatedLength:
         if missing > PAD_SLACK + self.sent // 4:
             self._request.channel.transport.loseConnection()
             return
-        zeros = await run_blocking(open, ZEROS, "rb")
+        zeros = await run_io(open, ZEROS, "rb")
         try:
             await files.FileSender(self._request, zeros, 0, missing).send()
         finally:

@@ -1,4 +1,7 @@
-"""A call's parameters: the query string and an urlencoded form body merged, repeated keys kept as lists."""
+"""A call's parameters: the query string and an urlencoded form body merged, repeated keys kept as lists.
+
+Values pass `funkwhale.params`' checks (no NUL; integers in ASCII digits, within a bigint), so nothing a client
+sends reaches SQL in a form PostgreSQL refuses."""
 
 from __future__ import annotations
 
@@ -6,22 +9,34 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from funkwhale.subsonic.errors import bad_value, missing
+from funkwhale.params import BIGINT_MAX, BIGINT_MIN, BadValue, OutOfRange, check_text, parse_int
+from funkwhale.subsonic.errors import GENERIC, SubsonicError, bad_value, missing
 
 
 class Params:
-    """Typed access to the parameters; a missing required one is error 10, an unparsable one error 0."""
+    """Typed access to the parameters; a missing required one is error 10, an unparsable one error 0, and a NUL
+    in any name or value error 0 before the call runs (`check`)."""
 
-    def __init__(self, values: dict[str, list[str]]) -> None:
+    def __init__(self, values: dict[str, list[str]], problem: str | None = None) -> None:
         self._values = values
+        self._problem = problem
 
     @classmethod
     def parse(cls, query: bytes, form: bytes = b"") -> Params:
         merged: dict[str, list[str]] = {}
+        problem = None
         for raw in (query, form):
             for name, values in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items():
-                merged.setdefault(name, []).extend(values)
-        return cls(merged)
+                try:
+                    merged.setdefault(check_text(name), []).extend([check_text(value) for value in values])
+                except BadValue as e:  # left out; `check` refuses the call (the format is still known)
+                    problem = problem or f"Invalid parameter {name!r}: {e}"
+        return cls(merged, problem)
+
+    def check(self) -> None:
+        """Error 0 when a parameter was refused while parsing."""
+        if self._problem is not None:
+            raise SubsonicError(GENERIC, self._problem)
 
     @classmethod
     def of(cls, request: Any) -> Params:
@@ -53,13 +68,16 @@ class Params:
         return list(self._values.get(name, []))
 
     def int(self, name: str, default: Any = None, minimum: int | None = None, maximum: int | None = None) -> Any:
-        """An integer clamped to [minimum, maximum], `default` when absent; error 0 when not an integer."""
+        """An integer clamped to [minimum, maximum] (and to a bigint), `default` when absent; error 0 when not an
+        integer."""
         value = self.get(name)
         if value is None or value == "":
             return default
         try:
-            number = int(value)
-        except ValueError:
+            number = parse_int(value)
+        except OutOfRange:
+            number = BIGINT_MIN if value.strip().startswith("-") else BIGINT_MAX
+        except BadValue:
             raise bad_value(name, value) from None
         if minimum is not None:
             number = max(minimum, number)

@@ -3,7 +3,8 @@
 The tree is plain dicts and lists, written once for both formats by Subsonic's mapping rules: a scalar is an
 XML attribute (a JSON value of its own type), a dict is a single child element (a JSON object, never an array),
 a list is repeated child elements (a JSON array, even of one item; scalars become text elements), and the key
-`value` is an element's text. None is left out everywhere.
+`value` is an element's text. None is left out everywhere. XML drops the characters XML 1.0 forbids (control
+characters in a tag), so the document always parses.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from funkwhale.instance.nodeinfo import implementation_version
+from funkwhale.xmlchars import xml_safe
 
 API_VERSION = "1.16.1"
 SERVER_TYPE = "funkwhale"
@@ -51,9 +53,10 @@ def iso(value: datetime | date | str | None) -> str | None:
 
 
 def _scalar(value: Any) -> str:
+    """A scalar as XML text (escaped by the caller), without the characters XML 1.0 forbids."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return xml_safe(value) if isinstance(value, str) else str(value)
 
 
 def _xml(name: str, value: Any, out: list[str]) -> None:

@@ -1,7 +1,9 @@
 """The Subsonic API's SQL: credentials, and ONE statement per read call.
 
 What a viewer sees is what the REST API shows them: content with at least one upload that
-`funkwhale.music.visibility.playable_upload_condition` accepts (optionally in one music folder = library). Lists
+`funkwhale.music.visibility.playable_upload_condition` accepts (optionally in one music folder = library), and of
+it only the covers and genres those uploads brought (funkwhale.music.catalog.store: `album_cover_id`,
+`tag_names`, `tag_shown`). Lists
 and searches also hide the artists the viewer filtered out (`user_filter`); details stay reachable.
 
 `Query.songs`, `Query.albums` and `Query.artists` build a complete SELECT: the ids of the page are chosen first
@@ -16,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from funkwhale.music.catalog.store import _Sql  # the catalog's tag list fragment (genres)
+from funkwhale.music.catalog.store import _Sql, album_cover_id, tag_names, tag_shown
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer, library_condition, playable_upload_condition
 from funkwhale.users.models import Principal
@@ -128,10 +130,11 @@ class Query:
             " (SELECT name FROM artist WHERE id = t.artist_id) AS artist_name,"
             " sal.title AS album_title, sal.artist_id AS album_artist_id,"
             " (SELECT name FROM artist WHERE id = sal.artist_id) AS album_artist_name,"
-            " sal.attachment_cover_id IS NOT NULL AS album_cover, extract(year FROM sal.release_date)::int AS year,"
+            f" {album_cover_id('sal', self.playable)} IS NOT NULL AS album_cover,"
+            " extract(year FROM sal.release_date)::int AS year,"
             " up.mimetype, up.size, up.duration, up.bitrate, up.sample_rate, up.audio_file, up.source,"
             " up.original_name, up.metadata -> 'replaygain' AS replaygain,"
-            f" {_Sql.tags('track', 't.id')} AS genres,"
+            f" {tag_names('track', 't.id', self.playable)} AS genres,"
             " (SELECT f.creation_date FROM track_favorite f WHERE f.user_id = %(me)s AND f.track_id = t.id)"
             f" AS starred, {self._rating('track', 't.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN track t ON t.id = pg.id LEFT JOIN album sal ON sal.id = t.album_id"
@@ -155,8 +158,9 @@ class Query:
         return (
             "SELECT al.id, al.title, al.mbid, al.creation_date, al.artist_id, al.description,"
             " (SELECT name FROM artist WHERE id = al.artist_id) AS artist_name,"
-            " al.attachment_cover_id IS NOT NULL AS has_cover, extract(year FROM al.release_date)::int AS year,"
-            f" st.song_count, st.duration, {_Sql.tags('album', 'al.id')} AS genres,"
+            f" {album_cover_id('al', self.playable)} IS NOT NULL AS has_cover,"
+            " extract(year FROM al.release_date)::int AS year,"
+            f" st.song_count, st.duration, {tag_names('album', 'al.id', self.playable)} AS genres,"
             " (SELECT sa.creation_date FROM starred_album sa WHERE sa.user_id = %(me)s AND sa.album_id = al.id)"
             f" AS starred, {self._rating('album', 'al.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN album al ON al.id = pg.id"
@@ -245,11 +249,11 @@ def genres_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
     return _run(
         txn,
         q,
-        "SELECT g.name, count(*) FILTER (WHERE ti.object_type = 'track') AS song_count,"
-        " count(*) FILTER (WHERE ti.object_type = 'album') AS album_count"
+        "SELECT g.name, count(DISTINCT ti.object_id) FILTER (WHERE ti.object_type = 'track') AS song_count,"
+        " count(DISTINCT ti.object_id) FILTER (WHERE ti.object_type = 'album') AS album_count"
         " FROM tag g JOIN tagged_item ti ON ti.tag_id = g.id"
-        f" WHERE (ti.object_type = 'track' AND {q.track_playable('ti.object_id')})"
-        f" OR (ti.object_type = 'album' AND {q.album_playable('ti.object_id')})"
+        f" WHERE ((ti.object_type = 'track' AND {q.track_playable('ti.object_id')})"
+        f" OR (ti.object_type = 'album' AND {q.album_playable('ti.object_id')})) AND {tag_shown('ti', q.playable)}"
         " GROUP BY g.id, g.name ORDER BY lower(g.name)",
     )
 
@@ -286,7 +290,8 @@ _PLAYS = (
 def _tagged(q: Query, kind: str, alias: str, genre: str) -> str:
     return (
         f"{alias}.id IN (SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
-        f" WHERE ti.object_type = '{kind}' AND lower(g.name) = lower({q.bind(genre)}))"
+        f" WHERE ti.object_type = '{kind}' AND lower(g.name) = lower({q.bind(genre)})"
+        f" AND {tag_shown('ti', q.playable)})"
     )
 
 
@@ -438,19 +443,22 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
 # with the seed, on themselves, their albums or their artists.
 
 
-def _artist_tag_ids(artist: str) -> str:
-    """Ids of the tags on the artist `artist`, on its albums and on its tracks."""
+def _artist_tag_ids(q: Query, artist: str) -> str:
+    """Ids of the tags the viewer sees on the artist `artist`, on its albums and on its tracks."""
     return (
-        f"SELECT ti.tag_id FROM tagged_item ti WHERE (ti.object_type = 'artist' AND ti.object_id = {artist})"
+        f"SELECT ti.tag_id FROM tagged_item ti WHERE ((ti.object_type = 'artist' AND ti.object_id = {artist})"
         f" OR (ti.object_type = 'album' AND ti.object_id IN (SELECT id FROM album WHERE artist_id = {artist}))"
-        f" OR (ti.object_type = 'track' AND ti.object_id IN (SELECT id FROM track WHERE artist_id = {artist}))"
+        f" OR (ti.object_type = 'track' AND ti.object_id IN (SELECT id FROM track WHERE artist_id = {artist})))"
+        f" AND {tag_shown('ti', q.playable)}"
     )
 
 
-def _tagged_with(tags: str) -> str:
-    """Track `t` carries one of the tags `tags` (a SELECT of tag ids), itself or through its album or artist."""
+def _tagged_with(q: Query, tags: str) -> str:
+    """Track `t` carries one of the tags `tags` (a SELECT of tag ids) the viewer sees, itself or through its album
+    or artist."""
     tagged = {
         kind: f"SELECT ti.object_id FROM tagged_item ti WHERE ti.object_type = '{kind}' AND ti.tag_id IN ({tags})"
+        f" AND {tag_shown('ti', q.playable)}"
         for kind in ("track", "album", "artist")
     }  # three sets hashed once each; coalesce: a track without an album is simply not tagged through one
     return (
@@ -461,12 +469,13 @@ def _tagged_with(tags: str) -> str:
 
 def _similar_artists(q: Query, artist: str, count: int) -> str:
     """Artists sharing the most tags with `artist`, best first (not the artist itself)."""
-    seed = _artist_tag_ids(artist)
+    seed = _artist_tag_ids(q, artist)
     scores = (
         "(SELECT h.artist_id, count(DISTINCT h.tag_id) AS score FROM (SELECT ti.tag_id, CASE ti.object_type"
         " WHEN 'artist' THEN ti.object_id WHEN 'album' THEN (SELECT artist_id FROM album WHERE id = ti.object_id)"
         " ELSE (SELECT artist_id FROM track WHERE id = ti.object_id) END AS artist_id"
-        f" FROM tagged_item ti WHERE ti.tag_id IN ({seed})) h GROUP BY h.artist_id) sim"
+        f" FROM tagged_item ti WHERE ti.tag_id IN ({seed}) AND {tag_shown('ti', q.playable)}) h"
+        " GROUP BY h.artist_id) sim"
     )
     return q.artists(
         [q.artist_shown(), f"a.id <> {artist}"],
@@ -496,7 +505,7 @@ def similar_songs_txn(txn: Any, viewer: Viewer, kind: str, number: int, count: i
         artist, exists = f"(SELECT artist_id FROM album WHERE id = {seed})", q.album_playable(seed)
     else:
         artist, exists = f"(SELECT artist_id FROM track WHERE id = {seed})", q.track_playable(seed)
-    where = [q.track_shown(), f"(t.artist_id = {artist} OR {_tagged_with(_artist_tag_ids(artist))})"]
+    where = [q.track_shown(), f"(t.artist_id = {artist} OR {_tagged_with(q, _artist_tag_ids(q, artist))})"]
     if kind == "tr":
         where.append(f"t.id <> {seed}")
     row = _run(txn, q, f"SELECT {exists} AS found, {nested(q.songs(where, 'random()', count))} AS songs")[0]

@@ -15,11 +15,10 @@ from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
 from typing import Any
 
-from twisted.internet.threads import deferToThread
-
 from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.instance.settings import registration_mode
+from funkwhale.threads import run_cpu
 from funkwhale.users import ratelimit, store
 from funkwhale.users.actors import NewActor, build_local_actor
 from funkwhale.users.passwords import hash_password, verify_password
@@ -239,7 +238,7 @@ async def register(ctx: Context, data: dict[str, Any], address: str) -> dict[str
     keys = ratelimit.signup_keys(address)
     await _take_slot(ctx, keys, ctx.settings.signup_rate_limit, ratelimit.SIGNUP.window)
     try:
-        account = await deferToThread(
+        account = await run_cpu(
             prepare_account, ctx.settings, signup.username, signup.email, signup.password
         )
         return await ctx.db.run(
@@ -265,7 +264,7 @@ async def _verify(ctx: Context, stored: str | None, password: str, keys: list[st
     """verify_password held to the wrong-password limit of `keys`: the slot taken before the check is kept
     when the password is wrong and given back when it is right."""
     await _take_slot(ctx, keys, ctx.settings.login_rate_limit)
-    ok, rehashed = await deferToThread(verify_password, stored, password)
+    ok, rehashed = await run_cpu(verify_password, stored, password)
     if ok:
         await ratelimit.release(ctx.redis, keys)
     return ok, rehashed
@@ -340,7 +339,7 @@ async def change_password(
         errors["old_password"] = ["Your old password was entered incorrectly. Please enter it again."]
     if errors:
         raise AccountError(errors)
-    new_hash = await deferToThread(hash_password, new1)
+    new_hash = await run_cpu(hash_password, new1)
     keep = None if keep_session is None else hash_token(keep_session)
     await ctx.db.run(store.change_password_txn, user_id, new_hash, keep, desc="users.change_password")
 
@@ -411,7 +410,7 @@ def _b64(raw: bytes) -> str:
 def _sign(settings: Settings, payload: str) -> str:
     assert settings.secret_key is not None
     key = hashlib.sha256(b"funkwhale.scoped_tokens:" + settings.secret_key.encode()).digest()
-    return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
+    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
 
 
 def listen_token(settings: Settings, user_id: int, user_secret: str, now: datetime | None = None) -> str:
@@ -435,7 +434,7 @@ def read_listen_token(settings: Settings, token: str, now: datetime | None = Non
     """The token's claims (user_id, user_secret, scopes) when signed by us and fresh, else None. The caller
     compares user_secret with the user's current secret_key (a password change revokes old tokens)."""
     payload, _, signature = token.partition(".")
-    if not signature or not hmac.compare_digest(signature, _sign(settings, payload)):
+    if not signature or not hmac.compare_digest(signature.encode(), _sign(settings, payload).encode()):
         return None
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

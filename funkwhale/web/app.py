@@ -58,6 +58,30 @@ class _NotFound(Resource):
         return b'{"detail":"Not found."}'
 
 
+class _Area(Resource):
+    """An area's Klein resource behind one check: a path segment holding a NUL or bytes that are not UTF-8 names
+    nothing (a JSON 404), and never reaches the routes (PostgreSQL refuses NUL; Klein logs bad UTF-8 as an error)."""
+
+    isLeaf = True
+
+    def __init__(self, area: Resource) -> None:
+        super().__init__()
+        self.area = area
+
+    def render(self, request: Any) -> Any:
+        if not all(_readable(segment) for segment in request.postpath):  # prepath: our own names
+            return _NotFound().render(request)
+        return self.area.render(request)
+
+
+def _readable(segment: bytes) -> bool:
+    """A path segment (percent-decoded) that is UTF-8 text without NUL."""
+    try:
+        return "\x00" not in segment.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+
+
 class _Branch(Resource):
     """A path segment that only holds areas (`api/`, `api/v1/`): an unknown child is a JSON 404."""
 
@@ -82,7 +106,7 @@ def make_root(ctx: Context, auth: Auth) -> Resource:
         node = root
         for name in parents:
             node = _child(node, name)
-        node.putChild(leaf, area.app.resource())
+        node.putChild(leaf, _Area(area.app.resource()))
     return root
 
 

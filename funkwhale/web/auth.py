@@ -8,7 +8,7 @@ from funkwhale.context import Context
 from funkwhale.users.models import Principal
 from funkwhale.users.tokens import hash_token, same
 from funkwhale.web.errors import ApiError
-from funkwhale.web.json import read_body
+from funkwhale.web.params import read_body
 
 SESSION_COOKIE = b"sessionid"
 CSRF_COOKIE = b"csrftoken"

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from funkwhale.params import BIGINT_MAX
 from funkwhale.web.errors import not_found
-from funkwhale.web.json import query
+from funkwhale.web.params import query, query_items
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 50
@@ -24,21 +25,23 @@ class Page:
 
     @classmethod
     def from_request(cls, request: Any, default_size: int = DEFAULT_PAGE_SIZE, max_size: int = MAX_PAGE_SIZE) -> Page:
-        """404 "Invalid page." for a page that is not a positive number, as DRF does; sizes are clamped."""
+        """404 "Invalid page." for a page that is not a positive number, as DRF does, or that starts beyond what
+        SQL can skip (DRF's 404 for a page past the end); sizes are clamped."""
         try:
             number = int(query(request, "page", "1") or "1")
             size = min(max_size, max(1, int(query(request, "page_size", str(default_size)) or default_size)))
-        except ValueError:
+        except ValueError:  # also a number longer than Python converts (4,300 digits)
             raise not_found("Invalid page.") from None
-        if number < 1:
+        page = cls(number, size)
+        if number < 1 or page.offset > BIGINT_MAX:
             raise not_found("Invalid page.")
-        return cls(number, size)
+        return page
 
     def body(self, request: Any, count: int, results: list[Any]) -> dict[str, Any]:
         """The paginated body, with absolute next/previous links that keep the other query parameters."""
 
         def link(number: int) -> str:
-            params = [(k.decode(), v.decode()) for k, vs in request.args.items() for v in vs if k != b"page"]
+            params = [(k, v) for k, v in query_items(request) if k != "page"]
             params.append(("page", str(number)))
             return f"{str(request.URLPath()).partition('?')[0]}?{urlencode(params)}"
 

@@ -22,9 +22,10 @@ from twisted.logger import Logger
 from twisted.web.pages import notFound
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
+from werkzeug.http import parse_accept_header, parse_etags, quote_etag
 
 from funkwhale.config import Settings
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_io
 
 log = Logger()
 
@@ -80,7 +81,7 @@ class Answer:
     body: bytes
     content_type: str
     cache_control: bytes
-    etag: bytes | None = None
+    etag: str | None = None  # unquoted
     gzipped: bool = False
 
 
@@ -94,7 +95,7 @@ def _file_answer(path: Path, cache_control: bytes, accepts_gzip: bool) -> Answer
     use_twin = accepts_gzip and twin.is_file()
     source = twin if use_twin else path
     stat = source.stat()
-    etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'.encode()
+    etag = f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
     return Answer(200, source.read_bytes(), _content_type(path), cache_control, etag, use_twin)
 
 
@@ -114,6 +115,10 @@ def resolve(roots: list[Path], url_path: str, accepts_gzip: bool) -> Answer:
     return _file_answer(root / "index.html", b"no-cache", accepts_gzip)
 
 
+def _header(request: Any, name: bytes) -> str:
+    return (request.getHeader(name) or b"").decode("latin-1")
+
+
 class WebApp(Resource):
     """Answers every path it is given from the build (see `resolve`)."""
 
@@ -131,9 +136,9 @@ class WebApp(Resource):
     render_HEAD = render_GET
 
     async def _answer(self, request: Any) -> None:
-        accepts_gzip = b"gzip" in (request.getHeader(b"accept-encoding") or b"")
+        accepts_gzip = parse_accept_header(_header(request, b"accept-encoding"))["gzip"] > 0
         url_path = request.path.decode("utf-8", "replace")
-        answer = await run_blocking(resolve, self.roots, url_path, accepts_gzip)
+        answer = await run_io(resolve, self.roots, url_path, accepts_gzip)
         if request._disconnected:
             return
         request.setResponseCode(answer.status)
@@ -144,8 +149,8 @@ class WebApp(Resource):
         if answer.gzipped:
             request.setHeader(b"Content-Encoding", b"gzip")
         if answer.etag is not None:
-            request.setHeader(b"ETag", answer.etag)
-            if answer.etag in (request.getHeader(b"if-none-match") or b"").split(b", "):
+            request.setHeader(b"ETag", quote_etag(answer.etag).encode())
+            if parse_etags(_header(request, b"if-none-match")).contains_weak(answer.etag):
                 request.setResponseCode(304)
                 request.finish()
                 return

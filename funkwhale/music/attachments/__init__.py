@@ -19,7 +19,7 @@ from funkwhale.music.attachments import images, store
 from funkwhale.music.attachments.images import ImageTooLarge, InvalidImage
 from funkwhale.music.models import Picture
 from funkwhale.music.uploads.multipart import FormError, boundary_of, discard, read_form
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_cpu, run_io
 
 __all__ = [
     "SIZES",
@@ -65,9 +65,9 @@ async def store_picture(ctx: Context, picture: Picture, actor_id: int | None = N
 async def _store(ctx: Context, picture: Picture, actor_id: int | None) -> dict[str, Any]:
     if len(picture.data) > MAX_PICTURE_BYTES:
         raise InvalidImage("The picture is too large")
-    checksum, mimetype, extension = await run_blocking(images.inspect, picture.data)
+    checksum, mimetype, extension = await run_cpu(images.inspect, picture.data)
     relative = storage.chunked_name(storage.ATTACHMENTS, checksum, extension)
-    await run_blocking(images.write_once, storage.absolute(ctx.settings, relative), picture.data)
+    await run_cpu(images.write_once, storage.absolute(ctx.settings, relative), picture.data)
     return await ctx.db.run(
         store.insert_or_get_txn, checksum, relative, mimetype, len(picture.data), actor_id, desc="store_picture"
     )
@@ -77,21 +77,21 @@ async def receive_picture(ctx: Context, body: IO[bytes], content_type: bytes | N
     """Store the picture sent as the `file` part of a multipart form `body` (read in a thread) and return its
     attachment row. FormError for a body that is not such a form, InvalidImage for a file that is no picture."""
     boundary = boundary_of(content_type)
-    incoming = await run_blocking(storage.incoming_dir, ctx.settings)
-    form = await run_blocking(read_form, body, boundary, "file", incoming)
+    incoming = await run_cpu(storage.incoming_dir, ctx.settings)
+    form = await run_cpu(read_form, body, boundary, "file", incoming)
     if form.file is None or form.file.size == 0:
-        await run_blocking(discard, form.file)
+        await run_cpu(discard, form.file)
         raise FormError("No picture was sent in the `file` field.")
     try:
-        data = await run_blocking(_read_picture, form.file.path)
+        data = await run_cpu(_read_picture, form.file.path)
     finally:
-        await run_blocking(discard, form.file)
+        await run_cpu(discard, form.file)
     return await _store(ctx, Picture(data, form.file.content_type), actor_id)
 
 
 async def store_picture_file(ctx: Context, path: str | Path, actor_id: int | None = None) -> int:
     """Store a picture file (such as a `cover.jpg` beside in-place audio files); see store_picture."""
-    data = await run_blocking(_read_picture, Path(path))
+    data = await run_cpu(_read_picture, Path(path))
     return await store_picture(ctx, Picture(data, ""), actor_id)
 
 
@@ -138,13 +138,13 @@ async def rendition(ctx: Context, row: dict[str, Any], size: int | None) -> tupl
     except ValueError:  # no file here (a remote picture), or a name outside MEDIA_ROOT
         raise AttachmentNotFound(str(row["uuid"])) from None
     if size is None:
-        if not await run_blocking(original.is_file):
+        if not await run_io(original.is_file):
             raise AttachmentNotFound(str(row["uuid"]))
         return original, row["mimetype"]
     size = crop_size(size)
     target = original.with_name(f"{original.stem}-{size}.jpg")
     async with _resizing:
-        await run_blocking(_ensure_crop, original, target, size)
+        await run_cpu(_ensure_crop, original, target, size)
     return target, images.RESIZED_TYPE
 
 

@@ -27,3 +27,22 @@ def get_by_uuid_txn(txn: Any, attachment_uuid: str) -> dict[str, Any] | None:
     txn.execute(f"SELECT {_COLUMNS} FROM attachment WHERE uuid = %s", (attachment_uuid,))
     row = txn.fetchone()
     return dict(row) if row else None
+
+
+def delete_unused_txn(txn: Any, attachment_ids: list[int]) -> list[str]:
+    """Delete those of the attachments that no upload, artist, album, track or user (avatar) uses any more; their
+    files (names relative to MEDIA_ROOT) to remove once committed. An import about to use one holds it with
+    FOR KEY SHARE (music/importer/store.py:kept_attachment_txn)."""
+    txn.execute(
+        """
+        DELETE FROM attachment a WHERE a.id = ANY(%s)
+          AND NOT EXISTS (SELECT 1 FROM upload WHERE attachment_cover_id = a.id)
+          AND NOT EXISTS (SELECT 1 FROM album WHERE attachment_cover_id = a.id)
+          AND NOT EXISTS (SELECT 1 FROM artist WHERE attachment_cover_id = a.id)
+          AND NOT EXISTS (SELECT 1 FROM track WHERE attachment_cover_id = a.id)
+          AND NOT EXISTS (SELECT 1 FROM users WHERE avatar_id = a.id)
+        RETURNING a.file
+        """,
+        (attachment_ids,),
+    )
+    return [row["file"] for row in txn.fetchall() if row["file"]]

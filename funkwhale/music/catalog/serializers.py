@@ -74,8 +74,8 @@ class Renderer:
             "tags": row["tags"],
             "position": row["position"],
             "disc_number": row["disc_number"],
-            "license": row["license"],
-            "copyright": row["copyright"] or None,
+            "license": row["file_fields"]["license"],
+            "copyright": row["file_fields"]["copyright"] or None,
             "cover": self.cover(row["cover"]),
             "is_playable": bool(row["uploads"]),
             "is_local": self.is_local(row["fid"]),
@@ -85,7 +85,7 @@ class Renderer:
             "attributed_to": None,
         }
         if with_description:
-            body["description"] = self.description(row["description"])
+            body["description"] = self.description(row["file_fields"]["description"])
         return body
 
     def track_album(self, album: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,10 @@ Each list is ONE statement. A `page` CTE filters and orders: either every match 
 MATERIALIZED) then counted and sorted, or, for early track pages, the ordering's index is walked and the count
 runs as an InitPlan. Correlated subqueries then build the nested JSON (artist, album, uploads, tags, covers,
 counts) for the rows of the page only. What a viewer sees is what they may play: content with at least one
-upload that `funkwhale.music.visibility.playable_upload_condition` accepts.
+upload that `funkwhale.music.visibility.playable_upload_condition` accepts. Rows are shared by every upload of the
+same names, so what came from a file (an album's cover, genres, a track's license, copyright and comment) is read
+from the uploads the viewer may play only (`upload.attachment_cover_id`, `tagged_item.upload_id`, `upload.metadata`:
+`album_cover_id`, `tag_shown`, `tag_names`, `_Sql.file_fields`).
 """
 
 from __future__ import annotations
@@ -97,6 +100,41 @@ DEFAULT_ORDERING = {
 _ALIAS = {"track": "t", "album": "al", "artist": "a"}
 
 
+def upload_playable(upload_id: str, playable: str) -> str:
+    """SQL true when the upload `upload_id` meets `playable` (a playable_upload_condition over `pu` / `pl`)."""
+    return (
+        "EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+        f" WHERE pu.id = {upload_id} AND {playable})"
+    )
+
+
+def tag_shown(item: str, playable: str) -> str:
+    """SQL true for a tagged_item row `item` the viewer may see: set on the row itself (no upload), or read from
+    the file of an upload meeting `playable`."""
+    return f"({item}.upload_id IS NULL OR {upload_playable(item + '.upload_id', playable)})"
+
+
+def tag_names(kind: str, id_expr: str, playable: str) -> str:
+    """SQL array of the names of the tags shown on the artist, album or track `id_expr`, sorted. Each distinct tag
+    looks for one shown item only (an album has its genres once per upload of each of its tracks)."""
+    on_it = f"ti.object_type = '{kind}' AND ti.object_id = {id_expr}"
+    return (
+        f"ARRAY(SELECT g.name FROM tag g WHERE g.id IN (SELECT ti.tag_id FROM tagged_item ti WHERE {on_it})"
+        f" AND (SELECT 1 FROM tagged_item ti WHERE {on_it} AND ti.tag_id = g.id AND {tag_shown('ti', playable)}"
+        " LIMIT 1) IS NOT NULL ORDER BY g.name)"  # a subplan per tag that stops at the first shown item
+    )
+
+
+def album_cover_id(album: str, playable: str) -> str:
+    """SQL attachment id of the cover of the album row `album` (may be NULL) as the viewer sees it: a picture set
+    on the album itself, else the cover of the first upload of its tracks that meets `playable`."""
+    return (
+        f"coalesce({album}.attachment_cover_id, (SELECT pu.attachment_cover_id FROM upload pu"
+        f" JOIN library pl ON pl.id = pu.library_id WHERE pu.album_id = {album}.id"
+        f" AND pu.attachment_cover_id IS NOT NULL AND {playable} ORDER BY pu.id LIMIT 1))"
+    )  # walks upload_album_cover
+
+
 class _Sql:
     """Builds one statement's SQL fragments and its named parameters for a viewer."""
 
@@ -165,12 +203,16 @@ class _Sql:
             f" FROM users ju WHERE ju.id = {id_expr})"
         )
 
-    @staticmethod
-    def tags(kind: str, id_expr: str) -> str:
-        return (
-            "ARRAY(SELECT g.name FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
-            f" WHERE ti.object_type = '{kind}' AND ti.object_id = {id_expr} ORDER BY g.name)"
-        )
+    def tags(self, kind: str, id_expr: str) -> str:
+        return tag_names(kind, id_expr, self.playable)
+
+    def album_cover(self, album: str) -> str:
+        """The cover JSON of the album row `album` as the viewer sees it (album_cover_id)."""
+        return self.attachment(album_cover_id(album, self.playable))
+
+    def album_has_cover(self, album: str) -> str:
+        """SQL true when the album row `album` has a cover the viewer sees."""
+        return f"{album_cover_id(album, self.playable)} IS NOT NULL"
 
     def artist_json(self, id_expr: str) -> str:
         return (
@@ -202,11 +244,25 @@ class _Sql:
             f" AND {self.playable})"
         )
 
+    def file_fields(self, track: str) -> str:
+        """json {license, copyright, description} of the track row `track`: what is set on the row itself, else
+        what the file of the first upload the viewer may play says (the importer keeps it in upload.metadata)."""
+        first = (
+            "(SELECT pu.metadata FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+            f" WHERE pu.track_id = {track}.id AND {self.playable} ORDER BY pu.creation_date, pu.id LIMIT 1)"
+        )
+        return (
+            f"(SELECT json_build_object('license', coalesce({track}.license, f.m ->> 'license'),"
+            f" 'copyright', coalesce(nullif({track}.copyright, ''), f.m ->> 'copyright'),"
+            f" 'description', coalesce(nullif({track}.description, ''), f.m ->> 'description'))"
+            f" FROM (SELECT {first} AS m OFFSET 0) f)"  # OFFSET 0: look the upload up once, not per field
+        )
+
     def track_album(self, id_expr: str) -> str:
         return (
             "(SELECT json_build_object('id', tal.id, 'fid', tal.fid, 'mbid', tal.mbid, 'title', tal.title,"
             " 'release_date', tal.release_date, 'creation_date', tal.creation_date,"
-            f" 'artist', {self.artist_json('tal.artist_id')}, 'cover', {self.attachment('tal.attachment_cover_id')},"
+            f" 'artist', {self.artist_json('tal.artist_id')}, 'cover', {self.album_cover('tal')},"
             f" 'tracks_count', {self.tracks_count('ct.album_id = tal.id')})"
             f" FROM album tal WHERE tal.id = {id_expr})"
         )
@@ -215,7 +271,7 @@ class _Sql:
         return (
             "(SELECT coalesce(json_agg(json_build_object('id', aal.id, 'fid', aal.fid, 'mbid', aal.mbid,"
             " 'title', aal.title, 'artist', aal.artist_id, 'release_date', aal.release_date,"
-            f" 'creation_date', aal.creation_date, 'cover', {self.attachment('aal.attachment_cover_id')},"
+            f" 'creation_date', aal.creation_date, 'cover', {self.album_cover('aal')},"
             " 'tracks_count', st.n) ORDER BY aal.release_date NULLS LAST, aal.id), '[]'::json)"
             f" FROM album aal CROSS JOIN LATERAL (SELECT {self.tracks_count('ct.album_id = aal.id')} AS n OFFSET 0) st"
             f" WHERE aal.artist_id = {artist}.id AND st.n > 0)"
@@ -308,7 +364,8 @@ def _where(sql: _Sql, kind: str, f: Filters, viewer: Viewer) -> list[str]:
     for i, tag in enumerate(f.tags):
         where.append(
             f"{alias}.id IN (SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
-            f" WHERE lower(g.name) = lower({sql.bind(f'tag_{i}', tag)}) AND ti.object_type = '{kind}')"
+            f" WHERE lower(g.name) = lower({sql.bind(f'tag_{i}', tag)}) AND ti.object_type = '{kind}'"
+            f" AND {tag_shown('ti', sql.playable)})"
         )
     if f.ids:
         where.append(f"{alias}.id = ANY({sql.bind('ids', list(f.ids))})")
@@ -351,8 +408,8 @@ def _select(sql: _Sql, kind: str) -> str:
     """The outer SELECT list over `page p` for one kind."""
     if kind == "track":
         return (
-            "p.id, p.uuid, p.fid, p.mbid, p.title, p.position, p.disc_number, p.license, p.copyright,"
-            " p.description, p.creation_date, p.downloads_count,"
+            "p.id, p.uuid, p.fid, p.mbid, p.title, p.position, p.disc_number,"
+            f" {sql.file_fields('p')} AS file_fields, p.creation_date, p.downloads_count,"
             f" {sql.artist_json('p.artist_id')} AS artist, {sql.track_album('p.album_id')} AS album,"
             f" {sql.uploads('p')} AS uploads, {sql.tags('track', 'p.id')} AS tags,"
             f" {sql.attachment('p.attachment_cover_id')} AS cover,"
@@ -362,7 +419,7 @@ def _select(sql: _Sql, kind: str) -> str:
         return (
             "p.id, p.uuid, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
             f" {sql.artist_json('p.artist_id')} AS artist, {sql.album_stats('p')} AS stats,"
-            f" {sql.tags('album', 'p.id')} AS tags, {sql.attachment('p.attachment_cover_id')} AS cover"
+            f" {sql.tags('album', 'p.id')} AS tags, {sql.album_cover('p')} AS cover"
         )
     return (
         "p.id, p.uuid, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
@@ -419,7 +476,7 @@ def search_txn(txn: Any, viewer: Viewer, folded: str, limit: int, tag_text: str)
     found: dict[str, list[dict[str, Any]]] = {}
     for kind in ("artist", "album", "track"):
         _, found[kind] = list_txn(txn, kind, Listing(viewer, Filters(q=folded), limit=limit, search=True))
-    found["tag"] = list_tags_txn(txn, tag_text, ("__search",), limit, 0)[1]
+    found["tag"] = list_tags_txn(txn, viewer, tag_text, ("__search",), limit, 0)[1]
     return found
 
 
@@ -430,17 +487,36 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _tag_used(sql: _Sql) -> str:
+    """SQL true for a tag `g` on something the viewer may play: read from the file of an upload they may play,
+    or set on an artist, album or track row they may play something of."""
+    row_playable = {
+        "track": f"EXISTS (SELECT 1 FROM track ut WHERE ut.id = ti.object_id AND {sql.track_playable('ut')})",
+        "album": f"EXISTS (SELECT 1 FROM album ual WHERE ual.id = ti.object_id AND {sql.album_playable('ual')})",
+        "artist": f"EXISTS (SELECT 1 FROM artist ua WHERE ua.id = ti.object_id AND {sql.artist_playable('ua')})",
+    }
+    return (
+        "EXISTS (SELECT 1 FROM tagged_item ti WHERE ti.tag_id = g.id AND CASE"
+        f" WHEN ti.upload_id IS NOT NULL THEN {upload_playable('ti.upload_id', sql.playable)}"
+        + "".join(f" WHEN ti.object_type = '{kind}' THEN {cond}" for kind, cond in row_playable.items())
+        + " END)"
+    )
+
+
 def list_tags_txn(
-    txn: Any, text: str, ordering: tuple[str, ...], limit: int, offset: int
+    txn: Any, viewer: Viewer, text: str, ordering: tuple[str, ...], limit: int, offset: int
 ) -> tuple[int, list[dict[str, Any]]]:
-    """(total, page) of tags whose name contains `text` (any case); ordering "__search" ranks like search."""
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
-    where = "true"
+    """(total, page) of the tags on content the viewer may play whose name contains `text` (any case); ordering
+    "__search" ranks like search."""
+    sql = _Sql(viewer)
+    params = sql.params
+    params.update(limit=limit, offset=offset)
+    where = _tag_used(sql)
     if text:
         params.update(
             text=text.lower(), like="%" + _like_escape(text.lower()) + "%", prefix=_like_escape(text.lower()) + "%"
         )
-        where = "lower(g.name) LIKE %(like)s"
+        where += " AND lower(g.name) LIKE %(like)s"
     if ordering == ("__search",):
         order = "lower(g.name) = %(text)s DESC, lower(g.name) LIKE %(prefix)s DESC, length(g.name), g.id"
     else:
@@ -459,6 +535,12 @@ def list_tags_txn(
     return (rows[0]["total"] if rows else 0), rows
 
 
-def tag_txn(txn: Any, name: str) -> dict[str, Any] | None:
-    txn.execute("SELECT name, creation_date FROM tag WHERE lower(name) = lower(%s)", (name,))
+def tag_txn(txn: Any, viewer: Viewer, name: str) -> dict[str, Any] | None:
+    """The tag named `name` (any case) when it is on content the viewer may play, else None."""
+    sql = _Sql(viewer)
+    txn.execute(
+        f"SELECT g.name, g.creation_date FROM tag g WHERE lower(g.name) = lower({sql.bind('name', name)})"
+        f" AND {_tag_used(sql)}",
+        sql.params,
+    )
     return txn.fetchone()

@@ -20,7 +20,7 @@ from funkwhale.context import Context
 from funkwhale.music import formats, sources
 from funkwhale.music.importer import store
 from funkwhale.music.importer.pipeline import process_upload
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_cpu
 
 log = Logger()
 
@@ -104,15 +104,15 @@ async def _register(
     """The upload to import for `path`, or None when it is unchanged since the last run. `scope` (in-place
     imports: the folder imported and whether recursively) is what a rescan covers; None copies the file."""
     in_place = scope is not None
-    fs = {**await run_blocking(_fingerprint, path), **(scope or {})}
+    fs = {**await run_cpu(_fingerprint, path), **(scope or {})}
     if previous is not None:
         if previous["fs"].get("size") == fs["size"] and previous["fs"].get("mtime") == fs["mtime"]:
             return previous["id"] if previous["import_status"] == "pending" else None  # an interrupted run
         if not in_place:
-            await run_blocking(_copy_into_media, ctx, path, previous["audio_file"])
+            await run_cpu(_copy_into_media, ctx, path, previous["audio_file"])
         await ctx.db.run(store.reset_folder_upload_txn, previous["id"], fs["size"], fs, desc="import.reset")
         return previous["id"]
-    audio_file = None if in_place else await run_blocking(_copy_into_media, ctx, path, None)
+    audio_file = None if in_place else await run_cpu(_copy_into_media, ctx, path, None)
     fields = {
         "source": sources.file_uri(path) if in_place else f"upload://{path.name}",
         "audio_file": audio_file,
@@ -140,14 +140,14 @@ async def import_folder(
     library = await ctx.db.run(store.library_by_uuid_txn, library_uuid, desc="import.library")
     if library is None:
         raise ImportError_(f"no library {library_uuid}")
-    if not await run_blocking(root.exists):
+    if not await run_cpu(root.exists):
         raise ImportError_(f"{root} does not exist")
-    if in_place and not await run_blocking(allowed_in_place, root, ctx.settings.music_directories):
+    if in_place and not await run_cpu(allowed_in_place, root, ctx.settings.music_directories):
         raise ImportError_(
             f"{root} is not inside a folder of FUNKWHALE_MUSIC_DIRECTORIES; in-place imports may only reference those"
         )
-    files = await run_blocking(find_audio_files, root, recursive)
-    scope = {"root": str(await run_blocking(root.resolve)), "recursive": recursive} if in_place else None
+    files = await run_cpu(find_audio_files, root, recursive)
+    scope = {"root": str(await run_cpu(root.resolve)), "recursive": recursive} if in_place else None
     previous = await ctx.db.run(store.folder_uploads_txn, library["id"], desc="import.previous")
     summary = Summary(total=len(files))
     progress(summary)

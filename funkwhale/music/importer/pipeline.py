@@ -1,6 +1,11 @@
 """Importing one upload: read its tags in a thread, find or create artist / album / track in one transaction,
 store its cover, then mark it finished, skipped (already in the owner's libraries) or errored with a code.
 
+Artist, album and track rows are shared by every upload that matches them, so what comes from the file (its
+cover, its genres, the track's license, copyright and comment) is recorded on the upload
+(`upload.attachment_cover_id`, `tagged_item.upload_id`, `upload.metadata`), never on the shared rows: the catalog
+shows a viewer only what the uploads they may play contributed.
+
 A broken file is the upload's error, never the worker's: only transient failures (the database going away)
 raise, so that the queue retries them.
 """
@@ -31,7 +36,7 @@ from funkwhale.music.models import (
     MetadataError,
 )
 from funkwhale.music.normalize import fold
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_cpu
 
 log = Logger()
 
@@ -99,18 +104,14 @@ def import_txn(txn: Any, row: dict[str, Any], meta: Metadata, cover_id: int | No
             "position": meta.track_number,
             "disc_number": meta.disc_number,
             "mbid": meta.mbid,
-            "license": meta.license,
-            "copyright": meta.copyright,
-            "description": meta.comment,
         },
         base_url,
     )
+    store.forget_contributions_txn(txn, row["id"])
     genres = list(meta.genres)
     if genres:
-        store.tag_txn(txn, genres, "track", track_id)
-        store.tag_txn(txn, genres, "album", album_id)
-    if cover_id is not None:
-        store.set_cover_txn(txn, "album", album_id, cover_id)
+        store.tag_txn(txn, genres, "track", track_id, row["id"])
+        store.tag_txn(txn, genres, "album", album_id, row["id"])
     duplicates = store.owned_duplicates_txn(txn, track_id, row["actor_id"], row["id"])
     status = "skipped" if duplicates else "finished"
     details = {"code": ALREADY_IMPORTED, "duplicates": duplicates} if duplicates else {}
@@ -120,8 +121,16 @@ def import_txn(txn: Any, row: dict[str, Any], meta: Metadata, cover_id: int | No
         "sample_rate": meta.sample_rate,
         "mimetype": meta.mimetype,
     }
-    extra = {k: v for k, v in {"lyrics": meta.lyrics, "replaygain": meta.replaygain or None}.items() if v}
-    store.finish_upload_txn(txn, row["id"], status, track_id, details, audio, extra)
+    from_file = {
+        "lyrics": meta.lyrics,
+        "replaygain": meta.replaygain or None,
+        "license": meta.license,
+        "copyright": meta.copyright,
+        "description": meta.comment,
+    }
+    extra = {k: v for k, v in from_file.items() if v}
+    cover_id = store.kept_attachment_txn(txn, cover_id)
+    store.finish_upload_txn(txn, row["id"], status, track_id, album_id, cover_id, details, audio, extra)
     return status
 
 
@@ -131,7 +140,7 @@ async def _cover(ctx: Context, meta: Metadata, path: Path, in_place: bool, actor
         if meta.cover is not None:
             return await attachments.store_picture(ctx, meta.cover, actor_id)
         if in_place:
-            folder_cover = await run_blocking(find_folder_cover, path)
+            folder_cover = await run_cpu(find_folder_cover, path)
             if folder_cover is not None:
                 return await attachments.store_picture_file(ctx, folder_cover, actor_id)
     except attachments.InvalidImage:
@@ -146,7 +155,7 @@ async def process_upload(ctx: Context, upload_id: int) -> str | None:
         return None
     try:
         path = upload_path(ctx, row)
-        meta = apply_overrides(await run_blocking(read_metadata, path), row["import_metadata"] or {})
+        meta = apply_overrides(await run_cpu(read_metadata, path), row["import_metadata"] or {})
         if (row["import_metadata"] or {}).get("funkwhale", {}).get("track", {}).get("uuid"):
             raise MetadataError(TRACK_UUID_NOT_FOUND, "Importing onto an existing track is not supported.")
         in_place = not row["audio_file"]

@@ -91,7 +91,8 @@ def album_txn(
 
 
 def track_txn(txn: Any, fields: dict[str, Any], base_url: str) -> int:
-    """`fields`: title, artist_id, album_id, position, disc_number, mbid, license, copyright, description."""
+    """`fields`: title, artist_id, album_id, position, disc_number, mbid (what a file brings beyond its names is
+    kept on its upload)."""
     if fields["mbid"]:
         txn.execute(
             "SELECT id FROM track WHERE mbid = %s AND album_id IS NOT DISTINCT FROM %s ORDER BY id LIMIT 1",
@@ -115,9 +116,8 @@ def track_txn(txn: Any, fields: dict[str, Any], base_url: str) -> int:
     new = uuid_module.uuid4()
     txn.execute(
         """
-        INSERT INTO track (uuid, fid, mbid, title, title_key, artist_id, album_id, position, disc_number,
-                           license, copyright, description)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+        INSERT INTO track (uuid, fid, mbid, title, title_key, artist_id, album_id, position, disc_number)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
         """,
         (
             new,
@@ -129,37 +129,41 @@ def track_txn(txn: Any, fields: dict[str, Any], base_url: str) -> int:
             fields["album_id"],
             fields["position"],
             fields["disc_number"],
-            fields["license"],
-            fields["copyright"] or "",
-            fields["description"] or "",
         ),
     )
     return txn.fetchone()["id"]
 
 
-def tag_txn(txn: Any, names: list[str], object_type: str, object_id: int) -> None:
-    """Attach tags (created when new, matched case-insensitively) to an artist, album or track."""
+def tag_txn(txn: Any, names: list[str], object_type: str, object_id: int, upload_id: int) -> None:
+    """Record the tags read from the upload's file (created when new, matched case-insensitively) on an album or
+    track: viewers see them while they may play that upload."""
     for name in names:
         txn.execute(
             """
             WITH found AS (SELECT id FROM tag WHERE lower(name) = lower(%s)),
                  made AS (INSERT INTO tag (name) SELECT %s WHERE NOT EXISTS (SELECT 1 FROM found)
                           ON CONFLICT DO NOTHING RETURNING id)
-            INSERT INTO tagged_item (tag_id, object_type, object_id)
-            SELECT id, %s, %s FROM (SELECT id FROM found UNION ALL SELECT id FROM made) t
+            INSERT INTO tagged_item (tag_id, object_type, object_id, upload_id)
+            SELECT id, %s, %s, %s FROM (SELECT id FROM found UNION ALL SELECT id FROM made) t
             ON CONFLICT DO NOTHING
             """,
-            (name, name, object_type, object_id),
+            (name, name, object_type, object_id, upload_id),
         )
 
 
-def set_cover_txn(txn: Any, table: str, row_id: int, attachment_id: int) -> None:
-    """Give an album (or artist) a cover unless it has one."""
-    assert table in ("album", "artist", "track")
-    txn.execute(
-        f"UPDATE {table} SET attachment_cover_id = %s WHERE id = %s AND attachment_cover_id IS NULL",
-        (attachment_id, row_id),
-    )
+def forget_contributions_txn(txn: Any, upload_id: int) -> None:
+    """Drop what an earlier import of the upload recorded (its tags), before it is imported again."""
+    txn.execute("DELETE FROM tagged_item WHERE upload_id = %s", (upload_id,))
+
+
+def kept_attachment_txn(txn: Any, attachment_id: int | None) -> int | None:
+    """The attachment id if the row still exists, locked until commit so that the clean-up of unused pictures
+    (music/uploads/store.py) cannot remove it meanwhile; None when it is gone."""
+    if attachment_id is None:
+        return None
+    txn.execute("SELECT id FROM attachment WHERE id = %s FOR KEY SHARE", (attachment_id,))
+    row = txn.fetchone()
+    return row["id"] if row else None
 
 
 def owned_duplicates_txn(txn: Any, track_id: int, actor_id: int, upload_id: int) -> list[str]:
@@ -180,13 +184,16 @@ def finish_upload_txn(
     upload_id: int,
     status: str,
     track_id: int | None,
+    album_id: int | None,
+    cover_id: int | None,
     details: dict[str, Any],
     audio: dict[str, Any],
     metadata: dict[str, Any],
 ) -> None:
     txn.execute(
         """
-        UPDATE upload SET import_status = %s, track_id = %s, import_details = %s, import_date = now(),
+        UPDATE upload SET import_status = %s, track_id = %s, album_id = %s, attachment_cover_id = %s,
+               import_details = %s, import_date = now(),
                duration = %s, bitrate = %s, sample_rate = %s, mimetype = %s,
                metadata = metadata || %s, modification_date = now()
         WHERE id = %s
@@ -194,6 +201,8 @@ def finish_upload_txn(
         (
             status,
             track_id,
+            album_id,
+            cover_id,
             json.dumps(details),
             audio["duration"],
             audio["bitrate"],

@@ -7,19 +7,18 @@ registered on the request: it stops reading while the client's socket buffer is 
 from __future__ import annotations
 
 import os
-import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IPushProducer
-from twisted.web.http import datetimeToString
+from werkzeug.http import http_date, parse_if_range_header, parse_range_header, quote_etag
 from zope.interface import implementer
 
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_io
 
 CHUNK = 128 * 1024
-_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
 
 
 class Unsatisfiable(Exception):
@@ -28,27 +27,18 @@ class Unsatisfiable(Exception):
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(first, last) byte of a single `bytes=` range, clamped to the file; None to send the whole file
-    (no header, a malformed one, another unit, or several ranges)."""
-    if not header:
+    (no header, a malformed one, another unit, or several ranges). Parsed by werkzeug."""
+    parsed = parse_range_header(header)
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
         return None
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None
-    match = _RANGE.match(spec)
-    if match is None or not (match.group(1) or match.group(2)):
-        return None
-    first, last = match.groups()
-    if not first:
-        suffix = int(last)
-        if suffix == 0 or size == 0:
+    start, stop = parsed.ranges[0]  # stop is exclusive; a negative start is a suffix (`-500`)
+    if start < 0:
+        if size == 0:
             raise Unsatisfiable()
-        return max(0, size - suffix), size - 1
-    start = int(first)
-    if last and int(last) < start:
-        return None
+        return max(0, size + start), size - 1
     if start >= size:
         raise Unsatisfiable()
-    return start, min(int(last), size - 1) if last else size - 1
+    return start, min(stop or size, size) - 1
 
 
 def _open(path: Path) -> tuple[BinaryIO, os.stat_result]:
@@ -116,7 +106,7 @@ class FileSender:
                 await (self._resumed or succeed(None))
                 if self._stopped:
                     break
-                chunk = await run_blocking(_read_at, self.fh, self.offset, min(CHUNK, self.remaining))
+                chunk = await run_io(_read_at, self.fh, self.offset, min(CHUNK, self.remaining))
                 if not chunk:
                     abort(self.request)
                     break
@@ -132,23 +122,31 @@ def _header(request: Any, name: bytes) -> str | None:
     return value.decode("latin-1") if value is not None else None
 
 
+def _range_applies(request: Any, etag: str, modified: datetime) -> bool:
+    """No If-Range, or one naming this version of the file (its ETag or its Last-Modified date)."""
+    header = _header(request, b"if-range")
+    if header is None:
+        return True
+    if_range = parse_if_range_header(header)
+    return if_range.etag == etag if if_range.date is None else if_range.date == modified
+
+
 async def serve_file(request: Any, path: Path, content_type: str, disposition: str | None = None) -> bytes:
     """Answer a GET or HEAD with the file at `path` (FileNotFoundError/OSError if it cannot be opened):
     200 or 206 for a single satisfiable range, 416 for an unsatisfiable one; ETag and Last-Modified
     (If-Range is honoured). Returns the (empty) rest of the body for Klein."""
-    fh, stat = await run_blocking(_open, path)
+    fh, stat = await run_io(_open, path)
     try:
         size = stat.st_size
-        etag = f'"{size:x}-{stat.st_mtime_ns:x}"'
-        modified = datetimeToString(int(stat.st_mtime)).decode("ascii")
+        etag = f"{size:x}-{stat.st_mtime_ns:x}"
+        modified = datetime.fromtimestamp(int(stat.st_mtime), UTC)
         request.setHeader(b"Content-Type", content_type.encode("ascii"))
         request.setHeader(b"Accept-Ranges", b"bytes")
-        request.setHeader(b"ETag", etag.encode("ascii"))
-        request.setHeader(b"Last-Modified", modified.encode("ascii"))
+        request.setHeader(b"ETag", quote_etag(etag).encode("ascii"))
+        request.setHeader(b"Last-Modified", http_date(modified).encode("ascii"))
         if disposition:
             request.setHeader(b"Content-Disposition", disposition.encode("ascii"))
-        if_range = _header(request, b"if-range")
-        wanted = _header(request, b"range") if if_range in (None, etag, modified) else None
+        wanted = _header(request, b"range") if _range_applies(request, etag, modified) else None
         try:
             byte_range = parse_range(wanted, size)
         except Unsatisfiable:
@@ -167,4 +165,4 @@ async def serve_file(request: Any, path: Path, content_type: str, disposition: s
             await FileSender(request, fh, start, length).send()
         return b""
     finally:
-        await run_blocking(fh.close)
+        await run_io(fh.close)

@@ -128,7 +128,7 @@ async def send(
             return await files.serve_file(request, path, mimetype, disposition)
         except (OSError, ValueError):
             pass  # pruned meanwhile: transcode again
-    slot = None if request.method == b"HEAD" else slots.slots_of(ctx).acquire(listener)
+    slot = None if request.method == b"HEAD" else ctx.transcodes.acquire(listener)
     request.setHeader(b"Content-Type", mimetype.encode("ascii"))
     request.setHeader(b"Accept-Ranges", b"none")
     request.setHeader(b"X-Accel-Buffering", b"no")

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from types import TracebackType
 
-from funkwhale.context import Context
+from funkwhale.config import Settings
 
 # Seconds a refused client is told to wait (Retry-After).
 RETRY_AFTER = 5
-_KEY = "transcode_slots"
 
 
 class TranscodesBusy(Exception):
@@ -41,6 +40,10 @@ class Slot:
 class TranscodeSlots:
     """The transcodes running now, by listener (`user:<id>`, or `ip:<address>` for an anonymous one)."""
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TranscodeSlots:
+        return cls(settings.transcode_max_per_user, settings.transcode_max_total)
+
     def __init__(self, per_listener: int, total: int) -> None:
         self.per_listener = per_listener
         self.total = total
@@ -58,11 +61,3 @@ class TranscodeSlots:
         if self.running[listener] <= 0:
             del self.running[listener]
 
-
-def slots_of(ctx: Context) -> TranscodeSlots:
-    """The process's transcode slots, made on first use from the settings."""
-    slots = ctx.extra.get(_KEY)
-    if slots is None:
-        settings = ctx.settings
-        slots = ctx.extra[_KEY] = TranscodeSlots(settings.transcode_max_per_user, settings.transcode_max_total)
-    return slots

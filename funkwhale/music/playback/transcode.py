@@ -32,7 +32,7 @@ from funkwhale.instance import settings as instance_settings
 from funkwhale.music.ffmpeg import ffmpeg_binary
 from funkwhale.music.playback import Source, Transcode, files
 from funkwhale.music.playback import store as playback_store
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_cpu, run_io
 
 log = Logger()
 
@@ -78,7 +78,7 @@ class CacheFile:
     @classmethod
     async def create(cls, final: Path, on_backlog: Callable[[], None]) -> CacheFile:
         cache = cls(final.with_name(f"{final.name}.{uuid.uuid4().hex[:12]}.part"), on_backlog)
-        cache._fh = await run_blocking(cache._open)
+        cache._fh = await run_io(cache._open)
         return cache
 
     def _open(self) -> BinaryIO:
@@ -89,7 +89,7 @@ class CacheFile:
         if self.failed:
             return
         self.backlog += len(data)
-        self._chain.addCallback(lambda _: Deferred.fromCoroutine(run_blocking(self._fh.write, data)))
+        self._chain.addCallback(lambda _: Deferred.fromCoroutine(run_io(self._fh.write, data)))
         self._chain.addBoth(self._written, len(data))
 
     def _written(self, result: Any, size: int) -> None:
@@ -105,7 +105,7 @@ class CacheFile:
         if self.failed:
             await self.discard()
             return None
-        return await run_blocking(self._rename, final)
+        return await run_io(self._rename, final)
 
     def _rename(self, final: Path) -> int:
         self._fh.close()
@@ -115,7 +115,7 @@ class CacheFile:
     async def discard(self) -> None:
         self.failed = True
         await self._chain
-        await run_blocking(self._remove)
+        await run_io(self._remove)
 
     def _remove(self) -> None:
         self._fh.close()
@@ -266,4 +266,4 @@ async def prune_transcode_cache(
     names = await ctx.db.run(
         playback_store.delete_stale_versions_txn, max_age_seconds, max_bytes, desc="playback.prune_cache"
     )
-    return await run_blocking(_remove_files, storage.media_root(ctx.settings), names)
+    return await run_cpu(_remove_files, storage.media_root(ctx.settings), names)

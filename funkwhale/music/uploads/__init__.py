@@ -24,7 +24,7 @@ from funkwhale.music.uploads import quota, store
 from funkwhale.music.uploads.multipart import FormError, ReceivedFile, boundary_of, discard, move_into, read_form
 from funkwhale.music.visibility import Viewer
 from funkwhale.tasks import queue
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_cpu
 
 log = Logger()
 
@@ -143,17 +143,22 @@ async def delete_library(ctx: Context, viewer: Viewer, library_uuid: uuid.UUID) 
 
 
 async def remove_media(ctx: Context, names: list[str]) -> None:
-    """Delete media files (names relative to MEDIA_ROOT) in a thread; a missing file is not an error."""
+    """Delete media files (names relative to MEDIA_ROOT) in a thread; a missing file is not an error. A picture
+    (under attachments/) takes its cached square crops (`<name>-<size>.jpg`) with it."""
 
     def remove() -> None:
         for name in names:
             try:
-                storage.absolute(ctx.settings, name).unlink(missing_ok=True)
+                path = storage.absolute(ctx.settings, name)
+                path.unlink(missing_ok=True)
+                if name.startswith(storage.ATTACHMENTS + "/"):
+                    for crop in path.parent.glob(f"{path.stem}-*.jpg"):
+                        crop.unlink(missing_ok=True)
             except (OSError, ValueError) as e:
                 log.warn("could not remove media file {name}: {error}", name=name, error=e)
 
     if names:
-        await run_blocking(remove)
+        await run_cpu(remove)
 
 
 # --- receiving an upload ---
@@ -248,14 +253,14 @@ async def receive_upload(ctx: Context, viewer: Viewer, body: IO[bytes], content_
         boundary = boundary_of(content_type)
     except FormError as e:
         raise Invalid({FILE_FIELD: [str(e)]}) from None
-    incoming = await run_blocking(storage.incoming_dir, ctx.settings)
+    incoming = await run_cpu(storage.incoming_dir, ctx.settings)
     try:
-        form = await run_blocking(read_form, body, boundary, FILE_FIELD, incoming)
+        form = await run_cpu(read_form, body, boundary, FILE_FIELD, incoming)
     except FormError as e:
         raise Invalid({"non_field_errors": [str(e)]}, "parse_error") from None
     received = form.file
     if received is not None and received.size == 0 and not received.filename:
-        await run_blocking(discard, received)  # an empty file input: browsers send it when nothing is chosen
+        await run_cpu(discard, received)  # an empty file input: browsers send it when nothing is chosen
         received = None
     final: Path | None = None
     try:
@@ -279,12 +284,12 @@ async def receive_upload(ctx: Context, viewer: Viewer, body: IO[bytes], content_
         }
         default_quota = await quota.default_mb(ctx)
         final = storage.absolute(ctx.settings, name)
-        await run_blocking(move_into, received, final)
+        await run_cpu(move_into, received, final)
         row, message = await ctx.db.run(
             _record_upload_txn, viewer.user_id, fields.library, values, default_quota, desc="uploads.create"
         )
     except BaseException:
-        await run_blocking(_discard_both, received, final)
+        await run_cpu(_discard_both, received, final)
         raise
     if message is not None:
         await queue.push(ctx, message)

@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg2.extras import Json
 
+from funkwhale.music.attachments import store as attachments_store
 from funkwhale.music.visibility import Viewer, library_condition, playable_upload_condition
 
 _LIBRARY_SELECT = """
@@ -277,12 +278,15 @@ def delete_owned_uploads_txn(txn: Any, actor_id: int, uuids: list[uuid.UUID] | N
 
 def delete_uploads_txn(txn: Any, where: str, params: list[Any]) -> tuple[int, list[str]]:
     """Delete the uploads matching `where` (on table upload) and their transcodes: (how many, the media
-    files they leave behind). The uploads are locked first, so no transcode is added meanwhile."""
+    files they leave behind). The uploads are locked first, so no transcode is added meanwhile. Their tags go with
+    them (`tagged_item.upload_id` cascades), and so do the covers that nothing else uses any more."""
     txn.execute(
         f"SELECT audio_file FROM upload_version WHERE upload_id IN (SELECT id FROM upload WHERE {where} FOR UPDATE)",
         params,
     )
     files = [row["audio_file"] for row in txn.fetchall()]
-    txn.execute(f"DELETE FROM upload WHERE {where} RETURNING audio_file", params)
+    txn.execute(f"DELETE FROM upload WHERE {where} RETURNING audio_file, attachment_cover_id", params)
     deleted = txn.fetchall()
-    return len(deleted), files + [row["audio_file"] for row in deleted if row["audio_file"]]
+    covers = sorted({row["attachment_cover_id"] for row in deleted if row["attachment_cover_id"] is not None})
+    pictures = attachments_store.delete_unused_txn(txn, covers) if covers else []
+    return len(deleted), files + [row["audio_file"] for row in deleted if row["audio_file"]] + pictures

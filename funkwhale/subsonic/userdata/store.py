@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from funkwhale.music.catalog.store import album_cover_id
 from funkwhale.music.visibility import Viewer, privacy_condition
 from funkwhale.playlists import store as playlists_store
 from funkwhale.subsonic import ids
@@ -271,21 +272,24 @@ _ATTACHMENT = "SELECT a.id, a.uuid, a.file, a.mimetype FROM attachment a"
 def cover_txn(txn: Any, viewer: Viewer, kind: str, number: int) -> dict[str, Any] | None:
     """The attachment a cover art id names, when the viewer may see its owner: a track's own picture else its
     album's, an album's cover, an artist's picture else the cover of their first album, a playlist's first album
-    cover. None when there is none."""
+    cover; album covers as the viewer sees them (from uploads they may play). None when there is none."""
     q = Query(viewer)
     n = q.bind(number)
-    album_cover = "(SELECT attachment_cover_id FROM album WHERE id = {})"
+
+    def album_cover(album_id: str) -> str:
+        return f"(SELECT {album_cover_id('cal', q.playable)} FROM album cal WHERE cal.id = {album_id})"
+
     if kind == ids.TRACK:
         source = (
-            f"SELECT coalesce(t.attachment_cover_id, {album_cover.format('t.album_id')}) FROM track t"
+            f"SELECT coalesce(t.attachment_cover_id, {album_cover('t.album_id')}) FROM track t"
             f" WHERE t.id = {n} AND {q.track_playable('t.id')}"
         )
     elif kind == ids.ALBUM:
-        source = f"SELECT al.attachment_cover_id FROM album al WHERE al.id = {n} AND {q.album_playable('al.id')}"
+        source = f"SELECT {album_cover(n)} WHERE {q.album_playable(n)}"
     elif kind == ids.ARTIST:
         source = (
-            "SELECT coalesce(ar.attachment_cover_id, (SELECT cal.attachment_cover_id FROM album cal"
-            f" WHERE cal.artist_id = ar.id AND cal.attachment_cover_id IS NOT NULL AND {q.album_playable('cal.id')}"
+            f"SELECT coalesce(ar.attachment_cover_id, (SELECT {album_cover_id('cal', q.playable)} FROM album cal"
+            f" WHERE cal.artist_id = ar.id AND {album_cover_id('cal', q.playable)} IS NOT NULL"
             " ORDER BY cal.release_date NULLS LAST, cal.id LIMIT 1))"
             f" FROM artist ar WHERE ar.id = {n} AND {q.artist_playable('ar.id')}"
         )
@@ -293,9 +297,9 @@ def cover_txn(txn: Any, viewer: Viewer, kind: str, number: int) -> dict[str, Any
         visible, params = privacy_condition(viewer, "pls.privacy_level", "pls.user_id")
         visible = visible.replace("%s", "{}").format(*(q.bind(v) for v in params))
         source = (
-            f"SELECT {album_cover.format('ct.album_id')} FROM playlist pls JOIN playlist_track cpt"
+            f"SELECT {album_cover('ct.album_id')} FROM playlist pls JOIN playlist_track cpt"
             " ON cpt.playlist_id = pls.id JOIN track ct ON ct.id = cpt.track_id"
-            f" WHERE pls.id = {n} AND {visible} AND {album_cover.format('ct.album_id')} IS NOT NULL"
+            f" WHERE pls.id = {n} AND {visible} AND {album_cover('ct.album_id')} IS NOT NULL"
             f" AND {q.track_playable('ct.id')} ORDER BY cpt.index LIMIT 1"
         )
     txn.execute(f"{_ATTACHMENT} WHERE a.id = ({source})", q.params)

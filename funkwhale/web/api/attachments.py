@@ -10,15 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from klein import Klein
+from werkzeug.http import parse_etags, quote_etag
 
 from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.music import attachments
 from funkwhale.music.uploads.multipart import FormError
-from funkwhale.threads import run_blocking
+from funkwhale.threads import run_io
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response, query
+from funkwhale.web.json import json_response
+from funkwhale.web.params import query
 
 CACHE_CONTROL = b"public, max-age=31536000, immutable"
 
@@ -70,19 +72,16 @@ class AttachmentsApi:
             raise not_found("The picture's file is not available.") from None
         except attachments.InvalidImage:
             raise ApiError(422, "The picture cannot be decoded.", "invalid_image") from None
-        etag = f'"{row["checksum"] or row["uuid"]}-{name}"'.encode()
+        etag = f"{row['checksum'] or row['uuid']}-{name}"
         request.setHeader(b"Cache-Control", CACHE_CONTROL)
-        request.setHeader(b"ETag", etag)
+        request.setHeader(b"ETag", quote_etag(etag).encode())
         request.setHeader(b"Content-Type", mimetype.encode())
-        if etag in _etags(request.getHeader(b"if-none-match")):
+        if parse_etags((request.getHeader(b"if-none-match") or b"").decode("latin-1")).contains_weak(etag):
             request.setResponseCode(304)
             return b""
         if self.ctx.settings.reverse_proxy == "nginx":
             relative = path.relative_to(storage.media_root(self.ctx.settings).resolve()).as_posix()
             request.setHeader(b"X-Accel-Redirect", storage.accel_path(relative).encode())
             return b""
-        return await run_blocking(path.read_bytes)
+        return await run_io(path.read_bytes)
 
-
-def _etags(header: bytes | None) -> list[bytes]:
-    return [tag.strip().removeprefix(b"W/") for tag in (header or b"").split(b",")]

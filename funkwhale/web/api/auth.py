@@ -12,7 +12,8 @@ from funkwhale.users.tokens import new_token
 from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
 from funkwhale.web.client_address import client_address
 from funkwhale.web.errors import ApiError, install_api_errors
-from funkwhale.web.json import json_response, read_body
+from funkwhale.web.json import json_response
+from funkwhale.web.params import read_body
 
 CSRF_AGE = 365 * 24 * 3600
 WRONG_PASSWORDS = "wrong passwords"

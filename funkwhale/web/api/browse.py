@@ -3,7 +3,6 @@ and one Klein app serving `/` (list) and `/<id>/` (detail) for a kind of object.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, ClassVar
 
 from klein import Klein
@@ -16,11 +15,9 @@ from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response, query
+from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
+from funkwhale.web.params import page_or_404, query, query_bool, query_int, query_uuid, query_values, to_int
 
 
 async def viewer_of(ctx: Context, auth: Auth, request: Any, scope: str = "read:libraries") -> Viewer:
@@ -36,70 +33,30 @@ async def viewer_of(ctx: Context, auth: Auth, request: Any, scope: str = "read:l
     return Viewer.of(principal)
 
 
-def _values(request: Any, name: str) -> list[str]:
-    return [v.decode("utf-8", "replace") for v in request.args.get(name.encode(), []) if v.strip()]
-
-
-def _int(request: Any, name: str) -> int | None:
-    raw = query(request, name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise field_error(name, "Enter a number.") from None
-
-
-def _bool(request: Any, name: str) -> bool | None:
-    raw = (query(request, name) or "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    if raw in ("", "unknown", "none"):
-        return None
-    raise field_error(name, "Select a valid choice.")
-
-
 def filters_of(request: Any) -> store.Filters:
     """Funkwhale's list filters: q, tag (repeatable, all must match), artist, album, library (uuid), id
     (repeatable), scope (all|me), playable, content_category, has_albums."""
-    library = query(request, "library") or None
-    if library is not None:
-        try:
-            library = uuid.UUID(library)
-        except ValueError:
-            raise field_error("library", "Enter a valid UUID.") from None
     scope = query(request, "scope") or "all"
     if scope not in ("all", "me"):
         raise field_error("scope", f'"{scope}" is not a valid scope.')
-    try:
-        ids = tuple(int(v) for v in _values(request, "id"))
-    except ValueError:
-        raise field_error("id", "Enter a number.") from None
-    playable = _bool(request, "playable")
+    ids = tuple(to_int(v, "id", "Enter a number.") for v in query_values(request, "id"))
+    playable = query_bool(request, "playable")
     return store.Filters(
         q=fold(query(request, "q") or ""),
-        tags=tuple(_values(request, "tag")),
-        artist=_int(request, "artist"),
-        album=_int(request, "album"),
-        library=library,
+        tags=tuple(query_values(request, "tag")),
+        artist=query_int(request, "artist"),
+        album=query_int(request, "album"),
+        library=query_uuid(request, "library"),
         ids=ids,
         scope_me=scope == "me",
         playable=playable is not False,
         content_category=query(request, "content_category") or None,
-        has_albums=_bool(request, "has_albums"),
+        has_albums=query_bool(request, "has_albums"),
     )
 
 
 def ordering_of(request: Any) -> tuple[str, ...]:
-    return tuple(part.strip() for v in _values(request, "ordering") for part in v.split(",") if part.strip())
-
-
-def page_or_404(page: Page, rows: list[Any]) -> None:
-    """DRF answers 404 "Invalid page." for a page past the end."""
-    if page.number > 1 and not rows:
-        raise not_found("Invalid page.")
+    return tuple(part.strip() for v in query_values(request, "ordering") for part in v.split(",") if part.strip())
 
 
 class CatalogArea:

@@ -12,11 +12,12 @@ from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
 from funkwhale.social import store
-from funkwhale.web.api.browse import _int, ordering_of, page_or_404, viewer_of
+from funkwhale.web.api.browse import ordering_of, viewer_of
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response, query, read_body
+from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
+from funkwhale.web.params import page_or_404, query, query_int, read_body, to_int
 
 
 def track_id_of(body: dict[str, Any]) -> int:
@@ -24,12 +25,7 @@ def track_id_of(body: dict[str, Any]) -> int:
     raw = body.get("track")
     if raw is None or raw == "":
         raise field_error("track", "This field is required.")
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise field_error("track", f"Incorrect type. Expected pk value, received {type(raw).__name__}.")
-    try:
-        return int(raw)
-    except ValueError:
-        raise field_error("track", "Incorrect type. Expected pk value, received str.") from None
+    return to_int(raw, "track", f"Incorrect type. Expected pk value, received {type(raw).__name__}.")
 
 
 def unplayable(track_id: int) -> Exception:
@@ -66,7 +62,7 @@ class ActivityArea:
         scope = query(request, "scope") or ("me" if viewer.authenticated else "all")
         if scope not in ("me", "all"):
             raise field_error("scope", f'"{scope}" is not a valid scope.')
-        user = _int(request, "user")
+        user = query_int(request, "user")
         page = Page.from_request(request)
         listing = store.Listing(
             viewer,

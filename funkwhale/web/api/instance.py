@@ -11,7 +11,8 @@ from funkwhale.instance import nodeinfo, store
 from funkwhale.instance import settings as prefs
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, install_api_errors, not_found
-from funkwhale.web.json import json_response, read_body
+from funkwhale.web.json import json_response
+from funkwhale.web.params import read_body
 
 NODEINFO_TYPE = b"application/json; profile=http://nodeinfo.diaspora.software/ns/schema/%s#"
 

@@ -5,7 +5,6 @@ Anyone signed in may retrieve a library they can see (privacy level); only its o
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from klein import Klein
@@ -15,24 +14,16 @@ from funkwhale.music import uploads
 from funkwhale.music.uploads.serializers import library_json
 from funkwhale.music.uploads.store import LibraryFilters
 from funkwhale.music.visibility import Viewer
-from funkwhale.web.api.browse import page_or_404
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response, query, read_body
+from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
+from funkwhale.web.params import page_or_404, parse_uuid, query, read_body
 
 
 def invalid(error: uploads.Invalid) -> ApiError:
     """A 400 with DRF-style field errors."""
     return ApiError(400, str(error), error.code, error.fields)
-
-
-def parse_uuid(raw: str) -> uuid.UUID:
-    """A UUID from a URL segment; 404 when it is not one (no such object)."""
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise not_found() from None
 
 
 class LibrariesApi:

@@ -9,7 +9,6 @@ caller already runs as many live transcodes as allowed (503 with Retry-After).
 from __future__ import annotations
 
 import hmac
-import uuid
 from typing import Any, ClassVar
 
 from klein import Klein
@@ -23,14 +22,7 @@ from funkwhale.web.api.browse import viewer_of
 from funkwhale.web.auth import Auth
 from funkwhale.web.client_address import client_address
 from funkwhale.web.errors import ApiError, install_api_errors, not_found
-from funkwhale.web.json import query
-
-
-def _uuid(raw: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw) if raw else None
-    except ValueError:
-        raise not_found() from None
+from funkwhale.web.params import parse_uuid, query
 
 
 def _kbps(raw: str | None) -> int | None:
@@ -69,8 +61,9 @@ class ListenApi:
     @app.route("/<track_uuid>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def listen(self, request: Any, track_uuid: str) -> bytes:
         viewer = await self._viewer(request)
-        track = _uuid(track_uuid)
-        wanted = _uuid(query(request, "upload"))
+        track = parse_uuid(track_uuid)
+        wanted_raw = query(request, "upload")
+        wanted = parse_uuid(wanted_raw) if wanted_raw else None
         to = self.forced_format or (query(request, "to") or "").strip().lower() or None
         download = self.forced_format is None and (query(request, "download") or "true").lower() != "false"
         try:

@@ -11,11 +11,11 @@ from klein import Klein
 from funkwhale.context import Context
 from funkwhale.music.visibility import Viewer
 from funkwhale.social import Refused, store
-from funkwhale.web.api.browse import page_or_404
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response, read_body
+from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
+from funkwhale.web.params import page_or_404, read_body, to_int
 
 
 def artist_target_of(body: dict[str, Any]) -> int:
@@ -25,10 +25,10 @@ def artist_target_of(body: dict[str, Any]) -> int:
         raise field_error("target", "This field is required.")
     if target.get("type") != "artist":
         raise field_error("target", f'"{target.get("type")}" is not a valid choice.')
-    raw = target.get("id")
-    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
+    artist_id = to_int(target.get("id"), "target", "Enter a valid artist id.")
+    if artist_id < 0:
         raise field_error("target", "Enter a valid artist id.")
-    return int(raw)
+    return artist_id
 
 
 class ModerationApi:

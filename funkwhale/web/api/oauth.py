@@ -21,8 +21,9 @@ from funkwhale.users.oauth.apps import InvalidFields, ScopesNotHeld
 from funkwhale.users.oauth.flows import OAuthError
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, install_api_errors, not_found
-from funkwhale.web.json import json_response, read_body
+from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
+from funkwhale.web.params import query_items, read_body
 
 _TRUE = (True, "true", "True", "1", "on", "yes")
 
@@ -159,9 +160,7 @@ class OAuthApi:
     async def authorization_request(self, request: Any) -> bytes:
         """What the consent screen shows: the application and the scopes it asks for."""
         await self._session_user(request)
-        params = {
-            key.decode("utf-8", "replace"): values[0].decode("utf-8", "replace") for key, values in request.args.items()
-        }
+        params = dict(reversed(query_items(request)))  # the first value of each name
         checked = await flows.check_authorization(self.ctx, params)
         return json_response(request, checked.describe())
 

@@ -13,11 +13,12 @@ from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import PRIVACY_LEVELS, PlaylistError, formats, store
-from funkwhale.web.api.browse import _bool, _int, ordering_of, page_or_404
+from funkwhale.web.api.browse import ordering_of
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response, query, read_body
+from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
+from funkwhale.web.params import page_or_404, query, query_bool, query_int, query_items, read_body, to_int
 
 MAX_TRACKS_PAGE = 1000  # a playlist's tracks come whole unless `page`/`page_size` asks for pages of this at most
 
@@ -79,9 +80,9 @@ class PlaylistsApi:
         page = Page.from_request(request)
         listing = store.Listing(
             viewer,
-            user=_int(request, "user"),
+            user=query_int(request, "user"),
             q=query(request, "q") or query(request, "name") or "",
-            playable=_bool(request, "playable"),
+            playable=query_bool(request, "playable"),
             ordering=ordering_of(request),
             limit=page.size,
             offset=page.offset,
@@ -266,7 +267,7 @@ def _import_request(request: Any) -> tuple[dict[str, Any], str]:
         if not isinstance(content, str) or not content.strip():
             raise field_error("content", "This field is required.")
         return fields, content
-    fields = {k.decode(): v[0].decode("utf-8", "replace") for k, v in request.args.items()}
+    fields = dict(reversed(query_items(request)))  # the first value of each name
     request.content.seek(0)
     try:
         return fields, request.content.read().decode("utf-8-sig")
@@ -279,16 +280,10 @@ def _int_list(value: Any, name: str) -> list[int]:
         value = [value] if value not in (None, "") else []
     if not value:
         raise field_error(name, "This list may not be empty.")
-    try:
-        return [int(v) for v in value]
-    except (TypeError, ValueError):
-        raise field_error(name, "Enter a list of numbers.") from None
+    return [to_int(v, name, "Enter a list of numbers.") for v in value]
 
 
 def _index(body: dict[str, Any], name: str) -> int:
-    try:
-        return int(body[name])
-    except KeyError:
-        raise field_error(name, "This field is required.") from None
-    except (TypeError, ValueError):
-        raise field_error(name, "A valid integer is required.") from None
+    if name not in body:
+        raise field_error(name, "This field is required.")
+    return to_int(body[name], name)

@@ -15,11 +15,11 @@ from funkwhale.context import Context
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.visibility import Viewer
 from funkwhale.radios import FILTERS, RADIO_TYPES, RELATED_TYPES, RadioError, clean_config, is_id, store
-from funkwhale.web.api.browse import page_or_404
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response, read_body
+from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
+from funkwhale.web.params import page_or_404, read_body, to_int
 
 
 class RadiosApi:
@@ -67,9 +67,11 @@ class RadiosApi:
         if kind in RELATED_TYPES:
             if related in (None, ""):
                 raise field_error("related_object_id", "This radio needs a related object.")
-            if kind == "artist" and not (str(related).isdigit() and is_id(int(related))):
-                raise field_error("related_object_id", "An artist id is a number.")
-            value = int(related) if kind == "artist" else str(related)
+            value: int | str = str(related)
+            if kind == "artist":
+                value = to_int(related, "related_object_id", "An artist id is a number.")
+                if not is_id(value):
+                    raise field_error("related_object_id", "An artist id is a number.")
             checked = await self._run(
                 store.check_related_txn, viewer, kind, [value], "related_object_id", desc="radios.check"
             )

@@ -16,7 +16,8 @@ from funkwhale.music.normalize import fold
 from funkwhale.web.api.browse import viewer_of
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, install_api_errors
-from funkwhale.web.json import json_response, query
+from funkwhale.web.json import json_response
+from funkwhale.web.params import query
 
 RESULTS_PER_KIND = 10
 

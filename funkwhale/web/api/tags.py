@@ -1,4 +1,5 @@
-"""/api/v1/tags/: tags by name (`q` contains, any case), ordered by name, creation_date or length; `/<name>/`."""
+"""/api/v1/tags/: the tags on content the caller may play, by name (`q` contains, any case), ordered by name,
+creation_date or length; `/<name>/`."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from klein import Klein
 
 from funkwhale.context import Context
 from funkwhale.music.catalog import serializers, store
-from funkwhale.web.api.browse import ordering_of, page_or_404, viewer_of
+from funkwhale.web.api.browse import ordering_of, viewer_of
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import install_api_errors, not_found
-from funkwhale.web.json import json_response, query
+from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
+from funkwhale.web.params import page_or_404, query
 
 
 class TagsApi:
@@ -25,19 +27,19 @@ class TagsApi:
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:
-        await viewer_of(self.ctx, self.auth, request)
+        viewer = await viewer_of(self.ctx, self.auth, request)
         page = Page.from_request(request)
         text = (query(request, "q") or "").strip()
         total, rows = await self.ctx.db.run(
-            store.list_tags_txn, text, ordering_of(request), page.size, page.offset, desc="catalog.tags"
+            store.list_tags_txn, viewer, text, ordering_of(request), page.size, page.offset, desc="catalog.tags"
         )
         page_or_404(page, rows)
         return json_response(request, page.body(request, total, [serializers.tag(row) for row in rows]))
 
     @app.route("/<name>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def detail(self, request: Any, name: str) -> bytes:
-        await viewer_of(self.ctx, self.auth, request)
-        row = await self.ctx.db.run(store.tag_txn, name, desc="catalog.tag")
+        viewer = await viewer_of(self.ctx, self.auth, request)
+        row = await self.ctx.db.run(store.tag_txn, viewer, name, desc="catalog.tag")
         if row is None:
             raise not_found("No such tag.")
         return json_response(request, serializers.tag(row))

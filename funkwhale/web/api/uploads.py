@@ -21,12 +21,21 @@ from funkwhale.music.normalize import fold
 from funkwhale.music.uploads.serializers import upload_json
 from funkwhale.music.uploads.store import UPLOAD_ORDERINGS, UploadFilters
 from funkwhale.music.visibility import Viewer
-from funkwhale.web.api.browse import _bool, _int, _values, page_or_404
-from funkwhale.web.api.libraries import invalid, parse_uuid
+from funkwhale.web.api.libraries import invalid
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response, query, read_body
+from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
+from funkwhale.web.params import (
+    page_or_404,
+    parse_uuid,
+    query,
+    query_bool,
+    query_int,
+    query_uuid,
+    query_values,
+    read_body,
+)
 
 # action -> the import statuses it applies to (None: any)
 ACTIONS: dict[str, tuple[str, ...] | None] = {
@@ -46,24 +55,19 @@ def detached(coro: Coroutine[Any, Any, Any]) -> Deferred:
 
 def filters_of(request: Any) -> UploadFilters:
     """library (uuid), import_status (repeatable), import_reference, track (id), q, playable."""
-    library = query(request, "library") or None
-    try:
-        library_uuid = uuid.UUID(library) if library else None
-    except ValueError:
-        raise field_error("library", "Enter a valid UUID.") from None
-    statuses = tuple(s for value in _values(request, "import_status") for s in value.split(",") if s)
+    statuses = tuple(s for value in query_values(request, "import_status") for s in value.split(",") if s)
     for status in statuses:
         if status not in uploads.IMPORT_STATUSES:
             raise field_error("import_status", f"Select a valid choice. {status} is not one of the available choices.")
     q = (query(request, "q") or "").strip()
     return UploadFilters(
-        library=library_uuid,
+        library=query_uuid(request, "library"),
         import_status=statuses,
         import_reference=query(request, "import_reference"),
-        track=_int(request, "track"),
+        track=query_int(request, "track"),
         q=q or None,
         q_key=fold(q) or None,
-        playable=_bool(request, "playable"),
+        playable=query_bool(request, "playable"),
     )
 
 

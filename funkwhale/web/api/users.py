@@ -28,7 +28,8 @@ from funkwhale.web.api.auth import (
 from funkwhale.web.auth import SESSION_COOKIE, Auth, check_csrf
 from funkwhale.web.client_address import client_address
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response, read_body
+from funkwhale.web.json import json_response
+from funkwhale.web.params import read_body
 
 BAD_CREDENTIALS = "Unable to log in with provided credentials."
 

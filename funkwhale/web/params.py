@@ -1,0 +1,136 @@
+"""Reading a web API request's input: query parameters, the body, ids in the path, pagination past the end.
+
+Every helper applies `funkwhale.params`' checks (no NUL in text, integers that fit a bigint), so bad input is a 400
+(or a 404 where Funkwhale answers one) here, at parse time, and never reaches SQL. Imports no route module.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from funkwhale.params import BadField, BadValue, OutOfRange, check_int, check_json, check_text, parse_int
+from funkwhale.web.errors import ApiError, field_error, not_found
+
+if TYPE_CHECKING:
+    from funkwhale.web.pagination import Page
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _text(raw: bytes, name: str) -> str:
+    """Query bytes as text (invalid UTF-8 replaced, as Django does); a NUL is a 400 naming the parameter."""
+    try:
+        return check_text(raw.decode("utf-8", "replace"))
+    except BadValue as e:
+        raise field_error(name, str(e)) from None
+
+
+def query(request: Any, name: str, default: str | None = None) -> str | None:
+    """One query-string parameter as text (the first when repeated), `default` when absent."""
+    values = request.args.get(name.encode())
+    return _text(values[0], name) if values else default
+
+
+def query_values(request: Any, name: str) -> list[str]:
+    """Every non-blank value of a repeated parameter (`tag=a&tag=b`), in order."""
+    return [_text(v, name) for v in request.args.get(name.encode(), []) if v.strip()]
+
+
+def query_items(request: Any) -> list[tuple[str, str]]:
+    """Every (name, value) pair of the query string, in order."""
+    items = []
+    for key, values in request.args.items():
+        name = _text(key, "query")
+        items.extend((name, _text(v, name)) for v in values)
+    return items
+
+
+def to_int(raw: Any, name: str, message: str = "A valid integer is required.") -> int:
+    """An integer from a query or body value (an int, or a string of ASCII digits) that fits a bigint; else a
+    400 naming `name` with `message` (or the range when the number is too large)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise field_error(name, message)
+    try:
+        return parse_int(raw) if isinstance(raw, str) else check_int(raw)
+    except OutOfRange as e:
+        raise field_error(name, str(e)) from None
+    except BadValue:
+        raise field_error(name, message) from None
+
+
+def query_int(request: Any, name: str) -> int | None:
+    """An integer parameter; None when absent or blank."""
+    raw = query(request, name)
+    return None if raw is None or raw == "" else to_int(raw, name, "Enter a number.")
+
+
+def query_bool(request: Any, name: str) -> bool | None:
+    """A boolean parameter as django-filter reads it; None when absent, blank or "unknown"."""
+    raw = (query(request, name) or "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    if raw in ("", "unknown", "none"):
+        return None
+    raise field_error(name, "Select a valid choice.")
+
+
+def query_uuid(request: Any, name: str) -> uuid.UUID | None:
+    """A UUID parameter (a filter); None when absent or blank, a 400 when not a UUID."""
+    raw = query(request, name) or None
+    try:
+        return uuid.UUID(raw) if raw is not None else None
+    except ValueError:
+        raise field_error(name, "Enter a valid UUID.") from None
+
+
+def parse_uuid(raw: str) -> uuid.UUID:
+    """A UUID from a URL segment or an object reference; 404 when it is not one (no such object)."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise not_found() from None
+
+
+def read_body(request: Any) -> dict[str, Any]:
+    """The request body as a dict: JSON, or an urlencoded form (one value per key, a list when repeated).
+    400 on bad input: malformed, nested too deep, not an object, NUL in a string, an integer beyond a bigint."""
+    ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    request.content.seek(0)
+    raw = request.content.read()
+    if not raw.strip():
+        return {}
+    if ctype == b"application/x-www-form-urlencoded":
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            raise ApiError(400, "The form is not valid UTF-8.", "parse_error") from None
+        form: dict[str, list[str]] = {}
+        for key, value in pairs:
+            form.setdefault(key, []).append(value)
+        body: Any = {k: v[0] if len(v) == 1 else v for k, v in form.items()}
+    else:
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ApiError(400, f"JSON parse error - {e}", "parse_error") from None
+        except RecursionError:
+            raise ApiError(400, "JSON parse error - the document is nested too deeply.", "parse_error") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "Expected a JSON object.", "parse_error")
+    try:
+        return check_json(body)
+    except BadField as e:
+        name = e.field if "\x00" not in e.field else "non_field_errors"  # a NUL in the field's own name
+        raise field_error(name, str(e)) from None
+
+
+def page_or_404(page: Page, rows: list[Any]) -> None:
+    """DRF answers 404 "Invalid page." for a page past the end."""
+    if page.number > 1 and not rows:
+        raise not_found("Invalid page.")
