@@ -229,3 +229,13 @@ async def test_federation_switched_off_hides_discovery_and_actors(client, db_con
     ):
         resp = await client.get(path, headers=AP)
         assert resp.code == 404, (path, resp)
+
+
+@pytest_twisted.ensureDeferred
+async def test_service_actor_requested_before_the_setup_ran_is_made_then(client, db_conn):
+    """The port answers while the tree still starts: a peer asking for the service actor then gets it."""
+    with db_conn.cursor() as cur:
+        cur.execute("DELETE FROM actor WHERE type = 'Service'")  # as before ServiceActorSetup ran
+    resp = await client.get("/federation/actors/service", headers=AP)
+    assert resp.code == 200, resp
+    assert resp.json["type"] == "Service" and resp.json["publicKey"]["publicKeyPem"].startswith("-----BEGIN")

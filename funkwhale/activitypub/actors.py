@@ -40,15 +40,27 @@ async def ensure_service_actor(ctx: Context) -> None:
 
 
 async def local_actor(ctx: Context, username: str) -> dict[str, Any] | None:
-    """The actor row of `username` (an account, or the service actor), with its avatar; None if unknown."""
-    return await ctx.db.run(
+    """The actor row of `username` (an account, or the service actor), with its avatar; None if unknown.
+
+    The web port answers while the tree is still starting: a request for the service actor that comes before
+    ServiceActorSetup has made it makes it (idempotent).
+    """
+    row = await ctx.db.run(
         store.local_actor_txn, actor_fid(ctx.settings, username), username, desc="activitypub.local_actor"
     )
+    if row is None and username == SERVICE_USERNAME:
+        await ensure_service_actor(ctx)
+        row = await ctx.db.run(
+            store.local_actor_txn, actor_fid(ctx.settings, username), username, desc="activitypub.local_actor"
+        )
+    return row
 
 
 async def signer(ctx: Context, fid: str | None = None) -> Signer | None:
     """What signs outgoing requests as local actor `fid` (default: the service actor); None without a key."""
     fid = fid or service_actor_fid(ctx.settings)
+    if fid == service_actor_fid(ctx.settings):
+        await ensure_service_actor(ctx)
     key = await ctx.db.run(store.signing_key_txn, fid, desc="activitypub.signing_key")
     return Signer.for_actor(fid, key) if key else None
 

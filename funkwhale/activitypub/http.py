@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from funkwhale.activitypub.signatures import IncomingRequest
 from funkwhale.context import Context
 from funkwhale.instance import settings as prefs
+from funkwhale.routing_errors import routing_error
 
 log = Logger()
 
@@ -55,9 +56,8 @@ def install_errors(app: Klein) -> None:
 
     @app.handle_errors(HTTPException)
     def _routing(self: Any, request: Any, failure: Failure) -> bytes:
-        error = failure.value  # no route (404) or a method no route takes (405)
-        code = "not_found" if error.code == 404 else "method_not_allowed"
-        return respond(request, {"detail": error.name + ".", "code": code}, "application/json", error.code)
+        status, body = routing_error(request, failure.value)
+        return respond(request, body, "application/json", status)
 
     @app.handle_errors(CancelledError)
     def _cancelled(self: Any, request: Any, failure: Failure) -> bytes:
