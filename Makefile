@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= ./data
 LISTEN ?= tcp:5000:interface=127.0.0.1
 
-.PHONY: run test lint format bench clean venv front e2e
+.PHONY: run test lint typecheck format bench clean venv front e2e
 
 venv: $(STAMP)
 
@@ -55,8 +55,12 @@ test: $(STAMP)
 	elif [ "$${FUNKWHALE_REQUIRE_E2E:-}" = 1 ]; then echo "web app tests FAILED: no npm"; exit 1; \
 	else echo "web app tests SKIPPED: no npm (Vitest and e2e need Node.js)"; fi
 
-lint: $(STAMP)
+# `make lint`: the type check (mypy on the package, settings in pyproject.toml), then ruff.
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -20,11 +20,15 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from twisted.logger import Logger
 
 from funkwhale.config import ConfigError
+
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
 
 log = Logger()
 
@@ -52,7 +56,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.pgdata = data_dir / "postgres"
         self.started_here = False
-        self._server = None
+        self._server: PostgresServer | None = None
 
     @property
     def running(self) -> bool:
@@ -100,7 +104,7 @@ class EmbeddedPostgres:
         """Stop the server (fast shutdown: open sessions are rolled back, data is kept)."""
         if self._server is None or not self.running:
             return
-        from pgserver import pg_ctl
+        from pgserver import pg_ctl  # type: ignore[attr-defined]  # pgserver defines it at import (setattr)
 
         try:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user, timeout=60)

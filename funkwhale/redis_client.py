@@ -62,7 +62,7 @@ class Redis(Service):
     async def ping(self) -> bool:
         return (await self.cmd.ping()) in ("PONG", b"PONG")
 
-    def stopService(self) -> Deferred | None:
+    def stopService(self) -> Deferred:
         super().stopService()
         conns, self._blocking = [self.cmd, *self._blocking], []
         self.cmd = None

@@ -9,7 +9,7 @@ from twisted.application.service import IService, MultiService, Service
 from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IListeningPort
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, Logger
 from twisted.python.failure import Failure
 
 from funkwhale import threads
@@ -34,14 +34,12 @@ def fatal(message: str) -> None:
 class Ordered(MultiService):
     """Start children in order, each awaited; stop them in reverse order, one at a time."""
 
-    log_observer: Any = None
+    log_observer: ILogObserver | None = None
 
     def setServiceParent(self, parent: Any) -> None:
         """Under twistd the parent is the Application: give it our log observer before logging begins."""
         super().setServiceParent(parent)
         if self.log_observer is not None and hasattr(parent, "setComponent"):
-            from twisted.logger import ILogObserver
-
             parent.setComponent(ILogObserver, self.log_observer)
 
     def startService(self) -> Deferred:
@@ -108,7 +106,7 @@ def make_service(
     bind: Callable[[Any], IListeningPort] | None = None,
     clock: Any = global_reactor,
     first: Iterable[IService] = (),
-) -> tuple[MultiService, Context]:
+) -> tuple[Ordered, Context]:
     """Build the tree for `settings.role`.
 
     `bind(site)` binds the web listener at once, so a taken port is reported before anything runs;

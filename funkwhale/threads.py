@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from twisted.internet import reactor
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
@@ -56,9 +57,9 @@ def configure(settings: Settings) -> None:
 
 async def run_io(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run `fn(*args, **kwargs)` in the I/O pool (latency-critical file work) and wait for its result."""
-    return await deferToThreadPool(reactor, _IO.get(), fn, *args, **kwargs)
+    return await deferToThreadPool(IReactorFromThreads(reactor), _IO.get(), fn, *args, **kwargs)
 
 
 async def run_cpu(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run `fn(*args, **kwargs)` in the CPU pool (tags, pictures, hashing, passwords, keys, bulk copies)."""
-    return await deferToThreadPool(reactor, _CPU.get(), fn, *args, **kwargs)
+    return await deferToThreadPool(IReactorFromThreads(reactor), _CPU.get(), fn, *args, **kwargs)

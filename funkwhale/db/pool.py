@@ -84,9 +84,11 @@ class DatabaseUnreachable(Exception):
 
 def connect(dsn: str, dict_rows: bool = True) -> Any:
     """A plain synchronous connection (CLI, migrations), by default with the same cursor type as the pool."""
-    extra = {"cursor_factory": psycopg2.extras.RealDictCursor} if dict_rows else {}
+    cursor_factory = psycopg2.extras.RealDictCursor if dict_rows else None
     try:
-        conn = psycopg2.connect(dsn, connect_timeout=10, application_name="funkwhale-cli", **extra)
+        conn = psycopg2.connect(
+            dsn, cursor_factory=cursor_factory, connect_timeout=10, application_name="funkwhale-cli"
+        )
     except psycopg2.OperationalError as e:
         reason = (str(e).strip().splitlines() or ["no reason given"])[0]
         raise DatabaseUnreachable(f"cannot reach the database: {reason}") from None

@@ -87,7 +87,8 @@ def read_metadata(path: str | Path) -> Metadata:
     if not title:
         raise MetadataError(INVALID_METADATA, "The file has no title")
     artists = _artists(tags, "artists", "artist") or (UNKNOWN_ARTIST,)
-    info = audio.info
+    info = _stream_info(audio)
+    length = getattr(info, "length", 0)
     sample_rate = getattr(info, "sample_rate", None) or (48000 if extension == "opus" else None)
     return Metadata(
         title=title,
@@ -107,7 +108,7 @@ def read_metadata(path: str | Path) -> Metadata:
         comment=_first(tags.get("comment")),
         lyrics=_first(tags.get("lyrics"), limit=MAX_LYRICS),
         replaygain=_replaygain(tags),
-        duration=round(info.length, 3) if info.length else None,
+        duration=round(length, 3) if length else None,
         bitrate=int(getattr(info, "bitrate", 0) or 0) or None,
         sample_rate=int(sample_rate) if sample_rate else None,
         mimetype=mimetype,
@@ -166,12 +167,21 @@ def _open(path: Path) -> mutagen.FileType:
         raise MetadataError(UNSUPPORTED_FORMAT, "The file is not a supported audio file")
     if type(audio) not in _FORMATS:
         raise MetadataError(UNSUPPORTED_FORMAT, f"Unsupported audio format: {type(audio).__name__}")
-    length = getattr(audio.info, "length", 0)
+    info = _stream_info(audio)
+    length = getattr(info, "length", 0)
     if not length:
         raise MetadataError(CORRUPT_FILE, "The audio stream is empty or unreadable")
-    if isinstance(audio, (wave.WAVE, aiff.AIFF)) and size * 8 < length * audio.info.bitrate * 0.9:  # exact PCM
+    if isinstance(info, (wave.WaveStreamInfo, aiff.AIFFInfo)) and size * 8 < length * info.bitrate * 0.9:  # exact PCM
         raise MetadataError(CORRUPT_FILE, "The file is much shorter than its audio stream claims: truncated")
     return audio
+
+
+def _stream_info(audio: mutagen.FileType) -> mutagen.StreamInfo:
+    """The stream properties every format reads (mutagen declares FileType.info as None)."""
+    info: mutagen.StreamInfo | None = audio.info
+    if info is None:
+        raise MetadataError(CORRUPT_FILE, "The audio stream is empty or unreadable")
+    return info
 
 
 def _has_audio_signature(path: Path) -> bool:
@@ -228,9 +238,9 @@ def _gather_id3(tags: id3.ID3) -> tuple[_Tags, list[tuple[int, Picture]]]:
     if genres is not None:
         out["genre"] = list(genres.genres)
     for frame in tags.getall("TXXX"):
-        key = _ID3_TXXX.get(frame.desc.upper())
-        if key:
-            out[key] = [str(text) for text in frame.text]
+        txxx_key = _ID3_TXXX.get(frame.desc.upper())
+        if txxx_key:
+            out[txxx_key] = [str(text) for text in frame.text]
     for frame in tags.getall("UFID"):
         if frame.owner == "http://musicbrainz.org":
             out["mbid"] = [frame.data.decode("ascii", "replace")]

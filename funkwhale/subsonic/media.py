@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from typing import Any, BinaryIO
 
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
@@ -37,6 +37,10 @@ PAD_SLACK = 64 * 1024
 MIN_AUDIO_BITRATE = 8000
 TOO_MANY = "Too many transcodes are running; try again in a few seconds."
 Found = tuple[dict[str, Any], Source, Transcode | None]
+
+
+def _open_zeros() -> BinaryIO:
+    return open(ZEROS, "rb")  # noqa: SIM115 (closed by EstimatedLength.pad)
 
 
 class EstimatedLength:
@@ -77,7 +81,7 @@ class EstimatedLength:
         if missing > PAD_SLACK + self.sent // 4:
             self._request.channel.transport.loseConnection()
             return
-        zeros = await run_io(open, ZEROS, "rb")
+        zeros = await run_io(_open_zeros)
         try:
             await files.FileSender(self._request, zeros, 0, missing).send()
         finally:
@@ -151,10 +155,11 @@ async def stream(ctx: Context, call: Call) -> bytes:
         found = (found[0], found[1], await _from_offset(ctx, found, params.int("timeOffset", 0, minimum=0)))
     upload, _, needed = found
     request = call.request
-    seconds = estimated_seconds(upload, needed.offset) if needed is not None and needed.bitrate else None
-    if seconds is not None and params.bool("estimateContentLength"):
-        request = EstimatedLength(request, seconds * needed.bitrate * 1000 // 8)
-        found = (upload, found[1], dataclasses.replace(needed, once=True))  # a client may hang up at the length
+    if needed is not None and needed.bitrate:
+        seconds = estimated_seconds(upload, needed.offset)
+        if seconds is not None and params.bool("estimateContentLength"):
+            request = EstimatedLength(request, seconds * needed.bitrate * 1000 // 8)
+            found = (upload, found[1], dataclasses.replace(needed, once=True))  # a client may hang up at the length
     body = await _send(ctx, call, request, found, download=False)
     if isinstance(request, EstimatedLength):
         await request.pad()

@@ -26,7 +26,7 @@ def _ref(kind: str, number: int | None, name: str | None) -> list[dict[str, Any]
 def suffix(row: dict[str, Any]) -> str:
     """The file extension of a song's upload: from its file name, else from its mimetype."""
     path = sources.local_path(row.get("source"))
-    for name in (row.get("audio_file"), path and path.name, row.get("original_name")):
+    for name in (row.get("audio_file"), None if path is None else path.name, row.get("original_name")):
         extension = formats.extension_of(name)
         if extension:
             return extension

@@ -7,11 +7,12 @@ that enqueues or runs tasks knows them (`load_tasks()` imports them once).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-TaskFunction = Callable[..., Awaitable[Any]]
+TaskFunction = Callable[..., Coroutine[Any, Any, Any]]
+F = TypeVar("F", bound=TaskFunction)
 
 # Modules whose import registers tasks, e.g. "funkwhale.music.tasks".
 TASK_MODULES: list[str] = ["funkwhale.music.importer.tasks"]
@@ -38,10 +39,10 @@ class TaskDefinition:
 
 def task(
     name: str, *, max_retries: int = DEFAULT_MAX_RETRIES, queue: str = DEFAULT_QUEUE, timeout: float = 600
-) -> Callable[[TaskFunction], TaskFunction]:
+) -> Callable[[F], F]:
     """Register `fn(ctx, *args)` as task `name`: retried `max_retries` times, cancelled after `timeout` s."""
 
-    def register(fn: TaskFunction) -> TaskFunction:
+    def register(fn: F) -> F:
         existing = _tasks.get(name)
         if existing is not None and _qualified(existing.fn) != _qualified(fn):
             raise ValueError(f"task {name!r} is already registered by {_qualified(existing.fn)}")

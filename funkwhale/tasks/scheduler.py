@@ -12,6 +12,7 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from funkwhale.context import Context
 from funkwhale.tasks import store
@@ -28,6 +29,10 @@ class Job:
     name: str
     every: float
     run: Callable[[], Awaitable[Any]]
+
+
+def _loop_stopped(failure: Failure, job: str) -> None:
+    log.failure("loop of job {job} stopped", failure, job=job)
 
 
 class Scheduler(Service):
@@ -50,7 +55,7 @@ class Scheduler(Service):
             lc = LoopingCall(self.tick, job)
             lc.clock = self.ctx.clock
             stopped = lc.start(job.every, now=False)
-            stopped.addErrback(lambda f, name=job.name: log.failure("loop of job {job} stopped", f, job=name))
+            stopped.addErrback(_loop_stopped, job.name)
             self._loops.append((lc, stopped))
 
     def stopService(self) -> Deferred:

@@ -48,7 +48,8 @@ def _describe(failure: Failure, timeout: float | None) -> str:
     """The `last_error` of a durable task."""
     if failure.check(DeferredTimeout):
         return f"TimeoutError: still running after {timeout} s"
-    return f"{failure.type.__name__}: {failure.getErrorMessage()}"[:2000]
+    kind = "Error" if failure.type is None else failure.type.__name__
+    return f"{kind}: {failure.getErrorMessage()}"[:2000]
 
 
 class Consumer:

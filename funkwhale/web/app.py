@@ -103,7 +103,7 @@ def make_root(ctx: Context, auth: Auth) -> Resource:
         module_name, _, class_name = target.partition(":")
         area = getattr(importlib.import_module(module_name), class_name)(ctx, auth)
         *parents, leaf = path.encode().split(b"/")
-        node = root
+        node: Resource = root
         for name in parents:
             node = _child(node, name)
         node.putChild(leaf, _Area(area.app.resource()))

@@ -42,7 +42,7 @@ def query_values(request: Any, name: str) -> list[str]:
 
 def query_items(request: Any) -> list[tuple[str, str]]:
     """Every (name, value) pair of the query string, in order."""
-    items = []
+    items: list[tuple[str, str]] = []
     for key, values in request.args.items():
         name = _text(key, "query")
         items.extend((name, _text(v, name)) for v in values)

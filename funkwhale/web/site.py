@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from typing import Any
+from typing import Any, Protocol, cast
 from urllib.parse import unquote_to_bytes
 
 from twisted.internet.defer import Deferred
@@ -67,6 +67,17 @@ class BodyWatch:
         self.call = self.clock.callLater(self.last + self.timeout - now, self._check)
 
 
+class _Connection(Protocol):
+    """What a request does with its channel's transport: a TCP (or TLS) transport, which Twisted's HTTPChannel
+    declares only as an optional ITransport (no producer or abort methods)."""
+
+    def write(self, data: bytes) -> None: ...
+    def pauseProducing(self) -> None: ...
+    def resumeProducing(self) -> None: ...
+    def loseConnection(self) -> None: ...
+    def abortConnection(self) -> None: ...
+
+
 class FunkwhaleRequest(Request):
     """Refuses bodies above the site's limit, holds an upload's body until the upload gate has admitted it (the
     transport paused: 401/413/429 come before the body is read), drops stalled bodies, and leaves multipart
@@ -79,6 +90,21 @@ class FunkwhaleRequest(Request):
     _expect_continue = False
     _watch: BodyWatch | None = None
 
+    @property
+    def _site(self) -> FunkwhaleSite:
+        """The site whose channel made this request (Site.buildProtocol sets `channel.site`)."""
+        site: FunkwhaleSite = self.channel.site  # type: ignore[attr-defined]  # HTTPChannel does not declare it
+        return site
+
+    @property
+    def _connection(self) -> _Connection:
+        """The transport of this request's connection (which must still be open)."""
+        channel = self.channel
+        transport = None if channel is None else channel.transport
+        if transport is None:
+            raise RuntimeError("the connection of this request is closed")
+        return cast(_Connection, transport)
+
     def setHeader(self, name: bytes | str, value: bytes | str) -> None:
         if isinstance(name, bytes) and name.lower() == b"server":
             value = SERVER
@@ -86,13 +112,13 @@ class FunkwhaleRequest(Request):
 
     def gotLength(self, length: int | None) -> None:
         channel = self.channel
-        site = channel.site  # type: ignore[union-attr]
+        site = self._site
         # the request line, known now: for the gate, and for the access-log event of a refusal
-        self.method, self.uri = channel._command, channel._path  # type: ignore[union-attr]
+        self.method, self.uri = channel._command, channel._path
         expect = self.requestHeaders.getRawHeaders(b"expect")
         if expect and expect[0].lower() == b"100-continue":  # answered once the body is welcome (_open_body)
             self.requestHeaders.removeHeader(b"expect")
-            self._expect_continue = channel._version == b"HTTP/1.1"  # type: ignore[union-attr]
+            self._expect_continue = channel._version == b"HTTP/1.1"
         self.body_limit = site.max_body_for(self)
         if length is not None and length > self.body_limit:
             self.refuse(413, "The request body is too large.", "body_too_large")
@@ -101,14 +127,14 @@ class FunkwhaleRequest(Request):
         gate = site.upload_gate
         if length != 0 and gate is not None and gate.guards(self.method, route):
             self._held = []
-            channel.transport.pauseProducing()  # type: ignore[union-attr]
+            self._connection.pauseProducing()
             admitted = Deferred.fromCoroutine(gate.admit(self, route, length))
             admitted.addCallbacks(self._admitted, self._not_admitted, callbackArgs=(length,))
             return
         self._open_body(length, complete=False)
 
     def _open_body(self, length: int | None, complete: bool) -> None:
-        site = self.channel.site  # type: ignore[union-attr]
+        site = self._site
         spool = site.spool_dir_for(self, length)
         if spool is None:
             super().gotLength(length)
@@ -116,7 +142,7 @@ class FunkwhaleRequest(Request):
             self.content = tempfile.TemporaryFile(dir=spool)
         if length != 0 and not complete:
             if self._expect_continue:
-                self.channel.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
+                self._connection.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self._watch = BodyWatch(self, site.reactor, site.body_timeout, site.body_min_rate)
 
     def _admitted(self, limit: int | None, length: int | None) -> None:
@@ -130,7 +156,7 @@ class FunkwhaleRequest(Request):
             self.handleContentChunk(chunk)
         if self._refused:
             return
-        self.channel.transport.resumeProducing()
+        self._connection.resumeProducing()
         if self._held_receive is not None:
             self.requestReceived(*self._held_receive)
 
@@ -147,10 +173,12 @@ class FunkwhaleRequest(Request):
             return
         if self._held is not None:
             self._held.append(data)
-            self.channel.transport.pauseProducing()  # type: ignore[union-attr]
+            self._connection.pauseProducing()
             return
         if self._watch is not None:
             self._watch.received(len(data))
+        if self.content is None:  # the channel calls gotLength (which opens the body file) first
+            raise RuntimeError("a body chunk came before the body was opened")
         if self.content.tell() + len(data) > self.body_limit:
             self.refuse(413, "The request body is too large.", "body_too_large")
             return
@@ -169,21 +197,21 @@ class FunkwhaleRequest(Request):
         channel = self.channel
         if channel is None:
             return
+        site, transport = self._site, self._connection
         body = json.dumps({"detail": detail, "code": code}).encode()
-        transport = channel.transport
-        transport.write(  # type: ignore[union-attr]
+        transport.write(
             b"HTTP/1.1 %d %s\r\nServer: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
             b"Connection: close\r\n\r\n%s" % (status, RESPONSES.get(status, b"Error"), SERVER, len(body), body)
         )
         self.code, self.sentLength = status, len(body)
-        channel.site.log(self)  # type: ignore[union-attr]
+        site.log(self)
         channel.dataReceived = lambda data: None  # type: ignore[method-assign]
-        transport.resumeProducing()  # type: ignore[union-attr]
+        transport.resumeProducing()
         if hasattr(transport, "loseWriteConnection"):
             transport.loseWriteConnection()
         else:
-            transport.loseConnection()  # type: ignore[union-attr]
-        linger = channel.site.reactor.callLater(LINGER, transport.abortConnection)  # type: ignore[union-attr]
+            transport.loseConnection()
+        linger = site.reactor.callLater(LINGER, transport.abortConnection)
         self.notifyFinish().addBoth(lambda _: linger.cancel() if linger.active() else None)
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
@@ -201,7 +229,7 @@ class FunkwhaleRequest(Request):
             self.multipart_content_type = ctype
             self.requestHeaders.setRawHeaders(b"content-type", [b"application/octet-stream"])
         # Register before processing: a response written synchronously finishes inside requestReceived.
-        site = self.channel.site  # type: ignore[union-attr]
+        site = self._site
         site.started(self)
         self.notifyFinish().addBoth(lambda _: site.finished(self))
         super().requestReceived(command, path, version)
@@ -209,7 +237,7 @@ class FunkwhaleRequest(Request):
     def process(self) -> None:
         from funkwhale.web.api.auth import ensure_csrf_cookie
 
-        ensure_csrf_cookie(self, secure=self.channel.site.secure_cookies)  # type: ignore[union-attr]
+        ensure_csrf_cookie(self, secure=self._site.secure_cookies)
         super().process()
 
 

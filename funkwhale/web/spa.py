@@ -20,7 +20,7 @@ from urllib.request import url2pathname
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.web.pages import notFound
-from twisted.web.resource import Resource
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 from werkzeug.http import parse_accept_header, parse_etags, quote_etag
 
@@ -173,7 +173,7 @@ class Root(Resource):
         super().__init__()
         self.web_app = WebApp(settings)
 
-    def getChild(self, path: bytes, request: Any) -> Resource:
+    def getChild(self, path: bytes, request: Any) -> IResource:
         if path in RESERVED:
             return notFound()
         return self.web_app

@@ -20,7 +20,7 @@ from funkwhale.web.errors import ApiError
 UPLOADS = (b"api", b"v1", b"uploads")
 ATTACHMENTS = (b"api", b"v1", b"attachments")
 # route (as Twisted resolves the path) -> the scope its POST requires
-GUARDED = {UPLOADS: "write:libraries", ATTACHMENTS: "write:libraries"}
+GUARDED: dict[tuple[bytes, ...], str] = {UPLOADS: "write:libraries", ATTACHMENTS: "write:libraries"}
 # what a legitimate upload form adds to its file: the text fields (capped by the reader) and the part headers
 FORM_OVERHEAD = MAX_FIELDS_BYTES + 64 * 1024
 

@@ -43,6 +43,8 @@ export async function startDaemon(name: string): Promise<Daemon> {
         ...process.env,
         FUNKWHALE_STATIC_ROOT: join(staticDir, "dist"),
         FUNKWHALE_REGISTRATION: "open",
+        // every test signs up its own listener from this one address: lift the per-address sign-up limit
+        FUNKWHALE_SIGNUP_RATE_LIMIT: "1000",
         FUNKWHALE_HOSTNAME: `127.0.0.1:${port}`,
       },
       stdio: ["ignore", "pipe", "pipe"],

@@ -3,8 +3,10 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-config = context.config
-engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+url = context.config.get_main_option("sqlalchemy.url")
+if url is None:  # funkwhale.db.schema sets it
+    raise RuntimeError("alembic: sqlalchemy.url is not set")
+engine = create_engine(url, poolclass=pool.NullPool)
 with engine.connect() as connection:
     context.configure(connection=connection, target_metadata=None, transaction_per_migration=True)
     with context.begin_transaction():

@@ -104,9 +104,10 @@ def square_crop(source: Path, target: Path, size: int) -> None:
             short = min(image.width, image.height)
             left, top = (image.width - short) // 2, (image.height - short) // 2
             box: tuple[int, int, int, int] | None = (left, top, left + short, top + short)
+            picture: Image.Image = image
             if image.mode not in _RESAMPLED_MODES:
-                image, box = image.crop(box).convert("RGBA"), None
-            square = image.resize((side, side), Image.Resampling.LANCZOS, box=box, reducing_gap=_REDUCING_GAP)
+                picture, box = image.crop(box).convert("RGBA"), None
+            square = picture.resize((side, side), Image.Resampling.LANCZOS, box=box, reducing_gap=_REDUCING_GAP)
             if square.mode != "RGB":
                 square = _flatten(square)
     except _DECODE_ERRORS as e:

@@ -17,7 +17,9 @@ class Renderer:
         self.base_url = base_url.rstrip("/")
 
     def is_local(self, fid: str | None) -> bool:
-        return bool(fid) and (fid == self.base_url or fid.startswith(self.base_url + "/"))
+        if not fid:
+            return False
+        return fid == self.base_url or fid.startswith(self.base_url + "/")
 
     def cover(self, attachment: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if attachment is None else attachment_json(attachment, self.base_url)

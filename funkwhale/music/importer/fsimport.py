@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
+from twisted.internet.defer import DeferredSemaphore, gatherResults
 from twisted.logger import Logger
 
 from funkwhale import storage
@@ -156,7 +156,8 @@ async def import_folder(
     async def one(path: Path) -> None:
         try:
             upload_id = await _register(ctx, library, path, previous.get(str(path)), scope, reference)
-            status = "unchanged" if upload_id is None else await process_upload(ctx, upload_id)
+            # process_upload answers None when the upload was no longer pending (nothing done)
+            status = "unchanged" if upload_id is None else (await process_upload(ctx, upload_id) or "unchanged")
         except OSError as e:
             status = "errored"
             summary.errors.append(f"{path}: {e.strerror or e}")
@@ -164,7 +165,7 @@ async def import_folder(
         setattr(summary, counter, getattr(summary, counter) + 1)
         progress(summary)
 
-    await gatherResults([limit.run(lambda p=p: Deferred.fromCoroutine(one(p))) for p in files], consumeErrors=True)
+    await gatherResults([limit.run(one, p) for p in files], consumeErrors=True)
     return summary
 
 

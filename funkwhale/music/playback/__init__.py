@@ -76,10 +76,10 @@ def local_source(settings: Settings, upload: dict[str, Any]) -> Source | None:
             return None
         relative: str | None = upload["audio_file"]
     else:
-        path = sources.local_path(upload.get("source"))
-        if path is None:
+        local = sources.local_path(upload.get("source"))
+        if local is None:
             return None
-        relative = None
+        path, relative = local, None
     extension = formats.extension_of(path.name)
     if extension is None:
         audio = formats.by_mimetype(upload.get("mimetype"))

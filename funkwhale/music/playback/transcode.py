@@ -15,10 +15,11 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
@@ -64,33 +65,36 @@ def ffmpeg_args(settings: Settings, path: Path, transcode: Transcode) -> list[st
     return args + ["-f", transcode.output.muxer, "pipe:1"]
 
 
+def _open_for_writing(path: Path) -> BinaryIO:
+    storage.ensure_parent(path)
+    return open(path, "wb")  # noqa: SIM115 (closed by CacheFile.finish/discard)
+
+
 class CacheFile:
     """A temporary file written in order from the blocking-work pool, then renamed into place or removed."""
 
-    def __init__(self, path: Path, on_backlog: Callable[[], None]) -> None:
+    def __init__(self, path: Path, fh: BinaryIO, on_backlog: Callable[[], None]) -> None:
         self.path = path
         self.backlog = 0
         self.failed = False
         self._on_backlog = on_backlog
-        self._fh: BinaryIO | None = None
+        self._fh = fh
         self._chain: Deferred[None] = succeed(None)
 
     @classmethod
     async def create(cls, final: Path, on_backlog: Callable[[], None]) -> CacheFile:
-        cache = cls(final.with_name(f"{final.name}.{uuid.uuid4().hex[:12]}.part"), on_backlog)
-        cache._fh = await run_io(cache._open)
-        return cache
-
-    def _open(self) -> BinaryIO:
-        storage.ensure_parent(self.path)
-        return open(self.path, "wb")  # noqa: SIM115 (closed by finish/discard)
+        path = final.with_name(f"{final.name}.{uuid.uuid4().hex[:12]}.part")
+        return cls(path, await run_io(_open_for_writing, path), on_backlog)
 
     def write(self, data: bytes) -> None:
         if self.failed:
             return
         self.backlog += len(data)
-        self._chain.addCallback(lambda _: Deferred.fromCoroutine(run_io(self._fh.write, data)))
+        self._chain.addCallback(self._write_now, data)
         self._chain.addBoth(self._written, len(data))
+
+    def _write_now(self, _: None, data: bytes) -> Deferred[int]:
+        return Deferred.fromCoroutine(run_io(self._fh.write, data))
 
     def _written(self, result: Any, size: int) -> None:
         self.backlog -= size
@@ -146,7 +150,9 @@ class FfmpegStream(ProcessProtocol):
         self.stderr = (self.stderr + data)[-STDERR_KEPT:]
 
     def processEnded(self, reason: Failure) -> None:
-        code = reason.value.exitCode  # 0 for ProcessDone, None when a signal ended it
+        error = reason.value
+        # 0 for ProcessDone, None when a signal ended it
+        code = error.exitCode if isinstance(error, (ProcessDone, ProcessTerminated)) else None
         if not self.ended.called:
             self.ended.callback(-1 if code is None else code)
 
@@ -167,10 +173,12 @@ class FfmpegStream(ProcessProtocol):
         should_read = not self._client_paused and backlog < CACHE_BACKLOG
         if should_read != self._reading and self.transport is not None and not self.ended.called:
             self._reading = should_read
+            # a Process pauses and resumes reading its pipes; IProcessTransport does not declare it
+            producer = cast(IPushProducer, self.transport)
             if should_read:
-                self.transport.resumeProducing()
+                producer.resumeProducing()
             else:
-                self.transport.pauseProducing()
+                producer.pauseProducing()
 
     def kill(self) -> None:
         """SIGKILL ffmpeg (the client went away, or the response is over)."""

@@ -40,7 +40,7 @@ def unknown(scopes: Iterable[str]) -> list[str]:
 
 def expand(scopes: Iterable[str]) -> frozenset[str]:
     """The leaf scopes ("read:profile", ...) that `scopes` grant: "read"/"write" stand for all of their mode."""
-    leaves = set()
+    leaves: set[str] = set()
     for scope in scopes:
         if scope in MODES:
             leaves.update(s for s in LEAF_SCOPES if s.startswith(scope + ":"))
