@@ -17,7 +17,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 from OpenSSL import SSL
@@ -25,7 +25,7 @@ from twisted.internet import defer, protocol
 from twisted.internet import reactor as global_reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
 from twisted.internet.error import ConnectError
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IPushProducer
 from twisted.internet.ssl import (
     Certificate,
     CertificateOptions,
@@ -34,6 +34,7 @@ from twisted.internet.ssl import (
     trustRootFromCertificates,
 )
 from twisted.internet.threads import deferToThread
+from twisted.python.failure import Failure
 from twisted.web.client import (
     Agent,
     FileBodyProducer,
@@ -95,7 +96,7 @@ def address_allowed(address: str) -> bool:
 async def system_resolver(host: str, port: int) -> list[str]:
     """The addresses of `host` from getaddrinfo, in a thread of the reactor's pool (the one meant for DNS)."""
     infos = await deferToThread(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 @dataclass(frozen=True)
@@ -180,11 +181,17 @@ class _PinnedEndpoint:
         return wrapClientTLS(self.tls, endpoint) if uri.scheme == b"https" else endpoint
 
 
+def _stop(transport: Any) -> None:
+    """Drop a response body's connection (the transport Agent gives a body protocol is a push producer)."""
+    if transport is not None:
+        cast(IPushProducer, transport).stopProducing()
+
+
 class _Discard(protocol.Protocol):
     """Abandons a body unread (drops the connection)."""
 
     def connectionMade(self) -> None:
-        self.transport.stopProducing()
+        _stop(self.transport)
 
 
 class _Collector(protocol.Protocol):
@@ -197,8 +204,7 @@ class _Collector(protocol.Protocol):
         self.done: defer.Deferred[bytes] = defer.Deferred(lambda _: self._abort())
 
     def _abort(self) -> None:
-        if self.transport is not None:
-            self.transport.stopProducing()
+        _stop(self.transport)
 
     def dataReceived(self, data: bytes) -> None:
         if self.done.called:
@@ -210,7 +216,7 @@ class _Collector(protocol.Protocol):
             return
         self.parts.append(data)
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         if self.done.called:
             return
         if reason.check(ResponseDone, PotentialDataLoss):

@@ -6,7 +6,7 @@ activitypub/ does not import web/ (DESIGN.md): this is its own small equivalent 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from klein import Klein
 from twisted.internet.defer import CancelledError
@@ -51,12 +51,12 @@ def install_errors(app: Klein) -> None:
 
     @app.handle_errors(FederationError)
     def _error(self: Any, request: Any, failure: Failure) -> bytes:
-        error = failure.value
+        error = cast(FederationError, failure.value)
         return respond(request, {"detail": error.detail, "code": error.code}, "application/json", error.status)
 
     @app.handle_errors(HTTPException)
     def _routing(self: Any, request: Any, failure: Failure) -> bytes:
-        status, body = routing_error(request, failure.value)
+        status, body = routing_error(request, cast(HTTPException, failure.value))
         return respond(request, body, "application/json", status)
 
     @app.handle_errors(CancelledError)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from klein import Klein
 from twisted.internet.defer import CancelledError
@@ -50,7 +50,7 @@ def install_api_errors(app: Klein) -> None:
 
     @app.handle_errors(HTTPException)
     def _routing(self: Any, request: Any, failure: Failure) -> bytes:
-        status, body = routing_error(request, failure.value)
+        status, body = routing_error(request, cast(HTTPException, failure.value))
         return json_response(request, body, status=status)
 
     @app.handle_errors(CancelledError)
