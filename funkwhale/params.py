@@ -2,12 +2,15 @@
 text PostgreSQL can store, integers that fit its bigint, JSON bodies made only of those.
 
 Pure functions raising `BadValue`; each API turns it into its own error shape. No web or Subsonic imports.
+`to_int` reads a body field for the domain and refuses it as the domain does (funkwhale.errors.Invalid).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from funkwhale.errors import Invalid
 
 BIGINT_MIN = -(2**63)
 BIGINT_MAX = 2**63 - 1
@@ -55,6 +58,19 @@ def parse_int(raw: str) -> int:
     if _DIGITS.fullmatch(text):
         raise OutOfRange(f"Ensure this value is between {BIGINT_MIN} and {BIGINT_MAX}.")
     raise BadValue("A valid integer is required.")
+
+
+def to_int(raw: Any, name: str, message: str = "A valid integer is required.") -> int:
+    """An integer from a query or body value (an int, or a string of ASCII digits) that fits a bigint; else
+    Invalid naming `name` with `message` (or the range when the number is too large)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise Invalid.field(name, message)
+    try:
+        return parse_int(raw) if isinstance(raw, str) else check_int(raw)
+    except OutOfRange as e:
+        raise Invalid.field(name, str(e)) from None
+    except BadValue:
+        raise Invalid.field(name, message) from None
 
 
 def check_json(body: dict[str, Any]) -> dict[str, Any]:

@@ -298,9 +298,36 @@ async def test_one_statement_per_list_whatever_the_page_holds(web_server, db_con
             cf.insert_upload(db_conn, lib, track)
             cf.tag(db_conn, "track", track, "x")
     many = [await statements(p) for p in paths]
-    assert many == few == [1, 1, 1, 2]  # the last one sets the trigram threshold first
+    assert many == few == [1, 1, 1, 3]  # the last one sets the trigram settings first and resets them after
     page = (await me.get("/api/v1/tracks/")).json
     assert page["count"] == 81 and len(page["results"]) == 50 and len(page["results"][-1]["uploads"]) == 2
+
+
+async def test_search_forces_index_scans_for_its_statement_only(web_server, db_conn, alice):
+    """A search turns sequential scans off for its own statement: whatever runs after it in the same transaction
+    is planned with the server's settings."""
+    seen: list[str] = []
+    real_run = web_server.ctx.db.run
+
+    async def checking_run(fn, *args, desc, **kw):
+        def run_then_show(txn, *a):
+            result = fn(txn, *a)
+            txn.execute("SHOW enable_seqscan")
+            seen.append(txn.fetchone()["enable_seqscan"])
+            return result
+
+        return await real_run(run_then_show, *args, desc=desc, **kw)
+
+    web_server.ctx.db.run = checking_run
+    lib = cf.insert_library(db_conn, alice, "me")
+    artist = cf.insert_artist(db_conn, "Someone")
+    cf.playable_track(db_conn, lib, artist, "one", cf.insert_album(db_conn, artist, "Album"))
+    me = cf.listener_client(web_server, db_conn, alice)
+    for path in ("/api/v1/tracks/?q=one", "/api/v1/albums/?q=album", "/api/v1/search?query=one"):
+        seen.clear()
+        resp = await me.get(path)
+        assert resp.code == 200, resp
+        assert seen and set(seen) == {"on"}, path
 
 
 @pytest_twisted.ensureDeferred

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from funkwhale.errors import Invalid
 from funkwhale.xmlchars import xml_safe
 
 FORMATS = {"m3u": "audio/x-mpegurl", "xspf": "application/xspf+xml"}
@@ -17,8 +18,11 @@ XSPF_NS = "http://xspf.org/ns/0/"
 _LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-class BadPlaylistFile(ValueError):
-    """The content is not a playlist file we can read."""
+class BadPlaylistFile(Invalid):
+    """The content is not a playlist file we can read (a refusal of the `content` field)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(fields={"content": [message]})
 
 
 def _duration(track: dict[str, Any]) -> int | None:

@@ -2,17 +2,18 @@
 positions inside its transaction, so `playlist_track.index` stays exactly 0..n-1 under concurrent edits (the
 UNIQUE(playlist_id, index) is checked at commit, which lets one UPDATE shift many rows).
 
-What a viewer sees of a playlist's entries (`_shown`): its owner sees them all (a track they may no longer play as
-not playable), anyone else only those whose track they may play, numbered 0..k-1 among themselves; the track
-count follows the same rule, the duration, `is_playable` and album covers count only playable entries."""
+What a viewer sees of a playlist's entries (funkwhale.music.sql's `Fragments.entry_shown`): its owner sees them all
+(a track they may no longer play as not playable), anyone else only those whose track they may play, numbered
+0..k-1 among themselves; the track count follows the same rule, the duration, `is_playable` and album covers count
+only playable entries."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from funkwhale.music.catalog.store import _select, _Sql, order_by  # the catalog's track JSON and orderings
-from funkwhale.music.visibility import Viewer, entry_shown, playable_track_exists, privacy_condition
+from funkwhale.music.sql import Fragments, order_by
+from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import ALBUM_COVERS, DEFAULT_ORDERING, ORDERINGS, PlaylistError
 
 
@@ -29,41 +30,32 @@ class Listing:
     offset: int = 0
 
 
-def _visible(sql: _Sql, viewer: Viewer) -> str:
+def _visible(sql: Fragments) -> str:
     """True for a playlist `pls` the viewer may see: theirs, `instance` ones when logged in, `everyone` ones."""
-    return sql.inline("pvis", *privacy_condition(viewer, "pls.privacy_level", "pls.user_id"))
+    return sql.visible("pls.privacy_level", "pls.user_id")
 
 
-def _shown(sql: _Sql, viewer: Viewer, track_column: str) -> str:
-    """True for an entry of the playlist `pls` whose track is `track_column` that the viewer sees."""
-    return sql.inline("shown", *entry_shown(viewer, "pls.user_id", track_column))
-
-
-def _has_playable(sql: _Sql) -> str:
+def _has_playable(sql: Fragments) -> str:
     return (
         "EXISTS (SELECT 1 FROM playlist_track ppt JOIN track ptt ON ptt.id = ppt.track_id"
-        f" WHERE ppt.playlist_id = pls.id AND {sql.track_playable('ptt')})"
+        f" WHERE ppt.playlist_id = pls.id AND {sql.track_playable('ptt.id')})"
     )
 
 
-def _columns(sql: _Sql, viewer: Viewer) -> str:
+def _columns(sql: Fragments) -> str:
     """The playlist JSON pieces over `pls`: owner, count of the entries shown, duration and album covers of the
     playable ones."""
-    best_duration = (
-        "(SELECT coalesce(max(pu.duration), 0) FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-        f" WHERE pu.track_id = spt.track_id AND {sql.playable} HAVING count(*) > 0)"
-    )
     return (
         "pls.id, pls.name, pls.description, pls.privacy_level, pls.creation_date, pls.modification_date,"
-        f" {_Sql.user_json('pls.user_id')} AS user,"
+        f" {sql.user_json('pls.user_id')} AS user,"
         " (SELECT json_build_object('count', count(*), 'duration', coalesce(sum(d), 0), 'playable', count(d))"
-        f" FROM (SELECT {best_duration} AS d FROM playlist_track spt WHERE spt.playlist_id = pls.id"
-        f" AND {_shown(sql, viewer, 'spt.track_id')} OFFSET 0) s)"
+        f" FROM (SELECT {sql.best_duration('spt.track_id')} AS d FROM playlist_track spt"
+        f" WHERE spt.playlist_id = pls.id AND {sql.entry_shown('pls.user_id', 'spt.track_id')} OFFSET 0) s)"
         " AS stats,"
         " (SELECT coalesce(json_agg(c.cover ORDER BY c.first), '[]'::json) FROM (SELECT min(cpt.index) AS first,"
         f" {sql.album_cover('cal')} AS cover FROM playlist_track cpt"
         " JOIN track ctr ON ctr.id = cpt.track_id JOIN album cal ON cal.id = ctr.album_id"
-        f" WHERE cpt.playlist_id = pls.id AND {sql.album_has_cover('cal')} AND {sql.track_playable('ctr')}"
+        f" WHERE cpt.playlist_id = pls.id AND {sql.album_has_cover('cal')} AND {sql.track_playable('ctr.id')}"
         f" GROUP BY cal.id ORDER BY first LIMIT {ALBUM_COVERS}) c) AS album_covers"
     )
 
@@ -74,35 +66,30 @@ def _ordering(fields: tuple[str, ...]) -> str:
 
 def list_txn(txn: Any, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
     """(total, rows of the page) of the playlists the viewer may see."""
-    sql = _Sql(listing.viewer)
-    where = [_visible(sql, listing.viewer)]
+    sql = Fragments(listing.viewer)
+    where = [_visible(sql)]
     if listing.user is not None:
-        where.append(f"pls.user_id = {sql.bind('user', listing.user)}")
+        where.append(f"pls.user_id = {sql.bind(listing.user, 'user')}")
     if listing.q:
         like = "%" + listing.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append(f"lower(pls.name) LIKE {sql.bind('q', like)}")
+        where.append(f"lower(pls.name) LIKE {sql.bind(like, 'q')}")
     if listing.playable is not None:
         where.append(_has_playable(sql) if listing.playable else f"NOT {_has_playable(sql)}")
-    txn.execute(
+    return sql.fetch_page(
+        txn,
         f"WITH page AS (SELECT pls.*, count(*) OVER () AS total FROM playlist pls WHERE {' AND '.join(where)}"
-        f" ORDER BY {_ordering(listing.ordering)} LIMIT {sql.bind('limit', listing.limit)}"
-        f" OFFSET {sql.bind('offset', listing.offset)})"
-        f" SELECT pls.total, {_columns(sql, listing.viewer)} FROM page pls ORDER BY {_ordering(listing.ordering)}",
-        sql.params,
+        f" ORDER BY {_ordering(listing.ordering)} LIMIT {sql.bind(listing.limit, 'limit')}"
+        f" OFFSET {sql.bind(listing.offset, 'offset')})"
+        f" SELECT pls.total, {_columns(sql)} FROM page pls ORDER BY {_ordering(listing.ordering)}",
     )
-    rows = txn.fetchall()
-    return (rows[0]["total"] if rows else 0), rows
 
 
 def detail_txn(txn: Any, viewer: Viewer, playlist_id: int) -> dict[str, Any] | None:
     """One playlist the viewer may see, else None."""
-    sql = _Sql(viewer)
-    txn.execute(
-        f"SELECT {_columns(sql, viewer)} FROM playlist pls WHERE pls.id = {sql.bind('id', playlist_id)}"
-        f" AND {_visible(sql, viewer)}",
-        sql.params,
+    sql = Fragments(viewer)
+    return sql.fetchone(
+        txn, f"SELECT {_columns(sql)} FROM playlist pls WHERE pls.id = {sql.bind(playlist_id)} AND {_visible(sql)}"
     )
-    return txn.fetchone()
 
 
 def tracks_txn(
@@ -114,22 +101,21 @@ def tracks_txn(
     track row plus `index` (its position among them: the real one for the owner, who sees them all) and `added`
     (when it was added). One statement.
     """
-    sql = _Sql(viewer)
-    window = f"s.position >= {sql.bind('start', start)}"
+    sql = Fragments(viewer)
+    window = f"s.position >= {sql.bind(start, 'start')}"
     if limit is not None:
-        window += f" AND s.position < {sql.bind('end', start + limit)}"
-    txn.execute(
+        window += f" AND s.position < {sql.bind(start + limit, 'end')}"
+    rows = sql.fetchall(
+        txn,
         "WITH found AS MATERIALIZED (SELECT pls.id, pls.user_id FROM playlist pls"
-        f" WHERE pls.id = {sql.bind('id', playlist_id)} AND {_visible(sql, viewer)}),"
+        f" WHERE pls.id = {sql.bind(playlist_id, 'id')} AND {_visible(sql)}),"
         " shown AS MATERIALIZED (SELECT pt.track_id, pt.creation_date,"
         " row_number() OVER (ORDER BY pt.index) - 1 AS position FROM found pls"
-        f" JOIN playlist_track pt ON pt.playlist_id = pls.id WHERE {_shown(sql, viewer, 'pt.track_id')})"
+        f" JOIN playlist_track pt ON pt.playlist_id = pls.id WHERE {sql.entry_shown('pls.user_id', 'pt.track_id')})"
         " SELECT (SELECT count(*) FROM shown) AS total, e.* FROM found f LEFT JOIN LATERAL (SELECT s.position AS index,"
-        f" s.creation_date AS added, {_select(sql, 'track')} FROM shown s JOIN track p ON p.id = s.track_id"
+        f" s.creation_date AS added, {sql.columns('track')} FROM shown s JOIN track p ON p.id = s.track_id"
         f" WHERE {window}) e ON true ORDER BY e.index",
-        sql.params,
     )
-    rows = txn.fetchall()
     if not rows:
         return None
     return rows[0]["total"], [r for r in rows if r["index"] is not None]
@@ -150,7 +136,7 @@ def create_txn(txn: Any, viewer: Viewer, name: str, privacy_level: str) -> dict[
     return detail_txn(txn, viewer, _insert_txn(txn, viewer, name, privacy_level))
 
 
-def _lock_txn(txn: Any, viewer: Viewer, playlist_id: int) -> None:
+def lock_txn(txn: Any, viewer: Viewer, playlist_id: int) -> None:
     """Lock the viewer's playlist for this transaction; 404 when they cannot see it, 403 when it is not theirs."""
     txn.execute("SELECT user_id, privacy_level FROM playlist WHERE id = %s FOR UPDATE", (playlist_id,))
     row = txn.fetchone()
@@ -171,7 +157,7 @@ def _count_txn(txn: Any, playlist_id: int) -> int:
 
 def update_txn(txn: Any, viewer: Viewer, playlist_id: int, changes: dict[str, str]) -> dict[str, Any]:
     """Set `name` and/or `privacy_level` of the viewer's playlist."""
-    _lock_txn(txn, viewer, playlist_id)
+    lock_txn(txn, viewer, playlist_id)
     assignments = ", ".join(f"{column} = %s" for column in changes)
     txn.execute(
         f"UPDATE playlist SET {assignments}, modification_date = now() WHERE id = %s",
@@ -181,7 +167,7 @@ def update_txn(txn: Any, viewer: Viewer, playlist_id: int, changes: dict[str, st
 
 
 def delete_txn(txn: Any, viewer: Viewer, playlist_id: int) -> None:
-    _lock_txn(txn, viewer, playlist_id)
+    lock_txn(txn, viewer, playlist_id)
     txn.execute("DELETE FROM playlist WHERE id = %s", (playlist_id,))
 
 
@@ -189,14 +175,14 @@ def add_txn(
     txn: Any, viewer: Viewer, playlist_id: int, track_ids: list[int], allow_duplicates: bool, max_tracks: int
 ) -> tuple[int, list[dict[str, Any]]]:
     """Append tracks (which the owner may play) in order; returns the new entries like `tracks_txn`."""
-    _lock_txn(txn, viewer, playlist_id)
-    playable, params = playable_track_exists(viewer, "t.id")
-    txn.execute(f"SELECT t.id FROM track t WHERE t.id = ANY(%s) AND {playable}", [track_ids, *params])
-    found = {r["id"] for r in txn.fetchall()}
+    lock_txn(txn, viewer, playlist_id)
+    sql = Fragments(viewer)
+    statement = f"SELECT t.id FROM track t WHERE t.id = ANY({sql.bind(track_ids)}) AND {sql.track_playable('t.id')}"
+    found = {r["id"] for r in sql.fetchall(txn, statement)}
     missing = sorted(set(track_ids) - found)
     if missing:
         names = ", ".join(str(i) for i in missing)
-        raise PlaylistError(400, f"Unknown or unplayable tracks: {names}.", "invalid", "tracks")
+        raise PlaylistError(400, f"Unknown or unplayable tracks: {names}.", "does_not_exist", "tracks")
     count = _count_txn(txn, playlist_id)
     if count + len(track_ids) > max_tracks:
         raise PlaylistError(400, f"Playlist would reach the maximum of {max_tracks} tracks.", "max_tracks")
@@ -227,15 +213,15 @@ def _append_txn(txn: Any, playlist_id: int, count: int, track_ids: list[int]) ->
 
 def match_txn(txn: Any, viewer: Viewer, wanted: list[tuple[str | None, str]]) -> list[int | None]:
     """For each folded (artist name or None, title), the first track the viewer may play that matches, else None."""
-    playable, params = playable_track_exists(viewer, "t.id")
-    txn.execute(
+    sql = Fragments(viewer)
+    artists, titles = sql.bind([artist for artist, _ in wanted]), sql.bind([title for _, title in wanted])
+    statement = (
         "SELECT (SELECT t.id FROM track t WHERE t.title_key = w.title"
         " AND (w.artist IS NULL OR t.artist_id IN (SELECT a.id FROM artist a WHERE a.name_key = w.artist))"
-        f" AND {playable} ORDER BY t.id LIMIT 1) AS id"
-        " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS w (artist, title, ord) ORDER BY w.ord",
-        [*params, [artist for artist, _ in wanted], [title for _, title in wanted]],
+        f" AND {sql.track_playable('t.id')} ORDER BY t.id LIMIT 1) AS id"
+        f" FROM unnest({artists}::text[], {titles}::text[]) WITH ORDINALITY AS w (artist, title, ord) ORDER BY w.ord"
     )
-    return [r["id"] for r in txn.fetchall()]
+    return [r["id"] for r in sql.fetchall(txn, statement)]
 
 
 def import_txn(
@@ -254,7 +240,7 @@ def import_txn(
 
 def remove_txn(txn: Any, viewer: Viewer, playlist_id: int, index: int) -> None:
     """Remove the entry at `index`; the ones after it move up."""
-    _lock_txn(txn, viewer, playlist_id)
+    lock_txn(txn, viewer, playlist_id)
     txn.execute("DELETE FROM playlist_track WHERE playlist_id = %s AND index = %s RETURNING id", (playlist_id, index))
     if txn.fetchone() is None:
         raise PlaylistError(400, "Index out of range.", "invalid", "index")
@@ -266,7 +252,7 @@ def remove_txn(txn: Any, viewer: Viewer, playlist_id: int, index: int) -> None:
 
 def move_txn(txn: Any, viewer: Viewer, playlist_id: int, source: int, target: int) -> None:
     """Move the entry at `source` to `target`; the ones between shift by one."""
-    _lock_txn(txn, viewer, playlist_id)
+    lock_txn(txn, viewer, playlist_id)
     count = _count_txn(txn, playlist_id)
     for field, value in (("from", source), ("to", target)):
         if not 0 <= value < count:
@@ -281,6 +267,6 @@ def move_txn(txn: Any, viewer: Viewer, playlist_id: int, source: int, target: in
 
 
 def clear_txn(txn: Any, viewer: Viewer, playlist_id: int) -> None:
-    _lock_txn(txn, viewer, playlist_id)
+    lock_txn(txn, viewer, playlist_id)
     txn.execute("DELETE FROM playlist_track WHERE playlist_id = %s", (playlist_id,))
     _touch_txn(txn, playlist_id)

@@ -8,7 +8,10 @@ played the session answers 404 "No more tracks" (start a new session to listen a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
+
+from funkwhale.errors import Invalid, kind_of_status
+from funkwhale.params import to_int
 
 RADIO_TYPES = ("random", "favorites", "less-listened", "tag", "artist", "library", "custom")
 RELATED_TYPES = ("tag", "artist", "library")  # the types that need a `related_object_id`
@@ -21,17 +24,17 @@ FILTERS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class RadioError(Exception):
-    """A refused radio request; nothing was written. `field` names the offending input, if any."""
+class RadioError(Invalid):
+    """Invalid as store.py spells it: `detail` about `field` (if any), or a refusal of the given HTTP status."""
 
     def __init__(self, detail: str, status: int = 400, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.field = field
+        if field:
+            super().__init__(fields={field: [detail]})
+        else:
+            super().__init__(detail, kind=kind_of_status(status))
 
 
-def is_id(value: Any) -> bool:
+def is_id(value: Any) -> TypeGuard[int]:
     """True for a database id (a positive integer that fits a bigint)."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
@@ -54,3 +57,60 @@ def clean_config(config: Any) -> list[dict[str, Any]]:
             raise RadioError(f'"{key}" must list strings.', field="config")
         cleaned.append({"type": f["type"], key: values, **({"not": True} if f.get("not") else {})})
     return cleaned
+
+
+def clean_radio(body: dict[str, Any], partial: bool) -> dict[str, Any]:
+    """The custom radio columns a create/update sets (name, description, is_public, config), checked for shape;
+    Invalid naming the first bad one. `partial` (PATCH): absent fields stay unchanged."""
+    fields: dict[str, Any] = {}
+    if "name" in body or not partial:
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
+            raise Invalid.field("name", "Give the radio a name (at most 100 characters).")
+        fields["name"] = name.strip()
+    if "description" in body:
+        if not isinstance(body["description"], str):
+            raise Invalid.field("description", "Not a valid string.")
+        fields["description"] = body["description"]
+    if "is_public" in body:
+        if not isinstance(body["is_public"], bool):
+            raise Invalid.field("is_public", "Must be a valid boolean.")
+        fields["is_public"] = body["is_public"]
+    if "config" in body or not partial:
+        fields["config"] = clean_config(body.get("config"))
+    return fields
+
+
+def clean_session(body: dict[str, Any]) -> dict[str, Any]:
+    """A new session's radio_type, with the related_object_id (an artist id, a tag name or a library uuid, not
+    yet checked against the database) or custom_radio id its type needs; Invalid naming the first bad field."""
+    kind = body.get("radio_type")
+    if kind not in RADIO_TYPES:
+        raise Invalid.field("radio_type", f'"{kind}" is not a valid choice.')
+    fields: dict[str, Any] = {"radio_type": kind}
+    if kind in RELATED_TYPES:
+        related = body.get("related_object_id")
+        if related in (None, ""):
+            raise Invalid.field("related_object_id", "This radio needs a related object.")
+        fields["related_object_id"] = _artist_id(related) if kind == "artist" else str(related)
+    if kind == "custom":
+        radio_id = body.get("custom_radio")
+        if not is_id(radio_id):
+            raise Invalid.field("custom_radio", "A custom radio id is required.")
+        fields["custom_radio"] = radio_id
+    return fields
+
+
+def _artist_id(raw: Any) -> int:
+    value = to_int(raw, "related_object_id", "An artist id is a number.")
+    if not is_id(value):
+        raise Invalid.field("related_object_id", "An artist id is a number.")
+    return value
+
+
+def session_id(body: dict[str, Any]) -> int:
+    """The `session` a next-track request names; Invalid unless it is an id."""
+    value = body.get("session")
+    if not is_id(value):
+        raise Invalid.field("session", "A session id is required.")
+    return value

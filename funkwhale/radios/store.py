@@ -7,14 +7,15 @@ from typing import Any
 
 from psycopg2.extras import Json
 
-from funkwhale.music.catalog.store import Filters, Listing, _Sql, list_txn, tag_shown
+from funkwhale.db.params import PositionalParams
+from funkwhale.music.catalog.store import Filters, Listing, list_txn
 from funkwhale.music.catalog.store import detail_txn as track_detail_txn
+from funkwhale.music.sql import Fragments
 from funkwhale.music.visibility import Viewer, library_condition
 from funkwhale.radios import FILTERS, RadioError
 
 RADIO_COLUMNS = (
-    "r.id, r.name, r.description, r.is_public, r.config, r.creation_date,"
-    f" {_Sql.user_json('r.user_id')} AS user"
+    f"r.id, r.name, r.description, r.is_public, r.config, r.creation_date, {Fragments.user_json('r.user_id')} AS user"
 )
 
 
@@ -28,33 +29,24 @@ def _uuids(values: list[str], field: str) -> list[str]:
 # -- pools -------------------------------------------------------------------------------------------------------
 
 
-def _filter_condition(sql: _Sql, f: dict[str, Any], n: int) -> str:
+def _filter_condition(sql: Fragments, f: dict[str, Any]) -> str:
     """SQL true for a track `t` that one filter (tag / artist / library) names."""
     kind = f["type"]
     values = f[FILTERS[kind][0]]
     if kind == "tag":
-        names = sql.bind(f"tags_{n}", [v.lower() for v in values])
-        tagged = {
-            kind: "SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
-            f" WHERE lower(g.name) = ANY({names}) AND ti.object_type = '{kind}' AND {tag_shown('ti', sql.playable)}"
-            for kind in ("track", "album", "artist")
-        }  # three sets hashed once each, rather than a lookup per track; coalesce: no album is not a match
-        cond = (
-            f"coalesce(t.id IN ({tagged['track']}) OR t.album_id IN ({tagged['album']})"
-            f" OR t.artist_id IN ({tagged['artist']}), false)"
-        )
+        cond = sql.track_tagged(f"SELECT id FROM tag WHERE lower(name) = ANY({sql.bind([v.lower() for v in values])})")
     elif kind == "artist":
-        ids = sql.bind(f"artists_{n}", values)
+        ids = sql.bind(values)
         cond = (
             f"(t.artist_id = ANY({ids}) OR EXISTS (SELECT 1 FROM album fa WHERE fa.id = t.album_id"
             f" AND fa.artist_id = ANY({ids})))"
         )
     else:
-        cond = sql.track_playable("t", f" AND pl.uuid = ANY({sql.bind(f'libs_{n}', values)}::uuid[])")
+        cond = sql.track_playable("t.id", f" AND pl.uuid = ANY({sql.bind(values)}::uuid[])")
     return f"NOT {cond}" if f.get("not") else cond
 
 
-def _pool(sql: _Sql, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str]:
+def _pool(sql: Fragments, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str]:
     """(condition on `t`, ORDER BY of the draw: lowest weight first where there is one, else at random) of a
     session's pool: playable tracks whose artists the listener did not hide."""
     kind, related = session["radio_type"], session["related_object_id"]
@@ -62,25 +54,25 @@ def _pool(sql: _Sql, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str]
     if kind == "favorites":
         cond = (
             "EXISTS (SELECT 1 FROM track_favorite tf WHERE tf.track_id = t.id"
-            f" AND tf.user_id = {sql.bind('user', viewer.user_id)})"
+            f" AND tf.user_id = {sql.bind(viewer.user_id)})"
         )
     elif kind == "less-listened":
         cond = "true"
         order = (
             "(SELECT count(*) FROM listening li WHERE li.track_id = t.id"
-            f" AND li.user_id = {sql.bind('user', viewer.user_id)}), random()"
+            f" AND li.user_id = {sql.bind(viewer.user_id)}), random()"
         )
     elif kind == "tag":
-        cond = _filter_condition(sql, {"type": "tag", "names": [related]}, 0)
+        cond = _filter_condition(sql, {"type": "tag", "names": [related]})
     elif kind == "artist":
-        cond = _filter_condition(sql, {"type": "artist", "ids": [int(related)]}, 0)
+        cond = _filter_condition(sql, {"type": "artist", "ids": [int(related)]})
     elif kind == "library":
-        cond = _filter_condition(sql, {"type": "library", "uuids": [related]}, 0)
+        cond = _filter_condition(sql, {"type": "library", "uuids": [related]})
     elif kind == "custom":
-        cond = " AND ".join([_filter_condition(sql, f, n) for n, f in enumerate(session["config"])] or ["true"])
+        cond = " AND ".join([_filter_condition(sql, f) for f in session["config"]] or ["true"])
     else:
         cond = "true"
-    return f"({cond}) AND {sql.track_playable('t')} AND {sql.track_not_filtered('t')}", order
+    return f"({cond}) AND {sql.track_playable('t.id')} AND {sql.track_not_filtered('t')}", order
 
 
 def check_related_txn(txn: Any, viewer: Viewer, kind: str, values: list[Any], field: str) -> list[Any]:
@@ -91,9 +83,11 @@ def check_related_txn(txn: Any, viewer: Viewer, kind: str, values: list[Any], fi
         txn.execute("SELECT count(*) AS n FROM artist WHERE id = ANY(%s)", (values,))
     else:
         values = _uuids(values, field)
-        visible, params = library_condition(viewer, "l")
+        params = PositionalParams()
         txn.execute(
-            f"SELECT count(*) AS n FROM library l WHERE l.uuid = ANY(%s::uuid[]) AND {visible}", [values, *params]
+            f"SELECT count(*) AS n FROM library l WHERE l.uuid = ANY({params.bind(values)}::uuid[])"
+            f" AND {library_condition(params, viewer, 'l')}",
+            params.params,
         )
     if txn.fetchone()["n"] != len(set(values)):
         raise RadioError(f"No {kind} matches {', '.join(map(str, values))}.", field=field)
@@ -146,9 +140,9 @@ def next_track_txn(txn: Any, viewer: Viewer, session_id: int) -> dict[str, Any]:
     session = txn.fetchone()
     if session is None:
         raise RadioError("No such radio session.", status=404)
-    sql = _Sql(viewer)
+    sql = Fragments(viewer)
     cond, order = _pool(sql, viewer, session)
-    sid = sql.bind("session", session_id)
+    sid = sql.bind(session_id)
     # The pool minus what the session played; among the lowest weights, one at random. LIMIT 1 makes this a
     # single pass keeping the best row so far (a top-1 heap), not a sort of the pool.
     txn.execute(
@@ -230,7 +224,7 @@ def radio_tracks_txn(
     radio = radio_txn(txn, viewer, radio_id)
     if radio is None:
         return None
-    sql = _Sql(viewer)
+    sql = Fragments(viewer)
     cond, _ = _pool(sql, viewer, {"radio_type": "custom", "related_object_id": None, "config": radio["config"]})
     txn.execute(f"SELECT t.id FROM track t WHERE {cond} ORDER BY t.id", sql.params)
     ids = [r["id"] for r in txn.fetchall()]

@@ -5,10 +5,11 @@ longer playable (no uploads); another user's are listed only when the viewer may
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from funkwhale.music.catalog.store import _select, _Sql, order_by  # the catalog's track JSON and orderings
-from funkwhale.music.visibility import Viewer, entry_shown, playable_track_exists, privacy_condition
+from funkwhale.music.sql import Fragments, order_by
+from funkwhale.music.visibility import Viewer
 from funkwhale.social import Refused
 
 # The tables of a user's track activity, as the API names them.
@@ -30,9 +31,9 @@ class Listing:
     offset: int = 0
 
 
-def _owner_visible(sql: _Sql, viewer: Viewer) -> str:
+def _owner_visible(sql: Fragments) -> str:
     """True for an activity row `e` of user `u` the viewer may see (see the package docstring)."""
-    return sql.inline("ovis", *privacy_condition(viewer, "u.privacy_level", "e.user_id"))
+    return sql.visible("u.privacy_level", "e.user_id")
 
 
 def _ordering(fields: tuple[str, ...]) -> str:
@@ -43,45 +44,46 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
     """(total, page) of favorites or listenings (`kind`) the viewer may see (others' only for tracks the viewer
     may play, and the total counts only those); each row is the catalog's track row plus `entry_id`, `entry_date`
     and `owner` (json). One statement."""
-    sql = _Sql(listing.viewer)
+    sql = Fragments(listing.viewer)
     where = [
-        _owner_visible(sql, listing.viewer),
-        sql.inline("shown", *entry_shown(listing.viewer, "e.user_id", "ft.id")),
+        _owner_visible(sql),
+        sql.entry_shown("e.user_id", "ft.id"),
         sql.track_not_filtered("ft"),
     ]
     if listing.mine:
-        where.append(f"e.user_id = {sql.bind('mine', listing.viewer.user_id)}")
+        where.append(f"e.user_id = {sql.bind(listing.viewer.user_id, 'mine')}")
     if listing.user is not None:
-        where.append(f"e.user_id = {sql.bind('user', listing.user)}")
+        where.append(f"e.user_id = {sql.bind(listing.user, 'user')}")
     if listing.q:
-        sql.bind("q_like", "%" + listing.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        sql.bind("%" + listing.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", "q_like")
         where.append(
             "EXISTS (SELECT 1 FROM track qt LEFT JOIN album qal ON qal.id = qt.album_id"
             " JOIN artist qar ON qar.id = qt.artist_id WHERE qt.id = e.track_id AND (qt.title_key LIKE %(q_like)s"
             " OR qar.name_key LIKE %(q_like)s OR qal.title_key LIKE %(q_like)s))"
         )
     order = _ordering(listing.ordering)
-    txn.execute(
+    return sql.fetch_page(
+        txn,
         f"WITH page AS (SELECT e.id, e.user_id, e.track_id, e.creation_date, count(*) OVER () AS total,"
         f" row_number() OVER (ORDER BY {order}) AS ord FROM {ACTIVITY_TABLES[kind]} e JOIN users u ON u.id = e.user_id"
         " JOIN track ft ON ft.id = e.track_id"
-        f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {sql.bind('limit', listing.limit)}"
-        f" OFFSET {sql.bind('offset', listing.offset)})"
+        f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {sql.bind(listing.limit, 'limit')}"
+        f" OFFSET {sql.bind(listing.offset, 'offset')})"
         " SELECT e.total, e.id AS entry_id, e.creation_date AS entry_date,"
-        f" {_Sql.user_json('e.user_id')} AS owner,"
-        f" {_select(sql, 'track')} FROM page e JOIN track p ON p.id = e.track_id ORDER BY e.ord",
-        sql.params,
+        f" {sql.user_json('e.user_id')} AS owner,"
+        f" {sql.columns('track')} FROM page e JOIN track p ON p.id = e.track_id ORDER BY e.ord",
     )
-    rows = txn.fetchall()
-    return (rows[0]["total"] if rows else 0), rows
 
 
-def _playable_insert_txn(txn: Any, viewer: Viewer, sql_insert: str, track_id: int) -> dict[str, Any] | None:
-    """Run `sql_insert` (INSERT ... SELECT %s, t.id ... RETURNING) for a track the viewer may play; None (and
-    nothing written) when the track is unknown or not playable."""
-    playable, params = playable_track_exists(viewer, "t.id")
-    txn.execute(sql_insert.format(playable=playable), [viewer.user_id, track_id, *params])
-    return txn.fetchone()
+def _playable_insert_txn(txn: Any, viewer: Viewer, table: str, track_id: int, tail: str) -> dict[str, Any] | None:
+    """Insert a row of the viewer's into `table` (track_favorite or listening) for a track they may play, then
+    `tail` (ON CONFLICT ..., RETURNING ...); None (and nothing written) when the track is unknown or not playable."""
+    sql = Fragments(viewer)
+    return sql.fetchone(
+        txn,
+        f"INSERT INTO {table} (user_id, track_id) SELECT %(me)s, t.id FROM track t"
+        f" WHERE t.id = {sql.bind(track_id)} AND {sql.track_playable('t.id')} {tail}",
+    )
 
 
 def add_favorite_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any] | None:
@@ -89,10 +91,10 @@ def add_favorite_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any] 
     return _playable_insert_txn(
         txn,
         viewer,
-        "INSERT INTO track_favorite (user_id, track_id) SELECT %s, t.id FROM track t WHERE t.id = %s AND {playable}"
-        " ON CONFLICT (user_id, track_id) DO UPDATE SET source = track_favorite.source"
-        " RETURNING id, track_id AS track, creation_date",
+        "track_favorite",
         track_id,
+        "ON CONFLICT (user_id, track_id) DO UPDATE SET source = track_favorite.source"
+        " RETURNING id, track_id AS track, creation_date",
     )
 
 
@@ -115,13 +117,7 @@ def favorite_ids_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
 
 def add_listening_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any] | None:
     """Record a listen of a track the viewer may play, else None."""
-    return _playable_insert_txn(
-        txn,
-        viewer,
-        "INSERT INTO listening (user_id, track_id) SELECT %s, t.id FROM track t WHERE t.id = %s AND {playable}"
-        " RETURNING id, track_id AS track, creation_date",
-        track_id,
-    )
+    return _playable_insert_txn(txn, viewer, "listening", track_id, "RETURNING id, track_id AS track, creation_date")
 
 
 # -- content filters -------------------------------------------------------------------------------------------------
@@ -166,3 +162,34 @@ def delete_filter_txn(txn: Any, viewer: Viewer, filter_uuid: str) -> bool:
         "DELETE FROM user_filter WHERE user_id = %s AND uuid = %s::uuid RETURNING id", (viewer.user_id, filter_uuid)
     )
     return txn.fetchone() is not None
+
+
+# -- bulk writes (funkwhale.social.activity) -------------------------------------------------------------------------
+
+
+def add_favorites_txn(txn: Any, viewer: Viewer, track_ids: list[int], source: str) -> list[int]:
+    """Favorite the tracks the viewer may play (one already a favorite keeps its source); the ids written."""
+    playable, params = playable_track_exists(viewer, "t.id")
+    txn.execute(
+        "INSERT INTO track_favorite (user_id, track_id, source) SELECT %s, t.id, %s FROM track t"
+        f" WHERE t.id = ANY(%s::bigint[]) AND {playable}"
+        " ON CONFLICT (user_id, track_id) DO UPDATE SET source = track_favorite.source RETURNING track_id",
+        [viewer.user_id, source, track_ids, *params],
+    )
+    return [row["track_id"] for row in txn.fetchall()]
+
+
+def remove_favorites_txn(txn: Any, viewer: Viewer, track_ids: list[int]) -> None:
+    txn.execute("DELETE FROM track_favorite WHERE user_id = %s AND track_id = ANY(%s)", (viewer.user_id, track_ids))
+
+
+def add_listenings_txn(txn: Any, viewer: Viewer, plays: list[tuple[int, datetime | None]], source: str) -> list[int]:
+    """Listenings (at the time given, else now) of the tracks the viewer may play; the track ids written."""
+    playable, params = playable_track_exists(viewer, "p.track")
+    txn.execute(
+        "INSERT INTO listening (user_id, track_id, creation_date, source)"
+        " SELECT %s, p.track, coalesce(p.at, now()), %s FROM unnest(%s::bigint[], %s::timestamptz[]) p(track, at)"
+        f" WHERE {playable} RETURNING track_id",
+        [viewer.user_id, source, [track for track, _ in plays], [when for _, when in plays], *params],
+    )
+    return [row["track_id"] for row in txn.fetchall()]

@@ -1,9 +1,9 @@
 """Annotations: star / unstar, setRating, scrobble and getNowPlaying.
 
 Starred songs are the listener's favorites (the REST API's), starred albums and artists Subsonic's own tables;
-a submitted scrobble is a listening in the history. A "now playing" scrobble (`submission=false`) is kept in
-Redis for NOW_PLAYING_SECONDS, per user and player (`c`): a sorted set of `<user id>:<player>` by time and a hash
-of what each plays.
+a submitted scrobble is a listening in the history; both written by funkwhale.social.activity. A "now playing"
+scrobble (`submission=false`) is kept in Redis for NOW_PLAYING_SECONDS, per user and player (`c`): a sorted set of
+`<user id>:<player>` by time and a hash of what each plays.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import zlib
 from typing import Any
 
 from funkwhale.context import Context
+from funkwhale.music.visibility import Viewer
+from funkwhale.social import activity
 from funkwhale.subsonic import ids, serializers
 from funkwhale.subsonic.browsing import run
 from funkwhale.subsonic.errors import bad_value, missing
 from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.userdata import store
 
+SOURCE = "subsonic"  # the `source` of the favorites and listenings Subsonic writes
 NOW_PLAYING_SECONDS = 15 * 60
 NOW_PLAYING = "fw:subsonic:nowplaying"  # sorted set: "<user id>:<player>" -> unix time
 NOW_PLAYING_TRACKS = "fw:subsonic:nowplaying:tracks"  # hash: "<user id>:<player>" -> {"track", "time", "player"}
@@ -39,15 +42,28 @@ def _starred(call: Call) -> dict[str, list[int]]:
     return wanted
 
 
+def _star_txn(txn: Any, viewer: Viewer, wanted: dict[str, list[int]]) -> None:
+    """Songs become favorites (source `subsonic`), albums and artists Subsonic stars; all or nothing."""
+    if wanted[ids.TRACK]:
+        activity.favorite_txn(txn, viewer, wanted[ids.TRACK], SOURCE)
+    store.star_txn(txn, viewer, wanted)
+
+
+def _unstar_txn(txn: Any, viewer: Viewer, wanted: dict[str, list[int]]) -> None:
+    if wanted[ids.TRACK]:
+        activity.unfavorite_txn(txn, viewer, wanted[ids.TRACK])
+    store.unstar_txn(txn, viewer, wanted)
+
+
 @endpoint("star", scope="write:favorites")
 async def star(ctx: Context, call: Call) -> dict[str, Any]:
-    await run(ctx, store.star_txn, call.viewer, _starred(call), name="star")
+    await run(ctx, _star_txn, call.viewer, _starred(call), name="star")
     return {}
 
 
 @endpoint("unstar", scope="write:favorites")
 async def unstar(ctx: Context, call: Call) -> dict[str, Any]:
-    await run(ctx, store.unstar_txn, call.viewer, _starred(call), name="unstar")
+    await run(ctx, _unstar_txn, call.viewer, _starred(call), name="unstar")
     return {}
 
 
@@ -74,7 +90,7 @@ async def scrobble(ctx: Context, call: Call) -> dict[str, Any]:
         return {}
     times = call.params.times("time")
     plays = [(track, times[n] if n < len(times) else None) for n, track in enumerate(tracks)]
-    await run(ctx, store.scrobble_txn, call.viewer, plays, name="scrobble")
+    await run(ctx, activity.listen_txn, call.viewer, plays, SOURCE, name="scrobble")
     return {}
 
 

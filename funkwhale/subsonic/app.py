@@ -15,6 +15,7 @@ from twisted.internet.defer import CancelledError
 from twisted.logger import Logger
 
 from funkwhale.context import Context
+from funkwhale.errors import Invalid
 from funkwhale.subsonic import errors
 from funkwhale.subsonic.auth import authenticate, check_enabled
 from funkwhale.subsonic.errors import SubsonicError
@@ -62,6 +63,9 @@ class SubsonicApp:
             result = await self._dispatch(request, method, params)
         except SubsonicError as e:
             result = envelope(None, (e.code, e.message))
+        except Invalid as e:
+            refusal = errors.from_invalid(e)
+            result = envelope(None, (refusal.code, refusal.message))
         except CancelledError:
             return b""  # the client went away
         except Exception:

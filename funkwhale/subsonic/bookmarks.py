@@ -14,8 +14,8 @@ from funkwhale.subsonic.render import iso
 from funkwhale.subsonic.userdata import store
 
 MAX_COMMENT = 1000
-NO_QUEUE = {"current_track_id": None, "position": 0, "changed": datetime.fromtimestamp(0, UTC), "changed_by": "",
-            "songs": []}  # fmt: skip
+NO_QUEUE: dict[str, Any] = {"current_track_id": None, "position": 0, "changed": datetime.fromtimestamp(0, UTC),
+                             "changed_by": "", "songs": []}  # fmt: skip
 
 
 @endpoint("getBookmarks", scope="read:listenings")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from funkwhale.errors import Invalid
+
 GENERIC = 0
 MISSING_PARAMETER = 10
 CLIENT_TOO_OLD = 20
@@ -34,3 +36,16 @@ def not_found(what: str = "The requested data was not found.") -> SubsonicError:
 
 def bad_value(name: str, value: str) -> SubsonicError:
     return SubsonicError(GENERIC, f"Invalid value for parameter {name}: {value!r}")
+
+
+def from_invalid(error: Invalid) -> SubsonicError:
+    """A domain refusal in Subsonic's terms: 70 for what does not exist (or names objects that do not), 50 for
+    what the caller may not do, 40 for bad credentials, 0 for any other refusal (missing parameters, 10, are
+    found by the Subsonic layer itself)."""
+    if error.kind == "not_found" or error.code == "does_not_exist":
+        return SubsonicError(NOT_FOUND, error.detail)
+    if error.kind == "forbidden":
+        return SubsonicError(NOT_AUTHORIZED, error.detail)
+    if error.kind == "unauthenticated":
+        return SubsonicError(WRONG_CREDENTIALS, error.detail)
+    return SubsonicError(GENERIC, error.detail)

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from funkwhale import playlists
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
-from funkwhale.playlists import PlaylistError
+from funkwhale.params import BIGINT_MAX, BadValue, OutOfRange, parse_int
 from funkwhale.playlists import store as playlists_store
 from funkwhale.subsonic import ids, serializers
 from funkwhale.subsonic.browsing import run
-from funkwhale.subsonic.errors import GENERIC, NOT_AUTHORIZED, SubsonicError, bad_value, missing, not_found
+from funkwhale.subsonic.errors import bad_value, missing
 from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.render import iso
 from funkwhale.subsonic.userdata import store
-
-MAX_NAME = 100
 
 
 def playlist(row: dict[str, Any], me: int, entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -45,22 +44,21 @@ def playlist(row: dict[str, Any], me: int, entries: list[dict[str, Any]] | None 
     return out
 
 
-async def _write(ctx: Context, fn: Any, *args: Any, name: str) -> Any:
-    """Run a playlist change; the domain's refusals as Subsonic errors (nothing written)."""
-    try:
-        return await run(ctx, fn, *args, name=name)
-    except PlaylistError as e:
-        if e.status == 404 or e.field == "tracks":
-            raise not_found(e.detail) from None
-        if e.status == 403:
-            raise SubsonicError(NOT_AUTHORIZED, "Only the owner may change a playlist.") from None
-        raise SubsonicError(GENERIC, e.detail) from None
-
-
 def _name(value: str | None) -> str | None:
-    if value is not None and not 1 <= len(value.strip()) <= MAX_NAME:
-        raise SubsonicError(GENERIC, f"A playlist name has 1 to {MAX_NAME} characters.")
-    return value.strip() if value is not None else None
+    """A playlist name checked by the playlists' own rules (error 0 when refused)."""
+    return None if value is None else playlists.clean_changes({"name": value}, partial=True)["name"]
+
+
+def _index(value: str) -> int:
+    """A songIndexToRemove: ASCII digits (error 0 otherwise); one beyond a bigint names no entry (70 later)."""
+    if value.strip().startswith(("+", "-")):
+        raise bad_value("songIndexToRemove", value)
+    try:
+        return parse_int(value)
+    except OutOfRange:
+        return BIGINT_MAX
+    except BadValue:
+        raise bad_value("songIndexToRemove", value) from None
 
 
 def _songs(call: Call, name: str) -> list[int]:
@@ -89,7 +87,7 @@ async def create_playlist(ctx: Context, call: Call) -> dict[str, Any]:
         raise missing("name")
     number = ids.number(replace, ids.PLAYLIST) if replace is not None else None
     max_tracks = await instance_settings.get(ctx, "playlists__max_tracks")
-    row = await _write(
+    row = await run(
         ctx, store.create_playlist_txn, call.viewer, name, _songs(call, "songId"), max_tracks, number,
         name="create_playlist",
     )  # fmt: skip
@@ -100,25 +98,25 @@ async def create_playlist(ctx: Context, call: Call) -> dict[str, Any]:
 async def update_playlist(ctx: Context, call: Call) -> dict[str, Any]:
     number = ids.number(call.params.require("playlistId"), ids.PLAYLIST)
     params = call.params
-    changes = {}
-    if "name" in params:
-        changes["name"] = _name(params.get("name"))
-    if params.get("comment") is not None:
-        changes["description"] = params.get("comment")
+    changes: dict[str, str] = {}
+    name = _name(params.get("name"))
+    if name is not None:
+        changes["name"] = name
+    comment = params.get("comment")
+    if comment is not None:
+        changes["description"] = comment
     public = params.bool("public") if "public" in params else None
     remove = []
     for value in params.all("songIndexToRemove"):
-        if not value.strip().isdigit():
-            raise bad_value("songIndexToRemove", value)
-        remove.append(int(value))
+        remove.append(_index(value))
     max_tracks = await instance_settings.get(ctx, "playlists__max_tracks")
     edit = store.PlaylistEdit(changes, public, remove, _songs(call, "songIdToAdd"))
-    await _write(ctx, store.update_playlist_txn, call.viewer, number, edit, max_tracks, name="update_playlist")
+    await run(ctx, store.update_playlist_txn, call.viewer, number, edit, max_tracks, name="update_playlist")
     return {}
 
 
 @endpoint("deletePlaylist", scope="write:playlists")
 async def delete_playlist(ctx: Context, call: Call) -> dict[str, Any]:
     number = ids.number(call.params.require("id"), ids.PLAYLIST)
-    await _write(ctx, playlists_store.delete_txn, call.viewer, number, name="delete_playlist")
+    await run(ctx, playlists_store.delete_txn, call.viewer, number, name="delete_playlist")
     return {}

@@ -2,7 +2,7 @@
 
 What a viewer sees is what the REST API shows them: content with at least one upload that
 `funkwhale.music.visibility.playable_upload_condition` accepts (optionally in one music folder = library), and of
-it only the covers and genres those uploads brought (funkwhale.music.catalog.store: `album_cover_id`,
+it only the covers and genres those uploads brought (funkwhale.music.sql's `Fragments`: `album_cover_id`,
 `tag_names`, `tag_shown`). Lists
 and searches also hide the artists the viewer filtered out (`user_filter`); details stay reachable.
 
@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from funkwhale.music.catalog.store import _Sql, album_cover_id, tag_names, tag_shown
+from funkwhale.db.params import PositionalParams
 from funkwhale.music.normalize import fold
-from funkwhale.music.visibility import Viewer, library_condition, playable_upload_condition
+from funkwhale.music.sql import Fragments
+from funkwhale.music.visibility import Viewer, library_condition
 from funkwhale.users.models import Principal
 from funkwhale.users.oauth import store as oauth_store
 
@@ -58,51 +59,9 @@ def nested(select: str) -> str:
     return f"(SELECT coalesce(json_agg(x ORDER BY x.ord), '[]'::json) FROM ({select}) x)"
 
 
-class Query:
-    """One statement's fragments and named parameters, for a viewer and optionally one music folder."""
-
-    def __init__(self, viewer: Viewer, folder: int | None = None) -> None:
-        self.viewer = viewer
-        self.params: dict[str, Any] = {"me": viewer.user_id}
-        condition, values = playable_upload_condition(viewer, "pu", "pl")
-        pieces = condition.split("%s")
-        self.playable = pieces[0] + "".join(self.bind(v) + p for v, p in zip(values, pieces[1:], strict=True))
-        if folder is not None:
-            self.playable += f" AND pl.id = {self.bind(folder)}"
-
-    def bind(self, value: Any) -> str:
-        name = f"p{len(self.params)}"
-        self.params[name] = value
-        return f"%({name})s"
-
-    # -- who sees what ------------------------------------------------------------------------------------------
-    def track_playable(self, track_id: str) -> str:
-        return (
-            "EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-            f" WHERE pu.track_id = {track_id} AND {self.playable})"
-        )
-
-    def album_playable(self, album_id: str) -> str:
-        return f"EXISTS (SELECT 1 FROM track xt WHERE xt.album_id = {album_id} AND {self.track_playable('xt.id')})"
-
-    def artist_playable(self, artist_id: str) -> str:
-        return (
-            f"(EXISTS (SELECT 1 FROM track xt WHERE xt.artist_id = {artist_id} AND {self.track_playable('xt.id')})"
-            f" OR EXISTS (SELECT 1 FROM album xal WHERE xal.artist_id = {artist_id}"
-            f" AND {self.album_playable('xal.id')}))"
-        )
-
-    _HIDDEN = "SELECT uf.target_artist_id FROM user_filter uf WHERE uf.user_id = %(me)s"
-
-    def track_shown(self) -> str:
-        """Track `t` is not hidden by the viewer's content filters (its artist or its album's artist)."""
-        return _Sql.track_not_filtered("t")
-
-    def album_shown(self) -> str:
-        return f"al.artist_id NOT IN ({self._HIDDEN})"
-
-    def artist_shown(self) -> str:
-        return f"a.id NOT IN ({self._HIDDEN})"
+class Query(Fragments):
+    """One Subsonic statement: the shared fragments (funkwhale.music.sql) and the Subsonic rows of songs, albums
+    and artists, for a viewer and optionally one music folder."""
 
     # -- selects ------------------------------------------------------------------------------------------------
     def _page(self, table: str, alias: str, where: list[str], order: str, limit: int | None, offset: int) -> str:
@@ -119,6 +78,14 @@ class Query:
             f" WHERE r.user_id = %(me)s AND r.object_type = '{kind}' AND r.object_id = {id_expr})"
         )
 
+    @staticmethod
+    def _plays(source: str) -> str:
+        """The viewer's last play and play count (`lp`) over the listenings `l` that `source` keeps."""
+        return (
+            "CROSS JOIN LATERAL (SELECT max(l.creation_date) AS played, count(*) AS play_count"
+            f" FROM listening l{source}) lp"
+        )
+
     def songs(
         self, where: list[str], order: str = "t.id", limit: int | None = None, offset: int = 0, table: str = "track t"
     ) -> str:
@@ -130,20 +97,18 @@ class Query:
             " (SELECT name FROM artist WHERE id = t.artist_id) AS artist_name,"
             " sal.title AS album_title, sal.artist_id AS album_artist_id,"
             " (SELECT name FROM artist WHERE id = sal.artist_id) AS album_artist_name,"
-            f" {album_cover_id('sal', self.playable)} IS NOT NULL AS album_cover,"
+            f" {self.album_has_cover('sal')} AS album_cover,"
             " extract(year FROM sal.release_date)::int AS year,"
             " up.mimetype, up.size, up.duration, up.bitrate, up.sample_rate, up.audio_file, up.source,"
             " up.original_name, up.metadata -> 'replaygain' AS replaygain,"
-            f" {tag_names('track', 't.id', self.playable)} AS genres,"
+            f" {self.tag_names('track', 't.id')} AS genres,"
             " (SELECT f.creation_date FROM track_favorite f WHERE f.user_id = %(me)s AND f.track_id = t.id)"
             f" AS starred, {self._rating('track', 't.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN track t ON t.id = pg.id LEFT JOIN album sal ON sal.id = t.album_id"
             " CROSS JOIN LATERAL (SELECT pu.mimetype, pu.size, pu.duration, pu.bitrate, pu.sample_rate,"
-            " pu.audio_file, pu.source, pu.original_name, pu.metadata FROM upload pu"
-            f" JOIN library pl ON pl.id = pu.library_id WHERE pu.track_id = t.id AND {self.playable}"
+            f" pu.audio_file, pu.source, pu.original_name, pu.metadata {self.playable_uploads('t.id')}"
             " ORDER BY pu.creation_date, pu.id LIMIT 1) up"
-            " CROSS JOIN LATERAL (SELECT max(l.creation_date) AS played, count(*) AS play_count FROM listening l"
-            " WHERE l.user_id = %(me)s AND l.track_id = t.id) lp ORDER BY pg.ord"
+            f" {self._plays(' WHERE l.user_id = %(me)s AND l.track_id = t.id')} ORDER BY pg.ord"
         )
 
     def albums(
@@ -151,23 +116,19 @@ class Query:
     ) -> str:
         """Albums `al` (from `table`) meeting `where` with at least one song the viewer may play, in `order`."""
         page = self._page(table, "al", [self.album_playable("al.id"), *where], order, limit, offset)
-        best_duration = (
-            "(SELECT coalesce(max(pu.duration), 0) FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-            f" WHERE pu.track_id = ct.id AND {self.playable} HAVING count(*) > 0)"
-        )
         return (
             "SELECT al.id, al.title, al.mbid, al.creation_date, al.artist_id, al.description,"
             " (SELECT name FROM artist WHERE id = al.artist_id) AS artist_name,"
-            f" {album_cover_id('al', self.playable)} IS NOT NULL AS has_cover,"
+            f" {self.album_has_cover('al')} AS has_cover,"
             " extract(year FROM al.release_date)::int AS year,"
-            f" st.song_count, st.duration, {tag_names('album', 'al.id', self.playable)} AS genres,"
+            f" st.song_count, st.duration, {self.tag_names('album', 'al.id')} AS genres,"
             " (SELECT sa.creation_date FROM starred_album sa WHERE sa.user_id = %(me)s AND sa.album_id = al.id)"
             f" AS starred, {self._rating('album', 'al.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN album al ON al.id = pg.id"
             " CROSS JOIN LATERAL (SELECT count(d) AS song_count, coalesce(sum(d), 0)::bigint AS duration"
-            f" FROM (SELECT {best_duration} AS d FROM track ct WHERE ct.album_id = al.id OFFSET 0) s) st"
-            " CROSS JOIN LATERAL (SELECT max(l.creation_date) AS played, count(*) AS play_count FROM listening l"
-            " JOIN track lt ON lt.id = l.track_id WHERE l.user_id = %(me)s AND lt.album_id = al.id) lp ORDER BY pg.ord"
+            f" FROM (SELECT {self.best_duration('ct.id')} AS d FROM track ct WHERE ct.album_id = al.id OFFSET 0) s) st"
+            f" {self._plays(' JOIN track lt ON lt.id = l.track_id WHERE l.user_id = %(me)s AND lt.album_id = al.id')}"
+            " ORDER BY pg.ord"
         )
 
     def artists(
@@ -185,11 +146,6 @@ class Query:
         )
 
 
-def _run(txn: Any, q: Query, statement: str) -> list[dict[str, Any]]:
-    txn.execute(statement, q.params)
-    return txn.fetchall()
-
-
 ALBUM_ORDER = "t.disc_number NULLS LAST, t.position NULLS LAST, t.title_key, t.id"
 ARTIST_ALBUMS_ORDER = "al.release_date NULLS LAST, al.title_key, al.id"
 
@@ -199,11 +155,12 @@ ARTIST_ALBUMS_ORDER = "al.release_date NULLS LAST, al.title_key, al.id"
 
 def music_folders_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
     """The libraries the viewer may see, with their owner's name."""
-    condition, params = library_condition(viewer, "l")
+    params = PositionalParams()
     txn.execute(
         "SELECT l.id, l.name, l.actor_id AS owner_actor_id, ac.preferred_username AS owner"
-        f" FROM library l JOIN actor ac ON ac.id = l.actor_id WHERE {condition} ORDER BY l.id",
-        params,
+        f" FROM library l JOIN actor ac ON ac.id = l.actor_id WHERE {library_condition(params, viewer, 'l')}"
+        " ORDER BY l.id",
+        params.params,
     )
     return txn.fetchall()
 
@@ -212,48 +169,48 @@ def artists_txn(txn: Any, viewer: Viewer, folder: int | None, changes: bool = Fa
     """Every artist the viewer may play (content filters apply). With `changes`, each row also has
     `last_modified`: the latest change of an upload they may play (getIndexes' ifModifiedSince)."""
     q = Query(viewer, folder)
-    artists = q.artists([q.artist_shown()], "a.name_key, a.id")
+    artists = q.artists([q.artist_not_filtered("a.id")], "a.name_key, a.id")
     if not changes:
-        return _run(txn, q, artists)
+        return q.fetchall(txn, artists)
     last = (
         f"(SELECT max(pu.modification_date) FROM upload pu JOIN library pl ON pl.id = pu.library_id WHERE {q.playable})"
     )
-    return _run(txn, q, f"SELECT x.*, {last} AS last_modified FROM ({artists}) x")
+    return q.fetchall(txn, f"SELECT x.*, {last} AS last_modified FROM ({artists}) x")
 
 
 def artist_txn(txn: Any, viewer: Viewer, artist_id: int) -> dict[str, Any] | None:
     """One artist with its albums (`albums`), or None when the viewer may play nothing of theirs."""
     q = Query(viewer)
     albums = nested(q.albums([f"al.artist_id = {q.bind(artist_id)}"], ARTIST_ALBUMS_ORDER))
-    rows = _run(txn, q, f"SELECT x.*, {albums} AS albums FROM ({q.artists([f'a.id = {q.bind(artist_id)}'], 'a.id')}) x")
-    return rows[0] if rows else None
+    return q.fetchone(
+        txn, f"SELECT x.*, {albums} AS albums FROM ({q.artists([f'a.id = {q.bind(artist_id)}'], 'a.id')}) x"
+    )
 
 
 def album_txn(txn: Any, viewer: Viewer, album_id: int) -> dict[str, Any] | None:
     """One album with its songs (`songs`), or None when the viewer may play none of them."""
     q = Query(viewer)
     songs = nested(q.songs([f"t.album_id = {q.bind(album_id)}"], ALBUM_ORDER))
-    rows = _run(txn, q, f"SELECT x.*, {songs} AS songs FROM ({q.albums([f'al.id = {q.bind(album_id)}'], 'al.id')}) x")
-    return rows[0] if rows else None
+    return q.fetchone(
+        txn, f"SELECT x.*, {songs} AS songs FROM ({q.albums([f'al.id = {q.bind(album_id)}'], 'al.id')}) x"
+    )
 
 
 def song_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any] | None:
     q = Query(viewer)
-    rows = _run(txn, q, q.songs([f"t.id = {q.bind(track_id)}"]))
-    return rows[0] if rows else None
+    return q.fetchone(txn, q.songs([f"t.id = {q.bind(track_id)}"]))
 
 
 def genres_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
     """Tags with how many songs and albums the viewer may play carry them."""
     q = Query(viewer)
-    return _run(
+    return q.fetchall(
         txn,
-        q,
         "SELECT g.name, count(DISTINCT ti.object_id) FILTER (WHERE ti.object_type = 'track') AS song_count,"
         " count(DISTINCT ti.object_id) FILTER (WHERE ti.object_type = 'album') AS album_count"
         " FROM tag g JOIN tagged_item ti ON ti.tag_id = g.id"
         f" WHERE ((ti.object_type = 'track' AND {q.track_playable('ti.object_id')})"
-        f" OR (ti.object_type = 'album' AND {q.album_playable('ti.object_id')})) AND {tag_shown('ti', q.playable)}"
+        f" OR (ti.object_type = 'album' AND {q.album_playable('ti.object_id')})) AND {q.tag_shown('ti')}"
         " GROUP BY g.id, g.name ORDER BY lower(g.name)",
     )
 
@@ -291,13 +248,13 @@ def _tagged(q: Query, kind: str, alias: str, genre: str) -> str:
     return (
         f"{alias}.id IN (SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
         f" WHERE ti.object_type = '{kind}' AND lower(g.name) = lower({q.bind(genre)})"
-        f" AND {tag_shown('ti', q.playable)})"
+        f" AND {q.tag_shown('ti')})"
     )
 
 
 def album_list_txn(txn: Any, viewer: Viewer, request: AlbumList) -> list[dict[str, Any]]:
     q = Query(viewer, request.folder)
-    where, table, order = [q.album_shown()], "album al", "al.title_key, al.id"
+    where, table, order = [q.artist_not_filtered("al.artist_id")], "album al", "al.title_key, al.id"
     kind = request.kind
     if kind == "random":
         order = "random()"
@@ -322,7 +279,7 @@ def album_list_txn(txn: Any, viewer: Viewer, request: AlbumList) -> list[dict[st
     elif kind in ("frequent", "recent"):
         table = "album al" + _PLAYS
         order = "pc.n DESC, pc.last DESC, al.id" if kind == "frequent" else "pc.last DESC, al.id"
-    return _run(txn, q, q.albums(where, order, request.size, request.offset, table))
+    return q.fetchall(txn, q.albums(where, order, request.size, request.offset, table))
 
 
 def _year_range(q: Query, from_year: int | None, to_year: int | None) -> list[str]:
@@ -345,36 +302,35 @@ def random_songs_txn(
     to_year: int | None = None,
 ) -> list[dict[str, Any]]:
     q = Query(viewer, folder)
-    where = [q.track_shown(), *_year_range(q, from_year, to_year)]
+    where = [q.track_not_filtered("t"), *_year_range(q, from_year, to_year)]
     if genre:
         where.append(_tagged(q, "track", "t", genre))
-    return _run(txn, q, q.songs(where, "random()", size))
+    return q.fetchall(txn, q.songs(where, "random()", size))
 
 
 def songs_by_genre_txn(
     txn: Any, viewer: Viewer, genre: str, count: int, offset: int, folder: int | None = None
 ) -> list[dict[str, Any]]:
     q = Query(viewer, folder)
-    return _run(txn, q, q.songs([q.track_shown(), _tagged(q, "track", "t", genre)], "t.id", count, offset))
+    return q.fetchall(txn, q.songs([q.track_not_filtered("t"), _tagged(q, "track", "t", genre)], "t.id", count, offset))
 
 
 def starred_txn(txn: Any, viewer: Viewer) -> dict[str, Any]:
     """The viewer's starred artists, albums and songs (favorites) that they may play, latest first."""
     q = Query(viewer)
     artists = q.artists(
-        [q.artist_shown(), "a.id IN (SELECT artist_id FROM starred_artist WHERE user_id = %(me)s)"],
+        [q.artist_not_filtered("a.id"), "a.id IN (SELECT artist_id FROM starred_artist WHERE user_id = %(me)s)"],
         "(SELECT creation_date FROM starred_artist WHERE user_id = %(me)s AND artist_id = a.id) DESC, a.id",
     )
     albums = q.albums(
-        [q.album_shown(), "al.id IN (SELECT album_id FROM starred_album WHERE user_id = %(me)s)"],
+        [q.artist_not_filtered("al.artist_id"), "al.id IN (SELECT album_id FROM starred_album WHERE user_id = %(me)s)"],
         "(SELECT creation_date FROM starred_album WHERE user_id = %(me)s AND album_id = al.id) DESC, al.id",
     )
     songs = q.songs(
-        [q.track_shown(), "t.id IN (SELECT track_id FROM track_favorite WHERE user_id = %(me)s)"],
+        [q.track_not_filtered("t"), "t.id IN (SELECT track_id FROM track_favorite WHERE user_id = %(me)s)"],
         "(SELECT creation_date FROM track_favorite WHERE user_id = %(me)s AND track_id = t.id) DESC, t.id",
     )
-    txn.execute(f"SELECT {nested(artists)} AS artists, {nested(albums)} AS albums, {nested(songs)} AS songs", q.params)
-    return txn.fetchone()
+    return q.fetchone(txn, f"SELECT {nested(artists)} AS artists, {nested(albums)} AS albums, {nested(songs)} AS songs")
 
 
 # --- search ------------------------------------------------------------------------------------------------------
@@ -424,18 +380,17 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
         artist_where, album_where, song_where = [], [], []
         artist_order, album_order, song_order = "a.id", "al.id", "t.id"
     if search.artists[0] > 0:
-        select = q.artists([q.artist_shown(), *artist_where], artist_order, *search.artists)
+        select = q.artists([q.artist_not_filtered("a.id"), *artist_where], artist_order, *search.artists)
         columns.append(f"{nested(select)} AS artists")
     if search.albums[0] > 0:
-        select = q.albums([q.album_shown(), *album_where], album_order, *search.albums)
+        select = q.albums([q.artist_not_filtered("al.artist_id"), *album_where], album_order, *search.albums)
         columns.append(f"{nested(select)} AS albums")
     if search.songs[0] > 0:
-        select = q.songs([q.track_shown(), *song_where], song_order, *search.songs)
+        select = q.songs([q.track_not_filtered("t"), *song_where], song_order, *search.songs)
         columns.append(f"{nested(select)} AS songs")
     if not columns:
         return {}
-    txn.execute(f"SELECT {', '.join(columns)}", q.params)
-    return txn.fetchone()
+    return q.fetchone(txn, f"SELECT {', '.join(columns)}")
 
 
 # --- discovery: similar artists and songs, top songs ---------------------------------------------------------------
@@ -449,21 +404,7 @@ def _artist_tag_ids(q: Query, artist: str) -> str:
         f"SELECT ti.tag_id FROM tagged_item ti WHERE ((ti.object_type = 'artist' AND ti.object_id = {artist})"
         f" OR (ti.object_type = 'album' AND ti.object_id IN (SELECT id FROM album WHERE artist_id = {artist}))"
         f" OR (ti.object_type = 'track' AND ti.object_id IN (SELECT id FROM track WHERE artist_id = {artist})))"
-        f" AND {tag_shown('ti', q.playable)}"
-    )
-
-
-def _tagged_with(q: Query, tags: str) -> str:
-    """Track `t` carries one of the tags `tags` (a SELECT of tag ids) the viewer sees, itself or through its album
-    or artist."""
-    tagged = {
-        kind: f"SELECT ti.object_id FROM tagged_item ti WHERE ti.object_type = '{kind}' AND ti.tag_id IN ({tags})"
-        f" AND {tag_shown('ti', q.playable)}"
-        for kind in ("track", "album", "artist")
-    }  # three sets hashed once each; coalesce: a track without an album is simply not tagged through one
-    return (
-        f"coalesce(t.id IN ({tagged['track']}) OR t.album_id IN ({tagged['album']})"
-        f" OR t.artist_id IN ({tagged['artist']}), false)"
+        f" AND {q.tag_shown('ti')}"
     )
 
 
@@ -474,11 +415,11 @@ def _similar_artists(q: Query, artist: str, count: int) -> str:
         "(SELECT h.artist_id, count(DISTINCT h.tag_id) AS score FROM (SELECT ti.tag_id, CASE ti.object_type"
         " WHEN 'artist' THEN ti.object_id WHEN 'album' THEN (SELECT artist_id FROM album WHERE id = ti.object_id)"
         " ELSE (SELECT artist_id FROM track WHERE id = ti.object_id) END AS artist_id"
-        f" FROM tagged_item ti WHERE ti.tag_id IN ({seed}) AND {tag_shown('ti', q.playable)}) h"
+        f" FROM tagged_item ti WHERE ti.tag_id IN ({seed}) AND {q.tag_shown('ti')}) h"
         " GROUP BY h.artist_id) sim"
     )
     return q.artists(
-        [q.artist_shown(), f"a.id <> {artist}"],
+        [q.artist_not_filtered("a.id"), f"a.id <> {artist}"],
         "sim.score DESC, a.name_key, a.id",
         count,
         table=f"artist a JOIN {scores} ON sim.artist_id = a.id",
@@ -490,8 +431,7 @@ def artist_info_txn(txn: Any, viewer: Viewer, artist_id: int, count: int) -> dic
     q = Query(viewer)
     artist = q.bind(artist_id)
     similar = nested(_similar_artists(q, artist, count))
-    rows = _run(txn, q, f"SELECT x.*, {similar} AS similar FROM ({q.artists([f'a.id = {artist}'], 'a.id')}) x")
-    return rows[0] if rows else None
+    return q.fetchone(txn, f"SELECT x.*, {similar} AS similar FROM ({q.artists([f'a.id = {artist}'], 'a.id')}) x")
 
 
 def similar_songs_txn(txn: Any, viewer: Viewer, kind: str, number: int, count: int) -> list[dict[str, Any]] | None:
@@ -505,10 +445,10 @@ def similar_songs_txn(txn: Any, viewer: Viewer, kind: str, number: int, count: i
         artist, exists = f"(SELECT artist_id FROM album WHERE id = {seed})", q.album_playable(seed)
     else:
         artist, exists = f"(SELECT artist_id FROM track WHERE id = {seed})", q.track_playable(seed)
-    where = [q.track_shown(), f"(t.artist_id = {artist} OR {_tagged_with(q, _artist_tag_ids(q, artist))})"]
+    where = [q.track_not_filtered("t"), f"(t.artist_id = {artist} OR {q.track_tagged(_artist_tag_ids(q, artist))})"]
     if kind == "tr":
         where.append(f"t.id <> {seed}")
-    row = _run(txn, q, f"SELECT {exists} AS found, {nested(q.songs(where, 'random()', count))} AS songs")[0]
+    row = q.fetchall(txn, f"SELECT {exists} AS found, {nested(q.songs(where, 'random()', count))} AS songs")[0]
     return row["songs"] if row["found"] else None
 
 
@@ -522,7 +462,7 @@ def top_songs_txn(txn: Any, viewer: Viewer, artist_name: str, count: int) -> lis
         " WHERE l.track_id = t.id AND (lu.privacy_level <> 'me' OR lu.id = %(me)s))"
     )
     where = [
-        q.track_shown(),
+        q.track_not_filtered("t"),
         f"(t.artist_id IN ({named}) OR t.album_id IN (SELECT id FROM album WHERE artist_id IN ({named})))",
     ]
-    return _run(txn, q, q.songs(where, f"{listens} DESC, t.title_key, t.id", count))
+    return q.fetchall(txn, q.songs(where, f"{listens} DESC, t.title_key, t.id", count))

@@ -17,7 +17,10 @@ from typing import Any
 
 from funkwhale.config import Settings
 from funkwhale.context import Context
+from funkwhale.errors import NON_FIELD, Invalid
 from funkwhale.instance.settings import registration_mode
+from funkwhale.music.playback import store as playback_store
+from funkwhale.music.visibility import Viewer
 from funkwhale.threads import run_cpu
 from funkwhale.users import ratelimit, store
 from funkwhale.users.actors import NewActor, build_local_actor
@@ -55,31 +58,10 @@ SESSION_AGE = timedelta(days=14)
 LISTEN_TOKEN_AGE = timedelta(days=3)
 LISTEN_SCOPE = "read:libraries"  # what a listen token (`?token=` on listen URLs) allows
 REQUIRED = "This field is required."
-
-
-class AccountError(Exception):
-    """Input refused, nothing written: field name -> messages (DRF's shape)."""
-
-    def __init__(self, fields: dict[str, list[str]]) -> None:
-        super().__init__(fields)
-        self.fields = fields
-
-
-class RegistrationClosed(Exception):
-    """Sign-ups are not open to this request."""
-
-
-class LoginFailed(Exception):
-    """Wrong username or password, or an inactive account."""
-
-
-class Throttled(Exception):
-    """Too many wrong passwords (for the account or the address) or sign-ups (from the address);
-    `retry_after` seconds to wait."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
+BAD_CREDENTIALS = "Unable to log in with provided credentials."
+WRONG_PASSWORDS = "wrong passwords"
+FAILED_LOGINS = "failed login attempts"
+SIGNUPS = "sign-ups from this address"
 
 
 # --- validation -------------------------------------------------------------------------------------
@@ -137,7 +119,7 @@ class Signup:
 
 
 def validate_signup(data: dict[str, Any]) -> Signup:
-    """The sign-up form checked field by field (AccountError with every problem found)."""
+    """The sign-up form checked field by field (Invalid with every problem found)."""
     errors: dict[str, list[str]] = {}
     username = _text(data, "username", errors).strip()
     email = _text(data, "email", errors).strip()
@@ -155,7 +137,7 @@ def validate_signup(data: dict[str, Any]) -> Signup:
     if password1 and password2 and password1 != password2 and not errors:
         errors["non_field_errors"] = ["The two password fields didn't match."]
     if errors:
-        raise AccountError(errors)
+        raise Invalid(fields=errors)
     return Signup(username, email, password1, (invitation or "").strip() or None)
 
 
@@ -190,10 +172,10 @@ def _conflicts(taken: dict[str, bool]) -> dict[str, list[str]]:
 
 
 def check_available_txn(txn: Any, username: str, email: str, domain: str) -> None:
-    """AccountError when the username or the email is in use."""
+    """Invalid when the username or the email is in use."""
     errors = _conflicts(store.taken_txn(txn, username, email, domain))
     if errors:
-        raise AccountError(errors)
+        raise Invalid(fields=errors)
 
 
 def create_account_txn(
@@ -204,17 +186,17 @@ def create_account_txn(
     via_api: bool = False,
 ) -> dict[str, Any]:
     """Insert the account and its actor. `via_api`: the instance's first account becomes its administrator;
-    `first_only`: refuse (RegistrationClosed) unless this is the first account."""
+    `first_only`: refuse (Invalid, forbidden) unless this is the first account."""
     store.lock_account_creation_txn(txn)
     first = not store.any_user_txn(txn)
     if first_only and not first:
-        raise RegistrationClosed()
+        raise Invalid.forbidden("Registration has been disabled")
     check_available_txn(txn, account.username, account.email, account.actor.domain)
     invitation_id = None
     if invitation is not None:
         invitation_id = store.open_invitation_txn(txn, invitation)
         if invitation_id is None:
-            raise AccountError({"invitation": ["Invalid invitation code"]})
+            raise Invalid.field("invitation", "Invalid invitation code")
         store.use_invitation_txn(txn, invitation_id)
     store.ensure_domain_txn(txn, account.actor.domain)
     actor_id = store.insert_actor_txn(txn, account.actor)
@@ -226,17 +208,17 @@ def create_account_txn(
 
 async def register(ctx: Context, data: dict[str, Any], address: str) -> dict[str, Any]:
     """Sign up through the API: open registration, a valid invitation, or the instance's first account.
-    Each address may create FUNKWHALE_SIGNUP_RATE_LIMIT accounts a day (Throttled beyond)."""
+    Each address may create FUNKWHALE_SIGNUP_RATE_LIMIT accounts a day (Invalid, throttled, beyond)."""
     first_only = not data.get("invitation") and await registration_mode(ctx) != "open"
     if first_only and await ctx.db.run(store.any_user_txn, desc="users.any"):
-        raise RegistrationClosed()
+        raise Invalid.forbidden("Registration has been disabled")
     signup = validate_signup(data)
     # Cheap checks first: hashing and key generation cost far more than a query.
     await ctx.db.run(
         check_available_txn, signup.username, signup.email, ctx.settings.domain, desc="users.available"
     )
     keys = ratelimit.signup_keys(address)
-    await _take_slot(ctx, keys, ctx.settings.signup_rate_limit, ratelimit.SIGNUP.window)
+    await _take_slot(ctx, keys, ctx.settings.signup_rate_limit, SIGNUPS, ratelimit.SIGNUP.window)
     try:
         account = await run_cpu(
             prepare_account, ctx.settings, signup.username, signup.email, signup.password
@@ -244,7 +226,7 @@ async def register(ctx: Context, data: dict[str, Any], address: str) -> dict[str
         return await ctx.db.run(
             create_account_txn, account, signup.invitation, first_only, True, desc="users.create"
         )
-    except (AccountError, RegistrationClosed):
+    except Invalid:
         await ratelimit.release(ctx.redis, keys)  # nothing was created
         raise
 
@@ -252,18 +234,20 @@ async def register(ctx: Context, data: dict[str, Any], address: str) -> dict[str
 # --- login and sessions -----------------------------------------------------------------------------
 
 
-async def _take_slot(ctx: Context, keys: list[str], limit: int, window: int = ratelimit.WINDOW) -> None:
-    """Count an attempt before making it (Throttled when a counter is full), so that concurrent attempts
-    never exceed the limit."""
+async def _take_slot(ctx: Context, keys: list[str], limit: int, what: str, window: int = ratelimit.WINDOW) -> None:
+    """Count an attempt before making it (Invalid "Too many <what>" when a counter is full), so that concurrent
+    attempts never exceed the limit."""
     wait = await ratelimit.attempt(ctx.redis, keys, limit, window)
     if wait is not None:
-        raise Throttled(wait)
+        raise Invalid.throttled(what, wait)
 
 
-async def _verify(ctx: Context, stored: str | None, password: str, keys: list[str]) -> tuple[bool, str | None]:
+async def _verify(
+    ctx: Context, stored: str | None, password: str, keys: list[str], what: str = WRONG_PASSWORDS
+) -> tuple[bool, str | None]:
     """verify_password held to the wrong-password limit of `keys`: the slot taken before the check is kept
     when the password is wrong and given back when it is right."""
-    await _take_slot(ctx, keys, ctx.settings.login_rate_limit)
+    await _take_slot(ctx, keys, ctx.settings.login_rate_limit, what)
     ok, rehashed = await run_cpu(verify_password, stored, password)
     if ok:
         await ratelimit.release(ctx.redis, keys)
@@ -271,14 +255,14 @@ async def _verify(ctx: Context, stored: str | None, password: str, keys: list[st
 
 
 async def login(ctx: Context, username: str, password: str, address: str) -> int:
-    """The id of the account, or Throttled / LoginFailed. Every check counts against the account and the
-    address before it runs (a right password gives its count back); a blocked client is refused before its
-    password is even looked at."""
+    """The id of the account, or Invalid (throttled, or bad credentials). Every check counts against the account
+    and the address before it runs (a right password gives its count back); a blocked client is refused before
+    its password is even looked at."""
     row = await ctx.db.run(store.login_user_txn, username, desc="users.login")
     keys = ratelimit.login_keys(address, None if row is None else row["id"])
-    ok, rehashed = await _verify(ctx, None if row is None else row["password"], password, keys)
-    if not ok or not row["is_active"]:
-        raise LoginFailed()
+    ok, rehashed = await _verify(ctx, None if row is None else row["password"], password, keys, FAILED_LOGINS)
+    if row is None or not ok or not row["is_active"]:
+        raise Invalid(fields={NON_FIELD: [BAD_CREDENTIALS]})
     if rehashed is not None:
         await ctx.db.run(store.set_password_hash_txn, row["id"], rehashed, desc="users.rehash")
     return row["id"]
@@ -313,7 +297,7 @@ async def clear_expired_sessions(ctx: Context) -> int:
 
 
 async def _check_password(ctx: Context, user_id: int, password: Any, address: str) -> bool:
-    """Whether `password` is the account's, held to the same limit as login (Throttled)."""
+    """Whether `password` is the account's, held to the same limit as login (Invalid, throttled)."""
     if not isinstance(password, str) or not password:
         return False
     stored = await ctx.db.run(store.password_hash_txn, user_id, desc="users.password")
@@ -338,10 +322,17 @@ async def change_password(
     if old and not await _check_password(ctx, user_id, old, address):
         errors["old_password"] = ["Your old password was entered incorrectly. Please enter it again."]
     if errors:
-        raise AccountError(errors)
+        raise Invalid(fields=errors)
     new_hash = await run_cpu(hash_password, new1)
     keep = None if keep_session is None else hash_token(keep_session)
     await ctx.db.run(store.change_password_txn, user_id, new_hash, keep, desc="users.change_password")
+
+
+async def update_profile(ctx: Context, user_id: int, data: dict[str, Any]) -> None:
+    """Write the profile fields present in `data`; Invalid for a bad one, or an avatar naming no stored picture."""
+    fields = validate_profile(data)
+    if not await ctx.db.run(store.update_profile_txn, user_id, fields, desc="users.update"):
+        raise Invalid.field("avatar", "No picture has this uuid: send it to /api/v1/attachments/ first.")
 
 
 def validate_profile(data: dict[str, Any]) -> dict[str, Any]:
@@ -376,7 +367,7 @@ def validate_profile(data: dict[str, Any]) -> dict[str, Any]:
         else:
             fields["summary"] = (text or "")[:5000]
     if errors:
-        raise AccountError(errors)
+        raise Invalid(fields=errors)
     return fields
 
 
@@ -391,7 +382,7 @@ async def delete_account(ctx: Context, user_id: int, data: dict[str, Any], addre
     if data.get("confirm") not in (True, "true", "True", "1", "on"):
         errors["confirm"] = ["Please confirm deletion"]
     if errors:
-        raise AccountError(errors)
+        raise Invalid(fields=errors)
     await ctx.db.run(store.delete_user_txn, user_id, desc="users.delete")
 
 
@@ -428,6 +419,21 @@ def listen_token(settings: Settings, user_id: int, user_secret: str, now: dateti
         ).encode()
     )
     return f"{payload}.{_sign(settings, payload)}"
+
+
+async def listen_viewer(ctx: Context, token: str) -> Viewer:
+    """Who a listen token lets play: Invalid (unauthenticated) unless we signed it, it is fresh and bound to the
+    active user's current secret key; Invalid (forbidden) unless it grants LISTEN_SCOPE."""
+    claims = read_listen_token(ctx.settings, token) or {}
+    user_id = claims.get("user_id")
+    user = None
+    if isinstance(user_id, int):
+        user = await ctx.db.run(playback_store.token_user_txn, user_id, desc="listen.token_user")
+    if user is None or not hmac.compare_digest(user["secret_key"], str(claims.get("user_secret"))):
+        raise Invalid("Invalid token.", kind="unauthenticated")
+    if LISTEN_SCOPE not in (claims.get("scopes") or []):
+        raise Invalid.forbidden(f"Your token lacks the {LISTEN_SCOPE} scope.")
+    return Viewer(user_id=user["id"], actor_id=user["actor_id"])
 
 
 def read_listen_token(settings: Settings, token: str, now: datetime | None = None) -> dict[str, Any] | None:

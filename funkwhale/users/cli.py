@@ -13,6 +13,7 @@ from typing import Any
 
 from funkwhale.cli import EXTENSIONS, command, database
 from funkwhale.config import Settings
+from funkwhale.errors import Invalid
 from funkwhale.users import accounts, store
 from funkwhale.users.passwords import hash_password
 
@@ -50,13 +51,13 @@ def createuser(args: argparse.Namespace, settings: Settings) -> int:
         errors["email"] = ["Enter a valid email address."]
     try:
         if errors:
-            raise accounts.AccountError(errors)
+            raise Invalid(fields=errors)
         password = _read_password(args.username)
         with database(settings) as (settings, conn), conn.cursor() as cur:
             accounts.check_available_txn(cur, args.username, args.email, settings.domain)
             account = accounts.prepare_account(settings, args.username, args.email, password, args.superuser)
             user = accounts.create_account_txn(cur, account)
-    except accounts.AccountError as e:
+    except Invalid as e:
         return _fail("; ".join(f"{field}: {' '.join(messages)}" for field, messages in e.fields.items()))
     except CliError as e:
         return _fail(str(e))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, TypeVar
 
 from klein import Klein
 from twisted.internet.defer import CancelledError
@@ -10,8 +10,11 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from werkzeug.exceptions import HTTPException
 
+from funkwhale.errors import Invalid
 from funkwhale.routing_errors import routing_error
 from funkwhale.web.json import json_response
+
+E = TypeVar("E", bound=BaseException)
 
 log = Logger()
 
@@ -39,18 +42,42 @@ def not_found(what: str = "Not found.") -> ApiError:
     return ApiError(404, what, "not_found")
 
 
+STATUSES = {"invalid": 400, "unauthenticated": 401, "forbidden": 403, "not_found": 404, "throttled": 429}
+
+
+def from_invalid(error: Invalid) -> ApiError:
+    """A domain refusal as the REST API answers it: its field errors, detail and code, with the status of its
+    kind."""
+    return ApiError(STATUSES[error.kind], error.detail, error.code, error.fields)
+
+
+def error_of(failure: Failure, kind: type[E]) -> E:
+    """The exception a `handle_errors(kind)` handler was called for, typed (Klein calls it only for `kind`)."""
+    error = failure.value
+    assert isinstance(error, kind), error
+    return error
+
+
 def install_api_errors(app: Klein) -> None:
-    """Map ApiError to its JSON body, routing failures to DRF's 404/405, and anything else to a logged 500
-    without a traceback."""
+    """Map ApiError and the domain's Invalid to their JSON bodies (Retry-After when throttled), routing failures
+    to DRF's 404/405, and anything else to a logged 500 without a traceback."""
 
     @app.handle_errors(ApiError)
     def _api_error(self: Any, request: Any, failure: Failure) -> bytes:
-        error = failure.value
+        error = error_of(failure, ApiError)
         return json_response(request, error.body(), status=error.status)
+
+    @app.handle_errors(Invalid)
+    def _invalid(self: Any, request: Any, failure: Failure) -> bytes:
+        error = error_of(failure, Invalid)
+        if error.retry_after is not None:
+            request.setHeader(b"Retry-After", str(error.retry_after).encode())
+        api_error = from_invalid(error)
+        return json_response(request, api_error.body(), status=api_error.status)
 
     @app.handle_errors(HTTPException)
     def _routing(self: Any, request: Any, failure: Failure) -> bytes:
-        status, body = routing_error(request, cast(HTTPException, failure.value))
+        status, body = routing_error(request, error_of(failure, HTTPException))
         return json_response(request, body, status=status)
 
     @app.handle_errors(CancelledError)

@@ -11,7 +11,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from funkwhale.params import BadField, BadValue, OutOfRange, check_int, check_json, check_text, parse_int
+from funkwhale.params import BadField, BadValue, check_json, check_text, to_int
 from funkwhale.web.errors import ApiError, field_error, not_found
 
 if TYPE_CHECKING:
@@ -47,19 +47,6 @@ def query_items(request: Any) -> list[tuple[str, str]]:
         name = _text(key, "query")
         items.extend((name, _text(v, name)) for v in values)
     return items
-
-
-def to_int(raw: Any, name: str, message: str = "A valid integer is required.") -> int:
-    """An integer from a query or body value (an int, or a string of ASCII digits) that fits a bigint; else a
-    400 naming `name` with `message` (or the range when the number is too large)."""
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise field_error(name, message)
-    try:
-        return parse_int(raw) if isinstance(raw, str) else check_int(raw)
-    except OutOfRange as e:
-        raise field_error(name, str(e)) from None
-    except BadValue:
-        raise field_error(name, message) from None
 
 
 def query_int(request: Any, name: str) -> int | None:

@@ -15,6 +15,7 @@ from twisted.internet.defer import DeferredSemaphore
 
 from funkwhale import storage
 from funkwhale.context import Context
+from funkwhale.errors import Invalid
 from funkwhale.music.attachments import images, store
 from funkwhale.music.attachments.images import ImageTooLarge, InvalidImage
 from funkwhale.music.models import Picture
@@ -47,6 +48,7 @@ CROP_SIZES = (50, 100, 200, 300, 600, 1200)
 MAX_PICTURE_BYTES = 16 * 1024 * 1024
 # Decoding a picture takes up to 4 bytes per pixel (images.MAX_PIXELS): a few at a time, the rest wait their turn.
 RESIZES_AT_ONCE = 2
+NOT_A_PICTURE = "Upload a valid image: a JPEG, PNG, GIF or WebP picture."
 _resizing = DeferredSemaphore(RESIZES_AT_ONCE)
 
 
@@ -75,7 +77,16 @@ async def _store(ctx: Context, picture: Picture, actor_id: int | None) -> dict[s
 
 async def receive_picture(ctx: Context, body: IO[bytes], content_type: bytes | None, actor_id: int) -> dict[str, Any]:
     """Store the picture sent as the `file` part of a multipart form `body` (read in a thread) and return its
-    attachment row. FormError for a body that is not such a form, InvalidImage for a file that is no picture."""
+    attachment row. Invalid (`file`) for a body that is not such a form or a file that is no picture."""
+    try:
+        return await _receive_picture(ctx, body, content_type, actor_id)
+    except (FormError, ImageTooLarge) as e:
+        raise Invalid.field("file", str(e)) from None
+    except InvalidImage:
+        raise Invalid.field("file", NOT_A_PICTURE) from None
+
+
+async def _receive_picture(ctx: Context, body: IO[bytes], content_type: bytes | None, actor_id: int) -> dict[str, Any]:
     boundary = boundary_of(content_type)
     incoming = await run_cpu(storage.incoming_dir, ctx.settings)
     form = await run_cpu(read_form, body, boundary, "file", incoming)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import posixpath
-from typing import Any
+from typing import Any, overload
 
 from funkwhale.music import formats, sources
 from funkwhale.music.attachments import attachment_json
@@ -21,6 +21,10 @@ class Renderer:
             return False
         return fid == self.base_url or fid.startswith(self.base_url + "/")
 
+    @overload
+    def cover(self, attachment: dict[str, Any]) -> dict[str, Any]: ...
+    @overload
+    def cover(self, attachment: dict[str, Any] | None) -> dict[str, Any] | None: ...
     def cover(self, attachment: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if attachment is None else attachment_json(attachment, self.base_url)
 

@@ -4,10 +4,8 @@ Each list is ONE statement. A `page` CTE filters and orders: either every match 
 MATERIALIZED) then counted and sorted, or, for early track pages, the ordering's index is walked and the count
 runs as an InitPlan. Correlated subqueries then build the nested JSON (artist, album, uploads, tags, covers,
 counts) for the rows of the page only. What a viewer sees is what they may play: content with at least one
-upload that `funkwhale.music.visibility.playable_upload_condition` accepts. Rows are shared by every upload of the
-same names, so what came from a file (an album's cover, genres, a track's license, copyright and comment) is read
-from the uploads the viewer may play only (`upload.attachment_cover_id`, `tagged_item.upload_id`, `upload.metadata`:
-`album_cover_id`, `tag_shown`, `tag_names`, `_Sql.file_fields`).
+upload that `funkwhale.music.visibility.playable_upload_condition` accepts. The fragments (playability, covers,
+tags, nested JSON) and their parameter binding are funkwhale.music.sql's `Fragments`.
 """
 
 from __future__ import annotations
@@ -17,7 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from funkwhale.music.visibility import Viewer, artist_not_filtered, playable_upload_condition
+from funkwhale.music.sql import Fragments, order_by, ordering_names
+from funkwhale.music.visibility import Viewer
 
 SEARCH_WORD_SIMILARITY = 0.45  # pg_trgm.word_similarity_threshold for `%>` while matching a query
 # Track pages starting before this offset are found by walking an index (cheap for early pages); later
@@ -98,279 +97,98 @@ DEFAULT_ORDERING = {
     "artist": ("-creation_date",),
 }
 _ALIAS = {"track": "t", "album": "al", "artist": "a"}
+# The joins an ordering needs over the page query's table, by kind and ordering name.
+_TRACK_JOINS = " LEFT JOIN album oal ON oal.id = t.album_id JOIN artist oar ON oar.id = t.artist_id"
+ORDERING_JOINS: dict[str, dict[str, str]] = {
+    "track": {"album__title": _TRACK_JOINS, "album__release_date": _TRACK_JOINS, "artist__name": _TRACK_JOINS},
+    "album": {"artist__name": " JOIN artist oar ON oar.id = al.artist_id"},
+    "artist": {},
+}
 
 
-def upload_playable(upload_id: str, playable: str) -> str:
-    """SQL true when the upload `upload_id` meets `playable` (a playable_upload_condition over `pu` / `pl`)."""
+def _bind_query(sql: Fragments, folded: str) -> None:
+    sql.bind(folded, "q")
+    sql.bind(folded + "%", "q_prefix")
+    sql.bind("%" + folded + "%", "q_like")
+
+
+def _matches(key: str) -> str:
+    return f"({key} LIKE %(q_like)s OR {key} %%> %(q)s)"
+
+
+def _rank(key: str) -> str:
     return (
-        "EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-        f" WHERE pu.id = {upload_id} AND {playable})"
+        f"CASE WHEN {key} = %(q)s THEN 0 WHEN {key} LIKE %(q_prefix)s THEN 1"
+        f" WHEN {key} LIKE %(q_like)s THEN 2 ELSE 3 END"
     )
-
-
-def tag_shown(item: str, playable: str) -> str:
-    """SQL true for a tagged_item row `item` the viewer may see: set on the row itself (no upload), or read from
-    the file of an upload meeting `playable`."""
-    return f"({item}.upload_id IS NULL OR {upload_playable(item + '.upload_id', playable)})"
-
-
-def tag_names(kind: str, id_expr: str, playable: str) -> str:
-    """SQL array of the names of the tags shown on the artist, album or track `id_expr`, sorted. Each distinct tag
-    looks for one shown item only (an album has its genres once per upload of each of its tracks)."""
-    on_it = f"ti.object_type = '{kind}' AND ti.object_id = {id_expr}"
-    return (
-        f"ARRAY(SELECT g.name FROM tag g WHERE g.id IN (SELECT ti.tag_id FROM tagged_item ti WHERE {on_it})"
-        f" AND (SELECT 1 FROM tagged_item ti WHERE {on_it} AND ti.tag_id = g.id AND {tag_shown('ti', playable)}"
-        " LIMIT 1) IS NOT NULL ORDER BY g.name)"  # a subplan per tag that stops at the first shown item
-    )
-
-
-def album_cover_id(album: str, playable: str) -> str:
-    """SQL attachment id of the cover of the album row `album` (may be NULL) as the viewer sees it: a picture set
-    on the album itself, else the cover of the first upload of its tracks that meets `playable`."""
-    return (
-        f"coalesce({album}.attachment_cover_id, (SELECT pu.attachment_cover_id FROM upload pu"
-        f" JOIN library pl ON pl.id = pu.library_id WHERE pu.album_id = {album}.id"
-        f" AND pu.attachment_cover_id IS NOT NULL AND {playable} ORDER BY pu.id LIMIT 1))"
-    )  # walks upload_album_cover
-
-
-class _Sql:
-    """Builds one statement's SQL fragments and its named parameters for a viewer."""
-
-    def __init__(self, viewer: Viewer) -> None:
-        self.params: dict[str, Any] = {"me": viewer.user_id}
-        self.playable = self.inline("vis", *playable_upload_condition(viewer, "pu", "pl"))
-
-    def inline(self, prefix: str, condition: str, values: list[Any]) -> str:
-        """A condition with positional %s parameters, rewritten with named ones bound here."""
-        pieces = condition.split("%s")
-        if len(pieces) != len(values) + 1:
-            raise ValueError("unexpected placeholders in a visibility condition")
-        sql = pieces[0]
-        for i, value in enumerate(values):
-            sql += self.bind(f"{prefix}_{i}", value) + pieces[i + 1]
-        return sql
-
-    def bind(self, name: str, value: Any) -> str:
-        self.params[name] = value
-        return f"%({name})s"
-
-    # -- playability -------------------------------------------------------------------------------------------
-    def track_playable(self, track: str, extra: str = "") -> str:
-        return (
-            "EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-            f" WHERE pu.track_id = {track}.id AND {self.playable}{extra})"
-        )
-
-    def album_playable(self, album: str, extra: str = "") -> str:
-        return f"EXISTS (SELECT 1 FROM track xt WHERE xt.album_id = {album}.id AND {self.track_playable('xt', extra)})"
-
-    def artist_playable(self, artist: str, extra: str = "") -> str:
-        return (
-            f"(EXISTS (SELECT 1 FROM track xt WHERE xt.artist_id = {artist}.id AND {self.track_playable('xt', extra)})"
-            f" OR EXISTS (SELECT 1 FROM album xal WHERE xal.artist_id = {artist}.id"
-            f" AND {self.album_playable('xal', extra)}))"
-        )
-
-    @staticmethod
-    def track_not_filtered(track: str) -> str:
-        """True unless the viewer (parameter `me`) hid the artist or the album artist of the track `track` with a
-        content filter. Written as NOT IN over the viewer's few filters so that PostgreSQL hashes them once per
-        statement instead of looking up each track's album (radios run this over the whole catalog); an anonymous
-        viewer has no filters, so it is true for them."""
-        hidden = "SELECT uf.target_artist_id FROM user_filter uf WHERE uf.user_id = %(me)s"
-        return (
-            f"({track}.artist_id NOT IN ({hidden}) AND ({track}.album_id IS NULL OR {track}.album_id NOT IN"
-            f" (SELECT fal.id FROM album fal WHERE fal.artist_id IN ({hidden}))))"
-        )
-
-    # -- JSON fragments ----------------------------------------------------------------------------------------
-    @staticmethod
-    def attachment(id_expr: str) -> str:
-        return (
-            "(SELECT json_build_object('uuid', att.uuid, 'size', att.size, 'mimetype', att.mimetype,"
-            " 'creation_date', att.creation_date, 'url', att.url, 'file', att.file)"
-            f" FROM attachment att WHERE att.id = {id_expr})"
-        )
-
-    @classmethod
-    def user_json(cls, id_expr: str) -> str:
-        """Funkwhale's basic user JSON (id, username, name, date_joined, avatar) of the user `id_expr`."""
-        return (
-            "(SELECT json_build_object('id', ju.id, 'username', ju.username, 'name', ju.name,"
-            f" 'date_joined', ju.date_joined, 'avatar', {cls.attachment('ju.avatar_id')})"
-            f" FROM users ju WHERE ju.id = {id_expr})"
-        )
-
-    def tags(self, kind: str, id_expr: str) -> str:
-        return tag_names(kind, id_expr, self.playable)
-
-    def album_cover(self, album: str) -> str:
-        """The cover JSON of the album row `album` as the viewer sees it (album_cover_id)."""
-        return self.attachment(album_cover_id(album, self.playable))
-
-    def album_has_cover(self, album: str) -> str:
-        """SQL true when the album row `album` has a cover the viewer sees."""
-        return f"{album_cover_id(album, self.playable)} IS NOT NULL"
-
-    def artist_json(self, id_expr: str) -> str:
-        return (
-            "(SELECT json_build_object('id', sa.id, 'fid', sa.fid, 'mbid', sa.mbid, 'name', sa.name,"
-            " 'creation_date', sa.creation_date, 'modification_date', sa.modification_date,"
-            " 'content_category', sa.content_category, 'description', sa.description,"
-            f" 'cover', {self.attachment('sa.attachment_cover_id')})"
-            f" FROM artist sa WHERE sa.id = {id_expr})"
-        )
-
-    def album_stats(self, album: str) -> str:
-        """json {count, duration}: the album's tracks the viewer may play and their total duration."""
-        best_duration = (
-            "(SELECT coalesce(max(pu.duration), 0) FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-            f" WHERE pu.track_id = ct.id AND {self.playable} HAVING count(*) > 0)"
-        )
-        return (
-            "(SELECT json_build_object('count', count(d), 'duration', coalesce(sum(d), 0))"
-            f" FROM (SELECT {best_duration} AS d FROM track ct WHERE ct.album_id = {album}.id OFFSET 0) s)"
-        )
-
-    def uploads(self, track: str) -> str:
-        return (
-            "(SELECT coalesce(json_agg(json_build_object('uuid', pu.uuid, 'fid', pu.fid, 'size', pu.size,"
-            " 'duration', pu.duration, 'bitrate', pu.bitrate, 'mimetype', pu.mimetype, 'source', pu.source,"
-            " 'audio_file', pu.audio_file, 'original_name', pu.original_name)"
-            " ORDER BY pu.creation_date, pu.id), '[]'::json)"
-            f" FROM upload pu JOIN library pl ON pl.id = pu.library_id WHERE pu.track_id = {track}.id"
-            f" AND {self.playable})"
-        )
-
-    def file_fields(self, track: str) -> str:
-        """json {license, copyright, description} of the track row `track`: what is set on the row itself, else
-        what the file of the first upload the viewer may play says (the importer keeps it in upload.metadata)."""
-        first = (
-            "(SELECT pu.metadata FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-            f" WHERE pu.track_id = {track}.id AND {self.playable} ORDER BY pu.creation_date, pu.id LIMIT 1)"
-        )
-        return (
-            f"(SELECT json_build_object('license', coalesce({track}.license, f.m ->> 'license'),"
-            f" 'copyright', coalesce(nullif({track}.copyright, ''), f.m ->> 'copyright'),"
-            f" 'description', coalesce(nullif({track}.description, ''), f.m ->> 'description'))"
-            f" FROM (SELECT {first} AS m OFFSET 0) f)"  # OFFSET 0: look the upload up once, not per field
-        )
-
-    def track_album(self, id_expr: str) -> str:
-        return (
-            "(SELECT json_build_object('id', tal.id, 'fid', tal.fid, 'mbid', tal.mbid, 'title', tal.title,"
-            " 'release_date', tal.release_date, 'creation_date', tal.creation_date,"
-            f" 'artist', {self.artist_json('tal.artist_id')}, 'cover', {self.album_cover('tal')},"
-            f" 'tracks_count', {self.tracks_count('ct.album_id = tal.id')})"
-            f" FROM album tal WHERE tal.id = {id_expr})"
-        )
-
-    def artist_albums(self, artist: str) -> str:
-        return (
-            "(SELECT coalesce(json_agg(json_build_object('id', aal.id, 'fid', aal.fid, 'mbid', aal.mbid,"
-            " 'title', aal.title, 'artist', aal.artist_id, 'release_date', aal.release_date,"
-            f" 'creation_date', aal.creation_date, 'cover', {self.album_cover('aal')},"
-            " 'tracks_count', st.n) ORDER BY aal.release_date NULLS LAST, aal.id), '[]'::json)"
-            f" FROM album aal CROSS JOIN LATERAL (SELECT {self.tracks_count('ct.album_id = aal.id')} AS n OFFSET 0) st"
-            f" WHERE aal.artist_id = {artist}.id AND st.n > 0)"
-        )
-
-    def tracks_count(self, condition: str) -> str:
-        """How many tracks `ct` meeting `condition` the viewer may play."""
-        return f"(SELECT count(*) FROM track ct WHERE {condition} AND {self.track_playable('ct')})"
-
-    # -- matching a folded query -------------------------------------------------------------------------------
-    def bind_query(self, folded: str) -> None:
-        self.bind("q", folded)
-        self.bind("q_prefix", folded + "%")
-        self.bind("q_like", "%" + folded + "%")
-
-    @staticmethod
-    def matches(key: str) -> str:
-        return f"({key} LIKE %(q_like)s OR {key} %%> %(q)s)"
-
-    @staticmethod
-    def rank(key: str) -> str:
-        return (
-            f"CASE WHEN {key} = %(q)s THEN 0 WHEN {key} LIKE %(q_prefix)s THEN 1"
-            f" WHEN {key} LIKE %(q_like)s THEN 2 ELSE 3 END"
-        )
-
-
-def order_by(known: dict[str, str], fields: tuple[str, ...], default: tuple[str, ...], tie: str) -> str:
-    """ORDER BY expressions for Funkwhale ordering names ("-" for descending) among `known`; unknown names are
-    ignored, as DRF does, and none left means `default`. `tie` (a unique column) makes pages stable."""
-    parts = []
-    for name in fields or default:
-        expr = known.get(name.lstrip("-"))
-        if expr is not None:
-            parts.append(f"{expr} DESC" if name.startswith("-") else expr)  # PostgreSQL's NULL placement, as Django
-    if not parts:
-        return order_by(known, default, default, tie)
-    return ", ".join([*parts, f"{tie} DESC" if parts[0].endswith(" DESC") else tie])
 
 
 def _ordering_sql(kind: str, fields: tuple[str, ...]) -> str:
     return order_by(ORDERINGS[kind], fields, DEFAULT_ORDERING[kind], f"{_ALIAS[kind]}.id")
 
 
-def _search_order(sql: _Sql, kind: str) -> str:
+def _ordering_joins(kind: str, fields: tuple[str, ...]) -> str:
+    """The joins the ordering `fields` of `kind` needs (ORDERING_JOINS), each once."""
+    names = ordering_names(ORDERINGS[kind], fields, DEFAULT_ORDERING[kind])
+    needed = (ORDERING_JOINS[kind].get(name.lstrip("-"), "") for name in names)
+    return "".join(dict.fromkeys(needed))
+
+
+def _search_order(kind: str) -> str:
     if kind == "track":
         tier = (
-            f"LEAST({sql.rank('t.title_key')},"
-            f" 1 + {sql.rank('(SELECT name_key FROM artist WHERE id = t.artist_id)')},"
-            f" 1 + {sql.rank('(SELECT title_key FROM album WHERE id = t.album_id)')})"
+            f"LEAST({_rank('t.title_key')},"
+            f" 1 + {_rank('(SELECT name_key FROM artist WHERE id = t.artist_id)')},"
+            f" 1 + {_rank('(SELECT title_key FROM album WHERE id = t.album_id)')})"
         )
         return f"{tier}, word_similarity(%(q)s, t.title_key) DESC, length(t.title_key), t.id"
     key = "al.title_key" if kind == "album" else "a.name_key"
     if kind == "album":
-        tier = f"LEAST({sql.rank(key)}, 1 + {sql.rank('(SELECT name_key FROM artist WHERE id = al.artist_id)')})"
+        tier = f"LEAST({_rank(key)}, 1 + {_rank('(SELECT name_key FROM artist WHERE id = al.artist_id)')})"
     else:
-        tier = sql.rank(key)
+        tier = _rank(key)
     return f"{tier}, word_similarity(%(q)s, {key}) DESC, length({key}), {_ALIAS[kind]}.id"
 
 
-def _matching_artists(sql: _Sql) -> str:
-    return f"ARRAY(SELECT id FROM artist WHERE {sql.matches('name_key')})"
+def _matching_artists() -> str:
+    return f"ARRAY(SELECT id FROM artist WHERE {_matches('name_key')})"
 
 
-def _matching_albums(sql: _Sql) -> str:
-    return f"ARRAY(SELECT id FROM album WHERE {sql.matches('title_key')})"
+def _matching_albums() -> str:
+    return f"ARRAY(SELECT id FROM album WHERE {_matches('title_key')})"
 
 
-def _where(sql: _Sql, kind: str, f: Filters, viewer: Viewer) -> list[str]:
+def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer) -> list[str]:
     """The WHERE conditions of a list of `kind` (alias t, al or a)."""
     alias = _ALIAS[kind]
     extra = ""
     if f.library is not None:
-        extra += f" AND pl.uuid = {sql.bind('library', f.library)}"
+        extra += f" AND pl.uuid = {sql.bind(f.library, 'library')}"
     if f.scope_me:
-        extra += f" AND pl.actor_id = {sql.bind('scope_actor', viewer.actor_id)}"
+        extra += f" AND pl.actor_id = {sql.bind(viewer.actor_id, 'scope_actor')}"
     playable = {"track": sql.track_playable, "album": sql.album_playable, "artist": sql.artist_playable}[kind]
-    where = [playable(alias, extra) if f.playable else "false"]
+    where = [playable(f"{alias}.id", extra) if f.playable else "false"]
     if f.q:
-        sql.bind_query(f.q)
+        _bind_query(sql, f.q)
         if kind == "track":
             where.append(
-                f"({sql.matches('t.title_key')} OR t.artist_id = ANY({_matching_artists(sql)})"
-                f" OR t.album_id = ANY({_matching_albums(sql)}))"
+                f"({_matches('t.title_key')} OR t.artist_id = ANY({_matching_artists()})"
+                f" OR t.album_id = ANY({_matching_albums()}))"
             )
         elif kind == "album":
-            where.append(f"({sql.matches('al.title_key')} OR al.artist_id = ANY({_matching_artists(sql)}))")
+            where.append(f"({_matches('al.title_key')} OR al.artist_id = ANY({_matching_artists()}))")
         else:
-            where.append(sql.matches("a.name_key"))
+            where.append(_matches("a.name_key"))
     for i, tag in enumerate(f.tags):
         where.append(
             f"{alias}.id IN (SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
-            f" WHERE lower(g.name) = lower({sql.bind(f'tag_{i}', tag)}) AND ti.object_type = '{kind}'"
-            f" AND {tag_shown('ti', sql.playable)})"
+            f" WHERE lower(g.name) = lower({sql.bind(tag, f'tag_{i}')}) AND ti.object_type = '{kind}'"
+            f" AND {sql.tag_shown('ti')})"
         )
     if f.ids:
-        where.append(f"{alias}.id = ANY({sql.bind('ids', list(f.ids))})")
+        where.append(f"{alias}.id = ANY({sql.bind(list(f.ids), 'ids')})")
     if f.artist is not None:
-        artist = sql.bind("artist", f.artist)
+        artist = sql.bind(f.artist, "artist")
         if kind == "track":
             where.append(
                 f"(t.artist_id = {artist} OR t.album_id = ANY(ARRAY(SELECT id FROM album WHERE artist_id = {artist})))"
@@ -378,9 +196,9 @@ def _where(sql: _Sql, kind: str, f: Filters, viewer: Viewer) -> list[str]:
         elif kind == "album":
             where.append(f"al.artist_id = {artist}")
     if f.album is not None and kind == "track":
-        where.append(f"t.album_id = {sql.bind('album', f.album)}")
+        where.append(f"t.album_id = {sql.bind(f.album, 'album')}")
     if f.content_category:
-        category = sql.bind("content_category", f.content_category)
+        category = sql.bind(f.content_category, "content_category")
         artist_id = {"track": "t.artist_id", "album": "al.artist_id", "artist": "a.id"}[kind]
         where.append(f"{artist_id} IN (SELECT id FROM artist WHERE content_category = {category})")
     if f.content_filters and viewer.authenticated:
@@ -388,45 +206,15 @@ def _where(sql: _Sql, kind: str, f: Filters, viewer: Viewer) -> list[str]:
             where.append(sql.track_not_filtered("t"))
         else:
             column = "al.artist_id" if kind == "album" else "a.id"
-            where.append(sql.inline("filter", *artist_not_filtered(viewer, column)))
+            where.append(sql.artist_not_filtered(column))
     if kind == "artist":
         if f.has_albums is not None:
-            has = f"EXISTS (SELECT 1 FROM album hal WHERE hal.artist_id = a.id AND {sql.album_playable('hal')})"
+            has = f"EXISTS (SELECT 1 FROM album hal WHERE hal.artist_id = a.id AND {sql.album_playable('hal.id')})"
             where.append(has if f.has_albums else f"NOT {has}")
     return where
 
 
 _TABLE = {"track": "track t", "album": "album al", "artist": "artist a"}
-_JOINS = {
-    "track": " LEFT JOIN album oal ON oal.id = t.album_id JOIN artist oar ON oar.id = t.artist_id",
-    "album": " JOIN artist oar ON oar.id = al.artist_id",
-    "artist": "",
-}
-
-
-def _select(sql: _Sql, kind: str) -> str:
-    """The outer SELECT list over `page p` for one kind."""
-    if kind == "track":
-        return (
-            "p.id, p.uuid, p.fid, p.mbid, p.title, p.position, p.disc_number,"
-            f" {sql.file_fields('p')} AS file_fields, p.creation_date, p.downloads_count,"
-            f" {sql.artist_json('p.artist_id')} AS artist, {sql.track_album('p.album_id')} AS album,"
-            f" {sql.uploads('p')} AS uploads, {sql.tags('track', 'p.id')} AS tags,"
-            f" {sql.attachment('p.attachment_cover_id')} AS cover,"
-            " (SELECT count(*) FROM listening lc WHERE lc.track_id = p.id AND lc.user_id = %(me)s) AS listen_count"
-        )
-    if kind == "album":
-        return (
-            "p.id, p.uuid, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
-            f" {sql.artist_json('p.artist_id')} AS artist, {sql.album_stats('p')} AS stats,"
-            f" {sql.tags('album', 'p.id')} AS tags, {sql.album_cover('p')} AS cover"
-        )
-    return (
-        "p.id, p.uuid, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
-        f" p.modification_date, {sql.artist_albums('p')} AS albums,"
-        f" {sql.tracks_count('ct.artist_id = p.id')} AS tracks_count,"
-        f" {sql.tags('artist', 'p.id')} AS tags, {sql.attachment('p.attachment_cover_id')} AS cover"
-    )
 
 
 def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
@@ -434,20 +222,15 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
 
     A page beyond the end has no rows and a total of 0 (the caller answers 404 for it, as DRF does).
     """
-    sql = _Sql(listing.viewer)
+    sql = Fragments(listing.viewer)
     where = " AND ".join(_where(sql, kind, listing.filters, listing.viewer))
-    order = _search_order(sql, kind) if listing.search else _ordering_sql(kind, listing.ordering)
-    joins = _JOINS[kind] if ("oal." in order or "oar." in order) else ""
-    if "%(seed)s" in order:
-        sql.bind("seed", secrets.token_hex(8))
-    if listing.filters.q:
-        # The planner prices trigram operators like `=`, so it would rather test every row than read the GIN
-        # indexes; matches are few, so make it take the indexes.
-        txn.execute(
-            f"SET LOCAL pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}; SET LOCAL enable_seqscan = off"
-        )
+    if listing.search:
+        order, joins = _search_order(kind), ""
+    else:
+        order, joins = _ordering_sql(kind, listing.ordering), _ordering_joins(kind, listing.ordering)
+    sql.bind(secrets.token_hex(8), "seed")  # for the `random` ordering
     alias, table = _ALIAS[kind], _TABLE[kind]
-    window = f"ORDER BY {order} LIMIT {sql.bind('limit', listing.limit)} OFFSET {sql.bind('offset', listing.offset)}"
+    window = f"ORDER BY {order} LIMIT {sql.bind(listing.limit, 'limit')} OFFSET {sql.bind(listing.offset, 'offset')}"
     if kind == "track" and not listing.search and listing.offset < STREAMED_OFFSET:
         # Walk the ordering's index and test each track until the page is full; count apart.
         matched, source, total = "", f"{table}{joins} WHERE {where}", f"SELECT count(*) FROM {table} WHERE {where}"
@@ -458,11 +241,18 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
     statement = (
         f"WITH {matched} page AS (SELECT s.*, row_number() OVER () AS ord"
         f" FROM (SELECT {alias}.* FROM {source} {window}) s)"
-        f" SELECT ({total}) AS total, {_select(sql, kind)} FROM page p ORDER BY p.ord"
+        f" SELECT ({total}) AS total, {sql.columns(kind)} FROM page p ORDER BY p.ord"
     )
-    txn.execute(statement, sql.params)
-    rows = txn.fetchall()
-    return (rows[0]["total"] if rows else 0), rows
+    if not listing.filters.q:
+        return sql.fetch_page(txn, statement)
+    # The planner prices trigram operators like `=`, so it would rather test every row than read the GIN indexes;
+    # matches are few, so make it take the indexes, for this statement only.
+    txn.execute(
+        f"SET LOCAL pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}; SET LOCAL enable_seqscan = off"
+    )
+    page = sql.fetch_page(txn, statement)
+    txn.execute("RESET pg_trgm.word_similarity_threshold; RESET enable_seqscan")
+    return page
 
 
 def detail_txn(txn: Any, kind: str, viewer: Viewer, object_id: int) -> dict[str, Any] | None:
@@ -487,17 +277,17 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _tag_used(sql: _Sql) -> str:
+def _tag_used(sql: Fragments) -> str:
     """SQL true for a tag `g` on something the viewer may play: read from the file of an upload they may play,
     or set on an artist, album or track row they may play something of."""
     row_playable = {
-        "track": f"EXISTS (SELECT 1 FROM track ut WHERE ut.id = ti.object_id AND {sql.track_playable('ut')})",
-        "album": f"EXISTS (SELECT 1 FROM album ual WHERE ual.id = ti.object_id AND {sql.album_playable('ual')})",
-        "artist": f"EXISTS (SELECT 1 FROM artist ua WHERE ua.id = ti.object_id AND {sql.artist_playable('ua')})",
+        "track": f"EXISTS (SELECT 1 FROM track ut WHERE ut.id = ti.object_id AND {sql.track_playable('ut.id')})",
+        "album": f"EXISTS (SELECT 1 FROM album ual WHERE ual.id = ti.object_id AND {sql.album_playable('ual.id')})",
+        "artist": f"EXISTS (SELECT 1 FROM artist ua WHERE ua.id = ti.object_id AND {sql.artist_playable('ua.id')})",
     }
     return (
         "EXISTS (SELECT 1 FROM tagged_item ti WHERE ti.tag_id = g.id AND CASE"
-        f" WHEN ti.upload_id IS NOT NULL THEN {upload_playable('ti.upload_id', sql.playable)}"
+        f" WHEN ti.upload_id IS NOT NULL THEN {sql.upload_playable('ti.upload_id')}"
         + "".join(f" WHEN ti.object_type = '{kind}' THEN {cond}" for kind, cond in row_playable.items())
         + " END)"
     )
@@ -508,7 +298,7 @@ def list_tags_txn(
 ) -> tuple[int, list[dict[str, Any]]]:
     """(total, page) of the tags on content the viewer may play whose name contains `text` (any case); ordering
     "__search" ranks like search."""
-    sql = _Sql(viewer)
+    sql = Fragments(viewer)
     params = sql.params
     params.update(limit=limit, offset=offset)
     where = _tag_used(sql)
@@ -526,21 +316,18 @@ def list_tags_txn(
             if name.lstrip("-") in TAG_ORDERINGS
         ]
         order = ", ".join(parts or ["g.creation_date DESC"]) + ", g.id"
-    txn.execute(
+    return sql.fetch_page(
+        txn,
         f"SELECT g.name, g.creation_date, count(*) OVER () AS total FROM tag g WHERE {where}"
         f" ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s",
-        params,
     )
-    rows = txn.fetchall()
-    return (rows[0]["total"] if rows else 0), rows
 
 
 def tag_txn(txn: Any, viewer: Viewer, name: str) -> dict[str, Any] | None:
     """The tag named `name` (any case) when it is on content the viewer may play, else None."""
-    sql = _Sql(viewer)
-    txn.execute(
-        f"SELECT g.name, g.creation_date FROM tag g WHERE lower(g.name) = lower({sql.bind('name', name)})"
+    sql = Fragments(viewer)
+    return sql.fetchone(
+        txn,
+        f"SELECT g.name, g.creation_date FROM tag g WHERE lower(g.name) = lower({sql.bind(name, 'name')})"
         f" AND {_tag_used(sql)}",
-        sql.params,
     )
-    return txn.fetchone()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from funkwhale.db.params import PositionalParams
 from funkwhale.music.visibility import Viewer, playable_upload_condition
 
 # At most this many uploads of one track are considered when choosing what to play.
@@ -16,9 +17,11 @@ def playable_uploads_txn(
 ) -> list[dict[str, Any]]:
     """The uploads of a track (by uuid or id) the viewer may play (only `upload_uuid` when given), those with
     a local file first, newest first; each with the track, album and artist names a download filename needs."""
-    condition, params = playable_upload_condition(viewer, "u", "l")
-    only = "AND u.uuid = %s" if upload_uuid is not None else ""
+    params = PositionalParams()
     column = "t.id" if isinstance(track, int) else "t.uuid"
+    where = f"{column} = {params.bind(track)} AND {playable_upload_condition(params, viewer, 'u', 'l')}"
+    if upload_uuid is not None:
+        where += f" AND u.uuid = {params.bind(upload_uuid)}"
     txn.execute(
         f"""
         SELECT u.id, u.uuid, u.audio_file, u.source, u.mimetype, u.bitrate, u.size, u.duration,
@@ -28,11 +31,11 @@ def playable_uploads_txn(
         JOIN library l ON l.id = u.library_id
         JOIN artist ar ON ar.id = t.artist_id
         LEFT JOIN album al ON al.id = t.album_id
-        WHERE {column} = %s AND {condition} {only}
+        WHERE {where}
         ORDER BY (u.audio_file IS NOT NULL OR u.source LIKE 'file://%%') DESC, u.creation_date DESC, u.id DESC
-        LIMIT %s
+        LIMIT {params.bind(CANDIDATES)}
         """,
-        [track, *params, *([upload_uuid] if upload_uuid is not None else []), CANDIDATES],
+        params.params,
     )
     return txn.fetchall()
 

@@ -19,6 +19,7 @@ from twisted.logger import Logger
 
 from funkwhale import storage
 from funkwhale.context import Context
+from funkwhale.errors import Invalid
 from funkwhale.music import formats
 from funkwhale.music.uploads import quota, store
 from funkwhale.music.uploads.multipart import FormError, ReceivedFile, boundary_of, discard, move_into, read_form
@@ -33,16 +34,6 @@ PRIVACY_LEVELS = ("me", "instance", "everyone")
 IMPORT_STATUSES = ("draft", "pending", "finished", "errored", "skipped")
 FILE_FIELD = "audio_file"
 REQUIRED = "This field is required."
-
-
-class Invalid(Exception):
-    """Refused input: `fields` maps field names (or non_field_errors) to messages, as DRF reports them."""
-
-    def __init__(self, fields: dict[str, list[str]], code: str = "invalid") -> None:
-        name, messages = next(iter(fields.items()))
-        super().__init__(messages[0] if name == "non_field_errors" else f"{name}: {messages[0]}")
-        self.fields = fields
-        self.code = code
 
 
 def _choice(value: Any) -> str:
@@ -85,7 +76,7 @@ def clean_library(data: dict[str, Any], partial: bool) -> dict[str, Any]:
         else:
             errors["privacy_level"] = [_choice(data["privacy_level"])]
     if errors:
-        raise Invalid(errors)
+        raise Invalid(fields=errors)
     return values
 
 
@@ -101,13 +92,17 @@ async def get_library(ctx: Context, viewer: Viewer, library_uuid: uuid.UUID, own
 
 
 async def create_library(ctx: Context, viewer: Viewer, data: dict[str, Any]) -> dict[str, Any]:
+    """A new library of the viewer's actor; Invalid for bad fields, or (forbidden) for an account without one."""
+    actor_id = viewer.actor_id
+    if actor_id is None:
+        raise Invalid.forbidden("Your account has no actor to own a library.")
     values = clean_library(data, partial=False)
     library_uuid = uuid.uuid4()
     fid = f"{ctx.settings.base_url}/federation/music/libraries/{library_uuid}"
 
     def create_txn(txn: Any) -> dict[str, Any]:
-        store.insert_library_txn(txn, viewer.actor_id, library_uuid, fid, values)
-        return store.get_library_txn(txn, library_uuid, viewer, owner_only=True)
+        store.insert_library_txn(txn, actor_id, library_uuid, fid, values)
+        return _exists(store.get_library_txn(txn, library_uuid, viewer, owner_only=True))
 
     return await ctx.db.run(create_txn, desc="libraries.create")
 
@@ -219,7 +214,7 @@ def clean_upload_fields(fields: dict[str, str], received: ReceivedFile | None) -
     if source is not None and source.lower().startswith("file:"):
         errors["source"] = ["file:// sources are only for server-side imports."]
     if errors:
-        raise Invalid(errors)
+        raise Invalid(fields=errors)
     assert library is not None
     return UploadFields(
         library,
@@ -252,12 +247,12 @@ async def receive_upload(ctx: Context, viewer: Viewer, body: IO[bytes], content_
     try:
         boundary = boundary_of(content_type)
     except FormError as e:
-        raise Invalid({FILE_FIELD: [str(e)]}) from None
+        raise Invalid.field(FILE_FIELD, str(e)) from None
     incoming = await run_cpu(storage.incoming_dir, ctx.settings)
     try:
         form = await run_cpu(read_form, body, boundary, FILE_FIELD, incoming)
     except FormError as e:
-        raise Invalid({"non_field_errors": [str(e)]}, "parse_error") from None
+        raise Invalid(fields={"non_field_errors": [str(e)]}, code="parse_error") from None
     received = form.file
     if received is not None and received.size == 0 and not received.filename:
         await run_cpu(discard, received)  # an empty file input: browsers send it when nothing is chosen
@@ -309,8 +304,8 @@ def _record_upload_txn(
     library_id = None
     if uploader is not None and uploader["actor_id"] is not None:
         library_id = store.owned_library_id_txn(txn, uploader["actor_id"], library_uuid)
-    if library_id is None:
-        raise Invalid({"library": ["Object not found."]})
+    if uploader is None or library_id is None:
+        raise Invalid.field("library", "Object not found.")
     try:
         quota.check(
             quota.effective_mb(uploader["upload_quota"], default_quota),
@@ -318,12 +313,19 @@ def _record_upload_txn(
             values["size"],
         )
     except quota.QuotaReached:
-        raise Invalid({"non_field_errors": ["upload_quota_reached"]}, "upload_quota_reached") from None
+        raise Invalid(fields={"non_field_errors": ["upload_quota_reached"]}, code="upload_quota_reached") from None
     upload_id = store.insert_upload_txn(txn, {**values, "library_id": library_id})
     message = None
     if values["import_status"] == "pending":
         message = queue.enqueue_durable_txn(txn, PROCESS_UPLOAD, upload_id)
-    return store.get_upload_by_id_txn(txn, upload_id), message
+    return _exists(store.get_upload_by_id_txn(txn, upload_id)), message
+
+
+def _exists(row: dict[str, Any] | None) -> dict[str, Any]:
+    """A row this transaction has just written, read back."""
+    if row is None:
+        raise RuntimeError("a row written in this transaction cannot be read back")
+    return row
 
 
 # --- managing uploads ---
@@ -348,14 +350,14 @@ async def update_draft(
     errors: dict[str, list[str]] = {}
     values = _import_fields(data, errors)
     if errors:
-        raise Invalid(errors)
+        raise Invalid(fields=errors)
 
     def update_txn(txn: Any) -> tuple[dict[str, Any] | None, queue.Message | None]:
         row = store.get_upload_txn(txn, viewer, upload_uuid)
         if row is None:
             return None, None
         if not store.update_draft_txn(txn, row["id"], values):
-            raise Invalid({"import_status": ["Only a draft upload can be changed."]})
+            raise Invalid.field("import_status", "Only a draft upload can be changed.")
         message = None
         if values.get("import_status") == "pending":
             message = queue.enqueue_durable_txn(txn, PROCESS_UPLOAD, row["id"])
@@ -380,8 +382,12 @@ async def requeue_uploads(
     """Set the viewer's uploads (among `uuids`, None: all) that are in `from_statuses` back to pending and
     queue their import again (relaunch_import: errored, skipped, pending; publish: draft); how many."""
 
+    actor_id = viewer.actor_id
+    if actor_id is None:
+        return 0  # an account without an actor has no uploads
+
     def requeue_txn(txn: Any) -> list[queue.Message]:
-        ids = store.requeue_uploads_txn(txn, viewer.actor_id, uuids, from_statuses)
+        ids = store.requeue_uploads_txn(txn, actor_id, uuids, from_statuses)
         return [queue.enqueue_durable_txn(txn, PROCESS_UPLOAD, upload_id) for upload_id in ids]
 
     messages = await ctx.db.run(requeue_txn, desc="uploads.requeue")

@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg2.extras import Json
 
+from funkwhale.db.params import PositionalParams
 from funkwhale.music.attachments import store as attachments_store
 from funkwhale.music.visibility import Viewer, library_condition, playable_upload_condition
 
@@ -78,7 +79,8 @@ def list_libraries_txn(
 ) -> tuple[int, list[dict[str, Any]]]:
     """(count, a page of libraries), newest first."""
     if filters.scope_all:
-        where, params = library_condition(viewer, "l")
+        binder = PositionalParams()
+        where, params = library_condition(binder, viewer, "l"), binder.params
     else:
         where, params = "l.actor_id = %s", [viewer.actor_id]
     if filters.privacy_level:
@@ -100,7 +102,8 @@ def get_library_txn(txn: Any, library_uuid: uuid.UUID, viewer: Viewer, owner_onl
     if owner_only:
         where, params = "l.actor_id = %s", [viewer.actor_id]
     else:
-        where, params = library_condition(viewer, "l")
+        binder = PositionalParams()
+        where, params = library_condition(binder, viewer, "l"), binder.params
     txn.execute(_LIBRARY_SELECT + f" WHERE l.uuid = %s AND {where}", [library_uuid, *params])
     return txn.fetchone()
 
@@ -162,9 +165,9 @@ def _upload_where(viewer: Viewer, filters: UploadFilters) -> tuple[str, list[Any
         where += " AND (u.original_name ILIKE %s OR t.title_key LIKE %s)"
         params += [_like(filters.q), _like(filters.q_key or filters.q)]
     if filters.playable is not None:
-        playable, playable_params = playable_upload_condition(viewer, "u", "l")
-        where += f" AND {'' if filters.playable else 'NOT '}{playable}"
-        params += playable_params
+        binder = PositionalParams()
+        where += f" AND {'' if filters.playable else 'NOT '}{playable_upload_condition(binder, viewer, 'u', 'l')}"
+        params += binder.params
     return where, params
 
 

@@ -8,10 +8,9 @@ and playlists go through the domain stores (funkwhale.social.store, funkwhale.pl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from funkwhale.music.catalog.store import album_cover_id
+from funkwhale.db.params import PositionalParams
 from funkwhale.music.visibility import Viewer, privacy_condition
 from funkwhale.playlists import store as playlists_store
 from funkwhale.subsonic import ids
@@ -45,29 +44,25 @@ def require_visible_txn(txn: Any, viewer: Viewer, kind: str, numbers: list[int])
 # --- stars, ratings, plays ---------------------------------------------------------------------------------------
 
 
-# Where each kind of star lives: songs are the listener's favorites (shared with the web app).
-_STARS = {ids.TRACK: ("track_favorite", "track_id"), ids.ALBUM: ("starred_album", "album_id"),
-          ids.ARTIST: ("starred_artist", "artist_id")}  # fmt: skip
+# Where album and artist stars live (a starred song is the listener's favorite: funkwhale.social.activity).
+_STARS = {ids.ALBUM: ("starred_album", "album_id"), ids.ARTIST: ("starred_artist", "artist_id")}
 
 
 def star_txn(txn: Any, viewer: Viewer, wanted: dict[str, list[int]]) -> None:
-    """Star tracks (favorites, source `subsonic`), albums and artists, by kind; all or nothing."""
-    for kind, numbers in wanted.items():
-        require_visible_txn(txn, viewer, kind, numbers)
+    """Star albums and artists, by kind; all or nothing."""
+    for kind in _STARS:
+        require_visible_txn(txn, viewer, kind, wanted.get(kind, []))
     for kind, (table, column) in _STARS.items():
         if wanted.get(kind):
-            columns, values = f"user_id, {column}", "%s, n"
-            if kind == ids.TRACK:
-                columns, values = columns + ", source", values + ", 'subsonic'"
             txn.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {values} FROM unnest(%s::bigint[]) n"
+                f"INSERT INTO {table} (user_id, {column}) SELECT %s, n FROM unnest(%s::bigint[]) n"
                 f" ON CONFLICT (user_id, {column}) DO NOTHING",
                 (viewer.user_id, wanted[kind]),
             )
 
 
 def unstar_txn(txn: Any, viewer: Viewer, wanted: dict[str, list[int]]) -> None:
-    """Remove stars; ids that were not starred are ignored."""
+    """Remove album and artist stars; ids that were not starred are ignored."""
     for kind, (table, column) in _STARS.items():
         if wanted.get(kind):
             txn.execute(
@@ -92,23 +87,14 @@ def rate_txn(txn: Any, viewer: Viewer, kind: str, number: int, rating: int) -> N
     )
 
 
-def scrobble_txn(txn: Any, viewer: Viewer, plays: list[tuple[int, datetime | None]]) -> None:
-    """Add listenings (source `subsonic`, at the time given, else now) of tracks the viewer may play; all or
-    nothing."""
-    tracks = [track for track, _ in plays]
-    require_visible_txn(txn, viewer, ids.TRACK, tracks)
-    txn.execute(
-        "INSERT INTO listening (user_id, track_id, creation_date, source)"
-        " SELECT %s, p.track, coalesce(p.at, now()), 'subsonic'"
-        " FROM unnest(%s::bigint[], %s::timestamptz[]) p(track, at)",
-        (viewer.user_id, tracks, [when for _, when in plays]),
-    )
-
-
 def now_playing_txn(txn: Any, viewer: Viewer, user_ids: list[int], track_ids: list[int]) -> dict[str, Any]:
     """`users`: {id: username} of those whose activity the viewer may see; `songs`: {id: song row} they may play."""
-    visible, params = privacy_condition(viewer, "u.privacy_level", "u.id")
-    txn.execute(f"SELECT u.id, u.username FROM users u WHERE u.id = ANY(%s) AND {visible}", [user_ids, *params])
+    params = PositionalParams()
+    txn.execute(
+        f"SELECT u.id, u.username FROM users u WHERE u.id = ANY({params.bind(user_ids)})"
+        f" AND {privacy_condition(params, viewer, 'u.privacy_level', 'u.id')}",
+        params.params,
+    )
     users = {r["id"]: r["username"] for r in txn.fetchall()}
     q = Query(viewer)
     txn.execute(q.songs([f"t.id = ANY({q.bind(track_ids)})"]), q.params)
@@ -188,7 +174,7 @@ class PlaylistEdit:
 def update_playlist_txn(txn: Any, viewer: Viewer, playlist_id: int, edit: PlaylistEdit, max_tracks: int) -> None:
     """Apply an edit of the viewer's playlist, all or nothing. Making it public turns `me` into `instance` and
     leaves a public level as it is; making it private is `me`."""
-    playlists_store._lock_txn(txn, viewer, playlist_id)  # 70 / 50 before anything else
+    playlists_store.lock_txn(txn, viewer, playlist_id)  # 70 / 50 before anything else
     changes = dict(edit.changes)
     if edit.public is not None:
         txn.execute("SELECT privacy_level FROM playlist WHERE id = %s", (playlist_id,))
@@ -214,13 +200,12 @@ def bookmarks_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
     """The viewer's bookmarks of tracks they may still play, latest change first, each with its `song` (JSON)."""
     q = Query(viewer)
     songs = q.songs(["t.id IN (SELECT track_id FROM bookmark WHERE user_id = %(me)s)"])
-    txn.execute(
+    return q.fetchall(
+        txn,
         "SELECT b.position, b.comment, b.creation_date, b.modification_date, row_to_json(s) AS song"
         f" FROM bookmark b JOIN ({songs}) s ON s.id = b.track_id WHERE b.user_id = %(me)s"
         " ORDER BY b.modification_date DESC, b.id DESC",
-        q.params,
     )
-    return txn.fetchall()
 
 
 def save_bookmark_txn(txn: Any, viewer: Viewer, track_id: int, position: int, comment: str) -> None:
@@ -243,8 +228,7 @@ def play_queue_txn(txn: Any, viewer: Viewer) -> dict[str, Any] | None:
     q = Query(viewer)
     table = "unnest(pq.track_ids) WITH ORDINALITY AS qi (id, n) JOIN track t ON t.id = qi.id"
     songs = nested(q.songs([], "qi.n", table=table))
-    txn.execute(f"SELECT pq.*, {songs} AS songs FROM play_queue pq WHERE pq.user_id = %(me)s", q.params)
-    return txn.fetchone()
+    return q.fetchone(txn, f"SELECT pq.*, {songs} AS songs FROM play_queue pq WHERE pq.user_id = %(me)s")
 
 
 def save_play_queue_txn(
@@ -277,7 +261,7 @@ def cover_txn(txn: Any, viewer: Viewer, kind: str, number: int) -> dict[str, Any
     n = q.bind(number)
 
     def album_cover(album_id: str) -> str:
-        return f"(SELECT {album_cover_id('cal', q.playable)} FROM album cal WHERE cal.id = {album_id})"
+        return f"(SELECT {q.album_cover_id('cal')} FROM album cal WHERE cal.id = {album_id})"
 
     if kind == ids.TRACK:
         source = (
@@ -288,58 +272,49 @@ def cover_txn(txn: Any, viewer: Viewer, kind: str, number: int) -> dict[str, Any
         source = f"SELECT {album_cover(n)} WHERE {q.album_playable(n)}"
     elif kind == ids.ARTIST:
         source = (
-            f"SELECT coalesce(ar.attachment_cover_id, (SELECT {album_cover_id('cal', q.playable)} FROM album cal"
-            f" WHERE cal.artist_id = ar.id AND {album_cover_id('cal', q.playable)} IS NOT NULL"
+            f"SELECT coalesce(ar.attachment_cover_id, (SELECT {q.album_cover_id('cal')} FROM album cal"
+            f" WHERE cal.artist_id = ar.id AND {q.album_has_cover('cal')}"
             " ORDER BY cal.release_date NULLS LAST, cal.id LIMIT 1))"
             f" FROM artist ar WHERE ar.id = {n} AND {q.artist_playable('ar.id')}"
         )
     else:
-        visible, params = privacy_condition(viewer, "pls.privacy_level", "pls.user_id")
-        visible = visible.replace("%s", "{}").format(*(q.bind(v) for v in params))
         source = (
             f"SELECT {album_cover('ct.album_id')} FROM playlist pls JOIN playlist_track cpt"
             " ON cpt.playlist_id = pls.id JOIN track ct ON ct.id = cpt.track_id"
-            f" WHERE pls.id = {n} AND {visible} AND {album_cover('ct.album_id')} IS NOT NULL"
+            f" WHERE pls.id = {n} AND {q.visible('pls.privacy_level', 'pls.user_id')}"
+            f" AND {album_cover('ct.album_id')} IS NOT NULL"
             f" AND {q.track_playable('ct.id')} ORDER BY cpt.index LIMIT 1"
         )
-    txn.execute(f"{_ATTACHMENT} WHERE a.id = ({source})", q.params)
-    return txn.fetchone()
+    return q.fetchone(txn, f"{_ATTACHMENT} WHERE a.id = ({source})")
 
 
-def _lyrics(q: Query, track: str) -> str:
-    return (
-        "(SELECT pu.metadata ->> 'lyrics' FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-        f" WHERE pu.track_id = {track} AND {q.playable} AND pu.metadata ? 'lyrics'"
+def _with_lyrics(q: Query, where: list[str]) -> str:
+    """The tracks `t` meeting `where` that the viewer may play, each with the embedded `lyrics` of the first of
+    their uploads that has some (NULL when none has)."""
+    lyrics = (
+        f"(SELECT pu.metadata ->> 'lyrics' {q.playable_uploads('t.id')} AND pu.metadata ? 'lyrics'"
         " ORDER BY pu.creation_date, pu.id LIMIT 1)"
     )
-
-
-_LYRICS_COLUMNS = "t.id, t.title, (SELECT name FROM artist WHERE id = t.artist_id) AS artist_name"
+    return (
+        f"SELECT t.id, t.title, (SELECT name FROM artist WHERE id = t.artist_id) AS artist_name, {lyrics} AS lyrics"
+        f" FROM track t WHERE {' AND '.join([*where, q.track_playable('t.id')])}"
+    )
 
 
 def song_lyrics_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any] | None:
     """A track the viewer may play, with the embedded `lyrics` of its uploads (None when it has none)."""
     q = Query(viewer)
-    txn.execute(
-        f"SELECT {_LYRICS_COLUMNS}, {_lyrics(q, 't.id')} AS lyrics FROM track t"
-        f" WHERE t.id = {q.bind(track_id)} AND {q.track_playable('t.id')}",
-        q.params,
-    )
-    return txn.fetchone()
+    return q.fetchone(txn, _with_lyrics(q, [f"t.id = {q.bind(track_id)}"]))
 
 
 def lyrics_txn(txn: Any, viewer: Viewer, artist: str | None, title: str) -> dict[str, Any] | None:
     """The first playable track with lyrics titled `title` (folded) by `artist` (folded, optional)."""
     q = Query(viewer)
-    where = [f"t.title_key = {q.bind(title)}", q.track_playable("t.id")]
+    where = [f"t.title_key = {q.bind(title)}"]
     if artist:
         where.append(f"t.artist_id IN (SELECT id FROM artist WHERE name_key = {q.bind(artist)})")
-    txn.execute(
-        f"SELECT * FROM (SELECT {_LYRICS_COLUMNS}, {_lyrics(q, 't.id')} AS lyrics FROM track t"
-        f" WHERE {' AND '.join(where)}) x WHERE x.lyrics IS NOT NULL ORDER BY x.id LIMIT 1",
-        q.params,
-    )
-    return txn.fetchone()
+    statement = f"SELECT * FROM ({_with_lyrics(q, where)}) x WHERE x.lyrics IS NOT NULL ORDER BY x.id LIMIT 1"
+    return q.fetchone(txn, statement)
 
 
 # --- accounts ----------------------------------------------------------------------------------------------------

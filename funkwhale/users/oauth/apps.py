@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from funkwhale.context import Context
+from funkwhale.errors import Invalid
 from funkwhale.users.models import Principal
 from funkwhale.users.oauth import scopes as scope_names
 from funkwhale.users.oauth import store
@@ -21,27 +22,13 @@ NAME_MAX_LENGTH = 255
 _CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
 
 
-class InvalidFields(Exception):
-    """Input refused field by field: {"field": ["message", ...]}."""
-
-    def __init__(self, fields: dict[str, list[str]]) -> None:
-        super().__init__(fields)
-        self.fields = fields
-
-
-class ScopesNotHeld(Exception):
-    """A credential asked to hand on scopes it does not hold itself (sorted leaf scopes in `scopes`)."""
-
-    def __init__(self, scopes: list[str]) -> None:
-        super().__init__(scopes)
-        self.scopes = scopes
-
-
 def check_held(holder: Principal, scope_text: str) -> None:
-    """ScopesNotHeld unless `holder` grants every scope of `scope_text`: a token never mints a wider one."""
+    """Invalid (forbidden, naming `scopes`) unless `holder` grants every scope of `scope_text`: a token never
+    mints a wider one."""
     missing = scope_names.expand(scope_names.parse(scope_text)) - holder.scopes
     if missing:
-        raise ScopesNotHeld(sorted(missing))
+        detail = "Your token cannot grant scopes it does not hold: " + ", ".join(sorted(missing)) + "."
+        raise Invalid(detail, fields={"scopes": [detail]}, kind="forbidden")
 
 
 def redirect_uris(text: str) -> list[str]:
@@ -108,7 +95,7 @@ def clean(body: dict[str, Any], partial: bool) -> dict[str, str]:
         else:
             fields[column] = stored(value.strip())
     if errors:
-        raise InvalidFields(errors)
+        raise Invalid(fields=errors)
     return fields
 
 

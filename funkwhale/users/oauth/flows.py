@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from funkwhale.context import Context
+from funkwhale.errors import Invalid
 from funkwhale.users.oauth import apps, pkce, store
 from funkwhale.users.oauth import scopes as scope_names
-from funkwhale.users.oauth.apps import InvalidFields, redirect_uris
+from funkwhale.users.oauth.apps import redirect_uris
 from funkwhale.users.oauth.scopes import ALL_SCOPES
 from funkwhale.users.tokens import hash_token, new_token, same
 
@@ -74,7 +75,7 @@ async def check_authorization(ctx: Context, params: Mapping[str, Any]) -> Author
     app = await ctx.db.run(store.application_txn, client_id, desc="oauth.app") if client_id else None
     if app is None:
         errors["client_id"] = ["Invalid application."]
-        raise InvalidFields(errors)
+        raise Invalid(fields=errors)
     redirect_uri = _text(params, "redirect_uri")
     if not redirect_uri:
         errors["redirect_uri"] = ["This field is required."]
@@ -95,7 +96,7 @@ async def check_authorization(ctx: Context, params: Mapping[str, Any]) -> Author
     elif method:
         errors["code_challenge"] = ["This field is required with code_challenge_method."]
     if errors:
-        raise InvalidFields(errors)
+        raise Invalid(fields=errors)
     return AuthorizationRequest(app, redirect_uri, tuple(requested), _text(params, "state"), challenge, method)
 
 

@@ -14,8 +14,8 @@ from werkzeug.http import parse_etags, quote_etag
 
 from funkwhale import storage
 from funkwhale.context import Context
+from funkwhale.errors import Invalid
 from funkwhale.music import attachments
-from funkwhale.music.uploads.multipart import FormError
 from funkwhale.threads import run_io
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
@@ -38,14 +38,10 @@ class AttachmentsApi:
         """Any signed-in user may store a picture; the same bytes give the same attachment (201 either way)."""
         principal = await self.auth.require(request, "write:libraries")
         content_type = getattr(request, "multipart_content_type", None)
-        try:
-            row = await attachments.receive_picture(self.ctx, request.content, content_type, principal.user.actor_id)
-        except FormError as e:
-            raise field_error("file", str(e)) from None
-        except attachments.ImageTooLarge as e:
-            raise field_error("file", str(e)) from None
-        except attachments.InvalidImage:
-            raise field_error("file", "Upload a valid image: a JPEG, PNG, GIF or WebP picture.") from None
+        actor_id = principal.user.actor_id
+        if actor_id is None:
+            raise Invalid.forbidden("Your account has no actor to own a picture.")
+        row = await attachments.receive_picture(self.ctx, request.content, content_type, actor_id)
         return json_response(request, attachments.attachment_json(row, self.ctx.settings.base_url), status=201)
 
     async def _row(self, attachment_uuid: str) -> dict[str, Any]:

@@ -11,12 +11,11 @@ from funkwhale.users import accounts
 from funkwhale.users.tokens import new_token
 from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
 from funkwhale.web.client_address import client_address
-from funkwhale.web.errors import ApiError, install_api_errors
+from funkwhale.web.errors import install_api_errors
 from funkwhale.web.json import json_response
 from funkwhale.web.params import read_body
 
 CSRF_AGE = 365 * 24 * 3600
-WRONG_PASSWORDS = "wrong passwords"
 # Paths whose clients never use the session (Subsonic, federation, media): no CSRF cookie for them.
 _NO_CSRF_PREFIXES = (b"/rest/", b"/federation/", b"/.well-known/", b"/media/", b"/_protected/")
 
@@ -67,22 +66,6 @@ def clear_session_cookie(request: Any, secure: bool) -> None:
     )
 
 
-def account_error(error: accounts.AccountError) -> ApiError:
-    """A 400 with DRF's field errors."""
-    first_field, messages = next(iter(error.fields.items()))
-    return ApiError(400, f"{first_field}: {messages[0]}", "invalid", error.fields)
-
-
-def throttled(request: Any, error: accounts.Throttled, what: str) -> ApiError:
-    """A 429 with Retry-After: "Too many <what>. Try again in N seconds." """
-    request.setHeader(b"Retry-After", str(error.retry_after).encode())
-    return ApiError(429, f"Too many {what}. Try again in {error.retry_after} seconds.", "throttled")
-
-
-def registration_closed() -> ApiError:
-    return ApiError(403, "Registration has been disabled", "permission_denied")
-
-
 class AuthApi:
     app = Klein()
     install_api_errors(app)
@@ -96,14 +79,7 @@ class AuthApi:
         """username, email, password1, password2, optional invitation -> 201 (FUNKWHALE_SIGNUP_RATE_LIMIT a day
         per address, 429 beyond)."""
         data = read_body(request)
-        try:
-            user = await accounts.register(self.ctx, data, client_address(request, self.ctx.settings))
-        except accounts.AccountError as e:
-            raise account_error(e) from None
-        except accounts.RegistrationClosed:
-            raise registration_closed() from None
-        except accounts.Throttled as e:
-            raise throttled(request, e, "sign-ups from this address") from None
+        user = await accounts.register(self.ctx, data, client_address(request, self.ctx.settings))
         body = {
             "detail": "Account created.",
             "username": user["username"],
@@ -117,17 +93,12 @@ class AuthApi:
         is held to the login limit (429)."""
         principal = await self.auth.require(request, "write:security")
         current = request.getCookie(SESSION_COOKIE) if principal.via_session else None
-        try:
-            await accounts.change_password(
-                self.ctx,
-                principal.user.id,
-                principal.user.username,
-                read_body(request),
-                None if current is None else current.decode("latin-1"),
-                client_address(request, self.ctx.settings),
-            )
-        except accounts.AccountError as e:
-            raise account_error(e) from None
-        except accounts.Throttled as e:
-            raise throttled(request, e, WRONG_PASSWORDS) from None
+        await accounts.change_password(
+            self.ctx,
+            principal.user.id,
+            principal.user.username,
+            read_body(request),
+            None if current is None else current.decode("latin-1"),
+            client_address(request, self.ctx.settings),
+        )
         return json_response(request, {"detail": "New password has been saved."})

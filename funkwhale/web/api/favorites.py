@@ -11,7 +11,7 @@ from funkwhale.context import Context
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
-from funkwhale.social import store
+from funkwhale.social import activity, store
 from funkwhale.web.api.browse import ordering_of, viewer_of
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
@@ -26,10 +26,6 @@ def track_id_of(body: dict[str, Any]) -> int:
     if raw is None or raw == "":
         raise field_error("track", "This field is required.")
     return to_int(raw, "track", f"Incorrect type. Expected pk value, received {type(raw).__name__}.")
-
-
-def unplayable(track_id: int) -> Exception:
-    return field_error("track", f'Invalid pk "{track_id}" - object does not exist.')
 
 
 class ActivityArea:
@@ -77,13 +73,11 @@ class ActivityArea:
         page_or_404(page, rows)
         return json_response(request, page.body(request, total, [self.entry(r) for r in rows]))
 
-    async def add(self, request: Any, add_txn: Any) -> bytes:
+    async def add(self, request: Any) -> bytes:
         """POST {track}: 201 {id, track, creation_date}; 400 (nothing written) for a track the caller may not play."""
         viewer = await self.writer(request)
         track_id = track_id_of(read_body(request))
-        row = await self.ctx.db.run(add_txn, viewer, track_id, desc=f"{self.kind}.add")
-        if row is None:
-            raise unplayable(track_id)
+        row = await self.ctx.db.run(activity.record_txn, viewer, self.kind, track_id, desc=f"{self.kind}.add")
         return json_response(request, row, status=201)
 
 
@@ -98,7 +92,7 @@ class FavoritesApi(ActivityArea):
 
     @app.route("/tracks/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
-        return await self.add(request, store.add_favorite_txn)
+        return await self.add(request)
 
     @app.route("/tracks/remove/", methods=["POST", "DELETE"], strict_slashes=False)
     async def remove(self, request: Any) -> bytes:

@@ -7,7 +7,6 @@ from typing import Any
 
 from klein import Klein
 
-from funkwhale.social import store
 from funkwhale.web.api.favorites import ActivityArea
 from funkwhale.web.errors import install_api_errors
 
@@ -23,4 +22,4 @@ class HistoryApi(ActivityArea):
 
     @app.route("/listenings/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
-        return await self.add(request, store.add_listening_txn)
+        return await self.add(request)

@@ -15,15 +15,10 @@ from funkwhale.music.uploads.serializers import library_json
 from funkwhale.music.uploads.store import LibraryFilters
 from funkwhale.music.visibility import Viewer
 from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
+from funkwhale.web.errors import field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, parse_uuid, query, read_body
-
-
-def invalid(error: uploads.Invalid) -> ApiError:
-    """A 400 with DRF-style field errors."""
-    return ApiError(400, str(error), error.code, error.fields)
 
 
 class LibrariesApi:
@@ -59,12 +54,7 @@ class LibrariesApi:
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "write:libraries")
-        if viewer.actor_id is None:
-            raise ApiError(403, "Your account has no actor to own a library.", "permission_denied")
-        try:
-            row = await uploads.create_library(self.ctx, viewer, read_body(request))
-        except uploads.Invalid as e:
-            raise invalid(e) from None
+        row = await uploads.create_library(self.ctx, viewer, read_body(request))
         return json_response(request, self._json(row), status=201)
 
     @app.route("/<library_uuid>/", methods=["GET", "HEAD"], strict_slashes=False)
@@ -78,12 +68,9 @@ class LibrariesApi:
     @app.route("/<library_uuid>/", methods=["PATCH", "PUT"], strict_slashes=False)
     async def update(self, request: Any, library_uuid: str) -> bytes:
         viewer = await self._viewer(request, "write:libraries")
-        try:
-            row = await uploads.update_library(
-                self.ctx, viewer, parse_uuid(library_uuid), read_body(request), partial=request.method == b"PATCH"
-            )
-        except uploads.Invalid as e:
-            raise invalid(e) from None
+        row = await uploads.update_library(
+            self.ctx, viewer, parse_uuid(library_uuid), read_body(request), partial=request.method == b"PATCH"
+        )
         if row is None:
             raise not_found()
         return json_response(request, self._json(row))

@@ -8,16 +8,14 @@ caller already runs as many live transcodes as allowed (503 with Retry-After).
 
 from __future__ import annotations
 
-import hmac
 from typing import Any, ClassVar
 
 from klein import Klein
 
 from funkwhale.context import Context
 from funkwhale.music.playback import respond, slots
-from funkwhale.music.playback import store as playback_store
 from funkwhale.music.visibility import Viewer
-from funkwhale.users.accounts import LISTEN_SCOPE, read_listen_token
+from funkwhale.users.accounts import listen_viewer
 from funkwhale.web.api.browse import viewer_of
 from funkwhale.web.auth import Auth
 from funkwhale.web.client_address import client_address
@@ -47,16 +45,7 @@ class ListenApi:
         token = query(request, "token")
         if not token:
             return await viewer_of(self.ctx, self.auth, request)
-        claims = read_listen_token(self.ctx.settings, token)
-        user_id = claims.get("user_id") if claims else None
-        user = None
-        if isinstance(user_id, int):
-            user = await self.ctx.db.run(playback_store.token_user_txn, user_id, desc="listen.token_user")
-        if user is None or not hmac.compare_digest(user["secret_key"], str(claims.get("user_secret"))):
-            raise ApiError(401, "Invalid token.", "authentication_failed")
-        if LISTEN_SCOPE not in (claims.get("scopes") or []):
-            raise ApiError(403, f"Your token lacks the {LISTEN_SCOPE} scope.", "permission_denied")
-        return Viewer(user_id=user["id"], actor_id=user["actor_id"])
+        return await listen_viewer(self.ctx, token)
 
     @app.route("/<track_uuid>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def listen(self, request: Any, track_uuid: str) -> bytes:

@@ -10,7 +10,7 @@ from klein import Klein
 
 from funkwhale.context import Context
 from funkwhale.music.visibility import Viewer
-from funkwhale.social import Refused, store
+from funkwhale.social import store
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
@@ -51,10 +51,7 @@ class ModerationApi:
     async def create(self, request: Any) -> bytes:
         viewer = Viewer.of(await self.auth.require(request, "write:filters"))
         artist_id = artist_target_of(read_body(request))
-        try:
-            row = await self.ctx.db.run(store.add_filter_txn, viewer, artist_id, desc="filters.add")
-        except Refused as e:
-            raise field_error(e.field, e.detail, e.status) from None
+        row = await self.ctx.db.run(store.add_filter_txn, viewer, artist_id, desc="filters.add")
         return json_response(request, row, status=201)
 
     @app.route("/content-filters/<string:filter_uuid>/", methods=["DELETE"], strict_slashes=False)

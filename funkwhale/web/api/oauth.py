@@ -17,10 +17,9 @@ from funkwhale.context import Context
 from funkwhale.users.models import Principal
 from funkwhale.users.oauth import apps, flows
 from funkwhale.users.oauth import store as oauth_store
-from funkwhale.users.oauth.apps import InvalidFields, ScopesNotHeld
 from funkwhale.users.oauth.flows import OAuthError
 from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, install_api_errors, not_found
+from funkwhale.web.errors import ApiError, error_of, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import query_items, read_body
@@ -58,23 +57,9 @@ def _client_credentials(request: Any, form: dict[str, Any]) -> tuple[str, str]:
 class OAuthApi:
     app = Klein()
 
-    @app.handle_errors(InvalidFields)
-    def _invalid_fields(self, request: Any, failure: Failure) -> bytes:
-        fields = failure.value.fields
-        name = next(iter(fields))
-        error = ApiError(400, f"{name}: {fields[name][0]}", "invalid", fields)
-        return json_response(request, error.body(), status=400)
-
-    @app.handle_errors(ScopesNotHeld)
-    def _scopes_not_held(self, request: Any, failure: Failure) -> bytes:
-        missing = failure.value.scopes
-        detail = "Your token cannot grant scopes it does not hold: " + ", ".join(missing) + "."
-        error = ApiError(403, detail, "permission_denied", {"scopes": [detail]})
-        return json_response(request, error.body(), status=403)
-
     @app.handle_errors(OAuthError)
     def _oauth_error(self, request: Any, failure: Failure) -> bytes:
-        error = failure.value
+        error = error_of(failure, OAuthError)
         _no_store(request)
         if error.status == 401:
             request.setHeader(b"WWW-Authenticate", b'Basic realm="oauth"')

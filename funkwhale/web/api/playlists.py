@@ -7,18 +7,19 @@ from typing import Any
 
 from klein import Klein
 
+from funkwhale import playlists
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
-from funkwhale.playlists import PRIVACY_LEVELS, PlaylistError, formats, store
+from funkwhale.playlists import formats, store
 from funkwhale.web.api.browse import ordering_of
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, query, query_bool, query_int, query_items, read_body, to_int
+from funkwhale.web.params import page_or_404, query, query_bool, query_int, query_items, read_body
 
 MAX_TRACKS_PAGE = 1000  # a playlist's tracks come whole unless `page`/`page_size` asks for pages of this at most
 
@@ -45,13 +46,6 @@ class PlaylistsApi:
 
     async def _writer(self, request: Any) -> Viewer:
         return Viewer.of(await self.auth.require(request, "write:playlists"))
-
-    async def _write(self, fn: Any, *args: Any, desc: str) -> Any:
-        """Run a write; a refusal becomes its HTTP error (the transaction rolled back, nothing changed)."""
-        try:
-            return await self.ctx.db.run(fn, *args, desc=desc)
-        except PlaylistError as e:
-            raise ApiError(e.status, e.detail, e.code, {e.field: [e.detail]} if e.field else None) from None
 
     # -- JSON ------------------------------------------------------------------------------------------------------
     def _playlist(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +88,7 @@ class PlaylistsApi:
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
         viewer = await self._writer(request)
-        changes = _changes(read_body(request), partial=False)
+        changes = playlists.clean_changes(read_body(request), partial=False)
         row = await self.ctx.db.run(
             store.create_txn, viewer, changes["name"], changes.get("privacy_level", "instance"), desc="playlists.create"
         )
@@ -111,19 +105,19 @@ class PlaylistsApi:
     @app.route("/<int:playlist_id>/", methods=["PATCH", "PUT"], strict_slashes=False)
     async def update(self, request: Any, playlist_id: int) -> bytes:
         viewer = await self._writer(request)
-        changes = _changes(read_body(request), partial=request.method == b"PATCH")
+        changes = playlists.clean_changes(read_body(request), partial=request.method == b"PATCH")
         if not changes:
             row = await self.ctx.db.run(store.detail_txn, viewer, playlist_id, desc="playlists.detail")
             if row is None:
                 raise not_found("No such playlist.")
         else:
-            row = await self._write(store.update_txn, viewer, playlist_id, changes, desc="playlists.update")
+            row = await self.ctx.db.run(store.update_txn, viewer, playlist_id, changes, desc="playlists.update")
         return json_response(request, self._playlist(row))
 
     @app.route("/<int:playlist_id>/", methods=["DELETE"], strict_slashes=False)
     async def delete(self, request: Any, playlist_id: int) -> bytes:
         viewer = await self._writer(request)
-        await self._write(store.delete_txn, viewer, playlist_id, desc="playlists.delete")
+        await self.ctx.db.run(store.delete_txn, viewer, playlist_id, desc="playlists.delete")
         request.setResponseCode(204)
         return b""
 
@@ -159,16 +153,11 @@ class PlaylistsApi:
         """
         viewer = await self._writer(request)
         fields, content = _import_request(request)
-        changes = _changes(fields, partial=False)
-        try:
-            wanted = formats.parse(content, fields.get("format") or None)
-        except formats.BadPlaylistFile as e:
-            raise field_error("content", str(e)) from None
-        if not wanted:
-            raise field_error("content", "The file names no tracks.")
+        changes = playlists.clean_changes(fields, partial=False)
+        wanted = playlists.read_file(content, fields.get("format") or None)
         keys = [(fold(artist) if artist else None, fold(title)) for artist, title in wanted]
         max_tracks = await instance_settings.get(self.ctx, "playlists__max_tracks")
-        row, unmatched = await self._write(
+        row, unmatched = await self.ctx.db.run(
             store.import_txn,
             viewer,
             changes["name"],
@@ -201,12 +190,9 @@ class PlaylistsApi:
     async def add(self, request: Any, playlist_id: int) -> bytes:
         viewer = await self._writer(request)
         body = read_body(request)
-        track_ids = _int_list(body.get("tracks"), "tracks")
-        allow_duplicates = body.get("allow_duplicates", True)
-        if not isinstance(allow_duplicates, bool):
-            allow_duplicates = str(allow_duplicates).lower() in ("true", "1", "yes", "on")
+        track_ids, allow_duplicates = playlists.track_ids(body.get("tracks")), playlists.allow_duplicates(body)
         max_tracks = await instance_settings.get(self.ctx, "playlists__max_tracks")
-        _, rows = await self._write(
+        _, rows = await self.ctx.db.run(
             store.add_txn, viewer, playlist_id, track_ids, allow_duplicates, max_tracks, desc="playlists.add"
         )
         return json_response(request, {"count": len(rows), "results": [self._entry(r) for r in rows]}, status=201)
@@ -214,8 +200,8 @@ class PlaylistsApi:
     @app.route("/<int:playlist_id>/remove/", methods=["POST", "DELETE"], strict_slashes=False)
     async def remove(self, request: Any, playlist_id: int) -> bytes:
         viewer = await self._writer(request)
-        index = _index(read_body(request), "index")
-        await self._write(store.remove_txn, viewer, playlist_id, index, desc="playlists.remove")
+        index = playlists.index(read_body(request), "index")
+        await self.ctx.db.run(store.remove_txn, viewer, playlist_id, index, desc="playlists.remove")
         request.setResponseCode(204)
         return b""
 
@@ -223,35 +209,17 @@ class PlaylistsApi:
     async def move(self, request: Any, playlist_id: int) -> bytes:
         viewer = await self._writer(request)
         body = read_body(request)
-        source, target = _index(body, "from"), _index(body, "to")
-        await self._write(store.move_txn, viewer, playlist_id, source, target, desc="playlists.move")
+        source, target = playlists.index(body, "from"), playlists.index(body, "to")
+        await self.ctx.db.run(store.move_txn, viewer, playlist_id, source, target, desc="playlists.move")
         request.setResponseCode(204)
         return b""
 
     @app.route("/<int:playlist_id>/clear/", methods=["DELETE", "POST"], strict_slashes=False)
     async def clear(self, request: Any, playlist_id: int) -> bytes:
         viewer = await self._writer(request)
-        await self._write(store.clear_txn, viewer, playlist_id, desc="playlists.clear")
+        await self.ctx.db.run(store.clear_txn, viewer, playlist_id, desc="playlists.clear")
         request.setResponseCode(204)
         return b""
-
-
-def _changes(body: dict[str, Any], partial: bool) -> dict[str, str]:
-    """Validated `name` / `privacy_level` from a create or update body (all required unless `partial`)."""
-    changes: dict[str, str] = {}
-    if "name" in body or not partial:
-        name = body.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise field_error("name", "This field is required.")
-        if len(name.strip()) > 100:
-            raise field_error("name", "Ensure this field has no more than 100 characters.")
-        changes["name"] = name.strip()
-    if "privacy_level" in body:
-        level = body["privacy_level"]
-        if level not in PRIVACY_LEVELS:
-            raise field_error("privacy_level", f'"{level}" is not a valid choice.')
-        changes["privacy_level"] = level
-    return changes
 
 
 def _import_request(request: Any) -> tuple[dict[str, Any], str]:
@@ -273,17 +241,3 @@ def _import_request(request: Any) -> tuple[dict[str, Any], str]:
         return fields, request.content.read().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise field_error("content", "The file is not valid UTF-8.") from None
-
-
-def _int_list(value: Any, name: str) -> list[int]:
-    if not isinstance(value, list):
-        value = [value] if value not in (None, "") else []
-    if not value:
-        raise field_error(name, "This list may not be empty.")
-    return [to_int(v, name, "Enter a list of numbers.") for v in value]
-
-
-def _index(body: dict[str, Any], name: str) -> int:
-    if name not in body:
-        raise field_error(name, "This field is required.")
-    return to_int(body[name], name)

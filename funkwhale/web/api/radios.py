@@ -14,12 +14,12 @@ from klein import Klein
 from funkwhale.context import Context
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.visibility import Viewer
-from funkwhale.radios import FILTERS, RADIO_TYPES, RELATED_TYPES, RadioError, clean_config, is_id, store
+from funkwhale.radios import FILTERS, clean_radio, clean_session, session_id, store
 from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
+from funkwhale.web.errors import install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, read_body, to_int
+from funkwhale.web.params import page_or_404, read_body
 
 
 class RadiosApi:
@@ -33,15 +33,6 @@ class RadiosApi:
 
     async def _viewer(self, request: Any, scope: str) -> Viewer:
         return Viewer.of(await self.auth.require(request, scope))
-
-    async def _run(self, fn: Any, *args: Any, desc: str) -> Any:
-        """Run a store function; a refusal becomes its HTTP error (rolled back, nothing written)."""
-        try:
-            return await self.ctx.db.run(fn, *args, desc=desc)
-        except RadioError as e:
-            if e.field:
-                raise field_error(e.field, e.detail, e.status) from None
-            raise ApiError(e.status, e.detail, "not_found" if e.status == 404 else "invalid") from None
 
     def _radio(self, row: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -58,39 +49,20 @@ class RadiosApi:
     @app.route("/sessions/", methods=["POST"], strict_slashes=False)
     async def create_session(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "write:radios")
-        body = read_body(request)
-        kind = body.get("radio_type")
-        if kind not in RADIO_TYPES:
-            raise field_error("radio_type", f'"{kind}" is not a valid choice.')
-        fields: dict[str, Any] = {"radio_type": kind}
-        related = body.get("related_object_id")
-        if kind in RELATED_TYPES:
-            if related in (None, ""):
-                raise field_error("related_object_id", "This radio needs a related object.")
-            value: int | str = str(related)
-            if kind == "artist":
-                value = to_int(related, "related_object_id", "An artist id is a number.")
-                if not is_id(value):
-                    raise field_error("related_object_id", "An artist id is a number.")
-            checked = await self._run(
+        fields = clean_session(read_body(request))
+        if "related_object_id" in fields:
+            kind, value = fields["radio_type"], fields["related_object_id"]
+            checked = await self.ctx.db.run(
                 store.check_related_txn, viewer, kind, [value], "related_object_id", desc="radios.check"
             )
             fields["related_object_id"] = str(checked[0])
-        if kind == "custom":
-            radio_id = body.get("custom_radio")
-            if not is_id(radio_id):
-                raise field_error("custom_radio", "A custom radio id is required.")
-            fields["custom_radio"] = radio_id
-        row = await self._run(store.create_session_txn, viewer, fields, desc="radios.session")
+        row = await self.ctx.db.run(store.create_session_txn, viewer, fields, desc="radios.session")
         return json_response(request, row, status=201)
 
     @app.route("/tracks/", methods=["POST"], strict_slashes=False)
     async def next_track(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "write:radios")
-        session_id = read_body(request).get("session")
-        if not is_id(session_id):
-            raise field_error("session", "A session id is required.")
-        drawn = await self._run(store.next_track_txn, viewer, session_id, desc="radios.next")
+        drawn = await self.ctx.db.run(store.next_track_txn, viewer, session_id(read_body(request)), desc="radios.next")
         body = {"position": drawn["position"], "track": self.renderer.track(drawn["track"])}
         return json_response(request, body, status=201)
 
@@ -108,21 +80,21 @@ class RadiosApi:
     async def index(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "read:radios")
         page = Page.from_request(request)
-        total, rows = await self._run(store.list_radios_txn, viewer, page.size, page.offset, desc="radios.list")
+        total, rows = await self.ctx.db.run(store.list_radios_txn, viewer, page.size, page.offset, desc="radios.list")
         page_or_404(page, rows)
         return json_response(request, page.body(request, total, [self._radio(r) for r in rows]))
 
     @app.route("/radios/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "write:radios")
-        fields = _fields(read_body(request), partial=False)
-        row = await self._run(store.save_radio_txn, viewer, None, fields, desc="radios.create")
+        fields = clean_radio(read_body(request), partial=False)
+        row = await self.ctx.db.run(store.save_radio_txn, viewer, None, fields, desc="radios.create")
         return json_response(request, self._radio(row), status=201)
 
     @app.route("/radios/<int:radio_id>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def detail(self, request: Any, radio_id: int) -> bytes:
         viewer = await self._viewer(request, "read:radios")
-        row = await self._run(store.radio_txn, viewer, radio_id, desc="radios.detail")
+        row = await self.ctx.db.run(store.radio_txn, viewer, radio_id, desc="radios.detail")
         if row is None:
             raise not_found("No such radio.")
         return json_response(request, self._radio(row))
@@ -130,14 +102,14 @@ class RadiosApi:
     @app.route("/radios/<int:radio_id>/", methods=["PATCH", "PUT"], strict_slashes=False)
     async def update(self, request: Any, radio_id: int) -> bytes:
         viewer = await self._viewer(request, "write:radios")
-        fields = _fields(read_body(request), partial=request.method == b"PATCH")
-        row = await self._run(store.save_radio_txn, viewer, radio_id, fields, desc="radios.update")
+        fields = clean_radio(read_body(request), partial=request.method == b"PATCH")
+        row = await self.ctx.db.run(store.save_radio_txn, viewer, radio_id, fields, desc="radios.update")
         return json_response(request, self._radio(row))
 
     @app.route("/radios/<int:radio_id>/", methods=["DELETE"], strict_slashes=False)
     async def delete(self, request: Any, radio_id: int) -> bytes:
         viewer = await self._viewer(request, "write:radios")
-        await self._run(store.delete_radio_txn, viewer, radio_id, desc="radios.delete")
+        await self.ctx.db.run(store.delete_radio_txn, viewer, radio_id, desc="radios.delete")
         request.setResponseCode(204)
         return b""
 
@@ -145,33 +117,11 @@ class RadiosApi:
     async def tracks(self, request: Any, radio_id: int) -> bytes:
         viewer = await self._viewer(request, "read:radios")
         page = Page.from_request(request)
-        found = await self._run(store.radio_tracks_txn, viewer, radio_id, page.size, page.offset, desc="radios.tracks")
+        found = await self.ctx.db.run(
+            store.radio_tracks_txn, viewer, radio_id, page.size, page.offset, desc="radios.tracks"
+        )
         if found is None:
             raise not_found("No such radio.")
         total, rows = found
         page_or_404(page, rows)
         return json_response(request, page.body(request, total, [self.renderer.track(r) for r in rows]))
-
-
-def _fields(body: dict[str, Any], partial: bool) -> dict[str, Any]:
-    """The radio columns a create/update sets, checked for shape; 400 on the first bad one."""
-    fields: dict[str, Any] = {}
-    if "name" in body or not partial:
-        name = body.get("name")
-        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
-            raise field_error("name", "Give the radio a name (at most 100 characters).")
-        fields["name"] = name.strip()
-    if "description" in body:
-        if not isinstance(body["description"], str):
-            raise field_error("description", "Not a valid string.")
-        fields["description"] = body["description"]
-    if "is_public" in body:
-        if not isinstance(body["is_public"], bool):
-            raise field_error("is_public", "Must be a valid boolean.")
-        fields["is_public"] = body["is_public"]
-    if "config" in body or not partial:
-        try:
-            fields["config"] = clean_config(body.get("config"))
-        except RadioError as e:
-            raise field_error("config", e.detail) from None
-    return fields

@@ -21,7 +21,6 @@ from funkwhale.music.normalize import fold
 from funkwhale.music.uploads.serializers import upload_json
 from funkwhale.music.uploads.store import UPLOAD_ORDERINGS, UploadFilters
 from funkwhale.music.visibility import Viewer
-from funkwhale.web.api.libraries import invalid
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
@@ -115,10 +114,7 @@ class UploadsApi:
     async def create(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "write:libraries")
         content_type = getattr(request, "multipart_content_type", None)
-        try:
-            row = await detached(uploads.receive_upload(self.ctx, viewer, request.content, content_type))
-        except uploads.Invalid as e:
-            raise invalid(e) from None
+        row = await detached(uploads.receive_upload(self.ctx, viewer, request.content, content_type))
         return json_response(request, upload_json(row), status=201)
 
     @app.route("/action/", methods=["POST"], strict_slashes=False)
@@ -151,10 +147,7 @@ class UploadsApi:
     async def update(self, request: Any, upload_uuid: str) -> bytes:
         """Drafts only: import_metadata, import_reference, and import_status "pending" to publish."""
         viewer = await self._viewer(request, "write:libraries")
-        try:
-            row = await uploads.update_draft(self.ctx, viewer, parse_uuid(upload_uuid), read_body(request))
-        except uploads.Invalid as e:
-            raise invalid(e) from None
+        row = await uploads.update_draft(self.ctx, viewer, parse_uuid(upload_uuid), read_body(request))
         if row is None:
             raise not_found()
         return json_response(request, upload_json(row))

@@ -18,20 +18,15 @@ from funkwhale.users.models import Principal
 from funkwhale.users.oauth.scopes import USER_SCOPES
 from funkwhale.users.tokens import new_token
 from funkwhale.web.api.auth import (
-    WRONG_PASSWORDS,
-    account_error,
     clear_session_cookie,
     set_csrf_cookie,
     set_session_cookie,
-    throttled,
 )
 from funkwhale.web.auth import SESSION_COOKIE, Auth, check_csrf
 from funkwhale.web.client_address import client_address
-from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
+from funkwhale.web.errors import ApiError, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.params import read_body
-
-BAD_CREDENTIALS = "Unable to log in with provided credentials."
 
 
 def route(app: Klein, path: str, methods: list[str]) -> Any:
@@ -101,17 +96,9 @@ class UsersApi:
         }
         if errors:
             raise ApiError(400, "username and password are required.", "invalid", errors)
-        try:
-            user_id = await accounts.login(
-                self.ctx,
-                data["username"].strip(),
-                data["password"],
-                client_address(request, self.ctx.settings),
-            )
-        except accounts.Throttled as e:
-            raise throttled(request, e, "failed login attempts") from None
-        except accounts.LoginFailed:
-            raise ApiError(400, BAD_CREDENTIALS, "invalid", {"non_field_errors": [BAD_CREDENTIALS]}) from None
+        user_id = await accounts.login(
+            self.ctx, data["username"].strip(), data["password"], client_address(request, self.ctx.settings)
+        )
         previous = request.getCookie(SESSION_COOKIE)
         if previous:
             await accounts.end_session(self.ctx, previous.decode("latin-1"))
@@ -158,12 +145,7 @@ class UsersApi:
         return await self._update(request, await self._self_only(request, username, "write:profile"))
 
     async def _update(self, request: Any, principal: Principal) -> bytes:
-        try:
-            fields = accounts.validate_profile(read_body(request))
-        except accounts.AccountError as e:
-            raise account_error(e) from None
-        if not await self.ctx.db.run(store.update_profile_txn, principal.user.id, fields, desc="users.update"):
-            raise field_error("avatar", "No picture has this uuid: send it to /api/v1/attachments/ first.")
+        await accounts.update_profile(self.ctx, principal.user.id, read_body(request))
         return await self._me(request, principal)
 
     @route(app, "/me/", ["DELETE"])
@@ -172,12 +154,7 @@ class UsersApi:
         limit, 429)."""
         principal = await self.auth.require(request, "write:profile")
         address = client_address(request, self.ctx.settings)
-        try:
-            await accounts.delete_account(self.ctx, principal.user.id, read_body(request), address)
-        except accounts.AccountError as e:
-            raise account_error(e) from None
-        except accounts.Throttled as e:
-            raise throttled(request, e, WRONG_PASSWORDS) from None
+        await accounts.delete_account(self.ctx, principal.user.id, read_body(request), address)
         clear_session_cookie(request, self.secure)
         request.setResponseCode(204)
         return b""

@@ -1,0 +1,270 @@
+"""The music SQL fragments every store builds its statements from, for one viewer.
+
+`Fragments(viewer)` holds a statement's named parameters (funkwhale.db.params.NamedParams: `bind(value)` returns
+the placeholder, `%(me)s` is the viewer's user id) and the viewer's playable-upload condition (over `pu` / `pl`,
+funkwhale.music.visibility), bound once. Each fragment is SQL over the aliases or expressions it is given:
+playability of a track, album or artist, the entries of a user's list the viewer sees, content filters, the best
+duration of a track, an album's cover and the nested JSON of the catalog's rows. Rows are shared by every upload
+of the same names, so what came from a file (an album's cover, genres, a track's license, copyright and comment)
+is read from the uploads the viewer may play only (`album_cover_id`, `tag_shown`, `tag_names`, `file_fields`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from funkwhale.db.params import NamedParams
+from funkwhale.music.visibility import Viewer, playable_upload_condition, privacy_condition
+
+_HIDDEN = "SELECT uf.target_artist_id FROM user_filter uf WHERE uf.user_id = %(me)s"
+
+
+def ordering_names(known: dict[str, str], fields: tuple[str, ...], default: tuple[str, ...]) -> list[str]:
+    """The Funkwhale ordering names ("-" for descending) of `fields` among `known`; unknown names are ignored, as
+    DRF does, and none left means those of `default`."""
+    names = [name for name in fields or default if name.lstrip("-") in known]
+    return names or [name for name in default if name.lstrip("-") in known]
+
+
+def order_by(known: dict[str, str], fields: tuple[str, ...], default: tuple[str, ...], tie: str) -> str:
+    """ORDER BY expressions over `known` for the names `ordering_names` keeps; `tie` (a unique column) makes pages
+    stable and follows the direction of the first."""
+    names = ordering_names(known, fields, default)
+    parts = [f"{known[n[1:]]} DESC" if n.startswith("-") else known[n] for n in names]  # NULL placement as Django
+    return ", ".join([*parts, f"{tie} DESC" if names[0].startswith("-") else tie])
+
+
+class Fragments(NamedParams):
+    """One statement's parameters and SQL fragments for a viewer, optionally within one library (`folder`)."""
+
+    def __init__(self, viewer: Viewer, folder: int | None = None) -> None:
+        super().__init__(me=viewer.user_id)
+        self.viewer = viewer
+        self.playable = playable_upload_condition(self, viewer, "pu", "pl")
+        if folder is not None:
+            self.playable += f" AND pl.id = {self.bind(folder)}"
+
+    def fetchone(self, txn: Any, statement: str) -> dict[str, Any] | None:
+        """Run `statement` (built from these fragments) and return its first row."""
+        txn.execute(statement, self.params)
+        return txn.fetchone()
+
+    def fetchall(self, txn: Any, statement: str) -> list[dict[str, Any]]:
+        """Run `statement` (built from these fragments) and return its rows."""
+        txn.execute(statement, self.params)
+        return txn.fetchall()
+
+    def fetch_page(self, txn: Any, statement: str) -> tuple[int, list[dict[str, Any]]]:
+        """Run a page `statement` whose rows carry the count of all matches as `total`: (total, rows); a page
+        beyond the end has no rows and a total of 0."""
+        rows = self.fetchall(txn, statement)
+        return (rows[0]["total"] if rows else 0), rows
+
+    # -- who sees what -----------------------------------------------------------------------------------------
+    def visible(self, level: str, owner: str) -> str:
+        """True for a row with privacy column `level` owned by the user `owner` (visibility.privacy_condition)."""
+        return privacy_condition(self, self.viewer, level, owner)
+
+    def upload_playable(self, upload_id: str) -> str:
+        """True when the viewer may play the upload `upload_id`."""
+        return (
+            "EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+            f" WHERE pu.id = {upload_id} AND {self.playable})"
+        )
+
+    def playable_uploads(self, track_id: str) -> str:
+        """FROM and WHERE of the uploads `pu` (in their library `pl`) of the track `track_id` the viewer may play."""
+        return (
+            "FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+            f" WHERE pu.track_id = {track_id} AND {self.playable}"
+        )
+
+    def track_playable(self, track_id: str, extra: str = "") -> str:
+        """True when the viewer may play an upload of the track `track_id` (that also meets `extra`, which starts
+        with " AND" and reads `pu` / `pl`)."""
+        return f"EXISTS (SELECT 1 {self.playable_uploads(track_id)}{extra})"
+
+    def album_playable(self, album_id: str, extra: str = "") -> str:
+        track_playable = self.track_playable("xt.id", extra)
+        return f"EXISTS (SELECT 1 FROM track xt WHERE xt.album_id = {album_id} AND {track_playable})"
+
+    def artist_playable(self, artist_id: str, extra: str = "") -> str:
+        return (
+            f"(EXISTS (SELECT 1 FROM track xt WHERE xt.artist_id = {artist_id}"
+            f" AND {self.track_playable('xt.id', extra)})"
+            f" OR EXISTS (SELECT 1 FROM album xal WHERE xal.artist_id = {artist_id}"
+            f" AND {self.album_playable('xal.id', extra)}))"
+        )
+
+    def entry_shown(self, owner: str, track_id: str) -> str:
+        """True for an entry of a user's track list (a favorite, a listen, a playlist entry) the viewer may see:
+        its owner (the user `owner`) sees every entry, anyone else only those whose track `track_id` they may
+        play, so another user's private music never shows through someone's list."""
+        return f"({owner} = %(me)s OR {self.track_playable(track_id)})"
+
+    @staticmethod
+    def artist_not_filtered(artist_id: str) -> str:
+        """True unless the viewer hid the artist `artist_id` with a content filter (`user_filter`). NOT IN over the
+        viewer's few filters: PostgreSQL hashes them once per statement; an anonymous viewer has none."""
+        return f"{artist_id} NOT IN ({_HIDDEN})"
+
+    @staticmethod
+    def track_not_filtered(track: str) -> str:
+        """True unless the viewer hid the artist or the album artist of the track row `track` with a content
+        filter (radios run this over the whole catalog, hence no per-track album lookup)."""
+        return (
+            f"({track}.artist_id NOT IN ({_HIDDEN}) AND ({track}.album_id IS NULL OR {track}.album_id NOT IN"
+            f" (SELECT fal.id FROM album fal WHERE fal.artist_id IN ({_HIDDEN}))))"
+        )
+
+    # -- what came from the files the viewer may play ----------------------------------------------------------
+    def tag_shown(self, item: str) -> str:
+        """True for a tagged_item row `item` the viewer may see: set on the row itself (no upload), or read from
+        the file of an upload they may play."""
+        return f"({item}.upload_id IS NULL OR {self.upload_playable(item + '.upload_id')})"
+
+    def tag_names(self, kind: str, id_expr: str) -> str:
+        """SQL array of the names of the tags shown on the artist, album or track `id_expr`, sorted. Each
+        distinct tag looks for one shown item only (an album has its genres once per upload of each track)."""
+        on_it = f"ti.object_type = '{kind}' AND ti.object_id = {id_expr}"
+        return (
+            f"ARRAY(SELECT g.name FROM tag g WHERE g.id IN (SELECT ti.tag_id FROM tagged_item ti WHERE {on_it})"
+            f" AND (SELECT 1 FROM tagged_item ti WHERE {on_it} AND ti.tag_id = g.id AND {self.tag_shown('ti')}"
+            " LIMIT 1) IS NOT NULL ORDER BY g.name)"  # a subplan per tag that stops at the first shown item
+        )
+
+    def track_tagged(self, tag_ids: str) -> str:
+        """True for a track `t` that carries one of the tags `tag_ids` (a SELECT of tag ids) the viewer sees,
+        itself or through its album or artist."""
+        tagged = {
+            kind: f"SELECT ti.object_id FROM tagged_item ti WHERE ti.object_type = '{kind}'"
+            f" AND ti.tag_id IN ({tag_ids}) AND {self.tag_shown('ti')}"
+            for kind in ("track", "album", "artist")
+        }  # three sets hashed once each, rather than a lookup per track; coalesce: no album is not a match
+        return (
+            f"coalesce(t.id IN ({tagged['track']}) OR t.album_id IN ({tagged['album']})"
+            f" OR t.artist_id IN ({tagged['artist']}), false)"
+        )
+
+    def album_cover_id(self, album: str) -> str:
+        """Attachment id of the cover of the album row `album` (may be NULL) as the viewer sees it: a picture set
+        on the album itself, else the cover of the first upload of its tracks they may play."""
+        return (
+            f"coalesce({album}.attachment_cover_id, (SELECT pu.attachment_cover_id FROM upload pu"
+            f" JOIN library pl ON pl.id = pu.library_id WHERE pu.album_id = {album}.id"
+            f" AND pu.attachment_cover_id IS NOT NULL AND {self.playable} ORDER BY pu.id LIMIT 1))"
+        )  # walks upload_album_cover
+
+    def album_cover(self, album: str) -> str:
+        """The cover JSON of the album row `album` as the viewer sees it."""
+        return self.attachment(self.album_cover_id(album))
+
+    def album_has_cover(self, album: str) -> str:
+        """True when the album row `album` has a cover the viewer sees."""
+        return f"{self.album_cover_id(album)} IS NOT NULL"
+
+    def best_duration(self, track_id: str) -> str:
+        """The longest duration among the uploads of the track `track_id` the viewer may play (0 when unknown);
+        NULL when they may play none, so count() and sum() over it skip unplayable tracks."""
+        return f"(SELECT coalesce(max(pu.duration), 0) {self.playable_uploads(track_id)} HAVING count(*) > 0)"
+
+    def file_fields(self, track: str) -> str:
+        """json {license, copyright, description} of the track row `track`: what is set on the row itself, else
+        what the file of the first upload the viewer may play says (the importer keeps it in upload.metadata)."""
+        first = f"(SELECT pu.metadata {self.playable_uploads(track + '.id')} ORDER BY pu.creation_date, pu.id LIMIT 1)"
+        return (
+            f"(SELECT json_build_object('license', coalesce({track}.license, f.m ->> 'license'),"
+            f" 'copyright', coalesce(nullif({track}.copyright, ''), f.m ->> 'copyright'),"
+            f" 'description', coalesce(nullif({track}.description, ''), f.m ->> 'description'))"
+            f" FROM (SELECT {first} AS m OFFSET 0) f)"  # OFFSET 0: look the upload up once, not per field
+        )
+
+    # -- the catalog's JSON ------------------------------------------------------------------------------------
+    @staticmethod
+    def attachment(id_expr: str) -> str:
+        return (
+            "(SELECT json_build_object('uuid', att.uuid, 'size', att.size, 'mimetype', att.mimetype,"
+            " 'creation_date', att.creation_date, 'url', att.url, 'file', att.file)"
+            f" FROM attachment att WHERE att.id = {id_expr})"
+        )
+
+    @classmethod
+    def user_json(cls, id_expr: str) -> str:
+        """Funkwhale's basic user JSON (id, username, name, date_joined, avatar) of the user `id_expr`."""
+        return (
+            "(SELECT json_build_object('id', ju.id, 'username', ju.username, 'name', ju.name,"
+            f" 'date_joined', ju.date_joined, 'avatar', {cls.attachment('ju.avatar_id')})"
+            f" FROM users ju WHERE ju.id = {id_expr})"
+        )
+
+    def artist_json(self, id_expr: str) -> str:
+        return (
+            "(SELECT json_build_object('id', sa.id, 'fid', sa.fid, 'mbid', sa.mbid, 'name', sa.name,"
+            " 'creation_date', sa.creation_date, 'modification_date', sa.modification_date,"
+            " 'content_category', sa.content_category, 'description', sa.description,"
+            f" 'cover', {self.attachment('sa.attachment_cover_id')})"
+            f" FROM artist sa WHERE sa.id = {id_expr})"
+        )
+
+    def album_stats(self, album: str) -> str:
+        """json {count, duration}: the album's tracks the viewer may play and their total duration."""
+        return (
+            "(SELECT json_build_object('count', count(d), 'duration', coalesce(sum(d), 0))"
+            f" FROM (SELECT {self.best_duration('ct.id')} AS d FROM track ct WHERE ct.album_id = {album}.id"
+            " OFFSET 0) s)"
+        )
+
+    def uploads(self, track: str) -> str:
+        return (
+            "(SELECT coalesce(json_agg(json_build_object('uuid', pu.uuid, 'fid', pu.fid, 'size', pu.size,"
+            " 'duration', pu.duration, 'bitrate', pu.bitrate, 'mimetype', pu.mimetype, 'source', pu.source,"
+            " 'audio_file', pu.audio_file, 'original_name', pu.original_name)"
+            f" ORDER BY pu.creation_date, pu.id), '[]'::json) {self.playable_uploads(track + '.id')})"
+        )
+
+    def track_album(self, id_expr: str) -> str:
+        return (
+            "(SELECT json_build_object('id', tal.id, 'fid', tal.fid, 'mbid', tal.mbid, 'title', tal.title,"
+            " 'release_date', tal.release_date, 'creation_date', tal.creation_date,"
+            f" 'artist', {self.artist_json('tal.artist_id')}, 'cover', {self.album_cover('tal')},"
+            f" 'tracks_count', {self.tracks_count('ct.album_id = tal.id')})"
+            f" FROM album tal WHERE tal.id = {id_expr})"
+        )
+
+    def artist_albums(self, artist: str) -> str:
+        return (
+            "(SELECT coalesce(json_agg(json_build_object('id', aal.id, 'fid', aal.fid, 'mbid', aal.mbid,"
+            " 'title', aal.title, 'artist', aal.artist_id, 'release_date', aal.release_date,"
+            f" 'creation_date', aal.creation_date, 'cover', {self.album_cover('aal')},"
+            " 'tracks_count', st.n) ORDER BY aal.release_date NULLS LAST, aal.id), '[]'::json)"
+            f" FROM album aal CROSS JOIN LATERAL (SELECT {self.tracks_count('ct.album_id = aal.id')} AS n OFFSET 0) st"
+            f" WHERE aal.artist_id = {artist}.id AND st.n > 0)"
+        )
+
+    def tracks_count(self, condition: str) -> str:
+        """How many tracks `ct` meeting `condition` the viewer may play."""
+        return f"(SELECT count(*) FROM track ct WHERE {condition} AND {self.track_playable('ct.id')})"
+
+    def columns(self, kind: str) -> str:
+        """The catalog's SELECT list of one artist, album or track (`kind`) over its row `p`."""
+        if kind == "track":
+            return (
+                "p.id, p.uuid, p.fid, p.mbid, p.title, p.position, p.disc_number,"
+                f" {self.file_fields('p')} AS file_fields, p.creation_date, p.downloads_count,"
+                f" {self.artist_json('p.artist_id')} AS artist, {self.track_album('p.album_id')} AS album,"
+                f" {self.uploads('p')} AS uploads, {self.tag_names('track', 'p.id')} AS tags,"
+                f" {self.attachment('p.attachment_cover_id')} AS cover,"
+                " (SELECT count(*) FROM listening lc WHERE lc.track_id = p.id AND lc.user_id = %(me)s) AS listen_count"
+            )
+        if kind == "album":
+            return (
+                "p.id, p.uuid, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
+                f" {self.artist_json('p.artist_id')} AS artist, {self.album_stats('p')} AS stats,"
+                f" {self.tag_names('album', 'p.id')} AS tags, {self.album_cover('p')} AS cover"
+            )
+        return (
+            "p.id, p.uuid, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
+            f" p.modification_date, {self.artist_albums('p')} AS albums,"
+            f" {self.tracks_count('ct.artist_id = p.id')} AS tracks_count,"
+            f" {self.tag_names('artist', 'p.id')} AS tags, {self.attachment('p.attachment_cover_id')} AS cover"
+        )
