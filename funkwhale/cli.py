@@ -15,7 +15,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from funkwhale import storage, threads
-from funkwhale.config import ConfigError, Settings, describe, ensure_secret_key, load_settings
+from funkwhale.config import (
+    ConfigError,
+    Settings,
+    describe,
+    ensure_secret_key,
+    load_settings,
+    recorded_public_address,
+)
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {}
 
@@ -118,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     _load_extensions()
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(os.environ, {"data_dir": args.data_dir}, args.config)
+        overrides = {"data_dir": args.data_dir}
+        settings = load_settings(os.environ, overrides, args.config)
+        recorded = recorded_public_address(settings.data_dir)  # the daemon's address, for the same federation ids
+        if recorded:
+            settings = load_settings(os.environ, overrides, args.config, defaults=recorded)
         storage.apply_umask(settings)  # before anything is written, as the daemon does
         settings = ensure_secret_key(settings)
         threads.configure(settings)

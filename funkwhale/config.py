@@ -168,6 +168,12 @@ class Settings:
         _umask, 0o077, help="umask of the daemon and the CLI (octal): 077 private, 027 to let nginx's group read media"
     )
     check_migrations: bool = _setting(_boolean, True, help="refuse to start below the latest migration")
+    external_requests_allow_private_networks: bool = _setting(
+        _boolean, False, help="let federation requests reach loopback and private addresses (test peers only)"
+    )
+    external_requests_verify_ssl: bool = _setting(
+        _boolean, True, help="verify the TLS certificates of federation peers (system trust, SSL_CERT_FILE)"
+    )
 
     @property
     def embedded_postgres(self) -> bool:
@@ -220,11 +226,14 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, str | None] | None = None,
     config_file: str | None = None,
+    defaults: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Build validated Settings from an ini file, the environment and explicit overrides (CLI options)."""
+    """Build validated Settings from an ini file, the environment and explicit overrides (CLI options);
+    `defaults` replace the built-in defaults (lowest precedence)."""
     environ = os.environ if environ is None else environ
     config_file = config_file or environ.get("FUNKWHALE_CONFIG") or None
-    raw: dict[str, str] = _read_ini(config_file) if config_file else {}
+    raw: dict[str, str] = dict(defaults or {})
+    raw.update(_read_ini(config_file) if config_file else {})
     for name in SETTING_NAMES:
         value = environ.get(f"FUNKWHALE_{name.upper()}")
         if value is not None:
@@ -268,3 +277,30 @@ def ensure_secret_key(settings: Settings) -> Settings:
     except OSError as e:
         raise ConfigError(f"cannot write the secret key into {path}: {e.strerror}") from None
     return dataclasses.replace(settings, secret_key=key)
+
+
+PUBLIC_ADDRESS_FILE = "public_address"
+
+
+def record_public_address(settings: Settings) -> None:
+    """Write `DATA_DIR/public_address` (`protocol://hostname`): the address the daemon makes federation ids under.
+
+    Commands run on the same data directory without FUNKWHALE_HOSTNAME / FUNKWHALE_PROTOCOL take it as their
+    default (`recorded_public_address`), so an account made by `funkwhale createuser` gets the daemon's ids.
+    """
+    path = Path(settings.data_dir) / PUBLIC_ADDRESS_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(settings.base_url + "\n")
+    except OSError as e:
+        raise ConfigError(f"cannot write {path}: {e.strerror}") from None
+
+
+def recorded_public_address(data_dir: str) -> dict[str, str]:
+    """{"protocol", "hostname"} as the daemon last recorded them in `data_dir` ({} when it never ran there)."""
+    try:
+        recorded = (Path(data_dir) / PUBLIC_ADDRESS_FILE).read_text().strip()
+    except OSError:
+        return {}
+    protocol, sep, hostname = recorded.partition("://")
+    return {"protocol": protocol, "hostname": hostname} if sep and hostname else {}

@@ -112,6 +112,7 @@ def make_service(
     `bind(site)` binds the web listener at once, so a taken port is reported before anything runs;
     `first` are services to start before all others and stop after them (the embedded servers).
     """
+    from funkwhale.activitypub.actors import ServiceActorSetup
     from funkwhale.jobs import housekeeping_jobs
     from funkwhale.tasks.scheduler import Scheduler, default_jobs
     from funkwhale.tasks.worker import Worker
@@ -127,6 +128,7 @@ def make_service(
     ctx = Context(settings=settings, db=db, redis=redis, clock=clock)
     db.setServiceParent(top)
     redis.setServiceParent(top)
+    ServiceActorSetup(ctx).setServiceParent(top)
     if settings.role in ("all", "worker"):
         Worker(ctx, settings.worker_concurrency, settings.shutdown_timeout).setServiceParent(top)
     if settings.role in ("all", "scheduler"):

@@ -64,7 +64,7 @@ def makeService(options: Options) -> IService:
     from twisted.internet import reactor
 
     from funkwhale import logs, storage
-    from funkwhale.config import ConfigError, ensure_secret_key, load_settings
+    from funkwhale.config import ConfigError, ensure_secret_key, load_settings, record_public_address
     from funkwhale.db.schema import DatabaseUnreachable, SchemaOutdated
     from funkwhale.embedded import EmbeddedError
     from funkwhale.service import exit_status, make_service
@@ -78,6 +78,7 @@ def makeService(options: Options) -> IService:
         settings = ensure_secret_key(settings)
         logs.bridge_stdlib()
         settings, servers, lock = prepare(settings, daemon=True)
+        record_public_address(settings)
         first = [EmbeddedService(servers, lock)] if servers is not None else []
         top, _ = make_service(settings, bind=_bind(settings.listen), first=first)
         top.log_observer = logs.make_observer(settings.log_format, settings.log_level)

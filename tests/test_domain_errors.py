@@ -42,6 +42,12 @@ NOT_REFUSALS = {
     "funkwhale.params.BadValue": "parse signal (each surface's params layer)",
     "funkwhale.music.models.MetadataError": "a file's tags, reported on the upload",
     "funkwhale.music.importer.fsimport.ImportError_": "a command line import failure",
+    "funkwhale.activitypub.http.FederationError": "the federation routes' own error",
+    "funkwhale.activitypub.signatures.SignatureError": "a peer's request signature, refused with its reason",
+    "funkwhale.activitypub.signatures.BadSignature": "a peer's request signature, refused with its reason",
+    "funkwhale.activitypub.fetch.FetchError": "an outgoing federation request that failed",
+    "funkwhale.activitypub.fetch.BlockedAddress": "an outgoing federation request that failed",
+    "funkwhale.activitypub.fetch.ResponseTooLarge": "an outgoing federation request that failed",
 }
 
 

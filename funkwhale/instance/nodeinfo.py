@@ -44,7 +44,7 @@ async def enabled(ctx: Context) -> bool:
 
 async def document(ctx: Context, version: str) -> dict[str, Any]:
     """The nodeinfo document for `version` ("2.0" or "2.1")."""
-    found = await ctx.db.run(store.nodeinfo_txn, desc="instance.nodeinfo")
+    found = await ctx.db.run(store.nodeinfo_txn, ctx.settings.base_url, desc="instance.nodeinfo")
     return build(
         ctx.settings, version, resolve(ctx.settings, found["settings"]), found["counts"], found["allowed_domains"]
     )
@@ -67,8 +67,10 @@ def build(
         "federationEnabled": prefs["federation__enabled"],
         "anonymousCanListen": not prefs["common__api_authentication_required"],
     }
-    # Library and usage figures come from the music, favorites and history tables: 0 until those exist.
-    tracks = artists = albums = hours = favorites = listenings = downloads = 0
+    tracks, artists, albums = counts["tracks"], counts["artists"], counts["albums"]
+    # Funkwhale 1.4 (instance/stats.py get_music_duration): hours as a float, 0 when there is no music.
+    hours = counts["music_seconds"] / 3600 if counts["music_seconds"] else 0
+    favorites, listenings, downloads = counts["favorites"], counts["listenings"], counts["downloads"]
     if stats:
         library.update(
             tracks={"total": tracks}, artists={"total": artists}, albums={"total": albums}, music={"hours": hours}
@@ -124,7 +126,7 @@ def build(
             if on
         ]
         meta["content"] = {
-            "local": {"artists": artists, "releases": albums, "recordings": tracks, "hoursOfContent": hours},
+            "local": {"artists": artists, "releases": albums, "recordings": tracks, "hoursOfContent": int(hours)},
             "topMusicCategories": [],
             "topPodcastCategories": [],
         }
@@ -134,6 +136,9 @@ def build(
         "protocols": ["activitypub"],
         "services": {"inbound": [], "outbound": []},
         "openRegistrations": prefs["users__registration_enabled"],
-        "usage": {"users": users if stats else {}},
+        "usage": {
+            "users": users if stats else {},
+            **({"localPosts": 0, "localComments": 0} if version == "2.1" else {}),
+        },
         "metadata": meta,
     }

@@ -28,11 +28,11 @@ def save_values_txn(txn: Any, values: dict[str, Any]) -> dict[str, Any]:
     return stored_values_txn(txn)
 
 
-def nodeinfo_txn(txn: Any) -> dict[str, Any]:
-    """Stored settings, usage counts (one query) and allow-listed domains, in one transaction.
+def nodeinfo_txn(txn: Any, base_url: str) -> dict[str, Any]:
+    """Stored settings, usage counts and allow-listed domains, in one transaction.
 
-    Library figures (tracks, artists, albums, hours, favorites, listenings, downloads) join this query
-    as their tables land in the schema; until then nodeinfo reports them as 0.
+    Library figures count local content (ids under `base_url`, as Funkwhale's `.local()`): tracks, artists,
+    albums, the seconds of finished uploads; favorites, listenings and downloads count everything stored.
     """
     stored = stored_values_txn(txn)
     txn.execute(
@@ -41,12 +41,21 @@ def nodeinfo_txn(txn: Any) -> dict[str, Any]:
                count(*) FILTER (WHERE coalesce(last_activity, last_login) >= now() - interval '180 days')
                    AS users_active_halfyear,
                count(*) FILTER (WHERE coalesce(last_activity, last_login) >= now() - interval '30 days')
-                   AS users_active_month
+                   AS users_active_month,
+               (SELECT count(*) FROM track WHERE left(fid, length(%(prefix)s)) = %(prefix)s) AS tracks,
+               (SELECT count(*) FROM artist WHERE left(fid, length(%(prefix)s)) = %(prefix)s) AS artists,
+               (SELECT count(*) FROM album WHERE left(fid, length(%(prefix)s)) = %(prefix)s) AS albums,
+               (SELECT coalesce(sum(duration), 0) FROM upload
+                WHERE import_status = 'finished' AND left(fid, length(%(prefix)s)) = %(prefix)s) AS music_seconds,
+               (SELECT count(*) FROM track_favorite) AS favorites,
+               (SELECT count(*) FROM listening) AS listenings,
+               (SELECT coalesce(sum(downloads_count), 0) FROM track) AS downloads
         FROM users
         WHERE is_active
-        """
+        """,
+        {"prefix": base_url + "/"},
     )
-    counts = dict(txn.fetchone())
+    counts = {name: int(value) for name, value in txn.fetchone().items()}
     txn.execute("SELECT name FROM domain WHERE allowed ORDER BY name")
     allowed = [row["name"] for row in txn.fetchall()]
     return {"settings": stored, "counts": counts, "allowed_domains": allowed}

@@ -8,10 +8,10 @@ from klein import Klein
 from twisted.internet.defer import CancelledError
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import RequestRedirect
+from werkzeug.exceptions import HTTPException
 
 from funkwhale.errors import Invalid
+from funkwhale.routing_errors import routing_error
 from funkwhale.web.json import json_response
 
 E = TypeVar("E", bound=BaseException)
@@ -51,21 +51,6 @@ def from_invalid(error: Invalid) -> ApiError:
     return ApiError(STATUSES[error.kind], error.detail, error.code, error.fields)
 
 
-def _routing_error(request: Any, error: HTTPException) -> bytes:
-    """What Klein's router raised, as Funkwhale (DRF) answers it: no route is the JSON 404, a route without the
-    method a JSON 405 with `Allow`, a missing trailing slash the router's redirect."""
-    if isinstance(error, RequestRedirect):
-        request.setHeader(b"Location", error.new_url.encode())
-        return json_response(request, {"detail": "Moved."}, status=error.code)
-    if isinstance(error, MethodNotAllowed):
-        request.setHeader(b"Allow", ", ".join(error.valid_methods or ()).encode())
-        method = request.method.decode("latin-1")
-        return json_response(request, {"detail": f'Method "{method}" not allowed.'}, status=405)
-    if isinstance(error, NotFound):
-        return json_response(request, {"detail": "Not found."}, status=404)
-    return json_response(request, {"detail": error.description or error.name}, status=error.code or 400)
-
-
 def error_of(failure: Failure, kind: type[E]) -> E:
     """The exception a `handle_errors(kind)` handler was called for, typed (Klein calls it only for `kind`)."""
     error = failure.value
@@ -92,7 +77,8 @@ def install_api_errors(app: Klein) -> None:
 
     @app.handle_errors(HTTPException)
     def _routing(self: Any, request: Any, failure: Failure) -> bytes:
-        return _routing_error(request, error_of(failure, HTTPException))
+        status, body = routing_error(request, error_of(failure, HTTPException))
+        return json_response(request, body, status=status)
 
     @app.handle_errors(CancelledError)
     def _cancelled(self: Any, request: Any, failure: Failure) -> bytes:
