@@ -122,7 +122,7 @@ def make_service(
     top = Ordered()
     for svc in first:
         svc.setServiceParent(top)
-    db = Database(settings.database_url, settings.db_pool_size)
+    db = Database(settings.database_url, settings.db_pool_size, clock)
     redis = Redis(settings.redis_url)
     ctx = Context(settings=settings, db=db, redis=redis, clock=clock)
     db.setServiceParent(top)
