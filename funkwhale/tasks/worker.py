@@ -28,6 +28,7 @@ from funkwhale.tasks.queue import (
     heartbeat_key,
     proc_key,
     ready_key,
+    recover_lost_queue,
     requeue,
     retry_or_bury,
 )
@@ -205,6 +206,8 @@ class Worker(Service):
         log.info("worker: {n} consumer(s) on {queues}", n=len(self.consumers), queues=", ".join(registry.queues()))
 
     async def _beat(self) -> None:
+        """Refresh the consumers' heartbeats, and check that Redis still holds our data (a worker-only process
+        notices a flushed or restarted Redis without waiting for a scheduler)."""
         ttl = int(self.heartbeat_ttl * 1000)
         for consumer in self.consumers:
             try:
@@ -212,6 +215,10 @@ class Worker(Service):
                 await self.ctx.redis.cmd.hset(CONSUMERS, consumer.id, consumer.queue)
             except Exception:
                 log.failure("heartbeat of consumer {consumer} failed", consumer=consumer.id)
+        try:
+            await recover_lost_queue(self.ctx)
+        except Exception:
+            log.failure("checking whether Redis lost its data failed")
 
     def stopService(self) -> Deferred:
         super().stopService()
