@@ -10,9 +10,12 @@ import psycopg2
 import psycopg2.extras
 from twisted.application.service import Service
 from twisted.enterprise import adbapi
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
+
+from funkwhale.shutdown import in_daemon_thread
 
 log = Logger()
 T = TypeVar("T")
@@ -73,11 +76,18 @@ class Database(Service):
             options="-c statement_timeout=30000",
         )
 
-    def stopService(self) -> None:
+    def stopService(self) -> Deferred | None:
+        """Close the pool. Closing joins its threads, which a query stuck on a vanished server would hold: that
+        runs in a daemon thread, so the shutdown can give up on it (see funkwhale/shutdown.py)."""
         super().stopService()
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return None
+        for trigger in ("shutdownID", "startID"):  # what ConnectionPool.close does on the reactor thread
+            if getattr(pool, trigger):
+                pool._reactor.removeSystemEventTrigger(getattr(pool, trigger))
+                setattr(pool, trigger, None)
+        return in_daemon_thread("database-close", pool.finalClose)
 
     async def run(self, fn: Callable[..., T], *args: Any, desc: str, retry: bool = False) -> T:
         """Run `fn(txn, *args)` in a transaction.
