@@ -112,7 +112,7 @@ class EmbeddedPostgres:
         process = self._postmaster
         if self._server is None or process is None:
             return
-        if not process.is_running():
+        if not _alive(process):
             log.warn("shutdown: embedded PostgreSQL (pid {pid}) had already exited", pid=process.pid)
             return
         from pgserver import pg_ctl  # type: ignore[attr-defined]  # pgserver defines it at import (setattr)
@@ -126,8 +126,18 @@ class EmbeddedPostgres:
             )
             return
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
-            log.warn("pg_ctl stop failed; signalling the postmaster (pid {pid})", pid=process.pid)
+            log.warn("shutdown: pg_ctl stop failed; signalling the postmaster (pid {pid})", pid=process.pid)
         _end_process(process, "embedded PostgreSQL")
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Running, and not a zombie waiting for its parent (the postmaster is pg_ctl's orphan)."""
+    import psutil
+
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _end_process(process: psutil.Process, what: str) -> None:

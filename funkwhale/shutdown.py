@@ -50,7 +50,7 @@ def exit_if_stuck(seconds: float, still_stopping: Callable[[], list[str]]) -> No
 
     def fire() -> None:
         log.critical(
-            "shutdown: gave up after {s:.0f} s, still stopping: {what}; exiting now",
+            "shutdown: gave up after {s:g} s, still stopping: {what}; exiting now",
             s=seconds,
             what=", ".join(still_stopping()) or "the reactor (a joined thread)",
         )
