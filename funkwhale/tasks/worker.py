@@ -243,7 +243,7 @@ class Worker(Service):
         if not await within(closing, CLOSE_TIMEOUT, self.ctx.clock):
             log.warn(
                 "shutdown: gave up giving back in-flight messages after {s} s (Redis unreachable?); "
-                "the reaper or the durable tasks' recovery will",
+                "the reaper will once Redis answers",
                 s=CLOSE_TIMEOUT,
             )
 
