@@ -3,8 +3,10 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-DATA_DIR ?= ./data
-LISTEN ?= tcp:5000:interface=127.0.0.1
+# `make run DATA_DIR=... LISTEN=...` override the daemon's own settings; unset, it reads FUNKWHALE_DATA_DIR,
+# FUNKWHALE_LISTEN, FUNKWHALE_CONFIG's ini file, then its defaults (./data, tcp:5000:interface=127.0.0.1).
+DATA_DIR ?=
+LISTEN ?=
 
 .PHONY: run test lint typecheck format bench clean venv front e2e
 
@@ -45,8 +47,7 @@ e2e: $(STAMP) front
 run: $(STAMP)
 	@if command -v $(NPM) >/dev/null 2>&1; then $(MAKE) --no-print-directory front; \
 	else echo "make run: npm not found, the web app is not built (install Node.js and npm, then make front)"; fi
-	@mkdir -p $(DATA_DIR)
-	$(BIN)/twistd -n --pidfile= funkwhale --data-dir $(DATA_DIR) --listen $(LISTEN)
+	$(BIN)/twistd -n --pidfile= funkwhale $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(LISTEN),--listen $(LISTEN))
 
 test: $(STAMP)
 	$(BIN)/pytest -q

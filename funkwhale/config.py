@@ -163,7 +163,7 @@ class Settings:
         max(4, 2 * (os.cpu_count() or 1)),
         help="live ffmpeg transcodes per web process (default: 2 x CPU cores, at least 4)",
     )
-    shutdown_timeout: int = _setting(_positive_int, 20, help="seconds to drain running tasks at shutdown")
+    shutdown_timeout: int = _setting(_positive_int, 10, help="seconds to drain running tasks at shutdown")
     umask: int = _setting(
         _umask, 0o077, help="umask of the daemon and the CLI (octal): 077 private, 027 to let nginx's group read media"
     )

@@ -28,11 +28,15 @@ from twisted.logger import Logger
 from funkwhale.config import ConfigError
 
 if TYPE_CHECKING:
+    import psutil
     from pgserver import PostgresServer
 
 log = Logger()
 
 DATABASE_NAME = "funkwhale"
+# Seconds each step of stopping a server may take (the daemon's whole stop must fit in 30 s, see shutdown.py).
+PG_CTL_STOP_TIMEOUT = 8
+SIGNAL_WAIT = 3
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
 
 
@@ -57,6 +61,7 @@ class EmbeddedPostgres:
         self.pgdata = data_dir / "postgres"
         self.started_here = False
         self._server: PostgresServer | None = None
+        self._postmaster: psutil.Process | None = None  # recorded at start: stop() needs no file of PGDATA
 
     @property
     def running(self) -> bool:
@@ -78,6 +83,7 @@ class EmbeddedPostgres:
         except Exception as e:  # pgserver raises CalledProcessError, AssertionError, OSError...
             raise EmbeddedError(f"embedded PostgreSQL did not start (see {self.pgdata / 'log'}): {e}") from e
         self._ensure_database()
+        self._postmaster = self._server.get_postmaster_info().process
         return self.dsn
 
     @property
@@ -101,19 +107,51 @@ class EmbeddedPostgres:
             conn.close()
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown: open sessions are rolled back, data is kept)."""
-        if self._server is None or not self.running:
+        """Stop the server (fast shutdown: open sessions are rolled back, data is kept). When pg_ctl cannot (PGDATA
+        deleted, say) or does not in time, signal the postmaster recorded at start: SIGINT, then SIGKILL."""
+        process = self._postmaster
+        if self._server is None or process is None:
+            return
+        if not _alive(process):
+            log.warn("shutdown: embedded PostgreSQL (pid {pid}) had already exited", pid=process.pid)
             return
         from pgserver import pg_ctl  # type: ignore[attr-defined]  # pgserver defines it at import (setattr)
 
         try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user, timeout=60)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            log.warn("pg_ctl stop failed; terminating the postmaster")
-            process = self._server.get_postmaster_info().process
-            if process is not None:
-                process.terminate()
-                process.wait(10)
+            pg_ctl(
+                ["-w", "-m", "fast", "stop"],
+                pgdata=self.pgdata,
+                user=self._server.system_user,
+                timeout=PG_CTL_STOP_TIMEOUT,
+            )
+            return
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
+            log.warn("shutdown: pg_ctl stop failed; signalling the postmaster (pid {pid})", pid=process.pid)
+        _end_process(process, "embedded PostgreSQL")
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Running, and not a zombie waiting for its parent (the postmaster is pg_ctl's orphan)."""
+    import psutil
+
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _end_process(process: psutil.Process, what: str) -> None:
+    """SIGINT (PostgreSQL's fast shutdown), then SIGKILL if it is still there SIGNAL_WAIT seconds later."""
+    import psutil
+
+    try:
+        process.send_signal(signal.SIGINT)
+        process.wait(SIGNAL_WAIT)
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        log.warn("shutdown: gave up on a clean stop of {what} (pid {pid}): killed", what=what, pid=process.pid)
+        process.kill()
 
 
 def _private_child() -> None:
@@ -194,14 +232,21 @@ class EmbeddedRedis:
         """Redis saves its snapshot and exits: SIGTERM to our child, or SHUTDOWN to one we adopted."""
         if self._process is None:
             _redis_command(self.socket_path, b"SHUTDOWN SAVE")
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + SIGNAL_WAIT
             while self.running and time.monotonic() < deadline:
                 time.sleep(0.05)
+            if self.running:
+                log.warn("shutdown: gave up on stopping embedded Redis (not ours to kill): still running")
+            return
+        if self._process.poll() is not None:
+            log.warn("shutdown: embedded Redis had already exited (status {code})", code=self._process.returncode)
+            self._process = None
             return
         self._process.terminate()
         try:
-            self._process.wait(30)
-        except subprocess.TimeoutExpired:
+            self._process.wait(SIGNAL_WAIT)
+        except subprocess.TimeoutExpired:  # it will not exit when it cannot save its snapshot (DATA_DIR gone...)
+            log.warn("shutdown: gave up on a clean stop of embedded Redis (pid {pid}): killed", pid=self._process.pid)
             self._process.kill()
             self._process.wait()
         self._process = None

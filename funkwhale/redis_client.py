@@ -7,7 +7,15 @@ from urllib.parse import unquote, urlsplit
 
 import txredisapi
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.logger import Logger
+
+from funkwhale.tasks.waiting import within
+
+log = Logger()
+
+DISCONNECT_TIMEOUT = 3  # seconds
 
 
 def _parse(url: str) -> dict[str, Any]:
@@ -63,9 +71,15 @@ class Redis(Service):
         return (await self.cmd.ping()) in ("PONG", b"PONG")
 
     def stopService(self) -> Deferred:
+        """Disconnect everything, giving up after DISCONNECT_TIMEOUT seconds (a Redis that is gone may never
+        answer a QUIT)."""
         super().stopService()
         conns, self._blocking = [self.cmd, *self._blocking], []
         self.cmd = None
-        from twisted.internet.defer import DeferredList
+        return Deferred.fromCoroutine(_disconnect_all(conns))
 
-        return DeferredList([c.disconnect() for c in conns if c is not None], consumeErrors=True)
+
+async def _disconnect_all(conns: list[Any]) -> None:
+    closing = DeferredList([c.disconnect() for c in conns if c is not None], consumeErrors=True)
+    if not await within(closing, DISCONNECT_TIMEOUT, reactor):
+        log.warn("shutdown: gave up disconnecting from Redis after {s} s", s=DISCONNECT_TIMEOUT)

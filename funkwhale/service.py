@@ -17,6 +17,8 @@ from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.db.pool import Database
 from funkwhale.redis_client import Redis
+from funkwhale.shutdown import STOP_BUDGET
+from funkwhale.tasks.waiting import within
 
 log = Logger()
 
@@ -31,10 +33,21 @@ def fatal(message: str) -> None:
         global_reactor.stop()
 
 
+STEP_RESERVE = 2.0  # seconds of the stop budget kept for each service still to stop after the current one
+
+
 class Ordered(MultiService):
-    """Start children in order, each awaited; stop them in reverse order, one at a time."""
+    """Start children in order, each awaited; stop them in reverse order, one at a time, each within its share
+    of `stop_budget` seconds: one that does not stop in time is logged and left behind (`gave_up`)."""
 
     log_observer: ILogObserver | None = None
+
+    def __init__(self, clock: Any = global_reactor, stop_budget: float = STOP_BUDGET) -> None:
+        super().__init__()
+        self.clock = clock
+        self.stop_budget = stop_budget
+        self.stopping: list[str] = []  # the services being stopped, or given up on
+        self.gave_up: list[str] = []
 
     def setServiceParent(self, parent: Any) -> None:
         """Under twistd the parent is the Application: give it our log observer before logging begins."""
@@ -61,12 +74,19 @@ class Ordered(MultiService):
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
-        for svc in reversed(list(self)):
-            if svc.running:
-                try:
-                    await maybeDeferred(svc.stopService)
-                except Exception:
-                    log.failure("stopping {name} failed", name=svc.name)
+        deadline = self.clock.seconds() + self.stop_budget
+        services = [svc for svc in reversed(list(self)) if svc.running]
+        for n, svc in enumerate(services):
+            later = len(services) - 1 - n
+            limit = max(1.0, deadline - self.clock.seconds() - STEP_RESERVE * later)
+            self.stopping.append(svc.name)
+            stopped = maybeDeferred(svc.stopService)
+            stopped.addErrback(lambda f, name: log.failure("stopping {name} failed", f, name=name), svc.name)
+            if await within(stopped, limit, self.clock):
+                self.stopping.remove(svc.name)
+            else:
+                self.gave_up.append(svc.name)
+                log.error("shutdown: gave up waiting for {name} to stop after {s:.1f} s", name=svc.name, s=limit)
 
 
 class WebServer(Service):
@@ -120,10 +140,10 @@ def make_service(
 
     assert settings.database_url and settings.redis_url, "embedded servers must be started first"
     threads.configure(settings)
-    top = Ordered()
+    top = Ordered(clock)
     for svc in first:
         svc.setServiceParent(top)
-    db = Database(settings.database_url, settings.db_pool_size)
+    db = Database(settings.database_url, settings.db_pool_size, clock)
     redis = Redis(settings.redis_url)
     ctx = Context(settings=settings, db=db, redis=redis, clock=clock)
     db.setServiceParent(top)

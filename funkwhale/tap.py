@@ -4,7 +4,6 @@ so a wrong setting, a database below the latest migration or a taken port ends t
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 from twisted.application.service import IService, Service
@@ -25,7 +24,10 @@ class Options(usage.Options):
 
 
 class EmbeddedService(Service):
-    """Stops the embedded servers (started in makeService) last, and releases the data-dir lock."""
+    """Stops the embedded servers (started in makeService) last, and releases the data-dir lock.
+
+    The stop runs in a daemon thread: if the servers do not stop in time (each step of their stop has its own
+    deadline, see embedded.py), the daemon gives up on it without waiting for the thread."""
 
     name = "embedded"
 
@@ -34,10 +36,10 @@ class EmbeddedService(Service):
         self.lock = lock
 
     def stopService(self) -> Any:
-        from twisted.internet.threads import deferToThread
+        from funkwhale.shutdown import in_daemon_thread
 
         super().stopService()
-        d = deferToThread(self.servers.stop, False)
+        d = in_daemon_thread("embedded-stop", self.servers.stop, False)
         d.addBoth(lambda result: (self.lock.release(), result)[1])
         return d
 
@@ -68,6 +70,7 @@ def makeService(options: Options) -> IService:
     from funkwhale.db.schema import DatabaseUnreachable, SchemaOutdated
     from funkwhale.embedded import EmbeddedError
     from funkwhale.service import exit_status, make_service
+    from funkwhale.shutdown import HARD_DEADLINE, exit_if_stuck, flush_and_exit
     from funkwhale.startup import prepare
 
     overrides = {"data_dir": options["data-dir"], "listen": options["listen"], "role": options["role"]}
@@ -90,9 +93,11 @@ def makeService(options: Options) -> IService:
         raise SystemExit(f"funkwhale: {e}") from None
 
     def exit_after_shutdown() -> None:
-        if exit_status["code"]:
-            sys.stderr.flush()
-            os._exit(exit_status["code"])
+        """A failed start exits with its status; a stop that gave up on a service exits with 1 at once, without
+        joining threads that may be stuck (in a query to a server that is gone, say)."""
+        if exit_status["code"] or top.gave_up:
+            flush_and_exit(exit_status["code"] or 1)
 
+    reactor.addSystemEventTrigger("before", "shutdown", exit_if_stuck, HARD_DEADLINE, lambda: top.stopping)
     reactor.addSystemEventTrigger("after", "shutdown", exit_after_shutdown)
     return top

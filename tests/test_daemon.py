@@ -430,3 +430,43 @@ def test_the_data_is_readable_by_the_daemon_user_only(data_dir, daemons, tmp_pat
     assert _mode(track) == 0o640 and _mode(track.parent) == 0o750
     assert _mode(data_dir / "redis") == 0o700 and _mode(data_dir / "redis" / "dump.rdb") == 0o600
     assert _mode(data_dir / "secret_key") == 0o600
+
+
+def signal_all(lines: list[str], sig: int = signal.SIGKILL) -> None:
+    """Send `sig` to the processes `processes_under` listed (by their id)."""
+    for line in lines:
+        try:
+            os.kill(int(line.split(":", 1)[0]), sig)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.parametrize(
+    "fault, logged",
+    [
+        ("data dir deleted", "gave up on a clean stop of embedded Redis"),  # it cannot save its snapshot
+        ("servers killed", "embedded PostgreSQL (pid"),
+        ("servers frozen", "gave up"),  # SIGSTOP: they neither answer nor exit
+    ],
+)
+def test_sigterm_ends_the_daemon_whatever_became_of_its_embedded_servers(fault, logged, tmp_path, daemons):
+    data_dir = tmp_path / "data"
+    daemon = Daemon(data_dir)
+    daemons.append(daemon)
+    daemon.wait_ready()
+    servers = [p for p in processes_under(data_dir) if not p.startswith(f"{daemon.proc.pid}:")]
+    try:
+        if fault == "data dir deleted":
+            shutil.rmtree(data_dir)
+        else:
+            signal_all(servers, signal.SIGKILL if fault == "servers killed" else signal.SIGSTOP)
+        started = time.monotonic()
+        daemon.proc.send_signal(signal.SIGTERM)
+        daemon.wait()
+        took = time.monotonic() - started
+    finally:
+        signal_all(servers)
+    assert took < 30, f"SIGTERM took {took:.1f} s:\n{daemon.output()}"
+    notes = [line for line in daemon.output().splitlines() if "shutdown:" in line]
+    print(f"\n{fault}: stopped {took:.1f} s after SIGTERM", *notes, sep="\n")
+    assert any(logged in line for line in notes), daemon.output()

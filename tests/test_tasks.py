@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet import reactor, task
-from twisted.internet.defer import CancelledError, Deferred, maybeDeferred
+from twisted.internet.defer import CancelledError, Deferred, gatherResults, maybeDeferred
 
 from funkwhale.context import Context
 from funkwhale.db.pool import Database
@@ -355,3 +355,48 @@ async def test_a_failing_job_does_not_stop_its_loop(ctx, services):
         clock.advance(5)
         await settle(clock, 1)
     assert runs == [5, 10, 15]
+
+
+async def durable_tasks_then_redis_loses_them(ctx: Context, db_conn) -> dict[str, str]:
+    """A pending, a delayed and a finished durable task; then FLUSHALL takes Redis's copies and the marker."""
+    await ctx.redis.cmd.set(q.MARKER, "1")  # Redis held our data until now
+    ids = {
+        "pending": await q.enqueue_durable(ctx, "test.record", "pending"),
+        "delayed": await q.enqueue_durable(ctx, "test.record", "delayed", delay=3600),
+        "done": await q.enqueue_durable(ctx, "test.record", "done"),
+    }
+    with db_conn.cursor() as cur:
+        cur.execute("UPDATE task SET status = 'done' WHERE id = %s", (ids["done"],))
+    await ctx.redis.cmd.flushall()
+    return ids
+
+
+@pytest_twisted.ensureDeferred
+async def test_scheduler_pushes_unfinished_durable_tasks_again_as_soon_as_redis_lost_them(ctx, services, db_conn):
+    ids = await durable_tasks_then_redis_loses_them(ctx, db_conn)
+    await services(Scheduler(ctx, default_jobs(ctx, recover_every=0.1)))
+    await eventually(lambda: ready(ctx))
+    assert [m["task_id"] for m in await ready(ctx)] == [ids["pending"]]
+    [(delayed, run_at)] = await ctx.redis.cmd.zrange(q.delayed_key("default"), 0, -1, withscores=True)
+    assert json.loads(delayed)["task_id"] == ids["delayed"]
+    assert run_at > reactor.seconds() + 3500  # still waits for its time
+    await services(worker(ctx))
+    await eventually(lambda: task_row(db_conn, ids["pending"])["status"] == "done")
+    assert calls["record"] == [["pending"]]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_worker_alone_notices_that_redis_lost_its_data(ctx, services, db_conn):
+    ids = await durable_tasks_then_redis_loses_them(ctx, db_conn)
+    await services(worker(ctx))
+    await eventually(lambda: task_row(db_conn, ids["pending"])["status"] == "done")
+    assert calls["record"] == [["pending"]]
+
+
+@pytest_twisted.ensureDeferred
+async def test_only_one_of_several_checkers_pushes_the_lost_tasks_again(ctx, db_conn):
+    ids = await durable_tasks_then_redis_loses_them(ctx, db_conn)
+    checks = [Deferred.fromCoroutine(q.recover_lost_queue(ctx)) for _ in range(3)]
+    assert sorted(await gatherResults(checks)) == [0, 0, 2]
+    assert [m["task_id"] for m in await ready(ctx)] == [ids["pending"]]
+    assert await q.recover_lost_queue(ctx) == 0  # the marker is back: nothing lost since

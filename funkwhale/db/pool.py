@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -9,10 +10,32 @@ import psycopg2
 import psycopg2.extras
 from twisted.application.service import Service
 from twisted.enterprise import adbapi
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
+
+from funkwhale.shutdown import in_daemon_thread
 
 log = Logger()
 T = TypeVar("T")
+
+# SQLSTATEs of a transaction PostgreSQL aborted because of other transactions, not because of its own content:
+# running it again is the documented remedy.
+DEADLOCK_DETECTED = "40P01"
+SERIALIZATION_FAILURE = "40001"
+CONFLICT_ATTEMPTS = 3
+CONFLICT_BACKOFF = 0.05  # seconds before the 2nd attempt, doubled each time, +-50 % jitter
+
+
+def is_conflict(error: BaseException) -> bool:
+    """Whether PostgreSQL aborted the transaction for a deadlock or a serialization failure."""
+    return isinstance(error, psycopg2.Error) and error.pgcode in (DEADLOCK_DETECTED, SERIALIZATION_FAILURE)
+
+
+def conflict_backoff(attempt: int, rng: random.Random | Any = random) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based) before the next one."""
+    return CONFLICT_BACKOFF * 2 ** (attempt - 1) * rng.uniform(0.5, 1.5)
 
 
 class DatabaseUnavailable(Exception):
@@ -30,9 +53,12 @@ class Database(Service):
 
     name = "database"
 
-    def __init__(self, dsn: str, size: int = 10) -> None:
+    def __init__(self, dsn: str, size: int = 10, clock: IReactorTime | None = None) -> None:
+        from twisted.internet import reactor
+
         self.dsn = dsn
         self.size = size
+        self.clock: IReactorTime = clock or reactor
         self.pool: adbapi.ConnectionPool | None = None
 
     def startService(self) -> None:
@@ -50,22 +76,51 @@ class Database(Service):
             options="-c statement_timeout=30000",
         )
 
-    def stopService(self) -> None:
+    def stopService(self) -> Deferred | None:
+        """Close the pool. Closing joins its threads, which a query stuck on a vanished server would hold: that
+        runs in a daemon thread, so the shutdown can give up on it (see funkwhale/shutdown.py)."""
         super().stopService()
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return None
+        for trigger in ("shutdownID", "startID"):  # what ConnectionPool.close does on the reactor thread
+            if getattr(pool, trigger):
+                pool._reactor.removeSystemEventTrigger(getattr(pool, trigger))
+                setattr(pool, trigger, None)
+        return in_daemon_thread("database-close", pool.finalClose)
 
     async def run(self, fn: Callable[..., T], *args: Any, desc: str, retry: bool = False) -> T:
-        """Run `fn(txn, *args)` in a transaction; retry on a lost connection only when `retry` (idempotent)."""
-        if self.pool is None:
-            raise DatabaseUnavailable(desc)
-        for attempt in range(1, 4 if retry else 2):
+        """Run `fn(txn, *args)` in a transaction.
+
+        A transaction PostgreSQL aborts for a deadlock or a serialization failure is run again (up to
+        CONFLICT_ATTEMPTS in all, after a jittered pause on the clock): `fn` must be safe to re-run, as the
+        `*_txn(txn, ...)` functions are (no generator or other one-shot arguments). On a lost connection it is
+        run again only when `retry` (the commit may have happened: only for idempotent work)."""
+        conflicts = lost = 0
+        while True:
+            if self.pool is None:
+                raise DatabaseUnavailable(desc)
             try:
                 return await self.pool.runInteraction(fn, *args)
             except adbapi.ConnectionLost:
-                log.warn("database connection lost in {desc} (attempt {attempt})", desc=desc, attempt=attempt)
-        raise DatabaseUnavailable(desc)
+                lost += 1
+                log.warn("database connection lost in {desc} (attempt {attempt})", desc=desc, attempt=lost)
+                if not retry or lost >= 3:
+                    raise DatabaseUnavailable(desc) from None
+            except psycopg2.Error as e:
+                conflicts += 1
+                if not is_conflict(e) or conflicts >= CONFLICT_ATTEMPTS:
+                    raise
+                delay = conflict_backoff(conflicts)
+                log.info(
+                    "{desc}: transaction aborted ({code}), attempt {attempt} of {attempts} in {delay:.3f} s",
+                    desc=desc,
+                    code=e.pgcode,
+                    attempt=conflicts + 1,
+                    attempts=CONFLICT_ATTEMPTS,
+                    delay=delay,
+                )
+                await deferLater(self.clock, delay, lambda: None)
 
 
 def _select_one_txn(txn: Any) -> bool:

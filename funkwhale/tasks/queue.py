@@ -22,6 +22,7 @@ from funkwhale.tasks import registry, store
 log = Logger()
 
 CONSUMERS = "fw:consumers"
+MARKER = "fw:marker"  # exists while Redis holds our data: gone after a FLUSHALL or a restart without persistence
 DEAD_LETTERS_KEPT = 10000
 
 
@@ -81,6 +82,18 @@ class Message:
         return replace(self, attempt=self.attempt + 1)
 
 
+def durable_message(row: dict) -> Message:
+    """The message of a `task` row (id, name, queue, args, attempts, and optionally delay)."""
+    return Message(
+        row["name"],
+        row["args"],
+        row["queue"],
+        attempt=row["attempts"],
+        task_id=str(row["id"]),
+        delay=row.get("delay", 0),
+    )
+
+
 def new_message(name: str, args: tuple | list, delay: float = 0, task_id: str | None = None) -> Message:
     """A message for registered task `name` (UnknownTask otherwise); args must be JSON values."""
     definition = registry.lookup(name)
@@ -130,6 +143,32 @@ async def enqueue_durable(ctx: Context, name: str, *args: Any, delay: float = 0)
     message = await ctx.db.run(partial(enqueue_durable_txn, delay=delay), name, *args, desc=f"enqueue {name}")
     await push(ctx, message)
     return message.task_id  # type: ignore[return-value]
+
+
+async def recover_lost_queue(ctx: Context, batch: int = 500) -> int:
+    """When Redis has lost its data, push every unfinished durable task again; how many (0 when nothing was lost).
+
+    The loss shows as MARKER missing. Whoever sets it again (SET NX: one process among all schedulers and
+    workers that check) does the push; if that fails, the marker is dropped so that the next check tries again.
+    Tasks are idempotent and the worker skips finished ones, so a task still running elsewhere may run twice."""
+    if not await ctx.redis.cmd.set(MARKER, repr(ctx.clock.seconds()), only_if_not_exists=True):
+        return 0
+    total = 0
+    after = None
+    try:
+        while True:
+            rows = await ctx.db.run(store.unfinished_tasks_txn, after, batch, desc="tasks.recover")
+            await push(ctx, *(durable_message(r) for r in rows))
+            total += len(rows)
+            if len(rows) < batch:
+                break
+            after = rows[-1]["id"]
+    except BaseException:
+        await ctx.redis.cmd.delete(MARKER)
+        raise
+    if total:
+        log.warn("Redis lost its data: {n} unfinished task(s) enqueued again", n=total)
+    return total
 
 
 # KEYS: proc, delayed, dead. ARGV: raw, new message, run-at, "1" to bury, dead letters kept.

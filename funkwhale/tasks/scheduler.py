@@ -16,7 +16,7 @@ from twisted.python.failure import Failure
 
 from funkwhale.context import Context
 from funkwhale.tasks import store
-from funkwhale.tasks.queue import Message, promote_due, push, reap
+from funkwhale.tasks.queue import durable_message, promote_due, push, reap, recover_lost_queue
 from funkwhale.tasks.waiting import within
 
 log = Logger()
@@ -95,10 +95,7 @@ async def sweep(ctx: Context, older_than: float, batch: int = 500) -> int:
     total = 0
     while True:
         rows = await ctx.db.run(store.claim_stale_tasks_txn, older_than, batch, desc="tasks.sweep")
-        await push(
-            ctx,
-            *(Message(r["name"], r["args"], r["queue"], attempt=r["attempts"], task_id=str(r["id"])) for r in rows),
-        )
+        await push(ctx, *(durable_message(r) for r in rows))
         total += len(rows)
         if len(rows) < batch:
             break
@@ -116,16 +113,18 @@ def default_jobs(
     ctx: Context,
     *,
     promote_every: float = 1,
+    recover_every: float = 5,
     reap_every: float = 10,
     sweep_every: float = 60,
     sweep_age: float = 900,
     cleanup_every: float = 3600,
     keep_done: float = 7 * 86400,
 ) -> list[Job]:
-    """The queue's own jobs: promote due delayed messages, reap dead consumers, sweep stale durable tasks,
-    forget old finished ones."""
+    """The queue's own jobs: promote due delayed messages, push unfinished durable tasks again when Redis lost
+    its data, reap dead consumers, sweep stale durable tasks, forget old finished ones."""
     return [
         Job("tasks.promote", promote_every, lambda: promote_due(ctx)),
+        Job("tasks.recover", recover_every, lambda: recover_lost_queue(ctx)),
         Job("tasks.reap", reap_every, lambda: reap(ctx)),
         Job("tasks.sweep", sweep_every, lambda: sweep(ctx, sweep_age)),
         Job("tasks.cleanup", cleanup_every, lambda: cleanup(ctx, keep_done)),

@@ -64,3 +64,14 @@ def delete_done_tasks_txn(txn: Any, older_than: float) -> int:
         (older_than,),
     )
     return txn.rowcount
+
+
+def unfinished_tasks_txn(txn: Any, after: uuid.UUID | None, limit: int) -> list[dict]:
+    """Pending and running tasks by id, the `limit` after `after`, with the seconds each has yet to wait."""
+    txn.execute(
+        "SELECT id, name, queue, args, attempts, greatest(0, extract(epoch FROM run_at - now()))::float AS delay "
+        "FROM task WHERE status IN ('pending', 'running') AND (%s::uuid IS NULL OR id > %s::uuid) "
+        "ORDER BY id LIMIT %s",
+        (after, after, limit),
+    )
+    return txn.fetchall()

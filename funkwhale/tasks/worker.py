@@ -28,6 +28,7 @@ from funkwhale.tasks.queue import (
     heartbeat_key,
     proc_key,
     ready_key,
+    recover_lost_queue,
     requeue,
     retry_or_bury,
 )
@@ -37,6 +38,7 @@ log = Logger()
 
 MAX_BACKOFF = 3600
 POLL_TIMEOUT = 2  # seconds a consumer blocks on BRPOPLPUSH before it checks whether it should stop
+CLOSE_TIMEOUT = 3  # seconds the stopping consumers have to close and give back their messages
 
 
 def backoff(attempt: int, base: float, rng: random.Random | Any = random) -> float:
@@ -205,6 +207,8 @@ class Worker(Service):
         log.info("worker: {n} consumer(s) on {queues}", n=len(self.consumers), queues=", ".join(registry.queues()))
 
     async def _beat(self) -> None:
+        """Refresh the consumers' heartbeats, and check that Redis still holds our data (a worker-only process
+        notices a flushed or restarted Redis without waiting for a scheduler)."""
         ttl = int(self.heartbeat_ttl * 1000)
         for consumer in self.consumers:
             try:
@@ -212,23 +216,41 @@ class Worker(Service):
                 await self.ctx.redis.cmd.hset(CONSUMERS, consumer.id, consumer.queue)
             except Exception:
                 log.failure("heartbeat of consumer {consumer} failed", consumer=consumer.id)
+        try:
+            await recover_lost_queue(self.ctx)
+        except Exception:
+            log.failure("checking whether Redis lost its data failed")
 
     def stopService(self) -> Deferred:
         super().stopService()
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
+        """Interrupt idle consumers, let busy ones finish for `shutdown_timeout`, then give back what they hold.
+        With Redis unreachable, every step that talks to it is cut short (and logged): the reaper and the
+        durable tasks' recovery cover what could not be given back."""
         if self._heartbeat.running:
             self._heartbeat.stop()
+        idle = [c for c in self.consumers if not c.busy]
         for consumer in self.consumers:
             consumer.running = False
-            if not consumer.busy:
-                consumer.interrupt()
-        finished = DeferredList([c.done for c in self.consumers], consumeErrors=True)
-        if not await within(finished, self.shutdown_timeout, self.ctx.clock):
-            busy = [c for c in self.consumers if not c.done.called]
-            log.warn("{n} task(s) still running after {s} s: cancelled", n=len(busy), s=self.shutdown_timeout)
-            for consumer in busy:
+        for consumer in idle:
+            consumer.interrupt()
+        # An idle consumer ends within its poll timeout, unless its connection hangs (Redis gone).
+        await self._cancel_unfinished(idle, POLL_TIMEOUT + 1, "idle consumer(s) stuck on Redis")
+        await self._cancel_unfinished(self.consumers, self.shutdown_timeout, "task(s) still running")
+        closing = DeferredList([Deferred.fromCoroutine(c.close()) for c in self.consumers], consumeErrors=True)
+        if not await within(closing, CLOSE_TIMEOUT, self.ctx.clock):
+            log.warn(
+                "shutdown: gave up giving back in-flight messages after {s} s (Redis unreachable?); "
+                "the reaper will once Redis answers",
+                s=CLOSE_TIMEOUT,
+            )
+
+    async def _cancel_unfinished(self, consumers: list[Consumer], seconds: float, what: str) -> None:
+        finished = DeferredList([c.done for c in consumers], consumeErrors=True)
+        if not await within(finished, seconds, self.ctx.clock):
+            stuck = [c for c in consumers if not c.done.called]
+            log.warn("shutdown: gave up on {n} {what} after {s} s: cancelled", n=len(stuck), what=what, s=seconds)
+            for consumer in stuck:
                 consumer.done.cancel()
-        for consumer in self.consumers:
-            await consumer.close()
