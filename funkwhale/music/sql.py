@@ -197,6 +197,18 @@ class Fragments(NamedParams):
             f" FROM users ju WHERE ju.id = {id_expr})"
         )
 
+    @staticmethod
+    def user_actor_json(id_expr: str) -> str:
+        """The columns of the actor of the user `id_expr`, as json (NULL when they have none), for
+        `actor_json(..., prefix="")`."""
+        return (
+            "(SELECT json_build_object('fid', ja.fid, 'url', ja.url, 'creation_date', ja.creation_date,"
+            " 'summary', ja.summary, 'preferred_username', ja.preferred_username, 'name', ja.name,"
+            " 'last_fetch_date', ja.last_fetch_date, 'domain', ja.domain, 'type', ja.type,"
+            " 'manually_approves_followers', ja.manually_approves_followers)"
+            f" FROM users ju JOIN actor ja ON ja.id = ju.actor_id WHERE ju.id = {id_expr})"
+        )
+
     def artist_json(self, id_expr: str) -> str:
         return (
             "(SELECT json_build_object('id', sa.id, 'fid', sa.fid, 'mbid', sa.mbid, 'name', sa.name,"

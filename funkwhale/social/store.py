@@ -70,7 +70,7 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
         f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {sql.bind(listing.limit, 'limit')}"
         f" OFFSET {sql.bind(listing.offset, 'offset')})"
         " SELECT e.total, e.id AS entry_id, e.creation_date AS entry_date,"
-        f" {sql.user_json('e.user_id')} AS owner,"
+        f" {sql.user_json('e.user_id')} AS owner, {sql.user_actor_json('e.user_id')} AS owner_actor,"
         f" {sql.columns('track')} FROM page e JOIN track p ON p.id = e.track_id ORDER BY e.ord",
     )
 

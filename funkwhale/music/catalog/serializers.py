@@ -5,9 +5,11 @@ from __future__ import annotations
 import html
 import posixpath
 from typing import Any, overload
+from urllib.parse import urlsplit
 
 from funkwhale.music import formats, sources
 from funkwhale.music.attachments import attachment_json
+from funkwhale.music.uploads.serializers import actor_json
 
 
 class Renderer:
@@ -15,6 +17,7 @@ class Renderer:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
+        self.domain = urlsplit(self.base_url).netloc
 
     def is_local(self, fid: str | None) -> bool:
         if not fid:
@@ -31,6 +34,10 @@ class Renderer:
     def user(self, user: dict[str, Any]) -> dict[str, Any]:
         """A user from store's `user_json` fragment, with its avatar as attachment JSON."""
         return {**user, "avatar": self.cover(user["avatar"])}
+
+    def actor(self, actor: dict[str, Any] | None) -> dict[str, Any] | None:
+        """An actor from store's `user_actor_json` fragment (None for a user without one)."""
+        return None if actor is None else actor_json(actor, self.domain, prefix="")
 
     @staticmethod
     def description(text: str | None) -> dict[str, Any] | None:

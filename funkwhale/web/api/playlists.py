@@ -61,7 +61,7 @@ class PlaylistsApi:
             "duration": stats["duration"],
             "is_playable": stats["playable"] > 0,
             "album_covers": [self.renderer.cover(c)["urls"]["medium_square_crop"] for c in row["album_covers"]],
-            "actor": None,
+            "actor": self.renderer.actor(row["actor"]),
         }
 
     def _entry(self, row: dict[str, Any]) -> dict[str, Any]:
