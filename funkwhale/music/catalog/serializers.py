@@ -58,7 +58,6 @@ class Renderer:
             "description": self.description(artist["description"]),
             "attachment_cover": self.cover(artist["cover"]),
             "channel": None,
-            "attributed_to": None,
         }
 
     def upload(self, upload: dict[str, Any], track_uuid: Any) -> dict[str, Any]:
@@ -94,8 +93,7 @@ class Renderer:
             "is_local": self.is_local(row["fid"]),
             "creation_date": row["creation_date"],
             "downloads_count": row["downloads_count"],
-            "listen_count": row["listen_count"],  # ours: how often the viewer listened to it
-            "attributed_to": None,
+            "attributed_to": self.actor(row["attributed_to"]),
         }
         if with_description:
             body["description"] = self.description(row["file_fields"]["description"])
@@ -129,7 +127,7 @@ class Renderer:
             "tracks_count": row["stats"]["count"],
             "is_playable": row["stats"]["count"] > 0,
             "tags": row["tags"],
-            "attributed_to": None,
+            "attributed_to": self.actor(row["attributed_to"]),
             "duration": row["stats"]["duration"],
         }
         if with_description:
@@ -159,13 +157,12 @@ class Renderer:
             "name": row["name"],
             "content_category": row["content_category"],
             "creation_date": row["creation_date"],
-            "modification_date": row["modification_date"],
             "is_local": self.is_local(row["fid"]),
             "albums": [self.artist_album(a) for a in row["albums"]],
             "tracks_count": row["tracks_count"],
             "tags": row["tags"],
             "cover": self.cover(row["cover"]),
-            "attributed_to": None,
+            "attributed_to": self.actor(row["attributed_to"]),
             "channel": None,
         }
         if with_description:
