@@ -42,6 +42,7 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/history", "funkwhale.web.api.history:HistoryApi"),
     ("api/v1/moderation", "funkwhale.web.api.moderation:ModerationApi"),
     ("api/v1/radios", "funkwhale.web.api.radios:RadiosApi"),
+    ("api/v2/radios", "funkwhale.web.api.radios:RadiosV2Api"),
     ("rest", "funkwhale.subsonic.app:SubsonicApp"),
     ("api/subsonic/rest", "funkwhale.subsonic.app:SubsonicApp"),
 ]
