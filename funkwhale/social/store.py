@@ -117,7 +117,9 @@ def favorite_ids_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
 
 def add_listening_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any] | None:
     """Record a listen of a track the viewer may play, else None."""
-    return _playable_insert_txn(txn, viewer, "listening", track_id, "RETURNING id, track_id AS track, creation_date")
+    return _playable_insert_txn(
+        txn, viewer, "listening", track_id, "RETURNING id, user_id AS user, track_id AS track, creation_date"
+    )
 
 
 # -- content filters -------------------------------------------------------------------------------------------------
@@ -136,7 +138,7 @@ def list_filters_txn(txn: Any, viewer: Viewer, limit: int, offset: int) -> tuple
         (viewer.user_id, limit, offset),
     )
     rows = txn.fetchall()
-    return (rows[0]["total"] if rows else 0), rows
+    return (rows[0]["total"] if rows else 0), [{k: v for k, v in row.items() if k != "total"} for row in rows]
 
 
 def add_filter_txn(txn: Any, viewer: Viewer, artist_id: int) -> dict[str, Any]:

@@ -182,7 +182,7 @@ class PlaylistsApi:
         total, rows = found
         results = [self._entry(r) for r in rows]
         if page is None:
-            return json_response(request, {"count": total, "next": None, "previous": None, "results": results})
+            return json_response(request, {"count": total, "results": results})  # unpaged, as 1.4 answers
         page_or_404(page, rows)
         return json_response(request, page.body(request, total, results))
 
