@@ -52,8 +52,6 @@ KNOWN_GAPS: dict[str, str] = {
     "subsonic-getUser": SUBSONIC,
     "subsonic-getAlbum-view-suffix": SUBSONIC,
     "oauth-apps-list": "token: 1.4 lists each app's personal token, which is only kept hashed here",
-    "licenses-list": "/api/v1/licenses/ not built",
-    "licenses-detail": "/api/v1/licenses/ not built",
 }
 
 # (artist, album, release date, genres, copyright of the first two tracks, cover colour, titles), as captured.
