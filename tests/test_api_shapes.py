@@ -160,3 +160,19 @@ async def test_answers_have_funkwhale_shapes(server, db_conn, tmp_path):
         elif not problems and name in KNOWN_GAPS:
             failures[name] = ["matches now: remove it from KNOWN_GAPS"]
     assert not failures, "\n".join(f"{name}:\n  " + "\n  ".join(p) for name, p in failures.items())
+
+
+def test_shape_differences_names_each_path():
+    captured = {"count": 2, "results": [{"id": 1, "cover": None, "tags": ["a"]}, {"id": 2, "cover": {"u": "x"}}]}
+    assert shape_differences(captured, {"count": 1, "results": [{"id": 3, "cover": None, "tags": []}]}) == []
+    ours = {"count": "1", "results": [{"id": None, "cover": {"u": 1}, "extra": 0}]}
+    assert shape_differences(captured, ours) == [
+        "$.count: string, Funkwhale has number",
+        "$.results[].cover.u: number, Funkwhale has string",
+        "$.results[].id: null, Funkwhale has number",
+        "$.results[]: extra keys ['extra']",
+    ]
+    assert shape_differences(captured, {"count": 1, "results": [{"id": 1}]}) == ["$.results[]: missing keys ['cover']"]
+    assert shape_differences({"a": "x"}, {"a": None}, nullable=["$.a"]) == []
+    assert shape_differences({"m": {"k": 1}}, {"m": {"other": "v"}}, opaque=["m"]) == []
+    assert shape_differences({"m": {"k": 1}}, {"m": []}, opaque=["m"]) == ["$.m: array, Funkwhale has object"]
