@@ -61,10 +61,13 @@ def signature(doc: Any, opaque: set[str]) -> dict[str, Seen]:
     return sig
 
 
-def shape_differences(captured: Any, ours: Any, nullable: Iterable[str] = (), opaque: Iterable[str] = ()) -> list[str]:
+def shape_differences(
+    captured: Any, ours: Any, nullable: Iterable[str] = (), opaque: Iterable[str] = (), additions: Iterable[str] = ()
+) -> list[str]:
     """Every path where `ours` differs in shape from `captured`, one message per difference. `nullable`: more
-    paths where null is allowed; `opaque`: keys whose values are free-form (only their type is compared)."""
-    free = set(opaque)
+    paths where null is allowed; `opaque`: keys whose values are free-form (only their type is compared);
+    `additions`: keys ours may have beyond Funkwhale's (a protocol's own additions)."""
+    free, added = set(opaque), set(additions)
     sig = signature(captured, free)
     extra_null = set(nullable)
     problems: list[str] = []
@@ -80,7 +83,7 @@ def shape_differences(captured: Any, ours: Any, nullable: Iterable[str] = (), op
         if not descend:
             return
         if isinstance(value, dict) and seen.required is not None:
-            missing, extra = sorted(seen.required - set(value)), sorted(set(value) - seen.allowed)
+            missing, extra = sorted(seen.required - set(value)), sorted(set(value) - seen.allowed - added)
             if missing:
                 problems.append(f"{path}: missing keys {missing}")
             if extra:

@@ -21,7 +21,7 @@ async def test_ping_in_every_format_and_path(web_server, db_conn):
     content = await api.ok("ping")
     assert content == {
         "status": "ok", "version": "1.16.1", "type": "funkwhale", "serverVersion": content["serverVersion"],
-        "openSubsonic": True,
+        "openSubsonic": True, "funkwhaleVersion": "1.4.0",
     }  # fmt: skip
     root = await api.xml("ping")
     assert (root.attrib["status"], root.attrib["openSubsonic"], root.attrib["type"]) == ("ok", "true", "funkwhale")
