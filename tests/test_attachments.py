@@ -62,7 +62,6 @@ async def test_original_and_crops_over_http(web_server):
     assert body["urls"] == {
         "source": None,
         "original": base + "original",
-        "small_square_crop": base + "small_square_crop",
         "medium_square_crop": base + "medium_square_crop",
         "large_square_crop": base + "large_square_crop",
     }

@@ -120,7 +120,8 @@ async def test_owned_app_comes_with_a_personal_token_and_only_its_owner_manages_
     listing = (await alice.get(APPS)).json
     assert listing["count"] == 1 and listing["next"] is None and listing["previous"] is None
     assert [a["client_id"] for a in listing["results"]] == [app["client_id"]]
-    assert "client_secret" not in listing["results"][0] and "token" not in listing["results"][0]
+    # as 1.4's list but for `token`: 1.4 shows the personal token, which is only kept hashed here
+    assert {"client_secret", "token", "redirect_uris"}.isdisjoint(listing["results"][0])
     assert (await alice.get(f"{APPS}{app['client_id']}/")).json["redirect_uris"] == CALLBACK
     assert "redirect_uris" not in (await bob.get(f"{APPS}{app['client_id']}/")).json
 
@@ -147,8 +148,12 @@ async def test_owned_app_comes_with_a_personal_token_and_only_its_owner_manages_
 async def test_refreshing_the_personal_token_retires_the_old_one(web_server, db_conn):
     alice, _ = logged_in(web_server, db_conn, "alice")
     app = await register(alice)
-    resp = await alice.post(f"{APPS}{app['client_id']}/refresh-token")
+    resp = await alice.post(f"{APPS}{app['client_id']}/refresh-token/")
     assert resp.code == 200 and resp.json["client_id"] == app["client_id"]
+    # the shape of 1.4's answer (CreateApplication): its client_secret is the stored hash, not the secret
+    assert set(resp.json) == {"client_id", "name", "scopes", "client_secret", "created", "updated", "redirect_uris",
+                              "token"}
+    assert resp.json["client_secret"] and resp.json["client_secret"] != app["client_secret"]
     new = resp.json["token"]
     assert new != app["token"]
     assert (await bearer(web_server, app["token"]).get(APPS)).code == 401

@@ -113,7 +113,7 @@ async def test_add_many_and_refusals_change_nothing(web_server, db_conn, alice, 
     theirs = (await b.get(f"{url}/")).json
     assert theirs["tracks_count"] == 0 and theirs["is_playable"] is False and theirs["duration"] == 0
     assert theirs["album_covers"] == []
-    assert (await b.get(f"{url}/tracks/")).json == {"count": 0, "next": None, "previous": None, "results": []}
+    assert (await b.get(f"{url}/tracks/")).json == {"count": 0, "results": []}
 
     paged = await a.get(f"{url}/tracks/", params={"page": "2", "page_size": "2"})
     assert paged.json["count"] == 3 and [e["index"] for e in paged.json["results"]] == [2]

@@ -26,7 +26,7 @@ async def test_avatar_upload_and_display_name(web_server, db_conn, alice, bob):
     picture = sent.json
     assert picture["mimetype"] == "image/jpeg" and picture["size"] > 0
     small = await web_server.client().get(
-        urlsplit(picture["urls"]["small_square_crop"])._replace(scheme="", netloc="").geturl()
+        urlsplit(picture["urls"]["medium_square_crop"])._replace(scheme="", netloc="").geturl()
     )
     assert small.code == 200 and small.header("content-type") == "image/jpeg"
 

@@ -39,7 +39,7 @@ async def draw_all(client, session_id: int) -> list[int]:
             assert resp.json["detail"] == "No more tracks in this radio."
             return seen
         assert resp.code == 201, resp
-        assert resp.json["position"] == len(seen) + 1
+        assert resp.json["position"] == len(seen) + 1 and resp.json["session"] == session_id and resp.json["id"]
         seen.append(resp.json["track"]["id"])
         assert len(seen) <= 20, "the radio never ends"
 
@@ -147,7 +147,11 @@ async def test_custom_radios(web_server, db_conn, alice, bob, music):
     listed = (await a.get(f"/api/v1/radios/radios/{radio['id']}/tracks/")).json
     assert listed["count"] == 2 and sorted(t["id"] for t in listed["results"]) == ids(music, 2, 3)
     created = await session(a, "custom", custom_radio=radio["id"])
-    assert created["custom_radio"] == radio["id"] and created["config"] == config
+    assert created["custom_radio"] == radio["id"]
+    # the artist filter carries the artists' names, as Funkwhale's does
+    named = [{**config[0], "names": [music["nina"]["name"]]}, config[1]]
+    assert created["config"] == named
+    assert (await a.get(f"/api/v1/radios/sessions/{created['id']}/")).json == created
     assert sorted(await draw_all(a, created["id"])) == ids(music, 2, 3)
     # Private: bob neither sees nor plays it, nor changes it; once public he may play it.
     assert (await b.get(f"/api/v1/radios/radios/{radio['id']}/")).code == 404
@@ -172,7 +176,7 @@ async def test_custom_radios(web_server, db_conn, alice, bob, music):
     ):
         resp = await a.patch(f"/api/v1/radios/radios/{radio['id']}/", json_body={"config": bad})
         assert resp.code == 400 and "config" in resp.json, (bad, resp)
-    assert (await a.get(f"/api/v1/radios/radios/{radio['id']}/")).json["config"] == config
+    assert (await a.get(f"/api/v1/radios/radios/{radio['id']}/")).json["config"] == named
     assert (await a.post("/api/v1/radios/radios/", json_body={"config": []})).code == 400
     assert (await b.delete(f"/api/v1/radios/radios/{radio['id']}/")).code == 404
     assert (await a.delete(f"/api/v1/radios/radios/{radio['id']}/")).code == 204
@@ -189,3 +193,16 @@ async def test_concurrent_draws_never_repeat(web_server, db_conn, alice, music):
     responses = await defer.gatherResults(draws)
     assert sorted(r.json["position"] for r in responses) == [1, 2, 3, 4, 5, 6]
     assert sorted(r.json["track"]["id"] for r in responses) == ids(music, *range(6))
+
+
+@pytest_twisted.ensureDeferred
+async def test_v2_session_draws_several_tracks(web_server, db_conn, alice, music):
+    a = cf.listener_client(web_server, db_conn, alice)
+    resp = await a.post("/api/v2/radios/sessions/", json_body={"radio_type": "random"})
+    assert resp.code == 201 and resp.json["radio_type"] == "random", resp
+    first = await a.get(f"/api/v2/radios/sessions/{resp.json['id']}/tracks/?count=4")
+    assert first.code == 201 and len(first.json) == 4, first
+    rest = await a.get(f"/api/v2/radios/sessions/{resp.json['id']}/tracks/?count=50")
+    assert sorted(t["id"] for t in first.json + rest.json) == ids(music, *range(6))  # each once, then no more
+    assert (await a.get(f"/api/v2/radios/sessions/{resp.json['id']}/tracks/")).code == 404
+    assert (await a.get(f"/api/v2/radios/sessions/{resp.json['id']}/tracks/?count=0")).code == 400

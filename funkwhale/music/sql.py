@@ -197,6 +197,22 @@ class Fragments(NamedParams):
             f" FROM users ju WHERE ju.id = {id_expr})"
         )
 
+    @staticmethod
+    def actor_json(id_expr: str) -> str:
+        """The columns of the actor `id_expr` as json (NULL for none), for `actor_json(..., prefix="")`."""
+        return (
+            "(SELECT json_build_object('fid', ja.fid, 'url', ja.url, 'creation_date', ja.creation_date,"
+            " 'summary', ja.summary, 'preferred_username', ja.preferred_username, 'name', ja.name,"
+            " 'last_fetch_date', ja.last_fetch_date, 'domain', ja.domain, 'type', ja.type,"
+            " 'manually_approves_followers', ja.manually_approves_followers)"
+            f" FROM actor ja WHERE ja.id = {id_expr})"
+        )
+
+    @classmethod
+    def user_actor_json(cls, id_expr: str) -> str:
+        """The actor of the user `id_expr`, as `actor_json`."""
+        return cls.actor_json(f"(SELECT au.actor_id FROM users au WHERE au.id = {id_expr})")
+
     def artist_json(self, id_expr: str) -> str:
         return (
             "(SELECT json_build_object('id', sa.id, 'fid', sa.fid, 'mbid', sa.mbid, 'name', sa.name,"
@@ -254,17 +270,19 @@ class Fragments(NamedParams):
                 f" {self.artist_json('p.artist_id')} AS artist, {self.track_album('p.album_id')} AS album,"
                 f" {self.uploads('p')} AS uploads, {self.tag_names('track', 'p.id')} AS tags,"
                 f" {self.attachment('p.attachment_cover_id')} AS cover,"
-                " (SELECT count(*) FROM listening lc WHERE lc.track_id = p.id AND lc.user_id = %(me)s) AS listen_count"
+                f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
             )
         if kind == "album":
             return (
                 "p.id, p.uuid, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
                 f" {self.artist_json('p.artist_id')} AS artist, {self.album_stats('p')} AS stats,"
-                f" {self.tag_names('album', 'p.id')} AS tags, {self.album_cover('p')} AS cover"
+                f" {self.tag_names('album', 'p.id')} AS tags, {self.album_cover('p')} AS cover,"
+                f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
             )
         return (
             "p.id, p.uuid, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
             f" p.modification_date, {self.artist_albums('p')} AS albums,"
             f" {self.tracks_count('ct.artist_id = p.id')} AS tracks_count,"
-            f" {self.tag_names('artist', 'p.id')} AS tags, {self.attachment('p.attachment_cover_id')} AS cover"
+            f" {self.tag_names('artist', 'p.id')} AS tags, {self.attachment('p.attachment_cover_id')} AS cover,"
+            f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
         )

@@ -48,7 +48,7 @@ def _columns(sql: Fragments) -> str:
     playable ones."""
     return (
         "pls.id, pls.name, pls.description, pls.privacy_level, pls.creation_date, pls.modification_date,"
-        f" {sql.user_json('pls.user_id')} AS user,"
+        f" {sql.user_json('pls.user_id')} AS user, {sql.user_actor_json('pls.user_id')} AS actor,"
         " (SELECT json_build_object('count', count(*), 'duration', coalesce(sum(d), 0), 'playable', count(d))"
         f" FROM (SELECT {sql.best_duration('spt.track_id')} AS d FROM playlist_track spt"
         f" WHERE spt.playlist_id = pls.id AND {sql.entry_shown('pls.user_id', 'spt.track_id')} OFFSET 0) s)"

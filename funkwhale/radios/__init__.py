@@ -23,6 +23,37 @@ FILTERS: dict[str, tuple[str, str, str]] = {
     "library": ("uuids", "Library", "Tracks with a playable upload in one of these libraries."),
 }
 
+# Filter type -> how a client edits its list (Funkwhale's filter form: value type, where to look values up).
+FILTER_FIELDS: dict[str, dict[str, Any]] = {
+    "tag": {
+        "type": "list",
+        "subtype": "string",
+        "autocomplete": "/api/v1/search",
+        "autocomplete_qs": "q={query}",
+        "autocomplete_fields": {"remoteValues": "tags", "name": "name", "value": "name"},
+        "label": "Tags",
+        "placeholder": "Select tags",
+    },
+    "artist": {
+        "type": "list",
+        "subtype": "number",
+        "autocomplete": "/api/v1/search",
+        "autocomplete_qs": "q={query}",
+        "autocomplete_fields": {"remoteValues": "artists", "name": "name", "value": "id"},
+        "label": "Artist",
+        "placeholder": "Select artists",
+    },
+    "library": {
+        "type": "list",
+        "subtype": "string",
+        "autocomplete": "/api/v1/libraries/",
+        "autocomplete_qs": "scope=all&q={query}",
+        "autocomplete_fields": {"remoteValues": "results", "name": "name", "value": "uuid"},
+        "label": "Libraries",
+        "placeholder": "Select libraries",
+    },
+}
+
 
 class RadioError(Invalid):
     """Invalid as store.py spells it: `detail` about `field` (if any), or a refusal of the given HTTP status."""

@@ -99,6 +99,10 @@ def check_config_txn(txn: Any, viewer: Viewer, config: list[dict[str, Any]]) -> 
     for f in config:
         key = FILTERS[f["type"]][0]
         f[key] = check_related_txn(txn, viewer, f["type"], f[key], "config")
+        if f["type"] == "artist":  # Funkwhale keeps the artists' names in the filter, for display
+            txn.execute("SELECT id, name FROM artist WHERE id = ANY(%s)", (f["ids"],))
+            names = {row["id"]: row["name"] for row in txn.fetchall()}
+            f["names"] = [names[i] for i in f["ids"]]
     return config
 
 
@@ -131,8 +135,28 @@ def create_session_txn(txn: Any, viewer: Viewer, fields: dict[str, Any]) -> dict
     return txn.fetchone()
 
 
+def session_txn(txn: Any, viewer: Viewer, session_id: int) -> dict[str, Any] | None:
+    """One of the viewer's sessions."""
+    txn.execute(
+        f"SELECT {SESSION_COLUMNS} FROM radio_session WHERE id = %s AND user_id = %s", (session_id, viewer.user_id)
+    )
+    return txn.fetchone()
+
+
+def next_tracks_txn(txn: Any, viewer: Viewer, session_id: int, count: int) -> list[dict[str, Any]]:
+    """Up to `count` next tracks of the session (as next_track_txn), at least one (else its 404)."""
+    drawn = [next_track_txn(txn, viewer, session_id)]
+    try:
+        while len(drawn) < count:
+            drawn.append(next_track_txn(txn, viewer, session_id))
+    except RadioError:  # the pool ran out after the first: answer what was drawn
+        pass
+    return drawn
+
+
 def next_track_txn(txn: Any, viewer: Viewer, session_id: int) -> dict[str, Any]:
-    """Draw the session's next track (never one it already played), record it, return {position, track row}."""
+    """Draw the session's next track (never one it already played), record it, return {id, session_id,
+    position, track row}."""
     txn.execute(
         "SELECT radio_type, related_object_id, config FROM radio_session WHERE id = %s AND user_id = %s FOR UPDATE",
         (session_id, viewer.user_id),
@@ -151,13 +175,13 @@ def next_track_txn(txn: Any, viewer: Viewer, session_id: int) -> dict[str, Any]:
         f" ORDER BY {order} LIMIT 1)"
         " INSERT INTO radio_session_track (session_id, track_id, position)"
         f" SELECT {sid}, picked.id, (SELECT coalesce(max(position), 0) + 1 FROM radio_session_track"
-        f" WHERE session_id = {sid}) FROM picked RETURNING track_id, position",
+        f" WHERE session_id = {sid}) FROM picked RETURNING id, session_id, track_id, position",
         sql.params,
     )
     drawn = txn.fetchone()
     if drawn is None:
         raise RadioError("No more tracks in this radio.", status=404)
-    return {"position": drawn["position"], "track": track_detail_txn(txn, "track", viewer, drawn["track_id"])}
+    return {**drawn, "track": track_detail_txn(txn, "track", viewer, drawn["track_id"])}
 
 
 # -- user radios -------------------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
         f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {sql.bind(listing.limit, 'limit')}"
         f" OFFSET {sql.bind(listing.offset, 'offset')})"
         " SELECT e.total, e.id AS entry_id, e.creation_date AS entry_date,"
-        f" {sql.user_json('e.user_id')} AS owner,"
+        f" {sql.user_json('e.user_id')} AS owner, {sql.user_actor_json('e.user_id')} AS owner_actor,"
         f" {sql.columns('track')} FROM page e JOIN track p ON p.id = e.track_id ORDER BY e.ord",
     )
 
@@ -117,7 +117,9 @@ def favorite_ids_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
 
 def add_listening_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any] | None:
     """Record a listen of a track the viewer may play, else None."""
-    return _playable_insert_txn(txn, viewer, "listening", track_id, "RETURNING id, track_id AS track, creation_date")
+    return _playable_insert_txn(
+        txn, viewer, "listening", track_id, "RETURNING id, user_id AS user, track_id AS track, creation_date"
+    )
 
 
 # -- content filters -------------------------------------------------------------------------------------------------
@@ -136,7 +138,7 @@ def list_filters_txn(txn: Any, viewer: Viewer, limit: int, offset: int) -> tuple
         (viewer.user_id, limit, offset),
     )
     rows = txn.fetchall()
-    return (rows[0]["total"] if rows else 0), rows
+    return (rows[0]["total"] if rows else 0), [{k: v for k, v in row.items() if k != "total"} for row in rows]
 
 
 def add_filter_txn(txn: Any, viewer: Viewer, artist_id: int) -> dict[str, Any]:

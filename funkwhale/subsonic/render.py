@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from funkwhale.instance.nodeinfo import implementation_version
+from funkwhale.instance.nodeinfo import COMPATIBLE_VERSION, implementation_version
 from funkwhale.xmlchars import xml_safe
 
 API_VERSION = "1.16.1"
@@ -26,13 +26,15 @@ _CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,99}$")
 
 
 def envelope(body: dict[str, Any] | None, error: tuple[int, str] | None = None) -> dict[str, Any]:
-    """The `subsonic-response` content: status, versions and OpenSubsonic markers, then the body or the error."""
+    """The `subsonic-response` content: status, versions (Funkwhale's funkwhaleVersion too) and OpenSubsonic
+    markers, then the body or the error."""
     head: dict[str, Any] = {
         "status": "failed" if error else "ok",
         "version": API_VERSION,
         "type": SERVER_TYPE,
         "serverVersion": SERVER_VERSION,
         "openSubsonic": True,
+        "funkwhaleVersion": COMPATIBLE_VERSION,  # the Funkwhale API we speak, as Funkwhale's own answers say
     }
     if error is not None:
         head["error"] = {"code": error[0], "message": error[1]}

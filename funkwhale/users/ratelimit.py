@@ -27,6 +27,35 @@ class Limit:
 LOGIN = Limit("login", "Login", 3600, "hour")
 SIGNUP = Limit("signup", "Account creation", 86400, "day")
 WINDOW = LOGIN.window
+# Funkwhale's other scopes and its default rates: listed by /api/v1/rate-limit/ (as 1.4 lists every scope) for
+# clients that pace themselves by it, never counted here.
+UNCOUNTED: tuple[tuple[Limit, int], ...] = (
+    (Limit("anonymous-create", "Anonymous POST requests", 86400, "day"), 1000),
+    (Limit("anonymous-destroy", "Anonymous DELETE requests on resource detail", 86400, "day"), 1000),
+    (Limit("anonymous-list", "Anonymous GET requests on resource lists", 86400, "day"), 10000),
+    (Limit("anonymous-oauth-app", "Anonymous OAuth app creation", 86400, "day"), 10),
+    (Limit("anonymous-reports", "Anonymous report submission", 86400, "day"), 10),
+    (Limit("anonymous-retrieve", "Anonymous GET requests on resource detail", 86400, "day"), 10000),
+    (Limit("anonymous-update", "Anonymous PATCH and PUT requests on resource detail", 86400, "day"), 1000),
+    (Limit("anonymous-wildcard", "Anonymous requests not covered by other limits", 3600, "h"), 1000),
+    (Limit("authenticated-create", "Authenticated POST requests", 3600, "hour"), 1000),
+    (Limit("authenticated-destroy", "Authenticated DELETE requests on resource detail", 3600, "hour"), 500),
+    (Limit("authenticated-list", "Authenticated GET requests on resource lists", 3600, "hour"), 10000),
+    (Limit("authenticated-oauth-app", "Authenticated OAuth app creation", 3600, "hour"), 10),
+    (Limit("authenticated-reports", "Authenticated report submission", 86400, "day"), 100),
+    (Limit("authenticated-retrieve", "Authenticated GET requests on resource detail", 3600, "hour"), 10000),
+    (Limit("authenticated-update", "Authenticated PATCH and PUT requests on resource detail", 3600, "hour"), 1000),
+    (Limit("authenticated-wildcard", "Authenticated requests not covered by other limits", 3600, "h"), 2000),
+    (Limit("fetch", "Fetch remote objects", 86400, "d"), 200),
+    (Limit("oauth-authorize", "OAuth app authorization", 3600, "hour"), 100),
+    (Limit("oauth-revoke-token", "OAuth token deletion", 3600, "hour"), 100),
+    (Limit("oauth-token", "OAuth token creation", 3600, "hour"), 100),
+    (Limit("password-change", "Password change (when authenticated)", 3600, "h"), 20),
+    (Limit("password-reset", "Password reset request", 3600, "h"), 20),
+    (Limit("password-reset-confirm", "Password reset confirmation", 3600, "h"), 20),
+    (Limit("subsonic", "All subsonic API requests", 3600, "hour"), 2000),
+    (Limit("verify-email", "Email address confirmation", 3600, "h"), 20),
+)
 
 # Refuse (returning the seconds until the fullest counter resets) or take one slot in every counter (0).
 _ATTEMPT_LUA = """

@@ -31,6 +31,7 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/albums", "funkwhale.web.api.albums:AlbumsApi"),
     ("api/v1/tracks", "funkwhale.web.api.tracks:TracksApi"),
     ("api/v1/tags", "funkwhale.web.api.tags:TagsApi"),
+    ("api/v1/licenses", "funkwhale.web.api.licenses:LicensesApi"),
     ("api/v1/search", "funkwhale.web.api.search:SearchApi"),
     ("api/v1/listen", "funkwhale.web.api.listen:ListenApi"),
     ("api/v1/stream", "funkwhale.web.api.listen:StreamApi"),
@@ -42,6 +43,7 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/history", "funkwhale.web.api.history:HistoryApi"),
     ("api/v1/moderation", "funkwhale.web.api.moderation:ModerationApi"),
     ("api/v1/radios", "funkwhale.web.api.radios:RadiosApi"),
+    ("api/v2/radios", "funkwhale.web.api.radios:RadiosV2Api"),
     ("rest", "funkwhale.subsonic.app:SubsonicApp"),
     ("api/subsonic/rest", "funkwhale.subsonic.app:SubsonicApp"),
 ]

@@ -38,12 +38,13 @@ class Page:
         return page
 
     def body(self, request: Any, count: int, results: list[Any]) -> dict[str, Any]:
-        """The paginated body, with absolute next/previous links that keep the other query parameters."""
+        """The paginated body, with next/previous links under the public URL that keep the path (its trailing
+        slash too) and the other query parameters, as Funkwhale builds them."""
 
         def link(number: int) -> str:
             params = [(k, v) for k, v in query_items(request) if k != "page"]
             params.append(("page", str(number)))
-            return f"{str(request.URLPath()).partition('?')[0]}?{urlencode(params)}"
+            return f"{request.public_url}?{urlencode(params)}"
 
         return {
             "count": count,

@@ -97,6 +97,12 @@ class FunkwhaleRequest(Request):
         return site
 
     @property
+    def public_url(self) -> str:
+        """This request's URL under the configured public URL (FUNKWHALE_PROTOCOL/HOSTNAME), not its Host
+        header, path as received (trailing slash kept), without the query string."""
+        return self._site.settings.base_url + self.path.decode("latin-1")
+
+    @property
     def _connection(self) -> _Connection:
         """The transport of this request's connection (which must still be open)."""
         channel = self.channel

@@ -9,7 +9,7 @@ export interface Page<T> {
 
 export interface Attachment {
   uuid: string;
-  urls: { original: string; small_square_crop: string; medium_square_crop: string; large_square_crop: string };
+  urls: { original: string; medium_square_crop: string; large_square_crop: string };
 }
 
 export interface ArtistRef {

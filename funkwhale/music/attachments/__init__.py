@@ -43,6 +43,8 @@ SIZES: dict[str, int | None] = {
     "medium_square_crop": 200,
     "large_square_crop": 600,
 }
+# The renditions an attachment's `urls` list, as Funkwhale 1.4 does (small_square_crop is served, not listed).
+LISTED_SIZES = ("original", "medium_square_crop", "large_square_crop")
 # Every square crop made, in pixels (Funkwhale's three, and sizes Subsonic apps ask for).
 CROP_SIZES = (50, 100, 200, 300, 600, 1200)
 MAX_PICTURE_BYTES = 16 * 1024 * 1024
@@ -129,7 +131,7 @@ def attachment_json(row: dict[str, Any], base_url: str) -> dict[str, Any]:
         "size": row["size"],
         "mimetype": row["mimetype"],
         "creation_date": row["creation_date"],
-        "urls": {"source": row["url"], **{name: proxy + name for name in SIZES}},
+        "urls": {"source": row["url"], **{name: proxy + name for name in LISTED_SIZES}},
     }
 
 

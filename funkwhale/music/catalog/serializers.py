@@ -5,9 +5,11 @@ from __future__ import annotations
 import html
 import posixpath
 from typing import Any, overload
+from urllib.parse import urlsplit
 
 from funkwhale.music import formats, sources
 from funkwhale.music.attachments import attachment_json
+from funkwhale.music.uploads.serializers import actor_json
 
 
 class Renderer:
@@ -15,6 +17,7 @@ class Renderer:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
+        self.domain = urlsplit(self.base_url).netloc
 
     def is_local(self, fid: str | None) -> bool:
         if not fid:
@@ -31,6 +34,10 @@ class Renderer:
     def user(self, user: dict[str, Any]) -> dict[str, Any]:
         """A user from store's `user_json` fragment, with its avatar as attachment JSON."""
         return {**user, "avatar": self.cover(user["avatar"])}
+
+    def actor(self, actor: dict[str, Any] | None) -> dict[str, Any] | None:
+        """An actor from store's `user_actor_json` fragment (None for a user without one)."""
+        return None if actor is None else actor_json(actor, self.domain, prefix="")
 
     @staticmethod
     def description(text: str | None) -> dict[str, Any] | None:
@@ -51,7 +58,6 @@ class Renderer:
             "description": self.description(artist["description"]),
             "attachment_cover": self.cover(artist["cover"]),
             "channel": None,
-            "attributed_to": None,
         }
 
     def upload(self, upload: dict[str, Any], track_uuid: Any) -> dict[str, Any]:
@@ -87,8 +93,7 @@ class Renderer:
             "is_local": self.is_local(row["fid"]),
             "creation_date": row["creation_date"],
             "downloads_count": row["downloads_count"],
-            "listen_count": row["listen_count"],  # ours: how often the viewer listened to it
-            "attributed_to": None,
+            "attributed_to": self.actor(row["attributed_to"]),
         }
         if with_description:
             body["description"] = self.description(row["file_fields"]["description"])
@@ -122,7 +127,7 @@ class Renderer:
             "tracks_count": row["stats"]["count"],
             "is_playable": row["stats"]["count"] > 0,
             "tags": row["tags"],
-            "attributed_to": None,
+            "attributed_to": self.actor(row["attributed_to"]),
             "duration": row["stats"]["duration"],
         }
         if with_description:
@@ -152,13 +157,12 @@ class Renderer:
             "name": row["name"],
             "content_category": row["content_category"],
             "creation_date": row["creation_date"],
-            "modification_date": row["modification_date"],
             "is_local": self.is_local(row["fid"]),
             "albums": [self.artist_album(a) for a in row["albums"]],
             "tracks_count": row["tracks_count"],
             "tags": row["tags"],
             "cover": self.cover(row["cover"]),
-            "attributed_to": None,
+            "attributed_to": self.actor(row["attributed_to"]),
             "channel": None,
         }
         if with_description:

@@ -83,17 +83,19 @@ def _lock_keys(meta: Metadata) -> list[str]:
 def import_txn(txn: Any, row: dict[str, Any], meta: Metadata, cover_id: int | None, base_url: str) -> str:
     """Everything the upload makes, in one transaction; returns the outcome (finished or skipped)."""
     store.lock_names_txn(txn, _lock_keys(meta))
+    owner = row["actor_id"]  # what the upload creates is attributed to its library's actor, as Funkwhale does
     track_artist_id = store.artist_txn(
-        txn, meta.artists[0], meta.artist_mbids[0] if meta.artist_mbids else None, base_url
+        txn, meta.artists[0], meta.artist_mbids[0] if meta.artist_mbids else None, base_url, owner
     )
     if meta.album_artists:
         album_artist_id = store.artist_txn(
-            txn, meta.album_artists[0], meta.album_artist_mbids[0] if meta.album_artist_mbids else None, base_url
+            txn, meta.album_artists[0], meta.album_artist_mbids[0] if meta.album_artist_mbids else None, base_url,
+            owner,
         )
     else:
         album_artist_id = track_artist_id
     album_id = store.album_txn(
-        txn, meta.album or UNKNOWN_ALBUM, album_artist_id, meta.album_mbid, meta.release_date, base_url
+        txn, meta.album or UNKNOWN_ALBUM, album_artist_id, meta.album_mbid, meta.release_date, base_url, owner
     )
     track_id = store.track_txn(
         txn,
@@ -106,6 +108,7 @@ def import_txn(txn: Any, row: dict[str, Any], meta: Metadata, cover_id: int | No
             "mbid": meta.mbid,
         },
         base_url,
+        owner,
     )
     store.forget_contributions_txn(txn, row["id"])
     genres = list(meta.genres)

@@ -37,7 +37,8 @@ def _fid(base_url: str, kind: str, uuid: uuid_module.UUID) -> str:
     return f"{base_url}/federation/music/{kind}/{uuid}"
 
 
-def artist_txn(txn: Any, name: str, mbid: str | None, base_url: str) -> int:
+def artist_txn(txn: Any, name: str, mbid: str | None, base_url: str, attributed_to: int | None = None) -> int:
+    """The artist of that name (or MusicBrainz id), created (attributed to the actor `attributed_to`) if new."""
     if mbid:
         txn.execute("SELECT id FROM artist WHERE mbid = %s", (mbid,))
         row = txn.fetchone()
@@ -56,15 +57,24 @@ def artist_txn(txn: Any, name: str, mbid: str | None, base_url: str) -> int:
         return row["id"]
     new = uuid_module.uuid4()
     txn.execute(
-        "INSERT INTO artist (uuid, fid, mbid, name, name_key) VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        (new, _fid(base_url, "artists", new), mbid, name, fold(name)),
+        "INSERT INTO artist (uuid, fid, mbid, name, name_key, attributed_to_id) VALUES (%s, %s, %s, %s, %s, %s)"
+        " RETURNING id",
+        (new, _fid(base_url, "artists", new), mbid, name, fold(name), attributed_to),
     )
     return txn.fetchone()["id"]
 
 
 def album_txn(
-    txn: Any, title: str, artist_id: int, mbid: str | None, release_date: datetime.date | None, base_url: str
+    txn: Any,
+    title: str,
+    artist_id: int,
+    mbid: str | None,
+    release_date: datetime.date | None,
+    base_url: str,
+    attributed_to: int | None = None,
 ) -> int:
+    """The album of that title by that artist (or MusicBrainz id), created (attributed to the actor
+    `attributed_to`) if new."""
     if mbid:
         txn.execute("SELECT id FROM album WHERE mbid = %s", (mbid,))
         row = txn.fetchone()
@@ -82,17 +92,17 @@ def album_txn(
     new = uuid_module.uuid4()
     txn.execute(
         """
-        INSERT INTO album (uuid, fid, mbid, title, title_key, artist_id, release_date)
-        VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id
+        INSERT INTO album (uuid, fid, mbid, title, title_key, artist_id, release_date, attributed_to_id)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
         """,
-        (new, _fid(base_url, "albums", new), mbid, title, fold(title), artist_id, release_date),
+        (new, _fid(base_url, "albums", new), mbid, title, fold(title), artist_id, release_date, attributed_to),
     )
     return txn.fetchone()["id"]
 
 
-def track_txn(txn: Any, fields: dict[str, Any], base_url: str) -> int:
+def track_txn(txn: Any, fields: dict[str, Any], base_url: str, attributed_to: int | None = None) -> int:
     """`fields`: title, artist_id, album_id, position, disc_number, mbid (what a file brings beyond its names is
-    kept on its upload)."""
+    kept on its upload); a new track is attributed to the actor `attributed_to`."""
     if fields["mbid"]:
         txn.execute(
             "SELECT id FROM track WHERE mbid = %s AND album_id IS NOT DISTINCT FROM %s ORDER BY id LIMIT 1",
@@ -116,8 +126,9 @@ def track_txn(txn: Any, fields: dict[str, Any], base_url: str) -> int:
     new = uuid_module.uuid4()
     txn.execute(
         """
-        INSERT INTO track (uuid, fid, mbid, title, title_key, artist_id, album_id, position, disc_number)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+        INSERT INTO track (uuid, fid, mbid, title, title_key, artist_id, album_id, position, disc_number,
+                           attributed_to_id)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
         """,
         (
             new,
@@ -129,6 +140,7 @@ def track_txn(txn: Any, fields: dict[str, Any], base_url: str) -> int:
             fields["album_id"],
             fields["position"],
             fields["disc_number"],
+            attributed_to,
         ),
     )
     return txn.fetchone()["id"]

@@ -4,7 +4,10 @@ UploadForOwnerSerializer, APIActorSerializer)."""
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from funkwhale.music.catalog.serializers import Renderer
 
 
 def _content(text: str | None) -> dict[str, Any] | None:
@@ -14,7 +17,8 @@ def _content(text: str | None) -> dict[str, Any] | None:
 
 
 def actor_json(row: dict[str, Any], local_domain: str, prefix: str = "actor_") -> dict[str, Any]:
-    """An actor summary from the columns `<prefix>fid`, `<prefix>preferred_username`..."""
+    """Funkwhale's APIActorSerializer from the columns `<prefix>fid`, `<prefix>preferred_username`...; a local
+    actor that was never fetched has its creation date as `last_fetch_date`, as Funkwhale sets it."""
 
     def get(name: str) -> Any:
         return row[prefix + name]
@@ -26,59 +30,40 @@ def actor_json(row: dict[str, Any], local_domain: str, prefix: str = "actor_") -
         "summary": _content(get("summary")),
         "preferred_username": get("preferred_username"),
         "name": get("name"),
-        "last_fetch_date": get("last_fetch_date"),
+        "last_fetch_date": get("last_fetch_date") or get("creation_date"),
         "domain": get("domain"),
         "type": get("type"),
         "manually_approves_followers": get("manually_approves_followers"),
         "full_username": f"{get('preferred_username')}@{get('domain')}",
         "is_local": get("domain") == local_domain,
-        "icon": None,
     }
 
 
-def library_json(row: dict[str, Any], local_domain: str) -> dict[str, Any]:
+def library_json(row: dict[str, Any], local_domain: str, prefix: str = "") -> dict[str, Any]:
+    """A library from the columns `<prefix>uuid`, `<prefix>name`, `<prefix>size`... and its owner's `actor_*`
+    columns."""
     return {
-        "uuid": row["uuid"],
-        "fid": row["fid"],
-        "name": row["name"],
-        "description": row["description"],
-        "privacy_level": row["privacy_level"],
-        "uploads_count": row["uploads_count"],
-        "size": row["size"],
-        "creation_date": row["creation_date"],
+        "uuid": row[prefix + "uuid"],
+        "fid": row[prefix + "fid"],
+        "name": row[prefix + "name"],
+        "description": row[prefix + "description"],
+        "privacy_level": row[prefix + "privacy_level"],
+        "uploads_count": row[prefix + "uploads_count"],
+        "size": row[prefix + "size"],
+        "creation_date": row[prefix + "creation_date"],
         "actor": actor_json(row, local_domain),
     }
 
 
-def _track(row: dict[str, Any]) -> dict[str, Any] | None:
-    if row["track_id"] is None:
-        return None
-    return {
-        "id": row["track_id"],
-        "uuid": row["track_uuid"],
-        "fid": row["track_fid"],
-        "title": row["track_title"],
-        "listen_url": f"/api/v1/listen/{row['track_uuid']}/",
-        "artist": {"id": row["artist_id"], "name": row["artist_name"]},
-        "album": None if row["album_id"] is None else {"id": row["album_id"], "title": row["album_title"]},
-    }
-
-
-def upload_json(row: dict[str, Any]) -> dict[str, Any]:
+def upload_json(row: dict[str, Any], renderer: Renderer) -> dict[str, Any]:
+    """An upload row with its library and its `track` (a catalog row, None before import)."""
     return {
         "uuid": row["uuid"],
         "filename": row["original_name"] or str(row["uuid"]),
         "creation_date": row["creation_date"],
         "mimetype": row["mimetype"],
-        "track": _track(row),
-        "library": {
-            "uuid": row["library_uuid"],
-            "fid": row["library_fid"],
-            "name": row["library_name"],
-            "description": row["library_description"],
-            "privacy_level": row["library_privacy_level"],
-        },
-        "channel": None,
+        "track": None if row["track"] is None else renderer.track(row["track"]),
+        "library": library_json(row, renderer.domain, prefix="library_"),
         "duration": row["duration"],
         "bitrate": row["bitrate"],
         "size": row["size"],

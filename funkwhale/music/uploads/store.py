@@ -10,36 +10,43 @@ from psycopg2.extras import Json
 
 from funkwhale.db.params import PositionalParams
 from funkwhale.music.attachments import store as attachments_store
+from funkwhale.music.sql import Fragments
 from funkwhale.music.visibility import Viewer, library_condition, playable_upload_condition
 
-_LIBRARY_SELECT = """
-SELECT l.id, l.uuid, l.fid, l.name, l.description, l.privacy_level, l.creation_date, l.actor_id,
-       COALESCE(s.uploads_count, 0) AS uploads_count, COALESCE(s.size, 0)::bigint AS size,
+# A library's owner (actor_*) and statistics (s), joined to `library l` (library_json reads them).
+_LIBRARY_OWNER_COLUMNS = """
        a.fid AS actor_fid, a.url AS actor_url, a.preferred_username AS actor_preferred_username,
        a.name AS actor_name, a.domain AS actor_domain, a.summary AS actor_summary, a.type AS actor_type,
        a.creation_date AS actor_creation_date, a.last_fetch_date AS actor_last_fetch_date,
-       a.manually_approves_followers AS actor_manually_approves_followers
-FROM library l
+       a.manually_approves_followers AS actor_manually_approves_followers"""
+_LIBRARY_OWNER_JOINS = """
 JOIN actor a ON a.id = l.actor_id
 LEFT JOIN LATERAL (
-    SELECT count(*) AS uploads_count, sum(u.size) FILTER (WHERE u.import_status = 'finished') AS size
-    FROM upload u WHERE u.library_id = l.id
-) s ON true
+    SELECT count(*) AS uploads_count, sum(su.size) FILTER (WHERE su.import_status = 'finished') AS size
+    FROM upload su WHERE su.library_id = l.id
+) s ON true"""
+
+_LIBRARY_SELECT = f"""
+SELECT l.id, l.uuid, l.fid, l.name, l.description, l.privacy_level, l.creation_date, l.actor_id,
+       COALESCE(s.uploads_count, 0) AS uploads_count, COALESCE(s.size, 0)::bigint AS size,
+{_LIBRARY_OWNER_COLUMNS}
+FROM library l
+{_LIBRARY_OWNER_JOINS}
 """
 
-_UPLOAD_SELECT = """
+_UPLOAD_SELECT = f"""
 SELECT u.id, u.uuid, u.fid, u.original_name, u.mimetype, u.size, u.duration, u.bitrate, u.import_date,
        u.import_status, u.import_details, u.import_metadata, u.import_reference, u.source, u.metadata,
        u.creation_date, u.audio_file,
-       l.uuid AS library_uuid, l.fid AS library_fid, l.name AS library_name,
+       u.track_id, l.uuid AS library_uuid, l.fid AS library_fid, l.name AS library_name,
        l.description AS library_description, l.privacy_level AS library_privacy_level,
-       t.id AS track_id, t.uuid AS track_uuid, t.fid AS track_fid, t.title AS track_title,
-       ar.id AS artist_id, ar.name AS artist_name, al.id AS album_id, al.title AS album_title
+       l.creation_date AS library_creation_date, COALESCE(s.uploads_count, 0) AS library_uploads_count,
+       COALESCE(s.size, 0)::bigint AS library_size,
+{_LIBRARY_OWNER_COLUMNS}
 FROM upload u
 JOIN library l ON l.id = u.library_id
 LEFT JOIN track t ON t.id = u.track_id
-LEFT JOIN artist ar ON ar.id = t.artist_id
-LEFT JOIN album al ON al.id = t.album_id
+{_LIBRARY_OWNER_JOINS}
 """
 
 # Orderings the upload list offers -> column (each has an index or is scoped to one owner's uploads).
@@ -184,13 +191,26 @@ def list_uploads_txn(
         + f" WHERE {where} ORDER BY {column} {direction}, u.id {direction} LIMIT %s OFFSET %s",
         [*params, limit, offset],
     )
-    return _counted(txn.fetchall())
+    count, rows = _counted(txn.fetchall())
+    return count, _with_tracks_txn(txn, viewer, rows)
 
 
 def get_upload_txn(txn: Any, viewer: Viewer, upload_uuid: uuid.UUID) -> dict[str, Any] | None:
     """One of the viewer's own uploads."""
     txn.execute(_UPLOAD_SELECT + " WHERE u.uuid = %s AND l.actor_id = %s", (upload_uuid, viewer.actor_id))
-    return txn.fetchone()
+    row = txn.fetchone()
+    return None if row is None else _with_tracks_txn(txn, viewer, [row])[0]
+
+
+def _with_tracks_txn(txn: Any, viewer: Viewer, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The upload rows, each with its track as the catalog shows it to the viewer (`track`, None before import)."""
+    ids = [row["track_id"] for row in rows if row["track_id"] is not None]
+    tracks: dict[int, dict[str, Any]] = {}
+    if ids:
+        sql = Fragments(viewer)
+        found = sql.fetchall(txn, f"SELECT {sql.columns('track')} FROM track p WHERE p.id = ANY({sql.bind(ids)})")
+        tracks = {track["id"]: track for track in found}
+    return [{**row, "track": tracks.get(row["track_id"])} for row in rows]
 
 
 def uploader_txn(txn: Any, user_id: int, lock: bool = False) -> dict[str, Any] | None:
@@ -247,8 +267,10 @@ def update_draft_txn(txn: Any, upload_id: int, values: dict[str, Any]) -> bool:
 
 
 def get_upload_by_id_txn(txn: Any, upload_id: int) -> dict[str, Any] | None:
+    """An upload just received (so not imported yet: no track)."""
     txn.execute(_UPLOAD_SELECT + " WHERE u.id = %s", (upload_id,))
-    return txn.fetchone()
+    row = txn.fetchone()
+    return None if row is None else {**row, "track": None}
 
 
 def _owned(actor_id: int, uuids: list[uuid.UUID] | None) -> tuple[str, list[Any]]:

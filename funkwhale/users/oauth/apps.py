@@ -154,7 +154,7 @@ async def update(ctx: Context, client_id: str, owner: Principal, body: dict[str,
 
 async def rotate_token(ctx: Context, client_id: str, owner: Principal) -> dict[str, Any] | None:
     """A new personal token for an application the `owner` owns, whose scopes they must hold (the old token
-    stops working); None when there is no such application."""
+    stops working), in the application's creation shape; None when there is no such application."""
     row = await ctx.db.run(store.application_txn, client_id, desc="oauth.app")
     if row is None or row["user_id"] != owner.user.id:
         return None
@@ -163,4 +163,7 @@ async def rotate_token(ctx: Context, client_id: str, owner: Principal) -> dict[s
     row = await ctx.db.run(
         store.set_application_token_txn, client_id, owner.user.id, hash_token(token), desc="oauth.rotate_token"
     )
-    return {**describe(row, owner=True), "token": token} if row else None
+    if row is None:
+        return None
+    # 1.4 answers with its CreateApplication shape, whose client_secret is the stored (hashed) secret
+    return {**describe(row, owner=True), "client_secret": row["client_secret_hash"], "token": token}

@@ -80,10 +80,10 @@ def delete_application_txn(txn: Any, client_id: str, user_id: int) -> bool:
 
 
 def set_application_token_txn(txn: Any, client_id: str, user_id: int, token_hash: str) -> dict[str, Any] | None:
-    """Replace the personal token of an application `user_id` owns."""
+    """Replace the personal token of an application `user_id` owns; the application with its secret hash."""
     txn.execute(
         "UPDATE oauth_application SET token_hash = %s, modification_date = now()"
-        f" WHERE client_id = %s AND user_id = %s RETURNING {_APP_COLUMNS}",
+        f" WHERE client_id = %s AND user_id = %s RETURNING {_APP_COLUMNS}, client_secret_hash",
         (token_hash, client_id, user_id),
     )
     return txn.fetchone()

@@ -49,7 +49,7 @@ class ActivityArea:
             "user": self.renderer.user(row["owner"]),
             "track": self.renderer.track(row),
             "creation_date": row["entry_date"],
-            "actor": None,
+            "actor": self.renderer.actor(row["owner_actor"]),
         }
 
     async def list_page(self, request: Any) -> bytes:

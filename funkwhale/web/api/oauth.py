@@ -91,7 +91,7 @@ class OAuthApi:
         count, rows = await self.ctx.db.run(
             oauth_store.user_applications_txn, principal.user.id, page.size, page.offset, desc="oauth.list_apps"
         )
-        results = [apps.describe(row, owner=True) for row in rows]
+        results = [apps.describe(row) for row in rows]  # 1.4 lists no redirect URIs
         return json_response(request, page.body(request, count, results))
 
     @app.route("/apps/<client_id>/", methods=["GET"], strict_slashes=False)
@@ -125,6 +125,7 @@ class OAuthApi:
         return b""
 
     @app.route("/apps/<client_id>/refresh-token", methods=["POST"], strict_slashes=False)
+    @app.route("/apps/<client_id>/refresh-token/", methods=["POST"], strict_slashes=False)
     async def refresh_app_token(self, request: Any, client_id: str) -> bytes:
         """A new personal token (shown once); the previous one stops working."""
         principal = await self.auth.require(request, "write:security")

@@ -61,7 +61,7 @@ class PlaylistsApi:
             "duration": stats["duration"],
             "is_playable": stats["playable"] > 0,
             "album_covers": [self.renderer.cover(c)["urls"]["medium_square_crop"] for c in row["album_covers"]],
-            "actor": None,
+            "actor": self.renderer.actor(row["actor"]),
         }
 
     def _entry(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +182,7 @@ class PlaylistsApi:
         total, rows = found
         results = [self._entry(r) for r in rows]
         if page is None:
-            return json_response(request, {"count": total, "next": None, "previous": None, "results": results})
+            return json_response(request, {"count": total, "results": results})  # unpaged, as 1.4 answers
         page_or_404(page, rows)
         return json_response(request, page.body(request, total, results))
 

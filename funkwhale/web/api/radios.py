@@ -14,12 +14,14 @@ from klein import Klein
 from funkwhale.context import Context
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.visibility import Viewer
-from funkwhale.radios import FILTERS, clean_radio, clean_session, session_id, store
+from funkwhale.radios import FILTER_FIELDS, FILTERS, clean_radio, clean_session, session_id, store
 from funkwhale.web.auth import Auth
-from funkwhale.web.errors import install_api_errors, not_found
+from funkwhale.web.errors import field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, read_body
+from funkwhale.web.params import page_or_404, query_int, read_body
+
+MAX_DRAWN = 50  # next tracks one v2 request may draw
 
 
 class RadiosApi:
@@ -49,21 +51,26 @@ class RadiosApi:
     @app.route("/sessions/", methods=["POST"], strict_slashes=False)
     async def create_session(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "write:radios")
-        fields = clean_session(read_body(request))
-        if "related_object_id" in fields:
-            kind, value = fields["radio_type"], fields["related_object_id"]
-            checked = await self.ctx.db.run(
-                store.check_related_txn, viewer, kind, [value], "related_object_id", desc="radios.check"
-            )
-            fields["related_object_id"] = str(checked[0])
-        row = await self.ctx.db.run(store.create_session_txn, viewer, fields, desc="radios.session")
-        return json_response(request, row, status=201)
+        return json_response(request, await new_session(self.ctx, viewer, request), status=201)
+
+    @app.route("/sessions/<int:radio_session>/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def session(self, request: Any, radio_session: int) -> bytes:
+        viewer = await self._viewer(request, "read:radios")
+        row = await self.ctx.db.run(store.session_txn, viewer, radio_session, desc="radios.session.get")
+        if row is None:
+            raise not_found("No such radio session.")
+        return json_response(request, row)
 
     @app.route("/tracks/", methods=["POST"], strict_slashes=False)
     async def next_track(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "write:radios")
         drawn = await self.ctx.db.run(store.next_track_txn, viewer, session_id(read_body(request)), desc="radios.next")
-        body = {"position": drawn["position"], "track": self.renderer.track(drawn["track"])}
+        body = {
+            "id": drawn["id"],
+            "session": drawn["session_id"],
+            "position": drawn["position"],
+            "track": self.renderer.track(drawn["track"]),
+        }
         return json_response(request, body, status=201)
 
     # -- custom radios -------------------------------------------------------------------------------------------
@@ -71,7 +78,7 @@ class RadiosApi:
     async def filters(self, request: Any) -> bytes:
         await self._viewer(request, "read:radios")
         body = [
-            {"type": kind, "label": label, "help_text": help_text, "fields": [{"name": key, "type": "list"}]}
+            {"type": kind, "label": label, "help_text": help_text, "fields": [{"name": key, **FILTER_FIELDS[kind]}]}
             for kind, (key, label, help_text) in FILTERS.items()
         ]
         return json_response(request, body)
@@ -125,3 +132,43 @@ class RadiosApi:
         total, rows = found
         page_or_404(page, rows)
         return json_response(request, page.body(request, total, [self.renderer.track(r) for r in rows]))
+
+
+async def new_session(ctx: Context, viewer: Viewer, request: Any) -> dict[str, Any]:
+    """A session of the viewer's from the request's {radio_type, custom_radio | related_object_id}."""
+    fields = clean_session(read_body(request))
+    if "related_object_id" in fields:
+        kind, value = fields["radio_type"], fields["related_object_id"]
+        checked = await ctx.db.run(
+            store.check_related_txn, viewer, kind, [value], "related_object_id", desc="radios.check"
+        )
+        fields["related_object_id"] = str(checked[0])
+    return await ctx.db.run(store.create_session_txn, viewer, fields, desc="radios.session")
+
+
+class RadiosV2Api:
+    """/api/v2/radios/: sessions, and `sessions/<id>/tracks/?count=` drawing several next tracks at once."""
+
+    app = Klein()
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+        self.renderer = Renderer(ctx.settings.base_url)
+
+    @app.route("/sessions/", methods=["POST"], strict_slashes=False)
+    async def create_session(self, request: Any) -> bytes:
+        viewer = Viewer.of(await self.auth.require(request, "write:radios"))
+        return json_response(request, await new_session(self.ctx, viewer, request), status=201)
+
+    @app.route("/sessions/<int:radio_session>/tracks/", methods=["GET"], strict_slashes=False)
+    async def tracks(self, request: Any, radio_session: int) -> bytes:
+        """Up to `count` (1 to 50, default 1) next tracks of the session, as 1.4 answers them (201, a list)."""
+        viewer = Viewer.of(await self.auth.require(request, "write:radios"))
+        count = query_int(request, "count")
+        count = 1 if count is None else count
+        if not 0 < count <= MAX_DRAWN:
+            raise field_error("count", f"Ensure this value is between 1 and {MAX_DRAWN}.")
+        drawn = await self.ctx.db.run(store.next_tracks_txn, viewer, radio_session, count, desc="radios.next")
+        return json_response(request, [self.renderer.track(d["track"]) for d in drawn], status=201)

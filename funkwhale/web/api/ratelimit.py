@@ -31,13 +31,16 @@ class RateLimitApi:
             ident: dict[str, Any] = {"type": "anonymous", "id": address}
             keys = ratelimit.login_keys(address, None)
         else:
-            ident = {"type": "authenticated", "id": principal.user.id}
+            ident = {"type": "authenticated", "id": str(principal.user.id)}  # a string in 1.4
             keys = ratelimit.login_keys(address, principal.user.id)
         settings, now = self.ctx.settings, self.ctx.clock.seconds()
         login = await ratelimit.standing(self.ctx.redis, keys)
         signup = await ratelimit.standing(self.ctx.redis, ratelimit.signup_keys(address), ratelimit.SIGNUP.window)
+        unused = ratelimit.Standing(0, None)
         scopes = [
             ratelimit.describe(ratelimit.LOGIN, settings.login_rate_limit, login, now),
             ratelimit.describe(ratelimit.SIGNUP, settings.signup_rate_limit, signup, now),
+            *(ratelimit.describe(limit, rate, unused, now) for limit, rate in ratelimit.UNCOUNTED),
         ]
+        scopes.sort(key=lambda scope: scope["id"])
         return json_response(request, {"enabled": True, "ident": ident, "scopes": scopes})

@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred
 
 from funkwhale.context import Context
 from funkwhale.music import uploads
+from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.uploads.serializers import upload_json
 from funkwhale.music.uploads.store import UPLOAD_ORDERINGS, UploadFilters
@@ -98,6 +99,7 @@ class UploadsApi:
     def __init__(self, ctx: Context, auth: Auth) -> None:
         self.ctx = ctx
         self.auth = auth
+        self.renderer = Renderer(ctx.settings.base_url)
 
     async def _viewer(self, request: Any, scope: str) -> Viewer:
         return Viewer.of(await self.auth.require(request, scope))
@@ -108,14 +110,14 @@ class UploadsApi:
         filters, ordering, page = filters_of(request), ordering_of(request), Page.from_request(request)
         count, rows = await uploads.list_uploads(self.ctx, viewer, filters, ordering, page.size, page.offset)
         page_or_404(page, rows)
-        return json_response(request, page.body(request, count, [upload_json(row) for row in rows]))
+        return json_response(request, page.body(request, count, [upload_json(row, self.renderer) for row in rows]))
 
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "write:libraries")
         content_type = getattr(request, "multipart_content_type", None)
         row = await detached(uploads.receive_upload(self.ctx, viewer, request.content, content_type))
-        return json_response(request, upload_json(row), status=201)
+        return json_response(request, upload_json(row, self.renderer), status=201)
 
     @app.route("/action/", methods=["POST"], strict_slashes=False)
     async def action(self, request: Any) -> bytes:
@@ -141,7 +143,7 @@ class UploadsApi:
         row = await uploads.get_upload(self.ctx, viewer, parse_uuid(upload_uuid))
         if row is None:
             raise not_found()
-        return json_response(request, upload_json(row))
+        return json_response(request, upload_json(row, self.renderer))
 
     @app.route("/<upload_uuid>/", methods=["PATCH", "PUT"], strict_slashes=False)
     async def update(self, request: Any, upload_uuid: str) -> bytes:
@@ -150,7 +152,7 @@ class UploadsApi:
         row = await uploads.update_draft(self.ctx, viewer, parse_uuid(upload_uuid), read_body(request))
         if row is None:
             raise not_found()
-        return json_response(request, upload_json(row))
+        return json_response(request, upload_json(row, self.renderer))
 
     @app.route("/<upload_uuid>/", methods=["DELETE"], strict_slashes=False)
     async def delete(self, request: Any, upload_uuid: str) -> bytes:

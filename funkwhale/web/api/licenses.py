@@ -1,0 +1,39 @@
+"""/api/v1/licenses/: the licenses Funkwhale knows (paginated, public) and `/<code>`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from klein import Klein
+
+from funkwhale.context import Context
+from funkwhale.music.licenses import BY_CODE, LICENSES
+from funkwhale.web.auth import Auth
+from funkwhale.web.errors import install_api_errors, not_found
+from funkwhale.web.json import json_response
+from funkwhale.web.pagination import Page
+from funkwhale.web.params import page_or_404
+
+
+class LicensesApi:
+    app = Klein()
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+
+    @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def index(self, request: Any) -> bytes:
+        page = Page.from_request(request)
+        rows = list(LICENSES[page.offset : page.offset + page.size])
+        page_or_404(page, rows)
+        return json_response(request, page.body(request, len(LICENSES), rows))
+
+    @app.route("/<code>", methods=["GET", "HEAD"])
+    @app.route("/<code>/", methods=["GET", "HEAD"])
+    async def detail(self, request: Any, code: str) -> bytes:
+        found = BY_CODE.get(code)
+        if found is None:
+            raise not_found()
+        return json_response(request, found)
