@@ -47,9 +47,12 @@ export function coverOf(track: Pick<Track, "cover" | "album"> | null | undefined
   return track?.cover ?? track?.album?.cover ?? null;
 }
 
-export function coverUrl(cover: Attachment | null | undefined, size: "small" | "medium" | "large" = "medium") {
+// The crops Funkwhale 1.4 names in an attachment's urls; small thumbnails use the medium (200 px) crop.
+const CROPS = { small: "medium_square_crop", medium: "medium_square_crop", large: "large_square_crop" } as const;
+
+export function coverUrl(cover: Attachment | null | undefined, size: keyof typeof CROPS = "medium") {
   if (!cover) return null;
-  return sameOrigin(cover.urls[`${size}_square_crop`] ?? cover.urls.original);
+  return sameOrigin(cover.urls[CROPS[size]] ?? cover.urls.original);
 }
 
 export function plural(count: number, one: string, many = `${one}s`): string {
