@@ -42,13 +42,25 @@ def ttfb(port: int, path: str, cookie: str) -> tuple[float, int]:
 
 
 def login(port: int) -> str:
+    """The session's cookies: the CSRF cookie first (login needs its double submit, as Django's), then the login."""
     conn = http.client.HTTPConnection("127.0.0.1", port)
-    body = urllib.parse.urlencode({"username": "bench", "password": PASSWORD})
-    conn.request("POST", "/api/v1/users/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    conn.request("GET", "/api/v1/instance/settings/")
     resp = conn.getresponse()
     resp.read()
-    cookies = [h.split(";")[0] for k, h in resp.getheaders() if k.lower() == "set-cookie"]
-    return "; ".join(cookies)
+    csrf = _cookies(resp)
+    token = csrf.partition("csrftoken=")[2].split(";")[0]
+    body = urllib.parse.urlencode({"username": "bench", "password": PASSWORD})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": csrf, "X-CSRFToken": token}
+    conn.request("POST", "/api/v1/users/login", body, headers)
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 200, resp.status
+    jar = dict(part.split("=", 1) for part in f"{csrf}; {_cookies(resp)}".split("; ") if "=" in part)
+    return "; ".join(f"{name}={value}" for name, value in jar.items())  # the login's cookies win
+
+
+def _cookies(resp: http.client.HTTPResponse) -> str:
+    return "; ".join(h.split(";")[0] for k, h in resp.getheaders() if k.lower() == "set-cookie")
 
 
 def main() -> None:
