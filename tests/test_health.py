@@ -1,4 +1,5 @@
 import pytest_twisted
+from twisted.logger import globalLogPublisher
 
 
 @pytest_twisted.ensureDeferred
@@ -9,8 +10,19 @@ async def test_health_reports_postgres_and_redis(client):
 
 
 @pytest_twisted.ensureDeferred
-async def test_health_says_unavailable_when_redis_is_gone(server, client):
+async def test_health_says_unavailable_when_redis_is_gone_and_logs_why(server, client):
+    warnings: list[dict] = []
+
+    def keep(event: dict) -> None:
+        if event.get("log_namespace") == "funkwhale.web.api.health":
+            warnings.append(event)
+
     await server.ctx.redis.cmd.disconnect()
-    resp = await client.get("/api/v1/health/")
+    globalLogPublisher.addObserver(keep)
+    try:
+        resp = await client.get("/api/v1/health/")
+    finally:
+        globalLogPublisher.removeObserver(keep)
     assert resp.code == 503
     assert resp.json["redis"] is False and resp.json["postgres"] is True
+    assert [(e["dependency"], bool(e["reason"])) for e in warnings] == [("redis", True)]
