@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from funkwhale.users import store as users_store
 from funkwhale.users.actors import NewActor
 
 _ACTOR_COLUMNS = """
@@ -45,31 +46,8 @@ def signing_key_txn(txn: Any, fid: str) -> str | None:
 
 def insert_service_actor_txn(txn: Any, actor: NewActor) -> bool:
     """Insert the instance's Service actor unless it exists; True when this call inserted it."""
-    txn.execute("INSERT INTO domain (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (actor.domain,))
-    txn.execute(
-        """
-        INSERT INTO actor (fid, url, type, preferred_username, domain, name, inbox_url, outbox_url,
-                           shared_inbox_url, followers_url, following_url, public_key, private_key)
-        VALUES (%s, %s, 'Service', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-        ON CONFLICT DO NOTHING
-        RETURNING id
-        """,
-        (
-            actor.fid,
-            actor.url,
-            actor.preferred_username,
-            actor.domain,
-            actor.name,
-            actor.inbox_url,
-            actor.outbox_url,
-            actor.shared_inbox_url,
-            actor.followers_url,
-            actor.following_url,
-            actor.public_key,
-            actor.private_key,
-        ),
-    )
-    inserted = txn.fetchone() is not None
+    users_store.ensure_domain_txn(txn, actor.domain)
+    inserted = users_store.insert_actor_txn(txn, actor, "Service", if_absent=True) is not None
     txn.execute(
         "UPDATE domain SET service_actor_id = (SELECT id FROM actor WHERE fid = %s) WHERE name = %s",
         (actor.fid, actor.domain),

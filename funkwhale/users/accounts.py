@@ -17,6 +17,7 @@ from typing import Any
 
 from funkwhale.config import Settings
 from funkwhale.context import Context
+from funkwhale.db.rows import required
 from funkwhale.errors import NON_FIELD, Invalid
 from funkwhale.instance.settings import registration_mode
 from funkwhale.music.playback import store as playback_store
@@ -199,7 +200,7 @@ def create_account_txn(
             raise Invalid.field("invitation", "Invalid invitation code")
         store.use_invitation_txn(txn, invitation_id)
     store.ensure_domain_txn(txn, account.actor.domain)
-    actor_id = store.insert_actor_txn(txn, account.actor)
+    actor_id = required(store.insert_actor_txn(txn, account.actor), "the new actor")
     admin = account.superuser or (via_api and first)
     return store.insert_user_txn(
         txn, account.username, account.email, account.password_hash, actor_id, admin, invitation_id

@@ -69,17 +69,21 @@ def ensure_domain_txn(txn: Any, name: str) -> None:
     txn.execute("INSERT INTO domain (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
 
 
-def insert_actor_txn(txn: Any, actor: NewActor) -> int:
+def insert_actor_txn(txn: Any, actor: NewActor, kind: str = "Person", if_absent: bool = False) -> int | None:
+    """Insert a local actor of type `kind`; its id. With `if_absent`, an existing actor of that fid is kept and
+    None is returned."""
     txn.execute(
-        """
+        f"""
         INSERT INTO actor (fid, url, type, preferred_username, domain, name, inbox_url, outbox_url,
                            shared_inbox_url, followers_url, following_url, public_key, private_key)
-        VALUES (%s, %s, 'Person', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        {"ON CONFLICT DO NOTHING" if if_absent else ""}
         RETURNING id
         """,
         (
             actor.fid,
             actor.url,
+            kind,
             actor.preferred_username,
             actor.domain,
             actor.name,
@@ -92,7 +96,8 @@ def insert_actor_txn(txn: Any, actor: NewActor) -> int:
             actor.private_key,
         ),
     )
-    return txn.fetchone()["id"]
+    row = txn.fetchone()
+    return None if row is None else row["id"]
 
 
 def insert_user_txn(
