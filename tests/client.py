@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from http.cookiejar import CookieJar
 from typing import Any
 from urllib.parse import urlencode
 
 import treq
-from twisted.internet import reactor
-from twisted.web.client import Agent, CookieAgent, HTTPConnectionPool
+from twisted.internet import reactor, ssl
+from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, CookieAgent, HTTPConnectionPool
 
 
 class Response:
@@ -33,11 +34,16 @@ class Response:
 class ApiClient:
     """`await client.get("/api/v1/users/me/")` -> Response; keeps cookies, sends X-CSRFToken on writes."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, ca: str | None = None) -> None:
+        """`ca`: a PEM file of the CA that signed an https server's certificate."""
         self.base = base
         self.jar = CookieJar()
         self.pool = HTTPConnectionPool(reactor, persistent=False)
-        self.http = treq.client.HTTPClient(CookieAgent(Agent(reactor, pool=self.pool), self.jar))
+        agent = Agent(reactor, pool=self.pool)
+        if ca is not None:
+            trust = ssl.Certificate.loadPEM(Path(ca).read_bytes())
+            agent = Agent(reactor, contextFactory=BrowserLikePolicyForHTTPS(trustRoot=trust), pool=self.pool)
+        self.http = treq.client.HTTPClient(CookieAgent(agent, self.jar))
         self.token: str | None = None
 
     def cookie(self, name: str) -> str | None:
@@ -92,3 +98,14 @@ class ApiClient:
         resp = await self.post("/api/v1/users/login", form={"username": username, "password": password})
         assert resp.code == 200, resp
         return resp
+
+    async def signup(self, username: str, password: str) -> None:
+        """Sign up (registration must be open) and log in."""
+        await self.get("/api/v1/instance/settings/")
+        resp = await self.post(
+            "/api/v1/auth/registration/",
+            json_body={"username": username, "email": f"{username}@example.org", "password1": password,
+                       "password2": password},
+        )
+        assert resp.code in (200, 201, 204), resp
+        await self.login(username, password)

@@ -20,7 +20,7 @@ from funkwhale.embedded import EmbeddedServers
 
 from .client import ApiClient
 
-pytest_plugins = ["tests.subsonic_helpers"]  # the Subsonic tests' fixtures: imported, ids
+pytest_plugins = ["tests.subsonic_helpers", "tests.federation_pair"]  # the Subsonic tests' fixtures: imported, ids
 
 
 @pytest.fixture(scope="session")
@@ -93,31 +93,41 @@ def db_conn(servers, clean):
 
 
 class RunningServer:
-    def __init__(self, service, ctx, port):
+    def __init__(self, service, ctx, port, ca: str | None = None):
         self.service = service
         self.ctx = ctx
         self.port = port
-        self.base = f"http://127.0.0.1:{port.getHost().port}"
+        self.ca = ca
+        self.base = f"{ctx.settings.protocol}://{port.getHost().host}:{port.getHost().port}" if port else None
 
     def client(self) -> ApiClient:
-        return ApiClient(self.base)
+        return ApiClient(self.base, ca=self.ca)
 
 
-async def start_server(settings: Settings) -> RunningServer:
+async def start_server(settings: Settings, ca: str | None = None) -> RunningServer:
+    """The service tree of `settings`; its web port is an ephemeral one on 127.0.0.1, or `settings.listen` (an
+    ssl: description, whose CA is `ca`) when that names a port."""
     from twisted.internet import reactor
+    from twisted.internet import ssl as tls
 
     from funkwhale.service import make_service
 
     ports = []
 
     def bind(site):
-        port = reactor.listenTCP(0, site, interface="127.0.0.1")
-        ports.append(port)
-        return port
+        if settings.listen.startswith("ssl:"):
+            _, number, *pairs = settings.listen.split(":")
+            options = dict(pair.split("=", 1) for pair in pairs)
+            context = tls.DefaultOpenSSLContextFactory(options["privateKey"], options["certKey"])
+            bound = reactor.listenSSL(int(number), site, context, interface=options["interface"])
+        else:
+            bound = reactor.listenTCP(0, site, interface="127.0.0.1")
+        ports.append(bound)
+        return bound
 
     top, ctx = make_service(settings, bind=bind)
     await top.startService()
-    return RunningServer(top, ctx, ports[0] if ports else None)
+    return RunningServer(top, ctx, ports[0] if ports else None, ca)
 
 
 @pytest_twisted.async_yield_fixture

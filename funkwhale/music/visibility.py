@@ -1,8 +1,8 @@
 """Who may see and play what: one SQL condition every music query shares.
 
 A library is visible to its owner (privacy `me`), to every authenticated local user (`instance`), and to anyone
-(`everyone`). An upload is playable when its import finished and its library is visible. Federation (followed
-remote libraries) extends `library_condition` when it lands.
+(`everyone`), and to an actor whose follow of it was approved (a remote library a local user follows, or a local
+library a remote actor follows). An upload is playable when its import finished and its library is visible.
 """
 
 from __future__ import annotations
@@ -42,8 +42,15 @@ def privacy_condition(binder: Binder, viewer: Viewer, level: str, owner: str, by
 
 
 def library_condition(binder: Binder, viewer: Viewer, library: str = "l") -> str:
-    """SQL true for a library row `library` the viewer may see."""
-    return privacy_condition(binder, viewer, f"{library}.privacy_level", f"{library}.actor_id", by_actor=True)
+    """SQL true for a library row `library` the viewer may see: by its privacy, or through an approved follow."""
+    shown = privacy_condition(binder, viewer, f"{library}.privacy_level", f"{library}.actor_id", by_actor=True)
+    if viewer.actor_id is None:
+        return shown
+    followed = (
+        f"EXISTS (SELECT 1 FROM library_follow lf WHERE lf.target_id = {library}.id"
+        f" AND lf.actor_id = {binder.bind(viewer.actor_id)} AND lf.approved)"
+    )
+    return f"({shown} OR {followed})"
 
 
 def playable_upload_condition(binder: Binder, viewer: Viewer, upload: str = "u", library: str = "l") -> str:
