@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from http.cookiejar import CookieJar
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -52,9 +52,17 @@ class ApiClient:
                 return c.value
         return None
 
-    async def request(self, method: str, path: str, *, json_body: Any = None, form: dict | None = None,
-                      data: bytes | None = None, headers: dict[str, str] | None = None,
-                      params: dict | None = None) -> Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: dict | None = None,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict | None = None,
+    ) -> Response:
         url = path if path.startswith("http") else self.base + path
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
@@ -104,8 +112,12 @@ class ApiClient:
         await self.get("/api/v1/instance/settings/")
         resp = await self.post(
             "/api/v1/auth/registration/",
-            json_body={"username": username, "email": f"{username}@example.org", "password1": password,
-                       "password2": password},
+            json_body={
+                "username": username,
+                "email": f"{username}@example.org",
+                "password1": password,
+                "password2": password,
+            },
         )
         assert resp.code in (200, 201, 204), resp
         await self.login(username, password)
