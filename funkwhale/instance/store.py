@@ -29,12 +29,11 @@ def save_values_txn(txn: Any, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def nodeinfo_txn(txn: Any, base_url: str) -> dict[str, Any]:
-    """Stored settings, usage counts and allow-listed domains, in one transaction.
+    """Usage counts and allow-listed domains, in one transaction.
 
     Library figures count local content (ids under `base_url`, as Funkwhale's `.local()`): tracks, artists,
     albums, the seconds of finished uploads; favorites, listenings and downloads count everything stored.
     """
-    stored = stored_values_txn(txn)
     txn.execute(
         """
         SELECT count(*) AS users_total,
@@ -58,4 +57,4 @@ def nodeinfo_txn(txn: Any, base_url: str) -> dict[str, Any]:
     counts = {name: int(value) for name, value in txn.fetchone().items()}
     txn.execute("SELECT name FROM domain WHERE allowed ORDER BY name")
     allowed = [row["name"] for row in txn.fetchall()]
-    return {"settings": stored, "counts": counts, "allowed_domains": allowed}
+    return {"counts": counts, "allowed_domains": allowed}
