@@ -57,8 +57,8 @@ async def test_artist_indexes_are_cached_until_the_catalog_or_the_listeners_data
                for a in i["artist"]}  # fmt: skip
     assert starred["Berta"] and not starred["Aldous"]
     # a content filter hides the artist from that listener's index
-    resp = await alice_session.post("/api/v1/moderation/content-filters/",
-                                    json_body={"target": {"type": "artist", "id": int(berta["id"].split("-")[1])}})  # fmt: skip
+    target = {"type": "artist", "id": int(berta["id"].split("-")[1])}
+    resp = await alice_session.post("/api/v1/moderation/content-filters/", json_body={"target": target})
     assert resp.code == 201, resp
     assert artist_names(await alice_api.ok("getArtists")) == ["Aldous"]
     resp = await alice_session.delete(f"/api/v1/moderation/content-filters/{resp.json['uuid']}/")
