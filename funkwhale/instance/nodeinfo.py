@@ -47,12 +47,14 @@ async def enabled(ctx: Context) -> bool:
 async def document(ctx: Context, version: str) -> dict[str, Any]:
     """The nodeinfo document for `version` ("2.0" or "2.1")."""
 
-    async def figures() -> dict[str, Any]:
-        return await ctx.db.run(store.nodeinfo_txn, ctx.settings.base_url, desc="instance.nodeinfo")
+    async def library() -> dict[str, Any]:
+        return await ctx.db.run(store.library_figures_txn, ctx.settings.base_url, desc="instance.nodeinfo")
 
-    # Usage figures may lag by NODEINFO_TTL (listenings, favorites); the catalog's are fresh after any change.
-    found = await cache.cached(ctx, "nodeinfo", "figures", [cache.CATALOG], figures, ttl=NODEINFO_TTL)
-    return build(ctx.settings, version, await values(ctx), found["counts"], found["allowed_domains"])
+    # The library figures come from the cache until the catalog changes (downloads may lag by NODEINFO_TTL);
+    # users, favorites and listenings are counted each time (accounts are also made by the CLI, offline).
+    found = await cache.cached(ctx, "nodeinfo", "library", [cache.CATALOG], library, ttl=NODEINFO_TTL)
+    usage = await ctx.db.run(store.usage_figures_txn, desc="instance.nodeinfo_usage")
+    return build(ctx.settings, version, await values(ctx), {**found["counts"], **usage}, found["allowed_domains"])
 
 
 def build(
