@@ -23,6 +23,7 @@ AREAS: list[tuple[str, str]] = [
     (".well-known/webfinger", "funkwhale.activitypub.webfinger:WellKnownWebfinger"),
     (".well-known/host-meta", "funkwhale.activitypub.webfinger:WellKnownHostMeta"),
     ("federation/actors", "funkwhale.activitypub.routes:ActorsApp"),
+    ("federation/music", "funkwhale.activitypub.music_routes:MusicApp"),
     ("api/v1/users", "funkwhale.web.api.users:UsersApi"),
     ("api/v1/auth", "funkwhale.web.api.auth:AuthApi"),
     ("api/v1/rate-limit", "funkwhale.web.api.ratelimit:RateLimitApi"),
