@@ -68,8 +68,9 @@ class _DocumentSql:
 
     def album(self, id_expr: str) -> str:
         return (
-            "(SELECT json_build_object('id', al.id, 'fid', al.fid, 'title', al.title, 'creation_date', al.creation_date,"
-            f" 'mbid', al.mbid, 'release_date', al.release_date, 'attributed_to', {_fid_of('al.attributed_to_id')},"
+            "(SELECT json_build_object('id', al.id, 'fid', al.fid, 'title', al.title,"
+            " 'creation_date', al.creation_date, 'mbid', al.mbid, 'release_date', al.release_date,"
+            f" 'attributed_to', {_fid_of('al.attributed_to_id')},"
             f" 'tags', {self.tags('album', 'al.id')}, 'artist', {self.artist('al.artist_id')},"
             f" 'cover', {self.album_cover('al')})"
             f" FROM album al WHERE al.id = {id_expr})"
