@@ -275,3 +275,21 @@ async def ingest_audio(ctx: Context, doc: Any, library: dict[str, Any]) -> int:
     if audio.library_fid != library["fid"]:
         raise _refuse("library", f"the Audio is not in {library['fid']}")
     return await ctx.db.run(ingest_store.store_audio_txn, audio, library, ctx.settings.base_url, desc="ingest.audio")
+
+
+async def ingest_page(ctx: Context, items: list[Any], library: dict[str, Any]) -> list[str]:
+    """Store the Audio items of a page of `library` in one transaction: why those refused were (one line each)."""
+    audios, refused = [], []
+    for item in items:
+        try:
+            audio = parse_audio(item)
+            if audio.library_fid != library["fid"]:
+                raise _refuse("library", f"the Audio is not in {library['fid']}")
+            audios.append(audio)
+        except Invalid as e:
+            refused.append(f"{item.get('id') if isinstance(item, dict) else item!r}: {e.detail}")
+    if audios:
+        refused += await ctx.db.run(
+            ingest_store.store_audios_txn, audios, library, ctx.settings.base_url, desc="ingest.page"
+        )
+    return refused

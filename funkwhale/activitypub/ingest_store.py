@@ -220,6 +220,21 @@ def store_audio_txn(txn: Any, audio: RemoteAudio, library: dict[str, Any], local
     return upload_id
 
 
+def store_audios_txn(txn: Any, audios: list[RemoteAudio], library: dict[str, Any], local: str) -> list[str]:
+    """Store several Audio of one library (a page), each under a savepoint: the reasons of those refused."""
+    refused = []
+    for audio in audios:
+        txn.execute("SAVEPOINT audio")
+        try:
+            store_audio_txn(txn, audio, library, local)
+        except Invalid as e:
+            txn.execute("ROLLBACK TO SAVEPOINT audio")
+            refused.append(f"{audio.fid}: {e.detail}")
+        else:
+            txn.execute("RELEASE SAVEPOINT audio")
+    return refused
+
+
 def delete_remote_uploads_txn(txn: Any, library_id: int, fids: list[str]) -> tuple[int, list[str]]:
     """Delete the uploads of these fids in the library: (how many, the cached files to remove)."""
     return uploads_store.delete_uploads_txn(txn, "library_id = %s AND fid = ANY(%s)", [library_id, fids])

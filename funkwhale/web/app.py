@@ -44,6 +44,8 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/history", "funkwhale.web.api.history:HistoryApi"),
     ("api/v1/moderation", "funkwhale.web.api.moderation:ModerationApi"),
     ("api/v1/radios", "funkwhale.web.api.radios:RadiosApi"),
+    ("api/v1/federation/libraries", "funkwhale.web.api.federation_libraries:FederationLibrariesApi"),
+    ("api/v1/federation/fetches", "funkwhale.web.api.federation_libraries:FederationFetchesApi"),
     ("api/v2/radios", "funkwhale.web.api.radios:RadiosV2Api"),
     ("rest", "funkwhale.subsonic.app:SubsonicApp"),
     ("api/subsonic/rest", "funkwhale.subsonic.app:SubsonicApp"),
