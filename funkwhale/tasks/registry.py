@@ -17,6 +17,7 @@ F = TypeVar("F", bound=TaskFunction)
 # Modules whose import registers tasks, e.g. "funkwhale.music.tasks".
 TASK_MODULES: list[str] = [
     "funkwhale.music.importer.tasks",
+    "funkwhale.music.importer.rescans",
     "funkwhale.activitypub.scan_tasks",
 ]
 
