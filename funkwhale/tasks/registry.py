@@ -19,6 +19,8 @@ TASK_MODULES: list[str] = [
     "funkwhale.music.importer.tasks",
     "funkwhale.music.importer.rescans",
     "funkwhale.activitypub.scan_tasks",
+    "funkwhale.activitypub.delivery",
+    "funkwhale.activitypub.processing",
 ]
 
 DEFAULT_QUEUE = "default"
