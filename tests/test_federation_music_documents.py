@@ -14,7 +14,8 @@ from funkwhale.activitypub import actors
 from funkwhale.activitypub.fetch import Fetcher, FetchError
 
 from .api_shapes import shape_differences
-from .federation_music import AP, LICENSE, library_with_audio, query
+from .federation_helpers import run_sql
+from .federation_music import AP, LICENSE, library_with_audio
 
 REFERENCE = Path("/work/shared/reference/funkwhale-1.4-responses")
 
@@ -97,14 +98,12 @@ async def test_a_private_library_pages_only_to_approved_signers(peers, tmp_path)
     except FetchError as e:
         assert "403" in str(e)
     # an approved follow of an actor of B's domain lets B's service actor read it
-    [b_service] = await query(peers.a, "SELECT id FROM actor WHERE fid = %s", signer.key_id.split("#")[0])
-    await query(
+    [b_service] = await run_sql(peers.a, "SELECT id FROM actor WHERE fid = %s", (signer.key_id.split("#")[0],))
+    await run_sql(
         peers.a,
         "INSERT INTO library_follow (fid, actor_id, target_id, approved) SELECT %s, %s, id, true FROM library"
         " WHERE uuid = %s",
-        f"{peers.b.base}/follows/1",
-        b_service["id"],
-        library["uuid"],
+        (f"{peers.b.base}/follows/1", b_service["id"], library["uuid"]),
     )
     page = await fetcher.get_object(f"{url}?page=1", signer=signer)
     assert [item["track"]["name"] for item in page["items"]] == ["Secret"] and page["items"][0]["to"] == ""

@@ -11,7 +11,8 @@ from funkwhale.activitypub import actors, ingest
 from funkwhale.activitypub.fetch import Fetcher
 from funkwhale.errors import Invalid
 
-from .federation_music import library_with_audio, query
+from .federation_helpers import run_sql
+from .federation_music import library_with_audio
 
 
 async def scanned(client: Any, library_uuid: str, clock: Any) -> dict[str, Any]:
@@ -55,7 +56,7 @@ async def test_a_remote_library_is_fetched_scanned_and_played(peers, tmp_path):
     assert done["latest_scan"]["status"] == "finished", done
     assert done["latest_scan"]["processed_files"] == 3 and done["latest_scan"]["errored_files"] == 0
     assert await playable_titles(bob) == ["Dawn", "Dusk", "Noon"]
-    rows = await query(
+    rows = await run_sql(
         peers.b,
         "SELECT u.fid, u.source, u.audio_file, u.import_status, u.mimetype, u.size, t.fid AS track_fid,"
         " a.fid AS actor_fid, t.attributed_to_id = l.actor_id AS attributed"
@@ -76,7 +77,9 @@ async def test_a_remote_library_is_fetched_scanned_and_played(peers, tmp_path):
     again = await scan(bob, remote["uuid"], peers.b.ctx.clock)
     assert again["latest_scan"]["status"] == "finished"
     assert await playable_titles(bob) == ["Dawn", "Noon"]
-    counts = await query(peers.b, "SELECT (SELECT count(*) FROM upload) AS uploads, (SELECT count(*) FROM track) AS t")
+    counts = await run_sql(
+        peers.b, "SELECT (SELECT count(*) FROM upload) AS uploads, (SELECT count(*) FROM track) AS t"
+    )
     assert counts == [{"uploads": 2, "t": 3}]
 
     # by the owner's handle: their known libraries
@@ -111,7 +114,7 @@ async def test_a_forged_audio_is_refused(peers, tmp_path):
     library, uploads = await library_with_audio(peers.a, alice, tmp_path, titles=("Real",))
     bob = await peers.user(peers.b, "bob")
     fetched = await bob.post("/api/v1/federation/libraries/fetch/", json_body={"fid": library["fid"]})
-    [row] = await query(peers.b, "SELECT id, fid, actor_id FROM library WHERE fid = %s", library["fid"])
+    [row] = await run_sql(peers.b, "SELECT id, fid, actor_id FROM library WHERE fid = %s", (library["fid"],))
     fetcher = Fetcher.from_settings(peers.b.ctx.settings)
     audio = await fetcher.get_object(
         f"{peers.a.base}/federation/music/uploads/{uploads[0]}", signer=await actors.signer(peers.b.ctx)
@@ -128,11 +131,11 @@ async def test_a_forged_audio_is_refused(peers, tmp_path):
             raise AssertionError(f"stored a forged Audio {forged}")
         except Invalid:
             pass
-    assert await query(peers.b, "SELECT count(*) AS n FROM upload") == [{"n": 0}]
+    assert await run_sql(peers.b, "SELECT count(*) AS n FROM upload") == [{"n": 0}]
     # the real one, twice, is one upload; it also comes with 2.0's artist_credit instead of artists
     credited = {**audio["track"], "artist_credit": [{"artist": audio["track"]["artists"][0], "credit": "A"}]}
     del credited["artists"]
     first = await ingest.ingest_audio(peers.b.ctx, audio, row)
     assert await ingest.ingest_audio(peers.b.ctx, {**audio, "track": credited}, row) == first
-    assert await query(peers.b, "SELECT count(*) AS n FROM upload") == [{"n": 1}]
+    assert await run_sql(peers.b, "SELECT count(*) AS n FROM upload") == [{"n": 1}]
     assert fetched.code == 200

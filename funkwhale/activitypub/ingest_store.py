@@ -247,3 +247,27 @@ def delete_unseen_uploads_txn(txn: Any, library_id: int, seen_since: Any) -> tup
 
 def delete_library_txn(txn: Any, library_id: int) -> list[str]:
     return uploads_store.delete_library_txn(txn, library_id)
+
+
+def delete_uploads_of_domain_txn(txn: Any, fids: list[str], domain: str) -> tuple[int, list[str]]:
+    """Delete the uploads of these fids that are in remote libraries of actors of `domain`."""
+    return uploads_store.delete_uploads_txn(
+        txn,
+        "fid = ANY(%s) AND library_id IN (SELECT l.id FROM library l JOIN actor a ON a.id = l.actor_id"
+        " WHERE a.domain = %s AND a.private_key IS NULL)",
+        [fids, domain],
+    )
+
+
+def update_catalog_object_txn(txn: Any, kind: str, parsed: Any, origin: str, local: str, actor_id: int) -> bool:
+    """Update a known track, album or artist (`kind`) from its own server's document; False when unknown."""
+    txn.execute(f"SELECT id FROM {kind} WHERE fid = %s", (parsed.fid,))
+    if txn.fetchone() is None:
+        return False
+    if kind == "track":
+        upsert_catalog_txn(txn, parsed, origin, local, actor_id)
+    elif kind == "album":
+        _album_txn(txn, parsed, origin, local, actor_id)
+    else:
+        _artist_txn(txn, parsed, origin, local, actor_id)
+    return True

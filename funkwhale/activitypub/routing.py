@@ -19,10 +19,11 @@ from funkwhale.context import Context
 Handler = Callable[[Context, dict[str, Any], dict[str, Any]], Awaitable[None]]
 H = TypeVar("H", bound=Handler)
 
-# Modules whose import registers handlers. fed-music adds "funkwhale.activitypub.music_inbox" here.
+# Modules whose import registers handlers.
 HANDLER_MODULES: list[str] = [
     "funkwhale.activitypub.follows",
     "funkwhale.activitypub.actor_updates",
+    "funkwhale.activitypub.music_inbox",
 ]
 
 _handlers: dict[tuple[str, str | None], Handler] = {}

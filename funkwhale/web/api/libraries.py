@@ -9,7 +9,7 @@ from typing import Any
 
 from klein import Klein
 
-from funkwhale.activitypub import follow_store
+from funkwhale.activitypub import follow_store, music_outbox
 from funkwhale.context import Context
 from funkwhale.music import uploads
 from funkwhale.music.uploads.serializers import library_json
@@ -75,11 +75,13 @@ class LibrariesApi:
         )
         if row is None:
             raise not_found()
+        await music_outbox.announce_library_update(self.ctx, viewer.actor_id, row["uuid"])
         return json_response(request, self._json(row))
 
     @app.route("/<library_uuid>/", methods=["DELETE"], strict_slashes=False)
     async def delete(self, request: Any, library_uuid: str) -> bytes:
         viewer = await self._viewer(request, "write:libraries")
+        await music_outbox.announce_library_delete(self.ctx, viewer.actor_id, parse_uuid(library_uuid))
         if not await uploads.delete_library(self.ctx, viewer, parse_uuid(library_uuid)):
             raise not_found()
         request.setResponseCode(204)
