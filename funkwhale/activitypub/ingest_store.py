@@ -85,7 +85,18 @@ def _found(txn: Any, table: str, fid: str, mbid: str | None, origin: str, local:
     return None, False
 
 
-def _artist_txn(txn: Any, artist: RemoteArtist, origin: str, local: str, actor_id: int) -> int:
+def _artist_txn(
+    txn: Any, artist: RemoteArtist, origin: str, local: str, actor_id: int, done: dict[str, int] | None = None
+) -> int:
+    if done is not None and artist.fid in done:
+        return done[artist.fid]
+    artist_id = _write_artist_txn(txn, artist, origin, local, actor_id)
+    if done is not None:
+        done[artist.fid] = artist_id
+    return artist_id
+
+
+def _write_artist_txn(txn: Any, artist: RemoteArtist, origin: str, local: str, actor_id: int) -> int:
     found, mine = _found(txn, "artist", artist.fid, artist.mbid, origin, local)
     if found is not None:
         if mine:
@@ -105,8 +116,19 @@ def _artist_txn(txn: Any, artist: RemoteArtist, origin: str, local: str, actor_i
     return txn.fetchone()["id"]
 
 
-def _album_txn(txn: Any, album: RemoteAlbum, origin: str, local: str, actor_id: int) -> int:
-    artist_id = _artist_txn(txn, album.artist, origin, local, actor_id)
+def _album_txn(
+    txn: Any, album: RemoteAlbum, origin: str, local: str, actor_id: int, done: dict[str, int] | None = None
+) -> int:
+    if done is not None and album.fid in done:
+        return done[album.fid]
+    artist_id = _artist_txn(txn, album.artist, origin, local, actor_id, done)
+    album_id = _write_album_txn(txn, album, artist_id, origin, local, actor_id)
+    if done is not None:
+        done[album.fid] = album_id
+    return album_id
+
+
+def _write_album_txn(txn: Any, album: RemoteAlbum, artist_id: int, origin: str, local: str, actor_id: int) -> int:
     found, mine = _found(txn, "album", album.fid, album.mbid, origin, local)
     if found is not None:
         if mine:
@@ -167,19 +189,24 @@ def _cover_txn(txn: Any, cover: tuple[str, str] | None, actor_id: int) -> int | 
     return txn.fetchone()["id"]
 
 
-def upsert_catalog_txn(txn: Any, track: RemoteTrack, origin: str, local: str, actor_id: int) -> dict[str, Any]:
-    """The artist, album and track rows of a remote track (created or updated): their ids."""
-    artist_id = _artist_txn(txn, track.artist, origin, local, actor_id)
-    album_id = _album_txn(txn, track.album, origin, local, actor_id) if track.album else None
+def upsert_catalog_txn(
+    txn: Any, track: RemoteTrack, origin: str, local: str, actor_id: int, done: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """The artist, album and track rows of a remote track (created or updated): their ids. `done` keeps the ids
+    of the artists and albums already written in this transaction (by fid), so a page writes each once."""
+    artist_id = _artist_txn(txn, track.artist, origin, local, actor_id, done)
+    album_id = _album_txn(txn, track.album, origin, local, actor_id, done) if track.album else None
     track_id = _track_txn(txn, track, artist_id, album_id, origin, local, actor_id)
     return {"artist_id": artist_id, "album_id": album_id, "track_id": track_id}
 
 
-def store_audio_txn(txn: Any, audio: RemoteAudio, library: dict[str, Any], local: str) -> int:
+def store_audio_txn(
+    txn: Any, audio: RemoteAudio, library: dict[str, Any], local: str, done: dict[str, int] | None = None
+) -> int:
     """Insert or update the remote upload of an Audio in `library` (id, fid, actor_id) with its catalog rows,
     tags and cover; its id. An upload of that fid in another library is refused."""
     actor_id = library["actor_id"]
-    ids = upsert_catalog_txn(txn, audio.track, library["fid"], local, actor_id)
+    ids = upsert_catalog_txn(txn, audio.track, library["fid"], local, actor_id, done)
     cover_id = _cover_txn(txn, audio.track.album.cover if audio.track.album else None, actor_id)
     txn.execute(
         """
@@ -222,13 +249,16 @@ def store_audio_txn(txn: Any, audio: RemoteAudio, library: dict[str, Any], local
 
 def store_audios_txn(txn: Any, audios: list[RemoteAudio], library: dict[str, Any], local: str) -> list[str]:
     """Store several Audio of one library (a page), each under a savepoint: the reasons of those refused."""
-    refused = []
+    refused: list[str] = []
+    done: dict[str, int] = {}
     for audio in audios:
         txn.execute("SAVEPOINT audio")
+        written = dict(done)
         try:
-            store_audio_txn(txn, audio, library, local)
+            store_audio_txn(txn, audio, library, local, done)
         except Invalid as e:
             txn.execute("ROLLBACK TO SAVEPOINT audio")
+            done = written  # what the rolled back Audio wrote is gone
             refused.append(f"{audio.fid}: {e.detail}")
         else:
             txn.execute("RELEASE SAVEPOINT audio")

@@ -119,11 +119,16 @@ def local_library_txn(txn: Any, fid: str) -> dict[str, Any] | None:
 
 
 def library_page_txn(txn: Any, library_id: int, limit: int, offset: int) -> list[dict[str, Any]]:
-    """A page of a library's Audio rows, newest first."""
+    """A page of a library's Audio rows, newest first (the page's uploads are chosen before their documents are
+    built, so a deep page costs what the first does)."""
     sql = Fragments(Viewer())
+    page = (
+        f"SELECT pu.id FROM upload pu WHERE pu.library_id = {sql.bind(library_id)} AND pu.import_status = 'finished'"
+        " AND pu.track_id IS NOT NULL ORDER BY pu.creation_date DESC, pu.id DESC"
+        f" LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}"
+    )
     statement = (
-        f"SELECT {_audio_columns(sql)} {_AUDIO_FROM} AND u.library_id = {sql.bind(library_id)}"
-        f" ORDER BY u.creation_date DESC, u.id DESC LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}"
+        f"SELECT {_audio_columns(sql)} {_AUDIO_FROM} AND u.id IN ({page}) ORDER BY u.creation_date DESC, u.id DESC"
     )
     return sql.fetchall(txn, statement)
 
