@@ -78,7 +78,7 @@ def _date(value: Any) -> datetime.date | None:
 
 def _tags(doc: dict[str, Any]) -> list[str]:
     tags = doc.get("tag")
-    names = []
+    names: list[str] = []
     for tag in tags if isinstance(tags, list) else []:
         if isinstance(tag, dict) and tag.get("type") == "Hashtag" and isinstance(tag.get("name"), str):
             name = tag["name"].lstrip("#").replace("\x00", "").strip()[:100]

@@ -9,6 +9,7 @@ only by the server its id is on (its owner or that server's service actor), and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from funkwhale.activitypub import ingest, ingest_store
@@ -78,7 +79,11 @@ async def on_delete_library(ctx: Context, activity: dict[str, Any], sender: dict
         await remove_media(ctx, files)
 
 
-_PARSERS = {"Track": ingest.parse_track, "Album": ingest.parse_album, "Artist": ingest.parse_artist}
+_PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "Track": ingest.parse_track,
+    "Album": ingest.parse_album,
+    "Artist": ingest.parse_artist,
+}
 
 
 async def _update_catalog(ctx: Context, activity: dict[str, Any], sender: dict[str, Any]) -> None:

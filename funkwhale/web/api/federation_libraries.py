@@ -16,6 +16,7 @@ from klein import Klein
 from funkwhale.activitypub import remote_libraries, scan
 from funkwhale.context import Context
 from funkwhale.music.uploads.serializers import actor_json, library_json
+from funkwhale.web.api.follows import caller_actor
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
@@ -46,17 +47,17 @@ class FederationLibrariesApi:
 
     @app.route("/fetch/", methods=["POST"], strict_slashes=False)
     async def fetch(self, request: Any) -> bytes:
-        principal = await self.auth.require(request, "write:libraries")
+        actor = await caller_actor(self.ctx, self.auth, request, "write:libraries")
         target = _text(read_body(request), "fid")
-        rows = await remote_libraries.fetch_libraries(self.ctx, principal.user.actor_id, target)
+        rows = await remote_libraries.fetch_libraries(self.ctx, actor["id"], target)
         return json_response(request, {"count": len(rows), "results": [self._json(row) for row in rows]})
 
-    async def _library(self, request: Any, library_uuid: str, scope: str) -> tuple[Any, dict[str, Any]]:
-        principal = await self.auth.require(request, scope)
-        row = await remote_libraries.remote_library(self.ctx, str(parse_uuid(library_uuid)), principal.user.actor_id)
+    async def _library(self, request: Any, library_uuid: str, scope: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        actor = await caller_actor(self.ctx, self.auth, request, scope)
+        row = await remote_libraries.remote_library(self.ctx, str(parse_uuid(library_uuid)), actor["id"])
         if row is None:
             raise not_found()
-        return principal, row
+        return actor, row
 
     @app.route("/<library_uuid>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def retrieve(self, request: Any, library_uuid: str) -> bytes:
@@ -65,10 +66,10 @@ class FederationLibrariesApi:
 
     @app.route("/<library_uuid>/scan/", methods=["POST"], strict_slashes=False)
     async def scan(self, request: Any, library_uuid: str) -> bytes:
-        principal, row = await self._library(request, library_uuid, "write:libraries")
+        actor, row = await self._library(request, library_uuid, "write:libraries")
         if row["actor_domain"] == self.ctx.settings.domain:
             raise field_error("library", "A local library is not scanned.")
-        await scan.start_scan(self.ctx, row["id"], principal.user.actor_id)
+        await scan.start_scan(self.ctx, row["id"], actor["id"])
         _, row = await self._library(request, library_uuid, "write:libraries")
         return json_response(request, {"status": "scheduled", "scan": row["latest_scan"]})
 
@@ -94,16 +95,18 @@ class FederationFetchesApi:
 
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
-        principal = await self.auth.require(request, "write:libraries")
+        actor = await caller_actor(self.ctx, self.auth, request, "write:libraries")
         url = _text(read_body(request), "object")
-        fetch_id = await remote_libraries.fetch_object(self.ctx, principal.user.actor_id, url)
-        row = await remote_libraries.get_fetch(self.ctx, fetch_id, principal.user.actor_id)
+        fetch_id = await remote_libraries.fetch_object(self.ctx, actor["id"], url)
+        row = await remote_libraries.get_fetch(self.ctx, fetch_id, actor["id"])
+        if row is None:
+            raise not_found()
         return json_response(request, self._json(row), status=201)
 
     @app.route("/<fetch_id>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def retrieve(self, request: Any, fetch_id: str) -> bytes:
-        principal = await self.auth.require(request, "read:libraries")
-        row = await remote_libraries.get_fetch(self.ctx, to_int(fetch_id, "id", "Not found."), principal.user.actor_id)
+        actor = await caller_actor(self.ctx, self.auth, request, "read:libraries")
+        row = await remote_libraries.get_fetch(self.ctx, to_int(fetch_id, "id", "Not found."), actor["id"])
         if row is None:
             raise not_found()
         return json_response(request, self._json(row))
