@@ -96,3 +96,51 @@ async def test_music_activities_from_another_server_change_nothing(peers, tmp_pa
     await eventually(processed, what="A to process them")
     assert (await alice.get(f"/api/v1/uploads/{uploads[0]}/")).code == 200
     assert await run_sql(peers.a, "SELECT count(*) AS n FROM upload") == [{"n": 1}]
+
+
+async def signed_to_b(peers: Any, activity: dict[str, Any]) -> None:
+    """POST `activity` (its actor: A's service actor) to B's shared inbox, signed; wait until B processed it."""
+    signer = await actors.signer(peers.a.ctx)
+    inbox = f"{peers.b.base}/federation/shared/inbox"
+    body, headers = signed_post(inbox, activity, signer.key_id, signer.private_key_pem, peers.b.ctx.clock.seconds())
+    sent = await Fetcher.from_settings(peers.a.ctx.settings).request("POST", inbox, headers=headers, body=body)
+    assert sent.status == 202, sent
+
+    async def processed() -> bool:
+        rows = await run_sql(
+            peers.b,
+            "SELECT 1 FROM task WHERE name = 'federation.process_inbox' AND status = 'done' AND args::text LIKE %s",
+            (f"%{await _activity_id(peers.b, activity['id'])}%",),
+        )
+        return bool(rows)
+
+    await eventually(processed, what=f"B to process {activity['id']}")
+
+
+async def _activity_id(server: Any, fid: str) -> int:
+    rows = await eventually(lambda: run_sql(server, "SELECT id FROM activity WHERE fid = %s", (fid,)))
+    return rows[0]["id"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_catalog_updates_come_only_from_the_objects_server(peers, tmp_path):
+    alice = await peers.user(peers.a, "alice")
+    library, _ = await library_with_audio(peers.a, alice, tmp_path, titles=("Dawn",))
+    bob = await peers.user(peers.b, "bob")
+    remote = (await bob.post("/api/v1/federation/libraries/fetch/", json_body={"fid": library["fid"]})).json
+    assert (await bob.post(f"/api/v1/federation/libraries/{remote['results'][0]['uuid']}/scan/")).code == 200
+    await eventually(titles_become(bob, ["Dawn"]), what="the scan")
+    track = (await bob.get("/api/v1/tracks/")).json["results"][0]
+    a_service = (await actors.signer(peers.a.ctx)).key_id.split("#")[0]
+    document = await Fetcher.from_settings(peers.b.ctx.settings).get_object(track["fid"])
+    artist = {**document["artists"][0], "name": "Aurora Renamed"}
+    await signed_to_b(peers, {"id": f"{a_service}#update/1", "type": "Update", "actor": a_service, "object": artist})
+    assert (await bob.get(f"/api/v1/tracks/{track['id']}/")).json["artist"]["name"] == "Aurora Renamed"
+
+    # B's own artist (bob's upload) cannot be renamed by A
+    await add_audio(peers.b, bob, (await bob.post("/api/v1/libraries/", json_body={"name": "b"})).json["uuid"],
+                    tmp_path, "Local", 1)  # fmt: skip
+    local = next(t for t in (await bob.get("/api/v1/tracks/?q=Local")).json["results"])
+    forged = {**document, "id": local["fid"], "name": "Stolen"}
+    await signed_to_b(peers, {"id": f"{a_service}#update/2", "type": "Update", "actor": a_service, "object": forged})
+    assert (await bob.get(f"/api/v1/tracks/{local['id']}/")).json["title"] == "Local"
