@@ -139,3 +139,13 @@ async def test_a_forged_audio_is_refused(peers, tmp_path):
     assert await ingest.ingest_audio(peers.b.ctx, {**audio, "track": credited}, row) == first
     assert await run_sql(peers.b, "SELECT count(*) AS n FROM upload") == [{"n": 1}]
     assert fetched.code == 200
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_federation_library_api_shows_no_local_library(peers):
+    alice = await peers.user(peers.b, "alice")
+    private = await alice.post("/api/v1/libraries/", json_body={"name": "Diary", "privacy_level": "me"})
+    bob = await peers.user(peers.b, "bob")
+    for method, path in (("GET", ""), ("POST", "scan/")):
+        resp = await bob.request(method, f"/api/v1/federation/libraries/{private.json['uuid']}/{path}")
+        assert resp.code == 404 and b"Diary" not in resp.body, resp

@@ -56,32 +56,28 @@ async def store_remote_library(ctx: Context, doc: dict[str, Any]) -> dict[str, A
 async def fetch_libraries(ctx: Context, viewer_actor_id: int, target: str) -> list[dict[str, Any]]:
     """The libraries `target` names: a remote library's id, or an actor (id or handle) and its known libraries;
     rows for `library_json`. Raises Invalid with the reason when it cannot be fetched or is something else."""
-    target = target.strip()
-    if not target.startswith(("https://", "http://")):
-        target = await _fetch_guard(resolve_handle(ctx, target))
-    if remote_actors.is_local(ctx, target):
-        raise _refuse("This is a local object: find it in the library instead.")
-    fetcher, signer = await _fetcher(ctx)
-    doc = await _fetch_guard(fetcher.get_object(target, signer=signer))
-    if doc.get("type") == "Library":
-        row = await store_remote_library(ctx, doc)
-        where, params = "l.id = %(id)s", {"id": row["id"]}
-    elif doc.get("type") in remote_actors.ACTOR_TYPES:
-        actor = await remote_actors.get_actor(ctx, target, refresh=True)
-        where, params = "l.actor_id = %(actor)s", {"actor": actor["id"]}
-    else:
-        raise _refuse(f"{target} is neither a library nor an actor.")
+    try:
+        by, object_id = await _libraries_of(ctx, target.strip())
+    except FetchError as e:
+        raise _refuse(f"Could not fetch it: {e}") from None
     return await ctx.db.run(
-        remote_libraries_store.libraries_txn, where, params, viewer_actor_id, desc="federation.libraries"
+        remote_libraries_store.libraries_txn, by, object_id, viewer_actor_id, desc="federation.libraries"
     )
 
 
-async def _fetch_guard(call: Any) -> Any:
-    """Await a fetch; a failure becomes a refusal naming why."""
-    try:
-        return await call
-    except FetchError as e:
-        raise _refuse(f"Could not fetch it: {e}") from None
+async def _libraries_of(ctx: Context, target: str) -> tuple[str, int]:
+    """("id", a library's id) or ("actor", an actor's id): what `target` names, fetched and stored."""
+    if not target.startswith(("https://", "http://")):
+        target = await resolve_handle(ctx, target)
+    if remote_actors.is_local(ctx, target):
+        raise _refuse("This is a local object: find it in the library instead.")
+    fetcher, signer = await _fetcher(ctx)
+    doc = await fetcher.get_object(target, signer=signer)
+    if doc.get("type") == "Library":
+        return "id", (await store_remote_library(ctx, doc))["id"]
+    if doc.get("type") in remote_actors.ACTOR_TYPES:
+        return "actor", (await remote_actors.get_actor(ctx, target, refresh=True))["id"]
+    raise _refuse(f"{target} is neither a library nor an actor.")
 
 
 async def remote_library(ctx: Context, library_uuid: str, viewer_actor_id: int | None) -> dict[str, Any] | None:

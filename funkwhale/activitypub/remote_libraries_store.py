@@ -23,17 +23,22 @@ FROM library l JOIN actor a ON a.id = l.actor_id
 """
 
 
-def libraries_txn(txn: Any, where: str, params: dict[str, Any], viewer_actor_id: int | None) -> list[dict[str, Any]]:
-    """Libraries matching `where` (over `l` and its actor `a`), newest first, with the viewer's follow."""
+_BY = {"id": "l.id", "uuid": "l.uuid", "actor": "l.actor_id"}
+
+
+def libraries_txn(txn: Any, by: str, value: Any, viewer_actor_id: int | None) -> list[dict[str, Any]]:
+    """The remote libraries whose `by` ("id", "uuid" or "actor": its owner's id) is `value`, newest first (at most
+    100), with the viewer's follow of each. Local libraries are the libraries API's (with their privacy)."""
     txn.execute(
-        _LIBRARY_SELECT + f" WHERE {where} ORDER BY l.creation_date DESC, l.id DESC LIMIT 100",
-        {**params, "me": viewer_actor_id},
+        _LIBRARY_SELECT
+        + f" WHERE {_BY[by]} = %(value)s AND a.private_key IS NULL ORDER BY l.creation_date DESC, l.id DESC LIMIT 100",
+        {"value": value, "me": viewer_actor_id},
     )
     return txn.fetchall()
 
 
 def library_by_uuid_txn(txn: Any, library_uuid: str, viewer_actor_id: int | None) -> dict[str, Any] | None:
-    rows = libraries_txn(txn, "l.uuid = %(uuid)s", {"uuid": library_uuid}, viewer_actor_id)
+    rows = libraries_txn(txn, "uuid", library_uuid, viewer_actor_id)
     return rows[0] if rows else None
 
 

@@ -67,8 +67,6 @@ class FederationLibrariesApi:
     @app.route("/<library_uuid>/scan/", methods=["POST"], strict_slashes=False)
     async def scan(self, request: Any, library_uuid: str) -> bytes:
         actor, row = await self._library(request, library_uuid, "write:libraries")
-        if row["actor_domain"] == self.ctx.settings.domain:
-            raise field_error("library", "A local library is not scanned.")
         await scan.start_scan(self.ctx, row["id"], actor["id"])
         _, row = await self._library(request, library_uuid, "write:libraries")
         return json_response(request, {"status": "scheduled", "scan": row["latest_scan"]})
