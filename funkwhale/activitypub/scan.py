@@ -21,7 +21,7 @@ from funkwhale.tasks import queue
 
 log = Logger()
 
-MAX_PAGES = 1000  # per run of the task; a longer library resumes from next_page in the next run
+MAX_PAGES = 1000  # per run of the task: a longer walk (50,000 Audio) ends there, errored, and prunes nothing
 MAX_ITEMS_PER_PAGE = 500
 
 
@@ -81,11 +81,11 @@ async def run_scan(ctx: Context, scan_id: int) -> None:
 async def _walk(
     ctx: Context, fetcher: Fetcher, signer: Any, scan_id: int, library: dict[str, Any], url: str | None
 ) -> bool:
-    """Ingest pages from `url` on; True once the last page is done, False when the page cap stopped it."""
+    """Ingest pages from `url` on; True once the last page is done, False when the page cap ended the scan."""
     seen: set[str] = set()
     while url is not None:
         if len(seen) >= MAX_PAGES:
-            await _progress(ctx, scan_id, last_error=f"stopped after {MAX_PAGES} pages")
+            await _progress(ctx, scan_id, status="errored", last_error=f"stopped after {MAX_PAGES} pages")
             return False
         if not same_origin(url, library["fid"]) or url in seen:
             raise Invalid(f"the page {url} is not a new page of {library['fid']}", code="invalid_document")
