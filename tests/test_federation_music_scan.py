@@ -8,6 +8,7 @@ import pytest_twisted
 from twisted.internet.task import deferLater
 
 from funkwhale.activitypub import actors, ingest
+from funkwhale.activitypub import scan as scan_module
 from funkwhale.activitypub.fetch import Fetcher
 from funkwhale.errors import Invalid
 
@@ -149,3 +150,17 @@ async def test_the_federation_library_api_shows_no_local_library(peers):
     for method, path in (("GET", ""), ("POST", "scan/")):
         resp = await bob.request(method, f"/api/v1/federation/libraries/{private.json['uuid']}/{path}")
         assert resp.code == 404 and b"Diary" not in resp.body, resp
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_scan_stops_at_its_page_cap(peers, tmp_path, monkeypatch):
+    alice = await peers.user(peers.a, "alice")
+    library, _ = await library_with_audio(peers.a, alice, tmp_path, titles=("Dawn",))
+    bob = await peers.user(peers.b, "bob")
+    remote = (await bob.post("/api/v1/federation/libraries/fetch/", json_body={"fid": library["fid"]})).json
+    monkeypatch.setattr(scan_module, "MAX_PAGES", 0)  # B runs in this process: its walk may take no page
+    done = await scan(bob, remote["results"][0]["uuid"], peers.b.ctx.clock)
+    assert done["latest_scan"]["status"] == "errored" and done["latest_scan"]["processed_files"] == 0
+    [row] = await run_sql(peers.b, "SELECT last_error, next_page FROM library_scan")
+    assert row["last_error"] == "stopped after 0 pages" and row["next_page"] is None
+    assert await playable_titles(bob) == []
