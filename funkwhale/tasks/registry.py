@@ -15,7 +15,14 @@ TaskFunction = Callable[..., Coroutine[Any, Any, Any]]
 F = TypeVar("F", bound=TaskFunction)
 
 # Modules whose import registers tasks, e.g. "funkwhale.music.tasks".
-TASK_MODULES: list[str] = ["funkwhale.music.importer.tasks", "funkwhale.music.importer.rescans"]
+TASK_MODULES: list[str] = [
+    "funkwhale.music.importer.tasks",
+    "funkwhale.music.importer.rescans",
+    "funkwhale.activitypub.scan_tasks",
+    "funkwhale.activitypub.music_outbox",
+    "funkwhale.activitypub.delivery",
+    "funkwhale.activitypub.processing",
+]
 
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_RETRIES = 5
