@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from funkwhale import cache
 from funkwhale.activitypub import ingest_store
 from funkwhale.activitypub.music_documents import PUBLIC
 from funkwhale.activitypub.remote_actors import same_origin
@@ -264,7 +265,9 @@ def parse_library(doc: Any) -> RemoteLibrary:
 
 async def store_library(ctx: Context, library: RemoteLibrary, actor_id: int) -> dict[str, Any]:
     """Insert or update a remote library of the actor `actor_id` (the row of library.actor_fid); its row."""
-    return await ctx.db.run(ingest_store.upsert_library_txn, library, actor_id, desc="ingest.library")
+    row = await ctx.db.run(ingest_store.upsert_library_txn, library, actor_id, desc="ingest.library")
+    await cache.invalidate(ctx, cache.CATALOG)  # its privacy may have changed
+    return row
 
 
 async def ingest_audio(ctx: Context, doc: Any, library: dict[str, Any]) -> int:
@@ -274,7 +277,11 @@ async def ingest_audio(ctx: Context, doc: Any, library: dict[str, Any]) -> int:
     audio = parse_audio(doc)
     if audio.library_fid != library["fid"]:
         raise _refuse("library", f"the Audio is not in {library['fid']}")
-    return await ctx.db.run(ingest_store.store_audio_txn, audio, library, ctx.settings.base_url, desc="ingest.audio")
+    upload_id = await ctx.db.run(
+        ingest_store.store_audio_txn, audio, library, ctx.settings.base_url, desc="ingest.audio"
+    )
+    await cache.invalidate(ctx, cache.CATALOG)
+    return upload_id
 
 
 async def ingest_page(ctx: Context, items: list[Any], library: dict[str, Any]) -> list[str]:
@@ -292,4 +299,5 @@ async def ingest_page(ctx: Context, items: list[Any], library: dict[str, Any]) -
         refused += await ctx.db.run(
             ingest_store.store_audios_txn, audios, library, ctx.settings.base_url, desc="ingest.page"
         )
+        await cache.invalidate(ctx, cache.CATALOG)
     return refused

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from funkwhale import cache
 from funkwhale.activitypub import ingest, ingest_store
 from funkwhale.activitypub.remote_actors import same_origin
 from funkwhale.activitypub.routing import inbound
@@ -59,6 +60,7 @@ async def on_delete_audio(ctx: Context, activity: dict[str, Any], sender: dict[s
         _, files = await ctx.db.run(
             ingest_store.delete_uploads_of_domain_txn, fids, sender["domain"], desc="inbox.delete_audio"
         )
+        await cache.invalidate(ctx, cache.CATALOG)
         await remove_media(ctx, files)
 
 
@@ -76,6 +78,7 @@ async def on_delete_library(ctx: Context, activity: dict[str, Any], sender: dict
     for fid in _ids(_object(activity))[:1]:
         library = await _senders_library(ctx, fid, sender)
         files = await ctx.db.run(ingest_store.delete_library_txn, library["id"], desc="inbox.delete_library")
+        await cache.invalidate(ctx, cache.CATALOG)
         await remove_media(ctx, files)
 
 
@@ -100,6 +103,7 @@ async def _update_catalog(ctx: Context, activity: dict[str, Any], sender: dict[s
         sender["id"],
         desc="inbox.update_catalog",
     )
+    await cache.invalidate(ctx, cache.CATALOG)
 
 
 for _kind in _PARSERS:

@@ -11,6 +11,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
+from funkwhale import cache
 from funkwhale.activitypub import actors, ingest, ingest_store, scan_store
 from funkwhale.activitypub.fetch import Fetcher, FetchError
 from funkwhale.activitypub.remote_actors import same_origin
@@ -74,6 +75,7 @@ async def run_scan(ctx: Context, scan_id: int) -> None:
         _, files = await ctx.db.run(
             ingest_store.delete_unseen_uploads_txn, library["id"], scan["creation_date"], desc="scan.prune"
         )
+        await cache.invalidate(ctx, cache.CATALOG)
         await remove_media(ctx, files)
         await _progress(ctx, scan_id, status="finished", next_page=None)
 
