@@ -218,3 +218,42 @@ async def test_too_many_inbox_requests_in_flight_are_shed(peers, monkeypatch):
     monkeypatch.setattr(inbox, "MAX_IN_FLIGHT", 0)
     resp = await bob.post(bob.activity("Follow", f"{peers.a.base}/federation/music/libraries/x"))
     assert resp.code == 503 and resp.header("Retry-After") == str(inbox.RETRY_AFTER)
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_actor_updates_and_deletes_only_itself(peers):
+    alice, library = await public_library_of_alice(peers)
+    bob = await sender(peers, "bob")
+    carol = await sender(peers, "carol")
+    follow = bob.activity("Follow", library["fid"])
+    assert (await bob.post(follow)).code == 202
+    await eventually(lambda: processed(peers.a, follow["id"]), what="bob's Follow")
+    carol_follow = carol.activity("Follow", library["fid"])
+    assert (await carol.post(carol_follow)).code == 202
+
+    await run_sql(peers.b, "UPDATE actor SET name = 'Robert' WHERE fid = %s", (bob.fid,))
+    forged = carol.activity("Update", {"id": bob.fid, "type": "Person", "name": "Robert"})
+    assert (await carol.post(forged)).code == 202
+    await eventually(lambda: processed(peers.a, forged["id"]), what="carol's Update of bob")
+    names = await run_sql(peers.a, "SELECT name FROM actor WHERE fid = %s", (bob.fid,))
+    assert names[0]["name"] != "Robert", "carol cannot make A refetch bob"
+    update = bob.activity("Update", {"id": bob.fid, "type": "Person", "name": "Robert"})
+    assert (await bob.post(update)).code == 202
+    await eventually(lambda: processed(peers.a, update["id"]), what="bob's Update")
+    names = await run_sql(peers.a, "SELECT name FROM actor WHERE fid = %s", (bob.fid,))
+    assert names[0]["name"] == "Robert", "bob's document was fetched again"
+
+    async def followers():
+        rows = await run_sql(peers.a, "SELECT a.fid FROM library_follow lf JOIN actor a ON a.id = lf.actor_id")
+        return sorted(r["fid"] for r in rows)
+
+    await eventually(lambda: processed(peers.a, carol_follow["id"]), what="carol's Follow")
+    assert await followers() == sorted([bob.fid, carol.fid])
+    forged_delete = carol.activity("Delete", bob.fid)
+    assert (await carol.post(forged_delete)).code == 202
+    await eventually(lambda: processed(peers.a, forged_delete["id"]), what="carol's Delete of bob")
+    assert await followers() == sorted([bob.fid, carol.fid])
+    delete = bob.activity("Delete", bob.fid, to=["https://www.w3.org/ns/activitystreams#Public"])
+    assert (await bob.post(delete)).code == 202
+    await eventually(lambda: processed(peers.a, delete["id"]), what="bob's Delete of himself")
+    assert await followers() == [carol.fid]
