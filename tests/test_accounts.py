@@ -143,7 +143,9 @@ async def test_invalid_sign_up_forms_get_field_errors(client, db_conn):
         "This password is too short. It must contain at least 8 characters.",
         "This password is entirely numeric.",
     ]
-    resp = await client.post(SIGNUP, json_body=signup_form("davidson", password1="Davidson1", password2="Davidson1"))
+    resp = await client.post(
+        SIGNUP, json_body=signup_form("davidson", password1="Davidson1", password2="Davidson1")
+    )
     assert resp.json["password1"] == ["The password is too similar to the username."]
     resp = await client.post(SIGNUP, json_body=signup_form("dave", password2="something else"))
     assert resp.json["non_field_errors"] == ["The two password fields didn't match."]
@@ -196,7 +198,9 @@ async def test_login_by_email_and_refusals(client, db_conn):
     factories.insert_user(db_conn, "alice")
     factories.insert_user(db_conn, "sleeper", is_active=False)
     await client.get("/api/v1/instance/settings/")  # the CSRF cookie, as the web app has it before logging in
-    resp = await client.post("/api/v1/users/login/", json_body={"username": "alice", "password": "wrong-pass"})
+    resp = await client.post(
+        "/api/v1/users/login/", json_body={"username": "alice", "password": "wrong-pass"}
+    )
     assert resp.code == 400
     assert resp.json["non_field_errors"] == ["Unable to log in with provided credentials."]
     resp = await client.post("/api/v1/users/login", form={"username": "sleeper", "password": "password-1234"})
@@ -206,7 +210,9 @@ async def test_login_by_email_and_refusals(client, db_conn):
     resp = await client.post("/api/v1/users/login", form={"username": "alice"})
     assert resp.code == 400 and resp.json["password"] == ["This field is required."]
     assert count(db_conn, "session") == 0
-    resp = await client.post("/api/v1/users/login", form={"username": "ALICE@example.org", "password": "password-1234"})
+    resp = await client.post(
+        "/api/v1/users/login", form={"username": "ALICE@example.org", "password": "password-1234"}
+    )
     assert resp.code == 200
 
 
@@ -214,7 +220,9 @@ async def test_login_by_email_and_refusals(client, db_conn):
 async def test_session_writes_need_the_csrf_header(client, db_conn):
     factories.insert_user(db_conn, "alice")
     await client.login("alice", "password-1234")
-    resp = await client.patch("/api/v1/users/me/", json_body={"name": "Al"}, headers={"X-CSRFToken": "forged"})
+    resp = await client.patch(
+        "/api/v1/users/me/", json_body={"name": "Al"}, headers={"X-CSRFToken": "forged"}
+    )
     assert resp.code == 403
     with db_conn.cursor() as cur:
         cur.execute("SELECT name FROM users")

@@ -29,7 +29,9 @@ def run(servers, clean, tmp_path):
     }
 
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run([FUNKWHALE, *args], input=stdin, env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [FUNKWHALE, *args], input=stdin, env=env, capture_output=True, text=True, timeout=60
+        )
 
     return run
 
@@ -44,7 +46,9 @@ def users(db_conn) -> list[dict]:
 
 
 def test_createuser_reads_the_password_from_stdin_and_refuses_duplicates(run, db_conn):
-    result = run("createuser", "root", "--email", "root@example.net", "--superuser", stdin="s3cret-pass\ns3cret-pass\n")
+    result = run(
+        "createuser", "root", "--email", "root@example.net", "--superuser", stdin="s3cret-pass\ns3cret-pass\n"
+    )
     assert result.returncode == 0, result.stderr
     assert "root" in result.stdout
     result = run("createuser", "carol", "--email", "carol@example.net", stdin="carol-pass-1\ncarol-pass-1\n")

@@ -41,7 +41,9 @@ def site_config(port: int, upstream: int, dist: Path, media: Path, music: Path) 
     text = DEPLOY.read_text()
     text = text[text.index("upstream funkwhale {") :]
     text = re.sub(r"server \{\n    listen 80;.*?\n\}\n", "", text, count=1, flags=re.S)  # the redirect to https
-    text = text.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port};").replace("listen [::]:443 ssl http2;", "")
+    text = text.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port};").replace(
+        "listen [::]:443 ssl http2;", ""
+    )
     text = re.sub(r"\n    ssl_[a-z_]+ [^\n]*;", "", text)
     text = text.replace("server 127.0.0.1:5000;", f"server 127.0.0.1:{upstream};")
     text = text.replace("/srv/funkwhale/static/dist", str(dist))

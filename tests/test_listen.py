@@ -56,7 +56,9 @@ async def test_full_file_ranges_and_head(server, db_conn, settings):
 
     stale = await client.get(song.url, headers={**auth, "Range": "bytes=0-9", "If-Range": '"other"'})
     assert stale.code == 200 and stale.body == original
-    fresh = await client.get(song.url, headers={**auth, "Range": "bytes=0-9", "If-Range": full.header("ETag")})
+    fresh = await client.get(
+        song.url, headers={**auth, "Range": "bytes=0-9", "If-Range": full.header("ETag")}
+    )
     assert fresh.code == 206 and fresh.body == original[:10]
 
     head = await raw_request(server.base, "HEAD", song.url, auth)
@@ -209,7 +211,9 @@ async def test_find_by_track_id_for_other_surfaces(server, db_conn, settings):
     alice, library = owner_with_library(db_conn, "alice")
     bob = insert_listener(db_conn, "bob")
     song = add_playable(db_conn, settings, library, "flac")
-    upload, source, needed = await respond.find(server.ctx, Viewer(alice["id"], alice["actor_id"]), song.track["id"])
+    upload, source, needed = await respond.find(
+        server.ctx, Viewer(alice["id"], alice["actor_id"]), song.track["id"]
+    )
     assert (upload["uuid"], source.path, needed) == (song.upload["uuid"], song.path, None)
     upload, _, needed = await respond.find(
         server.ctx, Viewer(alice["id"], alice["actor_id"]), song.track["id"], to="mp3"

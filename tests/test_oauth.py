@@ -151,16 +151,8 @@ async def test_refreshing_the_personal_token_retires_the_old_one(web_server, db_
     resp = await alice.post(f"{APPS}{app['client_id']}/refresh-token/")
     assert resp.code == 200 and resp.json["client_id"] == app["client_id"]
     # the shape of 1.4's answer (CreateApplication): its client_secret is the stored hash, not the secret
-    assert set(resp.json) == {
-        "client_id",
-        "name",
-        "scopes",
-        "client_secret",
-        "created",
-        "updated",
-        "redirect_uris",
-        "token",
-    }
+    assert set(resp.json) == {"client_id", "name", "scopes", "client_secret", "created", "updated", "redirect_uris",
+                              "token"}
     assert resp.json["client_secret"] and resp.json["client_secret"] != app["client_secret"]
     new = resp.json["token"]
     assert new != app["token"]

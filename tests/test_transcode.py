@@ -84,7 +84,9 @@ async def test_transcode_each_format_then_serve_from_cache(server, db_conn, sett
         cached = settings.media_path / row[0]["audio_file"]
         assert cached.read_bytes() == live.body
 
-        again = await raw_request(server.base, "GET", f"{song.url}?to={to}", {**auth, "Range": "bytes=10-109"})
+        again = await raw_request(
+            server.base, "GET", f"{song.url}?to={to}", {**auth, "Range": "bytes=10-109"}
+        )
         assert again.status == 206, to
         assert again.headers["content-type"] == mimetype
         assert again.headers["content-range"] == f"bytes 10-109/{len(live.body)}"
@@ -191,7 +193,9 @@ async def test_client_leaving_mid_transcode_kills_ffmpeg(server, db_conn, settin
     assert ffmpeg_children() == []
     try:
         with LoggedFailures() as failures:
-            first = await leave_after_first_bytes(server, f"{song.url}?to=mp3", cookie, lambda: ffmpeg_children())
+            first = await leave_after_first_bytes(
+                server, f"{song.url}?to=mp3", cookie, lambda: ffmpeg_children()
+            )
             assert first.startswith(b"HTTP/1.1 200")
             await wait_until(lambda: ffmpeg_children() == [], "ffmpeg to be killed")
             await wait_until(lambda: partial_files(settings) == [], "the partial transcode to be removed")
@@ -209,7 +213,10 @@ async def test_concurrent_first_requests_share_one_cache_entry(server, db_conn, 
     song = add_playable(db_conn, settings, library, "flac")
     auth = session(db_conn, user)
     bodies = await gatherResults(
-        [Deferred.fromCoroutine(raw_request(server.base, "GET", f"{song.url}?to=opus", auth)) for _ in range(3)]
+        [
+            Deferred.fromCoroutine(raw_request(server.base, "GET", f"{song.url}?to=opus", auth))
+            for _ in range(3)
+        ]
     )
     assert {b.status for b in bodies} == {200}
     for body in bodies:
