@@ -13,6 +13,7 @@ failures a host's circuit opens for a cooling period during which its deliveries
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from twisted.logger import Logger
 from funkwhale.activitypub import actors, delivery_store
 from funkwhale.activitypub.fetch import AP_ACCEPT, BlockedAddress, Fetcher, FetchError
 from funkwhale.activitypub.outbox import DELIVER_TASK
+from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.tasks import queue
 from funkwhale.tasks.registry import task
@@ -34,7 +36,7 @@ MAX_ATTEMPTS = 16  # the first and 15 retries of n^4 + 15 s: 2.1 days (Mastodon 
 MAX_RETRY_AFTER = 2 * 86400
 RETRIED_STATUSES = frozenset({401, 408, 429})
 HOST_CONCURRENCY = 4
-BUSY_DELAY = 2.0
+BUSY_DELAY = 1.0
 BREAKER_THRESHOLD = 5
 BREAKER_COOLDOWN = 60.0
 BREAKER_MAX_COOLDOWN = 3600.0
@@ -107,6 +109,12 @@ class Outcome:
     wait: float | None = None  # what the peer asked for (Retry-After)
 
 
+@functools.lru_cache(maxsize=4)
+def _fetcher(settings: Settings) -> Fetcher:
+    """One client per configuration: it reads the trusted CAs once, not at every delivery."""
+    return Fetcher.from_settings(settings)
+
+
 async def _attempt(ctx: Context, row: dict[str, Any]) -> Outcome:
     signer = await actors.signer(ctx, row["actor_fid"])
     if signer is None:
@@ -114,7 +122,7 @@ async def _attempt(ctx: Context, row: dict[str, Any]) -> Outcome:
     body = json.dumps(row["payload"], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": "application/activity+json", "Accept": AP_ACCEPT}
     try:
-        response = await Fetcher.from_settings(ctx.settings).request(
+        response = await _fetcher(ctx.settings).request(
             "POST", row["inbox_url"], headers=headers, body=body, signer=signer
         )
     except BlockedAddress as e:
