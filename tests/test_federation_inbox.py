@@ -100,15 +100,31 @@ async def test_a_follow_is_processed_once_and_a_blocked_domain_is_refused(peers)
     follow = bob.activity("Follow", library["fid"], to=[library["actor"]["fid"]])
     first = await bob.post(follow)
     assert first.code == 202 and first.json == {}
-    second = await bob.post(follow, path="/federation/actors/alice/inbox")
+    dave = await peers.user(peers.a, "dave")
+    copy = {**follow, "cc": [f"{peers.a.base}/federation/actors/dave"]}
+    second = await bob.post(copy, path="/federation/actors/alice/inbox")
     assert second.code == 202
     await eventually(lambda: processed(peers.a, follow["id"]), what="the Follow to be processed")
     tasks = await run_sql(peers.a, "SELECT count(*) AS n FROM task WHERE name = 'federation.process_inbox'")
     assert tasks[0]["n"] == 1, "a duplicate is not processed again"
     items = (await alice.get("/api/v1/federation/inbox/")).json
     assert items["count"] == 1 and items["results"][0]["activity"]["fid"] == follow["id"]
+    merged = (await dave.get("/api/v1/federation/inbox/")).json
+    assert merged["count"] == 1, "a copy adds its new local recipients' inbox items"
+    assert merged["results"][0]["activity"]["payload"] == follow, "the first copy is the one kept"
     follows = (await alice.get(f"/api/v1/libraries/{library['uuid']}/follows/")).json["results"]
     assert [f["approved"] for f in follows] == [True]
+
+    await run_sql(
+        peers.a,
+        "INSERT INTO instance_policy (target_actor_id, silence_notifications) "
+        "SELECT id, true FROM actor WHERE fid = %s",
+        (bob.fid,),
+    )
+    silenced = bob.activity("Follow", library["fid"], cc=[f"{peers.a.base}/federation/actors/dave"])
+    assert (await bob.post(silenced)).code == 202
+    await eventually(lambda: processed(peers.a, silenced["id"]), what="the silenced actor's Follow")
+    assert (await dave.get("/api/v1/federation/inbox/")).json["count"] == 1, "a silenced actor notifies nobody"
 
     await run_sql(
         peers.a,
