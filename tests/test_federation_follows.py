@@ -99,3 +99,27 @@ async def test_a_local_follow_is_decided_locally(peers):
     assert again.code == 400
     own = await alice.post("/api/v1/federation/follows/library/", json_body={"target": library["uuid"]})
     assert own.code == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_remote_actors_their_libraries_and_domains_are_listed(peers):
+    alice = await peers.user(peers.a, "alice")
+    bob = await peers.user(peers.b, "bob")
+    public = await _library(alice, "open shelf", "everyone")
+    private = await _library(alice, "locked shelf", "me")
+    await remote_library(peers.b, public)
+    await remote_library(peers.b, private)
+    a_domain = peers.a.base.split("//")[1]
+
+    actor = await bob.get(f"/api/v1/federation/actors/alice@{a_domain}/")
+    assert actor.code == 200, actor
+    assert actor.json["fid"] == f"{peers.a.base}/federation/actors/alice" and actor.json["is_local"] is False
+    libraries = (await bob.get(f"/api/v1/federation/actors/alice@{a_domain}/libraries/")).json
+    assert [lib["fid"] for lib in libraries["results"]] == [public["fid"]], "a private library is not listed"
+    assert (await bob.get("/api/v1/federation/actors/nobody@nowhere.example/")).code == 404
+
+    carol = await peers.user(peers.b, "carol")
+    assert (await carol.get("/api/v1/federation/domains/")).code == 403, "moderators only"
+    await run_sql(peers.b, "UPDATE users SET permission_moderation = true WHERE username = 'carol'")
+    domains = (await carol.get("/api/v1/federation/domains/")).json
+    assert a_domain in [d["name"] for d in domains["results"]]

@@ -15,6 +15,19 @@ def local_actor_id_txn(txn: Any, fid: str) -> int | None:
     return row["id"] if row else None
 
 
+def fresh_inboxes_txn(txn: Any, fids: list[str], fresh_for: float) -> dict[str, str]:
+    """{fid: inbox (shared inbox first)} of the remote actors among `fids` fetched less than `fresh_for` s ago."""
+    txn.execute(
+        """
+        SELECT fid, COALESCE(shared_inbox_url, inbox_url) AS inbox FROM actor
+        WHERE fid = ANY(%s) AND private_key IS NULL AND inbox_url IS NOT NULL
+        AND last_fetch_date > now() - %s * interval '1 second'
+        """,
+        (fids, fresh_for),
+    )
+    return {row["fid"]: row["inbox"] for row in txn.fetchall()}
+
+
 def follower_inboxes_txn(txn: Any, library_id: int) -> list[str]:
     """The inboxes (shared inbox first) of the remote actors with an approved follow of a library."""
     txn.execute(

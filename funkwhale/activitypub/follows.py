@@ -37,7 +37,7 @@ async def _answer(ctx: Context, row: dict[str, Any], kind: str) -> None:
     """Send Accept or Reject of a remote follower's follow, from the library's owner."""
     if row["follower_is_local"]:
         return
-    activity = {"type": kind, "actor": row["actor_fid"], "object": follow_activity(row)}
+    activity = {"type": kind, "actor": row["actor_fid"], "object": follow_activity(row), "to": [row["follower_fid"]]}
     await outbox.send(ctx, activity, to=[row["follower_fid"]])
 
 
@@ -123,7 +123,13 @@ async def follow_library(ctx: Context, actor: dict[str, Any], library_uuid: uuid
         raise Invalid(fields={"target": ["You cannot follow your own library."]})
     fid = f"{actor['fid']}#follows/{uuid.uuid4()}"
     approved = _auto_approved(library, follower_is_local=True) if library["is_local"] else None
-    follow = {"id": fid, "type": "Follow", "actor": actor["fid"], "object": library["fid"]}
+    follow = {
+        "id": fid,
+        "type": "Follow",
+        "actor": actor["fid"],
+        "object": library["fid"],
+        "to": [library["actor_fid"]],
+    }
 
     def follow_txn(txn: Any) -> dict[str, Any] | None:
         if follow_store.follows_library_txn(txn, actor["id"], library["id"]):
@@ -148,7 +154,7 @@ async def undo_follow(ctx: Context, actor: dict[str, Any], follow_uuid: uuid.UUI
         return False
     await ctx.db.run(follow_store.delete_follow_txn, row["id"], desc="federation.unfollow")
     if not row["actor_is_local"]:
-        undo = {"type": "Undo", "actor": actor["fid"], "object": follow_activity(row)}
+        undo = {"type": "Undo", "actor": actor["fid"], "object": follow_activity(row), "to": [row["actor_fid"]]}
         await outbox.send(ctx, undo, to=[row["actor_fid"]])
     return True
 

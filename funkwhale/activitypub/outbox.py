@@ -5,7 +5,9 @@ await outbox.send(ctx, {"type": "Accept", "actor": owner_fid, "object": follow},
 
 from __future__ import annotations
 
+import itertools
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from twisted.logger import Logger
@@ -28,10 +30,18 @@ def with_id(activity: dict[str, Any]) -> dict[str, Any]:
     return {"@context": CONTEXT, "id": f"{activity['actor']}#{kind}/{uuid.uuid4()}", **activity}
 
 
+def interleaved(inboxes: Iterable[str]) -> list[str]:
+    """Inboxes ordered host by host in turn (the first of each host, then the second...), so that the consumers
+    taking the delivery tasks in order spread over hosts rather than queue at one host's concurrency cap."""
+    by_host: dict[str, list[str]] = {}
+    for inbox in sorted(inboxes):
+        by_host.setdefault(remote_actors.domain_of(inbox), []).append(inbox)
+    rounds = itertools.zip_longest(*by_host.values())
+    return [inbox for batch in rounds for inbox in batch if inbox is not None]
+
+
 async def _inbox_of(ctx: Context, fid: str) -> str | None:
-    """The inbox to deliver to for actor `fid` (its shared inbox first); None for a local or unreachable one."""
-    if remote_actors.is_local(ctx, fid):
-        return None
+    """The inbox to deliver to for remote actor `fid` (its shared inbox first); None for an unreachable one."""
     try:
         actor = await remote_actors.get_actor(ctx, fid)
     except (FetchError, Invalid) as e:
@@ -51,7 +61,14 @@ async def send(
     approved remote followers of library `library_followers`, once per inbox (shared inboxes first). Local
     recipients are skipped: what they should see is written by the caller."""
     activity = with_id(activity)
-    inboxes = {inbox for inbox in [await _inbox_of(ctx, fid) for fid in to] if inbox}
+    remote = [fid for fid in dict.fromkeys(to) if not remote_actors.is_local(ctx, fid)]
+    known = await ctx.db.run(
+        delivery_store.fresh_inboxes_txn, remote, remote_actors.STALE_AFTER, desc="federation.fresh_inboxes"
+    )
+    inboxes = set(known.values())
+    for fid in remote:
+        if fid not in known and (inbox := await _inbox_of(ctx, fid)):
+            inboxes.add(inbox)
     obj = activity.get("object")
     object_fid = obj.get("id") if isinstance(obj, dict) else obj
 
@@ -66,9 +83,7 @@ async def send(
             txn, actor_id, activity, object_fid if isinstance(object_fid, str) else None
         )
         messages = []
-        for inbox in sorted(targets):
-            if remote_actors.is_local(ctx, inbox):
-                continue
+        for inbox in interleaved(inbox for inbox in targets if not remote_actors.is_local(ctx, inbox)):
             delivery_id = delivery_store.insert_delivery_txn(txn, activity_id, inbox, remote_actors.domain_of(inbox))
             if delivery_id is not None:
                 messages.append(queue.enqueue_durable_txn(txn, DELIVER_TASK, delivery_id))
