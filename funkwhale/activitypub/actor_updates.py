@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from funkwhale import cache
 from funkwhale.activitypub import follow_store, remote_actors
 from funkwhale.activitypub.routing import inbound, object_id
 from funkwhale.context import Context
@@ -30,4 +31,5 @@ async def on_delete(ctx: Context, activity: dict[str, Any], sender: dict[str, An
     if object_id(activity) != sender["fid"]:
         return
     files = await ctx.db.run(follow_store.forget_actor_txn, sender["id"], desc="federation.forget_actor")
+    await cache.invalidate(ctx, cache.CATALOG)
     await remove_media(ctx, files)

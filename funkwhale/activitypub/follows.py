@@ -13,6 +13,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
+from funkwhale import cache
 from funkwhale.activitypub import delivery_store, follow_store, outbox, remote_actors
 from funkwhale.activitypub.routing import inbound, object_id
 from funkwhale.context import Context
@@ -81,6 +82,7 @@ async def on_accept(ctx: Context, activity: dict[str, Any], sender: dict[str, An
     if row is None:
         return
     await ctx.db.run(follow_store.set_approved_txn, row["id"], True, desc="federation.follow_accepted")
+    await cache.invalidate(ctx, cache.CATALOG)  # the follower now sees the library
     await _start_scan(ctx, row)
 
 
@@ -89,6 +91,7 @@ async def on_reject(ctx: Context, activity: dict[str, Any], sender: dict[str, An
     row = await _decided_by_owner(ctx, activity, sender)
     if row is not None:
         await ctx.db.run(follow_store.set_approved_txn, row["id"], False, desc="federation.follow_rejected")
+        await cache.invalidate(ctx, cache.CATALOG)
 
 
 @inbound("Undo")
@@ -100,6 +103,7 @@ async def on_undo(ctx: Context, activity: dict[str, Any], sender: dict[str, Any]
     if row["actor_id"] != sender["id"]:
         raise Invalid(detail="only the follower undoes a follow", code="forbidden", kind="forbidden")
     await ctx.db.run(follow_store.delete_follow_txn, row["id"], desc="federation.unfollow")
+    await cache.invalidate(ctx, cache.CATALOG)
 
 
 async def _start_scan(ctx: Context, row: dict[str, Any]) -> None:
@@ -141,6 +145,7 @@ async def follow_library(ctx: Context, actor: dict[str, Any], library_uuid: uuid
         return follow_store.follow_by_id_txn(txn, follow_id)
 
     row = await ctx.db.run(follow_txn, desc="federation.follow_library")
+    await cache.invalidate(ctx, cache.CATALOG)
     assert row is not None
     if not library["is_local"]:
         await outbox.send(ctx, follow, to=[library["actor_fid"]])
@@ -153,6 +158,7 @@ async def undo_follow(ctx: Context, actor: dict[str, Any], follow_uuid: uuid.UUI
     if row is None:
         return False
     await ctx.db.run(follow_store.delete_follow_txn, row["id"], desc="federation.unfollow")
+    await cache.invalidate(ctx, cache.CATALOG)
     if not row["actor_is_local"]:
         undo = {"type": "Undo", "actor": actor["fid"], "object": follow_activity(row), "to": [row["actor_fid"]]}
         await outbox.send(ctx, undo, to=[row["actor_fid"]])
@@ -165,5 +171,6 @@ async def decide_follow(ctx: Context, owner: dict[str, Any], follow_uuid: uuid.U
     if row is None:
         return False
     await ctx.db.run(follow_store.set_approved_txn, row["id"], approved, desc="federation.decide_follow")
+    await cache.invalidate(ctx, cache.CATALOG)
     await _answer(ctx, row, "Accept" if approved else "Reject")
     return True
