@@ -13,6 +13,7 @@ import pytest_twisted
 from funkwhale.activitypub import actors
 from funkwhale.activitypub.fetch import Fetcher, FetchError
 
+from . import catalog_factories as cf
 from .api_shapes import shape_differences
 from .federation_helpers import run_sql
 from .federation_music import AP, LICENSE, library_with_audio
@@ -70,8 +71,7 @@ async def test_documents_have_funkwhale_shapes(server, db_conn, tmp_path):
     missing = await anonymous.get("/federation/music/tracks/00000000-0000-0000-0000-000000000000", headers=AP)
     assert missing.code == 404
     assert (await anonymous.get(local(collection.json["first"])[:-1] + "9", headers=AP)).code == 404
-    with db_conn.cursor() as cur:
-        cur.execute("INSERT INTO instance_setting (name, value) VALUES ('federation__enabled', 'false')")
+    cf.set_preference(db_conn, "federation__enabled", False)
     assert (await anonymous.get(f"/federation/music/libraries/{library['uuid']}", headers=AP)).code == 404
 
 
