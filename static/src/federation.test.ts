@@ -107,8 +107,26 @@ describe("describeNotification", () => {
       "bob@b.example refused your follow of “Jazz”",
     );
   });
+  it("without Funkwhale's references, the payload says what happened and `names` names the library", () => {
+    const mine = "https://a.example/federation/music/libraries/l-1";
+    const names = { [mine]: "Jazz" };
+    const follow = item({ type: "Follow", payload: { type: "Follow", id: "https://b.example/f#1", object: mine } });
+    expect(describeNotification(follow, names)).toEqual({ text: "bob@b.example wants to follow your library “Jazz”", followRequest: true });
+    expect(describeNotification(follow).text).toBe("bob@b.example wants to follow one of your libraries");
+    const theirs = "https://b.example/federation/music/libraries/l-9";
+    const accept = item({ type: "Accept", payload: { type: "Accept", object: { type: "Follow", object: theirs } } });
+    expect(describeNotification(accept, { [theirs]: "Rock" }).text).toBe("bob@b.example accepted your follow of “Rock”");
+    expect(describeNotification(accept).text).toBe("bob@b.example accepted your follow");
+    const undo = item({ type: "Undo", payload: { type: "Undo", object: { type: "Follow", object: mine } } });
+    expect(describeNotification(undo, names).text).toBe("bob@b.example stopped following your library “Jazz”");
+    const audio = (type: string, object: unknown) => describeNotification(item({ type, payload: { type, object } })).text;
+    expect(audio("Create", { type: "Audio", name: "Harbour Lights" })).toBe("bob@b.example added “Harbour Lights”");
+    expect(audio("Delete", { type: "Audio", id: ["https://b.example/u/1"] })).toBe("bob@b.example removed a track");
+    expect(audio("Update", { type: "Library", name: "Rock" })).toBe("bob@b.example changed the library “Rock”");
+  });
   it("anything else still says who did what", () => {
-    expect(describeNotification(item({ type: "Update" })).text).toBe("bob@b.example: Update");
+    expect(describeNotification(item({ type: "Update" })).text).toBe("bob@b.example changed something");
+    expect(describeNotification(item({ type: "Move" })).text).toBe("bob@b.example: Move");
     expect(describeNotification(item({ type: "Follow" })).follow).toBeUndefined();
   });
 });

@@ -89,41 +89,58 @@ export function remoteDomain(item: { is_local?: boolean; fid?: string | null } |
 
 export interface NotificationText {
   text: string;
-  /** The follow a Follow notification asks about, to approve or reject it from the notification. */
+  /** The follow a Follow notification asks about, when the answer names it: approve or reject it from here. */
   follow?: { uuid: string; approved: boolean | null };
+  /** A follow request of one of my libraries that is answered from the library's followers. */
+  followRequest?: boolean;
 }
 
-function name(ref: { name?: string } | null | undefined): string {
-  return ref?.name ? `“${ref.name}”` : "";
+type Json = Record<string, unknown>;
+
+function asObject(value: unknown): Json | null {
+  return value && typeof value === "object" && !Array.isArray(value) ? (value as Json) : null;
 }
 
-/** A notification in one sentence, as Funkwhale words them. */
-export function describeNotification(item: InboxItem): NotificationText {
+function quoted(name: unknown): string {
+  return typeof name === "string" && name ? `“${name}”` : "";
+}
+
+/**
+ * A notification in one sentence. Funkwhale names the library and the follow in `object` / `related_object`
+ * (`{type: "music.Library", name}`, `{type: "federation.LibraryFollow", uuid, approved}`); otherwise the
+ * activity's `payload` says what happened, and `names` (library fid → name, e.g. my libraries) names it.
+ */
+export function describeNotification(item: InboxItem, names: Record<string, string> = {}): NotificationText {
   const { activity } = item;
   const who = activity.actor?.full_username ?? activity.actor?.fid ?? "Someone";
-  const object = activity.object ?? null;
-  const related = activity.related_object ?? null;
-  const library = [object, related, activity.target].find((ref) => ref?.type === "music.Library" || ref?.name);
-  const title = name(library) || "a library";
+  const payload = asObject(activity.payload) ?? {};
+  const inner = asObject(payload.object);
+  const refs = [activity.object, activity.related_object, activity.target];
+  const libraryRef = refs.find((ref) => ref?.type === "music.Library" && ref.name);
+  const libraryFid = typeof payload.object === "string" ? payload.object : typeof inner?.object === "string" ? inner.object : "";
+  const library = quoted(libraryRef?.name) || quoted(names[libraryFid]);
   switch (activity.type) {
     case "Follow": {
-      const follow = related?.type === "federation.LibraryFollow" && related.uuid ? related : null;
-      const approved = follow?.approved ?? null;
+      const ref = refs.find((r) => r?.type === "federation.LibraryFollow" && r.uuid);
+      const approved = ref?.approved ?? null;
       const verb = approved === true ? "follows" : approved === false ? "asked to follow" : "wants to follow";
-      return {
-        text: `${who} ${verb} your library ${title}`,
-        follow: follow ? { uuid: follow.uuid as string, approved } : undefined,
-      };
+      const text = `${who} ${verb} ${library ? `your library ${library}` : "one of your libraries"}`;
+      return ref ? { text, follow: { uuid: ref.uuid as string, approved } } : { text, followRequest: true };
     }
     case "Accept":
-      return { text: `${who} accepted your follow of ${title}` };
+      return { text: `${who} accepted your follow${library ? ` of ${library}` : ""}` };
     case "Reject":
-      return { text: `${who} refused your follow of ${title}` };
+      return { text: `${who} refused your follow${library ? ` of ${library}` : ""}` };
     case "Undo":
-      return { text: `${who} stopped following ${title}` };
-    case "Delete":
-      return { text: `${who} deleted ${name(library) || "something you follow"}` };
+      return { text: `${who} stopped following ${library ? `your library ${library}` : "one of your libraries"}` };
+    case "Create":
+    case "Update":
+    case "Delete": {
+      const verbs = { Create: "added", Update: "changed", Delete: "removed" };
+      const what = inner?.type === "Audio" ? quoted(inner.name) || "a track" : inner?.type === "Library" ? `the library ${quoted(inner.name)}`.trim() : "something";
+      return { text: `${who} ${verbs[activity.type]} ${what}` };
+    }
     default:
-      return { text: `${who}: ${activity.type ?? "activity"}${library ? ` on ${title}` : ""}` };
+      return { text: `${who}: ${activity.type ?? "activity"}${library ? ` on ${library}` : ""}` };
   }
 }

@@ -217,6 +217,8 @@ export interface InboxItem {
     fid?: string | null;
     type: string | null;
     actor: ApiActor;
+    /** The activity as received (what Funkwhale's `object` / `related_object` don't name). */
+    payload?: Record<string, unknown> | null;
     object: ActivityRef | null;
     target?: ActivityRef | null;
     related_object?: ActivityRef | null;
