@@ -28,6 +28,11 @@ test("following a library: a wrong address is refused, an unreachable library sa
   await expect(failure.getByRole("button", { name: "Try again" })).toBeVisible();
   await expect(page.getByRole("button", { name: /^Follow / })).toHaveCount(0);
   await shot(page, "23-follow-library-error-desktop");
+
+  // An account on a server that cannot be reached, given in the address (?fid=, looked up at once): the same.
+  await page.goto("/libraries/follow?fid=@nobody@127.0.0.1:9");
+  await expect(address).toHaveValue("@nobody@127.0.0.1:9");
+  await expect(page.getByRole("alert")).toContainText(/could not be loaded|Nothing was found/);
 });
 
 test("my follows: none yet, with the way to follow one", async ({ page }) => {
