@@ -111,7 +111,10 @@ describe("describeNotification", () => {
     const mine = "https://a.example/federation/music/libraries/l-1";
     const names = { [mine]: "Jazz" };
     const follow = item({ type: "Follow", payload: { type: "Follow", id: "https://b.example/f#1", object: mine } });
-    expect(describeNotification(follow, names)).toEqual({ text: "bob@b.example wants to follow your library “Jazz”", followRequest: true });
+    expect(describeNotification(follow, names)).toEqual({
+      text: "bob@b.example wants to follow your library “Jazz”",
+      followRequest: { library: mine },
+    });
     expect(describeNotification(follow).text).toBe("bob@b.example wants to follow one of your libraries");
     const theirs = "https://b.example/federation/music/libraries/l-9";
     const accept = item({ type: "Accept", payload: { type: "Accept", object: { type: "Follow", object: theirs } } });

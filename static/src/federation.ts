@@ -91,8 +91,9 @@ export interface NotificationText {
   text: string;
   /** The follow a Follow notification asks about, when the answer names it: approve or reject it from here. */
   follow?: { uuid: string; approved: boolean | null };
-  /** A follow request of one of my libraries that is answered from the library's followers. */
-  followRequest?: boolean;
+  /** A follow request of one of my libraries (its fid, when the activity gives it), answered from the library's
+   * followers. */
+  followRequest?: { library: string | null };
 }
 
 type Json = Record<string, unknown>;
@@ -125,7 +126,7 @@ export function describeNotification(item: InboxItem, names: Record<string, stri
       const approved = ref?.approved ?? null;
       const verb = approved === true ? "follows" : approved === false ? "asked to follow" : "wants to follow";
       const text = `${who} ${verb} ${library ? `your library ${library}` : "one of your libraries"}`;
-      return ref ? { text, follow: { uuid: ref.uuid as string, approved } } : { text, followRequest: true };
+      return ref ? { text, follow: { uuid: ref.uuid as string, approved } } : { text, followRequest: { library: libraryFid || null } };
     }
     case "Accept":
       return { text: `${who} accepted your follow${library ? ` of ${library}` : ""}` };
