@@ -66,3 +66,18 @@ test("notifications: none yet, nothing unread", async ({ page }) => {
   await expect(page.getByTestId("unread-count")).toHaveCount(0);
   await expect(page.getByRole("button", { name: "Mark all as read" })).toBeDisabled();
 });
+
+test.describe("phone-sized", () => {
+  test.use({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+
+  test("the follow screen is reached from the menu and fits the screen", async ({ page }) => {
+    await page.goto("/");
+    await page.getByRole("button", { name: "Menu" }).click();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Follow a library" }).click();
+    await page.getByLabel("Library link or account").fill("ftp://music.example/library");
+    await page.getByRole("button", { name: "Look up" }).click();
+    await expect(page.getByRole("alert")).toContainText("Only web links");
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot(page, "24-follow-library-phone");
+  });
+});

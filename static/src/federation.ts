@@ -23,7 +23,7 @@ export function libraryAddress(text: string): LibraryAddress {
   const handle = HANDLE.exec(value);
   if (handle) return { fid: `@${handle[1]}@${handle[2].toLowerCase()}` };
   if (/^[a-z][a-z0-9+.-]*:/i.test(value) && !/^[^:/]+:\d/.test(value)) {
-    return { error: "Only https:// links can be followed." };
+    return { error: "Only web links (https://…) can be followed." };
   }
   return {
     error: "This is neither a library link (https://…/federation/music/libraries/…) nor an account (@alice@music.example).",
