@@ -1,5 +1,6 @@
 // Pure helpers for the federation screens: what a pasted library address sends, the words for a follow's and a
 // scan's state, a notification in a sentence, and where a remote track, album or artist comes from.
+import { plural } from "./format";
 import type { FederatedLibrary, InboxItem, LibraryFollow, LibraryScan } from "./types";
 
 export type LibraryAddress = { fid: string; error?: undefined } | { fid?: undefined; error: string };
@@ -11,14 +12,11 @@ export function libraryAddress(text: string): LibraryAddress {
   const value = text.trim().replace(/^<(.*)>$/, "$1");
   if (!value) return { error: "Paste a library link or an account such as @alice@music.example." };
   if (/^https?:\/\//i.test(value)) {
-    let url: URL;
     try {
-      url = new URL(value);
+      return { fid: new URL(value).href };
     } catch {
       return { error: "This link is not a valid address." };
     }
-    if (!url.hostname) return { error: "This link has no server name." };
-    return { fid: url.href };
   }
   const handle = HANDLE.exec(value);
   if (handle) return { fid: `@${handle[1]}@${handle[2].toLowerCase()}` };
@@ -55,18 +53,17 @@ export function followedLibraryUuid(follow: Pick<LibraryFollow, "target">): stri
 export function scanProgress(scan: LibraryScan | null | undefined): string | null {
   if (!scan) return null;
   const errored = scan.errored_files ? ` (${scan.errored_files} failed)` : "";
-  const files = (n: number) => `${n} file${n === 1 ? "" : "s"}`;
   switch (scan.status) {
     case "pending":
       return "Waiting to scan";
     case "scanning":
       return scan.total_files
-        ? `Scanning: ${scan.processed_files} of ${files(scan.total_files)}${errored}`
-        : `Scanning: ${files(scan.processed_files)}${errored}`;
+        ? `Scanning: ${scan.processed_files} of ${plural(scan.total_files, "file")}${errored}`
+        : `Scanning: ${plural(scan.processed_files, "file")}${errored}`;
     case "finished":
-      return `Scanned ${files(scan.processed_files)}${errored}`;
+      return `Scanned ${plural(scan.processed_files, "file")}${errored}`;
     case "errored":
-      return `The last scan failed after ${files(scan.processed_files)}`;
+      return `The last scan failed after ${plural(scan.processed_files, "file")}`;
     default:
       return `Scan ${scan.status}`;
   }
