@@ -40,7 +40,7 @@ export const FOLLOW_LABELS: Record<FollowState, string> = {
   rejected: "Refused",
 };
 
-/** A follow's library: the API nests it, older answers give its uuid only. */
+/** A follow's library: Funkwhale nests it in answers (a bare uuid is taken too). */
 export function followedLibrary(follow: Pick<LibraryFollow, "target">): FederatedLibrary | null {
   return typeof follow.target === "object" && follow.target ? follow.target : null;
 }
