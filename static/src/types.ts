@@ -12,13 +12,19 @@ export interface Attachment {
   urls: { original: string; medium_square_crop: string; large_square_crop: string };
 }
 
-export interface ArtistRef {
+/** Where a catalog object comes from: `is_local` false for one from another server, whose host is in `fid`. */
+export interface Origin {
+  fid?: string | null;
+  is_local?: boolean;
+}
+
+export interface ArtistRef extends Origin {
   id: number;
   name: string;
   cover?: Attachment | null;
 }
 
-export interface AlbumRef {
+export interface AlbumRef extends Origin {
   id: number;
   title: string;
   cover?: Attachment | null;
@@ -49,7 +55,7 @@ export interface TrackUpload {
   extension?: string;
 }
 
-export interface Track {
+export interface Track extends Origin {
   id: number;
   uuid?: string;
   title: string;
@@ -66,6 +72,7 @@ export interface Track {
 
 export interface Library {
   uuid: string;
+  fid?: string;
   name: string;
   description: string;
   privacy_level: "me" | "instance" | "everyone";
@@ -140,4 +147,81 @@ export interface RadioSession {
   id: number;
   radio_type: string;
   related_object_id: string | null;
+}
+
+// Federation (`/api/v1/federation/…`).
+
+export interface ApiActor {
+  fid: string;
+  full_username: string;
+  preferred_username: string;
+  name?: string | null;
+  domain: string;
+  is_local: boolean;
+}
+
+export interface LibraryScan {
+  status: string;
+  total_files: number;
+  processed_files: number;
+  errored_files: number;
+  creation_date?: string;
+  modification_date?: string | null;
+}
+
+export interface NestedFollow {
+  uuid: string;
+  fid?: string | null;
+  approved: boolean | null;
+  creation_date?: string;
+}
+
+/** A library as `federation/libraries/…` shows it: someone's, maybe on another server. */
+export interface FederatedLibrary {
+  uuid: string;
+  fid: string;
+  name: string;
+  description: string | null;
+  privacy_level: Library["privacy_level"];
+  actor: ApiActor;
+  uploads_count: number;
+  follow: NestedFollow | null;
+  latest_scan?: LibraryScan | null;
+  creation_date?: string;
+}
+
+export interface LibraryFollow {
+  uuid: string;
+  fid?: string | null;
+  approved: boolean | null;
+  /** The followed library (its uuid only in some answers). */
+  target: FederatedLibrary | string;
+  creation_date: string;
+  actor: ApiActor;
+}
+
+/** An object an activity is about: `{uuid, type: "music.Library", name}` or `{uuid, type: "federation.LibraryFollow", approved}`. */
+export interface ActivityRef {
+  uuid?: string;
+  type?: string;
+  name?: string;
+  approved?: boolean | null;
+}
+
+export interface InboxItem {
+  id: number;
+  type: "to" | "cc";
+  is_read: boolean;
+  activity: {
+    uuid?: string;
+    fid?: string | null;
+    type: string | null;
+    actor: ApiActor;
+    /** The activity as received (what Funkwhale's `object` / `related_object` don't name). */
+    payload?: Record<string, unknown> | null;
+    object: ActivityRef | null;
+    target?: ActivityRef | null;
+    related_object?: ActivityRef | null;
+    creation_date: string;
+  };
 }
