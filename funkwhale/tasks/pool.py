@@ -77,6 +77,22 @@ class _SharedOutput:
         return self._reactor.getDelayedCalls()
 
 
+class _Monitor(ProcessMonitor):
+    """ProcessMonitor that records the pid of every child it starts (restarts included) until the pool is done
+    with it, so that a child that dies between two samples is still known."""
+
+    def __init__(self, reactor: Any) -> None:
+        super().__init__(reactor=reactor)
+        self.spawned: dict[int, str] = {}
+
+    def startProcess(self, name: str) -> None:
+        super().startProcess(name)
+        protocol = self.protocols.get(name)
+        pid = getattr(protocol.transport, "pid", None) if protocol is not None else None
+        if pid:
+            self.spawned[pid] = name
+
+
 @dataclass(frozen=True)
 class Load:
     """What the pool saw at one sample."""
@@ -114,11 +130,10 @@ class WorkerPool(Service):
         self.kill_time = settings.shutdown_timeout + STOP_MARGIN
         self.command = [sys.executable, "-c", TWISTD, "-n", "--pidfile=", "funkwhale", "--role", "worker"]
         self.env = self._child_environ(settings)
-        self.monitor = ProcessMonitor(reactor=_SharedOutput(reactor))
+        self.monitor = _Monitor(_SharedOutput(reactor))
         self.monitor.killTime = self.kill_time
         self.names: list[str] = []  # the processes the pool keeps (retired ones are no longer listed)
         self.retired: set[int] = set()  # pids told to stop: their exit is not a death
-        self.known: dict[int, str] = {}  # pid -> name of the children seen alive at the last sample
         self.idle_since: dict[str, float] = {}
         self.heads: dict[str, tuple[str, float]] = {}  # queue -> (next message, seen next since)
         self._loop = LoopingCall(lambda: Deferred.fromCoroutine(self._sample()))
@@ -176,7 +191,7 @@ class WorkerPool(Service):
         await self._give_back_dead()
         heads = await ready_heads(self.ctx)
         busy = await self._busy_pids()
-        for pid, name in self.known.items():
+        for pid, name in self.pids().items():
             if pid in busy:
                 self.idle_since.pop(name, None)
             else:
@@ -185,7 +200,7 @@ class WorkerPool(Service):
             processes=len(self.names),
             backlog=sum(length for length, _ in heads.values()),
             waited=self._waited(heads, now),
-            idle={name: now - since for name, since in self.idle_since.items() if name in self.known.values()},
+            idle={name: now - since for name, since in self.idle_since.items() if name in self.pids().values()},
         )
         step = decide(load, self.low, self.high, self.per_process, self.idle_timeout)
         if step is None:
@@ -229,7 +244,7 @@ class WorkerPool(Service):
     async def _busy_pids(self) -> set[int]:
         """The live children holding at least one message."""
         busy = set()
-        for pid, consumer, queue in await self._consumers(set(self.known)):
+        for pid, consumer, queue in await self._consumers(set(self.pids())):
             if pid not in busy and int(await self.ctx.redis.cmd.llen(proc_key(queue, consumer))):
                 busy.add(pid)
         return busy
@@ -238,14 +253,14 @@ class WorkerPool(Service):
         """Put the in-flight messages of children that exited back on their queue now, rather than once their
         heartbeat expires; log those that died without being retired (ProcessMonitor restarts them)."""
         alive = self.pids()
-        dead = {pid: name for pid, name in self.known.items() if pid not in alive}
-        self.known = alive
+        dead = {pid: name for pid, name in self.monitor.spawned.items() if pid not in alive}
         if not dead:
             return
         given_back = dict.fromkeys(dead, 0)
         for pid, consumer, queue in await self._consumers(set(dead)):
             given_back[pid] += max(0, await requeue(self.ctx, queue, consumer, "stop"))
         for pid, name in dead.items():
+            del self.monitor.spawned[pid]
             if pid in self.retired:
                 self.retired.discard(pid)
                 continue
