@@ -130,12 +130,14 @@ class WorkerPool(Service):
         self.kill_time = settings.shutdown_timeout + STOP_MARGIN
         self.command = [sys.executable, "-c", TWISTD, "-n", "--pidfile=", "funkwhale", "--role", "worker"]
         self.env = self._child_environ(settings)
+        self.reactor = reactor
         self.monitor = _Monitor(_SharedOutput(reactor))
         self.monitor.killTime = self.kill_time
         self.names: list[str] = []  # the processes the pool keeps (retired ones are no longer listed)
         self.retired: set[int] = set()  # pids told to stop: their exit is not a death
         self.idle_since: dict[str, float] = {}
         self.heads: dict[str, tuple[str, float]] = {}  # queue -> (next message, seen next since)
+        self._trigger: Any = None
         self._loop = LoopingCall(lambda: Deferred.fromCoroutine(self._sample()))
         self._loop.clock = ctx.clock
 
@@ -156,6 +158,12 @@ class WorkerPool(Service):
         for _ in range(self.low):
             self._add()
         self._loop.start(SAMPLE_EVERY, now=False).addErrback(lambda f: log.failure("worker pool loop stopped", f))
+        # The children drain from the first moment of shutdown, while the web role drains its requests.
+        self._trigger = self.reactor.addSystemEventTrigger("before", "shutdown", self._shutdown_begins)
+
+    def _shutdown_begins(self) -> None:
+        self._trigger = None  # fired: not to be removed
+        self._stop_children()
 
     def pids(self) -> dict[int, str]:
         """The children alive now: pid -> name."""
@@ -275,12 +283,20 @@ class WorkerPool(Service):
         super().stopService()
         return Deferred.fromCoroutine(self._stop())
 
-    async def _stop(self) -> None:
-        """SIGTERM every child (SIGKILL after `kill_time`), wait for them to exit, give back what killed ones held."""
+    def _stop_children(self) -> None:
+        """SIGTERM every child now (SIGKILL after `kill_time`); none is restarted or added any more."""
         if self._loop.running:
             self._loop.stop()
-        self.retired.update(self.pids())
-        self.monitor.stopService()
+        if self.monitor.running:
+            self.retired.update(self.pids())
+            self.monitor.stopService()
+
+    async def _stop(self) -> None:
+        """Stop the children if shutdown has not already, wait for them to exit, give back what killed ones held."""
+        if self._trigger is not None:
+            self.reactor.removeSystemEventTrigger(self._trigger)
+            self._trigger = None
+        self._stop_children()
         while self.monitor.protocols:
             await deferLater(self.ctx.clock, 0.1, lambda: None)
         try:
