@@ -9,6 +9,7 @@ import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,22 +90,39 @@ def hold(scratch) -> tuple[Path, dict[str, str]]:
     return marks, {"PYTHONPATH": str(scratch)}
 
 
-def enqueue_holds(data_dir: Path, marks: Path, count: int) -> list[str]:
-    """Queue `count` durable test.hold tasks on the daemon's embedded servers, once a worker has started (its
-    check for a Redis that lost its data would push them a second time); their task ids."""
+def embedded(data_dir: Path) -> tuple[str, Any]:
+    """The database URL and a Redis client of the daemon's embedded servers, once they answer."""
     import redis
 
-    from funkwhale.db.pool import connect
     from funkwhale.embedded import EmbeddedRedis
-    from funkwhale.tasks.queue import CONSUMERS, Message, ready_key
-    from funkwhale.tasks.store import insert_task_txn
 
     from .test_daemon import embedded_dsn
 
-    wait_for(lambda: (data_dir / "postgres" / "postmaster.pid").exists(), "the embedded servers")
+    wait_for(lambda: (data_dir / "postgres" / "postmaster.pid").exists(), "the embedded PostgreSQL")
     queue = redis.Redis(unix_socket_path=str(EmbeddedRedis(data_dir).socket_path))
-    wait_for(lambda: _answers(queue) and queue.hlen(CONSUMERS) > 0, "a worker's consumers")
-    conn = connect(embedded_dsn(data_dir))
+    wait_for(lambda: _answers(queue), "the embedded Redis")
+    return embedded_dsn(data_dir), queue
+
+
+def _answers(queue: Any) -> bool:
+    import redis
+
+    try:
+        return bool(queue.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def enqueue_holds(servers: tuple[str, Any], marks: Path, count: int) -> list[str]:
+    """Queue `count` durable test.hold tasks, once a worker has started (its check for a Redis that lost its data
+    would push them a second time); their task ids."""
+    from funkwhale.db.pool import connect
+    from funkwhale.tasks.queue import CONSUMERS, Message, ready_key
+    from funkwhale.tasks.store import insert_task_txn
+
+    database_url, queue = servers
+    wait_for(lambda: queue.hlen(CONSUMERS) > 0, "a worker's consumers")
+    conn = connect(database_url)
     messages = []
     try:
         with conn, conn.cursor() as cur:
@@ -118,21 +136,10 @@ def enqueue_holds(data_dir: Path, marks: Path, count: int) -> list[str]:
     return [m.task_id for m in messages if m.task_id]
 
 
-def _answers(queue) -> bool:
-    import redis
-
-    try:
-        return bool(queue.ping())
-    except redis.ConnectionError:
-        return False
-
-
-def task_rows(data_dir: Path, ids: list[str]) -> dict[str, dict]:
+def task_rows(servers: tuple[str, Any], ids: list[str]) -> dict[str, dict]:
     from funkwhale.db.pool import connect
 
-    from .test_daemon import embedded_dsn
-
-    conn = connect(embedded_dsn(data_dir))
+    conn = connect(servers[0])
     try:
         with conn, conn.cursor() as cur:
             cur.execute("SELECT id::text, status, attempts FROM task WHERE id::text = ANY(%s)", (ids,))
@@ -164,14 +171,15 @@ def test_a_worker_under_load_grows_to_its_maximum_and_shrinks_back(scratch, daem
         assert len(pids) <= 3, daemon.output()
         return len(pids) == n
 
-    ids = enqueue_holds(data_dir, marks, 10)
+    servers = embedded(data_dir)
+    ids = enqueue_holds(servers, marks, 10)
     wait_for(lambda: count(3), "three worker processes")
     wait_for(lambda: len({p.name.rsplit("-", 1)[1] for p in marks.glob("start-*")}) == 3, "three running tasks")
 
     (marks / "release").touch()
     wait_for(lambda: len(list(marks.glob("done-*"))) == 10, "every task to finish")
     wait_for(lambda: count(1), "the pool to shrink back to one process")
-    assert {row["status"] for row in task_rows(data_dir, ids).values()} == {"done"}
+    assert {row["status"] for row in task_rows(servers, ids).values()} == {"done"}
     output = daemon.output()
     assert re.search(r"worker pool: 1 -> 2 process\(es\): \d+ message\(s\) ready, over 1 per process", output)
     assert "worker pool: 3 -> 2 process(es): worker-" in output and "worker pool: 2 -> 1 process(es)" in output
@@ -188,7 +196,8 @@ def test_a_killed_worker_process_is_replaced_and_its_task_runs_again(scratch, da
     daemons.append(daemon)
     daemon.wait_ready()
     wait_for(lambda: len(workers_of(daemon)) == 2, "two worker processes")
-    (task_id,) = enqueue_holds(data_dir, marks, 1)
+    servers = embedded(data_dir)
+    (task_id,) = enqueue_holds(servers, marks, 1)
     wait_for(lambda: any(marks.glob("start-0-*")), "the task to start")
     (started,) = marks.glob("start-0-*")
     victim = int(started.name.rsplit("-", 1)[1])
@@ -201,8 +210,8 @@ def test_a_killed_worker_process_is_replaced_and_its_task_runs_again(scratch, da
     wait_for(lambda: (marks / "done-0").exists(), "the task to finish")
     again = {int(p.name.rsplit("-", 1)[1]) for p in marks.glob("start-0-*")} - {victim}
     assert again <= workers_of(daemon)
-    wait_for(lambda: task_rows(data_dir, [task_id])[task_id]["status"] == "done", "the task row to be done")
-    assert task_rows(data_dir, [task_id])[task_id]["attempts"] == 2
+    wait_for(lambda: task_rows(servers, [task_id])[task_id]["status"] == "done", "the task row to be done")
+    assert task_rows(servers, [task_id])[task_id]["attempts"] == 2
     assert "exited unexpectedly; 1 message(s) back on the queue; restarting it" in daemon.output()
 
     children = workers_of(daemon)
@@ -254,3 +263,38 @@ def test_a_worker_process_gets_back_every_setting_through_its_environment():
 )
 def test_each_sample_adds_or_retires_at_most_one_process(load, step):
     assert decide(load, low=1, high=3, per_process=4, idle_timeout=30) == step
+
+
+def test_sigterm_stops_every_worker_process_and_their_unfinished_tasks_go_back_on_the_queue(
+    scratch, daemons, hold, servers, clean
+):
+    import redis
+
+    from funkwhale.tasks.queue import ready_key
+
+    marks, env = hold
+    database_url, redis_url = servers
+    daemon = Daemon(
+        scratch / "data",
+        env=clean_env(
+            **env,
+            FUNKWHALE_DATABASE_URL=database_url,
+            FUNKWHALE_REDIS_URL=redis_url,
+            FUNKWHALE_WORKER_PROCESSES="2",
+            FUNKWHALE_WORKER_CONCURRENCY="1",
+            FUNKWHALE_SHUTDOWN_TIMEOUT="1",
+        ),
+        args=("--role", "worker"),
+    )
+    daemons.append(daemon)
+    wait_for(lambda: len(workers_of(daemon)) == 2, "two worker processes")
+    queue = redis.Redis(unix_socket_path=redis_url.removeprefix("unix://"))
+    ids = enqueue_holds((database_url, queue), marks, 2)
+    wait_for(lambda: len({p.name.rsplit("-", 1)[1] for p in marks.glob("start-*")}) == 2, "a task in each process")
+    children = workers_of(daemon)
+
+    assert daemon.stop() == -signal.SIGTERM
+    assert not any(alive(pid) for pid in children)
+    assert queue.llen(ready_key("default")) == 2  # both given back by their worker, not lost
+    assert {row["status"] for row in task_rows((database_url, queue), ids).values()} == {"running"}
+    assert "exited unexpectedly" not in daemon.output()
