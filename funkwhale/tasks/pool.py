@@ -4,7 +4,8 @@ Each child is this daemon again, `twistd funkwhale --role worker` with FUNKWHALE
 the consumers itself), given every resolved setting through its environment: the server URLs too, so that a child
 attaches to the parent's embedded PostgreSQL and Redis and never takes the data-dir lock. The children share
 nothing but PostgreSQL and Redis. Twisted's ProcessMonitor starts them, restarts one that dies, and at stop sends
-SIGTERM (the worker drains and gives back unfinished messages), then SIGKILL after `kill_time`.
+SIGTERM (the worker drains and gives back unfinished messages), then SIGKILL after FUNKWHALE_SHUTDOWN_TIMEOUT
++ STOP_MARGIN seconds.
 
 Every SAMPLE_EVERY seconds the pool reads the queues: it adds a process when the ready messages exceed
 FUNKWHALE_WORKER_CONCURRENCY per process, or when the message a consumer takes next has waited there MAX_WAIT
@@ -127,12 +128,11 @@ class WorkerPool(Service):
         self.low, self.high = settings.worker_processes
         self.per_process = settings.worker_concurrency
         self.idle_timeout = settings.worker_idle_timeout
-        self.kill_time = settings.shutdown_timeout + STOP_MARGIN
         self.command = [sys.executable, "-c", TWISTD, "-n", "--pidfile=", "funkwhale", "--role", "worker"]
         self.env = self._child_environ(settings)
         self.reactor = reactor
         self.monitor = _Monitor(_SharedOutput(reactor))
-        self.monitor.killTime = self.kill_time
+        self.monitor.killTime = settings.shutdown_timeout + STOP_MARGIN  # then SIGKILL
         self.names: list[str] = []  # the processes the pool keeps (retired ones are no longer listed)
         self.retired: set[int] = set()  # pids told to stop: their exit is not a death
         self.idle_since: dict[str, float] = {}
@@ -284,7 +284,7 @@ class WorkerPool(Service):
         return Deferred.fromCoroutine(self._stop())
 
     def _stop_children(self) -> None:
-        """SIGTERM every child now (SIGKILL after `kill_time`); none is restarted or added any more."""
+        """SIGTERM every child now (SIGKILL later, see killTime); none is restarted or added any more."""
         if self._loop.running:
             self._loop.stop()
         if self.monitor.running:
