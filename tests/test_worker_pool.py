@@ -189,6 +189,24 @@ def test_a_worker_under_load_grows_to_its_maximum_and_shrinks_back(scratch, daem
     assert not any(alive(pid) for pid in seen)
 
 
+def test_a_message_waiting_behind_busy_workers_adds_a_process(scratch, daemons, hold):
+    marks, env = hold
+    data_dir = scratch / "data"
+    daemon = Daemon(
+        data_dir,
+        env=clean_env(**env, FUNKWHALE_WORKER_PROCESSES="1,2", FUNKWHALE_WORKER_CONCURRENCY="1"),
+        args=("--role", "worker"),
+    )
+    daemons.append(daemon)
+    wait_for(lambda: len(workers_of(daemon)) == 1, "the first worker process")
+    enqueue_holds(embedded(data_dir), marks, 2)  # one runs, one waits: no backlog over 1 per process
+    wait_for(lambda: len(workers_of(daemon)) == 2, "a second worker process")
+    wait_for(lambda: len(list(marks.glob("start-*"))) == 2, "the waiting task to start")
+    assert re.search(r"worker pool: 1 -> 2 process\(es\): the next message waited \d+ s", daemon.output())
+    (marks / "release").touch()
+    assert daemon.stop() == -signal.SIGTERM
+
+
 def test_a_killed_worker_process_is_replaced_and_its_task_runs_again(scratch, daemons, hold):
     marks, env = hold
     data_dir = scratch / "data"
