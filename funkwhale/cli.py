@@ -22,6 +22,7 @@ from funkwhale.config import (
     ensure_secret_key,
     load_settings,
     recorded_public_address,
+    to_environ,
 )
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {}
@@ -90,14 +91,11 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("config")
 def show_config(args: argparse.Namespace, settings: Settings) -> int:
-    """Print every setting with its environment variable and current value."""
+    """Print every setting with its environment variable and current value, written as the variable takes it."""
+    values = to_environ(settings)
     for env, help_text, _default in describe():
-        value = getattr(settings, env.removeprefix("FUNKWHALE_").lower())
-        if env == "FUNKWHALE_SECRET_KEY" and value:
-            value = "(set)"
-        elif env == "FUNKWHALE_UMASK":
-            value = f"{value:03o}"  # read back as octal
-        print(f"{env}={value if value is not None else ''}    # {help_text}")
+        value = "(set)" if env == "FUNKWHALE_SECRET_KEY" and settings.secret_key else values[env]
+        print(f"{env}={value}    # {help_text}")
     return 0
 
 

@@ -39,6 +39,18 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def _process_range(name: str, raw: str) -> tuple[int, int]:
+    """`min,max` worker processes, or one number for a fixed count; 0 runs the worker in the daemon itself."""
+    parts = [part.strip() for part in raw.split(",")]
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError:
+        raise ConfigError(f"{name} must be MIN,MAX or a number of processes, got {raw!r}") from None
+    if len(numbers) not in (1, 2) or min(numbers) < 0 or numbers[0] > numbers[-1]:
+        raise ConfigError(f"{name} must be MIN,MAX with 0 <= MIN <= MAX, or one number, got {raw!r}")
+    return numbers[0], numbers[-1]
+
+
 def _umask(name: str, raw: str) -> int:
     """An octal umask such as 077 or 027; the owner must keep read and write access."""
     try:
@@ -123,6 +135,15 @@ class Settings:
     secret_key: str | None = _setting(_optional_text, None, help="default: generated once into DATA_DIR")
     registration: str = _setting(_choice(REGISTRATION_MODES), "closed", help="open | closed | invitation")
     worker_concurrency: int = _setting(_positive_int, 4, help="tasks run at once per worker process")
+    worker_processes: tuple[int, int] = _setting(
+        _process_range,
+        (0, 0),
+        help="MIN,MAX worker processes the worker role supervises, grown with the queue's backlog "
+        "(default 1,2 for --role all, 1,<cores> for --role worker; 0: tasks run in the daemon itself)",
+    )
+    worker_idle_timeout: int = _setting(
+        _positive_int, 30, help="seconds a supervised worker process is idle before it is retired (down to MIN)"
+    )
     io_threads: int = _setting(_positive_int, 8, help="threads for the file I/O of requests (audio, pictures)")
     cpu_threads: int = _setting(
         _positive_int, max(2, os.cpu_count() or 1), help="threads for tags, pictures, hashing, passwords, keys"
@@ -245,9 +266,38 @@ def load_settings(
     for f in dataclasses.fields(Settings):
         if f.name in raw:
             values[f.name] = f.metadata["parse"](f"FUNKWHALE_{f.name.upper()}", raw[f.name])
+    if "worker_processes" not in values:
+        values["worker_processes"] = default_worker_processes(values.get("role", "all"))
     settings = Settings(**values)
     _check_listen(settings.listen)
     return dataclasses.replace(settings, data_dir=str(Path(settings.data_dir).expanduser().resolve()))
+
+
+def default_worker_processes(role: str) -> tuple[int, int]:
+    """A worker supervises 1 to <cores> processes; the embedded default (`all`) 1 or 2, beside web and scheduler.
+    `Settings()` itself keeps (0, 0), the worker in the same process: what tests build in-process."""
+    if role == "worker":
+        return 1, max(1, os.cpu_count() or 1)
+    return (1, 2) if role == "all" else (0, 0)
+
+
+def to_environ(settings: Settings) -> dict[str, str]:
+    """The FUNKWHALE_* variables that `load_settings` reads back into `settings` (a supervised worker's settings)."""
+    env = {}
+    for f in dataclasses.fields(Settings):
+        value = getattr(settings, f.name)
+        if value is None:
+            text = ""
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, tuple):
+            text = ",".join(str(part) for part in value)
+        elif f.name == "umask":
+            text = f"{value:03o}"
+        else:
+            text = str(value)
+        env[f"FUNKWHALE_{f.name.upper()}"] = text
+    return env
 
 
 def _check_listen(listen: str) -> None:

@@ -154,15 +154,20 @@ def _end_process(process: psutil.Process, what: str) -> None:
         process.kill()
 
 
-def _private_child() -> None:
-    """preexec_fn: the child gets SIGTERM if the daemon dies, even by SIGKILL (Linux prctl), and writes its files
-    for the daemon's user only (whatever FUNKWHALE_UMASK lets nginx's group read)."""
-    os.umask(0o077)
+def die_with_parent() -> None:
+    """This process gets SIGTERM when its parent dies, even by SIGKILL (Linux prctl; elsewhere nothing)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def _private_child() -> None:
+    """preexec_fn: the child gets SIGTERM if the daemon dies, and writes its files for the daemon's user only
+    (whatever FUNKWHALE_UMASK lets nginx's group read)."""
+    os.umask(0o077)
+    die_with_parent()
 
 
 class EmbeddedRedis:

@@ -134,6 +134,7 @@ def make_service(
     """
     from funkwhale.activitypub.actors import ServiceActorSetup
     from funkwhale.jobs import housekeeping_jobs
+    from funkwhale.tasks.pool import WorkerPool
     from funkwhale.tasks.scheduler import Scheduler, default_jobs
     from funkwhale.tasks.worker import Worker
     from funkwhale.web.app import make_site
@@ -149,7 +150,9 @@ def make_service(
     db.setServiceParent(top)
     redis.setServiceParent(top)
     ServiceActorSetup(ctx).setServiceParent(top)
-    if settings.role in ("all", "worker"):
+    if settings.role in ("all", "worker") and settings.worker_processes[1] > 0:
+        WorkerPool(ctx, settings).setServiceParent(top)
+    elif settings.role in ("all", "worker"):
         Worker(ctx, settings.worker_concurrency, settings.shutdown_timeout).setServiceParent(top)
     if settings.role in ("all", "scheduler"):
         Scheduler(ctx, [*default_jobs(ctx), *housekeeping_jobs(ctx)]).setServiceParent(top)

@@ -72,7 +72,9 @@ def makeService(options: Options) -> IService:
     from funkwhale.service import exit_status, make_service
     from funkwhale.shutdown import HARD_DEADLINE, exit_if_stuck, flush_and_exit
     from funkwhale.startup import prepare
+    from funkwhale.tasks.pool import follow_supervisor
 
+    follow_supervisor(os.environ)
     overrides = {"data_dir": options["data-dir"], "listen": options["listen"], "role": options["role"]}
     servers = lock = None
     try:

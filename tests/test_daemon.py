@@ -333,7 +333,7 @@ def test_a_task_whose_worker_was_killed_runs_again(data_dir, daemons, tmp_path):
     (tmp_path / "sitecustomize.py").write_text(
         "import funkwhale.tasks.registry\nfunkwhale.tasks.registry.TASK_MODULES.append('fw_daemon_test_tasks')\n"
     )
-    env = clean_env(PYTHONPATH=str(tmp_path))
+    env = clean_env(PYTHONPATH=str(tmp_path), FUNKWHALE_WORKER_PROCESSES="0")  # the daemon runs the task itself
     marks = tmp_path / "marks"
     marks.touch()
     first = Daemon(data_dir, env=env)

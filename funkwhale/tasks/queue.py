@@ -231,6 +231,15 @@ async def requeue(ctx: Context, queue: str, consumer: str, mode: str) -> int:
     return int(await ctx.redis.cmd.eval(REQUEUE_LUA, keys, [consumer, mode]))
 
 
+async def ready_heads(ctx: Context) -> dict[str, tuple[int, str | None]]:
+    """Per queue, how many messages are ready and the one a consumer takes next (None when there is none)."""
+    heads = {}
+    for queue in registry.queues():
+        length = int(await ctx.redis.cmd.llen(ready_key(queue)))
+        heads[queue] = (length, await ctx.redis.cmd.lindex(ready_key(queue), -1) if length else None)
+    return heads
+
+
 async def promote_due(ctx: Context, batch: int = 100) -> int:
     """Move delayed messages whose time has come to READY, on every queue; how many."""
     moved = 0

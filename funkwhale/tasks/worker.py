@@ -46,6 +46,11 @@ def backoff(attempt: int, base: float, rng: random.Random | Any = random) -> flo
     return min(MAX_BACKOFF, base * 2**attempt) * rng.uniform(0.5, 1.5)
 
 
+def consumer_prefix(pid: int) -> str:
+    """How the ids of the consumers of process `pid` on this host begin (the worker pool finds a dead child's)."""
+    return f"{socket.gethostname()}:{pid}:"
+
+
 def _describe(failure: Failure, timeout: float | None) -> str:
     """The `last_error` of a durable task."""
     if failure.check(DeferredTimeout):
@@ -192,7 +197,7 @@ class Worker(Service):
         return Deferred.fromCoroutine(self._start())
 
     async def _start(self) -> None:
-        prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        prefix = f"{consumer_prefix(os.getpid())}{uuid.uuid4().hex[:8]}"
         self.consumers = [
             Consumer(self.ctx, queue, f"{prefix}:{queue}:{n}", self.backoff_base)
             for queue in registry.queues()
@@ -204,7 +209,12 @@ class Worker(Service):
         )
         for consumer in self.consumers:
             consumer.start()
-        log.info("worker: {n} consumer(s) on {queues}", n=len(self.consumers), queues=", ".join(registry.queues()))
+        log.info(
+            "worker: {n} consumer(s) on {queues} (pid {pid})",
+            n=len(self.consumers),
+            queues=", ".join(registry.queues()),
+            pid=os.getpid(),
+        )
 
     async def _beat(self) -> None:
         """Refresh the consumers' heartbeats, and check that Redis still holds our data (a worker-only process
