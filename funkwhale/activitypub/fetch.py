@@ -291,14 +291,18 @@ class Fetcher:
     ) -> FetchResponse:
         """GET `url` like `request`, but hand a 200 body to `sink` as it arrives (at most `max_body` bytes, the
         whole transfer within `total_timeout` seconds: for media, not JSON). `on_response` is told the final
-        response (its body empty) before the first byte; any other status's body is read into the result
-        (within MAX_JSON_BODY) and the sink gets nothing."""
+        response (its body empty) before the first byte, and may refuse it by raising (the body is dropped);
+        any other status's body is read into the result (within MAX_JSON_BODY) and the sink gets nothing."""
 
         def collector(response: Any, final_url: str) -> _Collector:
             final = FetchResponse(response.code, response.headers, b"", final_url)
             if response.code != 200:
                 return _Collector(MAX_JSON_BODY)
-            on_response(final)
+            try:
+                on_response(final)
+            except BaseException:
+                response.deliverBody(_Discard())
+                raise
             return _Collector(max_body, sink)
 
         return await self._deadline(
