@@ -101,7 +101,9 @@ def test_copy_import_and_refusals(run, db_conn, music, tmp_path):
 
 @pytest_twisted.ensureDeferred
 async def test_the_hourly_rescan_imports_new_files_of_the_folders_imported_in_place(run, web_server, db_conn, music):
+    """The hourly job only queues a durable task (the scheduler does no import); the task imports."""
     from funkwhale.jobs import housekeeping_jobs
+    from funkwhale.music.importer import rescans
 
     library = insert_library(db_conn, insert_listener(db_conn, "alice"))
     assert run("import", str(music / "disc2"), "--library", str(library["uuid"]), "--in-place").returncode == 0
@@ -110,8 +112,13 @@ async def test_the_hourly_rescan_imports_new_files_of_the_folders_imported_in_pl
 
     web_server.ctx.settings = dataclasses.replace(web_server.ctx.settings, music_directories=(str(music),))
     job = {j.name: j for j in housekeeping_jobs(web_server.ctx)}["music.rescan_folders"]
-    assert await job.run() == 1
-    assert await job.run() == 0
+    assert await job.run() is True
+    assert await job.run() is False, "a scan is already queued"
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT args FROM task WHERE name = 'music.rescan_folders' AND status = 'pending'")
+        (token,) = [r["args"][0] for r in cur.fetchall()]
+    assert await rescans.rescan_folders(web_server.ctx, token) == 1
+    assert await rescans.request(web_server.ctx) is True, "the lock went with the scan"
     with db_conn.cursor() as cur:
         cur.execute("SELECT source FROM upload WHERE import_status = 'finished' ORDER BY source")
         assert [r["source"] for r in cur.fetchall()] == [

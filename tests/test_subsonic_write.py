@@ -219,31 +219,53 @@ async def test_users(web_server, db_conn, alice, bob, imported):
 
 
 @pytest_twisted.ensureDeferred
-async def test_scan(web_server, db_conn, alice, bob, tmp_path):
+async def test_scan(server, db_conn, alice, bob, tmp_path):
+    """startScan queues a durable task that a worker runs; getScanStatus follows it."""
     music = tmp_path / "music"
     audio.make_audio(music, "01", "mp3", title="Old", artist="Scanner", album="Scans")
-    web_server.ctx.settings = dataclasses.replace(web_server.ctx.settings, music_directories=(str(music),))
+    server.ctx.settings = dataclasses.replace(server.ctx.settings, music_directories=(str(music),))
     library = cf.insert_library(db_conn, alice, "me", name="Folder")
-    await import_folder(web_server.ctx, str(library["uuid"]), music, in_place=True, recursive=True)
+    await import_folder(server.ctx, str(library["uuid"]), music, in_place=True, recursive=True)
     audio.make_audio(music, "02", "ogg", title="New", artist="Scanner", album="Scans")
 
-    api = Subsonic(web_server, alice)
+    api = Subsonic(server, alice)
     assert (await api.ok("getScanStatus"))["scanStatus"] == {"scanning": False, "count": 0}
     assert await api.error("startScan") == 50
     with db_conn.cursor() as cur:
         cur.execute("UPDATE users SET is_superuser = true WHERE id = %s", (alice["id"],))
     started = (await api.ok("startScan"))["scanStatus"]
     assert started["scanning"] is True
+    assert (await api.ok("startScan"))["scanStatus"]["scanning"] is True  # one scan at a time
     status = started
     while status["scanning"]:
         await deferLater(reactor, 0.05, lambda: None)
         status = (await api.ok("getScanStatus"))["scanStatus"]
     assert status["count"] == 2  # both files gone through, the new one imported
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT status FROM task WHERE name = 'music.rescan_folders'")
+        assert [r["status"] for r in cur.fetchall()] == ["done"], "one durable task, run by the worker"
     found = (await api.ok("search3", query="New"))["searchResult3"]
     assert [s["title"] for s in found["song"]] == ["New"]
     root = await api.xml("getScanStatus")
     assert root.find(f"{NS}scanStatus").attrib == {"scanning": "false", "count": "2"}
-    assert await Subsonic(web_server, bob).error("startScan") == 50
+    assert await Subsonic(server, bob).error("startScan") == 50
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_scan_lock_whose_holder_died_expires(server, db_conn, alice):
+    """A lock left by a dead process is not renewed, so it expires and a new scan can start."""
+    from funkwhale.music.importer import rescans
+
+    with db_conn.cursor() as cur:
+        cur.execute("UPDATE users SET is_superuser = true WHERE id = %s", (alice["id"],))
+    await server.ctx.redis.cmd.set(rescans.LOCK, "dead-holder", expire=1)
+    assert await rescans.request(server.ctx) is False
+    await deferLater(reactor, 1.2, lambda: None)
+    assert await rescans.request(server.ctx) is True
+    status = {"scanning": True}
+    while status["scanning"]:
+        await deferLater(reactor, 0.05, lambda: None)
+        status = (await Subsonic(server, alice).ok("getScanStatus"))["scanStatus"]
 
 
 @pytest_twisted.ensureDeferred

@@ -15,7 +15,11 @@ TaskFunction = Callable[..., Coroutine[Any, Any, Any]]
 F = TypeVar("F", bound=TaskFunction)
 
 # Modules whose import registers tasks, e.g. "funkwhale.music.tasks".
-TASK_MODULES: list[str] = ["funkwhale.music.importer.tasks", "funkwhale.music.playback.remote"]
+TASK_MODULES: list[str] = [
+    "funkwhale.music.importer.tasks",
+    "funkwhale.music.importer.rescans",
+    "funkwhale.music.playback.remote",
+]
 
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_RETRIES = 5

@@ -170,9 +170,9 @@ async def import_folder(
 
 
 async def rescan(ctx: Context, progress: Callable[[Summary], None] = lambda summary: None) -> int:
-    """Scheduler job (and Subsonic's startScan): import new and changed files of the folders imported in place
-    before, into the same libraries (and as recursively), while they stay inside MUSIC_DIRECTORIES. `progress`
-    gets each folder's summary as it changes. Returns how many were imported."""
+    """The body of the rescan task (music.importer.rescans): import new and changed files of the folders imported
+    in place before, into the same libraries (and as recursively), while they stay inside MUSIC_DIRECTORIES.
+    `progress` gets each folder's summary as it changes. Returns how many were imported."""
     imported = 0
     for scope in await ctx.db.run(store.in_place_scopes_txn, desc="import.rescan"):
         try:
