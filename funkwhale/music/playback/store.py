@@ -4,6 +4,7 @@ the cached copies of remote audio, and their caches' pruning."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from funkwhale.activitypub import store as activitypub_store
@@ -24,8 +25,9 @@ def playable_uploads_txn(
     """The uploads of a track (by uuid or id) the viewer may play (only `upload_uuid` when given), those with
     a local file first, newest first; each with the track, album and artist names a download filename needs,
     and whether it is a remote upload (`remote`: its audio comes from its `source` URL until cached)."""
-    params = PositionalParams()
-    return _uploads_txn(txn, params, track, upload_uuid, playable_upload_condition(params, viewer, "u", "l"))
+    return _uploads_txn(
+        txn, track, upload_uuid, lambda params: playable_upload_condition(params, viewer, "u", "l")
+    )
 
 
 def readable_uploads_txn(
@@ -33,8 +35,9 @@ def readable_uploads_txn(
 ) -> list[dict[str, Any]]:
     """The finished uploads of a track in this server's own libraries that actor `actor_id` (a remote actor who
     signed the request) may read (activitypub.store.may_read_library_txn), as playable_uploads_txn lists them."""
-    params = PositionalParams()
-    uploads = _uploads_txn(txn, params, track, upload_uuid, f"u.import_status = 'finished' AND NOT {REMOTE_LIBRARY}")
+    uploads = _uploads_txn(
+        txn, track, upload_uuid, lambda _: f"u.import_status = 'finished' AND NOT {REMOTE_LIBRARY}"
+    )
     allowed = {
         library: activitypub_store.may_read_library_txn(txn, library, actor_id)
         for library in {upload["library_id"] for upload in uploads}
@@ -43,10 +46,16 @@ def readable_uploads_txn(
 
 
 def _uploads_txn(
-    txn: Any, params: PositionalParams, track: uuid.UUID | int, upload_uuid: uuid.UUID | None, condition: str
+    txn: Any,
+    track: uuid.UUID | int,
+    upload_uuid: uuid.UUID | None,
+    condition: Callable[[PositionalParams], str],
 ) -> list[dict[str, Any]]:
+    """The uploads of a track matching `condition` (built with the statement's positional parameters)."""
+    params = PositionalParams()
     column = "t.id" if isinstance(track, int) else "t.uuid"
-    where = f"{column} = {params.bind(track)} AND {condition}"
+    where = f"{column} = {params.bind(track)}"
+    where += f" AND {condition(params)}"
     if upload_uuid is not None:
         where += f" AND u.uuid = {params.bind(upload_uuid)}"
     txn.execute(
