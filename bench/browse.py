@@ -250,11 +250,12 @@ def catalog_statement(path: str) -> Callable[[Any, Viewer], Any]:
 
 @dataclass
 class Instance:
-    """A daemon (role web) on a seeded library: its database, port and the seeded user's session cookie."""
+    """A daemon (role web) on a seeded library: its database, port, the seeded user's session cookie, its Redis."""
 
     dsn: str
     port: int
     cookie: str
+    redis_url: str = ""
 
 
 @contextmanager
@@ -275,7 +276,7 @@ def seeded_instance(prefix: str, prepare: Callable[[str], None] | None = None) -
         port = free_port()
         (root / "daemon").mkdir()
         proc = start_daemon(root / "daemon", port, embedded.database_url, embedded.redis_url)
-        yield Instance(embedded.database_url, port, f"sessionid={key}")
+        yield Instance(embedded.database_url, port, f"sessionid={key}", embedded.redis_url)
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)

@@ -120,8 +120,15 @@ def tag(conn: Any, kind: str, obj: dict[str, Any], name: str) -> None:
         )
 
 
+# The session's Redis (set by conftest's `servers`): a preference written behind the server's back must make its
+# cached copy stale, as the admin API does.
+REDIS_URL = ""
+
+
 def set_preference(conn: Any, identifier: str, value: Any) -> None:
     from psycopg2.extras import Json
+
+    from funkwhale import cache
 
     with conn.cursor() as cur:
         cur.execute(
@@ -129,6 +136,20 @@ def set_preference(conn: Any, identifier: str, value: Any) -> None:
             " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
             (identifier, Json(value)),
         )
+    _invalidate(cache.PREFS)
+
+
+def catalog_changed() -> None:
+    """Rows inserted behind the server's back: make what it cached of the catalog stale."""
+    from funkwhale import cache
+
+    _invalidate(cache.CATALOG)
+
+
+def _invalidate(scope: str) -> None:
+    import redis
+
+    redis.Redis(unix_socket_path=REDIS_URL.removeprefix("unix://")).incr(f"fw:cache:gen:{scope}")
 
 
 def _cookie(name: str, value: str) -> Cookie:

@@ -30,6 +30,9 @@ def servers():
     embedded = EmbeddedServers(str(root), postgres=True, redis=True)
     embedded.start()
     schema.upgrade(embedded.database_url)
+    from . import catalog_factories
+
+    catalog_factories.REDIS_URL = embedded.redis_url
     yield embedded.database_url, embedded.redis_url
     embedded.stop(only_started_here=False)
     shutil.rmtree(root, ignore_errors=True)
@@ -98,7 +101,8 @@ class RunningServer:
         self.ctx = ctx
         self.port = port
         self.ca = ca
-        self.base = f"{ctx.settings.protocol}://{port.getHost().host}:{port.getHost().port}" if port else None
+        scheme = "https" if ctx.settings.listen.startswith("ssl:") else "http"
+        self.base = f"{scheme}://{port.getHost().host}:{port.getHost().port}" if port else None
 
     def client(self) -> ApiClient:
         return ApiClient(self.base, ca=self.ca)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest_twisted
@@ -13,6 +12,7 @@ from funkwhale.users import accounts
 from funkwhale.users.passwords import verify_password
 
 from . import factories
+from .catalog_factories import set_preference
 from .conftest import start_server
 
 SIGNUP = "/api/v1/auth/registration/"
@@ -30,12 +30,7 @@ def signup_form(username: str, **extra: str) -> dict[str, str]:
 
 
 def set_pref(db_conn, name: str, value) -> None:
-    with db_conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO instance_setting (name, value) VALUES (%s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
-            (name, json.dumps(value)),
-        )
+    set_preference(db_conn, name, value)
 
 
 def count(db_conn, table: str) -> int:

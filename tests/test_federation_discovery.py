@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 
 from funkwhale.users.store import delete_user_txn
 
+from .catalog_factories import set_preference
 from .test_accounts import SIGNUP, signup_form
 
 REFERENCE = Path("/work/shared/reference/funkwhale-1.4-responses")
@@ -31,8 +32,7 @@ async def signup(client, username: str) -> None:
 
 
 async def disable_federation(db_conn) -> None:
-    with db_conn.cursor() as cur:
-        cur.execute("INSERT INTO instance_setting (name, value) VALUES ('federation__enabled', 'false')")
+    set_preference(db_conn, "federation__enabled", False)
 
 
 @pytest_twisted.ensureDeferred

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +11,7 @@ import pytest_twisted
 from funkwhale.instance.settings import registration_mode
 
 from . import factories
+from .catalog_factories import set_preference
 
 # Logging in needs the accounts area (funkwhale.users.store and /api/v1/users/login).
 needs_accounts = pytest.mark.skipif(
@@ -24,8 +24,7 @@ def _by_id(listing: list[dict]) -> dict[str, dict]:
 
 
 def _store(db_conn, name: str, value) -> None:
-    with db_conn.cursor() as cur:
-        cur.execute("INSERT INTO instance_setting (name, value) VALUES (%s, %s)", (name, json.dumps(value)))
+    set_preference(db_conn, name, value)
 
 
 @pytest_twisted.ensureDeferred

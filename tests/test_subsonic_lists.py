@@ -260,4 +260,5 @@ async def test_one_statement_per_call_whatever_the_size(web_server, db_conn, ali
             track = cf.playable_track(db_conn, library, moss, f"Song {i}.{j}", album)
             cf.insert_upload(db_conn, library, track)
             _insert(db_conn, "INSERT INTO track_favorite (user_id, track_id) VALUES (%s, %s)", alice["id"], track["id"])
+    cf.catalog_changed()
     assert await statements() == few == [1] * len(calls)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from importlib import metadata as package_metadata
 from typing import Any
 
+from funkwhale import cache
 from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.instance import store
-from funkwhale.instance.settings import REPORT_TYPES, get, resolve
+from funkwhale.instance.settings import REPORT_TYPES, get, values
 from funkwhale.music import formats
 
 SCHEMA_20 = "http://nodeinfo.diaspora.software/ns/schema/2.0"
@@ -18,6 +19,7 @@ PATH_21 = "/api/v2/instance/nodeinfo/2.1/"
 
 # What federation peers compare against: we speak Funkwhale 1.4's protocol.
 COMPATIBLE_VERSION = "1.4.0"
+NODEINFO_TTL = 300
 
 
 def implementation_version() -> str:
@@ -44,10 +46,15 @@ async def enabled(ctx: Context) -> bool:
 
 async def document(ctx: Context, version: str) -> dict[str, Any]:
     """The nodeinfo document for `version` ("2.0" or "2.1")."""
-    found = await ctx.db.run(store.nodeinfo_txn, ctx.settings.base_url, desc="instance.nodeinfo")
-    return build(
-        ctx.settings, version, resolve(ctx.settings, found["settings"]), found["counts"], found["allowed_domains"]
-    )
+
+    async def library() -> dict[str, Any]:
+        return await ctx.db.run(store.library_figures_txn, ctx.settings.base_url, desc="instance.nodeinfo")
+
+    # The library figures come from the cache until the catalog changes (downloads may lag by NODEINFO_TTL);
+    # users, favorites and listenings are counted each time (accounts are also made by the CLI, offline).
+    found = await cache.cached(ctx, "nodeinfo", "library", [cache.CATALOG], library, ttl=NODEINFO_TTL)
+    usage = await ctx.db.run(store.usage_figures_txn, desc="instance.nodeinfo_usage")
+    return build(ctx.settings, version, await values(ctx), {**found["counts"], **usage}, found["allowed_domains"])
 
 
 def build(

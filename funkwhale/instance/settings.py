@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from funkwhale import cache
 from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.instance import store
@@ -370,17 +371,31 @@ def resolve(settings: Settings, stored: dict[str, Any]) -> dict[str, Any]:
     return {p.identifier: stored.get(p.identifier, p.default_for(settings)) for p in PREFERENCES}
 
 
+async def stored_values(ctx: Context) -> dict[str, Any]:
+    """The values an administrator set, by identifier: from the cache until one is saved (`save`)."""
+
+    async def read() -> dict[str, Any]:
+        return await ctx.db.run(store.stored_values_txn, desc="instance.settings")
+
+    return await cache.cached(ctx, "prefs", "stored", [cache.PREFS], read, ttl=3600)
+
+
+async def save(ctx: Context, cleaned: dict[str, Any]) -> dict[str, Any]:
+    """Save checked values (`clean_updates`); every stored value after the save."""
+    stored = await ctx.db.run(store.save_values_txn, cleaned, desc="instance.settings.save")
+    await cache.invalidate(ctx, cache.PREFS)
+    return stored
+
+
 async def values(ctx: Context) -> dict[str, Any]:
-    """Every preference's effective value, by identifier (one query)."""
-    stored = await ctx.db.run(store.stored_values_txn, desc="instance.settings")
-    return resolve(ctx.settings, stored)
+    """Every preference's effective value, by identifier."""
+    return resolve(ctx.settings, await stored_values(ctx))
 
 
 async def get(ctx: Context, identifier: str) -> Any:
     """One preference's effective value."""
     pref = BY_IDENTIFIER[identifier]
-    stored = await ctx.db.run(store.stored_values_txn, [identifier], desc="instance.setting")
-    return stored.get(identifier, pref.default_for(ctx.settings))
+    return (await stored_values(ctx)).get(identifier, pref.default_for(ctx.settings))
 
 
 def mode_from(settings: Settings, registration_enabled: bool) -> str:

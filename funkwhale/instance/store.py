@@ -28,13 +28,28 @@ def save_values_txn(txn: Any, values: dict[str, Any]) -> dict[str, Any]:
     return stored_values_txn(txn)
 
 
-def nodeinfo_txn(txn: Any, base_url: str) -> dict[str, Any]:
-    """Stored settings, usage counts and allow-listed domains, in one transaction.
+def library_figures_txn(txn: Any, base_url: str) -> dict[str, Any]:
+    """NodeInfo's library figures (local content: ids under `base_url`, as Funkwhale's `.local()`: tracks,
+    artists, albums, the seconds of finished uploads; downloads of any track) and allow-listed domains."""
+    txn.execute(
+        """
+        SELECT (SELECT count(*) FROM track WHERE left(fid, length(%(prefix)s)) = %(prefix)s) AS tracks,
+               (SELECT count(*) FROM artist WHERE left(fid, length(%(prefix)s)) = %(prefix)s) AS artists,
+               (SELECT count(*) FROM album WHERE left(fid, length(%(prefix)s)) = %(prefix)s) AS albums,
+               (SELECT coalesce(sum(duration), 0) FROM upload
+                WHERE import_status = 'finished' AND left(fid, length(%(prefix)s)) = %(prefix)s) AS music_seconds,
+               (SELECT coalesce(sum(downloads_count), 0) FROM track) AS downloads
+        """,
+        {"prefix": base_url + "/"},
+    )
+    counts = {name: int(value) for name, value in txn.fetchone().items()}
+    txn.execute("SELECT name FROM domain WHERE allowed ORDER BY name")
+    allowed = [row["name"] for row in txn.fetchall()]
+    return {"counts": counts, "allowed_domains": allowed}
 
-    Library figures count local content (ids under `base_url`, as Funkwhale's `.local()`): tracks, artists,
-    albums, the seconds of finished uploads; favorites, listenings and downloads count everything stored.
-    """
-    stored = stored_values_txn(txn)
+
+def usage_figures_txn(txn: Any) -> dict[str, int]:
+    """NodeInfo's usage figures: active users (in all, in 180 and 30 days), favorites and listenings."""
     txn.execute(
         """
         SELECT count(*) AS users_total,
@@ -42,20 +57,10 @@ def nodeinfo_txn(txn: Any, base_url: str) -> dict[str, Any]:
                    AS users_active_halfyear,
                count(*) FILTER (WHERE coalesce(last_activity, last_login) >= now() - interval '30 days')
                    AS users_active_month,
-               (SELECT count(*) FROM track WHERE left(fid, length(%(prefix)s)) = %(prefix)s) AS tracks,
-               (SELECT count(*) FROM artist WHERE left(fid, length(%(prefix)s)) = %(prefix)s) AS artists,
-               (SELECT count(*) FROM album WHERE left(fid, length(%(prefix)s)) = %(prefix)s) AS albums,
-               (SELECT coalesce(sum(duration), 0) FROM upload
-                WHERE import_status = 'finished' AND left(fid, length(%(prefix)s)) = %(prefix)s) AS music_seconds,
                (SELECT count(*) FROM track_favorite) AS favorites,
-               (SELECT count(*) FROM listening) AS listenings,
-               (SELECT coalesce(sum(downloads_count), 0) FROM track) AS downloads
+               (SELECT count(*) FROM listening) AS listenings
         FROM users
         WHERE is_active
-        """,
-        {"prefix": base_url + "/"},
+        """
     )
-    counts = {name: int(value) for name, value in txn.fetchone().items()}
-    txn.execute("SELECT name FROM domain WHERE allowed ORDER BY name")
-    allowed = [row["name"] for row in txn.fetchall()]
-    return {"settings": stored, "counts": counts, "allowed_domains": allowed}
+    return {name: int(value) for name, value in txn.fetchone().items()}

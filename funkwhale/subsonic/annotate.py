@@ -13,6 +13,7 @@ import time
 import zlib
 from typing import Any
 
+from funkwhale import cache
 from funkwhale.context import Context
 from funkwhale.music.visibility import Viewer
 from funkwhale.social import activity
@@ -58,12 +59,14 @@ def _unstar_txn(txn: Any, viewer: Viewer, wanted: dict[str, list[int]]) -> None:
 @endpoint("star", scope="write:favorites")
 async def star(ctx: Context, call: Call) -> dict[str, Any]:
     await run(ctx, _star_txn, call.viewer, _starred(call), name="star")
+    await cache.invalidate(ctx, cache.user_scope(call.user.id))
     return {}
 
 
 @endpoint("unstar", scope="write:favorites")
 async def unstar(ctx: Context, call: Call) -> dict[str, Any]:
     await run(ctx, _unstar_txn, call.viewer, _starred(call), name="unstar")
+    await cache.invalidate(ctx, cache.user_scope(call.user.id))
     return {}
 
 
@@ -76,6 +79,7 @@ async def set_rating(ctx: Context, call: Call) -> dict[str, Any]:
     if not 0 <= rating <= 5:
         raise bad_value("rating", str(rating))
     await run(ctx, store.rate_txn, call.viewer, kind, number, rating, name="rating")
+    await cache.invalidate(ctx, cache.user_scope(call.user.id))
     return {}
 
 

@@ -3,14 +3,18 @@ getAlbumInfo(2), getGenres (getArtistInfo(2) is in discovery.py). One SQL statem
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from itertools import groupby
-from typing import Any
+from typing import Any, TypeVar
 
+from funkwhale import cache
 from funkwhale.context import Context
 from funkwhale.music.normalize import fold
 from funkwhale.subsonic import ids, serializers, store
 from funkwhale.subsonic.errors import not_found
 from funkwhale.subsonic.registry import Call, endpoint
+
+T = TypeVar("T")
 
 IGNORED_ARTICLES = store.IGNORED_ARTICLES
 _ARTICLES = tuple(article.lower() + " " for article in IGNORED_ARTICLES.split())
@@ -58,22 +62,38 @@ async def get_music_folders(ctx: Context, call: Call) -> dict[str, Any]:
     return {"musicFolders": {"musicFolder": folders}}
 
 
+async def _cached_index(ctx: Context, call: Call, name: str, compute: Callable[[], Awaitable[T]]) -> T:
+    """An artist index of the caller's, cached until the catalog or the caller's own data (stars, ratings,
+    content filters) change."""
+    user = call.user.id
+    depends = [cache.CATALOG, cache.user_scope(user)]
+    return await cache.cached(ctx, f"subsonic.{name}", f"{user}:{folder_of(call)}", depends, compute)
+
+
 @endpoint("getIndexes")
 async def get_indexes(ctx: Context, call: Call) -> dict[str, Any]:
-    rows = await run(ctx, store.artists_txn, call.viewer, folder_of(call), True, name="indexes")
-    changed = max((r["last_modified"] for r in rows if r["last_modified"]), default=None)
-    last_modified = int(changed.timestamp() * 1000) if changed else 0
-    body: dict[str, Any] = {"lastModified": last_modified, "ignoredArticles": IGNORED_ARTICLES}
+    async def compute() -> dict[str, Any]:
+        rows = await run(ctx, store.artists_txn, call.viewer, folder_of(call), True, name="indexes")
+        changed = max((r["last_modified"] for r in rows if r["last_modified"]), default=None)
+        last_modified = int(changed.timestamp() * 1000) if changed else 0
+        return {"lastModified": last_modified, "index": indexed(rows, serializers.index_artist)}
+
+    found = await _cached_index(ctx, call, "indexes", compute)
+    body: dict[str, Any] = {"lastModified": found["lastModified"], "ignoredArticles": IGNORED_ARTICLES}
     since = call.params.int("ifModifiedSince", 0)
-    if not since or last_modified > since:
-        body["index"] = indexed(rows, serializers.index_artist)
+    if not since or found["lastModified"] > since:
+        body["index"] = found["index"]
     return {"indexes": body}
 
 
 @endpoint("getArtists")
 async def get_artists(ctx: Context, call: Call) -> dict[str, Any]:
-    rows = await run(ctx, store.artists_txn, call.viewer, folder_of(call), name="artists")
-    return {"artists": {"ignoredArticles": IGNORED_ARTICLES, "index": indexed(rows, serializers.artist)}}
+    async def compute() -> list[dict[str, Any]]:
+        rows = await run(ctx, store.artists_txn, call.viewer, folder_of(call), name="artists")
+        return indexed(rows, serializers.artist)
+
+    index = await _cached_index(ctx, call, "artists", compute)
+    return {"artists": {"ignoredArticles": IGNORED_ARTICLES, "index": index}}
 
 
 async def _artist(ctx: Context, call: Call) -> dict[str, Any]:

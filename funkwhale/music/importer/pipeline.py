@@ -21,7 +21,7 @@ import psycopg2
 from twisted.enterprise.adbapi import ConnectionLost
 from twisted.logger import Logger
 
-from funkwhale import storage
+from funkwhale import cache, storage
 from funkwhale.context import Context
 from funkwhale.db.pool import DatabaseUnavailable
 from funkwhale.music import attachments, sources
@@ -175,6 +175,8 @@ async def process_upload(ctx: Context, upload_id: int) -> str | None:
         detail = f"{type(e).__name__}: {e}"[:500]
         await ctx.db.run(store.fail_upload_txn, upload_id, UNKNOWN_ERROR, detail, desc="import.fail")
         return "errored"
+    if status == "finished":
+        await cache.invalidate(ctx, cache.CATALOG)
     log.info(
         "upload {upload_id} {status}: {title} ({path})",
         upload_id=upload_id,

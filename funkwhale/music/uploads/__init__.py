@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from twisted.logger import Logger
 
-from funkwhale import storage
+from funkwhale import cache, storage
 from funkwhale.context import Context
 from funkwhale.db.rows import required
 from funkwhale.errors import Invalid
@@ -121,7 +121,10 @@ async def update_library(
         store.update_library_txn(txn, row["id"], values)
         return store.get_library_txn(txn, library_uuid, viewer, owner_only=True)
 
-    return await ctx.db.run(update_txn, desc="libraries.update")
+    row = await ctx.db.run(update_txn, desc="libraries.update")
+    if row is not None and "privacy_level" in values:
+        await cache.invalidate(ctx, cache.CATALOG)
+    return row
 
 
 async def delete_library(ctx: Context, viewer: Viewer, library_uuid: uuid.UUID) -> bool:
@@ -134,6 +137,7 @@ async def delete_library(ctx: Context, viewer: Viewer, library_uuid: uuid.UUID) 
     files = await ctx.db.run(delete_txn, desc="libraries.delete")
     if files is None:
         return False
+    await cache.invalidate(ctx, cache.CATALOG)
     await remove_media(ctx, files)
     return True
 
@@ -366,6 +370,8 @@ async def update_draft(
 async def delete_uploads(ctx: Context, viewer: Viewer, uuids: list[uuid.UUID] | None) -> int:
     """Delete the viewer's uploads among `uuids` (None: all of them), then their files; how many."""
     count, files = await ctx.db.run(store.delete_owned_uploads_txn, viewer.actor_id, uuids, desc="uploads.delete")
+    if count:
+        await cache.invalidate(ctx, cache.CATALOG)
     await remove_media(ctx, files)
     return count
 

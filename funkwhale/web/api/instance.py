@@ -7,7 +7,7 @@ from typing import Any
 from klein import Klein
 
 from funkwhale.context import Context
-from funkwhale.instance import nodeinfo, store
+from funkwhale.instance import nodeinfo
 from funkwhale.instance import settings as prefs
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, install_api_errors, not_found
@@ -33,7 +33,7 @@ class InstanceApi:
         self.auth = auth
 
     async def _stored(self) -> dict[str, Any]:
-        return await self.ctx.db.run(store.stored_values_txn, desc="instance.settings")
+        return await prefs.stored_values(self.ctx)
 
     @app.route("/settings/", methods=["GET"], strict_slashes=False)
     async def public_settings(self, request: Any) -> bytes:
@@ -95,7 +95,7 @@ class InstanceApi:
         if errors:
             first = next(iter(errors))
             raise ApiError(400, f"{first}: {errors[first][0]}", "invalid", errors)
-        return await self.ctx.db.run(store.save_values_txn, cleaned, desc="instance.settings.save")
+        return await prefs.save(self.ctx, cleaned)
 
 
 class InstanceV2Api:

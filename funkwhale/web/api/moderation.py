@@ -8,6 +8,7 @@ from typing import Any
 
 from klein import Klein
 
+from funkwhale import cache
 from funkwhale.context import Context
 from funkwhale.music.visibility import Viewer
 from funkwhale.social import store
@@ -49,19 +50,23 @@ class ModerationApi:
 
     @app.route("/content-filters/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
-        viewer = Viewer.of(await self.auth.require(request, "write:filters"))
+        principal = await self.auth.require(request, "write:filters")
+        viewer = Viewer.of(principal)
         artist_id = artist_target_of(read_body(request))
         row = await self.ctx.db.run(store.add_filter_txn, viewer, artist_id, desc="filters.add")
+        await cache.invalidate(self.ctx, cache.user_scope(principal.user.id))
         return json_response(request, row, status=201)
 
     @app.route("/content-filters/<string:filter_uuid>/", methods=["DELETE"], strict_slashes=False)
     async def delete(self, request: Any, filter_uuid: str) -> bytes:
-        viewer = Viewer.of(await self.auth.require(request, "write:filters"))
+        principal = await self.auth.require(request, "write:filters")
+        viewer = Viewer.of(principal)
         try:
             uuid.UUID(filter_uuid)
         except ValueError:
             raise not_found("No such content filter.") from None
         if not await self.ctx.db.run(store.delete_filter_txn, viewer, filter_uuid, desc="filters.delete"):
             raise not_found("No such content filter.")
+        await cache.invalidate(self.ctx, cache.user_scope(principal.user.id))
         request.setResponseCode(204)
         return b""

@@ -1,0 +1,75 @@
+"""Redis as a cache for data read often and changed rarely, with explicit invalidation.
+
+A cached value is stored under a key that embeds the generations of what it was computed from: the catalog
+(`CATALOG`: what anyone may play, and where it comes from), the instance preferences (`PREFS`), one user's own
+data (`user_scope(id)`: their stars, ratings, content filters). Code that changes one of these calls
+`invalidate(ctx, scope)` once its transaction committed: the generation goes up (INCR), the next read misses and
+computes afresh from PostgreSQL, and entries of older generations are never read again (they expire by TTL).
+Reading the generations and the value is one round trip (a Lua script). Hits and misses are counted per cache
+name in this process (`stats`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from funkwhale.context import Context
+
+T = TypeVar("T")
+
+CATALOG = "catalog"
+PREFS = "prefs"
+_PREFIX = "fw:cache:"
+
+# KEYS: the generation counters; ARGV[1]: the key's name. Returns the full key (name + generations) and its value.
+_READ = """
+local gens = {}
+for i, key in ipairs(KEYS) do gens[i] = redis.call('GET', key) or '0' end
+local full = ARGV[1] .. '@' .. table.concat(gens, '.')
+return {full, redis.call('GET', full)}
+"""
+
+stats: Counter[str] = Counter()
+
+
+def user_scope(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def _generation_key(scope: str) -> str:
+    return f"{_PREFIX}gen:{scope}"
+
+
+async def cached(
+    ctx: Context,
+    name: str,
+    key: str,
+    depends: Sequence[str],
+    compute: Callable[[], Awaitable[T]],
+    ttl: int = 600,
+) -> T:
+    """The value of `name`/`key` computed by `compute()` (JSON-serialisable), from the cache while none of the
+    scopes in `depends` changed (and for at most `ttl` seconds)."""
+    full, raw = await ctx.redis.cmd.eval(_READ, [_generation_key(s) for s in depends], [f"{_PREFIX}{name}:{key}"])
+    if raw is not None:
+        stats[f"{name}.hit"] += 1
+        return json.loads(raw)
+    stats[f"{name}.miss"] += 1
+    value = await compute()
+    await ctx.redis.cmd.set(full, json.dumps(value, separators=(",", ":")), expire=ttl)
+    return value
+
+
+async def invalidate(ctx: Context, *scopes: str) -> None:
+    """Make every cached value that depends on one of `scopes` stale (call it after the change committed)."""
+    for scope in scopes:
+        await ctx.redis.cmd.incr(_generation_key(scope))
+
+
+def hit_rates() -> dict[str, float]:
+    """name -> share of reads answered from the cache in this process."""
+    names = {k.rsplit(".", 1)[0] for k in stats}
+    return {n: stats[f"{n}.hit"] / max(1, stats[f"{n}.hit"] + stats[f"{n}.miss"]) for n in sorted(names)}
