@@ -85,9 +85,12 @@ def publish(env: dict[str, str], port: int, music: Path) -> dict[str, Any]:
     library = json.loads(conn.getresponse().read())["uuid"]
     subprocess.run([str(BIN / "funkwhale"), "import", str(music), "--library", library, "--in-place"],
                    env=env, check=True, capture_output=True)  # fmt: skip
-    return sql(env, """SELECT u.uuid, u.fid, u.mimetype, u.size, u.duration, u.bitrate, t.uuid AS track_uuid,
+    return sql(
+        env,
+        """SELECT u.uuid, u.fid, u.mimetype, u.size, u.duration, u.bitrate, t.uuid AS track_uuid,
                        t.title, t.fid AS track_fid, ar.name AS artist, ar.fid AS artist_fid
-                       FROM upload u JOIN track t ON t.id = u.track_id JOIN artist ar ON ar.id = t.artist_id""")[0]
+                       FROM upload u JOIN track t ON t.id = u.track_id JOIN artist ar ON ar.id = t.artist_id""",
+    )[0]
 
 
 def mirror(env: dict[str, str], origin: str, upload: dict[str, Any]) -> str:

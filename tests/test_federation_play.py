@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest_twisted
-from twisted.internet import defer, reactor
+from twisted.internet import defer, protocol, reactor
 from twisted.logger import globalLogPublisher
 from twisted.web import resource, server
 
@@ -83,23 +84,79 @@ async def test_a_remote_track_plays_streamed_then_from_the_cache(peers, tmp_path
         globalLogPublisher.removeObserver(log)
 
 
+class HalfThenRest(resource.Resource):
+    """A remote server that sends the first half of a file, then the rest only once `release` fires."""
+
+    isLeaf = True
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self.data = data
+        self.calls = 0
+        self.release: defer.Deferred[None] = defer.Deferred()
+
+    def render_GET(self, request: Any) -> Any:  # noqa: N802 (twisted's name)
+        self.calls += 1
+        half = len(self.data) // 2
+        request.setHeader(b"Content-Length", str(len(self.data)).encode())
+        request.write(self.data[:half])
+        self.release.addCallback(lambda _: (request.write(self.data[half:]), request.finish()))
+        # a B that waited for the whole file before answering would wait for ever: let the test fail instead
+        reactor.callLater(30, lambda: self.release.called or self.release.callback(None))
+        return server.NOT_DONE_YET
+
+
+class Listener(protocol.Protocol):
+    """Reads a response body; `reached` fires once it holds `wanted` bytes, `done` with the whole body."""
+
+    def __init__(self, wanted: int) -> None:
+        self.wanted = wanted
+        self.body = b""
+        self.reached: defer.Deferred[None] = defer.Deferred()
+        self.done: defer.Deferred[bytes] = defer.Deferred()
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 (twisted's name)
+        self.body += data
+        if len(self.body) >= self.wanted and not self.reached.called:
+            self.reached.callback(None)
+
+    def connectionLost(self, reason: Any = None) -> None:  # noqa: N802 (twisted's name)
+        self.done.callback(self.body)
+
+
 @pytest_twisted.ensureDeferred
-async def test_subsonic_stream_of_an_uncached_remote_track_and_concurrent_listeners_share_one_download(peers, tmp_path):
-    published, _, bob, remote = await setup(peers, tmp_path)
-    log = AccessLog(published.upload["uuid"])
-    globalLogPublisher.addObserver(log)
+async def test_listeners_get_the_audio_as_it_arrives_from_one_download(peers, tmp_path):
+    alice = await peers.user(peers.a, "alice")
+    bob = await peers.user(peers.b, "bob")
+    published = await publish(peers.a, alice, tmp_path, seconds=6)
+    origin = HalfThenRest(published.data)
+    port = reactor.listenTCP(0, server.Site(origin), interface="127.0.0.1")
     try:
+        source = f"http://127.0.0.1:{port.getHost().port}/audio.ogg"
+        remote = await mirror(peers.a, peers.b, published, "alice", source=source)
+        await execute(peers.b, "UPDATE users SET subsonic_api_token = %s WHERE username = 'bob'", TOKEN)
         params = {"u": "bob", "p": TOKEN, "v": "1.16.1", "c": "test", "id": f"tr-{remote['track_id']}"}
-        answers = await defer.gatherResults([
-            defer.Deferred.fromCoroutine(bob.get("/rest/stream", params=params)),
-            defer.Deferred.fromCoroutine(bob.get(listen_path(remote))),
-            defer.Deferred.fromCoroutine(bob.get(listen_path(remote))),
-        ])  # fmt: skip
-        for answer in answers:
-            assert answer.code == 200 and answer.body == published.data, answer
-        assert log.hits == [200], "one download for three listeners"
+        urls = [
+            bob.base + listen_path(remote),
+            bob.base + listen_path(remote),
+            f"{bob.base}/rest/stream?{urlencode(params)}",
+        ]
+        listeners = []
+        for url in urls:
+            response = await bob.http.get(url)
+            assert response.code == 200, response.code
+            listener = Listener(len(published.data) // 2)
+            response.deliverBody(listener)
+            listeners.append(listener)
+        await defer.gatherResults([listener.reached for listener in listeners])
+        assert not origin.release.called, "the listeners got the first half before the origin sent the rest"
+        assert origin.calls == 1, "one download for the three listeners"
+        origin.release.callback(None)
+        for listener in listeners:
+            assert await listener.done == published.data
+        assert (await cached(peers.b, remote["id"]))["audio_file"]
     finally:
-        globalLogPublisher.removeObserver(log)
+        await port.stopListening()
 
 
 @pytest_twisted.ensureDeferred
@@ -157,7 +214,13 @@ async def test_the_cache_is_pruned_and_refetched(peers, tmp_path):
     assert not any((Path(peers.b.ctx.settings.media_path) / storage.TRANSCODED).rglob("*.mp3"))
     again = await bob.get(listen_path(remote))
     assert again.code == 200 and again.body == published.data
-    assert (await cached(peers.b, remote["id"]))["audio_file"] == first["audio_file"], "fetched and cached again"
+    copy = await cached(peers.b, remote["id"])
+    assert copy["audio_file"] == first["audio_file"], "fetched and cached again"
+
+    storage.absolute(peers.b.ctx.settings, copy["audio_file"]).unlink()  # lost from the disk, still recorded
+    lost = await bob.get(listen_path(remote))
+    assert lost.code == 200 and lost.body == published.data, lost
+    assert storage.absolute(peers.b.ctx.settings, copy["audio_file"]).read_bytes() == published.data
 
 
 async def mirror_cached_elsewhere(peers: Any, copy: dict[str, Any]) -> Path:

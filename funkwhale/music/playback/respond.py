@@ -139,7 +139,10 @@ async def send(
         try:
             return await files.serve_file(request, source.path, source.mimetype, disposition)
         except OSError:
-            raise FileMissing() from None
+            refetch = None if request.startedWriting else remote.remote_source(ctx.settings, upload)
+            if refetch is None:
+                raise FileMissing() from None
+        return await remote.play(ctx, request, upload, refetch, disposition)  # its cached copy was pruned meanwhile
     mimetype = needed.output.mimetype
     cached = None
     if not needed.once:
