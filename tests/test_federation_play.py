@@ -16,6 +16,7 @@ from funkwhale import storage
 from funkwhale.activitypub import actors, remote_actors
 from funkwhale.activitypub.fetch import USER_AGENT, Fetcher
 from funkwhale.jobs import housekeeping_jobs
+from funkwhale.music.playback.remote import cache_name, lock_key
 
 from .remote_music import cached, execute, mirror, publish, row
 
@@ -160,6 +161,29 @@ async def test_listeners_get_the_audio_as_it_arrives_from_one_download(peers, tm
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_download_running_in_another_process_is_waited_for(peers, tmp_path):
+    published, _, bob, remote = await setup(peers, tmp_path)
+    log = AccessLog(published.upload["uuid"])
+    globalLogPublisher.addObserver(log)
+    try:
+        upload = await row(peers.b, remote["id"])
+        await peers.b.ctx.redis.cmd.set(lock_key(upload), "1", expire=60)  # another web process fetches it
+        listening = defer.Deferred.fromCoroutine(bob.get(listen_path(remote)))
+        await deferLater(1)
+        assert not listening.called and log.hits == [], "the listener waits for the other process's copy"
+        name = cache_name(upload)  # the other process records its copy
+        path = storage.absolute(peers.b.ctx.settings, name)
+        path.parent.mkdir(parents=True)
+        path.write_bytes(published.data)
+        await execute(peers.b, "UPDATE upload SET audio_file = %s WHERE id = %s", name, remote["id"])
+        answer = await listening
+        assert answer.code == 200 and answer.body == published.data, answer
+        assert log.hits == [], "this process did not fetch it again"
+    finally:
+        globalLogPublisher.removeObserver(log)
+
+
+@pytest_twisted.ensureDeferred
 async def test_a_transcode_of_a_remote_track(peers, tmp_path):
     _, _, bob, remote = await setup(peers, tmp_path)
     resp = await bob.get(listen_path(remote, to="mp3"))
@@ -220,7 +244,10 @@ async def test_the_cache_is_pruned_and_refetched(peers, tmp_path):
     storage.absolute(peers.b.ctx.settings, copy["audio_file"]).unlink()  # lost from the disk, still recorded
     lost = await bob.get(listen_path(remote))
     assert lost.code == 200 and lost.body == published.data, lost
-    assert storage.absolute(peers.b.ctx.settings, copy["audio_file"]).read_bytes() == published.data
+    path = storage.absolute(peers.b.ctx.settings, copy["audio_file"])
+    while not path.exists():  # renamed into place just after the last byte
+        await deferLater(0.05)
+    assert path.read_bytes() == published.data
 
 
 async def mirror_cached_elsewhere(peers: Any, copy: dict[str, Any]) -> Path:

@@ -2,7 +2,8 @@
 listeners as it arrives, and kept under MEDIA_ROOT/federation_cache as the upload's `audio_file`; from then on it
 plays like a local file, until the cache is pruned (federation__music_cache_duration minutes without a play).
 
-One `Download` per upload runs at a time in a process (`ctx.remote_downloads`): a signed GET (as the service
+One `Download` per upload runs at a time (`ctx.remote_downloads` in the process, a Redis lock across processes,
+whose listeners wait for the copy the holder records): a signed GET (as the service
 actor) of the upload's `source` through the SSRF-guarded client, written as it arrives into a temporary file
 that every listener of that upload reads as it grows (each at its own pace); complete and of the announced size,
 it is renamed into place and recorded. A failure discards it and caches nothing. The download goes on when its
@@ -16,6 +17,7 @@ from typing import Any, BinaryIO
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from funkwhale import storage
@@ -37,6 +39,8 @@ SIZE_SLACK = 64 * 1024
 # A download must end within MIN_DEADLINE seconds, or its size at MIN_RATE bytes/s when that is longer.
 MIN_DEADLINE = 120.0
 MIN_RATE = 64 * 1024
+# How often a listener waiting for another process's download looks for the cached copy (seconds).
+WAIT_STEP = 0.25
 AUDIO_ACCEPT = "audio/*, application/octet-stream;q=0.5"
 
 
@@ -53,6 +57,18 @@ def cache_name(upload: dict[str, Any]) -> str:
     audio = formats.by_mimetype(upload.get("mimetype"))
     extension = audio.extension if audio else formats.extension_of(upload["source"].split("?", 1)[0]) or "audio"
     return storage.chunked_name(storage.REMOTE_CACHE, upload["uuid"].hex, f".{extension}")
+
+
+def limits(settings: Any, upload: dict[str, Any]) -> tuple[int, float]:
+    """(the most bytes a download of the upload may take, its deadline in seconds)."""
+    announced = upload.get("size") or None
+    cap = announced + SIZE_SLACK if announced else settings.upload_max_size
+    return cap, max(MIN_DEADLINE, cap / MIN_RATE)
+
+
+def lock_key(upload: dict[str, Any]) -> str:
+    """The Redis key a process holds while it downloads the upload's audio."""
+    return f"fw:remote-audio:{upload['uuid'].hex}"
 
 
 def remote_source(settings: Any, upload: dict[str, Any]) -> Source | None:
@@ -160,14 +176,14 @@ class Download:
             self._file = await CacheFile.create(final, self._on_backlog)
             self._read_fd = await run_io(os.open, str(self._file.path), os.O_RDONLY)
             announced = self.upload.get("size") or None
-            cap = announced + SIZE_SLACK if announced else ctx.settings.upload_max_size
+            cap, deadline = limits(ctx.settings, self.upload)
             response = await Fetcher.from_settings(ctx.settings).stream(
                 url,
                 self,
                 headers={"Accept": AUDIO_ACCEPT},
                 signer=await actors.signer(ctx),
                 max_body=cap,
-                total_timeout=max(MIN_DEADLINE, cap / MIN_RATE),
+                total_timeout=deadline,
                 on_response=self._on_response,
             )
             if response.status != 200:
@@ -192,29 +208,47 @@ class Download:
                 os.close(self._read_fd)
                 self._read_fd = None
             self._notify()
+            await _release(ctx, self.upload)
 
 
-async def download_of(ctx: Context, upload: dict[str, Any]) -> Download:
-    """The download of a remote upload's audio running in this process, else a new one (MediaRejected when an
-    instance policy rejects its media)."""
-    running = ctx.remote_downloads.get(upload["id"])
-    if running is not None:
-        return running
-    domain = remote_actors.domain_of(upload["source"])
-    if await ctx.db.run(playback_store.media_rejected_txn, upload["id"], domain, desc="playback.media_rejected"):
-        log.info("not fetching remote audio {url}: its media are rejected", url=upload["source"])
-        raise MediaRejected()
-    running = ctx.remote_downloads.get(upload["id"])  # started by another listener meanwhile
-    if running is None:
-        running = ctx.remote_downloads[upload["id"]] = Download(upload)
-        Deferred.fromCoroutine(running.run(ctx)).addErrback(lambda f: log.failure("remote download", f))
-    return running
+async def _release(ctx: Context, upload: dict[str, Any]) -> None:
+    """Drop the upload's download lock (it expires anyway: Redis may be gone when the daemon is stopping)."""
+    try:
+        await ctx.redis.cmd.delete(lock_key(upload))
+    except Exception as e:
+        log.warn("cannot release the download lock of upload {upload}: {error!r}", upload=str(upload["uuid"]), error=e)
 
 
-async def fetch(ctx: Context, upload: dict[str, Any]) -> str:
-    """Make sure the remote upload's audio is cached (fetching it, or waiting for the running download); its
-    cache name. RemoteUnavailable, MediaRejected."""
-    return await (await download_of(ctx, upload)).cached()
+async def download_of(ctx: Context, upload: dict[str, Any]) -> Download | None:
+    """The download of a remote upload's audio running in this process, else a new one; None when another
+    process (which holds the upload's Redis lock while it downloads) has cached it meanwhile: one download per
+    upload across the processes sharing Redis. MediaRejected when an instance policy rejects its media."""
+    if upload["id"] not in ctx.remote_downloads:
+        domain = remote_actors.domain_of(upload["source"])
+        if await ctx.db.run(playback_store.media_rejected_txn, upload["id"], domain, desc="playback.media_rejected"):
+            log.info("not fetching remote audio {url}: its media are rejected", url=upload["source"])
+            raise MediaRejected()
+    while True:
+        running = ctx.remote_downloads.get(upload["id"])
+        if running is not None:
+            return running
+        _, deadline = limits(ctx.settings, upload)
+        taken = await ctx.redis.cmd.set(lock_key(upload), "1", expire=int(deadline) + 60, only_if_not_exists=True)
+        if taken:
+            running = ctx.remote_downloads[upload["id"]] = Download(upload)
+            Deferred.fromCoroutine(running.run(ctx)).addErrback(lambda f: log.failure("remote download", f))
+            return running
+        await deferLater(ctx.clock, WAIT_STEP, lambda: None)  # another process downloads it, or this one will
+        if await ctx.db.run(playback_store.audio_file_txn, upload["id"], desc="playback.audio_file"):
+            return None
+
+
+async def fetch(ctx: Context, upload: dict[str, Any]) -> None:
+    """Make sure the remote upload's audio is cached (fetching it, or waiting for the download running here or
+    elsewhere). RemoteUnavailable, MediaRejected."""
+    download = await download_of(ctx, upload)
+    if download is not None:
+        await download.cached()
 
 
 class GrowingFileSender(files.FileSender):
@@ -240,6 +274,11 @@ async def play(ctx: Context, request: Any, upload: dict[str, Any], source: Sourc
     """Answer a play of a remote upload not cached yet with its audio as it arrives (200, the whole file: a
     Range is not honoured until the copy is cached). RemoteUnavailable or MediaRejected before any header."""
     download = await download_of(ctx, upload)
+    if download is None:  # cached by another process meanwhile
+        try:
+            return await files.serve_file(request, source.path, source.mimetype, disposition)
+        except OSError:
+            raise RemoteUnavailable(f"the cached copy {source.relative} is missing") from None
     length = await download.answer()
     fh = download.reader()
     try:

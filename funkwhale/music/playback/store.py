@@ -95,6 +95,13 @@ def media_rejected_txn(txn: Any, upload_id: int, source_domain: str) -> bool:
     return bool(txn.fetchone()["rejected"])
 
 
+def audio_file_txn(txn: Any, upload_id: int) -> str | None:
+    """An upload's file under MEDIA_ROOT (None while a remote upload is not cached)."""
+    txn.execute("SELECT audio_file FROM upload WHERE id = %s", (upload_id,))
+    row = txn.fetchone()
+    return row["audio_file"] if row else None
+
+
 def cache_remote_file_txn(txn: Any, upload_id: int, audio_file: str) -> None:
     """Record the cached copy of a remote upload's audio (just accessed)."""
     txn.execute("UPDATE upload SET audio_file = %s, accessed_date = now() WHERE id = %s", (audio_file, upload_id))
