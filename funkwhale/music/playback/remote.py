@@ -129,11 +129,17 @@ class Download:
             raise RemoteUnavailable(self.error)
         return self.name
 
-    def reader(self) -> BinaryIO:
-        """A file object of its own on the file being written (valid after a rename or a removal)."""
-        if self._read_fd is None:
-            raise RemoteUnavailable(self.error or "the download is over")
-        return os.fdopen(os.dup(self._read_fd), "rb")
+    async def reader(self, settings: Any) -> BinaryIO:
+        """A file object of its own on the file being written (still valid after its rename or removal), or on
+        the cached copy once the download is over."""
+        if self._read_fd is not None:
+            return os.fdopen(os.dup(self._read_fd), "rb")
+        if self.error is not None:
+            raise RemoteUnavailable(self.error)
+        try:
+            return await run_io(open, storage.absolute(settings, self.name), "rb")
+        except OSError:
+            raise RemoteUnavailable(f"the cached copy {self.name} is missing") from None
 
     # BodySink, for Fetcher.stream
     def started(self, producer: IPushProducer) -> None:
@@ -280,7 +286,7 @@ async def play(ctx: Context, request: Any, upload: dict[str, Any], source: Sourc
         except OSError:
             raise RemoteUnavailable(f"the cached copy {source.relative} is missing") from None
     length = await download.answer()
-    fh = download.reader()
+    fh = await download.reader(ctx.settings)
     try:
         request.setHeader(b"Content-Type", source.mimetype.encode("ascii"))
         request.setHeader(b"Accept-Ranges", b"none")
