@@ -164,6 +164,11 @@ async def get_actor(ctx: Context, fid: str, *, refresh: bool = False) -> dict[st
         age = time.time() - row["last_fetch_date"].timestamp()
         if age < (REFRESH_AT_MOST_EVERY if refresh else STALE_AFTER):
             return row
+    return await refetch(ctx, fid)
+
+
+async def refetch(ctx: Context, fid: str) -> dict[str, Any]:
+    """Fetch a remote actor's document now and store it (as after an Update of it); its row."""
     doc = await Fetcher.from_settings(ctx.settings).get_object(fid, signer=await actors.signer(ctx))
     actor = parse_actor(doc, fid)
     return await ctx.db.run(store.upsert_remote_actor_txn, actor, desc="activitypub.upsert_remote_actor")

@@ -10,7 +10,7 @@ from typing import Any
 
 from klein import Klein
 
-from funkwhale.activitypub import actors
+from funkwhale.activitypub import actors, inbox
 from funkwhale.activitypub.http import ACTIVITY_JSON, install_errors, not_found, require_enabled, respond
 from funkwhale.activitypub.serializers import actor_document, ordered_collection, tombstone_document
 from funkwhale.context import Context
@@ -55,3 +55,11 @@ class ActorsApp:
             raise not_found()
         # Nothing is published, followed or following yet: the tables that feed these land with delivery.
         return respond(request, ordered_collection(row[f"{collection}_url"], 0), ACTIVITY_JSON)
+
+    @app.route("/<username>/inbox", methods=["POST"])
+    async def inbox(self, request: Any, username: str) -> bytes:
+        """An actor's inbox: as the shared inbox (recipients come from the activity's addressing)."""
+        row = await self._actor(username)
+        if row["type"] == "Tombstone":
+            raise not_found()
+        return await inbox.receive(self.ctx, request)

@@ -18,6 +18,10 @@ F = TypeVar("F", bound=TaskFunction)
 TASK_MODULES: list[str] = [
     "funkwhale.music.importer.tasks",
     "funkwhale.music.importer.rescans",
+    "funkwhale.activitypub.scan_tasks",
+    "funkwhale.activitypub.music_outbox",
+    "funkwhale.activitypub.delivery",
+    "funkwhale.activitypub.processing",
     "funkwhale.music.playback.remote",
 ]
 

@@ -36,11 +36,14 @@ from funkwhale.music.models import (
     MetadataError,
 )
 from funkwhale.music.normalize import fold
+from funkwhale.tasks import queue
 from funkwhale.threads import run_cpu
 
 log = Logger()
 
 UNKNOWN_ALBUM = "[Unknown Album]"
+# Tells the remote followers of the upload's library (the task is activitypub's, named here, not imported).
+PUBLISH_UPLOAD = "federation.publish_upload"
 
 
 def upload_path(ctx: Context, row: dict[str, Any]) -> Path:
@@ -177,6 +180,10 @@ async def process_upload(ctx: Context, upload_id: int) -> str | None:
         return "errored"
     if status == "finished":
         await cache.invalidate(ctx, cache.CATALOG)
+    if status == "finished" and await ctx.db.run(
+        store.has_remote_followers_txn, row["library_id"], desc="import.followed"
+    ):
+        await queue.enqueue_durable(ctx, PUBLISH_UPLOAD, upload_id)  # activitypub/music_outbox.py
     log.info(
         "upload {upload_id} {status}: {title} ({path})",
         upload_id=upload_id,

@@ -304,3 +304,18 @@ def in_place_scopes_txn(txn: Any) -> list[dict[str, Any]]:
         """
     )
     return txn.fetchall()
+
+
+def remote_followers_condition(library: str) -> str:
+    """SQL true when the library row `library` has an approved follower on another server (who is told of its
+    uploads)."""
+    return (
+        "EXISTS (SELECT 1 FROM library_follow rf JOIN actor rfa ON rfa.id = rf.actor_id"
+        f" WHERE rf.target_id = {library}.id AND rf.approved AND rfa.private_key IS NULL)"
+    )
+
+
+def has_remote_followers_txn(txn: Any, library_id: int) -> bool:
+    txn.execute(f"SELECT {remote_followers_condition('l')} AS followed FROM library l WHERE l.id = %s", (library_id,))
+    row = txn.fetchone()
+    return bool(row and row["followed"])

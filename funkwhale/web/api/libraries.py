@@ -9,11 +9,13 @@ from typing import Any
 
 from klein import Klein
 
+from funkwhale.activitypub import follow_store, music_outbox
 from funkwhale.context import Context
 from funkwhale.music import uploads
 from funkwhale.music.uploads.serializers import library_json
 from funkwhale.music.uploads.store import LibraryFilters
 from funkwhale.music.visibility import Viewer
+from funkwhale.web.api.follows import follow_json
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
@@ -73,12 +75,29 @@ class LibrariesApi:
         )
         if row is None:
             raise not_found()
+        await music_outbox.announce_library_update(self.ctx, viewer.actor_id, row["uuid"])
         return json_response(request, self._json(row))
 
     @app.route("/<library_uuid>/", methods=["DELETE"], strict_slashes=False)
     async def delete(self, request: Any, library_uuid: str) -> bytes:
         viewer = await self._viewer(request, "write:libraries")
+        await music_outbox.announce_library_delete(self.ctx, viewer.actor_id, parse_uuid(library_uuid))
         if not await uploads.delete_library(self.ctx, viewer, parse_uuid(library_uuid)):
             raise not_found()
         request.setResponseCode(204)
         return b""
+
+    @app.route("/<library_uuid>/follows/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def follows(self, request: Any, library_uuid: str) -> bytes:
+        """The follows of a library, for its owner (pending ones have `approved` null)."""
+        viewer = await self._viewer(request, "read:libraries")
+        row = await uploads.get_library(self.ctx, viewer, parse_uuid(library_uuid), owner_only=True)
+        if row is None:
+            raise not_found()
+        page = Page.from_request(request)
+        count, rows = await self.ctx.db.run(
+            follow_store.follows_to_txn, row["id"], page.size, page.offset, desc="libraries.follows"
+        )
+        page_or_404(page, rows)
+        results = [follow_json(r, self.ctx.settings.domain) for r in rows]
+        return json_response(request, page.body(request, count, results))

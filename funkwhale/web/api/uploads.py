@@ -15,6 +15,7 @@ from typing import Any
 from klein import Klein
 from twisted.internet.defer import Deferred
 
+from funkwhale.activitypub import music_outbox
 from funkwhale.context import Context
 from funkwhale.music import uploads
 from funkwhale.music.catalog.serializers import Renderer
@@ -132,6 +133,7 @@ class UploadsApi:
         uuids = _uuids(data["objects"])
         statuses = ACTIONS[name]
         if statuses is None:
+            await music_outbox.announce_upload_deletes(self.ctx, viewer.actor_id, uuids)
             updated = await uploads.delete_uploads(self.ctx, viewer, uuids)
         else:
             updated = await uploads.requeue_uploads(self.ctx, viewer, uuids, statuses)
@@ -157,7 +159,9 @@ class UploadsApi:
     @app.route("/<upload_uuid>/", methods=["DELETE"], strict_slashes=False)
     async def delete(self, request: Any, upload_uuid: str) -> bytes:
         viewer = await self._viewer(request, "write:libraries")
-        if not await uploads.delete_uploads(self.ctx, viewer, [parse_uuid(upload_uuid)]):
+        uuids = [parse_uuid(upload_uuid)]
+        await music_outbox.announce_upload_deletes(self.ctx, viewer.actor_id, uuids)
+        if not await uploads.delete_uploads(self.ctx, viewer, uuids):
             raise not_found()
         request.setResponseCode(204)
         return b""
