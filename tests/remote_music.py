@@ -1,6 +1,7 @@
 """Music of one peer seen from the other, for playback tests: an account's real upload on A (through the API and
-A's worker), and the remote rows B keeps for it (library, artist, album, track, upload pointing at A), inserted
-here as the library scan (fed-music) would write them."""
+A's worker), and the remote rows B keeps for it (library, artist, album, track, upload pointing at A): stored by a
+real library scan (`scan`), or inserted as a scan would write them (`mirror`: for a private library, or an upload
+whose audio comes from elsewhere)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,26 @@ async def mirror(
         return {**upload, "track_uuid": row["uuid"], "library": library}
 
     return await server.ctx.db.run(insert, desc="test.mirror")
+
+
+async def scan(server: Any, user: ApiClient, published: Published) -> dict[str, Any]:
+    """`user` of `server` fetches the library of `published` and scans it through the API (fed-music's real
+    ingestion); the upload row `server` stored for it, with its track's uuid as `track_uuid` (as `mirror`)."""
+    fetched = await user.post("/api/v1/federation/libraries/fetch/", json_body={"fid": published.library["fid"]})
+    assert fetched.code == 200, fetched
+    library = fetched.json["results"][0]["uuid"]
+    assert (await user.post(f"/api/v1/federation/libraries/{library}/scan/")).code == 200
+    while (await user.get(f"/api/v1/federation/libraries/{library}/")).json["latest_scan"]["status"] != "finished":
+        await deferLater(server.ctx.clock, 0.1, lambda: None)
+
+    def select(txn: Any) -> dict[str, Any]:
+        txn.execute(
+            "SELECT u.*, t.uuid AS track_uuid FROM upload u JOIN track t ON t.id = u.track_id WHERE u.fid LIKE %s",
+            (f"%/federation/music/uploads/{published.upload['uuid']}",),
+        )
+        return dict(txn.fetchone())
+
+    return await server.ctx.db.run(select, desc="test.scanned")
 
 
 async def row(server: Any, upload_id: int) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from funkwhale.activitypub.fetch import USER_AGENT, Fetcher
 from funkwhale.jobs import housekeeping_jobs
 from funkwhale.music.playback.remote import cache_name, lock_key
 
-from .remote_music import cached, execute, mirror, publish, row
+from .remote_music import cached, execute, mirror, publish, row, scan
 
 TOKEN = "bob-subsonic-token"
 
@@ -40,11 +40,14 @@ class AccessLog:
 
 
 async def setup(peers: Any, tmp_path: Path, privacy: str = "everyone") -> tuple[Any, Any, Any, dict[str, Any]]:
-    """alice's upload on A, its rows on B, bob on B (with a Subsonic token)."""
+    """alice's upload on A, its rows on B (scanned from A when public), bob on B (with a Subsonic token)."""
     alice = await peers.user(peers.a, "alice")
     bob = await peers.user(peers.b, "bob")
     published = await publish(peers.a, alice, tmp_path, privacy)
-    remote = await mirror(peers.a, peers.b, published, "alice")
+    if privacy == "everyone":
+        remote = await scan(peers.b, bob, published)
+    else:
+        remote = await mirror(peers.a, peers.b, published, "alice")
     await execute(peers.b, "UPDATE users SET subsonic_api_token = %s WHERE username = 'bob'", TOKEN)
     return published, alice, bob, remote
 
