@@ -8,19 +8,28 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest_twisted
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.internet import defer, protocol, reactor
 from twisted.logger import globalLogPublisher
 from twisted.web import resource, server
 
 from funkwhale import storage
 from funkwhale.activitypub import actors, remote_actors
-from funkwhale.activitypub.fetch import USER_AGENT, Fetcher
+from funkwhale.activitypub.fetch import USER_AGENT, Fetcher, Signer
 from funkwhale.jobs import housekeeping_jobs
 from funkwhale.music.playback.remote import cache_name, lock_key
 
 from .remote_music import cached, execute, mirror, publish, row, scan
 
 TOKEN = "bob-subsonic-token"
+
+
+def rsa_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 class AccessLog:
@@ -207,8 +216,13 @@ async def test_a_private_library_is_served_only_to_approved_followers(peers, tmp
     assert unsigned.code == 401 and published.data not in unsigned.body, unsigned
     signed = await fetcher.request("GET", url, signer=await actors.signer(peers.b.ctx))
     assert signed.status == 404, signed
-    refused = await bob.get(listen_path(remote))
-    assert refused.code == 502 and refused.json["code"] == "remote_unavailable", refused
+    service = await actors.signer(peers.b.ctx)
+    assert service is not None
+    forged = Signer(service.key_id, rsa_pem())  # B's service actor's key id, another key
+    refused = await fetcher.request("GET", url, signer=forged)
+    assert refused.status == 403 and published.data not in refused.body, refused
+    refused_on_b = await bob.get(listen_path(remote))
+    assert refused_on_b.code == 502 and refused_on_b.json["code"] == "remote_unavailable", refused_on_b
     assert (await row(peers.b, remote["id"]))["audio_file"] is None and cached_files(peers.b) == []
 
     # bob's follow of the library, approved on A: B's service actor may now fetch it for him
