@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -19,6 +20,8 @@ class Context:
     redis: Redis
     clock: IReactorTime
     transcodes: TranscodeSlots = field(init=False)  # this process's live ffmpeg transcodes
+    # this process's downloads of remote audio by upload id (music.playback.remote.Download)
+    remote_downloads: dict[int, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.transcodes = TranscodeSlots.from_settings(self.settings)

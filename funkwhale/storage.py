@@ -13,6 +13,7 @@ from funkwhale.config import Settings
 TRACKS = "tracks"
 ATTACHMENTS = "attachments"
 TRANSCODED = "transcoded"
+REMOTE_CACHE = "federation_cache"  # cached copies of remote uploads' audio
 INCOMING = "incoming"
 
 _umask = 0o077  # the process umask, as apply_umask set it

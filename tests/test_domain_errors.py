@@ -33,6 +33,8 @@ NOT_REFUSALS = {
     "funkwhale.music.playback.respond.NothingPlayable": "playback outcome",
     "funkwhale.music.playback.respond.NoLocalFile": "playback outcome",
     "funkwhale.music.playback.respond.FileMissing": "playback outcome",
+    "funkwhale.music.playback.remote.RemoteUnavailable": "playback outcome",
+    "funkwhale.music.playback.remote.MediaRejected": "playback outcome",
     "funkwhale.music.playback.files.Unsatisfiable": "a Range header answered 416",
     "funkwhale.music.attachments.AttachmentNotFound": "a stored file gone",
     "funkwhale.music.attachments.images.InvalidImage": "parse signal (receive_picture: Invalid)",

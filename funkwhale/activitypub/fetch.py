@@ -14,10 +14,10 @@ import ipaddress
 import json
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import urljoin, urlsplit
 
 from OpenSSL import SSL
@@ -111,6 +111,15 @@ class Signer:
         return cls(f"{actor_fid}#main-key", private_key_pem)
 
 
+class BodySink(Protocol):
+    """Where `Fetcher.stream` hands a body: `started` gives the connection (pause/resume it for backpressure),
+    then `write` each chunk as it arrives."""
+
+    def started(self, producer: IPushProducer) -> None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+
 @dataclass(frozen=True)
 class FetchResponse:
     status: int
@@ -195,16 +204,22 @@ class _Discard(protocol.Protocol):
 
 
 class _Collector(protocol.Protocol):
-    """Reads a body into memory up to `cap` bytes; past it, drops the connection and fails."""
+    """Reads a body up to `cap` bytes, into memory, or handed to `sink` chunk by chunk as it arrives (`done` then
+    fires with b""); past the cap, drops the connection and fails."""
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, sink: BodySink | None = None) -> None:
         self.cap = cap
+        self.sink = sink
         self.parts: list[bytes] = []
         self.size = 0
         self.done: defer.Deferred[bytes] = defer.Deferred(lambda _: self._abort())
 
     def _abort(self) -> None:
         _stop(self.transport)
+
+    def connectionMade(self) -> None:
+        if self.sink is not None:
+            self.sink.started(cast(IPushProducer, self.transport))
 
     def dataReceived(self, data: bytes) -> None:
         if self.done.called:
@@ -214,7 +229,10 @@ class _Collector(protocol.Protocol):
             self._abort()
             self.done.errback(ResponseTooLarge(f"the response is larger than {self.cap} bytes"))
             return
-        self.parts.append(data)
+        if self.sink is not None:
+            self.sink.write(data)
+        else:
+            self.parts.append(data)
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
         if self.done.called:
@@ -256,29 +274,81 @@ class Fetcher:
         max_body: int = MAX_JSON_BODY,
     ) -> FetchResponse:
         """Send a request (signed at each hop when `signer` is given), following redirects; the response."""
-        call = defer.Deferred.fromCoroutine(self._request(method, url, headers or {}, body, signer, max_body))
-        call.addTimeout(self.total_timeout, self.reactor)
+        return await self._deadline(
+            url, self.total_timeout, self._request(method, url, headers or {}, body, signer, _Collector(max_body))
+        )
+
+    async def stream(
+        self,
+        url: str,
+        sink: BodySink,
+        *,
+        headers: dict[str, str] | None = None,
+        signer: Signer | None = None,
+        max_body: int,
+        total_timeout: float,
+        on_response: Callable[[FetchResponse], None] = lambda _: None,
+    ) -> FetchResponse:
+        """GET `url` like `request`, but hand a 200 body to `sink` as it arrives (at most `max_body` bytes, the
+        whole transfer within `total_timeout` seconds: for media, not JSON). `on_response` is told the final
+        response (its body empty) before the first byte, and may refuse it by raising (the body is dropped);
+        any other status's body is read into the result (within MAX_JSON_BODY) and the sink gets nothing."""
+
+        def collector(response: Any, final_url: str) -> _Collector:
+            final = FetchResponse(response.code, response.headers, b"", final_url)
+            if response.code != 200:
+                return _Collector(MAX_JSON_BODY)
+            try:
+                on_response(final)
+            except BaseException:
+                response.deliverBody(_Discard())
+                raise
+            return _Collector(max_body, sink)
+
+        return await self._deadline(
+            url, total_timeout, self._request("GET", url, headers or {}, None, signer, collector)
+        )
+
+    async def _deadline(self, url: str, seconds: float, call: Coroutine[Any, Any, FetchResponse]) -> FetchResponse:
+        deferred = defer.Deferred.fromCoroutine(call)
+        deferred.addTimeout(seconds, self.reactor)
         try:
-            return await call
+            return await deferred
         except defer.TimeoutError:
-            raise FetchError(f"no complete answer from {url} within {self.total_timeout:g} s") from None
+            raise FetchError(f"no complete answer from {url} within {seconds:g} s") from None
 
     async def _request(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None, signer: Signer | None, cap: int
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        signer: Signer | None,
+        reader: _Collector | Callable[[Any, str], _Collector],
     ) -> FetchResponse:
+        """Follow redirects; the final response's body is read by `reader` (or the collector it makes for the
+        response); redirects' bodies are dropped."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = await self._hop(method, url, headers, body, signer, cap)
-            location = response.header("location")
-            if response.status not in _REDIRECTS or location is None:
-                return response
-            url = urljoin(url, location)
-            if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+            response = await self._hop(method, url, headers, body, signer)
+            location = response.headers.getRawHeaders("location")
+            if response.code not in _REDIRECTS or not location:
+                collector = reader if isinstance(reader, _Collector) else reader(response, url)
+                if isinstance(response.length, int) and response.length > collector.cap:
+                    response.deliverBody(_Discard())
+                    raise ResponseTooLarge(f"the response is larger than {collector.cap} bytes")
+                response.deliverBody(collector)
+                content = await collector.done
+                return FetchResponse(response.code, response.headers, content, url)
+            response.deliverBody(_Discard())
+            url = urljoin(url, location[0])
+            if response.code == 303 or (response.code in (301, 302) and method == "POST"):
                 method, body = "GET", None
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
     async def _hop(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None, signer: Signer | None, cap: int
-    ) -> FetchResponse:
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, signer: Signer | None
+    ) -> Any:
+        """Send one request to the checked address of the URL's host; the response, its body not read yet."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"only http(s) URLs can be fetched: {url!r}")
@@ -308,7 +378,7 @@ class Fetcher:
         )
         producer = FileBodyProducer(BytesIO(body)) if body is not None else None
         try:
-            response = await agent.request(
+            return await agent.request(
                 method.encode(), url.encode(), Headers({k: [v] for k, v in sent.items()}), producer
             )
         except (ResponseFailed, RequestTransmissionFailed) as e:  # the connection or TLS failed, or the answer was cut
@@ -318,13 +388,6 @@ class Fetcher:
             raise FetchError(f"{url}: {reasons}") from None
         except ConnectError as e:
             raise FetchError(f"{url}: {e}") from None
-        if isinstance(response.length, int) and response.length > cap:
-            response.deliverBody(_Discard())
-            raise ResponseTooLarge(f"the response is larger than {cap} bytes")
-        collector = _Collector(cap)
-        response.deliverBody(collector)
-        content = await collector.done
-        return FetchResponse(response.code, response.headers, content, url)
 
     async def _checked_address(self, host: str, port: int) -> str:
         addresses = [host] if _is_ip(host) else await self._resolve(host, port)

@@ -120,6 +120,10 @@ async def _send(ctx: Context, call: Call, request: Any, found: Found, download: 
         return await respond.send(ctx, request, upload, source, needed, download, f"user:{call.viewer.user_id}")
     except respond.FileMissing:
         raise not_found("This song's file is missing.") from None
+    except respond.RemoteUnavailable:
+        raise SubsonicError(GENERIC, "The remote server did not send this song.") from None
+    except respond.MediaRejected:
+        raise SubsonicError(GENERIC, "Media from this song's server are rejected here.") from None
     except (respond.TranscodeFailed, respond.TranscodesBusy) as e:
         if isinstance(request, EstimatedLength):
             request.withdraw()

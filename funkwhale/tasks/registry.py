@@ -22,6 +22,7 @@ TASK_MODULES: list[str] = [
     "funkwhale.activitypub.music_outbox",
     "funkwhale.activitypub.delivery",
     "funkwhale.activitypub.processing",
+    "funkwhale.music.playback.remote",
 ]
 
 DEFAULT_QUEUE = "default"

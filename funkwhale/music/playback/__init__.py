@@ -43,11 +43,13 @@ BITRATE_STEPS = (32, 48, 64, 96, 128, 160, 192, 256, 320)
 
 @dataclass(frozen=True)
 class Source:
-    """Where an upload's bytes are: `relative` is set for files under MEDIA_ROOT, None for in-place files."""
+    """Where an upload's bytes are: `relative` is set for files under MEDIA_ROOT, None for in-place files. A
+    remote upload not cached yet has `remote_url`, where its audio is fetched from into `path` (remote.py)."""
 
     path: Path
     relative: str | None
     extension: str
+    remote_url: str | None = None
 
     @property
     def mimetype(self) -> str:

@@ -96,6 +96,10 @@ class FileSender:
         self._stopped = True
         self.resumeProducing()
 
+    async def readable(self) -> int:
+        """How many bytes from `offset` may be read now (0: the end); a file that grows waits for some here."""
+        return self.remaining
+
     async def send(self) -> None:
         """Send the bytes; returns early if the client goes away. A file that shrank aborts the connection."""
         if not connected(self.request):
@@ -106,7 +110,10 @@ class FileSender:
                 await (self._resumed or succeed(None))
                 if self._stopped:
                     break
-                chunk = await run_io(_read_at, self.fh, self.offset, min(CHUNK, self.remaining))
+                readable = await self.readable()
+                if readable <= 0:
+                    break
+                chunk = await run_io(_read_at, self.fh, self.offset, min(CHUNK, self.remaining, readable))
                 if not chunk:
                     abort(self.request)
                     break

@@ -12,7 +12,7 @@ from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music import playback
-from funkwhale.music.playback import Source, Transcode, files, slots, transcode
+from funkwhale.music.playback import Source, Transcode, files, remote, slots, transcode
 from funkwhale.music.playback import store as playback_store
 from funkwhale.music.visibility import Viewer
 
@@ -22,7 +22,7 @@ class NothingPlayable(Exception):
 
 
 class NoLocalFile(Exception):
-    """The playable uploads are remote and not cached here."""
+    """The playable uploads have no file here and none can be fetched."""
 
 
 class FileMissing(Exception):
@@ -30,6 +30,8 @@ class FileMissing(Exception):
 
 
 TranscodeFailed = transcode.TranscodeFailed
+RemoteUnavailable = remote.RemoteUnavailable
+MediaRejected = remote.MediaRejected
 TranscodesBusy = slots.TranscodesBusy
 DOWNLOAD_DEDUPE_SECONDS = 6 * 3600
 
@@ -41,21 +43,38 @@ async def find(
     upload: uuid.UUID | None = None,
     to: str | None = None,
     max_bitrate: int | None = None,
+    signer_id: int | None = None,
 ) -> tuple[dict[str, Any], Source, Transcode | None]:
-    """The upload to play (by track uuid or id; only `upload` when given), its file, and the transcode the
-    request needs (None when transcoding is off). Records the play on the upload."""
-    uploads = await ctx.db.run(
-        playback_store.playable_uploads_txn, viewer, track, upload, desc="playback.uploads"
-    )
+    """The upload to play (by track uuid or id; only `upload` when given), its file (or, for a remote upload not
+    cached yet, where its audio comes from), and the transcode the request needs (None when transcoding is off).
+    `signer_id`: the remote actor who signed the request, who may play this server's own uploads in libraries
+    they may read (`viewer` is then anonymous). Records the play on the upload."""
+    if signer_id is None:
+        uploads = await ctx.db.run(playback_store.playable_uploads_txn, viewer, track, upload, desc="playback.uploads")
+    else:
+        uploads = await ctx.db.run(
+            playback_store.readable_uploads_txn, signer_id, track, upload, desc="playback.readable_uploads"
+        )
     if not uploads:
         raise NothingPlayable()
     if not await instance_settings.get(ctx, "music__transcoding_enabled"):
         to, max_bitrate = None, None
-    chosen = playback.choose(ctx.settings, uploads, to, max_bitrate)
+    chosen = playback.choose(ctx.settings, uploads, to, max_bitrate) or _remote(ctx, uploads, to, max_bitrate)
     if chosen is None:
         raise NoLocalFile()
     await ctx.db.run(playback_store.touch_upload_txn, chosen[0]["id"], desc="playback.touch")
     return chosen
+
+
+def _remote(
+    ctx: Context, uploads: list[dict[str, Any]], to: str | None, max_bitrate: int | None
+) -> tuple[dict[str, Any], Source, Transcode | None] | None:
+    """The first remote upload not cached yet, to fetch."""
+    for upload in uploads:
+        source = remote.remote_source(ctx.settings, upload)
+        if source is not None:
+            return upload, source, playback.plan(source, upload.get("bitrate"), to, max_bitrate)
+    return None
 
 
 async def count_download(ctx: Context, upload: dict[str, Any], listener: str) -> None:
@@ -98,7 +117,9 @@ async def send(
     listener: str,
 ) -> bytes:
     """Send the original (Range, or X-Accel-Redirect behind nginx), a cached transcode (likewise), or a live
-    transcode; `download` adds Content-Disposition with Funkwhale's file name. Returns the rest of the body.
+    transcode; the audio of a remote upload not cached yet as it arrives (a transcode of it once it has all
+    arrived: RemoteUnavailable or MediaRejected when it cannot be fetched); `download` adds Content-Disposition
+    with Funkwhale's file name. Returns the rest of the body.
     A live transcode takes one of `listener`'s transcode slots until ffmpeg ends or the client leaves:
     TranscodesBusy (before any header is set) when none is free."""
     nginx = ctx.settings.reverse_proxy == "nginx"
@@ -106,6 +127,11 @@ async def send(
     disposition = (
         playback.content_disposition(playback.download_filename(upload, extension)) if download else None
     )
+    if source.remote_url is not None:
+        if needed is None:
+            return await remote.play(ctx, request, upload, source, disposition)
+        await remote.fetch(ctx, upload)  # a transcode starts from the whole file
+        source = Source(source.path, source.relative, source.extension)
     if needed is None:
         location = _accel_location(ctx, source) if nginx else None
         if location is not None:
@@ -113,7 +139,10 @@ async def send(
         try:
             return await files.serve_file(request, source.path, source.mimetype, disposition)
         except OSError:
-            raise FileMissing() from None
+            refetch = None if request.startedWriting else remote.remote_source(ctx.settings, upload)
+            if refetch is None:
+                raise FileMissing() from None
+        return await remote.play(ctx, request, upload, refetch, disposition)  # its cached copy was pruned meanwhile
     mimetype = needed.output.mimetype
     cached = None
     if not needed.once:

@@ -1,10 +1,13 @@
-"""SQL for playback: the uploads a viewer may play, listen-token users, transcoded versions and their cache."""
+"""SQL for playback: the uploads a viewer (or a remote actor) may play, listen-token users, transcoded versions,
+the cached copies of remote audio, and their caches' pruning."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from funkwhale.activitypub import store as activitypub_store
 from funkwhale.db.params import PositionalParams
 from funkwhale.music.visibility import Viewer, playable_upload_condition
 
@@ -12,19 +15,53 @@ from funkwhale.music.visibility import Viewer, playable_upload_condition
 CANDIDATES = 20
 
 
+# A library of another server: its actor has no key here.
+REMOTE_LIBRARY = "EXISTS (SELECT 1 FROM actor la WHERE la.id = l.actor_id AND la.private_key IS NULL)"
+
+
 def playable_uploads_txn(
     txn: Any, viewer: Viewer, track: uuid.UUID | int, upload_uuid: uuid.UUID | None = None
 ) -> list[dict[str, Any]]:
     """The uploads of a track (by uuid or id) the viewer may play (only `upload_uuid` when given), those with
-    a local file first, newest first; each with the track, album and artist names a download filename needs."""
+    a local file first, newest first; each with the track, album and artist names a download filename needs,
+    and whether it is a remote upload (`remote`: its audio comes from its `source` URL until cached)."""
+    return _uploads_txn(
+        txn, track, upload_uuid, lambda params: playable_upload_condition(params, viewer, "u", "l")
+    )
+
+
+def readable_uploads_txn(
+    txn: Any, actor_id: int, track: uuid.UUID | int, upload_uuid: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    """The finished uploads of a track in this server's own libraries that actor `actor_id` (a remote actor who
+    signed the request) may read (activitypub.store.may_read_library_txn), as playable_uploads_txn lists them."""
+    uploads = _uploads_txn(
+        txn, track, upload_uuid, lambda _: f"u.import_status = 'finished' AND NOT {REMOTE_LIBRARY}"
+    )
+    allowed = {
+        library: activitypub_store.may_read_library_txn(txn, library, actor_id)
+        for library in {upload["library_id"] for upload in uploads}
+    }
+    return [upload for upload in uploads if allowed[upload["library_id"]]]
+
+
+def _uploads_txn(
+    txn: Any,
+    track: uuid.UUID | int,
+    upload_uuid: uuid.UUID | None,
+    condition: Callable[[PositionalParams], str],
+) -> list[dict[str, Any]]:
+    """The uploads of a track matching `condition` (built with the statement's positional parameters)."""
     params = PositionalParams()
     column = "t.id" if isinstance(track, int) else "t.uuid"
-    where = f"{column} = {params.bind(track)} AND {playable_upload_condition(params, viewer, 'u', 'l')}"
+    where = f"{column} = {params.bind(track)}"
+    where += f" AND {condition(params)}"
     if upload_uuid is not None:
         where += f" AND u.uuid = {params.bind(upload_uuid)}"
     txn.execute(
         f"""
-        SELECT u.id, u.uuid, u.audio_file, u.source, u.mimetype, u.bitrate, u.size, u.duration,
+        SELECT u.id, u.uuid, u.audio_file, u.source, u.mimetype, u.bitrate, u.size, u.duration, u.library_id,
+               {REMOTE_LIBRARY} AS remote,
                t.id AS track_id, t.title, al.title AS album_title, ar.name AS artist_name
         FROM track t
         JOIN upload u ON u.track_id = t.id
@@ -38,6 +75,62 @@ def playable_uploads_txn(
         params.params,
     )
     return txn.fetchall()
+
+
+def media_rejected_txn(txn: Any, upload_id: int, source_domain: str) -> bool:
+    """Whether an active instance policy rejects the media of a remote upload: one on its library's actor, its
+    domain, or the domain its audio comes from."""
+    txn.execute(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM upload u
+            JOIN library l ON l.id = u.library_id
+            JOIN actor a ON a.id = l.actor_id
+            JOIN instance_policy p ON p.target_actor_id = a.id OR p.target_domain IN (a.domain, %s)
+            WHERE u.id = %s AND p.is_active AND (p.reject_media OR p.block_all)
+        ) AS rejected
+        """,
+        (source_domain, upload_id),
+    )
+    return bool(txn.fetchone()["rejected"])
+
+
+def audio_file_txn(txn: Any, upload_id: int) -> str | None:
+    """An upload's file under MEDIA_ROOT (None while a remote upload is not cached)."""
+    txn.execute("SELECT audio_file FROM upload WHERE id = %s", (upload_id,))
+    row = txn.fetchone()
+    return row["audio_file"] if row else None
+
+
+def cache_remote_file_txn(txn: Any, upload_id: int, audio_file: str) -> None:
+    """Record the cached copy of a remote upload's audio (just accessed)."""
+    txn.execute("UPDATE upload SET audio_file = %s, accessed_date = now() WHERE id = %s", (audio_file, upload_id))
+
+
+def drop_stale_remote_files_txn(txn: Any, max_age_seconds: float, cache_prefix: str) -> list[str]:
+    """Forget the cached copies of remote uploads (files named under `cache_prefix`) not played for
+    `max_age_seconds`, and the transcodes of remote uploads not played for as long; their files (for the caller
+    to delete). The uploads' audio is fetched again on their next play."""
+    txn.execute(
+        f"""
+        WITH stale AS (
+            SELECT id, audio_file FROM upload
+            WHERE audio_file LIKE %(prefix)s
+              AND (accessed_date IS NULL OR accessed_date < now() - make_interval(secs => %(age)s))
+            FOR UPDATE SKIP LOCKED
+        ), cleared AS (
+            UPDATE upload u SET audio_file = NULL FROM stale WHERE u.id = stale.id RETURNING stale.audio_file
+        ), versions AS (
+            DELETE FROM upload_version v USING upload u, library l
+            WHERE v.upload_id = u.id AND l.id = u.library_id AND {REMOTE_LIBRARY}
+              AND v.accessed_date < now() - make_interval(secs => %(age)s)
+            RETURNING v.audio_file
+        )
+        SELECT audio_file FROM cleared UNION ALL SELECT audio_file FROM versions
+        """,
+        {"prefix": cache_prefix.replace("%", r"\%").replace("_", r"\_") + "/%", "age": max_age_seconds},
+    )
+    return [row["audio_file"] for row in txn.fetchall()]
 
 
 def token_user_txn(txn: Any, user_id: int) -> dict[str, Any] | None:
@@ -72,9 +165,7 @@ def use_version_txn(txn: Any, upload_id: int, mimetype: str, bitrate: int) -> di
     return txn.fetchone()
 
 
-def save_version_txn(
-    txn: Any, upload_id: int, mimetype: str, bitrate: int, audio_file: str, size: int
-) -> None:
+def save_version_txn(txn: Any, upload_id: int, mimetype: str, bitrate: int, audio_file: str, size: int) -> None:
     """Record a finished transcode; a concurrent one for the same key simply replaces it."""
     txn.execute(
         """

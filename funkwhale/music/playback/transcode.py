@@ -71,7 +71,8 @@ def _open_for_writing(path: Path) -> BinaryIO:
 
 
 class CacheFile:
-    """A temporary file written in order from the blocking-work pool, then renamed into place or removed."""
+    """A temporary file written in order from the blocking-work pool (each chunk flushed, so a reader of the
+    file sees it), then renamed into place or removed."""
 
     def __init__(self, path: Path, fh: BinaryIO, on_backlog: Callable[[], None]) -> None:
         self.path = path
@@ -93,8 +94,12 @@ class CacheFile:
         self._chain.addCallback(self._write_now, data)
         self._chain.addBoth(self._written, len(data))
 
-    def _write_now(self, _: None, data: bytes) -> Deferred[int]:
-        return Deferred.fromCoroutine(run_io(self._fh.write, data))
+    def _write_now(self, _: None, data: bytes) -> Deferred[None]:
+        return Deferred.fromCoroutine(run_io(self._write_all, data))
+
+    def _write_all(self, data: bytes) -> None:
+        self._fh.write(data)
+        self._fh.flush()
 
     def _written(self, result: Any, size: int) -> None:
         self.backlog -= size
@@ -242,8 +247,8 @@ async def stream(
         )  # fmt: skip
 
 
-def _remove_files(root: Path, names: list[str]) -> int:
-    """Delete cache files (and partial files older than a day); the number of files removed."""
+def remove_cache_files(root: Path, names: list[str], kind: str) -> int:
+    """Delete cache files (and the partial files under `kind` older than a day); the number of files removed."""
     removed = 0
     for name in names:
         try:
@@ -252,7 +257,7 @@ def _remove_files(root: Path, names: list[str]) -> int:
         except FileNotFoundError:
             pass
     cutoff = time.time() - PARTIAL_MAX_AGE
-    for partial in (root / storage.TRANSCODED).glob("*/*/*.part"):
+    for partial in (root / kind).glob("*/*/*.part"):
         try:
             if partial.stat().st_mtime < cutoff:
                 partial.unlink()
@@ -274,4 +279,4 @@ async def prune_transcode_cache(
     names = await ctx.db.run(
         playback_store.delete_stale_versions_txn, max_age_seconds, max_bytes, desc="playback.prune_cache"
     )
-    return await run_cpu(_remove_files, storage.media_root(ctx.settings), names)
+    return await run_cpu(remove_cache_files, storage.media_root(ctx.settings), names, storage.TRANSCODED)
