@@ -67,6 +67,10 @@ async def test_a_private_library_waits_for_its_owner(peers):
     inbox = (await alice.get("/api/v1/federation/inbox/")).json
     assert [item["activity"]["type"] for item in inbox["results"]] == ["Follow"]
     assert inbox["results"][0]["is_read"] is False
+    request = inbox["results"][0]["activity"]
+    assert request["object"]["type"] == "music.Library" and request["object"]["name"]
+    assert request["related_object"]["type"] == "federation.LibraryFollow"
+    assert request["related_object"]["approved"] is None and request["related_object"]["uuid"]
     assert await _follow_state(bob, follow["uuid"]) is None
 
     strangers = await peers.user(peers.a, "carol")

@@ -79,8 +79,12 @@ SELECT i.id, i.type AS item_type, i.is_read, act.uuid, act.fid, act.type, act.pa
        a.fid AS actor_fid, a.url AS actor_url, a.preferred_username AS actor_preferred_username,
        a.name AS actor_name, a.domain AS actor_domain, a.summary AS actor_summary, a.type AS actor_type,
        a.creation_date AS actor_creation_date, a.last_fetch_date AS actor_last_fetch_date,
-       a.manually_approves_followers AS actor_manually_approves_followers
+       a.manually_approves_followers AS actor_manually_approves_followers,
+       lf.uuid AS follow_uuid, lf.fid AS follow_fid, lf.approved AS follow_approved,
+       lf.creation_date AS follow_creation_date, l.uuid AS library_uuid, l.fid AS library_fid, l.name AS library_name
 FROM inbox_item i JOIN activity act ON act.id = i.activity_id JOIN actor a ON a.id = act.actor_id
+LEFT JOIN library_follow lf ON lf.fid = CASE WHEN act.type = 'Follow' THEN act.fid ELSE act.object_fid END
+LEFT JOIN library l ON l.id = lf.target_id
 """
 
 

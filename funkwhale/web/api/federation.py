@@ -20,8 +20,31 @@ from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, query_bool, read_body
 
 
+def _follow_refs(row: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The library follow an activity is about and its library, as Funkwhale's generic relations render them."""
+    if row["follow_uuid"] is None:
+        return None, None
+    follow = {
+        "type": "federation.LibraryFollow",
+        "uuid": row["follow_uuid"],
+        "fid": row["follow_fid"],
+        "approved": row["follow_approved"],
+        "creation_date": row["follow_creation_date"],
+    }
+    library = {
+        "type": "music.Library",
+        "uuid": row["library_uuid"],
+        "fid": row["library_fid"],
+        "name": row["library_name"],
+    }
+    return follow, library
+
+
 def inbox_item_json(row: dict[str, Any], local_domain: str) -> dict[str, Any]:
-    """Funkwhale's InboxItem with its Activity."""
+    """Funkwhale's InboxItem with its Activity: a Follow's `object` is the library and `related_object` the
+    follow; an Accept's or Reject's the other way round."""
+    follow, library = _follow_refs(row)
+    obj, related = (library, follow) if row["type"] == "Follow" else (follow, library)
     return {
         "id": row["id"],
         "type": row["item_type"],
@@ -31,9 +54,9 @@ def inbox_item_json(row: dict[str, Any], local_domain: str) -> dict[str, Any]:
             "fid": row["fid"],
             "actor": actor_json(row, local_domain),
             "payload": row["payload"],
-            "object": None,
+            "object": obj,
             "target": None,
-            "related_object": None,
+            "related_object": related,
             "creation_date": row["creation_date"],
             "type": row["type"],
         },
