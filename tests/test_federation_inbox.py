@@ -115,22 +115,17 @@ async def test_a_follow_is_processed_once_and_a_blocked_domain_is_refused(peers)
     follows = (await alice.get(f"/api/v1/libraries/{library['uuid']}/follows/")).json["results"]
     assert [f["approved"] for f in follows] == [True]
 
-    await run_sql(
-        peers.a,
-        "INSERT INTO instance_policy (target_actor_id, silence_notifications) "
-        "SELECT id, true FROM actor WHERE fid = %s",
-        (bob.fid,),
-    )
+    handle = f"bob@{remote_actors.domain_of(peers.b.base)}"  # alice, the first account, moderates A
+    policies = "/api/v1/manage/moderation/instance-policies/"
+    silence = {"target": {"type": "actor", "id": handle}, "silence_notifications": True}
+    assert (await alice.post(policies, json_body=silence)).code == 201
     silenced = bob.activity("Follow", library["fid"], cc=[f"{peers.a.base}/federation/actors/dave"])
     assert (await bob.post(silenced)).code == 202
     await eventually(lambda: processed(peers.a, silenced["id"]), what="the silenced actor's Follow")
     assert (await dave.get("/api/v1/federation/inbox/")).json["count"] == 1, "a silenced actor notifies nobody"
 
-    await run_sql(
-        peers.a,
-        "INSERT INTO instance_policy (target_domain, block_all) VALUES (%s, true)",
-        (remote_actors.domain_of(peers.b.base),),
-    )
+    block = {"target": {"type": "domain", "id": remote_actors.domain_of(peers.b.base)}, "block_all": True}
+    assert (await alice.post(policies, json_body=block)).code == 201
     blocked = await bob.post(bob.activity("Follow", library["fid"]))
     assert blocked.code == 403 and blocked.json["code"] == "blocked"
 

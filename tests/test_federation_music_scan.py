@@ -101,6 +101,12 @@ async def test_fetches_refuse_what_is_not_a_remote_library(peers):
     ):
         resp = await bob.post("/api/v1/federation/libraries/fetch/", json_body={"fid": target})
         assert resp.code == 400 and why in resp.json["fid"][0], (target, resp)
+    domain = peers.a.base.split("://")[1]  # bob, B's first account, moderates B
+    block = {"target": {"type": "domain", "id": domain}, "block_all": True}
+    assert (await bob.post("/api/v1/manage/moderation/instance-policies/", json_body=block)).code == 201
+    blocked = await bob.post("/api/v1/federation/libraries/fetch/",
+                             json_body={"fid": f"{peers.a.base}/federation/music/libraries/x"})  # fmt: skip
+    assert blocked.code == 400 and "blocked" in blocked.json["fid"][0], blocked
     fetch = await bob.post("/api/v1/federation/fetches/", json_body={"object": f"{peers.a.base}/federation/actors/x"})
     assert fetch.code == 201 and fetch.json["status"] == "errored", fetch
     again = await bob.get(f"/api/v1/federation/fetches/{fetch.json['id']}/")

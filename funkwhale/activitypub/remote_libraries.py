@@ -9,7 +9,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from funkwhale.activitypub import actors, ingest, remote_actors, remote_libraries_store
+from funkwhale.activitypub import actors, ingest, policy, remote_actors, remote_libraries_store
 from funkwhale.activitypub.fetch import Fetcher, FetchError
 from funkwhale.context import Context
 from funkwhale.errors import Invalid
@@ -71,6 +71,8 @@ async def _libraries_of(ctx: Context, target: str) -> tuple[str, int]:
         target = await resolve_handle(ctx, target)
     if remote_actors.is_local(ctx, target):
         raise _refuse("This is a local object: find it in the library instead.")
+    if (await policy.policy_for(ctx, {"domain": remote_actors.domain_of(target), "fid": target})).block_all:
+        raise _refuse(f"{remote_actors.domain_of(target)} is blocked on this server.")
     fetcher, signer = await _fetcher(ctx)
     doc = await fetcher.get_object(target, signer=signer)
     if doc.get("type") == "Library":

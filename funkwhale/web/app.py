@@ -28,6 +28,7 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/federation/follows", "funkwhale.web.api.follows:FollowsApi"),
     ("api/v1/federation/inbox", "funkwhale.web.api.federation:InboxApi"),
     ("api/v1/federation/domains", "funkwhale.web.api.federation:DomainsApi"),
+    ("api/v1/manage/moderation/instance-policies", "funkwhale.web.api.instance_policies:InstancePoliciesApi"),
     ("api/v1/federation/actors", "funkwhale.web.api.federation:FederationActorsApi"),
     ("api/v1/users", "funkwhale.web.api.users:UsersApi"),
     ("api/v1/auth", "funkwhale.web.api.auth:AuthApi"),
