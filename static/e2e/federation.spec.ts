@@ -72,8 +72,11 @@ test.describe("phone-sized", () => {
 
   test("the follow screen is reached from the menu and fits the screen", async ({ page }) => {
     await page.goto("/");
+    await expect(page.getByText("What would you like to hear?")).toBeVisible(); // the app settled: a route change closes the drawer
     await page.getByRole("button", { name: "Menu" }).click();
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Follow a library" }).click();
+    const follow = page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Follow a library" });
+    await expect(follow).toBeVisible();
+    await follow.click();
     await page.getByLabel("Library link or account").fill("ftp://music.example/library");
     await page.getByRole("button", { name: "Look up" }).click();
     await expect(page.getByRole("alert")).toContainText("Only web links");
