@@ -86,8 +86,8 @@ def dist(tmp_path):
 
 @pytest_twisted.async_yield_fixture
 async def nginx_site(db_conn, settings, dist, tmp_path):
-    """The daemon (web role, FUNKWHALE_REVERSE_PROXY=nginx, login limit 3, metrics behind a token) behind a real nginx running the
-    shipped configuration: (a client of nginx, the daemon's settings)."""
+    """The daemon (web role, FUNKWHALE_REVERSE_PROXY=nginx, login limit 3, metrics behind a token) behind a real
+    nginx running the shipped configuration: (a client of nginx, the daemon's settings)."""
     music = Path(settings.data_dir) / "music"
     music.mkdir(parents=True, exist_ok=True)
     behind = dataclasses.replace(
