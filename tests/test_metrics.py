@@ -92,7 +92,11 @@ async def test_requests_are_counted_by_route_template(metered):
     assert (await client.get("/api/v1/instance/nodeinfo/2.0/")).code == 200
     assert (await client.get("/api/v1/tracks/987654321/")).code in (401, 404)
     status = str((await client.get("/api/v1/tracks/987654321/")).code)
+    for path in ("/rest/ping.view", "/rest/ping", "/api/subsonic/rest/ping", "/rest/no-such-method-42"):
+        assert (await client.get(path)).code == 200
     after = await scrape(client)
+    subsonic = {r for (n, ls) in after if n == "funkwhale_http_requests_total" for k, r in ls if "rest/" in r}
+    assert subsonic == {"/rest/ping", "/api/subsonic/rest/ping", "/rest/<method>"}
     nodeinfo = {"route": "/api/v1/instance/nodeinfo/2.0/", "method": "GET", "status": "200"}
     assert value(after, "funkwhale_http_requests_total", **nodeinfo) == 1 + value(
         before, "funkwhale_http_requests_total", **nodeinfo

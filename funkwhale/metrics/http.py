@@ -37,6 +37,11 @@ def route_label(request: Any) -> str:
     return f"/{area}{rule.rule}"
 
 
+def name_route(request: Any, name: str) -> None:
+    """Label `request` `/<area>/<name>` rather than its rule's template (Subsonic's methods, a known set)."""
+    request.route = f"/{getattr(request, 'route_area', '')}/{name}"
+
+
 def method_label(request: Any) -> str:
     method = (request.method or b"").decode("latin-1")
     return method if method in METHODS else "other"
