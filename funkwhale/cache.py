@@ -5,8 +5,8 @@ A cached value is stored under a key that embeds the generations of what it was 
 data (`user_scope(id)`: their stars, ratings, content filters). Code that changes one of these calls
 `invalidate(ctx, scope)` once its transaction committed: the generation goes up (INCR), the next read misses and
 computes afresh from PostgreSQL, and entries of older generations are never read again (they expire by TTL).
-Reading the generations and the value is one round trip (a Lua script). Hits and misses are counted per cache
-name in this process (`stats`).
+Reading the generations and the value is one round trip (a Lua script), which also counts the hit or miss in
+Redis for the whole instance (`metrics.counters.CACHE`, read by /metrics); `stats` counts them in this process.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from funkwhale.context import Context
+from funkwhale.metrics import counters
 
 T = TypeVar("T")
 
@@ -24,12 +25,15 @@ CATALOG = "catalog"
 PREFS = "prefs"
 _PREFIX = "fw:cache:"
 
-# KEYS: the generation counters; ARGV[1]: the key's name. Returns the full key (name + generations) and its value.
+# KEYS: the generation counters, then the hit/miss counters; ARGV[1]: the key's name, ARGV[2]: the cache's name.
+# Returns the full key (name + generations) and its value.
 _READ = """
 local gens = {}
-for i, key in ipairs(KEYS) do gens[i] = redis.call('GET', key) or '0' end
+for i = 1, #KEYS - 1 do gens[i] = redis.call('GET', KEYS[i]) or '0' end
 local full = ARGV[1] .. '@' .. table.concat(gens, '.')
-return {full, redis.call('GET', full)}
+local value = redis.call('GET', full)
+redis.call('HINCRBY', KEYS[#KEYS], ARGV[2] .. (value and '|hit' or '|miss'), 1)
+return {full, value}
 """
 
 stats: Counter[str] = Counter()
@@ -53,7 +57,8 @@ async def cached(
 ) -> T:
     """The value of `name`/`key` computed by `compute()` (JSON-serialisable), from the cache while none of the
     scopes in `depends` changed (and for at most `ttl` seconds)."""
-    full, raw = await ctx.redis.cmd.eval(_READ, [_generation_key(s) for s in depends], [f"{_PREFIX}{name}:{key}"])
+    keys = [*(_generation_key(s) for s in depends), counters.CACHE]
+    full, raw = await ctx.redis.cmd.eval(_READ, keys, [f"{_PREFIX}{name}:{key}", name])
     if raw is not None:
         stats[f"{name}.hit"] += 1
         return json.loads(raw)

@@ -184,6 +184,17 @@ class Settings:
         max(4, 2 * (os.cpu_count() or 1)),
         help="live ffmpeg transcodes per web process (default: 2 x CPU cores, at least 4)",
     )
+    metrics: bool = _setting(
+        _boolean, False, help="serve /metrics (Prometheus' text format); needs METRICS_TOKEN or METRICS_LISTEN"
+    )
+    metrics_token: str | None = _setting(
+        _optional_text, None, help="Bearer token /metrics asks for (at least 16 characters); on the web listener, "
+        "/metrics is served only with a token"
+    )
+    metrics_listen: str | None = _setting(
+        _optional_text, None, help="strports description of a listener that serves only /metrics (e.g. "
+        "tcp:9090:interface=127.0.0.1); the token is asked there too when set"
+    )
     shutdown_timeout: int = _setting(_positive_int, 10, help="seconds to drain running tasks at shutdown")
     umask: int = _setting(
         _umask, 0o077, help="umask of the daemon and the CLI (octal): 077 private, 027 to let nginx's group read media"
@@ -270,6 +281,7 @@ def load_settings(
         values["worker_processes"] = default_worker_processes(values.get("role", "all"))
     settings = Settings(**values)
     _check_listen(settings.listen)
+    _check_metrics(settings)
     return dataclasses.replace(settings, data_dir=str(Path(settings.data_dir).expanduser().resolve()))
 
 
@@ -300,14 +312,27 @@ def to_environ(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _check_listen(listen: str) -> None:
+def _check_listen(listen: str, name: str = "FUNKWHALE_LISTEN") -> None:
     from twisted.internet import reactor
     from twisted.internet.endpoints import serverFromString
 
     try:
         serverFromString(reactor, listen)
     except (ValueError, TypeError, KeyError) as e:
-        raise ConfigError(f"FUNKWHALE_LISTEN {listen!r} is not a valid endpoint description: {e}") from None
+        raise ConfigError(f"{name} {listen!r} is not a valid endpoint description: {e}") from None
+
+
+MIN_METRICS_TOKEN = 16
+
+
+def _check_metrics(settings: Settings) -> None:
+    """Metrics are never public: on, they need a token or a listener of their own."""
+    if settings.metrics_listen:
+        _check_listen(settings.metrics_listen, "FUNKWHALE_METRICS_LISTEN")
+    if settings.metrics_token is not None and len(settings.metrics_token) < MIN_METRICS_TOKEN:
+        raise ConfigError(f"FUNKWHALE_METRICS_TOKEN must have at least {MIN_METRICS_TOKEN} characters")
+    if settings.metrics and not (settings.metrics_token or settings.metrics_listen):
+        raise ConfigError("FUNKWHALE_METRICS needs FUNKWHALE_METRICS_TOKEN or FUNKWHALE_METRICS_LISTEN")
 
 
 def ensure_secret_key(settings: Settings) -> Settings:

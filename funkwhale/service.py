@@ -102,6 +102,9 @@ class WebServer(Service):
 
     def startService(self) -> None:
         super().startService()
+        if self.name == "metrics":
+            log.info("metrics: serving /metrics on {address}", address=self.port.getHost())
+            return
         host = self.port.getHost()
         address = getattr(host, "host", "") or "127.0.0.1"
         address = "127.0.0.1" if address in ("0.0.0.0", "::") else address
@@ -121,6 +124,24 @@ class WebServer(Service):
         await self.site.drain(self.grace, self.clock)
 
 
+def bind_now(listen: str) -> Callable[[Any], IListeningPort]:
+    """`bind(site)` listens on the strports description `listen` at once, or raises ConfigError."""
+    from twisted.internet.endpoints import serverFromString
+
+    from funkwhale.config import ConfigError
+
+    def bind(site: Any) -> IListeningPort:
+        result: list[Any] = []
+        serverFromString(global_reactor, listen).listen(site).addBoth(result.append)
+        if not result:
+            raise ConfigError(f"cannot listen on {listen}: the endpoint did not bind at once")
+        if hasattr(result[0], "getErrorMessage"):
+            raise ConfigError(f"cannot listen on {listen}: {result[0].getErrorMessage()}")
+        return result[0]
+
+    return bind
+
+
 def make_service(
     settings: Settings,
     bind: Callable[[Any], IListeningPort] | None = None,
@@ -129,15 +150,18 @@ def make_service(
 ) -> tuple[Ordered, Context]:
     """Build the tree for `settings.role`.
 
-    `bind(site)` binds the web listener at once, so a taken port is reported before anything runs;
-    `first` are services to start before all others and stop after them (the embedded servers).
+    `bind(site)` binds the web listener at once, so a taken port is reported before anything runs (so is
+    FUNKWHALE_METRICS_LISTEN's); `first` are services to start before all others and stop after them (the
+    embedded servers).
     """
     from funkwhale.activitypub.actors import ServiceActorSetup
     from funkwhale.jobs import housekeeping_jobs
+    from funkwhale.metrics.http import RequestMetrics
     from funkwhale.tasks.pool import WorkerPool
     from funkwhale.tasks.scheduler import Scheduler, default_jobs
     from funkwhale.tasks.worker import Worker
     from funkwhale.web.app import make_site
+    from funkwhale.web.metrics import metrics_site
 
     assert settings.database_url and settings.redis_url, "embedded servers must be started first"
     threads.configure(settings)
@@ -158,6 +182,12 @@ def make_service(
         Scheduler(ctx, [*default_jobs(ctx), *housekeeping_jobs(ctx)]).setServiceParent(top)
     if settings.role in ("all", "web"):
         assert bind is not None, "the web role needs a listener"
-        site = make_site(ctx)
+        metrics = RequestMetrics() if settings.metrics else None
+        site = make_site(ctx, metrics)
+        if metrics is not None and settings.metrics_listen:
+            scrape = metrics_site(ctx, metrics)
+            metrics_server = WebServer(bind_now(settings.metrics_listen)(scrape), scrape, clock)
+            metrics_server.name = "metrics"
+            metrics_server.setServiceParent(top)
         WebServer(bind(site), site, clock).setServiceParent(top)
     return top, ctx

@@ -44,24 +44,6 @@ class EmbeddedService(Service):
         return d
 
 
-def _bind(listen: str) -> Any:
-    from twisted.internet import reactor
-    from twisted.internet.endpoints import serverFromString
-
-    from funkwhale.config import ConfigError
-
-    def bind(site: Any) -> Any:
-        result: list[Any] = []
-        serverFromString(reactor, listen).listen(site).addBoth(result.append)
-        if not result:
-            raise ConfigError(f"cannot listen on {listen}: the endpoint did not bind at once")
-        if hasattr(result[0], "getErrorMessage"):
-            raise ConfigError(f"cannot listen on {listen}: {result[0].getErrorMessage()}")
-        return result[0]
-
-    return bind
-
-
 def makeService(options: Options) -> IService:
     from twisted.internet import reactor
 
@@ -69,7 +51,7 @@ def makeService(options: Options) -> IService:
     from funkwhale.config import ConfigError, ensure_secret_key, load_settings, record_public_address
     from funkwhale.db.schema import DatabaseUnreachable, SchemaOutdated
     from funkwhale.embedded import EmbeddedError
-    from funkwhale.service import exit_status, make_service
+    from funkwhale.service import bind_now, exit_status, make_service
     from funkwhale.shutdown import HARD_DEADLINE, exit_if_stuck, flush_and_exit
     from funkwhale.startup import prepare
     from funkwhale.tasks.pool import follow_supervisor
@@ -85,7 +67,7 @@ def makeService(options: Options) -> IService:
         settings, servers, lock = prepare(settings, daemon=True)
         record_public_address(settings)
         first = [EmbeddedService(servers, lock)] if servers is not None else []
-        top, _ = make_service(settings, bind=_bind(settings.listen), first=first)
+        top, _ = make_service(settings, bind=bind_now(settings.listen), first=first)
         top.log_observer = logs.make_observer(settings.log_format, settings.log_level)
     except (ConfigError, SchemaOutdated, DatabaseUnreachable, EmbeddedError) as e:
         if servers is not None:

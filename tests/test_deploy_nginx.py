@@ -25,6 +25,7 @@ from .playback_helpers import add_playable, owner_with_library, session
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
+METRICS_TOKEN = "metrics-token-0123456789"
 INDEX = b"<!doctype html><html><body><div id=app></div><script src=/assets/app-1a2b.js></script></body></html>"
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="no nginx binary (CI installs Debian's)")
@@ -85,8 +86,8 @@ def dist(tmp_path):
 
 @pytest_twisted.async_yield_fixture
 async def nginx_site(db_conn, settings, dist, tmp_path):
-    """The daemon (web role, FUNKWHALE_REVERSE_PROXY=nginx, login limit 3) behind a real nginx running the
-    shipped configuration: (a client of nginx, the daemon's settings)."""
+    """The daemon (web role, FUNKWHALE_REVERSE_PROXY=nginx, login limit 3, metrics behind a token) behind a real
+    nginx running the shipped configuration: (a client of nginx, the daemon's settings)."""
     music = Path(settings.data_dir) / "music"
     music.mkdir(parents=True, exist_ok=True)
     behind = dataclasses.replace(
@@ -96,6 +97,8 @@ async def nginx_site(db_conn, settings, dist, tmp_path):
         music_directories=(str(music),),
         static_root=str(dist),
         login_rate_limit=3,
+        metrics=True,
+        metrics_token=METRICS_TOKEN,
     )
     running = await start_server(behind)
     port, work = free_port(), tmp_path / "nginx"
@@ -148,3 +151,12 @@ async def test_behind_nginx_the_login_limit_keys_on_the_address_nginx_saw(nginx_
     assert codes == [400, 400, 400, 429]
     ident = (await client.get("/api/v1/rate-limit/", headers={"X-Forwarded-For": "192.0.2.1"})).json["ident"]
     assert ident == {"type": "anonymous", "id": "127.0.0.1"}  # where this test's connection comes from
+
+
+@pytest_twisted.ensureDeferred
+async def test_nginx_does_not_pass_the_metrics_on(nginx_site):
+    """The daemon serves /metrics to the token; through nginx nobody gets them, token or not."""
+    client, _settings = nginx_site
+    for path in ("/metrics", "/metrics?x=1"):
+        resp = await client.get(path, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert resp.code == 404 and b"funkwhale_" not in resp.body, (path, resp)

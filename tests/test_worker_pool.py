@@ -237,6 +237,44 @@ def test_a_killed_worker_process_is_replaced_and_its_task_runs_again(scratch, da
     assert not any(alive(pid) for pid in children)
 
 
+def scrape(base: str, token: str) -> dict[tuple[str, tuple], float]:
+    """The daemon's /metrics, parsed by prometheus_client: {(name, sorted labels): value}."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        text = resp.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_the_web_process_reports_the_tasks_its_worker_processes_ran(scratch, daemons, hold):
+    """Worker processes are children with registries of their own: their runs reach /metrics through Redis."""
+    marks, env = hold
+    token = "metrics-token-0123456789"
+    settings = {"FUNKWHALE_METRICS": "true", "FUNKWHALE_METRICS_TOKEN": token}
+    daemon = Daemon(scratch / "data", env=clean_env(**env, **settings, FUNKWHALE_WORKER_PROCESSES="2"))
+    daemons.append(daemon)
+    daemon.wait_ready()
+    wait_for(lambda: len(workers_of(daemon)) == 2, "two worker processes")
+    enqueue_holds(embedded(scratch / "data"), marks, 3)
+    wait_for(lambda: len(list(marks.glob("start-*"))) == 3, "the tasks to start")
+    (marks / "release").touch()
+    runs = ("funkwhale_tasks_total", (("outcome", "success"), ("task", "test.hold")))
+    wait_for(lambda: scrape(daemon.base, token).get(runs) == 3, "the three runs in the web process's /metrics")
+    samples = scrape(daemon.base, token)
+    assert samples[("funkwhale_task_duration_seconds_count", (("task", "test.hold"),))] == 3
+    processes = ("funkwhale_worker_processes", ())  # both children's consumers, once both have started
+    wait_for(lambda: scrape(daemon.base, token).get(processes) == 2, "two worker processes in /metrics")
+    assert samples[("funkwhale_queue_messages", (("queue", "default"), ("state", "ready")))] == 0
+    assert daemon.stop() == -signal.SIGTERM
+
+
 def test_worker_processes_default_by_role_and_are_checked():
     assert load_settings({}).worker_processes == (1, 2)
     assert load_settings({"FUNKWHALE_ROLE": "worker"}).worker_processes == (1, max(1, os.cpu_count() or 1))

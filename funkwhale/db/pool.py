@@ -89,6 +89,13 @@ class Database(Service):
                 setattr(pool, trigger, None)
         return in_daemon_thread("database-close", pool.finalClose)
 
+    def usage(self) -> tuple[int, int, int]:
+        """(connections the pool may open, transactions running, transactions waiting for a connection)."""
+        if self.pool is None:
+            return self.size, 0, 0
+        threads = self.pool.threadpool
+        return self.size, len(threads.working), threads.q.qsize()
+
     async def run(self, fn: Callable[..., T], *args: Any, desc: str, retry: bool = False) -> T:
         """Run `fn(txn, *args)` in a transaction.
 

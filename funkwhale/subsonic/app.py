@@ -16,6 +16,7 @@ from twisted.logger import Logger
 
 from funkwhale.context import Context
 from funkwhale.errors import Invalid
+from funkwhale.metrics.http import name_route
 from funkwhale.subsonic import errors
 from funkwhale.subsonic.auth import authenticate, check_enabled
 from funkwhale.subsonic.errors import SubsonicError
@@ -82,6 +83,7 @@ class SubsonicApp:
         found = ENDPOINTS.get(method)
         if found is None:
             raise SubsonicError(errors.NOT_FOUND, f"Unknown Subsonic method: {method}")
+        name_route(request, method)  # a known method: its own route in the request metrics
         principal = None
         if found.public:
             await check_enabled(self.ctx)

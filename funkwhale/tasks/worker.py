@@ -21,6 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from funkwhale.context import Context
+from funkwhale.metrics import counters
 from funkwhale.tasks import registry, store
 from funkwhale.tasks.queue import (
     CONSUMERS,
@@ -111,6 +112,7 @@ class Consumer:
         if message.task_id and not await self.ctx.db.run(store.start_task_txn, message.task_id, desc="tasks.start"):
             await self.ctx.redis.cmd.lrem(self.proc, 1, raw)  # done, dead or forgotten already: a duplicate
             return
+        started = self.ctx.clock.seconds()
         try:
             definition = registry.lookup(message.task)
             call = Deferred.fromCoroutine(definition.fn(self.ctx, *message.args))
@@ -119,18 +121,19 @@ class Consumer:
         except Exception as e:
             if isinstance(e, CancelledError) and not self.running:
                 raise  # shutdown deadline: the worker gives the message back
-            await self._failed(raw, message, Failure())
+            await self._failed(raw, message, Failure(), started)
         else:
             if message.task_id:
                 await self.ctx.db.run(store.finish_task_txn, message.task_id, desc="tasks.finish")
             await self.ctx.redis.cmd.lrem(self.proc, 1, raw)
+            await self._count(message.task, "success", started)
 
-    async def _failed(self, raw: str, message: Message, failure: Failure) -> None:
+    async def _failed(self, raw: str, message: Message, failure: Failure, started: float) -> None:
         try:
             definition = registry.lookup(message.task)
-            max_retries, timeout = definition.max_retries, definition.timeout
+            max_retries, timeout, name = definition.max_retries, definition.timeout, message.task
         except registry.UnknownTask:
-            max_retries, timeout = registry.DEFAULT_MAX_RETRIES, None
+            max_retries, timeout, name = registry.DEFAULT_MAX_RETRIES, None, "unknown"
         attempt = message.attempt + 1
         delay = None if attempt > max_retries else backoff(attempt, self.backoff_base)
         log.failure(
@@ -146,6 +149,16 @@ class Consumer:
                 store.fail_task_txn, message.task_id, _describe(failure, timeout), delay, desc="tasks.fail"
             )
         await retry_or_bury(self.ctx, self.queue, self.id, raw, message.retried().encode(), delay)
+        await self._count(name, "dead" if delay is None else "retry", started)
+
+    async def _count(self, task: str, outcome: str, started: float) -> None:
+        """Add this run to the instance's task metrics (in Redis: see metrics.counters), when metrics are on."""
+        if not self.ctx.settings.metrics:
+            return
+        try:
+            await counters.record_task(self.ctx, task, outcome, self.ctx.clock.seconds() - started)
+        except Exception:
+            log.failure("counting a run of task {task} failed", task=task)
 
     def interrupt(self) -> None:
         """Stop waiting for a message now (closing the blocking connection ends BRPOPLPUSH)."""

@@ -9,8 +9,10 @@ from twisted.web.resource import Resource
 
 from funkwhale import storage
 from funkwhale.context import Context
+from funkwhale.metrics.http import RequestMetrics
 from funkwhale.web import spa
 from funkwhale.web.auth import Auth
+from funkwhale.web.metrics import MetricsPage
 from funkwhale.web.site import FunkwhaleSite
 from funkwhale.web.upload_gate import UploadGate
 
@@ -75,13 +77,15 @@ class _Area(Resource):
 
     isLeaf = True
 
-    def __init__(self, area: Resource) -> None:
+    def __init__(self, area: Resource, path: str) -> None:
         super().__init__()
         self.area = area
+        self.path = path
 
     def render(self, request: Any) -> Any:
         if not all(_readable(segment) for segment in request.postpath):  # prepath: our own names
             return _NotFound().render(request)
+        request.route_area = self.path  # the metrics' route label (metrics.http.route_label)
         return self.area.render(request)
 
 
@@ -117,13 +121,17 @@ def make_root(ctx: Context, auth: Auth) -> Resource:
         node: Resource = root
         for name in parents:
             node = _child(node, name)
-        node.putChild(leaf, _Area(area.app.resource()))
+        node.putChild(leaf, _Area(area.app.resource(), path))
     return root
 
 
-def make_site(ctx: Context) -> FunkwhaleSite:
+def make_site(ctx: Context, metrics: RequestMetrics | None = None) -> FunkwhaleSite:
+    """The web listener's site; `metrics` (FUNKWHALE_METRICS on) counts its requests and serves /metrics."""
     auth = Auth(ctx)
-    site = FunkwhaleSite(make_root(ctx, auth), upload_max_body=ctx.settings.upload_max_size)
+    root = make_root(ctx, auth)
+    root.putChild(b"metrics", MetricsPage(ctx, metrics, ctx.settings.metrics_token, need_token=True))
+    site = FunkwhaleSite(root, upload_max_body=ctx.settings.upload_max_size)
+    site.metrics = metrics
     site.displayTracebacks = False
     site.noisy = False
     site.secure_cookies = ctx.settings.protocol == "https"

@@ -260,6 +260,7 @@ class FunkwhaleSite(Site):
     body_timeout: float = 30  # FUNKWHALE_BODY_TIMEOUT
     body_min_rate: int = 1024  # FUNKWHALE_BODY_MIN_RATE
     settings: Settings  # set by make_site; the access log's client address depends on the proxy settings
+    metrics: Any = None  # metrics.http.RequestMetrics when FUNKWHALE_METRICS is on: counts each logged request
 
     def __init__(self, resource: Any, max_body: int = DEFAULT_MAX_BODY, upload_max_body: int | None = None,
                  **kwargs: Any) -> None:
@@ -287,7 +288,10 @@ class FunkwhaleSite(Site):
         from funkwhale.logs import log_access
 
         received = getattr(request, "received_at", None)
-        log_access(request, None if received is None else self.reactor.seconds() - received, self.settings)
+        duration = None if received is None else self.reactor.seconds() - received
+        log_access(request, duration, self.settings)
+        if self.metrics is not None:
+            self.metrics.observe(request, duration)
 
     def finished(self, request: Any) -> None:
         self.in_flight.discard(request)

@@ -48,12 +48,14 @@ class TranscodeSlots:
         self.per_listener = per_listener
         self.total = total
         self.running: Counter[str] = Counter()
+        self.started = 0  # transcodes started since the process began (metrics)
 
     def acquire(self, listener: str) -> Slot:
         """A slot for one more transcode of `listener`; TranscodesBusy when a cap is reached."""
         if self.running[listener] >= self.per_listener or self.running.total() >= self.total:
             raise TranscodesBusy(listener)
         self.running[listener] += 1
+        self.started += 1
         return Slot(self, listener)
 
     def _release(self, listener: str) -> None:
