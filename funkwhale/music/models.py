@@ -15,6 +15,10 @@ CORRUPT_FILE = "corrupt_file"
 QUOTA_EXCEEDED = "quota_exceeded"
 FILE_NOT_FOUND = "file_not_found"
 ALREADY_IMPORTED = "already_imported_in_owned_libraries"
+IMPORT_ERROR_CODES = (
+    INVALID_METADATA, UNKNOWN_ERROR, TRACK_UUID_NOT_FOUND, UNSUPPORTED_FORMAT, EMPTY_FILE, CORRUPT_FILE,
+    QUOTA_EXCEEDED, FILE_NOT_FOUND, ALREADY_IMPORTED,
+)  # fmt: skip
 
 
 class MetadataError(Exception):

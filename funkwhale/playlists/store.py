@@ -24,6 +24,7 @@ class Listing:
 
     viewer: Viewer
     user: int | None = None
+    mine: bool = False  # scope=me: only the viewer's own (none for an anonymous viewer)
     q: str = ""
     playable: bool | None = None
     ordering: tuple[str, ...] = ()
@@ -71,6 +72,8 @@ def list_txn(txn: Any, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
     where = [_visible(sql)]
     if listing.user is not None:
         where.append(f"pls.user_id = {sql.bind(listing.user, 'user')}")
+    if listing.mine:
+        where.append(f"pls.user_id = {sql.bind(listing.viewer.user_id, 'mine')}")
     if listing.q:
         like = "%" + listing.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(f"lower(pls.name) LIKE {sql.bind(like, 'q')}")

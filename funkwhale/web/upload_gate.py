@@ -53,7 +53,7 @@ class UploadGate:
             return None
         limit = await quota.remaining_bytes(self.ctx, user_id) + FORM_OVERHEAD
         if length is not None and length > limit:
-            raise ApiError(413, "This upload would exceed your quota.", "upload_quota_reached")
+            raise ApiError(413, "This upload would exceed your quota.", quota.QUOTA_REACHED)
         return limit
 
     def _release(self, user_id: int) -> None:

@@ -28,7 +28,8 @@ async function csrfHeader(api: APIRequestContext): Promise<Record<string, string
   return token ? { "X-CSRFToken": token } : {};
 }
 
-async function post(api: APIRequestContext, path: string, body: Parameters<APIRequestContext["post"]>[1]) {
+/** POST /api/v1/<path> with the context's CSRF token; fails the test unless it succeeds; the JSON answer. */
+export async function post(api: APIRequestContext, path: string, body: Parameters<APIRequestContext["post"]>[1]) {
   const answer = await api.post(`/api/v1/${path}`, { ...body, headers: await csrfHeader(api) });
   expect(answer.ok(), `POST ${path}: ${answer.status()} ${await answer.text()}`).toBe(true);
   return answer.json().catch(() => null);
@@ -53,9 +54,21 @@ async function upload(api: APIRequestContext, library: string, path: string): Pr
     .toBe("finished");
 }
 
+const NOBODY: StorageState = { cookies: [], origins: [] };
+
+/** An API client with no cookies (inside a test, a new context would otherwise carry the test's session). */
+export function anonymousApi(baseURL: string): Promise<APIRequestContext> {
+  return request.newContext({ baseURL, storageState: NOBODY });
+}
+
+/** An API client logged in as `listener` (dispose it after use). */
+export function apiAs(baseURL: string, listener: Listener): Promise<APIRequestContext> {
+  return request.newContext({ baseURL, storageState: listener.state });
+}
+
 /** Sign up a new listener, log in, and upload `files` into a private library (“My music”). */
 export async function newListener(baseURL: string, files: string[] = []): Promise<Listener> {
-  const api = await request.newContext({ baseURL });
+  const api = await anonymousApi(baseURL);
   try {
     await api.get("/api/v1/instance/nodeinfo/2.0/"); // the csrftoken cookie
     const username = uniqueName("listener");
@@ -65,7 +78,12 @@ export async function newListener(baseURL: string, files: string[] = []): Promis
     await post(api, "users/login/", { form: { username, password: PASSWORD } });
     if (files.length) {
       const library = await post(api, "libraries/", { data: { name: "My music", privacy_level: "me", description: "" } });
-      await Promise.all(files.map((file) => upload(api, library.uuid, file)));
+      // Three at a time: the server refuses more concurrent uploads per user (FUNKWHALE_UPLOAD_MAX_CONCURRENT_PER_USER).
+      const waiting = [...files];
+      const lane = async () => {
+        for (let file = waiting.shift(); file; file = waiting.shift()) await upload(api, library.uuid, file);
+      };
+      await Promise.all([lane(), lane(), lane()]);
     }
     return { username, password: PASSWORD, state: await api.storageState() };
   } finally {

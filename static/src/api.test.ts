@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { messageFrom, sameOrigin, withQuery } from "./api";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { allPages, messageFrom, sameOrigin, withQuery } from "./api";
+import { MAX_PAGE_SIZE, QUOTA_REACHED } from "./generated/server";
 import { ago, bytes, duration, importError } from "./format";
 
 describe("messageFrom", () => {
@@ -18,6 +19,40 @@ describe("messageFrom", () => {
     expect(messageFrom(403, { detail: "Registration has been disabled" }).message).toBe("Registration has been disabled");
     expect(messageFrom(404, null).message).toMatch(/not found/);
     expect(messageFrom(502, { detail: "Traceback…" }).message).toMatch(/server had a problem/);
+  });
+});
+
+describe("messageFrom codes", () => {
+  it("words the server's quota code rather than echoing it", () => {
+    const refused = messageFrom(400, { non_field_errors: [QUOTA_REACHED], detail: QUOTA_REACHED, code: QUOTA_REACHED });
+    expect(refused.message).toMatch(/quota is full/);
+    expect(refused.code).toBe("upload_quota_reached");
+    expect(messageFrom(413, { detail: "This upload would exceed your quota.", code: QUOTA_REACHED }).message).toMatch(/quota is full/);
+  });
+});
+
+describe("allPages", () => {
+  afterEach(() => vi.unstubAllGlobals());
+  it("asks pages of the server's largest size until there is no next one", async () => {
+    const asked: string[] = [];
+    const all = Array.from({ length: 60 }, (_, i) => ({ id: i }));
+    vi.stubGlobal("fetch", async (url: string) => {
+      asked.push(url);
+      const query = new URL(url, "http://x").searchParams;
+      const page = Number(query.get("page"));
+      const size = Math.min(Number(query.get("page_size")), 50);
+      const results = all.slice((page - 1) * size, page * size);
+      const next = page * size < all.length ? `http://x/api/v1/tracks/?page=${page + 1}` : null;
+      return new Response(JSON.stringify({ count: all.length, next, previous: null, results }));
+    });
+    const got = await allPages<{ id: number }>("tracks/", { album: 7 });
+    expect(got.map((t) => t.id)).toEqual(all.map((t) => t.id));
+    expect(asked).toEqual([
+      `/api/v1/tracks/?album=7&page=1&page_size=${MAX_PAGE_SIZE}`,
+      `/api/v1/tracks/?album=7&page=2&page_size=${MAX_PAGE_SIZE}`,
+    ]);
+    expect(await allPages("tracks/", {}, undefined, 10)).toHaveLength(10);
+    expect(asked).toHaveLength(3);
   });
 });
 

@@ -1,6 +1,7 @@
 // Small pure helpers for what the screens show.
 import type { Attachment, ImportDetails, Track } from "./types";
 import { sameOrigin } from "./api";
+import type { ImportErrorCode } from "./generated/server";
 
 export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return "–:––";
@@ -23,7 +24,8 @@ export function bytes(size: number): string {
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
-const IMPORT_ERRORS: Record<string, string> = {
+// Every code the server may write (generated/server.ts): a new one fails the type check until it has words.
+const IMPORT_ERRORS: Record<ImportErrorCode, string> = {
   invalid_metadata: "The file's tags are missing or wrong (a title, an artist and an album are needed).",
   unsupported_format: "This is not an audio format the server knows (mp3, ogg, opus, flac, m4a, wav, aiff).",
   empty_file: "The file is empty.",
@@ -38,7 +40,7 @@ const IMPORT_ERRORS: Record<string, string> = {
 /** Why an upload was not imported, in words. */
 export function importError(status: string, details: ImportDetails | null | undefined): string {
   const code = details?.error_code;
-  if (code && IMPORT_ERRORS[code]) return IMPORT_ERRORS[code];
+  if (code && code in IMPORT_ERRORS) return IMPORT_ERRORS[code as ImportErrorCode];
   if (status === "skipped") return IMPORT_ERRORS.already_imported_in_owned_libraries;
   return details?.detail || IMPORT_ERRORS.unknown_error;
 }

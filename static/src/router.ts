@@ -26,6 +26,10 @@ const routes: RouteRecordRaw[] = [
   { path: "/playlists/:id", component: () => import("./views/PlaylistDetail.vue"), meta: { title: "Playlist" } },
   { path: "/radios", component: () => import("./views/RadiosView.vue"), meta: { title: "Radios" } },
   { path: "/settings", component: () => import("./views/SettingsView.vue"), meta: { title: "Settings" } },
+  { path: "/settings/applications", component: () => import("./views/ApplicationsView.vue"), meta: { title: "Applications" } },
+  { path: "/settings/applications/new", component: () => import("./views/NewApplicationView.vue"), meta: { title: "New application" } },
+  // Third-party apps send listeners here (Funkwhale's address): logged in first, shown without the app around it.
+  { path: "/authorize", component: () => import("./views/AuthorizeView.vue"), meta: { bare: true, title: "Allow an app" } },
   { path: "/:rest(.*)*", component: () => import("./views/NotFound.vue"), meta: { public: true, title: "Not found" } },
 ];
 

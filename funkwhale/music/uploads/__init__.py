@@ -318,7 +318,7 @@ def _record_upload_txn(
             values["size"],
         )
     except quota.QuotaReached:
-        raise Invalid(fields={"non_field_errors": ["upload_quota_reached"]}, code="upload_quota_reached") from None
+        raise Invalid(fields={"non_field_errors": [quota.QUOTA_REACHED]}, code=quota.QUOTA_REACHED) from None
     upload_id = store.insert_upload_txn(txn, {**values, "library_id": library_id})
     message = None
     if values["import_status"] == "pending":

@@ -14,6 +14,8 @@ from funkwhale.music.uploads.store import usage_of_user_txn
 
 MB = 1000 * 1000
 COUNTED = ("draft", "pending", "finished", "skipped")
+# The error code of an upload refused for the quota (the body's `code`, as Funkwhale names it).
+QUOTA_REACHED = "upload_quota_reached"
 
 
 class QuotaReached(Exception):

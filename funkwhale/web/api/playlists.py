@@ -71,10 +71,14 @@ class PlaylistsApi:
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:
         viewer = await self._reader(request)
+        scope = query(request, "scope") or "all"
+        if scope not in ("all", "me"):
+            raise field_error("scope", f'"{scope}" is not a valid scope.')
         page = Page.from_request(request)
         listing = store.Listing(
             viewer,
             user=query_int(request, "user"),
+            mine=scope == "me",
             q=query(request, "q") or query(request, "name") or "",
             playable=query_bool(request, "playable"),
             ordering=ordering_of(request),

@@ -1,7 +1,7 @@
 import { defineStore } from "pinia";
 import { ref } from "vue";
 import { api } from "../api";
-import type { Page, Playlist, Track } from "../types";
+import type { Playlist, Track } from "../types";
 import { useToasts } from "./toasts";
 
 /** The listener's favorites (as a set of track ids) and playlists, shared by every track menu. */
@@ -13,10 +13,10 @@ export const useLibrary = defineStore("library", () => {
   async function load() {
     const [all, mine] = await Promise.allSettled([
       api.get<{ results: { track: number }[] }>("favorites/tracks/all/"),
-      api.get<Page<Playlist>>("playlists/", { scope: "me", page_size: 100, ordering: "-modification_date" }),
+      api.all<Playlist>("playlists/", { scope: "me", ordering: "-modification_date" }),
     ]);
     if (all.status === "fulfilled") favorites.value = new Set(all.value.results.map((f) => f.track));
-    if (mine.status === "fulfilled") playlists.value = mine.value.results;
+    if (mine.status === "fulfilled") playlists.value = mine.value;
   }
 
   function reset() {
