@@ -18,6 +18,7 @@ F = TypeVar("F", bound=TaskFunction)
 TASK_MODULES: list[str] = [
     "funkwhale.music.importer.tasks",
     "funkwhale.music.importer.rescans",
+    "funkwhale.music.importer.refresh",
     "funkwhale.activitypub.scan_tasks",
     "funkwhale.activitypub.music_outbox",
     "funkwhale.activitypub.delivery",
