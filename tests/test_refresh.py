@@ -32,6 +32,13 @@ def _music(root: Path) -> Path:
     return folder
 
 
+def _kveikur(folder: Path, color: str) -> None:
+    audio.make_audio(
+        folder / "kveikur", "01", "mp3", title="Brennisteinn", artist="Sigur Rós", album="Kveikur",
+        cover=audio.make_cover(color),
+    )  # fmt: skip
+
+
 def _touch_later(path: Path) -> None:
     later = path.stat().st_mtime + 100
     os.utime(path, (later, later))
@@ -56,8 +63,9 @@ async def test_the_refresh_rereads_tags_removes_vanished_files_and_their_rows_an
     try:
         alice = insert_listener(db_conn, "alice")
         library = insert_library(db_conn, alice)
+        _kveikur(music, "red")
         summary = await import_folder(server.ctx, str(library["uuid"]), music, in_place=True, recursive=True)
-        assert summary.imported == 4
+        assert summary.imported == 5
         client = listener_client(server, db_conn, alice)
         tracks = _tracks_by_title((await client.get("/api/v1/tracks/?page_size=50")).json["results"])
         uploads = (await client.get("/api/v1/uploads/?page_size=50")).json["results"]
@@ -65,9 +73,15 @@ async def test_the_refresh_rereads_tags_removes_vanished_files_and_their_rows_an
         valtari = tracks["Ég anda"]
         takk = tracks["Glósóli"]["album"]
         assert takk["cover"] is None
+        retagged = tracks["Hoppípolla"]
+        kveikur = tracks["Brennisteinn"]["album"]
+        red = await client.get(urlsplit(kveikur["cover"]["urls"]["original"]).path)
+        assert red.code == 200 and red.body == audio.make_cover("red")
 
         audio.make_audio(music / "takk", "02", "mp3", title="Hoppípolla (live)", artist="Sigur Rós", album="Takk")
         _touch_later(music / "takk" / "02.mp3")
+        _kveikur(music, "blue")
+        _touch_later(music / "kveikur" / "01.mp3")
         (music / "mum" / "01.mp3").unlink()
         (music / "valtari" / "01.mp3").unlink()
         (music / "takk" / "cover.jpg").write_bytes(audio.make_cover("green"))
@@ -75,7 +89,7 @@ async def test_the_refresh_rereads_tags_removes_vanished_files_and_their_rows_an
 
         async def refreshed() -> bool:
             resp = await client.get("/api/v1/tracks/?ordering=title")
-            return [t["title"] for t in resp.json["results"]] == ["Glósóli", "Hoppípolla (live)"]
+            return [t["title"] for t in resp.json["results"]] == ["Brennisteinn", "Glósóli", "Hoppípolla (live)"]
 
         await eventually(refreshed, what="the changed tags to be read and the vanished files' tracks to go")
 
@@ -88,8 +102,21 @@ async def test_the_refresh_rereads_tags_removes_vanished_files_and_their_rows_an
             f"/api/v1/artists/{mum['artist']['id']}/",
             f"/api/v1/tracks/{valtari['id']}/",
             f"/api/v1/albums/{valtari['album']['id']}/",
+            f"/api/v1/tracks/{retagged['id']}/",  # the track the old tags made
+            urlsplit(kveikur["cover"]["urls"]["original"]).path,  # the picture the file no longer has
         ):
             await eventually(lambda path=path: gone(path), what=f"{path} to be pruned")
+        with db_conn.cursor() as cur:  # the rows, not only what the API shows (a track with no upload is a 404)
+            cur.execute(
+                "SELECT (SELECT array_agg(title ORDER BY title) FROM track) AS tracks,"
+                " (SELECT array_agg(title ORDER BY title) FROM album) AS albums,"
+                " (SELECT array_agg(name) FROM artist) AS artists"
+            )
+            assert cur.fetchone() == {
+                "tracks": ["Brennisteinn", "Glósóli", "Hoppípolla (live)"],
+                "albums": ["Kveikur", "Takk"],
+                "artists": ["Sigur Rós"],
+            }
         vanished = {u["uuid"] for u in uploads if u["track"]["id"] in (mum["id"], valtari["id"])}
         assert len(vanished) == 2
         for uuid in vanished:
@@ -101,7 +128,10 @@ async def test_the_refresh_rereads_tags_removes_vanished_files_and_their_rows_an
         assert album["cover"] is not None, "the cover.jpg added beside the files"
         picture = await client.get(urlsplit(album["cover"]["urls"]["original"]).path)
         assert picture.code == 200 and picture.body == (music / "takk" / "cover.jpg").read_bytes()
-        assert (await client.get("/api/v1/uploads/?page_size=50")).json["count"] == 2
+        kveikur = (await client.get(f"/api/v1/albums/{kveikur['id']}/")).json
+        blue = await client.get(urlsplit(kveikur["cover"]["urls"]["original"]).path)
+        assert blue.code == 200 and blue.body == audio.make_cover("blue"), "the embedded picture that changed"
+        assert (await client.get("/api/v1/uploads/?page_size=50")).json["count"] == 3
     finally:
         await server.service.stopService()
 

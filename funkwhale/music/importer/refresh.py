@@ -17,7 +17,6 @@ from twisted.logger import Logger
 from funkwhale import cache
 from funkwhale.context import Context
 from funkwhale.music import sources
-from funkwhale.music.attachments import store as attachments_store
 from funkwhale.music.importer import store
 from funkwhale.music.importer.fsimport import REMOVE_VANISHED
 from funkwhale.music.uploads import remove_media
@@ -52,10 +51,9 @@ def _remove_txn(txn: Any, rows: list[dict[str, Any]], base_url: str) -> tuple[li
         for group in store.followed_uploads_txn(txn, actor_id, uuids):
             args = (group["library_id"], group["actor_fid"], group["fids"])
             messages.append(queue.enqueue_durable_txn(txn, SEND_UPLOAD_DELETES, *args))
-    catalog = store.lock_catalog_of_uploads_txn(txn, ids)
+    catalog = store.lock_catalog_txn(txn, **store.catalog_of_uploads_txn(txn, ids))
     _, files = uploads_store.delete_uploads_txn(txn, "id = ANY(%s)", [ids])
-    covers = store.prune_orphans_txn(txn, catalog, base_url)
-    return messages, files + (attachments_store.delete_unused_txn(txn, covers) if covers else [])
+    return messages, files + store.prune_orphans_txn(txn, catalog, base_url)
 
 
 @task(REMOVE_VANISHED, max_retries=3, timeout=600)

@@ -11,6 +11,7 @@ import json
 import uuid as uuid_module
 from typing import Any
 
+from funkwhale.music.attachments import store as attachments_store
 from funkwhale.music.normalize import fold
 
 
@@ -18,7 +19,7 @@ def upload_for_import_txn(txn: Any, upload_id: int) -> dict[str, Any] | None:
     txn.execute(
         """
         SELECT u.id, u.uuid, u.audio_file, u.source, u.import_status, u.import_metadata, u.metadata,
-               l.id AS library_id, l.actor_id
+               u.track_id, u.album_id, u.attachment_cover_id, l.id AS library_id, l.actor_id
         FROM upload u JOIN library l ON l.id = u.library_id
         WHERE u.id = %s
         """,
@@ -350,9 +351,8 @@ def in_place_uploads_txn(txn: Any, upload_ids: list[int]) -> list[dict[str, Any]
     return txn.fetchall()
 
 
-def lock_catalog_of_uploads_txn(txn: Any, upload_ids: list[int]) -> dict[str, list[int]]:
-    """The tracks, albums and artists of the uploads ({tracks, albums, artists}), under the import's locks on their
-    names (lock_names_txn), so that no import picks one of them while a prune removes it."""
+def catalog_of_uploads_txn(txn: Any, upload_ids: list[int]) -> dict[str, list[int]]:
+    """The tracks and albums of the uploads: {tracks, albums} (for lock_catalog_txn)."""
     txn.execute(
         """
         SELECT coalesce(array_agg(DISTINCT t.id) FILTER (WHERE t.id IS NOT NULL), '{}') AS tracks,
@@ -363,7 +363,12 @@ def lock_catalog_of_uploads_txn(txn: Any, upload_ids: list[int]) -> dict[str, li
         """,
         (upload_ids,),
     )
-    found = txn.fetchone()
+    return dict(txn.fetchone())
+
+
+def lock_catalog_txn(txn: Any, tracks: list[int], albums: list[int]) -> dict[str, list[int]]:
+    """Take the import's locks (lock_names_txn) on the names of the tracks' and albums' artists and albums, so
+    that no import picks one of them while a prune removes it; {tracks, albums, artists} for prune_orphans_txn."""
     txn.execute(
         """
         SELECT 'artist:' || ar.name_key AS key, ar.mbid, ar.id FROM artist ar
@@ -373,11 +378,11 @@ def lock_catalog_of_uploads_txn(txn: Any, upload_ids: list[int]) -> dict[str, li
         SELECT 'album:' || ar.name_key || ':' || al.title_key, al.mbid, NULL FROM album al
         JOIN artist ar ON ar.id = al.artist_id WHERE al.id = ANY(%(albums)s)
         """,
-        found,
+        {"tracks": tracks, "albums": albums},
     )
     rows = txn.fetchall()
     lock_names_txn(txn, [r["key"] for r in rows] + [f"mbid:{r['mbid']}" for r in rows if r["mbid"]])
-    return {**found, "artists": sorted(r["id"] for r in rows if r["id"] is not None)}
+    return {"tracks": tracks, "albums": albums, "artists": sorted(r["id"] for r in rows if r["id"] is not None)}
 
 
 _KEPT_TRACK = """
@@ -403,14 +408,16 @@ _KEPT_ARTIST = """
 """
 
 
-def prune_orphans_txn(txn: Any, catalog: dict[str, list[int]], base_url: str) -> list[int]:
-    """Delete the local tracks, then albums, then artists among `catalog` (lock_catalog_of_uploads_txn) that are
+def prune_orphans_txn(
+    txn: Any, catalog: dict[str, list[int]], base_url: str, covers: tuple[int, ...] = ()
+) -> list[str]:
+    """Delete the local tracks, then albums, then artists among `catalog` (lock_catalog_txn) that are
     left with nothing: no upload, and nothing a listener made points at them (favorites, listenings, playlist
-    entries, bookmarks, stars, ratings, content filters). Remote rows (ids not under `base_url`) stay. Returns the
-    pictures they used (attachment ids), for attachments_store.delete_unused_txn."""
+    entries, bookmarks, stars, ratings, content filters). Remote rows (ids not under `base_url`) stay. Then the
+    pictures they or `covers` used that nothing uses any more go too: their files, to remove once committed."""
     local = {"prefix": base_url + "/"}
     pruned: dict[str, list[int]] = {}
-    covers: list[int] = []
+    unused = list(covers)
     for kind, table, alias, kept in (
         ("track", "track", "t", _KEPT_TRACK),
         ("album", "album", "al", _KEPT_ALBUM),
@@ -424,10 +431,10 @@ def prune_orphans_txn(txn: Any, catalog: dict[str, list[int]], base_url: str) ->
         )
         rows = txn.fetchall()
         pruned[kind] = [r["id"] for r in rows]
-        covers += [r["attachment_cover_id"] for r in rows if r["attachment_cover_id"] is not None]
+        unused += [r["attachment_cover_id"] for r in rows if r["attachment_cover_id"] is not None]
     txn.execute(
         "DELETE FROM tagged_item WHERE (object_type = 'track' AND object_id = ANY(%s))"
         " OR (object_type = 'album' AND object_id = ANY(%s)) OR (object_type = 'artist' AND object_id = ANY(%s))",
         (pruned["track"], pruned["album"], pruned["artist"]),
     )
-    return covers
+    return attachments_store.delete_unused_txn(txn, unused) if unused else []
