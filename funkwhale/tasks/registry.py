@@ -19,6 +19,7 @@ TASK_MODULES: list[str] = [
     "funkwhale.music.importer.tasks",
     "funkwhale.music.importer.rescans",
     "funkwhale.music.importer.refresh",
+    "funkwhale.music.attachments.crops",
     "funkwhale.activitypub.scan_tasks",
     "funkwhale.activitypub.music_outbox",
     "funkwhale.activitypub.delivery",
