@@ -137,15 +137,19 @@ async def test_the_refresh_rereads_tags_removes_vanished_files_and_their_rows_an
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_folder_that_is_gone_is_not_emptied(settings, clean, db_conn, tmp_path):
-    """An unmounted disk looks like a folder whose files all vanished: its uploads stay."""
+async def test_a_folder_that_is_gone_or_empty_is_not_emptied(settings, clean, db_conn, tmp_path):
+    """An unmounted disk looks like a folder whose files all vanished (its mount point missing or empty): its
+    uploads stay."""
     music = _music(tmp_path)
     server = await start_server(dataclasses.replace(settings, music_directories=(str(music),)))
     try:
         alice = insert_listener(db_conn, "alice")
         library = insert_library(db_conn, alice)
-        await import_folder(server.ctx, str(library["uuid"]), music / "takk", in_place=True, recursive=False)
-        (music / "takk").rename(music / "elsewhere")
+        for folder in ("takk", "valtari"):
+            await import_folder(server.ctx, str(library["uuid"]), music / folder, in_place=True, recursive=False)
+        (music / "valtari").rename(music / "elsewhere")
+        (music / "takk" / "01.mp3").rename(music / "01.mp3")
+        (music / "takk" / "02.mp3").rename(music / "02.mp3")
         await _refresh(server)
 
         async def scan_over() -> bool:
@@ -153,8 +157,7 @@ async def test_a_folder_that_is_gone_is_not_emptied(settings, clean, db_conn, tm
 
         await eventually(scan_over, what="the re-scan to end")
         client = listener_client(server, db_conn, alice)
-        assert (await client.get("/api/v1/uploads/")).json["count"] == 2
-        assert len((await client.get("/api/v1/tracks/")).json["results"]) == 2
+        assert (await client.get("/api/v1/uploads/")).json["count"] == 3
         with db_conn.cursor() as cur:
             cur.execute("SELECT count(*) AS n FROM task WHERE name = 'music.remove_vanished_uploads'")
             assert cur.fetchone()["n"] == 0

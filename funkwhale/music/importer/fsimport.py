@@ -191,8 +191,10 @@ async def import_folder(
         progress(summary)
 
     await gatherResults([limit.run(one, p) for p in files], consumeErrors=True)
-    if scope is not None:
+    if scope is not None and files:
         summary.vanished = await run_cpu(_vanished, previous, scope["root"], {str(p) for p in files})
+    elif scope is not None and any(row["fs"].get("root") == scope["root"] for row in previous.values()):
+        log.warn("{root} holds no audio file any more: its uploads are kept (an unmounted disk?)", root=str(root))
     return summary
 
 
@@ -200,8 +202,8 @@ async def rescan(ctx: Context, progress: Callable[[Summary], None] = lambda summ
     """The body of the rescan task (music.importer.rescans): import new and changed files of the folders imported
     in place before, into the same libraries (and as recursively), while they stay inside MUSIC_DIRECTORIES,
     and queue the removal of the uploads whose file vanished (a durable task per REMOVE_BATCH uploads). A folder
-    that is itself gone (an unmounted disk) is skipped, not emptied. `progress` gets each folder's summary as it
-    changes. Returns how many were imported."""
+    that is gone or holds no audio file at all (an unmounted disk) is skipped, not emptied. `progress` gets each
+    folder's summary as it changes. Returns how many were imported."""
     imported = 0
     for scope in await ctx.db.run(store.in_place_scopes_txn, desc="import.rescan"):
         try:
