@@ -1,6 +1,7 @@
 """Outbound music activities, to the approved remote followers of a local library (outbox.send):
 Create Audio when an upload finishes importing (the task `federation.publish_upload`, queued by the importer),
-Delete Audio when uploads are deleted, Update / Delete Library when a library changes or goes.
+Delete Audio when uploads are deleted (by their owner, or by the re-scan when their file vanished: the task
+`federation.send_upload_deletes`, queued with the deletion), Update / Delete Library when a library changes or goes.
 
 Deletions are announced before the rows go (the followers are read from the library's follows)."""
 
@@ -12,9 +13,11 @@ from typing import Any
 from funkwhale.activitypub import music_store, outbox
 from funkwhale.activitypub.music_documents import library_document, upload_document
 from funkwhale.context import Context
+from funkwhale.music.importer.store import followed_uploads_txn
 from funkwhale.tasks.registry import task
 
 PUBLISH_UPLOAD = "federation.publish_upload"
+SEND_UPLOAD_DELETES = "federation.send_upload_deletes"
 
 
 @task(PUBLISH_UPLOAD, max_retries=3, timeout=120)
@@ -34,10 +37,15 @@ async def announce_upload_deletes(ctx: Context, actor_id: int | None, uuids: lis
     call it before deleting them."""
     if actor_id is None:
         return
-    groups = await ctx.db.run(music_store.followed_uploads_txn, actor_id, uuids, desc="publish.deletes")
-    for group in groups:
-        activity = {"type": "Delete", "actor": group["actor_fid"], "object": {"type": "Audio", "id": group["fids"]}}
-        await outbox.send(ctx, activity, library_followers=group["library_id"])
+    for group in await ctx.db.run(followed_uploads_txn, actor_id, uuids, desc="publish.deletes"):
+        await send_upload_deletes(ctx, group["library_id"], group["actor_fid"], group["fids"])
+
+
+@task(SEND_UPLOAD_DELETES, max_retries=3, timeout=120)
+async def send_upload_deletes(ctx: Context, library_id: int, actor_fid: str, fids: list[str]) -> None:
+    """Send Delete Audio of the library's uploads `fids` (already deleted, or about to be) to its remote followers."""
+    activity = {"type": "Delete", "actor": actor_fid, "object": {"type": "Audio", "id": fids}}
+    await outbox.send(ctx, activity, library_followers=library_id)
 
 
 async def _announce_library(ctx: Context, actor_id: int | None, library_uuid: uuid.UUID, kind: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from funkwhale.music.importer.store import has_remote_followers_txn, remote_followers_condition
+from funkwhale.music.importer.store import has_remote_followers_txn
 from funkwhale.music.sql import Fragments
 from funkwhale.music.visibility import Viewer
 
@@ -163,22 +163,6 @@ def local_object_txn(txn: Any, kind: str, fid: str, viewer: Viewer) -> dict[str,
     statement = f"SELECT {render('o.id')} AS doc FROM {table} o WHERE o.fid = {sql.bind(fid)} AND {playable('o.id')}"
     row = sql.fetchone(txn, statement)
     return row["doc"] if row else None
-
-
-def followed_uploads_txn(txn: Any, actor_id: int, uuids: list[Any] | None) -> list[dict[str, Any]]:
-    """The actor's finished uploads (among `uuids`, None: all) in libraries with remote followers, by library:
-    rows {library_id, actor_fid, fids}."""
-    txn.execute(
-        f"""
-        SELECT l.id AS library_id, a.fid AS actor_fid, array_agg(u.fid ORDER BY u.id) AS fids
-        FROM upload u JOIN library l ON l.id = u.library_id JOIN actor a ON a.id = l.actor_id
-        WHERE l.actor_id = %s AND (%s::uuid[] IS NULL OR u.uuid = ANY(%s::uuid[])) AND u.import_status = 'finished'
-          AND {remote_followers_condition("l")}
-        GROUP BY l.id, a.fid
-        """,
-        (actor_id, uuids, uuids),
-    )
-    return txn.fetchall()
 
 
 def followed_library_txn(txn: Any, actor_id: int, library_uuid: Any) -> dict[str, Any] | None:

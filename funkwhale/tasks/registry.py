@@ -18,6 +18,9 @@ F = TypeVar("F", bound=TaskFunction)
 TASK_MODULES: list[str] = [
     "funkwhale.music.importer.tasks",
     "funkwhale.music.importer.rescans",
+    "funkwhale.music.importer.refresh",
+    "funkwhale.music.attachments.crops",
+    "funkwhale.music.playback.transcode",
     "funkwhale.activitypub.scan_tasks",
     "funkwhale.activitypub.music_outbox",
     "funkwhale.activitypub.delivery",

@@ -16,7 +16,7 @@ from twisted.internet.defer import DeferredSemaphore
 from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.errors import Invalid
-from funkwhale.music.attachments import images, store
+from funkwhale.music.attachments import crops, images, store
 from funkwhale.music.attachments.images import ImageTooLarge, InvalidImage
 from funkwhale.music.models import Picture
 from funkwhale.music.uploads.multipart import FormError, boundary_of, discard, read_form
@@ -155,7 +155,7 @@ async def rendition(ctx: Context, row: dict[str, Any], size: int | None) -> tupl
             raise AttachmentNotFound(str(row["uuid"]))
         return original, row["mimetype"]
     size = crop_size(size)
-    target = original.with_name(f"{original.stem}-{size}.jpg")
+    target = crops.crop_path(original, size)
     async with _resizing:
         await run_cpu(_ensure_crop, original, target, size)
     return target, images.RESIZED_TYPE
@@ -163,6 +163,7 @@ async def rendition(ctx: Context, row: dict[str, Any], size: int | None) -> tupl
 
 def _ensure_crop(original: Path, target: Path, size: int) -> None:
     if target.is_file():
+        crops.touch_served(target)
         return
     if not original.is_file():
         raise AttachmentNotFound(original.name)

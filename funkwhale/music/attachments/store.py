@@ -46,3 +46,9 @@ def delete_unused_txn(txn: Any, attachment_ids: list[int]) -> list[str]:
         (attachment_ids,),
     )
     return [row["file"] for row in txn.fetchall() if row["file"]]
+
+
+def attachment_files_txn(txn: Any) -> list[str]:
+    """The media file names of every attachment stored here (what the picture cache keeps)."""
+    txn.execute("SELECT file FROM attachment WHERE file IS NOT NULL AND file <> ''")
+    return [row["file"] for row in txn.fetchall()]

@@ -1,7 +1,8 @@
 """Importing a server folder: each audio file becomes an upload (copied into MEDIA_ROOT, or referenced in place)
 and is imported by the same pipeline as HTTP uploads. A re-run imports only new or changed files (size and
-modification time differ from the previous run's). In-place uploads remember the folder they were imported from
-(and --recursive), so that the scheduler's hourly `rescan` re-imports what changed there."""
+modification time differ from the previous run's; for an in-place file, also the folder cover beside it).
+In-place uploads remember the folder they were imported from (and --recursive), so that the scheduler's hourly
+`rescan` re-imports what changed there and has the uploads whose file vanished removed (music/importer/refresh.py)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,15 @@ from funkwhale.context import Context
 from funkwhale.music import formats, sources
 from funkwhale.music.importer import store
 from funkwhale.music.importer.pipeline import process_upload
+from funkwhale.music.metadata import find_folder_cover
+from funkwhale.tasks import queue
 from funkwhale.threads import run_cpu
 
 log = Logger()
 
 CONCURRENCY = 4  # imports at once: the tag reads run in the blocking-work pool
+REMOVE_VANISHED = "music.remove_vanished_uploads"  # music/importer/refresh.py
+REMOVE_BATCH = 100  # uploads per removal task
 OUTCOMES = {"finished": "imported", "skipped": "skipped", "errored": "errored", "unchanged": "unchanged"}
 
 
@@ -40,6 +45,7 @@ class Summary:
     errored: int = 0
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
+    vanished: list[int] = field(default_factory=list)  # in-place uploads of the folder whose file is gone
 
     @property
     def done(self) -> int:
@@ -79,9 +85,28 @@ def _mimetype(path: Path) -> str:
     return audio.mimetype if audio else "application/octet-stream"
 
 
-def _fingerprint(path: Path) -> dict[str, Any]:
+def _fingerprint(path: Path, in_place: bool) -> dict[str, Any]:
+    """What a re-run compares: the file's size and modification time and, in place, the folder cover's."""
     stat = path.stat()
-    return {"path": str(path), "size": stat.st_size, "mtime": int(stat.st_mtime)}
+    fs: dict[str, Any] = {"path": str(path), "size": stat.st_size, "mtime": int(stat.st_mtime)}
+    if in_place:
+        cover = find_folder_cover(path)
+        cover_stat = cover.stat() if cover is not None else None
+        fs["cover"] = [cover.name, cover_stat.st_size, int(cover_stat.st_mtime)] if cover and cover_stat else None
+    return fs
+
+
+def _unchanged(previous: dict[str, Any], fs: dict[str, Any]) -> bool:
+    return all(previous.get(key) == fs.get(key) for key in ("size", "mtime", "cover"))
+
+
+def _vanished(previous: dict[str, dict[str, Any]], root: str, found: set[str]) -> list[int]:
+    """In-place uploads imported from `root` whose file is neither among `found` nor on the disk any more."""
+    return sorted(
+        row["id"]
+        for path, row in previous.items()
+        if not row["audio_file"] and row["fs"].get("root") == root and path not in found and not os.path.lexists(path)
+    )
 
 
 def _copy_into_media(ctx: Context, path: Path, relative: str | None) -> str:
@@ -104,9 +129,9 @@ async def _register(
     """The upload to import for `path`, or None when it is unchanged since the last run. `scope` (in-place
     imports: the folder imported and whether recursively) is what a rescan covers; None copies the file."""
     in_place = scope is not None
-    fs = {**await run_cpu(_fingerprint, path), **(scope or {})}
+    fs = {**await run_cpu(_fingerprint, path, in_place), **(scope or {})}
     if previous is not None:
-        if previous["fs"].get("size") == fs["size"] and previous["fs"].get("mtime") == fs["mtime"]:
+        if _unchanged(previous["fs"], fs):
             return previous["id"] if previous["import_status"] == "pending" else None  # an interrupted run
         if not in_place:
             await run_cpu(_copy_into_media, ctx, path, previous["audio_file"])
@@ -166,13 +191,19 @@ async def import_folder(
         progress(summary)
 
     await gatherResults([limit.run(one, p) for p in files], consumeErrors=True)
+    if scope is not None and files:
+        summary.vanished = await run_cpu(_vanished, previous, scope["root"], {str(p) for p in files})
+    elif scope is not None and any(row["fs"].get("root") == scope["root"] for row in previous.values()):
+        log.warn("{root} holds no audio file any more: its uploads are kept (an unmounted disk?)", root=str(root))
     return summary
 
 
 async def rescan(ctx: Context, progress: Callable[[Summary], None] = lambda summary: None) -> int:
     """The body of the rescan task (music.importer.rescans): import new and changed files of the folders imported
-    in place before, into the same libraries (and as recursively), while they stay inside MUSIC_DIRECTORIES.
-    `progress` gets each folder's summary as it changes. Returns how many were imported."""
+    in place before, into the same libraries (and as recursively), while they stay inside MUSIC_DIRECTORIES,
+    and queue the removal of the uploads whose file vanished (a durable task per REMOVE_BATCH uploads). A folder
+    that is gone or holds no audio file at all (an unmounted disk) is skipped, not emptied. `progress` gets each
+    folder's summary as it changes. Returns how many were imported."""
     imported = 0
     for scope in await ctx.db.run(store.in_place_scopes_txn, desc="import.rescan"):
         try:
@@ -189,4 +220,6 @@ async def rescan(ctx: Context, progress: Callable[[Summary], None] = lambda summ
             log.warn("rescan of {root} skipped: {reason}", root=scope["root"], reason=str(e))
             continue
         imported += summary.imported
+        for start in range(0, len(summary.vanished), REMOVE_BATCH):
+            await queue.enqueue_durable(ctx, REMOVE_VANISHED, summary.vanished[start : start + REMOVE_BATCH])
     return imported

@@ -36,6 +36,7 @@ from funkwhale.music.models import (
     MetadataError,
 )
 from funkwhale.music.normalize import fold
+from funkwhale.music.uploads import remove_media
 from funkwhale.tasks import queue
 from funkwhale.threads import run_cpu
 
@@ -154,6 +155,15 @@ async def _cover(ctx: Context, meta: Metadata, path: Path, in_place: bool, actor
     return None
 
 
+def forget_previous_txn(txn: Any, row: dict[str, Any], base_url: str) -> list[str]:
+    """After a re-import (changed tags, a new cover): prune the local track, album and artists the upload had
+    before when it left them with nothing, and its previous cover when nothing uses it; the files to remove."""
+    tracks = [row["track_id"]] if row["track_id"] else []
+    albums = [row["album_id"]] if row["album_id"] else []
+    covers = (row["attachment_cover_id"],) if row["attachment_cover_id"] else ()
+    return store.prune_orphans_txn(txn, store.lock_catalog_txn(txn, tracks, albums), base_url, covers)
+
+
 async def process_upload(ctx: Context, upload_id: int) -> str | None:
     """Import a pending upload; returns its final status (None when there was nothing to do)."""
     row = await ctx.db.run(store.upload_for_import_txn, upload_id, desc="import.load")
@@ -178,6 +188,9 @@ async def process_upload(ctx: Context, upload_id: int) -> str | None:
         detail = f"{type(e).__name__}: {e}"[:500]
         await ctx.db.run(store.fail_upload_txn, upload_id, UNKNOWN_ERROR, detail, desc="import.fail")
         return "errored"
+    if row["track_id"] or row["attachment_cover_id"]:
+        files = await ctx.db.run(forget_previous_txn, row, ctx.settings.base_url, desc="import.forget_previous")
+        await remove_media(ctx, files)
     if status == "finished":
         await cache.invalidate(ctx, cache.CATALOG)
         if await ctx.db.run(store.has_remote_followers_txn, row["library_id"], desc="import.followed"):

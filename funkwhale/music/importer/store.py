@@ -11,6 +11,7 @@ import json
 import uuid as uuid_module
 from typing import Any
 
+from funkwhale.music.attachments import store as attachments_store
 from funkwhale.music.normalize import fold
 
 
@@ -18,7 +19,7 @@ def upload_for_import_txn(txn: Any, upload_id: int) -> dict[str, Any] | None:
     txn.execute(
         """
         SELECT u.id, u.uuid, u.audio_file, u.source, u.import_status, u.import_metadata, u.metadata,
-               l.id AS library_id, l.actor_id
+               u.track_id, u.album_id, u.attachment_cover_id, l.id AS library_id, l.actor_id
         FROM upload u JOIN library l ON l.id = u.library_id
         WHERE u.id = %s
         """,
@@ -319,3 +320,121 @@ def has_remote_followers_txn(txn: Any, library_id: int) -> bool:
     txn.execute(f"SELECT {remote_followers_condition('l')} AS followed FROM library l WHERE l.id = %s", (library_id,))
     row = txn.fetchone()
     return bool(row and row["followed"])
+
+
+def followed_uploads_txn(txn: Any, actor_id: int, uuids: list[Any] | None) -> list[dict[str, Any]]:
+    """The actor's finished uploads (among `uuids`, None: all) in libraries with remote followers, by library:
+    rows {library_id, actor_fid, fids}."""
+    txn.execute(
+        f"""
+        SELECT l.id AS library_id, a.fid AS actor_fid, array_agg(u.fid ORDER BY u.id) AS fids
+        FROM upload u JOIN library l ON l.id = u.library_id JOIN actor a ON a.id = l.actor_id
+        WHERE l.actor_id = %s AND (%s::uuid[] IS NULL OR u.uuid = ANY(%s::uuid[])) AND u.import_status = 'finished'
+          AND {remote_followers_condition("l")}
+        GROUP BY l.id, a.fid
+        """,
+        (actor_id, uuids, uuids),
+    )
+    return txn.fetchall()
+
+
+def in_place_uploads_txn(txn: Any, upload_ids: list[int]) -> list[dict[str, Any]]:
+    """Those of the uploads that reference a file in place: {id, uuid, source, actor_id}."""
+    txn.execute(
+        """
+        SELECT u.id, u.uuid, u.source, l.actor_id FROM upload u JOIN library l ON l.id = u.library_id
+        WHERE u.id = ANY(%s) AND u.audio_file IS NULL AND u.source LIKE 'file://%%'
+        ORDER BY u.id
+        """,
+        (upload_ids,),
+    )
+    return txn.fetchall()
+
+
+def catalog_of_uploads_txn(txn: Any, upload_ids: list[int]) -> dict[str, list[int]]:
+    """The tracks and albums of the uploads: {tracks, albums} (for lock_catalog_txn)."""
+    txn.execute(
+        """
+        SELECT coalesce(array_agg(DISTINCT t.id) FILTER (WHERE t.id IS NOT NULL), '{}') AS tracks,
+               coalesce(array_agg(DISTINCT al.id) FILTER (WHERE al.id IS NOT NULL), '{}') AS albums
+        FROM upload u LEFT JOIN track t ON t.id = u.track_id
+        LEFT JOIN album al ON al.id = t.album_id OR al.id = u.album_id
+        WHERE u.id = ANY(%s)
+        """,
+        (upload_ids,),
+    )
+    return dict(txn.fetchone())
+
+
+def lock_catalog_txn(txn: Any, tracks: list[int], albums: list[int]) -> dict[str, list[int]]:
+    """Take the import's locks (lock_names_txn) on the names of the tracks' and albums' artists and albums, so
+    that no import picks one of them while a prune removes it; {tracks, albums, artists} for prune_orphans_txn."""
+    txn.execute(
+        """
+        SELECT 'artist:' || ar.name_key AS key, ar.mbid, ar.id FROM artist ar
+        WHERE ar.id IN (SELECT artist_id FROM track WHERE id = ANY(%(tracks)s)
+                        UNION SELECT artist_id FROM album WHERE id = ANY(%(albums)s))
+        UNION ALL
+        SELECT 'album:' || ar.name_key || ':' || al.title_key, al.mbid, NULL FROM album al
+        JOIN artist ar ON ar.id = al.artist_id WHERE al.id = ANY(%(albums)s)
+        """,
+        {"tracks": tracks, "albums": albums},
+    )
+    rows = txn.fetchall()
+    lock_names_txn(txn, [r["key"] for r in rows] + [f"mbid:{r['mbid']}" for r in rows if r["mbid"]])
+    return {"tracks": tracks, "albums": albums, "artists": sorted(r["id"] for r in rows if r["id"] is not None)}
+
+
+_KEPT_TRACK = """
+    NOT EXISTS (SELECT 1 FROM upload WHERE track_id = t.id)
+    AND NOT EXISTS (SELECT 1 FROM track_favorite WHERE track_id = t.id)
+    AND NOT EXISTS (SELECT 1 FROM listening WHERE track_id = t.id)
+    AND NOT EXISTS (SELECT 1 FROM playlist_track WHERE track_id = t.id)
+    AND NOT EXISTS (SELECT 1 FROM bookmark WHERE track_id = t.id)
+    AND NOT EXISTS (SELECT 1 FROM rating WHERE object_type = 'track' AND object_id = t.id)
+"""
+_KEPT_ALBUM = """
+    NOT EXISTS (SELECT 1 FROM track WHERE album_id = al.id)
+    AND NOT EXISTS (SELECT 1 FROM upload WHERE album_id = al.id)
+    AND NOT EXISTS (SELECT 1 FROM starred_album WHERE album_id = al.id)
+    AND NOT EXISTS (SELECT 1 FROM rating WHERE object_type = 'album' AND object_id = al.id)
+"""
+_KEPT_ARTIST = """
+    NOT EXISTS (SELECT 1 FROM track WHERE artist_id = ar.id)
+    AND NOT EXISTS (SELECT 1 FROM album WHERE artist_id = ar.id)
+    AND NOT EXISTS (SELECT 1 FROM starred_artist WHERE artist_id = ar.id)
+    AND NOT EXISTS (SELECT 1 FROM rating WHERE object_type = 'artist' AND object_id = ar.id)
+    AND NOT EXISTS (SELECT 1 FROM user_filter WHERE target_artist_id = ar.id)
+"""
+
+
+def prune_orphans_txn(
+    txn: Any, catalog: dict[str, list[int]], base_url: str, covers: tuple[int, ...] = ()
+) -> list[str]:
+    """Delete the local tracks, then albums, then artists among `catalog` (lock_catalog_txn) that are
+    left with nothing: no upload, and nothing a listener made points at them (favorites, listenings, playlist
+    entries, bookmarks, stars, ratings, content filters). Remote rows (ids not under `base_url`) stay. Then the
+    pictures they or `covers` used that nothing uses any more go too: their files, to remove once committed."""
+    local = {"prefix": base_url + "/"}
+    pruned: dict[str, list[int]] = {}
+    unused = list(covers)
+    for kind, table, alias, kept in (
+        ("track", "track", "t", _KEPT_TRACK),
+        ("album", "album", "al", _KEPT_ALBUM),
+        ("artist", "artist", "ar", _KEPT_ARTIST),
+    ):
+        txn.execute(
+            f"DELETE FROM {table} {alias} WHERE {alias}.id = ANY(%(ids)s)"
+            f" AND left({alias}.fid, length(%(prefix)s)) = %(prefix)s AND {kept}"
+            f" RETURNING {alias}.id, {alias}.attachment_cover_id",
+            {**local, "ids": catalog[f"{kind}s"]},
+        )
+        rows = txn.fetchall()
+        pruned[kind] = [r["id"] for r in rows]
+        unused += [r["attachment_cover_id"] for r in rows if r["attachment_cover_id"] is not None]
+    txn.execute(
+        "DELETE FROM tagged_item WHERE (object_type = 'track' AND object_id = ANY(%s))"
+        " OR (object_type = 'album' AND object_id = ANY(%s)) OR (object_type = 'artist' AND object_id = ANY(%s))",
+        (pruned["track"], pruned["album"], pruned["artist"]),
+    )
+    return attachments_store.delete_unused_txn(txn, unused) if unused else []

@@ -33,6 +33,7 @@ from funkwhale.instance import settings as instance_settings
 from funkwhale.music.ffmpeg import ffmpeg_binary
 from funkwhale.music.playback import Source, Transcode, files
 from funkwhale.music.playback import store as playback_store
+from funkwhale.tasks.registry import task
 from funkwhale.threads import run_cpu, run_io
 
 log = Logger()
@@ -280,3 +281,9 @@ async def prune_transcode_cache(
         playback_store.delete_stale_versions_txn, max_age_seconds, max_bytes, desc="playback.prune_cache"
     )
     return await run_cpu(remove_cache_files, storage.media_root(ctx.settings), names, storage.TRANSCODED)
+
+
+@task("music.prune_transcode_cache", max_retries=2, timeout=3600)
+async def prune_transcode_cache_task(ctx: Context) -> None:
+    """The hourly pruning, queued by the scheduler (funkwhale/jobs.py), run by a worker."""
+    await prune_transcode_cache(ctx)
