@@ -1,5 +1,5 @@
-"""/api/v1/favorites/tracks/: a listener's favorite tracks (list with the track nested, add, `remove/`, `all/`),
-shaped like Funkwhale 1.4. `ActivityArea` is shared with the listening history."""
+"""/api/v1/favorites/tracks/: a listener's favorite tracks (list with the track nested, add, `remove/` by track,
+DELETE `<id>/`, `all/`), shaped like Funkwhale 1.4. `ActivityArea` is shared with the listening history."""
 
 from __future__ import annotations
 
@@ -52,6 +52,15 @@ class ActivityArea:
             "actor": self.renderer.actor(row["owner_actor"]),
         }
 
+    async def one(self, request: Any, entry_id: int) -> bytes:
+        """GET `<id>/`: one entry the caller may see (as listed), else 404."""
+        viewer = await viewer_of(self.ctx, self.auth, request, f"read:{self.kind}")
+        listing = store.Listing(viewer, mine=False, entry=entry_id, limit=1)
+        _, rows = await self.ctx.db.run(store.list_txn, self.kind, listing, desc=f"{self.kind}.one")
+        if not rows:
+            raise not_found()
+        return json_response(request, self.entry(rows[0]))
+
     async def list_page(self, request: Any) -> bytes:
         """Only the caller's entries unless `user` names someone or `scope=all` asks for every visible one."""
         viewer = await viewer_of(self.ctx, self.auth, request, f"read:{self.kind}")
@@ -100,6 +109,14 @@ class FavoritesApi(ActivityArea):
         track_id = track_id_of(read_body(request))
         if not await self.ctx.db.run(store.remove_favorite_txn, viewer, track_id, desc="favorites.remove"):
             raise not_found("This track is not a favorite.")
+        request.setResponseCode(204)
+        return b""
+
+    @app.route("/tracks/<int:favorite_id>/", methods=["DELETE"], strict_slashes=False)
+    async def delete(self, request: Any, favorite_id: int) -> bytes:
+        viewer = await self.writer(request)
+        if not await self.ctx.db.run(store.remove_favorite_entry_txn, viewer, favorite_id, desc="favorites.delete"):
+            raise not_found()
         request.setResponseCode(204)
         return b""
 

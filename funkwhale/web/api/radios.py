@@ -56,10 +56,7 @@ class RadiosApi:
     @app.route("/sessions/<int:radio_session>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def session(self, request: Any, radio_session: int) -> bytes:
         viewer = await self._viewer(request, "read:radios")
-        row = await self.ctx.db.run(store.session_txn, viewer, radio_session, desc="radios.session.get")
-        if row is None:
-            raise not_found("No such radio session.")
-        return json_response(request, row)
+        return json_response(request, await session_json(self.ctx, viewer, radio_session))
 
     @app.route("/tracks/", methods=["POST"], strict_slashes=False)
     async def next_track(self, request: Any) -> bytes:
@@ -146,6 +143,14 @@ async def new_session(ctx: Context, viewer: Viewer, request: Any) -> dict[str, A
     return await ctx.db.run(store.create_session_txn, viewer, fields, desc="radios.session")
 
 
+async def session_json(ctx: Context, viewer: Viewer, session_id: int) -> dict[str, Any]:
+    """One of the viewer's radio sessions; 404 when they have no such session."""
+    row = await ctx.db.run(store.session_txn, viewer, session_id, desc="radios.session.get")
+    if row is None:
+        raise not_found("No such radio session.")
+    return row
+
+
 class RadiosV2Api:
     """/api/v2/radios/: sessions, and `sessions/<id>/tracks/?count=` drawing several next tracks at once."""
 
@@ -161,6 +166,11 @@ class RadiosV2Api:
     async def create_session(self, request: Any) -> bytes:
         viewer = Viewer.of(await self.auth.require(request, "write:radios"))
         return json_response(request, await new_session(self.ctx, viewer, request), status=201)
+
+    @app.route("/sessions/<int:radio_session>/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def session(self, request: Any, radio_session: int) -> bytes:
+        viewer = Viewer.of(await self.auth.require(request, "read:radios"))
+        return json_response(request, await session_json(self.ctx, viewer, radio_session))
 
     @app.route("/sessions/<int:radio_session>/tracks/", methods=["GET"], strict_slashes=False)
     async def tracks(self, request: Any, radio_session: int) -> bytes:
