@@ -79,6 +79,15 @@ class LibraryFilters:
     scope_all: bool = False  # every library the viewer may see, not only their own
     privacy_level: str | None = None
     q: str | None = None
+    holding: tuple[str, int] | None = None  # ("track" | "album" | "artist", id): libraries with its finished uploads
+
+
+# What a library holds of an object, over a finished upload `hu` of track `ht` (%s: the object's id).
+_HOLDING = {
+    "track": "ht.id = %s",
+    "album": "ht.album_id = %s",
+    "artist": "(ht.artist_id = %s OR ht.album_id IN (SELECT id FROM album WHERE artist_id = %s))",
+}
 
 
 def list_libraries_txn(
@@ -96,6 +105,13 @@ def list_libraries_txn(
     if filters.q:
         where += " AND l.name ILIKE %s"
         params.append(_like(filters.q))
+    if filters.holding is not None:
+        kind, object_id = filters.holding
+        where += (
+            " AND EXISTS (SELECT 1 FROM upload hu JOIN track ht ON ht.id = hu.track_id WHERE hu.library_id = l.id"
+            f" AND hu.import_status = 'finished' AND {_HOLDING[kind]})"
+        )
+        params.extend([object_id] * _HOLDING[kind].count("%s"))
     txn.execute(
         _LIBRARY_SELECT.replace("SELECT ", "SELECT count(*) OVER () AS total, ", 1)
         + f" WHERE {where} ORDER BY l.creation_date DESC, l.id DESC LIMIT %s OFFSET %s",
