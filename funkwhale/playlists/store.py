@@ -24,11 +24,18 @@ class Listing:
 
     viewer: Viewer
     user: int | None = None
+    mine: bool = False  # scope=me: only the viewer's
     q: str = ""
+    name: str | None = None  # the exact name
+    holding: tuple[tuple[str, int], ...] = ()  # (track | album | artist, id): playlists with such an entry
     playable: bool | None = None
     ordering: tuple[str, ...] = ()
     limit: int = 50
     offset: int = 0
+
+
+# What a playlist entry's track `ht` is checked against by the track, album and artist filters.
+_HOLDS = {"track": "ht.id", "album": "ht.album_id", "artist": "ht.artist_id"}
 
 
 def _visible(sql: Fragments) -> str:
@@ -71,6 +78,15 @@ def list_txn(txn: Any, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
     where = [_visible(sql)]
     if listing.user is not None:
         where.append(f"pls.user_id = {sql.bind(listing.user, 'user')}")
+    if listing.mine:
+        where.append("pls.user_id = %(me)s")
+    if listing.name is not None:
+        where.append(f"pls.name = {sql.bind(listing.name, 'name')}")
+    for kind, object_id in listing.holding:
+        where.append(
+            "EXISTS (SELECT 1 FROM playlist_track hpt JOIN track ht ON ht.id = hpt.track_id"
+            f" WHERE hpt.playlist_id = pls.id AND {_HOLDS[kind]} = {sql.bind(object_id, f'holds_{kind}')})"
+        )
     if listing.q:
         like = "%" + listing.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(f"lower(pls.name) LIKE {sql.bind(like, 'q')}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg2.extras import Json
@@ -10,7 +11,7 @@ from psycopg2.extras import Json
 from funkwhale.db.params import PositionalParams
 from funkwhale.music.catalog.store import Filters, Listing, list_txn
 from funkwhale.music.catalog.store import detail_txn as track_detail_txn
-from funkwhale.music.sql import Fragments
+from funkwhale.music.sql import Fragments, order_by
 from funkwhale.music.visibility import Viewer, library_condition
 from funkwhale.radios import FILTERS, RadioError
 
@@ -187,15 +188,41 @@ def next_track_txn(txn: Any, viewer: Viewer, session_id: int) -> dict[str, Any]:
 # -- user radios -------------------------------------------------------------------------------------------------
 
 
-def list_radios_txn(txn: Any, viewer: Viewer, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-    """(total, page) of the viewer's radios and the public ones, newest first."""
-    where = "(r.is_public OR r.user_id = %s)"
-    txn.execute(f"SELECT count(*) AS n FROM radio r WHERE {where}", (viewer.user_id,))
+@dataclass(frozen=True)
+class RadioListing:
+    """One list of radios: only the viewer's (`mine`) or theirs and the public ones; name lookups as django-filter
+    spells them (`q` and `icontains`: a substring, `iexact`, `startswith`, `exact`); ordering; a page window."""
+
+    viewer: Viewer
+    mine: bool = False
+    name_lookups: tuple[tuple[str, str], ...] = ()
+    ordering: tuple[str, ...] = ()
+    limit: int = 50
+    offset: int = 0
+
+
+RADIO_ORDERINGS = {"name": "lower(r.name)", "creation_date": "r.creation_date", "id": "r.id"}
+_RADIO_NAME = {
+    "exact": "r.name = %s",
+    "iexact": "lower(r.name) = lower(%s)",
+    "icontains": "strpos(lower(r.name), lower(%s)) > 0",
+    "startswith": "starts_with(r.name, %s)",
+}
+
+
+def list_radios_txn(txn: Any, listing: RadioListing) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of the radios the listing asks for, newest first unless ordered."""
+    where = "r.user_id = %s" if listing.mine else "(r.is_public OR r.user_id = %s)"
+    params: list[Any] = [listing.viewer.user_id]
+    for lookup, value in listing.name_lookups:
+        where += f" AND {_RADIO_NAME[lookup]}"
+        params.append(value)
+    order = order_by(RADIO_ORDERINGS, listing.ordering, ("-creation_date",), "r.id")
+    txn.execute(f"SELECT count(*) AS n FROM radio r WHERE {where}", params)
     total = txn.fetchone()["n"]
     txn.execute(
-        f"SELECT {RADIO_COLUMNS} FROM radio r WHERE {where}"
-        " ORDER BY r.creation_date DESC, r.id DESC LIMIT %s OFFSET %s",
-        (viewer.user_id, limit, offset),
+        f"SELECT {RADIO_COLUMNS} FROM radio r WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
+        [*params, listing.limit, listing.offset],
     )
     return total, txn.fetchall()
 

@@ -255,11 +255,18 @@ def _more_where(sql: Fragments, kind: str, f: Filters, viewer: Viewer) -> list[s
     if f.hidden and viewer.authenticated:
         shown = sql.track_not_filtered("t") if kind == "track" else sql.artist_not_filtered(_ARTIST_OF[kind])
         where.append(f"NOT {shown}")
-    for i, (lookup, value) in enumerate(f.name_lookups):
-        if lookup in ("icontains", "startswith"):
-            value = _like_text(value)
-        where.append(_NAME_LOOKUPS[lookup].format(col=_NAME[kind], value=sql.bind(value, f"name_{i}")))
+    where.extend(
+        _name_condition(sql, _NAME[kind], lookup, value, f"name_{i}")
+        for i, (lookup, value) in enumerate(f.name_lookups)
+    )
     return where
+
+
+def _name_condition(sql: Fragments, column: str, lookup: str, value: str, key: str) -> str:
+    """`column` passes the django-filter `lookup` (a key of _NAME_LOOKUPS) with `value`, bound as `key`."""
+    if lookup in ("icontains", "startswith"):
+        value = _like_text(value)
+    return _NAME_LOOKUPS[lookup].format(col=column, value=sql.bind(value, key))
 
 
 def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
@@ -339,14 +346,22 @@ def _tag_used(sql: Fragments) -> str:
 
 
 def list_tags_txn(
-    txn: Any, viewer: Viewer, text: str, ordering: tuple[str, ...], limit: int, offset: int
+    txn: Any,
+    viewer: Viewer,
+    text: str,
+    ordering: tuple[str, ...],
+    limit: int,
+    offset: int,
+    name_lookups: tuple[tuple[str, str], ...] = (),
 ) -> tuple[int, list[dict[str, Any]]]:
-    """(total, page) of the tags on content the viewer may play whose name contains `text` (any case); ordering
-    "__search" ranks like search."""
+    """(total, page) of the tags on content the viewer may play whose name contains `text` (any case) and passes
+    the `name_lookups` (exact, startswith); ordering "__search" ranks like search."""
     sql = Fragments(viewer)
     params = sql.params
     params.update(limit=limit, offset=offset)
     where = _tag_used(sql)
+    for i, (lookup, value) in enumerate(name_lookups):
+        where += " AND " + _name_condition(sql, "g.name", lookup, value, f"tag_name_{i}")
     if text:
         params.update(
             text=text.lower(), like="%" + _like_escape(text.lower()) + "%", prefix=_like_escape(text.lower()) + "%"

@@ -65,11 +65,11 @@ def filters_of(request: Any, kind: str) -> store.Filters:
         favorites=query_bool(request, "favorites"),
         mbid=query_uuid(request, "mbid"),
         license=query(request, "license") or None,
-        name_lookups=_name_lookups(request, NAME_FIELD[kind]),
+        name_lookups=name_lookups(request, NAME_FIELD[kind]),
     )
 
 
-def _name_lookups(request: Any, field: str) -> tuple[tuple[str, str], ...]:
+def name_lookups(request: Any, field: str) -> tuple[tuple[str, str], ...]:
     """The (lookup, value) pairs of `field`, `field__iexact`... given (non-blank) in the query."""
     if not field:
         return ()
@@ -79,6 +79,11 @@ def _name_lookups(request: Any, field: str) -> tuple[tuple[str, str], ...]:
         if value:
             found.append((lookup, value))
     return tuple(found)
+
+
+def scope_is_me(request: Any) -> bool:
+    """`scope=me`: only the caller's own objects (playlists, radios); any other scope lists all that are visible."""
+    return query(request, "scope") == "me"
 
 
 def ordering_of(request: Any) -> tuple[str, ...]:

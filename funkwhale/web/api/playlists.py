@@ -14,7 +14,7 @@ from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import formats, store
-from funkwhale.web.api.browse import ordering_of
+from funkwhale.web.api.browse import ordering_of, scope_is_me
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
@@ -72,10 +72,14 @@ class PlaylistsApi:
     async def index(self, request: Any) -> bytes:
         viewer = await self._reader(request)
         page = Page.from_request(request)
+        holding = ((kind, query_int(request, kind)) for kind in ("track", "album", "artist"))
         listing = store.Listing(
             viewer,
             user=query_int(request, "user"),
-            q=query(request, "q") or query(request, "name") or "",
+            mine=scope_is_me(request),
+            q=query(request, "q") or query(request, "name__icontains") or "",
+            name=query(request, "name") or None,
+            holding=tuple((kind, value) for kind, value in holding if value is not None),
             playable=query_bool(request, "playable"),
             ordering=ordering_of(request),
             limit=page.size,

@@ -15,11 +15,12 @@ from funkwhale.context import Context
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.visibility import Viewer
 from funkwhale.radios import FILTER_FIELDS, FILTERS, clean_radio, clean_session, session_id, store
+from funkwhale.web.api.browse import name_lookups, ordering_of, scope_is_me
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, query_int, read_body
+from funkwhale.web.params import page_or_404, query, query_int, read_body
 
 MAX_DRAWN = 50  # next tracks one v2 request may draw
 
@@ -84,7 +85,19 @@ class RadiosApi:
     async def index(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "read:radios")
         page = Page.from_request(request)
-        total, rows = await self.ctx.db.run(store.list_radios_txn, viewer, page.size, page.offset, desc="radios.list")
+        lookups = name_lookups(request, "name")
+        q = query(request, "q")
+        if q:
+            lookups += (("icontains", q),)
+        listing = store.RadioListing(
+            viewer,
+            mine=scope_is_me(request),
+            name_lookups=lookups,
+            ordering=ordering_of(request),
+            limit=page.size,
+            offset=page.offset,
+        )
+        total, rows = await self.ctx.db.run(store.list_radios_txn, listing, desc="radios.list")
         page_or_404(page, rows)
         return json_response(request, page.body(request, total, [self._radio(r) for r in rows]))
 
