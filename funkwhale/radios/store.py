@@ -262,6 +262,13 @@ def save_radio_txn(txn: Any, viewer: Viewer, radio_id: int | None, fields: dict[
     return radio
 
 
+def filter_candidates_txn(txn: Any, viewer: Viewer, config: list[dict[str, Any]], sample: int) -> dict[str, Any]:
+    """What one custom radio filter (`config`: it alone, checked for shape) selects, as 1.4's `validate/` shows it:
+    {count, sample (up to `sample` track rows)}; RadioError when it names what does not exist."""
+    total, rows = config_tracks_txn(txn, viewer, check_config_txn(txn, viewer, config), sample, 0)
+    return {"count": total, "sample": rows}
+
+
 def delete_radio_txn(txn: Any, viewer: Viewer, radio_id: int) -> None:
     txn.execute("DELETE FROM radio WHERE id = %s AND user_id = %s RETURNING id", (radio_id, viewer.user_id))
     if txn.fetchone() is None:
@@ -275,8 +282,15 @@ def radio_tracks_txn(
     radio = radio_txn(txn, viewer, radio_id)
     if radio is None:
         return None
+    return config_tracks_txn(txn, viewer, radio["config"], limit, offset)
+
+
+def config_tracks_txn(
+    txn: Any, viewer: Viewer, config: list[dict[str, Any]], limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page of track rows) that custom radio filters (`config`, checked) select, in id order."""
     sql = Fragments(viewer)
-    cond, _ = _pool(sql, viewer, {"radio_type": "custom", "related_object_id": None, "config": radio["config"]})
+    cond, _ = _pool(sql, viewer, {"radio_type": "custom", "related_object_id": None, "config": config})
     txn.execute(f"SELECT t.id FROM track t WHERE {cond} ORDER BY t.id", sql.params)
     ids = [r["id"] for r in txn.fetchall()]
     page = ids[offset : offset + limit]

@@ -12,9 +12,10 @@ from typing import Any
 from klein import Klein
 
 from funkwhale.context import Context
+from funkwhale.errors import Invalid
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.visibility import Viewer
-from funkwhale.radios import FILTER_FIELDS, FILTERS, clean_radio, clean_session, session_id, store
+from funkwhale.radios import FILTER_FIELDS, FILTERS, clean_config, clean_radio, clean_session, session_id, store
 from funkwhale.web.api.browse import name_lookups, ordering_of, scope_is_me
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
@@ -23,6 +24,7 @@ from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, query, query_int, read_body
 
 MAX_DRAWN = 50  # next tracks one v2 request may draw
+VALIDATE_SAMPLE = 10  # tracks `radios/validate/` shows of what a filter selects, as 1.4
 
 
 class RadiosApi:
@@ -107,6 +109,27 @@ class RadiosApi:
         fields = clean_radio(read_body(request), partial=False)
         row = await self.ctx.db.run(store.save_radio_txn, viewer, None, fields, desc="radios.create")
         return json_response(request, self._radio(row), status=201)
+
+    @app.route("/radios/validate/", methods=["POST"], strict_slashes=False)
+    async def validate(self, request: Any) -> bytes:
+        """POST {filters: [...]}: for each filter, its errors or how many tracks it selects and a sample of them."""
+        viewer = await self._viewer(request, "read:radios")
+        filters = read_body(request).get("filters")
+        if not isinstance(filters, list):
+            raise field_error("filters", "You must provide a filters list")
+        results = []
+        for f in filters:
+            try:
+                found = await self.ctx.db.run(
+                    store.filter_candidates_txn, viewer, clean_config([f]), VALIDATE_SAMPLE, desc="radios.validate"
+                )
+            except Invalid as e:
+                messages = [m for values in e.fields.values() for m in values] or [e.detail]
+                results.append({"filter": f, "errors": messages, "candidates": {"count": None, "sample": None}})
+                continue
+            sample = [self.renderer.track(row) for row in found["sample"]]
+            results.append({"filter": f, "errors": [], "candidates": {"count": found["count"], "sample": sample}})
+        return json_response(request, {"filters": results})
 
     @app.route("/radios/<int:radio_id>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def detail(self, request: Any, radio_id: int) -> bytes:
