@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from klein import Klein
 
+from funkwhale.activitypub import remote_libraries, remote_libraries_store
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music import uploads
@@ -16,6 +17,7 @@ from funkwhale.music.normalize import fold
 from funkwhale.music.uploads.serializers import library_json
 from funkwhale.music.uploads.store import LibraryFilters
 from funkwhale.music.visibility import Viewer
+from funkwhale.web.api.federation_libraries import fetch_json
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
@@ -122,6 +124,54 @@ class CatalogArea:
         page_or_404(page, rows)
         results = [library_json(row, self.ctx.settings.domain) for row in rows]
         return json_response(request, page.body(request, count, results))
+
+    async def _object(self, request: Any, object_id: int, scope: str) -> tuple[Viewer, dict[str, Any]]:
+        """The caller (with `scope`) and the object they may see; 404 when they may not."""
+        viewer = Viewer.of(await self.auth.require(request, scope))
+        row = await self.ctx.db.run(store.detail_txn, self.kind, viewer, object_id, desc=f"catalog.{self.kind}")
+        if row is None:
+            raise not_found("No such object.")
+        return viewer, row
+
+    @app.route("/<int:object_id>/fetches/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def fetches(self, request: Any, object_id: int) -> bytes:
+        """The caller's fetches of the object's federation id, newest first."""
+        viewer, row = await self._object(request, object_id, "read:libraries")
+        page = Page.from_request(request)
+        total, rows = await self.ctx.db.run(
+            remote_libraries_store.fetches_of_url_txn, row["fid"], viewer.actor_id, page.size, page.offset,
+            desc="catalog.fetches",
+        )  # fmt: skip
+        page_or_404(page, rows)
+        domain = self.ctx.settings.domain
+        return json_response(request, page.body(request, total, [fetch_json(r, domain) for r in rows]))
+
+    @app.route("/<int:object_id>/fetches/", methods=["POST"], strict_slashes=False)
+    async def fetch(self, request: Any, object_id: int) -> bytes:
+        """Fetch the object again from its server (201, the fetch: a local object's is errored, as there is no
+        server to ask)."""
+        viewer, row = await self._object(request, object_id, "write:libraries")
+        if viewer.actor_id is None:
+            raise not_found("No such object.")
+        fetch_id = await remote_libraries.fetch_object(self.ctx, viewer.actor_id, row["fid"])
+        fetched = await remote_libraries.get_fetch(self.ctx, fetch_id, viewer.actor_id)
+        if fetched is None:
+            raise not_found()
+        return json_response(request, fetch_json(fetched, self.ctx.settings.domain), status=201)
+
+    @app.route("/<int:object_id>/mutations/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def mutations(self, request: Any, object_id: int) -> bytes:
+        """Suggested edits of the object: none, as this server takes none (see `suggest`)."""
+        await self._object(request, object_id, "read:edits")
+        page = Page.from_request(request)
+        page_or_404(page, [])
+        return json_response(request, page.body(request, 0, []))
+
+    @app.route("/<int:object_id>/mutations/", methods=["POST"], strict_slashes=False)
+    async def suggest(self, request: Any, object_id: int) -> bytes:
+        """1.4 takes edit suggestions here for moderators to apply; this server edits no catalog metadata."""
+        await self._object(request, object_id, "write:edits")
+        raise ApiError(400, "Suggesting edits is not supported on this server.", "edits_not_supported")
 
     @app.route("/<int:object_id>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def detail(self, request: Any, object_id: int) -> bytes:
