@@ -81,6 +81,10 @@ async def test_multipart_file_parts_and_malformed_bodies(web_server, db_conn, al
     created = await a.post("/api/v1/playlists/", data=body, headers=ctype)
     assert created.code == 201 and created.json["name"] == "cover.png", created
 
+    # the playlist import takes the file as the body (or JSON): a multipart form's file is not kept, so it is a 415
+    m3u = multipart([("name", "Mix")], [("file", "mix.m3u", b"#EXTM3U\nNina - Song 0\n")])
+    assert (await a.post("/api/v1/playlists/import/", data=m3u, headers=ctype)).code == 415
+
     truncated = multipart([("track", str(music[0]["id"]))])[:-20]
     bad = await a.post("/api/v1/favorites/tracks/", data=truncated, headers=ctype)
     assert bad.code == 400 and bad.json["code"] == "parse_error", bad

@@ -229,7 +229,7 @@ class PlaylistsApi:
 def _import_request(request: Any) -> tuple[dict[str, Any], str]:
     """(fields, file content) of an import: a JSON body with `content`, or the raw file with fields in the query."""
     ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
-    if ctype == b"multipart/form-data":
+    if getattr(request, "multipart_content_type", None) is not None:  # the site hid its type: fields only, no file
         raise ApiError(
             415, "Send the file as the request body, or JSON with a `content` field.", "unsupported_media_type"
         )
