@@ -17,6 +17,7 @@ from .test_libraries import Session
 NO_MAIL = (
     "this server sends no e-mail (no SMTP settings): an administrator resets passwords with `funkwhale changepassword`"
 )
+CHANNELS = "1.4 creates and deletes albums and tracks only in channels, which are another issue's"
 # Operations of the schema this server does not serve yet, each with its reason. Keep this list as short as possible.
 NOT_SERVED = {
     ("POST", "/api/v1/auth/password/reset/"): NO_MAIL,
@@ -31,6 +32,9 @@ NOT_SERVED = {
     ("DELETE", "/api/v1/libraries/fs-import/"): "server-folder imports run from `funkwhale import-files` for now",
     ("GET", "/api/v1/oembed/"): "the embeddable player (1.4's widget pages) is not part of the web app",
     ("POST", "/api/v1/text-preview/"): "descriptions are stored as plain text: no Markdown renderer and sanitiser",
+    ("POST", "/api/v1/albums/"): CHANNELS,
+    ("DELETE", "/api/v1/albums/{id}/"): CHANNELS,
+    ("DELETE", "/api/v1/tracks/{id}/"): CHANNELS,
     ("POST", "/api/v1/users/settings/"): "the 1.4 web app's own settings blob; this server's web app keeps none",
 }
 

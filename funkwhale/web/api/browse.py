@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from klein import Klein
-from werkzeug.exceptions import MethodNotAllowed
 
 from funkwhale.activitypub import remote_libraries, remote_libraries_store
 from funkwhale.context import Context
@@ -30,7 +29,6 @@ from funkwhale.web.params import (
     query_int,
     query_uuid,
     query_values,
-    read_body,
     to_int,
 )
 
@@ -182,30 +180,6 @@ class CatalogArea:
         """1.4 takes edit suggestions here for moderators to apply; this server edits no catalog metadata."""
         await self._object(request, object_id, "write:edits")
         raise ApiError(400, "Suggesting edits is not supported on this server.", "edits_not_supported")
-
-    def _only_for(self, *kinds: str) -> None:
-        """A route this shared app declares for some kinds only: the router's 405 for the others."""
-        if self.kind not in kinds:
-            raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
-
-    @app.route("/", methods=["POST"], strict_slashes=False)
-    async def create(self, request: Any) -> bytes:
-        """1.4 creates an album only in a channel of the caller's (`channel`, required): there are no channels
-        here (albums come from uploads), so no channel is ever valid."""
-        self._only_for("album")
-        await self.auth.require(request, "write:libraries")
-        channel = read_body(request).get("channel")
-        if channel in (None, ""):
-            raise field_error("channel", "This field is required.")
-        raise field_error("channel", f'Invalid pk "{channel}" - object does not exist.')
-
-    @app.route("/<int:object_id>/", methods=["DELETE"], strict_slashes=False)
-    async def delete(self, request: Any, object_id: int) -> bytes:
-        """1.4 deletes only the albums and tracks a channel published, for the channel's owner: there are no
-        channels here, so there is never such an object (its 404)."""
-        self._only_for("album", "track")
-        await self.auth.require(request, "write:libraries")
-        raise not_found("No such object.")
 
     @app.route("/<int:object_id>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def detail(self, request: Any, object_id: int) -> bytes:
