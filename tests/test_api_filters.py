@@ -150,6 +150,10 @@ async def test_important_filters_really_filter(server, db_conn, catalog):
     assert len(await ids(a, "/api/v1/libraries/", "uuid", scope="all")) == 2
     assert await ids(b, "/api/v1/favorites/tracks/", scope="me") == []
     assert len(await ids(b, "/api/v1/history/listenings/", scope="all")) == 1
+    assert len(await ids(b, "/api/v1/history/listenings/", username="alice")) == 1
+    assert await ids(b, "/api/v1/history/listenings/", username="bob") == []
+    assert len(await ids(b, "/api/v1/history/listenings/", scope="all", domain=cf.DOMAIN)) == 1
+    assert await ids(b, "/api/v1/history/listenings/", scope="all", domain="elsewhere.example") == []
 
 
 # The ordering fields whose order the answer shows, by list: field -> key of a result.

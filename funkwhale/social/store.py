@@ -28,6 +28,8 @@ class Listing:
     q: str = ""
     ordering: tuple[str, ...] = ()
     entry: int | None = None  # only this entry (by id)
+    username: str | None = None  # only this user's (1.4's `username` filter)
+    domain: str | None = None  # only the entries of users whose actor is on this domain
     limit: int = 50
     offset: int = 0
 
@@ -57,6 +59,10 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
         where.append(f"e.user_id = {sql.bind(listing.user, 'user')}")
     if listing.entry is not None:
         where.append(f"e.id = {sql.bind(listing.entry, 'entry')}")
+    if listing.username is not None:
+        where.append(f"u.username = {sql.bind(listing.username, 'username')}")
+    if listing.domain is not None:
+        where.append(f"u.actor_id IN (SELECT id FROM actor WHERE domain = {sql.bind(listing.domain, 'domain')})")
     if listing.q:
         sql.bind("%" + listing.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", "q_like")
         where.append(

@@ -62,17 +62,20 @@ class ActivityArea:
         return json_response(request, self.entry(rows[0]))
 
     async def list_page(self, request: Any) -> bytes:
-        """Only the caller's entries unless `user` names someone or `scope=all` asks for every visible one."""
+        """Only the caller's entries unless `user` (an id) or `username` names someone or `scope=all` asks for every
+        visible one; `domain` keeps the entries of users on that domain."""
         viewer = await viewer_of(self.ctx, self.auth, request, f"read:{self.kind}")
         scope = query(request, "scope") or ("me" if viewer.authenticated else "all")
         if scope not in ("me", "all"):
             raise field_error("scope", f'"{scope}" is not a valid scope.')
-        user = query_int(request, "user")
+        user, username = query_int(request, "user"), query(request, "username") or None
         page = Page.from_request(request)
         listing = store.Listing(
             viewer,
-            mine=scope == "me" and user is None,
+            mine=scope == "me" and user is None and username is None,
             user=user,
+            username=username,
+            domain=query(request, "domain") or None,
             q=fold(query(request, "q") or ""),
             ordering=ordering_of(request),
             limit=page.size,
