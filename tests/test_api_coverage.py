@@ -35,7 +35,6 @@ NOT_SERVED = {
     ("POST", "/api/v1/albums/"): CHANNELS,
     ("DELETE", "/api/v1/albums/{id}/"): CHANNELS,
     ("DELETE", "/api/v1/tracks/{id}/"): CHANNELS,
-    ("POST", "/api/v1/users/settings/"): "the 1.4 web app's own settings blob; this server's web app keeps none",
 }
 
 

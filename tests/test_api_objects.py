@@ -142,3 +142,14 @@ async def test_activity_fetches_mutations_plugins_and_manifest(server, db_conn, 
 
     manifest = await a.get("/api/v1/instance/spa-manifest.json")
     assert manifest.code == 200 and manifest.json["start_url"] == "/" and manifest.json["name"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_user_settings_are_merged(server, db_conn, music):
+    a = Session(server, db_conn, music["alice"])
+    assert (await a.post("/api/v1/users/settings/", json_body={"theme": "dark"})).json == {"theme": "dark"}
+    merged = await a.post("/api/v1/users/settings/", form={"language": "fr"})
+    assert merged.code == 200 and merged.json == {"theme": "dark", "language": "fr"}
+    assert (await a.get("/api/v1/users/me/")).json["settings"] == merged.json
+    assert (await a.post("/api/v1/users/settings/", json_body={"blob": "x" * 70_000})).code == 400
+    assert (await a.get("/api/v1/users/me/")).json["settings"] == merged.json
