@@ -379,8 +379,9 @@ async def file_metadata(ctx: Context, viewer: Viewer, upload_uuid: uuid.UUID) ->
     try:
         return await run_cpu(read_metadata, path)
     except MetadataError as e:
-        kind = "not_found" if e.code == FILE_NOT_FOUND else "invalid"
-        raise Invalid(e.detail, code=e.code, kind=kind) from None
+        if e.code == FILE_NOT_FOUND:
+            raise Invalid(e.detail, code=e.code, kind="not_found") from None
+        raise Invalid(e.detail, code=e.code) from None
 
 
 async def delete_uploads(ctx: Context, viewer: Viewer, uuids: list[uuid.UUID] | None) -> int:
