@@ -81,6 +81,14 @@ async def test_multipart_file_parts_and_malformed_bodies(web_server, db_conn, al
     created = await a.post("/api/v1/playlists/", data=body, headers=ctype)
     assert created.code == 201 and created.json["name"] == "cover.png", created
 
+    # a form's csrfmiddlewaretoken (Django's other spelling of the CSRF token) is read from a multipart form too
+    no_header = {**ctype, "X-CSRFToken": ""}
+    token = a.cookie("csrftoken")
+    signed = multipart([("name", "Signed"), ("csrfmiddlewaretoken", token)])
+    assert (await a.post("/api/v1/playlists/", data=signed, headers=no_header)).code == 201
+    unsigned = multipart([("name", "Unsigned")])
+    assert (await a.post("/api/v1/playlists/", data=unsigned, headers=no_header)).code == 403
+
     # the playlist import takes the file as the body (or JSON): a multipart form's file is not kept, so it is a 415
     m3u = multipart([("name", "Mix")], [("file", "mix.m3u", b"#EXTM3U\nNina - Song 0\n")])
     assert (await a.post("/api/v1/playlists/import/", data=m3u, headers=ctype)).code == 415
