@@ -71,6 +71,22 @@ def _muxer(fmt: str) -> str:
     return {"m4a": "ipod", "opus": "ogg"}.get(fmt, fmt)
 
 
+def make_theora(directory: Path, name: str, tags: dict[str, str], duration: float = 2.0) -> Path:
+    """An Ogg file as Funkwhale's test_theora.ogg: a Theora video stream, then a Vorbis audio stream, `tags` written
+    by ffmpeg as the Vorbis comments of both."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.ogg"
+    metadata = [arg for key, value in tags.items() for arg in ("-metadata", f"{key}={value}")]
+    subprocess.run(
+        [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc=duration={duration}:size=64x48:rate=5",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={duration}",
+         "-c:v", "libtheora", "-c:a", "libvorbis", *metadata, str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
 def make_cover(color: str = "red", size: tuple[int, int] = (64, 64), fmt: str = "JPEG") -> bytes:
     """A small real image (JPEG by default, or PNG) of one colour."""
     buffer = io.BytesIO()

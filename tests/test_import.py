@@ -84,6 +84,27 @@ async def test_each_format_becomes_artist_album_track(fmt, web_server, db_conn, 
 
 
 @pytest_twisted.ensureDeferred
+async def test_ogg_with_theora_video_imports_its_vorbis_audio_and_comments(web_server, db_conn, owner, tmp_path):
+    _, library = owner
+    mbid = "bd21ac48-46d8-4e78-925f-d9cc2a294656"
+    tags = {"title": "Morning", "artist": "Edvard Grieg", "album": "Peer Gynt", "tracknumber": "1",
+            "date": "2012-08-15", "genre": "Classical", "musicbrainz_trackid": mbid}  # fmt: skip
+    upload = _add(web_server.ctx, db_conn, library, audio.make_theora(tmp_path, "video", tags))
+    assert await process_upload(web_server.ctx, upload["id"]) == "finished"
+    row = _one(
+        db_conn,
+        """SELECT u.duration, u.mimetype, u.sample_rate, t.title, t.position, t.mbid, a.name AS artist,
+                  al.title AS album, al.release_date
+           FROM upload u JOIN track t ON t.id = u.track_id JOIN artist a ON a.id = t.artist_id
+           JOIN album al ON al.id = t.album_id WHERE u.id = %s""",
+        upload["id"],
+    )
+    assert (row["title"], row["artist"], row["album"]) == ("Morning", "Edvard Grieg", "Peer Gynt")
+    assert row["position"] == 1 and str(row["mbid"]) == mbid and str(row["release_date"]) == "2012-08-15"
+    assert row["mimetype"] == "audio/ogg" and row["duration"] == 2 and row["sample_rate"] == 44100
+
+
+@pytest_twisted.ensureDeferred
 async def test_reimport_never_duplicates_and_a_second_copy_is_skipped(web_server, db_conn, owner, tmp_path):
     _, library = owner
     other = insert_library(db_conn, owner[0], name="second")

@@ -57,18 +57,29 @@ def finish_fetch_txn(
     )
 
 
+_FETCH_SELECT = """
+SELECT r.id, r.url, r.status, r.detail, r.creation_date, r.fetch_date, r.object_type, r.object_id,
+       a.fid AS actor_fid, a.url AS actor_url, a.preferred_username AS actor_preferred_username,
+       a.name AS actor_name, a.domain AS actor_domain, a.summary AS actor_summary, a.type AS actor_type,
+       a.creation_date AS actor_creation_date, a.last_fetch_date AS actor_last_fetch_date,
+       a.manually_approves_followers AS actor_manually_approves_followers
+FROM remote_fetch r JOIN actor a ON a.id = r.actor_id
+"""
+
+
 def fetch_txn(txn: Any, fetch_id: int, actor_id: int) -> dict[str, Any] | None:
     """A fetch the actor asked for, with the actor's columns (`actor_*`)."""
-    txn.execute(
-        """
-        SELECT r.id, r.url, r.status, r.detail, r.creation_date, r.fetch_date, r.object_type, r.object_id,
-               a.fid AS actor_fid, a.url AS actor_url, a.preferred_username AS actor_preferred_username,
-               a.name AS actor_name, a.domain AS actor_domain, a.summary AS actor_summary, a.type AS actor_type,
-               a.creation_date AS actor_creation_date, a.last_fetch_date AS actor_last_fetch_date,
-               a.manually_approves_followers AS actor_manually_approves_followers
-        FROM remote_fetch r JOIN actor a ON a.id = r.actor_id
-        WHERE r.id = %s AND r.actor_id = %s
-        """,
-        (fetch_id, actor_id),
-    )
+    txn.execute(_FETCH_SELECT + " WHERE r.id = %s AND r.actor_id = %s", (fetch_id, actor_id))
     return txn.fetchone()
+
+
+def fetches_of_url_txn(txn: Any, url: str, actor_id: int, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of the fetches of `url` the actor asked for, newest first."""
+    txn.execute("SELECT count(*) AS n FROM remote_fetch WHERE url = %s AND actor_id = %s", (url, actor_id))
+    total = txn.fetchone()["n"]
+    txn.execute(
+        _FETCH_SELECT
+        + " WHERE r.url = %s AND r.actor_id = %s ORDER BY r.creation_date DESC, r.id DESC LIMIT %s OFFSET %s",
+        (url, actor_id, limit, offset),
+    )
+    return total, txn.fetchall()

@@ -1,8 +1,10 @@
 """Reading an audio file's tags and stream properties into Metadata (mutagen; blocking: run it in a thread).
 
-Containers: mp3 (ID3), ogg vorbis and opus (Vorbis comments), flac (Vorbis comments + PICTURE blocks),
-m4a/aac (MP4 atoms), wav and aiff (ID3 chunks, else RIFF INFO / AIFF text chunks). Each container's keys
-are first gathered into one neutral mapping (`_Tags`), which the shared parsers then turn into Metadata.
+Containers: mp3 (ID3), ogg vorbis and opus (Vorbis comments; also beside a Theora video stream, as Funkwhale
+imports them: the audio stream's properties and comments, the video's comments where the audio's lack a key),
+flac (Vorbis comments + PICTURE blocks), m4a/aac (MP4 atoms), wav and aiff (ID3 chunks, else RIFF INFO / AIFF text
+chunks). Each container's keys are first gathered into one neutral mapping (`_Tags`), which the shared parsers
+then turn into Metadata.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import mutagen
-from mutagen import aiff, flac, id3, mp3, mp4, oggopus, oggvorbis, wave
+from mutagen import aiff, flac, id3, mp3, mp4, oggopus, oggtheora, oggvorbis, wave
 from mutagen._riff import RiffFile
 from mutagen.aiff import AIFFFile
 
@@ -165,6 +167,8 @@ def _open(path: Path) -> mutagen.FileType:
         raise MetadataError(UNSUPPORTED_FORMAT, "The file is not a supported audio file") from None
     if audio is None:
         raise MetadataError(UNSUPPORTED_FORMAT, "The file is not a supported audio file")
+    if isinstance(audio, oggtheora.OggTheora):
+        audio = _audio_beside_video(path, audio)
     if type(audio) not in _FORMATS:
         raise MetadataError(UNSUPPORTED_FORMAT, f"Unsupported audio format: {type(audio).__name__}")
     info = _stream_info(audio)
@@ -174,6 +178,22 @@ def _open(path: Path) -> mutagen.FileType:
     if isinstance(info, (wave.WaveStreamInfo, aiff.AIFFInfo)) and size * 8 < length * info.bitrate * 0.9:  # exact PCM
         raise MetadataError(CORRUPT_FILE, "The file is much shorter than its audio stream claims: truncated")
     return audio
+
+
+def _audio_beside_video(path: Path, video: oggtheora.OggTheora) -> mutagen.FileType:
+    """The Vorbis (or Opus) stream of an Ogg file whose first stream is Theora video, its comments completed with
+    the video's; unsupported_format when it has no such audio stream."""
+    for kind in (oggvorbis.OggVorbis, oggopus.OggOpus):
+        try:
+            audio = kind(path)
+        except mutagen.MutagenError:  # no stream of this kind
+            continue
+        if audio.tags is not None and video.tags is not None:
+            for key, values in video.tags.as_dict().items():
+                if key not in audio.tags:
+                    audio.tags[key] = values
+        return audio
+    raise MetadataError(UNSUPPORTED_FORMAT, "The Ogg file has no Vorbis or Opus audio stream")
 
 
 def _stream_info(audio: mutagen.FileType) -> mutagen.StreamInfo:
@@ -276,6 +296,10 @@ _VORBIS = {
     "musicbrainz_albumid": "album_mbid",
     "musicbrainz_artistid": "artist_mbid",
     "musicbrainz_albumartistid": "album_artist_mbid",
+    "musicbrainz track id": "mbid",  # Funkwhale's spellings for Theora files (Picard's in ID3)
+    "musicbrainz album id": "album_mbid",
+    "musicbrainz artist id": "artist_mbid",
+    "musicbrainz album artist id": "album_artist_mbid",
     "license": "license",
     "copyright": "copyright",
     "comment": "comment",

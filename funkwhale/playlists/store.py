@@ -26,10 +26,16 @@ class Listing:
     user: int | None = None
     mine: bool = False  # scope=me: only the viewer's own (none for an anonymous viewer)
     q: str = ""
+    name: str | None = None  # the exact name
+    holding: tuple[tuple[str, int], ...] = ()  # (track | album | artist, id): playlists with such an entry
     playable: bool | None = None
     ordering: tuple[str, ...] = ()
     limit: int = 50
     offset: int = 0
+
+
+# What a playlist entry's track `ht` is checked against by the track, album and artist filters.
+_HOLDS = {"track": "ht.id", "album": "ht.album_id", "artist": "ht.artist_id"}
 
 
 def _visible(sql: Fragments) -> str:
@@ -74,6 +80,13 @@ def list_txn(txn: Any, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
         where.append(f"pls.user_id = {sql.bind(listing.user, 'user')}")
     if listing.mine:
         where.append(f"pls.user_id = {sql.bind(listing.viewer.user_id, 'mine')}")
+    if listing.name is not None:
+        where.append(f"pls.name = {sql.bind(listing.name, 'name')}")
+    for kind, object_id in listing.holding:
+        where.append(
+            "EXISTS (SELECT 1 FROM playlist_track hpt JOIN track ht ON ht.id = hpt.track_id"
+            f" WHERE hpt.playlist_id = pls.id AND {_HOLDS[kind]} = {sql.bind(object_id, f'holds_{kind}')})"
+        )
     if listing.q:
         like = "%" + listing.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(f"lower(pls.name) LIKE {sql.bind(like, 'q')}")

@@ -125,10 +125,7 @@ def clean_session(body: dict[str, Any]) -> dict[str, Any]:
             raise Invalid.field("related_object_id", "This radio needs a related object.")
         fields["related_object_id"] = _artist_id(related) if kind == "artist" else str(related)
     if kind == "custom":
-        radio_id = body.get("custom_radio")
-        if not is_id(radio_id):
-            raise Invalid.field("custom_radio", "A custom radio id is required.")
-        fields["custom_radio"] = radio_id
+        fields["custom_radio"] = _id_field(body, "custom_radio", "A custom radio id is required.")
     return fields
 
 
@@ -141,7 +138,13 @@ def _artist_id(raw: Any) -> int:
 
 def session_id(body: dict[str, Any]) -> int:
     """The `session` a next-track request names; Invalid unless it is an id."""
-    value = body.get("session")
+    return _id_field(body, "session", "A session id is required.")
+
+
+def _id_field(body: dict[str, Any], name: str, message: str) -> int:
+    """A body field holding an id: a JSON number or a form's digits; Invalid(`message`) otherwise."""
+    raw = body.get(name)
+    value = to_int(raw, name, message) if isinstance(raw, str) and raw.strip() else raw
     if not is_id(value):
-        raise Invalid.field("session", "A session id is required.")
+        raise Invalid.field(name, message)
     return value

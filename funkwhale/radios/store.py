@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg2.extras import Json
@@ -10,7 +11,7 @@ from psycopg2.extras import Json
 from funkwhale.db.params import PositionalParams
 from funkwhale.music.catalog.store import Filters, Listing, list_txn
 from funkwhale.music.catalog.store import detail_txn as track_detail_txn
-from funkwhale.music.sql import Fragments
+from funkwhale.music.sql import Fragments, order_by
 from funkwhale.music.visibility import Viewer, library_condition
 from funkwhale.radios import FILTERS, RadioError
 
@@ -187,15 +188,41 @@ def next_track_txn(txn: Any, viewer: Viewer, session_id: int) -> dict[str, Any]:
 # -- user radios -------------------------------------------------------------------------------------------------
 
 
-def list_radios_txn(txn: Any, viewer: Viewer, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-    """(total, page) of the viewer's radios and the public ones, newest first."""
-    where = "(r.is_public OR r.user_id = %s)"
-    txn.execute(f"SELECT count(*) AS n FROM radio r WHERE {where}", (viewer.user_id,))
+@dataclass(frozen=True)
+class RadioListing:
+    """One list of radios: only the viewer's (`mine`) or theirs and the public ones; name lookups as django-filter
+    spells them (`q` and `icontains`: a substring, `iexact`, `startswith`, `exact`); ordering; a page window."""
+
+    viewer: Viewer
+    mine: bool = False
+    name_lookups: tuple[tuple[str, str], ...] = ()
+    ordering: tuple[str, ...] = ()
+    limit: int = 50
+    offset: int = 0
+
+
+RADIO_ORDERINGS = {"name": "lower(r.name)", "creation_date": "r.creation_date", "id": "r.id"}
+_RADIO_NAME = {
+    "exact": "r.name = %s",
+    "iexact": "lower(r.name) = lower(%s)",
+    "icontains": "strpos(lower(r.name), lower(%s)) > 0",
+    "startswith": "starts_with(r.name, %s)",
+}
+
+
+def list_radios_txn(txn: Any, listing: RadioListing) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of the radios the listing asks for, newest first unless ordered."""
+    where = "r.user_id = %s" if listing.mine else "(r.is_public OR r.user_id = %s)"
+    params: list[Any] = [listing.viewer.user_id]
+    for lookup, value in listing.name_lookups:
+        where += f" AND {_RADIO_NAME[lookup]}"
+        params.append(value)
+    order = order_by(RADIO_ORDERINGS, listing.ordering, ("-creation_date",), "r.id")
+    txn.execute(f"SELECT count(*) AS n FROM radio r WHERE {where}", params)
     total = txn.fetchone()["n"]
     txn.execute(
-        f"SELECT {RADIO_COLUMNS} FROM radio r WHERE {where}"
-        " ORDER BY r.creation_date DESC, r.id DESC LIMIT %s OFFSET %s",
-        (viewer.user_id, limit, offset),
+        f"SELECT {RADIO_COLUMNS} FROM radio r WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
+        [*params, listing.limit, listing.offset],
     )
     return total, txn.fetchall()
 
@@ -235,6 +262,13 @@ def save_radio_txn(txn: Any, viewer: Viewer, radio_id: int | None, fields: dict[
     return radio
 
 
+def filter_candidates_txn(txn: Any, viewer: Viewer, config: list[dict[str, Any]], sample: int) -> dict[str, Any]:
+    """What one custom radio filter (`config`: it alone, checked for shape) selects, as 1.4's `validate/` shows it:
+    {count, sample (up to `sample` track rows)}; RadioError when it names what does not exist."""
+    total, rows = config_tracks_txn(txn, viewer, check_config_txn(txn, viewer, config), sample, 0)
+    return {"count": total, "sample": rows}
+
+
 def delete_radio_txn(txn: Any, viewer: Viewer, radio_id: int) -> None:
     txn.execute("DELETE FROM radio WHERE id = %s AND user_id = %s RETURNING id", (radio_id, viewer.user_id))
     if txn.fetchone() is None:
@@ -248,8 +282,15 @@ def radio_tracks_txn(
     radio = radio_txn(txn, viewer, radio_id)
     if radio is None:
         return None
+    return config_tracks_txn(txn, viewer, radio["config"], limit, offset)
+
+
+def config_tracks_txn(
+    txn: Any, viewer: Viewer, config: list[dict[str, Any]], limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page of track rows) that custom radio filters (`config`, checked) select, in id order."""
     sql = Fragments(viewer)
-    cond, _ = _pool(sql, viewer, {"radio_type": "custom", "related_object_id": None, "config": radio["config"]})
+    cond, _ = _pool(sql, viewer, {"radio_type": "custom", "related_object_id": None, "config": config})
     txn.execute(f"SELECT t.id FROM track t WHERE {cond} ORDER BY t.id", sql.params)
     ids = [r["id"] for r in txn.fetchall()]
     page = ids[offset : offset + limit]

@@ -27,6 +27,9 @@ class Listing:
     user: int | None = None
     q: str = ""
     ordering: tuple[str, ...] = ()
+    entry: int | None = None  # only this entry (by id)
+    username: str | None = None  # only this user's (1.4's `username` filter)
+    domain: str | None = None  # only the entries of users whose actor is on this domain
     limit: int = 50
     offset: int = 0
 
@@ -54,6 +57,12 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
         where.append(f"e.user_id = {sql.bind(listing.viewer.user_id, 'mine')}")
     if listing.user is not None:
         where.append(f"e.user_id = {sql.bind(listing.user, 'user')}")
+    if listing.entry is not None:
+        where.append(f"e.id = {sql.bind(listing.entry, 'entry')}")
+    if listing.username is not None:
+        where.append(f"u.username = {sql.bind(listing.username, 'username')}")
+    if listing.domain is not None:
+        where.append(f"u.actor_id IN (SELECT id FROM actor WHERE domain = {sql.bind(listing.domain, 'domain')})")
     if listing.q:
         sql.bind("%" + listing.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", "q_like")
         where.append(
@@ -106,6 +115,12 @@ def remove_favorite_txn(txn: Any, viewer: Viewer, track_id: int) -> bool:
     return txn.fetchone() is not None
 
 
+def remove_favorite_entry_txn(txn: Any, viewer: Viewer, favorite_id: int) -> bool:
+    """Delete one of the viewer's favorites by its id; False when they have no such favorite."""
+    txn.execute("DELETE FROM track_favorite WHERE user_id = %s AND id = %s RETURNING id", (viewer.user_id, favorite_id))
+    return txn.fetchone() is not None
+
+
 def favorite_ids_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
     """Every favorite of the viewer as {id, track}, newest first."""
     txn.execute(
@@ -155,6 +170,12 @@ def add_filter_txn(txn: Any, viewer: Viewer, artist_id: int) -> dict[str, Any]:
     if created is None:
         raise Refused(400, "target", "You already have a filter for this artist.")
     txn.execute(f"SELECT {_FILTER_COLUMNS} WHERE f.uuid = %s", (created["uuid"],))
+    return txn.fetchone()
+
+
+def get_filter_txn(txn: Any, viewer: Viewer, filter_uuid: str) -> dict[str, Any] | None:
+    """One of the viewer's content filters, or None."""
+    txn.execute(f"SELECT {_FILTER_COLUMNS} WHERE f.user_id = %s AND f.uuid = %s::uuid", (viewer.user_id, filter_uuid))
     return txn.fetchone()
 
 

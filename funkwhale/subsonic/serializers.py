@@ -81,6 +81,7 @@ def song(row: dict[str, Any]) -> dict[str, Any]:
         "suffix": extension,
         "duration": row.get("duration") or 0,
         "bitRate": (row.get("bitrate") or 0) // 1000,
+        "bitrate": (row.get("bitrate") or 0) // 1000,  # Funkwhale 1.4's spelling, beside Subsonic's
         "samplingRate": row.get("sample_rate"),
         "path": path,
         "isVideo": False,
@@ -173,13 +174,18 @@ def artist(row: dict[str, Any], albums: list[dict[str, Any]] | None = None) -> d
 
 
 def index_artist(row: dict[str, Any]) -> dict[str, Any]:
-    """An artist as getIndexes lists it (Artist)."""
-    return {
+    """An artist as getIndexes lists it (Artist); with the album count and cover of rows that have them
+    (getIndexes' own), as Funkwhale 1.4 lists them there."""
+    out = {
         "id": ids.make(ids.ARTIST, row["id"]),
         "name": row["name"] or "",
         "starred": iso(row.get("starred")),
         "userRating": row.get("rating"),
     }
+    if "album_count" in row:
+        out["albumCount"] = row["album_count"] or 0
+        out["coverArt"] = ids.make(ids.ARTIST, row["id"]) if row.get("has_cover") else None
+    return out
 
 
 def artist_directory(row: dict[str, Any]) -> dict[str, Any]:

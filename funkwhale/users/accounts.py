@@ -329,6 +329,20 @@ async def change_password(
     await ctx.db.run(store.change_password_txn, user_id, new_hash, keep, desc="users.change_password")
 
 
+MAX_SETTINGS = 64 * 1024  # bytes of JSON a user's settings may hold
+
+
+async def update_settings(ctx: Context, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge `changes` into the user's settings (1.4's `set_settings`: the web app's per-user choices, kept as
+    given) and return them all; Invalid when they would exceed MAX_SETTINGS."""
+    merged = await ctx.db.run(
+        store.merge_settings_txn, user_id, json.dumps(changes), MAX_SETTINGS, desc="users.settings"
+    )
+    if merged is None:
+        raise Invalid(f"Settings are limited to {MAX_SETTINGS} bytes.", code="too_large")
+    return merged
+
+
 async def update_profile(ctx: Context, user_id: int, data: dict[str, Any]) -> None:
     """Write the profile fields present in `data`; Invalid for a bad one, or an avatar naming no stored picture."""
     fields = validate_profile(data)

@@ -221,6 +221,18 @@ def profile_txn(txn: Any, user_id: int) -> dict[str, Any] | None:
     return txn.fetchone()
 
 
+def merge_settings_txn(txn: Any, user_id: int, changes: str, limit: int) -> dict[str, Any] | None:
+    """Merge `changes` (a JSON object, as text) into the user's settings; their new settings, or None (nothing
+    written) when the result would exceed `limit` bytes of JSON."""
+    txn.execute(
+        "UPDATE users SET settings = settings || %s::jsonb WHERE id = %s"
+        " AND octet_length((settings || %s::jsonb)::text) <= %s RETURNING settings",
+        (changes, user_id, changes, limit),
+    )
+    row = txn.fetchone()
+    return None if row is None else row["settings"]
+
+
 def update_profile_txn(txn: Any, user_id: int, fields: dict[str, Any]) -> bool:
     """Set `name`, `privacy_level`, `avatar` (an attachment uuid or None) on the user and `summary` on its actor
     (those present in `fields`). False, with nothing changed, when the avatar names no attachment."""

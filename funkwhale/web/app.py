@@ -55,6 +55,9 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/federation/libraries", "funkwhale.web.api.federation_libraries:FederationLibrariesApi"),
     ("api/v1/federation/fetches", "funkwhale.web.api.federation_libraries:FederationFetchesApi"),
     ("api/v2/radios", "funkwhale.web.api.radios:RadiosV2Api"),
+    ("api/v1/mutations", "funkwhale.web.api.mutations:MutationsApi"),
+    ("api/v1/plugins", "funkwhale.web.api.plugins:PluginsApi"),
+    ("api/v1/activity", "funkwhale.web.api.activity:ActivityApi"),
     ("rest", "funkwhale.subsonic.app:SubsonicApp"),
     ("api/subsonic/rest", "funkwhale.subsonic.app:SubsonicApp"),
 ]

@@ -84,7 +84,7 @@ def _submitted_csrf(request: Any) -> str:
     if header:
         return header
     ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
-    if ctype != FORM_TYPE:
+    if ctype != FORM_TYPE and getattr(request, "multipart_fields", None) is None:
         return ""
     field = read_body(request).get(CSRF_FIELD)
     return field if isinstance(field, str) else ""

@@ -84,23 +84,34 @@ def parse_uuid(raw: str) -> uuid.UUID:
         raise not_found() from None
 
 
+def _form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Form fields as DRF reads them: one value per name, a list when the name is repeated."""
+    form: dict[str, list[str]] = {}
+    for key, value in pairs:
+        form.setdefault(key, []).append(value)
+    return {k: v[0] if len(v) == 1 else v for k, v in form.items()}
+
+
 def read_body(request: Any) -> dict[str, Any]:
-    """The request body as a dict: JSON, or an urlencoded form (one value per key, a list when repeated).
-    400 on bad input: malformed, nested too deep, not an object, NUL in a string, an integer beyond a bigint."""
+    """The request body as a dict: JSON, an urlencoded form or a multipart form (parsed by the site before routing;
+    a file part's value is its file name), form values as text. 400 on bad input: malformed, nested too deep, not
+    an object, NUL in a string, an integer beyond a bigint."""
+    multipart = getattr(request, "multipart_fields", None)
+    if isinstance(multipart, Exception):
+        raise ApiError(400, str(multipart), "parse_error")
+    if multipart is not None:
+        return _checked(_form(multipart))
     ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
     request.content.seek(0)
     raw = request.content.read()
+    body: Any
     if not raw.strip():
         return {}
     if ctype == b"application/x-www-form-urlencoded":
         try:
-            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+            body = _form(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
         except UnicodeDecodeError:
             raise ApiError(400, "The form is not valid UTF-8.", "parse_error") from None
-        form: dict[str, list[str]] = {}
-        for key, value in pairs:
-            form.setdefault(key, []).append(value)
-        body: Any = {k: v[0] if len(v) == 1 else v for k, v in form.items()}
     else:
         try:
             body = json.loads(raw)
@@ -110,6 +121,11 @@ def read_body(request: Any) -> dict[str, Any]:
             raise ApiError(400, "JSON parse error - the document is nested too deeply.", "parse_error") from None
         if not isinstance(body, dict):
             raise ApiError(400, "Expected a JSON object.", "parse_error")
+    return _checked(body)
+
+
+def _checked(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` when its text and numbers pass `check_json`; else a 400 naming the field."""
     try:
         return check_json(body)
     except BadField as e:

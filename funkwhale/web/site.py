@@ -16,8 +16,10 @@ from twisted.web.http import RESPONSES
 from twisted.web.server import Request, Site
 
 from funkwhale.config import Settings
+from funkwhale.music.uploads.multipart import FormError, boundary_of, read_fields
+from funkwhale.threads import run_cpu
 from funkwhale.web.errors import ApiError
-from funkwhale.web.upload_gate import UPLOADS
+from funkwhale.web.upload_gate import UPLOADS, UploadGate
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 SMALL_BODY = 100_000  # Twisted keeps bodies below this in memory
@@ -89,6 +91,8 @@ class FunkwhaleRequest(Request):
     _refused = False
     _expect_continue = False
     _watch: BodyWatch | None = None
+    multipart_content_type: bytes | None = None  # the Content-Type of a multipart body, hidden from Twisted
+    multipart_fields: list[tuple[str, str]] | FormError | None = None  # such a body's fields, for `read_body`
 
     @property
     def _site(self) -> FunkwhaleSite:
@@ -244,7 +248,21 @@ class FunkwhaleRequest(Request):
         from funkwhale.web.api.auth import ensure_csrf_cookie
 
         ensure_csrf_cookie(self, secure=self._site.secure_cookies)
-        super().process()
+        if self.multipart_content_type is None or UploadGate.guards(self.method, route_of(self.uri)):
+            super().process()  # no multipart body, or one its route stream-parses (an upload, a picture)
+            return
+        Deferred.fromCoroutine(self._read_multipart(self.multipart_content_type))
+
+    async def _read_multipart(self, content_type: bytes) -> None:
+        """Parse a (size-capped) multipart body of a route that takes no file, in a thread, then route the
+        request; a malformed body is kept as its FormError, which `read_body` answers with a 400."""
+        try:
+            boundary = boundary_of(content_type)
+            self.multipart_fields = await run_cpu(read_fields, self.content, boundary)
+        except FormError as e:
+            self.multipart_fields = e
+        if self.channel is not None:  # else the client left meanwhile
+            Request.process(self)
 
 
 def _is_upload(request: Any) -> bool:

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from twisted.internet.defer import DeferredSemaphore
 
-from funkwhale import storage
+from funkwhale import cache, storage
 from funkwhale.context import Context
 from funkwhale.errors import Invalid
 from funkwhale.music.attachments import crops, images, store
@@ -121,6 +121,21 @@ async def get_attachment(ctx: Context, attachment_uuid: str) -> dict[str, Any] |
     except ValueError:
         return None
     return await ctx.db.run(store.get_by_uuid_txn, canonical, desc="get_attachment")
+
+
+async def delete_attachment(ctx: Context, attachment_uuid: str, actor_id: int) -> bool:
+    """Delete a picture the actor sent, and its file; False when they sent no such picture."""
+    from funkwhale.music.uploads import remove_media  # here: music.uploads imports this package
+
+    try:
+        canonical = str(uuid_module.UUID(attachment_uuid))
+    except ValueError:
+        return False
+    deleted, files = await ctx.db.run(store.delete_owned_txn, canonical, actor_id, desc="attachments.delete")
+    if deleted:
+        await cache.invalidate(ctx, cache.CATALOG)
+        await remove_media(ctx, files)
+    return deleted
 
 
 def attachment_json(row: dict[str, Any], base_url: str) -> dict[str, Any]:

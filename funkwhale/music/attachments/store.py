@@ -29,6 +29,17 @@ def get_by_uuid_txn(txn: Any, attachment_uuid: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def delete_owned_txn(txn: Any, attachment_uuid: str, actor_id: int) -> tuple[bool, list[str]]:
+    """Delete an attachment the actor sent (what used it loses its picture): (whether it was theirs, its file to
+    remove once committed, unless another attachment shares the file)."""
+    txn.execute("DELETE FROM attachment WHERE uuid = %s AND actor_id = %s RETURNING file", (attachment_uuid, actor_id))
+    row = txn.fetchone()
+    if row is None:
+        return False, []
+    txn.execute("SELECT 1 FROM attachment WHERE file = %s LIMIT 1", (row["file"],))
+    return True, [] if txn.fetchone() is not None or not row["file"] else [row["file"]]
+
+
 def delete_unused_txn(txn: Any, attachment_ids: list[int]) -> list[str]:
     """Delete those of the attachments that no upload, artist, album, track or user (avatar) uses any more; their
     files (names relative to MEDIA_ROOT) to remove once committed. An import about to use one holds it with

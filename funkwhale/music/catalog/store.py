@@ -39,6 +39,13 @@ class Filters:
     content_category: str | None = None
     has_albums: bool | None = None
     content_filters: bool = True  # hide the artists the viewer filtered out (lists and search, not details)
+    hidden: bool | None = None  # True: only what the viewer's content filters hide (`content_filters` ignored)
+    favorites: bool | None = None  # tracks: only (True) or all but (False) the viewer's favorites
+    mbid: uuid.UUID | None = None
+    license: str | None = None  # tracks: a license code
+    # On the name (tracks and albums: the title), as django-filter's lookups: (lookup, value) pairs, lookup one of
+    # exact, iexact, icontains, startswith (case-sensitive, as Django's).
+    name_lookups: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ ORDERINGS: dict[str, dict[str, str]] = {
         "artist__name": "oar.name_key",
         "id": "t.id",
         "album_id": "t.album_id",
+        "artist__modification_date": "(SELECT modification_date FROM artist WHERE id = t.artist_id)",
+        "size": "(SELECT max(size) FROM upload WHERE track_id = t.id)",
         "random": "md5(%(seed)s || t.id::text)",
         "listen_count": "(SELECT count(*) FROM listening lc WHERE lc.track_id = t.id AND lc.user_id = %(me)s)",
     },
@@ -76,6 +85,7 @@ ORDERINGS: dict[str, dict[str, str]] = {
         "creation_date": "al.creation_date",
         "release_date": "al.release_date",
         "artist__name": "oar.name_key",
+        "artist__modification_date": "(SELECT modification_date FROM artist WHERE id = al.artist_id)",
         "id": "al.id",
         "random": "md5(%(seed)s || al.id::text)",
         "listen_count": "(SELECT count(*) FROM listening lc JOIN track lt ON lt.id = lc.track_id"
@@ -201,7 +211,8 @@ def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer) -> list[str]:
         category = sql.bind(f.content_category, "content_category")
         artist_id = {"track": "t.artist_id", "album": "al.artist_id", "artist": "a.id"}[kind]
         where.append(f"{artist_id} IN (SELECT id FROM artist WHERE content_category = {category})")
-    if f.content_filters and viewer.authenticated:
+    where.extend(_more_where(sql, kind, f, viewer))
+    if f.content_filters and not f.hidden and viewer.authenticated:
         if kind == "track":
             where.append(sql.track_not_filtered("t"))
         else:
@@ -215,6 +226,47 @@ def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer) -> list[str]:
 
 
 _TABLE = {"track": "track t", "album": "album al", "artist": "artist a"}
+_NAME = {"track": "t.title", "album": "al.title", "artist": "a.name"}
+_ARTIST_OF = {"track": "t.artist_id", "album": "al.artist_id", "artist": "a.id"}
+_NAME_LOOKUPS = {
+    "exact": "{col} = {value}",
+    "iexact": "lower({col}) = lower({value})",
+    "icontains": "{col} ILIKE '%%' || {value} || '%%'",
+    "startswith": "{col} LIKE {value} || '%%'",
+}
+
+
+def _like_text(value: str) -> str:
+    """`value` with LIKE's wildcards escaped."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _more_where(sql: Fragments, kind: str, f: Filters, viewer: Viewer) -> list[str]:
+    """The conditions of the less common filters: favorites, mbid, license, hidden, name lookups."""
+    alias = _ALIAS[kind]
+    where = []
+    if f.favorites is not None and kind == "track":
+        favorite = "t.id IN (SELECT track_id FROM track_favorite WHERE user_id = %(me)s)"
+        where.append(favorite if f.favorites else f"NOT {favorite}")
+    if f.mbid is not None:
+        where.append(f"{alias}.mbid = {sql.bind(str(f.mbid), 'mbid')}::uuid")
+    if f.license and kind == "track":
+        where.append(f"t.license = {sql.bind(f.license, 'license')}")
+    if f.hidden and viewer.authenticated:
+        shown = sql.track_not_filtered("t") if kind == "track" else sql.artist_not_filtered(_ARTIST_OF[kind])
+        where.append(f"NOT {shown}")
+    where.extend(
+        _name_condition(sql, _NAME[kind], lookup, value, f"name_{i}")
+        for i, (lookup, value) in enumerate(f.name_lookups)
+    )
+    return where
+
+
+def _name_condition(sql: Fragments, column: str, lookup: str, value: str, key: str) -> str:
+    """`column` passes the django-filter `lookup` (a key of _NAME_LOOKUPS) with `value`, bound as `key`."""
+    if lookup in ("icontains", "startswith"):
+        value = _like_text(value)
+    return _NAME_LOOKUPS[lookup].format(col=column, value=sql.bind(value, key))
 
 
 def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
@@ -294,14 +346,22 @@ def _tag_used(sql: Fragments) -> str:
 
 
 def list_tags_txn(
-    txn: Any, viewer: Viewer, text: str, ordering: tuple[str, ...], limit: int, offset: int
+    txn: Any,
+    viewer: Viewer,
+    text: str,
+    ordering: tuple[str, ...],
+    limit: int,
+    offset: int,
+    name_lookups: tuple[tuple[str, str], ...] = (),
 ) -> tuple[int, list[dict[str, Any]]]:
-    """(total, page) of the tags on content the viewer may play whose name contains `text` (any case); ordering
-    "__search" ranks like search."""
+    """(total, page) of the tags on content the viewer may play whose name contains `text` (any case) and passes
+    the `name_lookups` (exact, startswith); ordering "__search" ranks like search."""
     sql = Fragments(viewer)
     params = sql.params
     params.update(limit=limit, offset=offset)
     where = _tag_used(sql)
+    for i, (lookup, value) in enumerate(name_lookups):
+        where += " AND " + _name_condition(sql, "g.name", lookup, value, f"tag_name_{i}")
     if text:
         params.update(
             text=text.lower(), like="%" + _like_escape(text.lower()) + "%", prefix=_like_escape(text.lower()) + "%"

@@ -22,6 +22,8 @@ from funkwhale.context import Context
 from funkwhale.db.rows import required
 from funkwhale.errors import Invalid
 from funkwhale.music import formats
+from funkwhale.music.metadata import read_metadata
+from funkwhale.music.models import FILE_NOT_FOUND, Metadata, MetadataError
 from funkwhale.music.uploads import quota, store
 from funkwhale.music.uploads.multipart import FormError, ReceivedFile, boundary_of, discard, move_into, read_form
 from funkwhale.music.visibility import Viewer
@@ -365,6 +367,21 @@ async def update_draft(
     if message is not None:
         await queue.push(ctx, message)
     return row
+
+
+async def file_metadata(ctx: Context, viewer: Viewer, upload_uuid: uuid.UUID) -> Metadata:
+    """The tags of the audio file of one of the viewer's uploads (read in a thread); Invalid (not_found) when they
+    have no such upload or its file is not here (a remote upload, a file gone), invalid when it cannot be read."""
+    row = await ctx.db.run(store.get_upload_txn, viewer, upload_uuid, desc="uploads.get")
+    if row is None or not row["audio_file"]:
+        raise Invalid("Not found.", kind="not_found")
+    path = storage.absolute(ctx.settings, row["audio_file"])
+    try:
+        return await run_cpu(read_metadata, path)
+    except MetadataError as e:
+        if e.code == FILE_NOT_FOUND:
+            raise Invalid(e.detail, code=e.code, kind="not_found") from None
+        raise Invalid(e.detail, code=e.code) from None
 
 
 async def delete_uploads(ctx: Context, viewer: Viewer, uuids: list[uuid.UUID] | None) -> int:

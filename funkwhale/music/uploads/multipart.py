@@ -144,6 +144,47 @@ def read_form(body: IO[bytes], boundary: str, file_field: str, target_dir: Path)
     return reader.form
 
 
+def read_fields(body: IO[bytes], boundary: str) -> list[tuple[str, str]]:
+    """The (name, value) pairs of a multipart form, in order: a text part's text, a file part's file name (its
+    content is read past, never kept). For the bodies of routes that take no file (blocking: run it in a thread).
+    FormError on a malformed or incomplete body, text that is not UTF-8, or text parts above MAX_FIELDS_BYTES."""
+    pairs: list[tuple[str, str]] = []
+    parser = PushMultipartParser(boundary, max_segment_count=1000)
+    segment: MultipartSegment | None = None
+    text = bytearray()
+    total = 0
+    body.seek(0)
+    try:
+        while True:
+            chunk = body.read(CHUNK)
+            for event in parser.parse(chunk):
+                if isinstance(event, MultipartSegment):
+                    segment, text = event, bytearray()
+                elif event is None:
+                    assert segment is not None
+                    pairs.append((segment.name or "", _field_text(segment, text)))
+                elif segment is not None and segment.filename is None:
+                    total += len(event)
+                    if total > MAX_FIELDS_BYTES:
+                        raise FormError("The form fields are too large.")
+                    text += event
+            if not chunk:
+                break
+    except MultipartError as e:
+        raise FormError(f"The multipart body is malformed: {e}") from None
+    return pairs
+
+
+def _field_text(segment: MultipartSegment, text: bytearray) -> str:
+    """A finished part's value: its text, or the file name of a file part."""
+    if segment.filename is not None:
+        return _basename(segment.filename)
+    try:
+        return bytes(text).decode(segment.charset or "utf-8")
+    except (UnicodeDecodeError, LookupError):
+        raise FormError(f"The field {segment.name!r} is not valid UTF-8.") from None
+
+
 def discard(received: ReceivedFile | None) -> None:
     """Delete a received file that will not be kept (blocking)."""
     if received is not None:

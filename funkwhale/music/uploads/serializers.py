@@ -1,10 +1,13 @@
 """Library and upload rows (from store.py) as Funkwhale API v1 JSON (LibraryForOwnerSerializer,
-UploadForOwnerSerializer, APIActorSerializer)."""
+UploadForOwnerSerializer, APIActorSerializer), and a file's tags as its metadata route shows them."""
 
 from __future__ import annotations
 
+import base64
 import html
 from typing import TYPE_CHECKING, Any
+
+from funkwhale.music.models import Metadata
 
 if TYPE_CHECKING:
     from funkwhale.music.catalog.serializers import Renderer
@@ -74,4 +77,34 @@ def upload_json(row: dict[str, Any], renderer: Renderer) -> dict[str, Any]:
         "import_reference": row["import_reference"],
         "source": row["source"],
         "metadata": row["metadata"],
+    }
+
+
+def file_metadata_json(md: Metadata) -> dict[str, Any]:
+    """What an audio file's tags say, as 1.4's `uploads/<uuid>/audio-file-metadata/` shows them (its import
+    serializer's output: the cover's content in base64)."""
+
+    def artists(names: tuple[str, ...], mbids: tuple[str, ...]) -> list[dict[str, Any]]:
+        return [{"name": name, "mbid": mbids[i] if i < len(mbids) else None} for i, name in enumerate(names)]
+
+    cover = None if md.cover is None else {
+        "mimetype": md.cover.mimetype, "content": base64.b64encode(md.cover.data).decode("ascii")
+    }  # fmt: skip
+    return {
+        "title": md.title,
+        "position": md.track_number,
+        "disc_number": md.disc_number,
+        "mbid": md.mbid,
+        "copyright": md.copyright,
+        "license": md.license,
+        "tags": list(md.genres),
+        "description": _content(md.comment),
+        "artists": artists(md.artists, md.artist_mbids),
+        "album": {
+            "title": md.album or "[Unknown Album]",
+            "release_date": md.release_date,
+            "mbid": md.album_mbid,
+            "artists": artists(md.album_artists or md.artists, md.album_artist_mbids),
+        },
+        "cover_data": cover,
     }

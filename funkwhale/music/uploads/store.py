@@ -79,6 +79,15 @@ class LibraryFilters:
     scope_all: bool = False  # every library the viewer may see, not only their own
     privacy_level: str | None = None
     q: str | None = None
+    holding: tuple[str, int] | None = None  # ("track" | "album" | "artist", id): libraries with its finished uploads
+
+
+# What a library holds of an object, over a finished upload `hu` of track `ht` (%s: the object's id).
+_HOLDING = {
+    "track": "ht.id = %s",
+    "album": "ht.album_id = %s",
+    "artist": "(ht.artist_id = %s OR ht.album_id IN (SELECT id FROM album WHERE artist_id = %s))",
+}
 
 
 def list_libraries_txn(
@@ -96,6 +105,13 @@ def list_libraries_txn(
     if filters.q:
         where += " AND l.name ILIKE %s"
         params.append(_like(filters.q))
+    if filters.holding is not None:
+        kind, object_id = filters.holding
+        where += (
+            " AND EXISTS (SELECT 1 FROM upload hu JOIN track ht ON ht.id = hu.track_id WHERE hu.library_id = l.id"
+            f" AND hu.import_status = 'finished' AND {_HOLDING[kind]})"
+        )
+        params.extend([object_id] * _HOLDING[kind].count("%s"))
     txn.execute(
         _LIBRARY_SELECT.replace("SELECT ", "SELECT count(*) OVER () AS total, ", 1)
         + f" WHERE {where} ORDER BY l.creation_date DESC, l.id DESC LIMIT %s OFFSET %s",
@@ -148,7 +164,10 @@ class UploadFilters:
     library: uuid.UUID | None = None
     import_status: tuple[str, ...] = ()
     import_reference: str | None = None
-    track: int | None = None
+    track: int | uuid.UUID | None = None  # a track's id, or its uuid as 1.4's filter takes it
+    mimetype: str | None = None
+    track_artist: uuid.UUID | None = None
+    album_artist: uuid.UUID | None = None
     q: str | None = None  # matched against the original file name and the folded track title
     q_key: str | None = None
     playable: bool | None = None
@@ -166,9 +185,21 @@ def _upload_where(viewer: Viewer, filters: UploadFilters) -> tuple[str, list[Any
     if filters.import_reference is not None:
         where += " AND u.import_reference = %s"
         params.append(filters.import_reference)
-    if filters.track is not None:
+    if isinstance(filters.track, int):
         where += " AND u.track_id = %s"
         params.append(filters.track)
+    elif filters.track is not None:
+        where += " AND t.uuid = %s"
+        params.append(filters.track)
+    if filters.mimetype:
+        where += " AND u.mimetype = %s"
+        params.append(filters.mimetype)
+    if filters.track_artist is not None:
+        where += " AND t.artist_id = (SELECT id FROM artist WHERE uuid = %s)"
+        params.append(filters.track_artist)
+    if filters.album_artist is not None:
+        where += " AND t.album_id IN (SELECT id FROM album WHERE artist_id = (SELECT id FROM artist WHERE uuid = %s))"
+        params.append(filters.album_artist)
     if filters.q:
         where += " AND (u.original_name ILIKE %s OR t.title_key LIKE %s)"
         params += [_like(filters.q), _like(filters.q_key or filters.q)]

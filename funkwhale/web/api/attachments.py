@@ -55,6 +55,16 @@ class AttachmentsApi:
         row = await self._row(attachment_uuid)
         return json_response(request, attachments.attachment_json(row, self.ctx.settings.base_url))
 
+    @app.route("/<attachment_uuid>/", methods=["DELETE"])
+    async def delete(self, request: Any, attachment_uuid: str) -> bytes:
+        """Only the actor who sent a picture may delete it (what showed it loses its picture), as in 1.4."""
+        principal = await self.auth.require(request, "write:libraries")
+        actor_id = principal.user.actor_id
+        if actor_id is None or not await attachments.delete_attachment(self.ctx, attachment_uuid, actor_id):
+            raise not_found()
+        request.setResponseCode(204)
+        return b""
+
     @app.route("/<attachment_uuid>/proxy", methods=["GET", "HEAD"])
     @app.route("/<attachment_uuid>/proxy/", methods=["GET", "HEAD"])
     async def proxy(self, request: Any, attachment_uuid: str) -> bytes:

@@ -88,6 +88,7 @@ class AuthApi:
         return json_response(request, body, status=201)
 
     @app.route("/password/change/", methods=["POST"], strict_slashes=False)
+    @app.route("/registration/change-password/", methods=["POST"], strict_slashes=False)  # 1.4's other spelling
     async def change_password(self, request: Any) -> bytes:
         """old_password, new_password1, new_password2: the other sessions end, this one stays. The old password
         is held to the login limit (429)."""

@@ -1,5 +1,5 @@
 """What the catalog areas (artists, albums, tracks, tags, search) share: who is looking, list parameters,
-and one Klein app serving `/` (list) and `/<id>/` (detail) for a kind of object."""
+and one Klein app serving `/` (list), `/<id>/` (detail) and `/<id>/libraries/` for a kind of object."""
 
 from __future__ import annotations
 
@@ -7,17 +7,30 @@ from typing import Any, ClassVar
 
 from klein import Klein
 
+from funkwhale.activitypub import remote_libraries, remote_libraries_store
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
+from funkwhale.music import uploads
 from funkwhale.music.catalog import store
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
+from funkwhale.music.uploads.serializers import library_json
+from funkwhale.music.uploads.store import LibraryFilters
 from funkwhale.music.visibility import Viewer
+from funkwhale.web.api.federation_libraries import fetch_json
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, query, query_bool, query_int, query_uuid, query_values, to_int
+from funkwhale.web.params import (
+    page_or_404,
+    query,
+    query_bool,
+    query_int,
+    query_uuid,
+    query_values,
+    to_int,
+)
 
 
 async def viewer_of(ctx: Context, auth: Auth, request: Any, scope: str = "read:libraries") -> Viewer:
@@ -33,9 +46,15 @@ async def viewer_of(ctx: Context, auth: Auth, request: Any, scope: str = "read:l
     return Viewer.of(principal)
 
 
-def filters_of(request: Any) -> store.Filters:
+# The name lookups of each kind's list, as Funkwhale's filter sets spell them (tracks filter on their title).
+NAME_FIELD = {"track": "title", "album": "", "artist": "name"}
+NAME_LOOKUPS = ("exact", "iexact", "icontains", "startswith")
+
+
+def filters_of(request: Any, kind: str) -> store.Filters:
     """Funkwhale's list filters: q, tag (repeatable, all must match), artist, album, library (uuid), id
-    (repeatable), scope (all|me), playable, content_category, has_albums."""
+    (repeatable), scope (all|me), playable, content_category, has_albums, hidden, favorites (tracks), mbid, license
+    (tracks), and the name lookups (`title__icontains`...)."""
     scope = query(request, "scope") or "all"
     if scope not in ("all", "me"):
         raise field_error("scope", f'"{scope}" is not a valid scope.')
@@ -52,7 +71,29 @@ def filters_of(request: Any) -> store.Filters:
         playable=playable is not False,
         content_category=query(request, "content_category") or None,
         has_albums=query_bool(request, "has_albums"),
+        hidden=query_bool(request, "hidden"),
+        favorites=query_bool(request, "favorites"),
+        mbid=query_uuid(request, "mbid"),
+        license=query(request, "license") or None,
+        name_lookups=name_lookups(request, NAME_FIELD[kind]),
     )
+
+
+def name_lookups(request: Any, field: str) -> tuple[tuple[str, str], ...]:
+    """The (lookup, value) pairs of `field`, `field__iexact`... given (non-blank) in the query."""
+    if not field:
+        return ()
+    found = []
+    for lookup in NAME_LOOKUPS:
+        value = query(request, field if lookup == "exact" else f"{field}__{lookup}")
+        if value:
+            found.append((lookup, value))
+    return tuple(found)
+
+
+def scope_is_me(request: Any) -> bool:
+    """`scope=me`: only the caller's own objects (playlists, radios); any other scope lists all that are visible."""
+    return query(request, "scope") == "me"
 
 
 def ordering_of(request: Any) -> tuple[str, ...]:
@@ -75,11 +116,70 @@ class CatalogArea:
     async def index(self, request: Any) -> bytes:
         viewer = await viewer_of(self.ctx, self.auth, request)
         page = Page.from_request(request)
-        listing = store.Listing(viewer, filters_of(request), ordering_of(request), page.size, page.offset)
+        listing = store.Listing(viewer, filters_of(request, self.kind), ordering_of(request), page.size, page.offset)
         total, rows = await self.ctx.db.run(store.list_txn, self.kind, listing, desc=f"catalog.{self.kind}s")
         page_or_404(page, rows)
         results = [self.renderer.render(self.kind, row) for row in rows]
         return json_response(request, page.body(request, total, results))
+
+    @app.route("/<int:object_id>/libraries/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def libraries(self, request: Any, object_id: int) -> bytes:
+        """The libraries the caller may see that hold (finished uploads of) the object, as 1.4 lists them."""
+        viewer = Viewer.of(await self.auth.require(request, "read:libraries"))
+        page = Page.from_request(request)
+        filters = LibraryFilters(scope_all=True, holding=(self.kind, object_id))
+        count, rows = await uploads.list_libraries(self.ctx, viewer, filters, page.size, page.offset)
+        page_or_404(page, rows)
+        results = [library_json(row, self.ctx.settings.domain) for row in rows]
+        return json_response(request, page.body(request, count, results))
+
+    async def _object(self, request: Any, object_id: int, scope: str) -> tuple[Viewer, dict[str, Any]]:
+        """The caller (with `scope`) and the object they may see; 404 when they may not."""
+        viewer = Viewer.of(await self.auth.require(request, scope))
+        row = await self.ctx.db.run(store.detail_txn, self.kind, viewer, object_id, desc=f"catalog.{self.kind}")
+        if row is None:
+            raise not_found("No such object.")
+        return viewer, row
+
+    @app.route("/<int:object_id>/fetches/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def fetches(self, request: Any, object_id: int) -> bytes:
+        """The caller's fetches of the object's federation id, newest first."""
+        viewer, row = await self._object(request, object_id, "read:libraries")
+        page = Page.from_request(request)
+        total, rows = await self.ctx.db.run(
+            remote_libraries_store.fetches_of_url_txn, row["fid"], viewer.actor_id, page.size, page.offset,
+            desc="catalog.fetches",
+        )  # fmt: skip
+        page_or_404(page, rows)
+        domain = self.ctx.settings.domain
+        return json_response(request, page.body(request, total, [fetch_json(r, domain) for r in rows]))
+
+    @app.route("/<int:object_id>/fetches/", methods=["POST"], strict_slashes=False)
+    async def fetch(self, request: Any, object_id: int) -> bytes:
+        """Fetch the object again from its server (201, the fetch: a local object's is errored, as there is no
+        server to ask)."""
+        viewer, row = await self._object(request, object_id, "write:libraries")
+        if viewer.actor_id is None:
+            raise not_found("No such object.")
+        fetch_id = await remote_libraries.fetch_object(self.ctx, viewer.actor_id, row["fid"])
+        fetched = await remote_libraries.get_fetch(self.ctx, fetch_id, viewer.actor_id)
+        if fetched is None:
+            raise not_found()
+        return json_response(request, fetch_json(fetched, self.ctx.settings.domain), status=201)
+
+    @app.route("/<int:object_id>/mutations/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def mutations(self, request: Any, object_id: int) -> bytes:
+        """Suggested edits of the object: none, as this server takes none (see `suggest`)."""
+        await self._object(request, object_id, "read:edits")
+        page = Page.from_request(request)
+        page_or_404(page, [])
+        return json_response(request, page.body(request, 0, []))
+
+    @app.route("/<int:object_id>/mutations/", methods=["POST"], strict_slashes=False)
+    async def suggest(self, request: Any, object_id: int) -> bytes:
+        """1.4 takes edit suggestions here for moderators to apply; this server edits no catalog metadata."""
+        await self._object(request, object_id, "write:edits")
+        raise ApiError(400, "Suggesting edits is not supported on this server.", "edits_not_supported")
 
     @app.route("/<int:object_id>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def detail(self, request: Any, object_id: int) -> bytes:

@@ -1,5 +1,5 @@
-"""/api/v1/favorites/tracks/: a listener's favorite tracks (list with the track nested, add, `remove/`, `all/`),
-shaped like Funkwhale 1.4. `ActivityArea` is shared with the listening history."""
+"""/api/v1/favorites/tracks/: a listener's favorite tracks (list with the track nested, add, `remove/` by track,
+DELETE `<id>/`, `all/`), shaped like Funkwhale 1.4. `ActivityArea` is shared with the listening history."""
 
 from __future__ import annotations
 
@@ -52,18 +52,30 @@ class ActivityArea:
             "actor": self.renderer.actor(row["owner_actor"]),
         }
 
+    async def one(self, request: Any, entry_id: int) -> bytes:
+        """GET `<id>/`: one entry the caller may see (as listed), else 404."""
+        viewer = await viewer_of(self.ctx, self.auth, request, f"read:{self.kind}")
+        listing = store.Listing(viewer, mine=False, entry=entry_id, limit=1)
+        _, rows = await self.ctx.db.run(store.list_txn, self.kind, listing, desc=f"{self.kind}.one")
+        if not rows:
+            raise not_found()
+        return json_response(request, self.entry(rows[0]))
+
     async def list_page(self, request: Any) -> bytes:
-        """Only the caller's entries unless `user` names someone or `scope=all` asks for every visible one."""
+        """Only the caller's entries unless `user` (an id) or `username` names someone or `scope=all` asks for every
+        visible one; `domain` keeps the entries of users on that domain."""
         viewer = await viewer_of(self.ctx, self.auth, request, f"read:{self.kind}")
         scope = query(request, "scope") or ("me" if viewer.authenticated else "all")
         if scope not in ("me", "all"):
             raise field_error("scope", f'"{scope}" is not a valid scope.')
-        user = query_int(request, "user")
+        user, username = query_int(request, "user"), query(request, "username") or None
         page = Page.from_request(request)
         listing = store.Listing(
             viewer,
-            mine=scope == "me" and user is None,
+            mine=scope == "me" and user is None and username is None,
             user=user,
+            username=username,
+            domain=query(request, "domain") or None,
             q=fold(query(request, "q") or ""),
             ordering=ordering_of(request),
             limit=page.size,
@@ -100,6 +112,14 @@ class FavoritesApi(ActivityArea):
         track_id = track_id_of(read_body(request))
         if not await self.ctx.db.run(store.remove_favorite_txn, viewer, track_id, desc="favorites.remove"):
             raise not_found("This track is not a favorite.")
+        request.setResponseCode(204)
+        return b""
+
+    @app.route("/tracks/<int:favorite_id>/", methods=["DELETE"], strict_slashes=False)
+    async def delete(self, request: Any, favorite_id: int) -> bytes:
+        viewer = await self.writer(request)
+        if not await self.ctx.db.run(store.remove_favorite_entry_txn, viewer, favorite_id, desc="favorites.delete"):
+            raise not_found()
         request.setResponseCode(204)
         return b""
 

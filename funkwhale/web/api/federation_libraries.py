@@ -81,15 +81,7 @@ class FederationFetchesApi:
         self.auth = auth
 
     def _json(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": row["id"],
-            "url": row["url"],
-            "actor": actor_json(row, self.ctx.settings.domain),
-            "status": row["status"],
-            "detail": row["detail"],
-            "creation_date": row["creation_date"],
-            "fetch_date": row["fetch_date"],
-        }
+        return fetch_json(row, self.ctx.settings.domain)
 
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
@@ -108,3 +100,16 @@ class FederationFetchesApi:
         if row is None:
             raise not_found()
         return json_response(request, self._json(row))
+
+
+def fetch_json(row: dict[str, Any], local_domain: str) -> dict[str, Any]:
+    """A fetch (remote_libraries_store's columns) as 1.4's FetchSerializer."""
+    return {
+        "id": row["id"],
+        "url": row["url"],
+        "actor": actor_json(row, local_domain),
+        "status": row["status"],
+        "detail": row["detail"],
+        "creation_date": row["creation_date"],
+        "fetch_date": row["fetch_date"],
+    }

@@ -1,5 +1,5 @@
-"""/api/v1/history/listenings/: record a listen (POST {track}) and list them (mine by default; others' where their
-privacy level allows), the track nested, shaped like Funkwhale 1.4."""
+"""/api/v1/history/listenings/: record a listen (POST {track}), one by id, and list them (mine by default;
+others' where their privacy level allows), the track nested, shaped like Funkwhale 1.4."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ class HistoryApi(ActivityArea):
     @app.route("/listenings/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:
         return await self.list_page(request)
+
+    @app.route("/listenings/<int:entry_id>/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def show(self, request: Any, entry_id: int) -> bytes:
+        return await self.one(request, entry_id)
 
     @app.route("/listenings/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from klein import Klein
@@ -40,6 +41,24 @@ class InstanceApi:
         """The public preferences, for anyone (the SPA reads them before login)."""
         stored = await self._stored()
         return json_response(request, prefs.describe_all(self.ctx.settings, stored, public_only=True))
+
+    @app.route("/spa-manifest.json", methods=["GET"])
+    async def spa_manifest(self, request: Any) -> bytes:
+        """The web app's manifest with this instance's name and description, as 1.4 serves it."""
+        name = await prefs.get(self.ctx, "instance__name") or "Funkwhale"
+        description = await prefs.get(self.ctx, "instance__short_description")
+        manifest = {
+            "name": name,
+            "short_name": name,
+            "description": description or "A federated music server",
+            "start_url": "/",
+            "display": "standalone",
+            "background_color": "#ffffff",
+            "theme_color": "#f2711c",
+            "icons": [{"src": "/favicon.svg", "sizes": "any", "type": "image/svg+xml"}],
+        }
+        request.setHeader(b"Content-Type", b"application/manifest+json")
+        return json.dumps(manifest).encode()
 
     @app.route("/nodeinfo/2.0/", methods=["GET"], strict_slashes=False)
     async def nodeinfo_20(self, request: Any) -> bytes:

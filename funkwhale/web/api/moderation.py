@@ -57,16 +57,29 @@ class ModerationApi:
         await cache.invalidate(self.ctx, cache.user_scope(principal.user.id))
         return json_response(request, row, status=201)
 
+    @app.route("/content-filters/<string:filter_uuid>/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def detail(self, request: Any, filter_uuid: str) -> bytes:
+        viewer = Viewer.of(await self.auth.require(request, "read:filters"))
+        row = await self.ctx.db.run(store.get_filter_txn, viewer, _filter_uuid(filter_uuid), desc="filters.get")
+        if row is None:
+            raise not_found("No such content filter.")
+        return json_response(request, row)
+
     @app.route("/content-filters/<string:filter_uuid>/", methods=["DELETE"], strict_slashes=False)
     async def delete(self, request: Any, filter_uuid: str) -> bytes:
         principal = await self.auth.require(request, "write:filters")
         viewer = Viewer.of(principal)
-        try:
-            uuid.UUID(filter_uuid)
-        except ValueError:
-            raise not_found("No such content filter.") from None
+        filter_uuid = _filter_uuid(filter_uuid)
         if not await self.ctx.db.run(store.delete_filter_txn, viewer, filter_uuid, desc="filters.delete"):
             raise not_found("No such content filter.")
         await cache.invalidate(self.ctx, cache.user_scope(principal.user.id))
         request.setResponseCode(204)
         return b""
+
+
+def _filter_uuid(raw: str) -> str:
+    """A content filter's uuid from the path; 404 when it is not one."""
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise not_found("No such content filter.") from None

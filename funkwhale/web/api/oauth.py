@@ -182,6 +182,15 @@ class OAuthApi:
         principal = await self.auth.require(request, "read:security")
         return json_response(request, await flows.granted_applications(self.ctx, principal.user.id))
 
+    @app.route("/grants/<client_id>/", methods=["GET"], strict_slashes=False)
+    async def grant(self, request: Any, client_id: str) -> bytes:
+        principal = await self.auth.require(request, "read:security")
+        granted = await flows.granted_applications(self.ctx, principal.user.id)
+        found = next((app for app in granted if app["client_id"] == client_id), None)
+        if found is None:
+            raise not_found()
+        return json_response(request, found)
+
     @app.route("/grants/<client_id>/", methods=["DELETE"], strict_slashes=False)
     async def revoke_grants(self, request: Any, client_id: str) -> bytes:
         principal = await self.auth.require(request, "write:security")

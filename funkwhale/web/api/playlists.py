@@ -14,7 +14,7 @@ from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import formats, store
-from funkwhale.web.api.browse import ordering_of
+from funkwhale.web.api.browse import ordering_of, scope_is_me
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
@@ -71,15 +71,15 @@ class PlaylistsApi:
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:
         viewer = await self._reader(request)
-        scope = query(request, "scope") or "all"
-        if scope not in ("all", "me"):
-            raise field_error("scope", f'"{scope}" is not a valid scope.')
         page = Page.from_request(request)
+        holding = ((kind, query_int(request, kind)) for kind in ("track", "album", "artist"))
         listing = store.Listing(
             viewer,
             user=query_int(request, "user"),
-            mine=scope == "me",
-            q=query(request, "q") or query(request, "name") or "",
+            mine=scope_is_me(request),
+            q=query(request, "q") or query(request, "name__icontains") or "",
+            name=query(request, "name") or None,
+            holding=tuple((kind, value) for kind, value in holding if value is not None),
             playable=query_bool(request, "playable"),
             ordering=ordering_of(request),
             limit=page.size,
@@ -229,7 +229,7 @@ class PlaylistsApi:
 def _import_request(request: Any) -> tuple[dict[str, Any], str]:
     """(fields, file content) of an import: a JSON body with `content`, or the raw file with fields in the query."""
     ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
-    if ctype == b"multipart/form-data":
+    if getattr(request, "multipart_content_type", None) is not None:  # the site hid its type: fields only, no file
         raise ApiError(
             415, "Send the file as the request body, or JSON with a `content` field.", "unsupported_media_type"
         )

@@ -12,16 +12,19 @@ from typing import Any
 from klein import Klein
 
 from funkwhale.context import Context
+from funkwhale.errors import Invalid
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.visibility import Viewer
-from funkwhale.radios import FILTER_FIELDS, FILTERS, clean_radio, clean_session, session_id, store
+from funkwhale.radios import FILTER_FIELDS, FILTERS, clean_config, clean_radio, clean_session, session_id, store
+from funkwhale.web.api.browse import name_lookups, ordering_of, scope_is_me
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, query_int, read_body
+from funkwhale.web.params import page_or_404, query, query_int, read_body
 
 MAX_DRAWN = 50  # next tracks one v2 request may draw
+VALIDATE_SAMPLE = 10  # tracks `radios/validate/` shows of what a filter selects, as 1.4
 
 
 class RadiosApi:
@@ -56,10 +59,7 @@ class RadiosApi:
     @app.route("/sessions/<int:radio_session>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def session(self, request: Any, radio_session: int) -> bytes:
         viewer = await self._viewer(request, "read:radios")
-        row = await self.ctx.db.run(store.session_txn, viewer, radio_session, desc="radios.session.get")
-        if row is None:
-            raise not_found("No such radio session.")
-        return json_response(request, row)
+        return json_response(request, await session_json(self.ctx, viewer, radio_session))
 
     @app.route("/tracks/", methods=["POST"], strict_slashes=False)
     async def next_track(self, request: Any) -> bytes:
@@ -87,7 +87,19 @@ class RadiosApi:
     async def index(self, request: Any) -> bytes:
         viewer = await self._viewer(request, "read:radios")
         page = Page.from_request(request)
-        total, rows = await self.ctx.db.run(store.list_radios_txn, viewer, page.size, page.offset, desc="radios.list")
+        lookups = name_lookups(request, "name")
+        q = query(request, "q")
+        if q:
+            lookups += (("icontains", q),)
+        listing = store.RadioListing(
+            viewer,
+            mine=scope_is_me(request),
+            name_lookups=lookups,
+            ordering=ordering_of(request),
+            limit=page.size,
+            offset=page.offset,
+        )
+        total, rows = await self.ctx.db.run(store.list_radios_txn, listing, desc="radios.list")
         page_or_404(page, rows)
         return json_response(request, page.body(request, total, [self._radio(r) for r in rows]))
 
@@ -97,6 +109,27 @@ class RadiosApi:
         fields = clean_radio(read_body(request), partial=False)
         row = await self.ctx.db.run(store.save_radio_txn, viewer, None, fields, desc="radios.create")
         return json_response(request, self._radio(row), status=201)
+
+    @app.route("/radios/validate/", methods=["POST"], strict_slashes=False)
+    async def validate(self, request: Any) -> bytes:
+        """POST {filters: [...]}: for each filter, its errors or how many tracks it selects and a sample of them."""
+        viewer = await self._viewer(request, "read:radios")
+        filters = read_body(request).get("filters")
+        if not isinstance(filters, list):
+            raise field_error("filters", "You must provide a filters list")
+        results = []
+        for f in filters:
+            try:
+                found = await self.ctx.db.run(
+                    store.filter_candidates_txn, viewer, clean_config([f]), VALIDATE_SAMPLE, desc="radios.validate"
+                )
+            except Invalid as e:
+                messages = [m for values in e.fields.values() for m in values] or [e.detail]
+                results.append({"filter": f, "errors": messages, "candidates": {"count": None, "sample": None}})
+                continue
+            sample = [self.renderer.track(row) for row in found["sample"]]
+            results.append({"filter": f, "errors": [], "candidates": {"count": found["count"], "sample": sample}})
+        return json_response(request, {"filters": results})
 
     @app.route("/radios/<int:radio_id>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def detail(self, request: Any, radio_id: int) -> bytes:
@@ -146,6 +179,14 @@ async def new_session(ctx: Context, viewer: Viewer, request: Any) -> dict[str, A
     return await ctx.db.run(store.create_session_txn, viewer, fields, desc="radios.session")
 
 
+async def session_json(ctx: Context, viewer: Viewer, session_id: int) -> dict[str, Any]:
+    """One of the viewer's radio sessions; 404 when they have no such session."""
+    row = await ctx.db.run(store.session_txn, viewer, session_id, desc="radios.session.get")
+    if row is None:
+        raise not_found("No such radio session.")
+    return row
+
+
 class RadiosV2Api:
     """/api/v2/radios/: sessions, and `sessions/<id>/tracks/?count=` drawing several next tracks at once."""
 
@@ -161,6 +202,11 @@ class RadiosV2Api:
     async def create_session(self, request: Any) -> bytes:
         viewer = Viewer.of(await self.auth.require(request, "write:radios"))
         return json_response(request, await new_session(self.ctx, viewer, request), status=201)
+
+    @app.route("/sessions/<int:radio_session>/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def session(self, request: Any, radio_session: int) -> bytes:
+        viewer = Viewer.of(await self.auth.require(request, "read:radios"))
+        return json_response(request, await session_json(self.ctx, viewer, radio_session))
 
     @app.route("/sessions/<int:radio_session>/tracks/", methods=["GET"], strict_slashes=False)
     async def tracks(self, request: Any, radio_session: int) -> bytes:

@@ -9,7 +9,7 @@ from klein import Klein
 
 from funkwhale.context import Context
 from funkwhale.music.catalog import serializers, store
-from funkwhale.web.api.browse import ordering_of, viewer_of
+from funkwhale.web.api.browse import name_lookups, ordering_of, viewer_of
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import install_api_errors, not_found
 from funkwhale.web.json import json_response
@@ -31,7 +31,14 @@ class TagsApi:
         page = Page.from_request(request)
         text = (query(request, "q") or "").strip()
         total, rows = await self.ctx.db.run(
-            store.list_tags_txn, viewer, text, ordering_of(request), page.size, page.offset, desc="catalog.tags"
+            store.list_tags_txn,
+            viewer,
+            text,
+            ordering_of(request),
+            page.size,
+            page.offset,
+            name_lookups(request, "name"),
+            desc="catalog.tags",
         )
         page_or_404(page, rows)
         return json_response(request, page.body(request, total, [serializers.tag(row) for row in rows]))

@@ -20,7 +20,7 @@ from funkwhale.context import Context
 from funkwhale.music import uploads
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
-from funkwhale.music.uploads.serializers import upload_json
+from funkwhale.music.uploads.serializers import file_metadata_json, upload_json
 from funkwhale.music.uploads.store import UPLOAD_ORDERINGS, UploadFilters
 from funkwhale.music.visibility import Viewer
 from funkwhale.web.auth import Auth
@@ -32,10 +32,10 @@ from funkwhale.web.params import (
     parse_uuid,
     query,
     query_bool,
-    query_int,
     query_uuid,
     query_values,
     read_body,
+    to_int,
 )
 
 # action -> the import statuses it applies to (None: any)
@@ -55,7 +55,8 @@ def detached(coro: Coroutine[Any, Any, Any]) -> Deferred:
 
 
 def filters_of(request: Any) -> UploadFilters:
-    """library (uuid), import_status (repeatable), import_reference, track (id), q, playable."""
+    """library (uuid), import_status (repeatable), import_reference, track (id or uuid), mimetype, track_artist
+    and album_artist (uuids), q, playable."""
     statuses = tuple(s for value in query_values(request, "import_status") for s in value.split(",") if s)
     for status in statuses:
         if status not in uploads.IMPORT_STATUSES:
@@ -65,19 +66,35 @@ def filters_of(request: Any) -> UploadFilters:
         library=query_uuid(request, "library"),
         import_status=statuses,
         import_reference=query(request, "import_reference"),
-        track=query_int(request, "track"),
+        track=_track_ref(query(request, "track") or ""),
+        mimetype=query(request, "mimetype") or None,
+        track_artist=query_uuid(request, "track_artist"),
+        album_artist=query_uuid(request, "album_artist"),
         q=q or None,
         q_key=fold(q) or None,
         playable=query_bool(request, "playable"),
     )
 
 
+def _track_ref(raw: str) -> int | uuid.UUID | None:
+    """The `track` filter: a track id (ours) or a track uuid (1.4's); a 400 for anything else."""
+    if not raw:
+        return None
+    if raw.isascii() and raw.isdigit():
+        return to_int(raw, "track")
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise field_error("track", "Enter a valid UUID.") from None
+
+
 def ordering_of(request: Any) -> tuple[str, bool]:
-    """(column key, descending) from `ordering` (default -creation_date)."""
+    """(column key, descending) from `ordering` (default -creation_date); an unknown field is ignored, as
+    DRF's OrderingFilter does."""
     raw = (query(request, "ordering") or "-creation_date").split(",")[0].strip()
     key = raw.removeprefix("-")
     if key not in UPLOAD_ORDERINGS:
-        raise field_error("ordering", f'"{raw}" is not a valid ordering.')
+        return "creation_date", True
     return key, raw.startswith("-")
 
 
@@ -146,6 +163,13 @@ class UploadsApi:
         if row is None:
             raise not_found()
         return json_response(request, upload_json(row, self.renderer))
+
+    @app.route("/<upload_uuid>/audio-file-metadata/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def audio_file_metadata(self, request: Any, upload_uuid: str) -> bytes:
+        """What the file of one of the caller's uploads says in its tags (1.4 answers a 500 for a missing file)."""
+        viewer = await self._viewer(request, "read:libraries")
+        metadata = await uploads.file_metadata(self.ctx, viewer, parse_uuid(upload_uuid))
+        return json_response(request, file_metadata_json(metadata))
 
     @app.route("/<upload_uuid>/", methods=["PATCH", "PUT"], strict_slashes=False)
     async def update(self, request: Any, upload_uuid: str) -> bytes:

@@ -148,6 +148,12 @@ class UsersApi:
         await accounts.update_profile(self.ctx, principal.user.id, read_body(request))
         return await self._me(request, principal)
 
+    @route(app, "/settings/", ["POST"])
+    async def settings(self, request: Any) -> bytes:
+        """Merge the body into the caller's settings and answer them all, as 1.4 does."""
+        principal = await self.auth.require(request, "write:profile")
+        return json_response(request, await accounts.update_settings(self.ctx, principal.user.id, read_body(request)))
+
     @route(app, "/me/", ["DELETE"])
     async def delete_me(self, request: Any) -> bytes:
         """{"password": ..., "confirm": true}: the account is deleted, 204 (the password is held to the login

@@ -1,0 +1,38 @@
+"""/api/v1/mutations/: suggested catalog edits, which this server does not take (artists|albums|tracks/<id>/mutations/
+refuses them), so the list is empty and no mutation exists: `<uuid>/` and its approve/reject/delete are 404s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from klein import Klein
+
+from funkwhale.context import Context
+from funkwhale.web.auth import Auth
+from funkwhale.web.errors import install_api_errors, not_found
+from funkwhale.web.json import json_response
+from funkwhale.web.pagination import Page
+from funkwhale.web.params import page_or_404
+
+
+class MutationsApi:
+    app = Klein()
+    install_api_errors(app)
+
+    def __init__(self, ctx: Context, auth: Auth) -> None:
+        self.ctx = ctx
+        self.auth = auth
+
+    @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def index(self, request: Any) -> bytes:
+        await self.auth.require(request, "read:edits")
+        page = Page.from_request(request)
+        page_or_404(page, [])
+        return json_response(request, page.body(request, 0, []))
+
+    @app.route("/<mutation>/", methods=["GET", "HEAD", "DELETE"], strict_slashes=False)
+    @app.route("/<mutation>/approve/", methods=["POST"], strict_slashes=False)
+    @app.route("/<mutation>/reject/", methods=["POST"], strict_slashes=False)
+    async def one(self, request: Any, mutation: str) -> bytes:
+        await self.auth.require(request, "read:edits" if request.method in (b"GET", b"HEAD") else "write:edits")
+        raise not_found("No such mutation.")
