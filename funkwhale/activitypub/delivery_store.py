@@ -49,15 +49,21 @@ def insert_sent_activity_txn(txn: Any, actor_id: int, activity: dict[str, Any], 
     return txn.fetchone()["id"]
 
 
-def insert_delivery_txn(txn: Any, activity_id: int, inbox_url: str, host: str) -> int | None:
-    """A pending delivery of an activity to an inbox; None when that inbox already has one."""
+def insert_deliveries_txn(txn: Any, activity_id: int, inboxes: list[tuple[str, str]]) -> list[int]:
+    """Pending deliveries of an activity to (inbox, host) pairs, in one statement, in their order; the ids of
+    those created (an inbox that already has one is skipped)."""
+    if not inboxes:
+        return []
     txn.execute(
-        "INSERT INTO delivery (activity_id, inbox_url, host) VALUES (%s, %s, %s) "
-        "ON CONFLICT (activity_id, inbox_url) DO NOTHING RETURNING id",
-        (activity_id, inbox_url, host),
+        """
+        INSERT INTO delivery (activity_id, inbox_url, host)
+        SELECT %s, u.inbox, u.host FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS u(inbox, host, n)
+        ORDER BY u.n
+        ON CONFLICT (activity_id, inbox_url) DO NOTHING RETURNING id
+        """,
+        (activity_id, [inbox for inbox, _ in inboxes], [host for _, host in inboxes]),
     )
-    row = txn.fetchone()
-    return row["id"] if row else None
+    return sorted(row["id"] for row in txn.fetchall())
 
 
 def delivery_txn(txn: Any, delivery_id: int) -> dict[str, Any] | None:

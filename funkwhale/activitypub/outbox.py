@@ -82,12 +82,10 @@ async def send(
         activity_id = delivery_store.insert_sent_activity_txn(
             txn, actor_id, activity, object_fid if isinstance(object_fid, str) else None
         )
-        messages = []
-        for inbox in interleaved(inbox for inbox in targets if not remote_actors.is_local(ctx, inbox)):
-            delivery_id = delivery_store.insert_delivery_txn(txn, activity_id, inbox, remote_actors.domain_of(inbox))
-            if delivery_id is not None:
-                messages.append(queue.enqueue_durable_txn(txn, DELIVER_TASK, delivery_id))
-        return messages
+        ordered = interleaved(inbox for inbox in targets if not remote_actors.is_local(ctx, inbox))
+        pairs = [(inbox, remote_actors.domain_of(inbox)) for inbox in ordered]
+        delivery_ids = delivery_store.insert_deliveries_txn(txn, activity_id, pairs)
+        return queue.enqueue_durable_many_txn(txn, DELIVER_TASK, [(delivery_id,) for delivery_id in delivery_ids])
 
     messages = await ctx.db.run(record_txn, desc="federation.send")
     await queue.push(ctx, *messages)

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from funkwhale.context import Context
 from funkwhale.tasks import registry, store
@@ -103,22 +104,33 @@ def new_message(name: str, args: tuple | list, delay: float = 0, task_id: str | 
 
 
 async def push(ctx: Context, *messages: Message) -> None:
-    """Put messages on Redis (delayed ones in the ZSET). A durable message is already safe in PostgreSQL:
-    a Redis error is then logged and the sweep re-enqueues it later; for a plain message it is raised."""
+    """Put messages on Redis (delayed ones in the ZSET; ready ones of a queue in one LPUSH, first message first
+    out). A durable message is already safe in PostgreSQL: a Redis error is then logged and the sweep re-enqueues
+    it later; for a plain message it is raised."""
+    ready: dict[str, list[Message]] = {}
     for message in messages:
+        if message.delay <= 0:
+            ready.setdefault(message.queue, []).append(message)
+            continue
         try:
-            if message.delay > 0:
-                await ctx.redis.cmd.zadd(
-                    delayed_key(message.queue), ctx.clock.seconds() + message.delay, message.encode()
-                )
-            else:
-                await ctx.redis.cmd.lpush(ready_key(message.queue), message.encode())
-        except Exception:
-            if not message.task_id:
-                raise
-            log.failure(
-                "could not push task {task} {task_id}; the sweep will", task=message.task, task_id=message.task_id
-            )
+            await ctx.redis.cmd.zadd(delayed_key(message.queue), ctx.clock.seconds() + message.delay, message.encode())
+        except Exception as e:
+            _push_failed([message], e)
+    for queue, batch in ready.items():
+        try:
+            await ctx.redis.cmd.lpush(ready_key(queue), [m.encode() for m in batch])
+        except Exception as e:
+            _push_failed(batch, e)
+
+
+def _push_failed(messages: list[Message], error: Exception) -> None:
+    """Raise `error` if a plain message was lost; else log each durable one (the sweep pushes it later)."""
+    if any(not m.task_id for m in messages):
+        raise error
+    for m in messages:
+        log.failure(
+            "could not push task {task} {task_id}; the sweep will", Failure(error), task=m.task, task_id=m.task_id
+        )
 
 
 async def enqueue(ctx: Context, name: str, *args: Any, delay: float = 0) -> str:
@@ -136,6 +148,14 @@ def enqueue_durable_txn(txn: Any, name: str, *args: Any, delay: float = 0) -> Me
     message = new_message(name, args, delay, task_id=str(task_id))
     store.insert_task_txn(txn, task_id, name, message.queue, message.args, delay)
     return message
+
+
+def enqueue_durable_many_txn(txn: Any, name: str, args_list: list[tuple | list]) -> list[Message]:
+    """Record one pending task `name(*args)` per entry of `args_list`, due now, in one statement; push the
+    messages once the transaction has committed."""
+    messages = [new_message(name, args, task_id=str(uuid.uuid4())) for args in args_list]
+    store.insert_tasks_txn(txn, [(uuid.UUID(m.task_id or ""), name, m.queue, m.args) for m in messages])
+    return messages
 
 
 async def enqueue_durable(ctx: Context, name: str, *args: Any, delay: float = 0) -> str:

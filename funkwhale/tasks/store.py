@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from psycopg2.extras import Json
+from psycopg2.extras import Json, execute_values
 
 # A task row's status: pending (queued or waiting for a retry), running, done, dead (retries exhausted).
 
@@ -14,6 +14,16 @@ def insert_task_txn(txn: Any, task_id: uuid.UUID, name: str, queue: str, args: l
     txn.execute(
         "INSERT INTO task (id, name, queue, args, run_at) VALUES (%s, %s, %s, %s, now() + %s * interval '1 second')",
         (task_id, name, queue, Json(args), delay),
+    )
+
+
+def insert_tasks_txn(txn: Any, rows: list[tuple[uuid.UUID, str, str, list]]) -> None:
+    """Many tasks due now, in one statement: (id, name, queue, args) each."""
+    execute_values(
+        txn,
+        "INSERT INTO task (id, name, queue, args) VALUES %s",
+        [(task_id, name, queue, Json(args)) for task_id, name, queue, args in rows],
+        page_size=1000,
     )
 
 
