@@ -111,9 +111,11 @@ def seed_b(dsn: str, base: str) -> str:
     conn = connect(dsn, dict_rows=False)
     with conn, conn.cursor() as cur:
         cur.execute("INSERT INTO domain (name) VALUES (%s) ON CONFLICT DO NOTHING", (domain,))
+        private, public = key_pair()
         cur.execute(
-            "INSERT INTO actor (fid, preferred_username, domain) VALUES (%s, 'bob', %s) RETURNING id",
-            (f"{base}/federation/actors/bob", domain),
+            "INSERT INTO actor (fid, preferred_username, domain, public_key, private_key)"
+            " VALUES (%s, 'bob', %s, %s, %s) RETURNING id",
+            (f"{base}/federation/actors/bob", domain, public, private),
         )
         actor = cur.fetchone()[0]
         cur.execute(
