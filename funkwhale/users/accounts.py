@@ -386,6 +386,23 @@ def validate_profile(data: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def check_user_details(data: dict[str, Any], username: str, partial: bool) -> None:
+    """dj-rest-auth's UserDetailsSerializer on this server: the username is required for PUT and cannot change
+    (the actor's address holds it), and first_name/last_name are not kept (the display name is users/me's
+    `name`), so only empty values are accepted. Invalid otherwise."""
+    errors: dict[str, list[str]] = {}
+    if "username" not in data:
+        if not partial:
+            errors["username"] = [REQUIRED]
+    elif data["username"] != username:
+        errors["username"] = ["Usernames cannot be changed: the account's federated address holds it."]
+    for name in ("first_name", "last_name"):
+        if data.get(name) not in (None, ""):
+            errors[name] = ["Not kept on this server: set the display name with PATCH /api/v1/users/me/."]
+    if errors:
+        raise Invalid(fields=errors)
+
+
 async def delete_account(ctx: Context, user_id: int, data: dict[str, Any], address: str) -> None:
     """Funkwhale's UserDeleteSerializer: the password (under the login limit) and confirm=true, then the
     account goes."""
