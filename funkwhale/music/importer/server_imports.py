@@ -34,6 +34,8 @@ def resolve(music_directories: tuple[str, ...], path: str) -> Path:
     is an existing folder inside FUNKWHALE_MUSIC_DIRECTORIES (blocking: run it in a thread)."""
     if not music_directories:
         raise Invalid.field("path", "No FUNKWHALE_MUSIC_DIRECTORIES is configured on this server.")
+    if "\x00" in path:
+        raise Invalid.field("path", "No such folder.")
     folder = (Path(music_directories[0]) / path).resolve()
     if not allowed_in_place(folder, music_directories):
         raise Invalid.field("path", "Not inside a folder of FUNKWHALE_MUSIC_DIRECTORIES.")
@@ -45,7 +47,10 @@ def resolve(music_directories: tuple[str, ...], path: str) -> Path:
 def browse(music_directories: tuple[str, ...], path: str) -> list[dict[str, Any]]:
     """Funkwhale's browse_dir: the folders then the files of `path`, each {name, dir} (blocking)."""
     folder = resolve(music_directories, path)
-    entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as e:
+        raise Invalid.field("path", f"Cannot list this folder: {e.strerror or e}") from None
     dirs = [{"name": e.name, "dir": True} for e in entries if e.is_dir()]
     return dirs + [{"name": e.name, "dir": False} for e in entries if not e.is_dir()]
 
