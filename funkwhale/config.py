@@ -157,6 +157,11 @@ class Settings:
         ("127.0.0.1", "::1"),
         help="with a reverse proxy, the proxies whose X-Real-IP / X-Forwarded-For give the client address",
     )
+    email_url: str = _setting(
+        lambda name, raw: _url(("console", "smtp"))(name, raw) or "console://",
+        "console://",
+        help="how e-mail leaves: console:// logs it, smtp://user:password@host:587?tls=true sends it",
+    )
     music_directories: tuple[str, ...] = _setting(
         _csv, (), help="server folders that `funkwhale import --in-place` may reference (comma-separated)"
     )

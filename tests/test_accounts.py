@@ -409,3 +409,23 @@ def test_listen_tokens_are_signed_bound_to_the_user_secret_and_expire(settings):
     assert accounts.read_listen_token(settings, payload + "x." + signature, now) is None
     other = dataclasses.replace(settings, secret_key="another-key")
     assert accounts.read_listen_token(other, token, now) is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_auth_user_is_dj_rest_auths_user_details(client, db_conn):
+    assert (await client.get("/api/v1/auth/user/")).code == 401
+    await client.post(SIGNUP, json_body=signup_form("alice"))
+    await client.login("alice", PASSWORD)
+    resp = await client.get("/api/v1/auth/user/")
+    alice = user_row(db_conn, "alice")
+    expected = {"pk": alice["id"], "username": "alice", "email": "alice@example.org", "first_name": "", "last_name": ""}
+    assert resp.code == 200 and resp.json == expected, resp
+    resp = await client.put("/api/v1/auth/user/", json_body={"first_name": ""})
+    assert resp.code == 400 and "username" in resp.json, resp
+    resp = await client.patch("/api/v1/auth/user/", json_body={"username": "mallory"})
+    assert resp.code == 400 and "username" in resp.json, resp
+    resp = await client.patch("/api/v1/auth/user/", json_body={"last_name": "A."})
+    assert resp.code == 400 and "last_name" in resp.json, resp
+    resp = await client.put("/api/v1/auth/user/", json_body={"username": "alice", "first_name": ""})
+    assert resp.code == 200 and resp.json == expected, resp
+    assert user_row(db_conn, "alice")["username"] == "alice"

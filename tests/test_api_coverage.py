@@ -14,24 +14,10 @@ from .audio import make_cover
 from .openapi_schema import Operation, operations
 from .test_libraries import Session
 
-NO_MAIL = (
-    "this server sends no e-mail (no SMTP settings): an administrator resets passwords with `funkwhale changepassword`"
-)
 CHANNELS = "1.4 creates and deletes albums and tracks only in channels, which are another issue's"
 # Operations of the schema this server does not serve yet, each with its reason. Keep this list as short as possible.
 NOT_SERVED = {
-    ("POST", "/api/v1/auth/password/reset/"): NO_MAIL,
-    ("POST", "/api/v1/auth/password/reset/confirm/"): NO_MAIL,
-    ("POST", "/api/v1/auth/registration/verify-email/"): NO_MAIL + "; accounts need no e-mail verification",
-    ("POST", "/api/v1/users/change-email/"): NO_MAIL + " to confirm a new address",
-    ("GET", "/api/v1/auth/user/"): "dj-rest-auth's duplicate of users/me/, which Funkwhale's clients use",
-    ("PUT", "/api/v1/auth/user/"): "dj-rest-auth's duplicate of PUT users/me/",
-    ("PATCH", "/api/v1/auth/user/"): "dj-rest-auth's duplicate of PATCH users/me/",
-    ("GET", "/api/v1/libraries/fs-import/"): "server-folder imports run from `funkwhale import-files` for now",
-    ("POST", "/api/v1/libraries/fs-import/"): "server-folder imports run from `funkwhale import-files` for now",
-    ("DELETE", "/api/v1/libraries/fs-import/"): "server-folder imports run from `funkwhale import-files` for now",
     ("GET", "/api/v1/oembed/"): "the embeddable player (1.4's widget pages) is not part of the web app",
-    ("POST", "/api/v1/text-preview/"): "descriptions are stored as plain text: no Markdown renderer and sanitiser",
     ("POST", "/api/v1/albums/"): CHANNELS,
     ("DELETE", "/api/v1/albums/{id}/"): CHANNELS,
     ("DELETE", "/api/v1/tracks/{id}/"): CHANNELS,

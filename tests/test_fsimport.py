@@ -153,3 +153,60 @@ async def test_in_place_files_with_uri_characters_in_their_names_import_and_play
 
     again = run("import", str(odd), "--library", str(library["uuid"]), "--in-place")
     assert again.stdout.strip() == "imported 0, skipped 0, unchanged 3, errored 0 (of 3 files)"
+
+
+@pytest_twisted.ensureDeferred
+async def test_fs_import_over_http_queues_an_in_place_import_and_can_be_canceled(web_server, db_conn, music, tmp_path):
+    """POST only queues the durable task (a web-only server has no worker: the test runs the task itself)."""
+    from funkwhale.music.importer import server_imports
+
+    alice = insert_listener(db_conn, "alice")
+    library = insert_library(db_conn, alice)
+    me = listener_client(web_server, db_conn, alice)
+    web_server.ctx.settings = dataclasses.replace(web_server.ctx.settings, music_directories=(str(music),))
+    form = {"library": str(library["uuid"]), "path": "disc2", "import_reference": "web"}
+    assert (await me.post("/api/v1/libraries/fs-import/", json_body=form)).code == 403
+    with db_conn.cursor() as cur:
+        cur.execute("UPDATE users SET permission_library = true WHERE id = %s", (alice["id"],))
+
+    resp = await me.get("/api/v1/libraries/fs-import/")
+    assert resp.code == 200 and resp.json["root"] == str(music) and resp.json["import"] is None, resp
+    assert {"name": "disc2", "dir": True} in resp.json["content"]
+    assert {"name": "notes.txt", "dir": False} in resp.json["content"]
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for path in ("../elsewhere", str(outside), "nothing", "a\x00b"):
+        bad = {**form, "path": path}
+        resp = await me.post("/api/v1/libraries/fs-import/", json_body=bad)
+        assert resp.code == 400 and "path" in resp.json, resp
+    resp = await me.post("/api/v1/libraries/fs-import/", json_body={**form, "library": "not-a-uuid"})
+    assert resp.code == 400 and "library" in resp.json, resp
+
+    assert (await me.post("/api/v1/libraries/fs-import/", json_body=form)).code == 201
+    resp = await me.post("/api/v1/libraries/fs-import/", json_body=form)
+    assert resp.code == 400 and resp.json["detail"] == "An import is already running", resp
+    state = (await me.get("/api/v1/libraries/fs-import/")).json["import"]
+    assert state == {"status": "pending", "reference": "web", "logs": []}
+
+    def queued() -> list:
+        """The arguments of the one queued import, taken off the table (as a worker would run it once)."""
+        with db_conn.cursor() as cur:
+            cur.execute("DELETE FROM task WHERE name = 'music.fs_import' RETURNING args")
+            (args,) = [r["args"] for r in cur.fetchall()]
+            return args
+
+    await server_imports.fs_import(web_server.ctx, *queued())
+    state = (await me.get("/api/v1/libraries/fs-import/")).json["import"]
+    assert state["status"] == "finished" and state["logs"][0].startswith("imported 1,"), state
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT source, import_reference FROM upload WHERE import_status = 'finished'")
+        assert cur.fetchall() == [{"source": f"file://{music}/disc2/04.opus", "import_reference": "web"}]
+
+    assert (await me.post("/api/v1/libraries/fs-import/", json_body={**form, "path": "."})).code == 201
+    assert (await me.delete("/api/v1/libraries/fs-import/")).code == 204
+    assert (await me.get("/api/v1/libraries/fs-import/")).json["import"]["status"] == "canceled"
+    await server_imports.fs_import(web_server.ctx, *queued())
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT count(*) AS n FROM upload")
+        assert cur.fetchone()["n"] == 1, "the canceled import imported nothing"
+    assert (await me.post("/api/v1/libraries/fs-import/", json_body=form)).code == 201, "the lock went with it"

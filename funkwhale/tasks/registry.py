@@ -18,6 +18,7 @@ F = TypeVar("F", bound=TaskFunction)
 TASK_MODULES: list[str] = [
     "funkwhale.music.importer.tasks",
     "funkwhale.music.importer.rescans",
+    "funkwhale.music.importer.server_imports",
     "funkwhale.music.importer.refresh",
     "funkwhale.music.attachments.crops",
     "funkwhale.music.playback.transcode",

@@ -68,7 +68,8 @@ SIGNUPS = "sign-ups from this address"
 # --- validation -------------------------------------------------------------------------------------
 
 
-def _text(data: dict[str, Any], name: str, errors: dict[str, list[str]], required: bool = True) -> str:
+def text_field(data: dict[str, Any], name: str, errors: dict[str, list[str]], required: bool = True) -> str:
+    """The string `data[name]`, or "" with the reason in `errors` (required, blank, not a string)."""
     value = data.get(name)
     if value is None or value == "":
         if required:
@@ -122,10 +123,10 @@ class Signup:
 def validate_signup(data: dict[str, Any]) -> Signup:
     """The sign-up form checked field by field (Invalid with every problem found)."""
     errors: dict[str, list[str]] = {}
-    username = _text(data, "username", errors).strip()
-    email = _text(data, "email", errors).strip()
-    password1 = _text(data, "password1", errors)
-    password2 = _text(data, "password2", errors)
+    username = text_field(data, "username", errors).strip()
+    email = text_field(data, "email", errors).strip()
+    password1 = text_field(data, "password1", errors)
+    password2 = text_field(data, "password2", errors)
     invitation = data.get("invitation")
     if invitation is not None and not isinstance(invitation, str):
         errors["invitation"] = ["Not a valid string."]
@@ -297,7 +298,7 @@ async def clear_expired_sessions(ctx: Context) -> int:
     return await ctx.db.run(store.delete_expired_sessions_txn, desc="users.clear_expired_sessions")
 
 
-async def _check_password(ctx: Context, user_id: int, password: Any, address: str) -> bool:
+async def check_password(ctx: Context, user_id: int, password: Any, address: str) -> bool:
     """Whether `password` is the account's, held to the same limit as login (Invalid, throttled)."""
     if not isinstance(password, str) or not password:
         return False
@@ -313,14 +314,14 @@ async def change_password(
     every other session; `keep_session` is the current session key, if any. The old password is checked
     under the login limit of the account and of `address`."""
     errors: dict[str, list[str]] = {}
-    old = _text(data, "old_password", errors)
-    new1 = _text(data, "new_password1", errors)
-    new2 = _text(data, "new_password2", errors)
+    old = text_field(data, "old_password", errors)
+    new1 = text_field(data, "new_password1", errors)
+    new2 = text_field(data, "new_password2", errors)
     if new1 and new2 and new1 != new2:
         errors["new_password2"] = ["The two password fields didn't match."]
     elif new1 and (problems := password_problems(new1, username)):
         errors["new_password2"] = problems
-    if old and not await _check_password(ctx, user_id, old, address):
+    if old and not await check_password(ctx, user_id, old, address):
         errors["old_password"] = ["Your old password was entered incorrectly. Please enter it again."]
     if errors:
         raise Invalid(fields=errors)
@@ -386,13 +387,30 @@ def validate_profile(data: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def check_user_details(data: dict[str, Any], username: str, partial: bool) -> None:
+    """dj-rest-auth's UserDetailsSerializer on this server: the username is required for PUT and cannot change
+    (the actor's address holds it), and first_name/last_name are not kept (the display name is users/me's
+    `name`), so only empty values are accepted. Invalid otherwise."""
+    errors: dict[str, list[str]] = {}
+    if "username" not in data:
+        if not partial:
+            errors["username"] = [REQUIRED]
+    elif data["username"] != username:
+        errors["username"] = ["Usernames cannot be changed: the account's federated address holds it."]
+    for name in ("first_name", "last_name"):
+        if data.get(name) not in (None, ""):
+            errors[name] = ["Not kept on this server: set the display name with PATCH /api/v1/users/me/."]
+    if errors:
+        raise Invalid(fields=errors)
+
+
 async def delete_account(ctx: Context, user_id: int, data: dict[str, Any], address: str) -> None:
     """Funkwhale's UserDeleteSerializer: the password (under the login limit) and confirm=true, then the
     account goes."""
     errors: dict[str, list[str]] = {}
     if not data.get("password"):
         errors["password"] = [REQUIRED]
-    elif not await _check_password(ctx, user_id, data["password"], address):
+    elif not await check_password(ctx, user_id, data["password"], address):
         errors["password"] = ["Invalid password"]
     if data.get("confirm") not in (True, "true", "True", "1", "on"):
         errors["confirm"] = ["Please confirm deletion"]

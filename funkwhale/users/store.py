@@ -281,3 +281,39 @@ def subsonic_token_txn(txn: Any, user_id: int) -> str | None:
 
 def set_subsonic_token_txn(txn: Any, user_id: int, token: str | None) -> None:
     txn.execute("UPDATE users SET subsonic_api_token = %s WHERE id = %s", (token, user_id))
+
+
+def reset_user_txn(txn: Any, user_id: int | None, email: str | None) -> dict[str, Any] | None:
+    """id, username, email, password, secret_key and is_active of the account with this id or e-mail (any case)."""
+    txn.execute(
+        "SELECT id, username, email, password, secret_key::text, is_active FROM users"
+        " WHERE id = %s OR lower(email) = lower(%s) LIMIT 1",
+        (user_id, email),
+    )
+    return txn.fetchone()
+
+
+def reset_password_txn(txn: Any, user: dict[str, Any], password_hash: str) -> bool:
+    """A reset: the new password and secret key, every session ended, when the account's password and secret key
+    are still those of `user` (the row the token was checked against); False otherwise (a used token)."""
+    txn.execute(
+        "UPDATE users SET password = %s, secret_key = gen_random_uuid()"
+        " WHERE id = %s AND password = %s AND secret_key::text = %s",
+        (password_hash, user["id"], user["password"], user["secret_key"]),
+    )
+    if txn.rowcount != 1:
+        return False
+    txn.execute("DELETE FROM session WHERE user_id = %s", (user["id"],))
+    return True
+
+
+def change_email_txn(txn: Any, user_id: int, email: str) -> str | None:
+    """Set the account's e-mail address and return the old one; None when another account has it."""
+    lock_account_creation_txn(txn)  # no sign-up or other change takes the address meanwhile
+    txn.execute("SELECT 1 FROM users WHERE lower(email) = lower(%s) AND id <> %s", (email, user_id))
+    if txn.fetchone() is not None:
+        return None
+    txn.execute("SELECT email FROM users WHERE id = %s FOR UPDATE", (user_id,))
+    old = txn.fetchone()["email"]
+    txn.execute("UPDATE users SET email = %s WHERE id = %s", (email, user_id))
+    return old

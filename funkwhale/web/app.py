@@ -58,6 +58,7 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/mutations", "funkwhale.web.api.mutations:MutationsApi"),
     ("api/v1/plugins", "funkwhale.web.api.plugins:PluginsApi"),
     ("api/v1/activity", "funkwhale.web.api.activity:ActivityApi"),
+    ("api/v1/text-preview", "funkwhale.web.api.text_preview:TextPreviewApi"),
     ("rest", "funkwhale.subsonic.app:SubsonicApp"),
     ("api/subsonic/rest", "funkwhale.subsonic.app:SubsonicApp"),
 ]

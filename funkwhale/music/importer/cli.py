@@ -74,10 +74,7 @@ def import_files(args: argparse.Namespace, settings: Settings) -> int:
     summary = outcome["summary"]
     for line in summary.errors:
         print(f"funkwhale: {line}", file=sys.stderr)
-    print(
-        f"imported {summary.imported}, skipped {summary.skipped}, unchanged {summary.unchanged}, "
-        f"errored {summary.errored} (of {summary.total} files)"
-    )
+    print(summary.line())
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,13 @@ class Summary:
     @property
     def done(self) -> int:
         return self.imported + self.skipped + self.errored + self.unchanged
+
+    def line(self) -> str:
+        """The one-line outcome `funkwhale import` prints."""
+        return (
+            f"imported {self.imported}, skipped {self.skipped}, unchanged {self.unchanged}, "
+            f"errored {self.errored} (of {self.total} files)"
+        )
 
 
 def allowed_in_place(path: Path, music_directories: tuple[str, ...]) -> bool:
@@ -161,7 +168,9 @@ async def import_folder(
     recursive: bool,
     reference: str = "cli",
     progress: Callable[[Summary], None] = lambda summary: None,
+    stop: Callable[[], Awaitable[bool]] | None = None,
 ) -> Summary:
+    """Import the audio files of `root` into the library; `stop`, asked before each file, ends the run early."""
     library = await ctx.db.run(store.library_by_uuid_txn, library_uuid, desc="import.library")
     if library is None:
         raise ImportError_(f"no library {library_uuid}")
@@ -179,6 +188,8 @@ async def import_folder(
     limit = DeferredSemaphore(CONCURRENCY)
 
     async def one(path: Path) -> None:
+        if stop is not None and await stop():
+            return
         try:
             upload_id = await _register(ctx, library, path, previous.get(str(path)), scope, reference)
             # process_upload answers None when the upload was no longer pending (nothing done)

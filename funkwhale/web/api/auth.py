@@ -1,4 +1,5 @@
-"""/api/v1/auth/: sign-up and password change (dj-rest-auth's endpoints), and the session/CSRF cookies."""
+"""/api/v1/auth/: sign-up, password change and reset, user details (dj-rest-auth's endpoints), and the
+session/CSRF cookies."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Any
 from klein import Klein
 
 from funkwhale.context import Context
-from funkwhale.users import accounts
+from funkwhale.errors import Invalid
+from funkwhale.users import accounts, email_flows, store
 from funkwhale.users.tokens import new_token
 from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
 from funkwhale.web.client_address import client_address
-from funkwhale.web.errors import install_api_errors
+from funkwhale.web.errors import install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.params import read_body
 
@@ -103,3 +105,46 @@ class AuthApi:
             client_address(request, self.ctx.settings),
         )
         return json_response(request, {"detail": "New password has been saved."})
+
+    @app.route("/password/reset/", methods=["POST"], strict_slashes=False)
+    async def password_reset(self, request: Any) -> bytes:
+        """{email}: a reset link is mailed to the account with this address; the same answer when there is none."""
+        await email_flows.request_reset(self.ctx, read_body(request))
+        return json_response(request, {"detail": "Password reset e-mail has been sent."})
+
+    @app.route("/password/reset/confirm/", methods=["POST"], strict_slashes=False)
+    async def password_reset_confirm(self, request: Any) -> bytes:
+        """{uid, token, new_password1, new_password2}: the new password; every session of the account ends."""
+        await email_flows.confirm_reset(self.ctx, read_body(request))
+        return json_response(request, {"detail": "Password has been reset with the new password."})
+
+    @app.route("/registration/verify-email/", methods=["POST"], strict_slashes=False)
+    async def verify_email(self, request: Any) -> bytes:
+        """{key}: addresses need no verification here, so every one is as 1.4 answers for a verified address."""
+        data = read_body(request)
+        errors: dict[str, list[str]] = {}
+        accounts.text_field(data, "key", errors)
+        if errors:
+            raise Invalid(fields=errors)
+        return json_response(request, {"detail": "ok"})
+
+    @app.route("/user/", methods=["GET"], strict_slashes=False)
+    async def user_details(self, request: Any) -> bytes:
+        """dj-rest-auth's UserDetails: pk, username, email, first_name, last_name (the last two always empty)."""
+        principal = await self.auth.require(request, "read:profile")
+        return await self._user_details(request, principal.user.id)
+
+    @app.route("/user/", methods=["PUT", "PATCH"], strict_slashes=False)
+    async def update_user_details(self, request: Any) -> bytes:
+        """Checked as dj-rest-auth's serializer would (accounts.check_user_details); nothing else is writable."""
+        principal = await self.auth.require(request, "write:profile")
+        data = read_body(request)
+        accounts.check_user_details(data, principal.user.username, partial=request.method == b"PATCH")
+        return await self._user_details(request, principal.user.id)
+
+    async def _user_details(self, request: Any, user_id: int) -> bytes:
+        row = await self.ctx.db.run(store.profile_txn, user_id, desc="auth.user")
+        if row is None:
+            raise not_found()
+        body = {"pk": row["id"], "username": row["username"], "email": row["email"], "first_name": "", "last_name": ""}
+        return json_response(request, body)

@@ -1,20 +1,25 @@
 """/api/v1/libraries/: the caller's libraries (list, create) and `/<uuid>/` (retrieve, PATCH/PUT, DELETE).
 
 Anyone signed in may retrieve a library they can see (privacy level); only its owner changes or deletes it.
+`fs-import/` (accounts with the library permission): the server-folder import (music/importer/server_imports.py).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from klein import Klein
 
 from funkwhale.activitypub import follow_store, music_outbox
 from funkwhale.context import Context
+from funkwhale.errors import Invalid
 from funkwhale.music import uploads
+from funkwhale.music.importer import server_imports
 from funkwhale.music.uploads.serializers import library_json
 from funkwhale.music.uploads.store import LibraryFilters
 from funkwhale.music.visibility import Viewer
+from funkwhale.threads import run_io
 from funkwhale.web.api.follows import follow_json
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, install_api_errors, not_found
@@ -58,6 +63,53 @@ class LibrariesApi:
         viewer = await self._viewer(request, "write:libraries")
         row = await uploads.create_library(self.ctx, viewer, read_body(request))
         return json_response(request, self._json(row), status=201)
+
+    async def _importer(self, request: Any, scope: str) -> Viewer:
+        principal = await self.auth.require(request, scope)
+        if not principal.user.has_permission("library"):
+            raise Invalid.forbidden("You do not have permission to perform this action.")
+        return Viewer.of(principal)
+
+    @app.route("/fs-import/", methods=["GET", "HEAD"], strict_slashes=False)
+    async def fs_import_state(self, request: Any) -> bytes:
+        """{root, path, import: {status, reference, logs} or null, content: the entries of `path`}."""
+        await self._importer(request, "read:libraries")
+        folders = self.ctx.settings.music_directories
+        path = query(request, "path") or ""
+        content = await run_io(server_imports.browse, folders, path) if folders else []
+        body = {"root": folders[0] if folders else None, "path": path, "import": await server_imports.state(self.ctx)}
+        return json_response(request, {**body, "content": content})
+
+    @app.route("/fs-import/", methods=["POST"], strict_slashes=False)
+    async def fs_import(self, request: Any) -> bytes:
+        """{library, path, import_reference}: queue the import of a folder of FUNKWHALE_MUSIC_DIRECTORIES into a
+        library of the caller (201), 400 for another folder or while an import runs."""
+        viewer = await self._importer(request, "write:libraries")
+        data = read_body(request)
+        errors = {
+            name: ["This field is required."]
+            for name in ("library", "path", "import_reference")
+            if not isinstance(data.get(name), str) or not data[name]
+        }
+        if errors:
+            raise Invalid(fields=errors)
+        try:
+            library = await uploads.get_library(self.ctx, viewer, uuid.UUID(data["library"]), owner_only=True)
+        except ValueError:
+            library = None
+        if library is None:
+            raise Invalid.field("library", "No library of yours has this uuid.")
+        folder = await run_io(server_imports.resolve, self.ctx.settings.music_directories, data["path"])
+        await server_imports.request(self.ctx, str(library["uuid"]), folder, data["import_reference"])
+        request.setResponseCode(201)
+        return b""
+
+    @app.route("/fs-import/", methods=["DELETE"], strict_slashes=False)
+    async def cancel_fs_import(self, request: Any) -> bytes:
+        await self._importer(request, "write:libraries")
+        await server_imports.cancel(self.ctx)
+        request.setResponseCode(204)
+        return b""
 
     @app.route("/<library_uuid>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def retrieve(self, request: Any, library_uuid: str) -> bytes:

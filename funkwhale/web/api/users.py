@@ -1,4 +1,4 @@
-"""/api/v1/users/: session login and logout, the caller's profile (me), Subsonic tokens.
+"""/api/v1/users/: session login and logout, the caller's profile (me) and e-mail address, Subsonic tokens.
 
 Funkwhale also answers under /api/v1/users/users/; the same routes are declared with that prefix.
 """
@@ -13,7 +13,7 @@ from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music.attachments import attachment_json
 from funkwhale.music.uploads.quota import quota_status
-from funkwhale.users import accounts, store
+from funkwhale.users import accounts, email_flows, store
 from funkwhale.users.models import Principal
 from funkwhale.users.oauth.scopes import USER_SCOPES
 from funkwhale.users.tokens import new_token
@@ -153,6 +153,16 @@ class UsersApi:
         """Merge the body into the caller's settings and answer them all, as 1.4 does."""
         principal = await self.auth.require(request, "write:profile")
         return json_response(request, await accounts.update_settings(self.ctx, principal.user.id, read_body(request)))
+
+    @route(app, "/change-email/", ["POST"])
+    async def change_email(self, request: Any) -> bytes:
+        """{password, email}: the new address (unused by others), the old one told; 204. The password is held to
+        the login limit (429)."""
+        principal = await self.auth.require(request, "write:profile")
+        address = client_address(request, self.ctx.settings)
+        await email_flows.change_email(self.ctx, principal.user.id, read_body(request), address)
+        request.setResponseCode(204)
+        return b""
 
     @route(app, "/me/", ["DELETE"])
     async def delete_me(self, request: Any) -> bytes:
