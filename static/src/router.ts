@@ -6,6 +6,12 @@ const routes: RouteRecordRaw[] = [
   { path: "/setup", component: () => import("./views/FirstRun.vue"), meta: { public: true, bare: true, title: "Welcome" } },
   { path: "/login", component: () => import("./views/LoginView.vue"), meta: { public: true, bare: true, title: "Log in" } },
   { path: "/signup", component: () => import("./views/SignUp.vue"), meta: { public: true, bare: true, title: "Sign up" } },
+  { path: "/auth/password/reset", component: () => import("./views/PasswordResetView.vue"), meta: { public: true, bare: true, title: "Reset your password" } },
+  {
+    path: "/auth/password/reset/confirm",
+    component: () => import("./views/PasswordResetConfirmView.vue"),
+    meta: { public: true, bare: true, title: "Choose a new password" },
+  },
   { path: "/", component: () => import("./views/HomeView.vue"), meta: { title: "Home" } },
   { path: "/search", component: () => import("./views/SearchView.vue"), meta: { title: "Search" } },
   { path: "/library", redirect: "/library/albums" },
