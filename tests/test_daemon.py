@@ -20,6 +20,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from .conftest import redis_client
+
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 90  # seconds: a guard against a hung start or stop, not a measured expectation
@@ -252,7 +254,9 @@ def test_a_taken_port_ends_the_start_with_one_line(data_dir, daemons):
 
 @pytest.fixture
 def external_database(servers):
-    """A fresh, empty database on the session's PostgreSQL."""
+    """A fresh, empty database on the session's PostgreSQL, and the session's Redis emptied (earlier tests leave
+    queued, delayed and in-flight messages there that this daemon's workers would otherwise take up)."""
+    redis_client(servers[1]).flushdb()
     admin = psycopg2.connect(servers[0])
     admin.autocommit = True
     with admin.cursor() as cur:
@@ -286,7 +290,7 @@ def test_an_external_database_must_be_migrated_first(external_database, tmp_path
     daemons.append(daemon)
     daemon.wait_ready()
     assert get(daemon.base + "/api/v1/instance/settings/")[0] == 200
-    assert daemon.stop() == -signal.SIGTERM
+    assert daemon.stop() == -signal.SIGTERM, daemon.output()[-3000:]
     assert not (data_dir / "postgres").exists() and not (data_dir / "redis").exists()
 
 
