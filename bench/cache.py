@@ -9,14 +9,10 @@ Run: .venv/bin/python bench/cache.py [requests per case, default 300]
 
 from __future__ import annotations
 
-import http.client
-import statistics
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import redis
-from browse import get, percentile, seeded_instance
+from browse import run_case, seeded_instance
 from subsonic import give_token, path_of
 
 from funkwhale import cache
@@ -30,26 +26,9 @@ CASES = [
 
 
 def run(port: int, path: str, requests: int, concurrency: int, bump: redis.Redis | None, scope: str) -> str:
-    def worker(count: int) -> list[float]:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        times = []
-        for _ in range(count):
-            t0 = time.perf_counter()
-            if bump is not None:
-                bump.incr(f"fw:cache:gen:{scope}")
-            status, _ = get(conn, path, "")
-            times.append(time.perf_counter() - t0)
-            if status != 200:
-                raise SystemExit(f"{path} answered {status}")
-        conn.close()
-        return times
-
-    shares = [requests // concurrency + (1 if i < requests % concurrency else 0) for i in range(concurrency)]
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        times = [t for part in pool.map(worker, shares) for t in part]
-    rps = len(times) / (time.perf_counter() - t0)
-    return f"{rps:8.0f} {statistics.median(times) * 1000:6.1f} {percentile(times, 0.99) * 1000:6.1f}"
+    before = None if bump is None else (lambda: bump.incr(f"fw:cache:gen:{scope}"))
+    rps, p50, p99 = run_case(port, "", path, requests, concurrency, before)
+    return f"{rps:8.0f} {p50:6.1f} {p99:6.1f}"
 
 
 def main() -> None:

@@ -13,10 +13,10 @@ from typing import Any
 from funkwhale.activitypub import music_store, outbox
 from funkwhale.activitypub.music_documents import library_document, upload_document
 from funkwhale.context import Context
+from funkwhale.music.importer.pipeline import PUBLISH_UPLOAD
 from funkwhale.music.importer.store import followed_uploads_txn
 from funkwhale.tasks.registry import task
 
-PUBLISH_UPLOAD = "federation.publish_upload"
 SEND_UPLOAD_DELETES = "federation.send_upload_deletes"
 
 

@@ -43,7 +43,8 @@ from funkwhale.threads import run_cpu
 log = Logger()
 
 UNKNOWN_ALBUM = "[Unknown Album]"
-# Tells the remote followers of the upload's library (the task is activitypub's, named here, not imported).
+# The task that tells the remote followers of the upload's library (activitypub/music_outbox.py registers it
+# under this name; the importer names it without importing federation code).
 PUBLISH_UPLOAD = "federation.publish_upload"
 
 
