@@ -33,7 +33,14 @@ const backend = process.env.FUNKWHALE_DEV_BACKEND ?? "http://127.0.0.1:5000";
 
 export default defineConfig({
   plugins: [vue(), gzipTwins()],
-  build: { outDir: "dist", emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 400 },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    sourcemap: false,
+    chunkSizeWarningLimit: 400,
+    // The web app, and the embeddable player that /api/v1/oembed/'s iframe shows (/front/embed.html).
+    rollupOptions: { input: { app: "index.html", embed: "embed.html" } },
+  },
   server: { proxy: { "/api": backend, "/rest": backend } },
   test: { environment: "jsdom", include: ["src/**/*.test.ts"] },
 });

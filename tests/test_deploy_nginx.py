@@ -27,6 +27,7 @@ NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
 METRICS_TOKEN = "metrics-token-0123456789"
 INDEX = b"<!doctype html><html><body><div id=app></div><script src=/assets/app-1a2b.js></script></body></html>"
+EMBED = b"<!doctype html><html><body><div id=embed></div></body></html>"
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="no nginx binary (CI installs Debian's)")
 
@@ -42,9 +43,7 @@ def site_config(port: int, upstream: int, dist: Path, media: Path, music: Path) 
     text = DEPLOY.read_text()
     text = text[text.index("upstream funkwhale {") :]
     text = re.sub(r"server \{\n    listen 80;.*?\n\}\n", "", text, count=1, flags=re.S)  # the redirect to https
-    text = text.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port};").replace(
-        "listen [::]:443 ssl http2;", ""
-    )
+    text = text.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port};").replace("listen [::]:443 ssl http2;", "")
     text = re.sub(r"\n    ssl_[a-z_]+ [^\n]*;", "", text)
     text = text.replace("server 127.0.0.1:5000;", f"server 127.0.0.1:{upstream};")
     text = text.replace("/srv/funkwhale/static/dist", str(dist))
@@ -80,6 +79,7 @@ def dist(tmp_path):
     folder = tmp_path / "dist"
     (folder / "assets").mkdir(parents=True)
     (folder / "index.html").write_bytes(INDEX)
+    (folder / "embed.html").write_bytes(EMBED)
     (folder / "assets" / "app-1a2b.js").write_text("console.log('app')")
     return folder
 
@@ -118,6 +118,9 @@ async def test_nginx_serves_the_app_proxies_the_daemon_and_sends_audio_itself(ng
     client, settings = nginx_site
     page = await client.get("/library/albums/12")  # a client route: nginx answers index.html itself
     assert page.code == 200 and page.body == INDEX
+    assert page.header("X-Frame-Options") == "SAMEORIGIN"  # not framed by other sites
+    embed = await client.get("/front/embed.html", params={"type": "track", "id": "1"})
+    assert embed.code == 200 and embed.body == EMBED and embed.header("X-Frame-Options") is None  # oEmbed's iframe
     asset = await client.get("/assets/app-1a2b.js")
     assert asset.code == 200 and "max-age=315360000" in (asset.header("Cache-Control") or "")
     assert (await client.get("/assets/app-0000.js")).code == 404

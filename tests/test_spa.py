@@ -14,6 +14,7 @@ from .conftest import start_server
 
 INDEX = b'<!doctype html><html><body><div id="app"></div><script type="module" src="/assets/app-1a2b.js"></script>'
 SCRIPT = b"console.log('funkwhale');" * 40
+EMBED = b'<!doctype html><html><body><div id="embed"></div><script type="module" src="/assets/embed-3c4d.js">'
 
 
 @pytest.fixture
@@ -21,6 +22,7 @@ def dist(tmp_path):
     root = tmp_path / "dist"
     (root / "assets").mkdir(parents=True)
     (root / "index.html").write_bytes(INDEX)
+    (root / "embed.html").write_bytes(EMBED)
     (root / "assets" / "app-1a2b.js").write_bytes(SCRIPT)
     (root / "assets" / "app-1a2b.js.gz").write_bytes(gzip.compress(SCRIPT))
     (root / "favicon.svg").write_bytes(b"<svg xmlns='http://www.w3.org/2000/svg'/>")
@@ -46,6 +48,16 @@ async def test_client_routes_fall_back_to_index_html(app_server):
     for route in ("/library/albums", "/library/albums/12", "/login", "/@alice"):
         deep = await client.get(route)
         assert (deep.code, deep.body) == (200, INDEX), route
+        assert deep.header("X-Frame-Options") == "SAMEORIGIN", route  # never framed by another site
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_embeddable_player_may_be_framed_anywhere(app_server):
+    """oEmbed's iframe points at 1.4's address of the player, `/front/embed.html`."""
+    player = await app_server.client().get("/front/embed.html", params={"type": "album", "id": "3"})
+    assert (player.code, player.body) == (200, EMBED)
+    assert player.header("Content-Type") == "text/html; charset=utf-8"
+    assert player.header("X-Frame-Options") is None
 
 
 @pytest_twisted.ensureDeferred

@@ -42,6 +42,7 @@ AREAS: list[tuple[str, str]] = [
     ("api/v1/tags", "funkwhale.web.api.tags:TagsApi"),
     ("api/v1/licenses", "funkwhale.web.api.licenses:LicensesApi"),
     ("api/v1/search", "funkwhale.web.api.search:SearchApi"),
+    ("api/v1/oembed", "funkwhale.web.api.oembed:OembedApi"),
     ("api/v1/listen", "funkwhale.web.api.listen:ListenApi"),
     ("api/v1/stream", "funkwhale.web.api.listen:StreamApi"),
     ("api/v1/attachments", "funkwhale.web.api.attachments:AttachmentsApi"),

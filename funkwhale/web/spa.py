@@ -11,7 +11,7 @@ import importlib.metadata
 import json
 import mimetypes
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +36,9 @@ RESERVED = frozenset({b"api", b"rest", b"federation", b".well-known", b"media", 
 # A missing file with one of these extensions is a 404, not index.html (a stale asset must not turn into HTML).
 FILE_EXTENSIONS = frozenset(".js .mjs .css .map .png .jpg .svg .ico .webp .woff .woff2 .json .txt .webmanifest".split())
 IMMUTABLE = b"public, max-age=31536000, immutable"
+# The embeddable player, at Funkwhale 1.4's address (the iframe of /api/v1/oembed/): the one page other sites
+# may frame; every other page of the app may only be framed by this server's own pages (clickjacking).
+EMBED_PATHS = {"front/embed.html": "embed.html", "embed.html": "embed.html"}
 TYPES = {
     ".js": "text/javascript",
     ".mjs": "text/javascript",
@@ -83,6 +86,7 @@ class Answer:
     cache_control: bytes
     etag: str | None = None  # unquoted
     gzipped: bool = False
+    framable: bool = False
 
 
 def _content_type(path: Path) -> str:
@@ -105,6 +109,8 @@ def resolve(roots: list[Path], url_path: str, accepts_gzip: bool) -> Answer:
     if root is None:
         return Answer(200, NOT_BUILT, "text/html; charset=utf-8", b"no-cache")
     relative = posixpath.normpath("/" + url_path).lstrip("/")
+    if relative in EMBED_PATHS and (root / EMBED_PATHS[relative]).is_file():
+        return replace(_file_answer(root / EMBED_PATHS[relative], b"no-cache", accepts_gzip), framable=True)
     if relative and relative != "index.html":
         candidate = (root / relative).resolve()
         if candidate.is_relative_to(root.resolve()) and candidate.is_file():
@@ -146,6 +152,8 @@ class WebApp(Resource):
         request.setHeader(b"Cache-Control", answer.cache_control)
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
         request.setHeader(b"Vary", b"Accept-Encoding")
+        if answer.content_type.startswith("text/html") and not answer.framable:
+            request.setHeader(b"X-Frame-Options", b"SAMEORIGIN")
         if answer.gzipped:
             request.setHeader(b"Content-Encoding", b"gzip")
         if answer.etag is not None:

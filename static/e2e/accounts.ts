@@ -36,7 +36,7 @@ export async function post(api: APIRequestContext, path: string, body: Parameter
 }
 
 /** Upload a file into the library and wait until it is imported. */
-async function upload(api: APIRequestContext, library: string, path: string): Promise<void> {
+export async function upload(api: APIRequestContext, library: string, path: string): Promise<void> {
   const name = basename(path);
   const sent = await post(api, "uploads/", {
     multipart: {

@@ -29,6 +29,7 @@ const routes: RouteRecordRaw[] = [
   { path: "/favorites", component: () => import("./views/FavoritesView.vue"), meta: { title: "Favorites" } },
   { path: "/history", component: () => import("./views/HistoryView.vue"), meta: { title: "History" } },
   { path: "/playlists", component: () => import("./views/PlaylistsView.vue"), meta: { title: "Playlists" } },
+  { path: "/library/playlists/:id", redirect: (to) => `/playlists/${to.params.id}` }, // Funkwhale's address
   { path: "/playlists/:id", component: () => import("./views/PlaylistDetail.vue"), meta: { title: "Playlist" } },
   { path: "/radios", component: () => import("./views/RadiosView.vue"), meta: { title: "Radios" } },
   { path: "/settings", component: () => import("./views/SettingsView.vue"), meta: { title: "Settings" } },

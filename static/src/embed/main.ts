@@ -1,0 +1,5 @@
+import { createApp } from "vue";
+import EmbedPlayer from "./EmbedPlayer.vue";
+import "../style.css";
+
+createApp(EmbedPlayer).mount("#embed");
