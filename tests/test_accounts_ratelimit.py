@@ -198,3 +198,41 @@ async def test_sign_ups_are_limited_per_address(settings, db_conn):
         assert there.code == 201
     finally:
         await running.service.stopService()
+
+
+RESET = "/api/v1/auth/password/reset/"
+RESET_CONFIRM = "/api/v1/auth/password/reset/confirm/"
+
+
+@pytest_twisted.ensureDeferred
+async def test_password_resets_are_limited_per_address_and_mails_per_account(proxied, db_conn):
+    from .test_email_flows import Outbox
+
+    factories.insert_user(db_conn, "alice")
+    client = proxied.client()
+    with Outbox() as sent:
+        # from many addresses, alice's mailbox still gets three links an hour; every answer is the same
+        answers = [
+            (await client.post(RESET, json_body={"email": "alice@example.org"}, headers=via_nginx(f"192.0.2.{i}")))
+            for i in range(1, 6)
+        ]
+    assert [(a.code, a.json["detail"]) for a in answers] == [(200, "Password reset e-mail has been sent.")] * 5
+    assert len(sent) == 3 and {m["To"] for m in sent} == {"alice@example.org"}
+
+    here = via_nginx("203.0.113.5")
+    codes = Counter(
+        [(await client.post(RESET, json_body={"email": f"x{i}@example.org"}, headers=here)).code for i in range(21)]
+    )
+    assert codes == {200: 20, 429: 1}
+    refused = await client.post(RESET, json_body={"email": "alice@example.org"}, headers=here)
+    assert refused.code == 429 and 3500 < int(refused.header("Retry-After")) <= 3600
+    assert refused.json["detail"].startswith("Too many password reset requests.")
+    form = {"uid": "MQ", "token": "x-y", "new_password1": "a long secret", "new_password2": "a long secret"}
+    confirms = Counter([(await client.post(RESET_CONFIRM, json_body=form, headers=here)).code for _ in range(21)])
+    assert confirms == {400: 20, 429: 1}
+    scopes = {s["id"]: s for s in (await client.get("/api/v1/rate-limit/", headers=here)).json["scopes"]}
+    assert scopes["password-reset"]["remaining"] == 0 and scopes["password-reset"]["rate"] == "20/h"
+    assert scopes["password-reset-confirm"]["remaining"] == 0 and len(scopes) == 27
+    # another address is not held back
+    there = await client.post(RESET, json_body={"email": "bob@example.org"}, headers=via_nginx("203.0.113.6"))
+    assert there.code == 200

@@ -13,13 +13,17 @@ import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from twisted.logger import Logger
+
 from funkwhale import mail
 from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.errors import Invalid
 from funkwhale.threads import run_cpu
-from funkwhale.users import accounts, store
+from funkwhale.users import accounts, ratelimit, store
 from funkwhale.users.passwords import hash_password
+
+log = Logger()
 
 RESET_TOKEN_AGE = timedelta(days=3)  # Django's PASSWORD_RESET_TIMEOUT
 INVALID = "Invalid value"
@@ -71,9 +75,18 @@ def token_valid(settings: Settings, user: dict[str, Any], token: str, now: datet
     return fresh and hmac.compare_digest(signature, _signature(settings, user, issued))
 
 
-async def request_reset(ctx: Context, data: dict[str, Any]) -> None:
+async def _take_reset_slot(ctx: Context, limit: ratelimit.Limit, address: str) -> None:
+    """Count a reset request or confirmation from `address` (Invalid, throttled, beyond RESET_RATE an hour)."""
+    wait = await ratelimit.attempt(ctx.redis, [ratelimit.address_key(address, limit)], ratelimit.RESET_RATE)
+    if wait is not None:
+        raise Invalid.throttled(f"{limit.description.lower()}s", wait)
+
+
+async def request_reset(ctx: Context, data: dict[str, Any], address: str) -> None:
     """Mail a reset link to the active account with this e-mail address, if any (the answer is the same
-    either way, so that nobody learns which addresses have an account); Invalid only for a malformed address."""
+    either way, so that nobody learns which addresses have an account); Invalid for a malformed address or too
+    many requests from `address`. An account gets at most RESET_MAILS_PER_ACCOUNT links an hour."""
+    await _take_reset_slot(ctx, ratelimit.PASSWORD_RESET, address)
     errors: dict[str, list[str]] = {}
     email = accounts.text_field(data, "email", errors).strip()
     if email and not accounts.EMAIL_RE.match(email):
@@ -82,6 +95,10 @@ async def request_reset(ctx: Context, data: dict[str, Any]) -> None:
         raise Invalid(fields=errors)
     user = await ctx.db.run(store.reset_user_txn, None, email, desc="users.reset")
     if user is None or not user["is_active"]:
+        return
+    mails = [ratelimit.reset_mail_key(user["id"])]
+    if await ratelimit.attempt(ctx.redis, mails, ratelimit.RESET_MAILS_PER_ACCOUNT) is not None:
+        log.info("password reset: account {user} already got its links this hour; no mail", user=user["id"])
         return
     link = (
         f"{ctx.settings.base_url}/auth/password/reset/confirm"
@@ -95,9 +112,10 @@ async def request_reset(ctx: Context, data: dict[str, Any]) -> None:
     mail.send_in_background(ctx.settings, ctx.clock, user["email"], "Password reset", body)
 
 
-async def confirm_reset(ctx: Context, data: dict[str, Any]) -> None:
+async def confirm_reset(ctx: Context, data: dict[str, Any], address: str) -> None:
     """uid, token, new_password1, new_password2: the new password, the secret key rotated and every session
-    ended; Invalid for a bad, expired or used token or a refused password."""
+    ended; Invalid for a bad, expired or used token, a refused password, or too many tries from `address`."""
+    await _take_reset_slot(ctx, ratelimit.PASSWORD_RESET_CONFIRM, address)
     errors: dict[str, list[str]] = {}
     uid = accounts.text_field(data, "uid", errors)
     token = accounts.text_field(data, "token", errors)

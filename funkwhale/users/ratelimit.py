@@ -6,6 +6,9 @@ so concurrent guesses can never run more checks than the limit; a right password
 (`release`). Subsonic credentials (random tokens, checked without cost) are counted after a failure instead
 (`standing` + `record_failure`), so a client's parallel requests never hold slots.
 `signup`: accounts created per address, one day.
+`password-reset` and `password-reset-confirm`: requests per address, one hour (1.4's rates); and at most
+RESET_MAILS_PER_ACCOUNT reset mails to one account an hour, so that nobody can flood someone's mailbox from many
+addresses (beyond it the request is answered as usual and sends nothing, which tells nothing about the account).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ class Limit:
 
 LOGIN = Limit("login", "Login", 3600, "hour")
 SIGNUP = Limit("signup", "Account creation", 86400, "day")
+PASSWORD_RESET = Limit("password-reset", "Password reset request", 3600, "h")
+PASSWORD_RESET_CONFIRM = Limit("password-reset-confirm", "Password reset confirmation", 3600, "h")
+RESET_RATE = 20  # requests per address and hour, for each of the two
+RESET_MAILS_PER_ACCOUNT = 3
 WINDOW = LOGIN.window
 # Funkwhale's other scopes and its default rates: listed by /api/v1/rate-limit/ (as 1.4 lists every scope) for
 # clients that pace themselves by it, never counted here.
@@ -51,8 +58,6 @@ UNCOUNTED: tuple[tuple[Limit, int], ...] = (
     (Limit("oauth-revoke-token", "OAuth token deletion", 3600, "hour"), 100),
     (Limit("oauth-token", "OAuth token creation", 3600, "hour"), 100),
     (Limit("password-change", "Password change (when authenticated)", 3600, "h"), 20),
-    (Limit("password-reset", "Password reset request", 3600, "h"), 20),
-    (Limit("password-reset-confirm", "Password reset confirmation", 3600, "h"), 20),
     (Limit("subsonic", "All subsonic API requests", 3600, "hour"), 2000),
     (Limit("verify-email", "Email address confirmation", 3600, "h"), 20),
 )
@@ -113,6 +118,10 @@ def login_keys(address: str, user_id: int | None) -> list[str]:
 
 def signup_keys(address: str) -> list[str]:
     return [address_key(address, SIGNUP)]
+
+
+def reset_mail_key(user_id: int) -> str:
+    return f"fw:ratelimit:{PASSWORD_RESET.id}:user:{user_id}"
 
 
 async def attempt(redis: Any, keys: list[str], limit: int, window: int = WINDOW) -> int | None:

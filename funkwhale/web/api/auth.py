@@ -109,13 +109,13 @@ class AuthApi:
     @app.route("/password/reset/", methods=["POST"], strict_slashes=False)
     async def password_reset(self, request: Any) -> bytes:
         """{email}: a reset link is mailed to the account with this address; the same answer when there is none."""
-        await email_flows.request_reset(self.ctx, read_body(request))
+        await email_flows.request_reset(self.ctx, read_body(request), client_address(request, self.ctx.settings))
         return json_response(request, {"detail": "Password reset e-mail has been sent."})
 
     @app.route("/password/reset/confirm/", methods=["POST"], strict_slashes=False)
     async def password_reset_confirm(self, request: Any) -> bytes:
         """{uid, token, new_password1, new_password2}: the new password; every session of the account ends."""
-        await email_flows.confirm_reset(self.ctx, read_body(request))
+        await email_flows.confirm_reset(self.ctx, read_body(request), client_address(request, self.ctx.settings))
         return json_response(request, {"detail": "Password has been reset with the new password."})
 
     @app.route("/registration/verify-email/", methods=["POST"], strict_slashes=False)

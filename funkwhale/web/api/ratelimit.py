@@ -1,5 +1,5 @@
-"""/api/v1/rate-limit/: where the caller stands with the login and sign-up limits (Funkwhale's RateLimitView
-shape), keyed on the client address (web/client_address.py) and, once logged in, the account."""
+"""/api/v1/rate-limit/: where the caller stands with the login, sign-up and password reset limits (Funkwhale's
+RateLimitView shape), keyed on the client address (web/client_address.py) and, once logged in, the account."""
 
 from __future__ import annotations
 
@@ -36,10 +36,20 @@ class RateLimitApi:
         settings, now = self.ctx.settings, self.ctx.clock.seconds()
         login = await ratelimit.standing(self.ctx.redis, keys)
         signup = await ratelimit.standing(self.ctx.redis, ratelimit.signup_keys(address), ratelimit.SIGNUP.window)
+        resets = [
+            ratelimit.describe(
+                limit,
+                ratelimit.RESET_RATE,
+                await ratelimit.standing(self.ctx.redis, [ratelimit.address_key(address, limit)]),
+                now,
+            )
+            for limit in (ratelimit.PASSWORD_RESET, ratelimit.PASSWORD_RESET_CONFIRM)
+        ]
         unused = ratelimit.Standing(0, None)
         scopes = [
             ratelimit.describe(ratelimit.LOGIN, settings.login_rate_limit, login, now),
             ratelimit.describe(ratelimit.SIGNUP, settings.signup_rate_limit, signup, now),
+            *resets,
             *(ratelimit.describe(limit, rate, unused, now) for limit, rate in ratelimit.UNCOUNTED),
         ]
         scopes.sort(key=lambda scope: scope["id"])
