@@ -5,19 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from klein import Klein
-
-from funkwhale.context import Context
 from funkwhale.instance import nodeinfo
-from funkwhale.web.errors import install_api_errors
+from funkwhale.web.area import Area, api_app
 
 
-class WellKnownNodeinfo:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Any) -> None:
-        self.ctx = ctx
+class WellKnownNodeinfo(Area):
+    app = api_app()
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def links(self, request: Any) -> bytes:

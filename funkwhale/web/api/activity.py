@@ -5,28 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
-from funkwhale.context import Context
-from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.social import store
 from funkwhale.web.api.browse import viewer_of
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import install_api_errors
+from funkwhale.web.area import Area, api_app
 from funkwhale.web.json import json_response
 
 LATEST = 20  # activities shown, as 1.4's get_activity
 KINDS = {"favorites": "Like", "listenings": "Listen"}
 
 
-class ActivityApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
-        self.renderer = Renderer(ctx.settings.base_url)
+class ActivityApi(Area):
+    app = api_app()
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:

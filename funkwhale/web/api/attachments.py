@@ -9,29 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
 from werkzeug.http import parse_etags, quote_etag
 
 from funkwhale import storage
-from funkwhale.context import Context
 from funkwhale.errors import Invalid
 from funkwhale.music import attachments
 from funkwhale.threads import run_io
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import ApiError, field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.params import query
 
 CACHE_CONTROL = b"public, max-age=31536000, immutable"
 
 
-class AttachmentsApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class AttachmentsApi(Area):
+    app = api_app()
 
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
@@ -90,4 +83,3 @@ class AttachmentsApi:
             request.setHeader(b"X-Accel-Redirect", storage.accel_path(relative).encode())
             return b""
         return await run_io(path.read_bytes)
-

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
-from funkwhale.context import Context
 from funkwhale.errors import Invalid
 from funkwhale.users import accounts, email_flows, store
 from funkwhale.users.tokens import new_token
-from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE, Auth
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.auth import CSRF_COOKIE, SESSION_COOKIE
 from funkwhale.web.client_address import client_address
-from funkwhale.web.errors import install_api_errors, not_found
+from funkwhale.web.errors import not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.params import read_body
 
@@ -68,13 +66,8 @@ def clear_session_cookie(request: Any, secure: bool) -> None:
     )
 
 
-class AuthApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class AuthApi(Area):
+    app = api_app()
 
     @app.route("/registration/", methods=["POST"], strict_slashes=False)
     async def register(self, request: Any) -> bytes:

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from klein import Klein
-
 from funkwhale.activitypub import remote_libraries, remote_libraries_store
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music import uploads
 from funkwhale.music.catalog import store
-from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.uploads.serializers import library_json
 from funkwhale.music.uploads.store import LibraryFilters
 from funkwhale.music.visibility import Viewer
 from funkwhale.web.api.federation_libraries import fetch_json
+from funkwhale.web.area import Area, api_app
 from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
+from funkwhale.web.errors import ApiError, field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import (
@@ -100,17 +98,11 @@ def ordering_of(request: Any) -> tuple[str, ...]:
     return tuple(part.strip() for v in query_values(request, "ordering") for part in v.split(",") if part.strip())
 
 
-class CatalogArea:
+class CatalogArea(Area):
     """GET `/` (a page of objects) and `/<id>/` (one object) for `kind`; subclasses set `kind`."""
 
-    app = Klein()
-    install_api_errors(app)
+    app = api_app()
     kind: ClassVar[str]
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
-        self.renderer = Renderer(ctx.settings.base_url)
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:

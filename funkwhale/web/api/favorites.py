@@ -13,8 +13,9 @@ from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
 from funkwhale.social import activity, store
 from funkwhale.web.api.browse import ordering_of, viewer_of
+from funkwhale.web.area import api_app
 from funkwhale.web.auth import Auth
-from funkwhale.web.errors import field_error, install_api_errors, not_found
+from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, query, query_int, read_body, to_int
@@ -94,8 +95,7 @@ class ActivityArea:
 
 
 class FavoritesApi(ActivityArea):
-    app = Klein()
-    install_api_errors(app)
+    app = api_app()
     kind = "favorites"
 
     @app.route("/tracks/", methods=["GET", "HEAD"], strict_slashes=False)

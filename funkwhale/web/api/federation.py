@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
 from funkwhale.activitypub import directory_store, inbox_store
-from funkwhale.context import Context
 from funkwhale.music.uploads.serializers import actor_json, library_json
 from funkwhale.params import to_int
 from funkwhale.web.api.follows import caller_actor
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import field_error, install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, query_bool, read_body
@@ -63,13 +60,8 @@ def inbox_item_json(row: dict[str, Any], local_domain: str) -> dict[str, Any]:
     }
 
 
-class InboxApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class InboxApi(Area):
+    app = api_app()
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:
@@ -121,13 +113,8 @@ class InboxApi:
         return json_response(request, inbox_item_json(row, self.ctx.settings.domain))
 
 
-class DomainsApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class DomainsApi(Area):
+    app = api_app()
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:
@@ -138,13 +125,8 @@ class DomainsApi:
         return json_response(request, page.body(request, count, rows))
 
 
-class FederationActorsApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class FederationActorsApi(Area):
+    app = api_app()
 
     async def _actor(self, full_username: str) -> dict[str, Any]:
         username, _, domain = full_username.rpartition("@")

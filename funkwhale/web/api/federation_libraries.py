@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
 from funkwhale.activitypub import remote_libraries, scan
-from funkwhale.context import Context
 from funkwhale.music.uploads.serializers import actor_json, library_json
 from funkwhale.web.api.follows import caller_actor
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import field_error, install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.params import parse_uuid, read_body, to_int
 
@@ -32,13 +29,8 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value.strip()
 
 
-class FederationLibrariesApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class FederationLibrariesApi(Area):
+    app = api_app()
 
     def _json(self, row: dict[str, Any]) -> dict[str, Any]:
         body = library_json({**row, "size": None}, self.ctx.settings.domain)
@@ -72,13 +64,8 @@ class FederationLibrariesApi:
         return json_response(request, {"status": "scheduled", "scan": row["latest_scan"]})
 
 
-class FederationFetchesApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class FederationFetchesApi(Area):
+    app = api_app()
 
     def _json(self, row: dict[str, Any]) -> dict[str, Any]:
         return fetch_json(row, self.ctx.settings.domain)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from klein import Klein
-
 from funkwhale.activitypub import follow_store, follows
 from funkwhale.context import Context
 from funkwhale.errors import Invalid
 from funkwhale.music.uploads.serializers import actor_json, library_json
+from funkwhale.web.area import Area, api_app
 from funkwhale.web.auth import Auth
-from funkwhale.web.errors import field_error, install_api_errors, not_found
+from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, parse_uuid, read_body
@@ -40,13 +39,8 @@ async def caller_actor(ctx: Context, auth: Auth, request: Any, scope: str) -> di
     return actor
 
 
-class FollowsApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class FollowsApi(Area):
+    app = api_app()
 
     def _json(self, row: dict[str, Any]) -> dict[str, Any]:
         return follow_json(row, self.ctx.settings.domain)

@@ -5,27 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
 from twisted.internet.defer import Deferred
 from twisted.internet.defer import TimeoutError as DeferredTimeout
 from twisted.logger import Logger
 
-from funkwhale.context import Context
 from funkwhale.db.pool import ping
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import install_api_errors
+from funkwhale.web.area import Area, api_app
 from funkwhale.web.json import json_response
 
 log = Logger()
 PROBE_TIMEOUT = 3  # seconds a dependency has to answer
 
 
-class HealthApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
+class HealthApi(Area):
+    app = api_app()
 
     async def _check(self, dependency: str, probe: Any) -> bool:
         """Whether `probe()` (a coroutine function) answers truthfully in time; why not, in the log."""

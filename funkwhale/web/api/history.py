@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
 from funkwhale.web.api.favorites import ActivityArea
-from funkwhale.web.errors import install_api_errors
+from funkwhale.web.area import api_app
 
 
 class HistoryApi(ActivityArea):
-    app = Klein()
-    install_api_errors(app)
+    app = api_app()
     kind = "listenings"
 
     @app.route("/listenings/", methods=["GET", "HEAD"], strict_slashes=False)

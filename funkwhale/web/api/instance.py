@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from klein import Klein
-
 from funkwhale.context import Context
 from funkwhale.instance import nodeinfo
 from funkwhale.instance import settings as prefs
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import ApiError, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.params import read_body
 
@@ -25,13 +23,8 @@ async def _nodeinfo(ctx: Context, request: Any, version: str) -> bytes:
     return json_response(request, body, content_type=NODEINFO_TYPE % version.encode())
 
 
-class InstanceApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class InstanceApi(Area):
+    app = api_app()
 
     async def _stored(self) -> dict[str, Any]:
         return await prefs.stored_values(self.ctx)
@@ -117,12 +110,8 @@ class InstanceApi:
         return await prefs.save(self.ctx, cleaned)
 
 
-class InstanceV2Api:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
+class InstanceV2Api(Area):
+    app = api_app()
 
     @app.route("/nodeinfo/2.1/", methods=["GET"], strict_slashes=False)
     async def nodeinfo_21(self, request: Any) -> bytes:

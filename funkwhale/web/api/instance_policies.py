@@ -5,26 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
 from funkwhale.activitypub import policy, policy_store
-from funkwhale.context import Context
 from funkwhale.errors import Invalid
 from funkwhale.params import to_int
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, query, query_bool, read_body
 
 
-class InstancePoliciesApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class InstancePoliciesApi(Area):
+    app = api_app()
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:

@@ -9,10 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from klein import Klein
-
 from funkwhale.activitypub import follow_store, music_outbox
-from funkwhale.context import Context
 from funkwhale.errors import Invalid
 from funkwhale.music import uploads
 from funkwhale.music.importer import server_imports
@@ -21,20 +18,15 @@ from funkwhale.music.uploads.store import LibraryFilters
 from funkwhale.music.visibility import Viewer
 from funkwhale.threads import run_io
 from funkwhale.web.api.follows import follow_json
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import field_error, install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, parse_uuid, query, read_body
 
 
-class LibrariesApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class LibrariesApi(Area):
+    app = api_app()
 
     async def _viewer(self, request: Any, scope: str) -> Viewer:
         return Viewer.of(await self.auth.require(request, scope))

@@ -14,17 +14,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from klein import Klein
-
 from funkwhale.activitypub import authentication, signatures
-from funkwhale.context import Context
 from funkwhale.music.playback import respond, slots
 from funkwhale.music.visibility import Viewer
 from funkwhale.users.accounts import listen_viewer
 from funkwhale.web.api.browse import viewer_of
-from funkwhale.web.auth import Auth
+from funkwhale.web.area import Area, api_app
 from funkwhale.web.client_address import client_address
-from funkwhale.web.errors import ApiError, install_api_errors, not_found
+from funkwhale.web.errors import ApiError, not_found
 from funkwhale.web.params import parse_uuid, query
 
 
@@ -36,14 +33,9 @@ def _kbps(raw: str | None) -> int | None:
         return None
 
 
-class ListenApi:
-    app = Klein()
-    install_api_errors(app)
+class ListenApi(Area):
+    app = api_app()
     forced_format: ClassVar[str | None] = None
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
 
     async def _viewer(self, request: Any) -> tuple[Viewer, int | None]:
         """The caller, and the id of the remote actor who signed the request (None when unsigned): `?token=` (a

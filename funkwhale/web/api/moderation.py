@@ -6,14 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from klein import Klein
-
 from funkwhale import cache
-from funkwhale.context import Context
 from funkwhale.music.visibility import Viewer
 from funkwhale.social import store
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import field_error, install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, read_body, to_int
@@ -32,13 +29,8 @@ def artist_target_of(body: dict[str, Any]) -> int:
     return artist_id
 
 
-class ModerationApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class ModerationApi(Area):
+    app = api_app()
 
     @app.route("/content-filters/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:

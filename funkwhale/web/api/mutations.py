@@ -5,23 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
-from funkwhale.context import Context
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404
 
 
-class MutationsApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class MutationsApi(Area):
+    app = api_app()
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:

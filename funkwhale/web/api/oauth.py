@@ -13,12 +13,11 @@ from urllib.parse import unquote_plus
 from klein import Klein
 from twisted.python.failure import Failure
 
-from funkwhale.context import Context
 from funkwhale.users.models import Principal
 from funkwhale.users.oauth import apps, flows
 from funkwhale.users.oauth import store as oauth_store
 from funkwhale.users.oauth.flows import OAuthError
-from funkwhale.web.auth import Auth
+from funkwhale.web.area import Area
 from funkwhale.web.errors import ApiError, error_of, install_api_errors, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
@@ -54,7 +53,7 @@ def _client_credentials(request: Any, form: dict[str, Any]) -> tuple[str, str]:
     return str(form.get("client_id") or ""), str(form.get("client_secret") or "")
 
 
-class OAuthApi:
+class OAuthApi(Area):
     app = Klein()
 
     @app.handle_errors(OAuthError)
@@ -66,11 +65,7 @@ class OAuthApi:
         body = {"error": error.error, "error_description": error.description}
         return json_response(request, body, status=error.status)
 
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+    install_api_errors(app)  # after its own handler: OAuthError keeps OAuth's shape
 
     # Applications
 

@@ -11,17 +11,13 @@ import re
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from klein import Klein
-
-from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music.catalog import store
-from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import store as playlists_store
 from funkwhale.web.api.browse import viewer_of
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, field_error, install_api_errors
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import ApiError, field_error
 from funkwhale.web.json import json_response
 from funkwhale.web.params import query, query_int
 
@@ -58,14 +54,8 @@ def full_name(track: dict[str, Any]) -> str:
     return " - ".join(p for p in parts if p)
 
 
-class OembedApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
-        self.renderer = Renderer(ctx.settings.base_url)
+class OembedApi(Area):
+    app = api_app()
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def oembed(self, request: Any) -> bytes:

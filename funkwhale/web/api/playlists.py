@@ -5,18 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
 from funkwhale import playlists
-from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
-from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import formats, store
 from funkwhale.web.api.browse import ordering_of, scope_is_me
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import ApiError, field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, query, query_bool, query_int, query_items, read_body
@@ -24,14 +20,8 @@ from funkwhale.web.params import page_or_404, query, query_bool, query_int, quer
 MAX_TRACKS_PAGE = 1000  # a playlist's tracks come whole unless `page`/`page_size` asks for pages of this at most
 
 
-class PlaylistsApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
-        self.renderer = Renderer(ctx.settings.base_url)
+class PlaylistsApi(Area):
+    app = api_app()
 
     # -- who is asking ---------------------------------------------------------------------------------------------
     async def _reader(self, request: Any) -> Viewer:

@@ -5,21 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
-from funkwhale.context import Context
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import ApiError, not_found
 from funkwhale.web.json import json_response
 
 
-class PluginsApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class PluginsApi(Area):
+    app = api_app()
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:

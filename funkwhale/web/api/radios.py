@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
 from funkwhale.context import Context
 from funkwhale.errors import Invalid
-from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.visibility import Viewer
 from funkwhale.radios import FILTER_FIELDS, FILTERS, clean_config, clean_radio, clean_session, session_id, store
 from funkwhale.web.api.browse import name_lookups, ordering_of, scope_is_me
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import field_error, install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, query, query_int, read_body
@@ -27,14 +24,8 @@ MAX_DRAWN = 50  # next tracks one v2 request may draw
 VALIDATE_SAMPLE = 10  # tracks `radios/validate/` shows of what a filter selects, as 1.4
 
 
-class RadiosApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
-        self.renderer = Renderer(ctx.settings.base_url)
+class RadiosApi(Area):
+    app = api_app()
 
     async def _viewer(self, request: Any, scope: str) -> Viewer:
         return Viewer.of(await self.auth.require(request, scope))
@@ -187,16 +178,10 @@ async def session_json(ctx: Context, viewer: Viewer, session_id: int) -> dict[st
     return row
 
 
-class RadiosV2Api:
+class RadiosV2Api(Area):
     """/api/v2/radios/: sessions, and `sessions/<id>/tracks/?count=` drawing several next tracks at once."""
 
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
-        self.renderer = Renderer(ctx.settings.base_url)
+    app = api_app()
 
     @app.route("/sessions/", methods=["POST"], strict_slashes=False)
     async def create_session(self, request: Any) -> bytes:

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
-from funkwhale.context import Context
 from funkwhale.users import ratelimit
-from funkwhale.web.auth import Auth
+from funkwhale.web.area import Area, api_app
 from funkwhale.web.client_address import client_address
-from funkwhale.web.errors import install_api_errors
 from funkwhale.web.json import json_response
 
 
-class RateLimitApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class RateLimitApi(Area):
+    app = api_app()
 
     @app.route("/", methods=["GET"], strict_slashes=False)
     async def status(self, request: Any) -> bytes:

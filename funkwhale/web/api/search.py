@@ -8,28 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
-from funkwhale.context import Context
 from funkwhale.music.catalog import serializers, store
 from funkwhale.music.normalize import fold
 from funkwhale.web.api.browse import viewer_of
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import ApiError, install_api_errors
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import ApiError
 from funkwhale.web.json import json_response
 from funkwhale.web.params import query
 
 RESULTS_PER_KIND = 10
 
 
-class SearchApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
-        self.renderer = serializers.Renderer(ctx.settings.base_url)
+class SearchApi(Area):
+    app = api_app()
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def search(self, request: Any) -> bytes:

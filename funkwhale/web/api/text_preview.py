@@ -5,27 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from klein import Klein
-
-from funkwhale.context import Context
 from funkwhale.errors import Invalid
 from funkwhale.rich_text import render_html
 from funkwhale.threads import run_cpu
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import install_api_errors
+from funkwhale.web.area import Area, api_app
 from funkwhale.web.json import json_response
 from funkwhale.web.params import read_body
 
 MAX_TEXT = 100_000  # characters a preview renders
 
 
-class TextPreviewApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class TextPreviewApi(Area):
+    app = api_app()
 
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def preview(self, request: Any) -> bytes:

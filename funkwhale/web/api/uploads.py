@@ -12,19 +12,16 @@ import uuid
 from collections.abc import Coroutine
 from typing import Any
 
-from klein import Klein
 from twisted.internet.defer import Deferred
 
 from funkwhale.activitypub import music_outbox
-from funkwhale.context import Context
 from funkwhale.music import uploads
-from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.uploads.serializers import file_metadata_json, upload_json
 from funkwhale.music.uploads.store import UPLOAD_ORDERINGS, UploadFilters
 from funkwhale.music.visibility import Viewer
-from funkwhale.web.auth import Auth
-from funkwhale.web.errors import field_error, install_api_errors, not_found
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import (
@@ -110,14 +107,8 @@ def _uuids(value: Any) -> list[uuid.UUID] | None:
         raise field_error("objects", "Enter a valid UUID.") from None
 
 
-class UploadsApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
-        self.renderer = Renderer(ctx.settings.base_url)
+class UploadsApi(Area):
+    app = api_app()
 
     async def _viewer(self, request: Any, scope: str) -> Viewer:
         return Viewer.of(await self.auth.require(request, scope))

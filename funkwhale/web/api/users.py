@@ -22,9 +22,10 @@ from funkwhale.web.api.auth import (
     set_csrf_cookie,
     set_session_cookie,
 )
-from funkwhale.web.auth import SESSION_COOKIE, Auth, check_csrf
+from funkwhale.web.area import Area, api_app
+from funkwhale.web.auth import SESSION_COOKIE, check_csrf
 from funkwhale.web.client_address import client_address
-from funkwhale.web.errors import ApiError, install_api_errors, not_found
+from funkwhale.web.errors import ApiError, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.params import read_body
 
@@ -68,13 +69,8 @@ def me_body(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class UsersApi:
-    app = Klein()
-    install_api_errors(app)
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
+class UsersApi(Area):
+    app = api_app()
 
     @property
     def secure(self) -> bool:
@@ -196,9 +192,7 @@ class UsersApi:
     @route(app, "/<username>/subsonic-token/", ["GET"])
     async def subsonic_token(self, request: Any, username: str) -> bytes:
         principal = await self._subsonic_owner(request, username, "read:security")
-        token = await self.ctx.db.run(
-            store.subsonic_token_txn, principal.user.id, desc="users.subsonic_token"
-        )
+        token = await self.ctx.db.run(store.subsonic_token_txn, principal.user.id, desc="users.subsonic_token")
         return json_response(request, {"subsonic_api_token": token})
 
     @route(app, "/<username>/subsonic-token/", ["POST"])
@@ -206,16 +200,12 @@ class UsersApi:
         """Create or rotate the token."""
         principal = await self._subsonic_owner(request, username, "write:security")
         token = accounts.new_subsonic_token()
-        await self.ctx.db.run(
-            store.set_subsonic_token_txn, principal.user.id, token, desc="users.subsonic_token"
-        )
+        await self.ctx.db.run(store.set_subsonic_token_txn, principal.user.id, token, desc="users.subsonic_token")
         return json_response(request, {"subsonic_api_token": token})
 
     @route(app, "/<username>/subsonic-token/", ["DELETE"])
     async def delete_subsonic_token(self, request: Any, username: str) -> bytes:
         principal = await self._subsonic_owner(request, username, "write:security", reveals=False)
-        await self.ctx.db.run(
-            store.set_subsonic_token_txn, principal.user.id, None, desc="users.subsonic_token"
-        )
+        await self.ctx.db.run(store.set_subsonic_token_txn, principal.user.id, None, desc="users.subsonic_token")
         request.setResponseCode(204)
         return b""
