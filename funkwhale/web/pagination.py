@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from funkwhale.params import BIGINT_MAX
 from funkwhale.web.errors import not_found
+from funkwhale.web.json import json_response
 from funkwhale.web.params import query, query_items
 
 DEFAULT_PAGE_SIZE = 50
@@ -52,3 +54,9 @@ class Page:
             "previous": link(self.number - 1) if self.number > 1 else None,
             "results": results,
         }
+
+    def respond(self, request: Any, count: int, rows: list[Any], render: Callable[[Any], Any] | None = None) -> bytes:
+        """The page as the JSON answer, each row through `render`: DRF's 404 "Invalid page." past the end."""
+        if self.number > 1 and not rows:
+            raise not_found("Invalid page.")
+        return json_response(request, self.body(request, count, rows if render is None else [render(r) for r in rows]))

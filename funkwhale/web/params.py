@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
 from funkwhale.params import BadField, BadValue, check_json, check_text, to_int
 from funkwhale.web.errors import ApiError, field_error, not_found
-
-if TYPE_CHECKING:
-    from funkwhale.web.pagination import Page
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
@@ -131,9 +128,3 @@ def _checked(body: dict[str, Any]) -> dict[str, Any]:
     except BadField as e:
         name = e.field if "\x00" not in e.field else "non_field_errors"  # a NUL in the field's own name
         raise field_error(name, str(e)) from None
-
-
-def page_or_404(page: Page, rows: list[Any]) -> None:
-    """DRF answers 404 "Invalid page." for a page past the end."""
-    if page.number > 1 and not rows:
-        raise not_found("Invalid page.")

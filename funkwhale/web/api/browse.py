@@ -21,7 +21,6 @@ from funkwhale.web.errors import ApiError, field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import (
-    page_or_404,
     query,
     query_bool,
     query_int,
@@ -110,9 +109,7 @@ class CatalogArea(Area):
         page = Page.from_request(request)
         listing = store.Listing(viewer, filters_of(request, self.kind), ordering_of(request), page.size, page.offset)
         total, rows = await self.ctx.db.run(store.list_txn, self.kind, listing, desc=f"catalog.{self.kind}s")
-        page_or_404(page, rows)
-        results = [self.renderer.render(self.kind, row) for row in rows]
-        return json_response(request, page.body(request, total, results))
+        return page.respond(request, total, rows, lambda row: self.renderer.render(self.kind, row))
 
     @app.route("/<int:object_id>/libraries/", methods=["GET", "HEAD"], strict_slashes=False)
     async def libraries(self, request: Any, object_id: int) -> bytes:
@@ -121,9 +118,7 @@ class CatalogArea(Area):
         page = Page.from_request(request)
         filters = LibraryFilters(scope_all=True, holding=(self.kind, object_id))
         count, rows = await uploads.list_libraries(self.ctx, viewer, filters, page.size, page.offset)
-        page_or_404(page, rows)
-        results = [library_json(row, self.ctx.settings.domain) for row in rows]
-        return json_response(request, page.body(request, count, results))
+        return page.respond(request, count, rows, lambda row: library_json(row, self.ctx.settings.domain))
 
     async def _object(self, request: Any, object_id: int, scope: str) -> tuple[Viewer, dict[str, Any]]:
         """The caller (with `scope`) and the object they may see; 404 when they may not."""
@@ -142,9 +137,7 @@ class CatalogArea(Area):
             remote_libraries_store.fetches_of_url_txn, row["fid"], viewer.actor_id, page.size, page.offset,
             desc="catalog.fetches",
         )  # fmt: skip
-        page_or_404(page, rows)
-        domain = self.ctx.settings.domain
-        return json_response(request, page.body(request, total, [fetch_json(r, domain) for r in rows]))
+        return page.respond(request, total, rows, lambda r: fetch_json(r, self.ctx.settings.domain))
 
     @app.route("/<int:object_id>/fetches/", methods=["POST"], strict_slashes=False)
     async def fetch(self, request: Any, object_id: int) -> bytes:
@@ -164,8 +157,7 @@ class CatalogArea(Area):
         """Suggested edits of the object: none, as this server takes none (see `suggest`)."""
         await self._object(request, object_id, "read:edits")
         page = Page.from_request(request)
-        page_or_404(page, [])
-        return json_response(request, page.body(request, 0, []))
+        return page.respond(request, 0, [])
 
     @app.route("/<int:object_id>/mutations/", methods=["POST"], strict_slashes=False)
     async def suggest(self, request: Any, object_id: int) -> bytes:

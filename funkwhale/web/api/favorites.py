@@ -18,7 +18,7 @@ from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, query, query_int, read_body, to_int
+from funkwhale.web.params import query, query_int, read_body, to_int
 
 
 def track_id_of(body: dict[str, Any]) -> int:
@@ -83,8 +83,7 @@ class ActivityArea:
             offset=page.offset,
         )
         total, rows = await self.ctx.db.run(store.list_txn, self.kind, listing, desc=f"{self.kind}.list")
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, total, [self.entry(r) for r in rows]))
+        return page.respond(request, total, rows, self.entry)
 
     async def add(self, request: Any) -> bytes:
         """POST {track}: 201 {id, track, creation_date}; 400 (nothing written) for a track the caller may not play."""

@@ -14,7 +14,7 @@ from funkwhale.web.area import Area, api_app
 from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, query_bool, read_body
+from funkwhale.web.params import query_bool, read_body
 
 
 def _follow_refs(row: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -71,9 +71,7 @@ class InboxApi(Area):
             inbox_store.inbox_items_txn, actor["id"], query_bool(request, "is_read"), page.size, page.offset,
             desc="federation.inbox_items",
         )  # fmt: skip
-        page_or_404(page, rows)
-        items = [inbox_item_json(row, self.ctx.settings.domain) for row in rows]
-        return json_response(request, page.body(request, count, items))
+        return page.respond(request, count, rows, lambda row: inbox_item_json(row, self.ctx.settings.domain))
 
     @app.route("/action/", methods=["POST"], strict_slashes=False)
     async def action(self, request: Any) -> bytes:
@@ -121,8 +119,7 @@ class DomainsApi(Area):
         await self.auth.require(request, "read:instance:domains")
         page = Page.from_request(request)
         count, rows = await self.ctx.db.run(directory_store.domains_txn, page.size, page.offset, desc="domains")
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, count, rows))
+        return page.respond(request, count, rows)
 
 
 class FederationActorsApi(Area):
@@ -155,6 +152,4 @@ class FederationActorsApi(Area):
             directory_store.libraries_of_txn, row["id"], principal.user.actor_id, page.size, page.offset,
             desc="federation.actor_libraries",
         )  # fmt: skip
-        page_or_404(page, rows)
-        libraries = [library_json(r, self.ctx.settings.domain) for r in rows]
-        return json_response(request, page.body(request, count, libraries))
+        return page.respond(request, count, rows, lambda r: library_json(r, self.ctx.settings.domain))

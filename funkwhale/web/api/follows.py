@@ -15,7 +15,7 @@ from funkwhale.web.auth import Auth
 from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, parse_uuid, read_body
+from funkwhale.web.params import parse_uuid, read_body
 
 
 def follow_json(row: dict[str, Any], local_domain: str) -> dict[str, Any]:
@@ -52,8 +52,7 @@ class FollowsApi(Area):
         count, rows = await self.ctx.db.run(
             follow_store.follows_of_txn, actor["id"], page.size, page.offset, desc="federation.follows"
         )
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, count, [self._json(row) for row in rows]))
+        return page.respond(request, count, rows, self._json)
 
     @app.route("/library/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:

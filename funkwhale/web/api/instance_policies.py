@@ -12,7 +12,7 @@ from funkwhale.web.area import Area, api_app
 from funkwhale.web.errors import not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, query, query_bool, read_body
+from funkwhale.web.params import query, query_bool, read_body
 
 
 class InstancePoliciesApi(Area):
@@ -28,8 +28,7 @@ class InstancePoliciesApi(Area):
         count, rows = await self.ctx.db.run(
             policy_store.policies_page_txn, filters, page.size, page.offset, desc="policies.list"
         )
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, count, [policy.policy_json(r) for r in rows]))
+        return page.respond(request, count, rows, policy.policy_json)
 
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:

@@ -22,7 +22,7 @@ from funkwhale.web.area import Area, api_app
 from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, parse_uuid, query, read_body
+from funkwhale.web.params import parse_uuid, query, read_body
 
 
 class LibrariesApi(Area):
@@ -47,8 +47,7 @@ class LibrariesApi(Area):
         filters = LibraryFilters(scope_all=scope == "all", privacy_level=privacy_level, q=query(request, "q") or None)
         page = Page.from_request(request)
         count, rows = await uploads.list_libraries(self.ctx, viewer, filters, page.size, page.offset)
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, count, [self._json(row) for row in rows]))
+        return page.respond(request, count, rows, self._json)
 
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
@@ -142,6 +141,4 @@ class LibrariesApi(Area):
         count, rows = await self.ctx.db.run(
             follow_store.follows_to_txn, row["id"], page.size, page.offset, desc="libraries.follows"
         )
-        page_or_404(page, rows)
-        results = [follow_json(r, self.ctx.settings.domain) for r in rows]
-        return json_response(request, page.body(request, count, results))
+        return page.respond(request, count, rows, lambda r: follow_json(r, self.ctx.settings.domain))

@@ -9,7 +9,6 @@ from funkwhale.web.area import Area, api_app
 from funkwhale.web.errors import not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404
 
 
 class LicensesApi(Area):
@@ -19,8 +18,7 @@ class LicensesApi(Area):
     async def index(self, request: Any) -> bytes:
         page = Page.from_request(request)
         rows = list(LICENSES[page.offset : page.offset + page.size])
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, len(LICENSES), rows))
+        return page.respond(request, len(LICENSES), rows)
 
     @app.route("/<code>", methods=["GET", "HEAD"])
     @app.route("/<code>/", methods=["GET", "HEAD"])

@@ -13,7 +13,7 @@ from funkwhale.web.area import Area, api_app
 from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, read_body, to_int
+from funkwhale.web.params import read_body, to_int
 
 
 def artist_target_of(body: dict[str, Any]) -> int:
@@ -37,8 +37,7 @@ class ModerationApi(Area):
         viewer = Viewer.of(await self.auth.require(request, "read:filters"))
         page = Page.from_request(request)
         total, rows = await self.ctx.db.run(store.list_filters_txn, viewer, page.size, page.offset, desc="filters.list")
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, total, rows))
+        return page.respond(request, total, rows)
 
     @app.route("/content-filters/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:

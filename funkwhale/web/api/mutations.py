@@ -7,9 +7,7 @@ from typing import Any
 
 from funkwhale.web.area import Area, api_app
 from funkwhale.web.errors import not_found
-from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404
 
 
 class MutationsApi(Area):
@@ -19,8 +17,7 @@ class MutationsApi(Area):
     async def index(self, request: Any) -> bytes:
         await self.auth.require(request, "read:edits")
         page = Page.from_request(request)
-        page_or_404(page, [])
-        return json_response(request, page.body(request, 0, []))
+        return page.respond(request, 0, [])
 
     @app.route("/<mutation>/", methods=["GET", "HEAD", "DELETE"], strict_slashes=False)
     @app.route("/<mutation>/approve/", methods=["POST"], strict_slashes=False)

@@ -15,7 +15,7 @@ from funkwhale.web.area import Area, api_app
 from funkwhale.web.errors import ApiError, field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, query, query_bool, query_int, query_items, read_body
+from funkwhale.web.params import query, query_bool, query_int, query_items, read_body
 
 MAX_TRACKS_PAGE = 1000  # a playlist's tracks come whole unless `page`/`page_size` asks for pages of this at most
 
@@ -76,8 +76,7 @@ class PlaylistsApi(Area):
             offset=page.offset,
         )
         total, rows = await self.ctx.db.run(store.list_txn, listing, desc="playlists.list")
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, total, [self._playlist(r) for r in rows]))
+        return page.respond(request, total, rows, self._playlist)
 
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
@@ -177,8 +176,7 @@ class PlaylistsApi(Area):
         results = [self._entry(r) for r in rows]
         if page is None:
             return json_response(request, {"count": total, "results": results})  # unpaged, as 1.4 answers
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, total, results))
+        return page.respond(request, total, results)
 
     @app.route("/<int:playlist_id>/add/", methods=["POST"], strict_slashes=False)
     async def add(self, request: Any, playlist_id: int) -> bytes:

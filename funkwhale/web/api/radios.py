@@ -18,7 +18,7 @@ from funkwhale.web.area import Area, api_app
 from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, query, query_int, read_body
+from funkwhale.web.params import query, query_int, read_body
 
 MAX_DRAWN = 50  # next tracks one v2 request may draw
 VALIDATE_SAMPLE = 10  # tracks `radios/validate/` shows of what a filter selects, as 1.4
@@ -91,8 +91,7 @@ class RadiosApi(Area):
             offset=page.offset,
         )
         total, rows = await self.ctx.db.run(store.list_radios_txn, listing, desc="radios.list")
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, total, [self._radio(r) for r in rows]))
+        return page.respond(request, total, rows, self._radio)
 
     @app.route("/radios/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
@@ -154,8 +153,7 @@ class RadiosApi(Area):
         if found is None:
             raise not_found("No such radio.")
         total, rows = found
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, total, [self.renderer.track(r) for r in rows]))
+        return page.respond(request, total, rows, self.renderer.track)
 
 
 async def new_session(ctx: Context, viewer: Viewer, request: Any) -> dict[str, Any]:

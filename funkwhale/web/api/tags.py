@@ -11,7 +11,7 @@ from funkwhale.web.area import Area, api_app
 from funkwhale.web.errors import not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
-from funkwhale.web.params import page_or_404, query
+from funkwhale.web.params import query
 
 
 class TagsApi(Area):
@@ -32,8 +32,7 @@ class TagsApi(Area):
             name_lookups(request, "name"),
             desc="catalog.tags",
         )
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, total, [serializers.tag(row) for row in rows]))
+        return page.respond(request, total, rows, serializers.tag)
 
     @app.route("/<name>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def detail(self, request: Any, name: str) -> bytes:

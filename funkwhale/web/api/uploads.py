@@ -25,7 +25,6 @@ from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import (
-    page_or_404,
     parse_uuid,
     query,
     query_bool,
@@ -118,8 +117,7 @@ class UploadsApi(Area):
         viewer = await self._viewer(request, "read:libraries")
         filters, ordering, page = filters_of(request), ordering_of(request), Page.from_request(request)
         count, rows = await uploads.list_uploads(self.ctx, viewer, filters, ordering, page.size, page.offset)
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, count, [upload_json(row, self.renderer) for row in rows]))
+        return page.respond(request, count, rows, lambda row: upload_json(row, self.renderer))
 
     @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
