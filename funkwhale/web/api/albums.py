@@ -7,3 +7,4 @@ from funkwhale.web.api.browse import CatalogArea
 
 class AlbumsApi(CatalogArea):
     kind = "album"
+    channel_writes = ("POST", "DELETE")

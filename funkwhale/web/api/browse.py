@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from werkzeug.exceptions import MethodNotAllowed
+
 from funkwhale.activitypub import remote_libraries, remote_libraries_store
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
@@ -26,6 +28,7 @@ from funkwhale.web.params import (
     query_int,
     query_uuid,
     query_values,
+    read_body,
     to_int,
 )
 
@@ -102,6 +105,9 @@ class CatalogArea(Area):
 
     app = api_app()
     kind: ClassVar[str]
+    # 1.4 creates albums, and deletes albums and tracks, only in the caller's own channels (the other issue's):
+    # here no artist is a channel's, so those requests are refused as 1.4 refuses them for a non-channel object.
+    channel_writes: ClassVar[tuple[str, ...]] = ()
 
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:
@@ -110,6 +116,28 @@ class CatalogArea(Area):
         listing = store.Listing(viewer, filters_of(request, self.kind), ordering_of(request), page.size, page.offset)
         total, rows = await self.ctx.db.run(store.list_txn, self.kind, listing, desc=f"catalog.{self.kind}s")
         return page.respond(request, total, rows, lambda row: self.renderer.render(self.kind, row))
+
+    def _channel_write(self, method: str) -> None:
+        if method not in self.channel_writes:
+            raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
+
+    @app.route("/", methods=["POST"], strict_slashes=False)
+    async def create(self, request: Any) -> bytes:
+        """1.4's channel album creation: `title` and `artist` (one of the caller's channel artists) required."""
+        self._channel_write("POST")
+        await self.auth.require(request, "write:libraries")
+        data = read_body(request)
+        errors = {name: ["This field is required."] for name in ("title", "artist") if data.get(name) in (None, "")}
+        if "artist" not in errors:
+            errors["artist"] = [f"Object with id={data['artist']} does not exist."]
+        raise ApiError(400, f"artist: {errors['artist'][0]}", "invalid", errors)
+
+    @app.route("/<int:object_id>/", methods=["DELETE"], strict_slashes=False)
+    async def destroy(self, request: Any, object_id: int) -> bytes:
+        """1.4 deletes an album or a track only from the caller's own channel: not found for any other."""
+        self._channel_write("DELETE")
+        await self.auth.require(request, "write:libraries")
+        raise not_found()
 
     @app.route("/<int:object_id>/libraries/", methods=["GET", "HEAD"], strict_slashes=False)
     async def libraries(self, request: Any, object_id: int) -> bytes:

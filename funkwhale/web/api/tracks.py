@@ -7,3 +7,4 @@ from funkwhale.web.api.browse import CatalogArea
 
 class TracksApi(CatalogArea):
     kind = "track"
+    channel_writes = ("DELETE",)
