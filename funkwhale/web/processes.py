@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -72,7 +73,16 @@ class WebProcesses(Supervisor):
 
 
 class _AdoptedUnixPort(unix.Port):
-    """A Unix listener inherited from the daemon, which owns its path: stopping here leaves the path alone."""
+    """A Unix listener inherited from the daemon, which owns it: stopping here neither shuts the socket down for
+    every process (as Twisted's adopted TCP ports do not either) nor removes its path, and starting keeps the
+    path's mode."""
+
+    _shouldShutdown = False
+
+    def startListening(self) -> None:
+        if isinstance(self._bindPath, bytes) and not self._bindPath.startswith(b"\0"):
+            self.mode = stat.S_IMODE(os.stat(self._bindPath).st_mode)  # chmod-ed to what it is: unchanged
+        super().startListening()
 
     def connectionLost(self, reason: Failure) -> None:
         tcp.Port.connectionLost(self, reason)
