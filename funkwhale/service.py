@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
@@ -166,7 +167,7 @@ def make_service(
     """
     from funkwhale.activitypub.actors import ServiceActorSetup
     from funkwhale.jobs import housekeeping_jobs
-    from funkwhale.metrics.http import RequestMetrics
+    from funkwhale.metrics.http import RequestMetrics, share_between_processes
     from funkwhale.tasks.pool import WorkerPool
     from funkwhale.tasks.scheduler import Scheduler, default_jobs
     from funkwhale.tasks.worker import Worker
@@ -193,6 +194,8 @@ def make_service(
         Scheduler(ctx, [*default_jobs(ctx), *housekeeping_jobs(ctx)]).setServiceParent(top)
     if settings.role in ("all", "web"):
         assert bind is not None, "the web role needs a listener"
+        if settings.metrics and settings.web_processes > 1 and not adopted:
+            share_between_processes(Path(settings.data_dir) / "metrics")
         metrics = RequestMetrics() if settings.metrics else None
         site = make_site(ctx, metrics)
         if metrics is not None and settings.metrics_listen:

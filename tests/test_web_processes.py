@@ -11,6 +11,7 @@ import signal
 import socket
 import ssl
 import stat
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -29,6 +30,8 @@ from .test_worker_pool import alive, scratch  # noqa: F401 (fixture)
 from .tls_helpers import make_pki
 
 READY = re.compile(r"web process (\d+) is ready")
+TOKEN = "metrics-token-of-the-test"
+HEALTH_COUNT = re.compile(r'^funkwhale_http_requests_total\{[^}]*route="/api/v1/health[^}]*\} (\S+)$', re.M)
 
 
 @contextmanager
@@ -49,8 +52,21 @@ def web_children(daemon: Daemon) -> list[int]:
     return [int(pid) for pid in READY.findall(daemon.output()) if alive(int(pid))]
 
 
+def health_requests(daemon: Daemon) -> float:
+    """The health requests /metrics counts."""
+    request = urllib.request.Request(daemon.base + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return sum(float(n) for n in HEALTH_COUNT.findall(resp.read().decode()))
+
+
 def test_two_web_processes_answer_survive_a_killed_child_and_stop_cleanly(scratch, daemons):  # noqa: F811
-    daemon = Daemon(scratch / "data", env=clean_env(FUNKWHALE_WEB_PROCESSES="2", FUNKWHALE_WORKER_PROCESSES="0"))
+    env = clean_env(
+        FUNKWHALE_WEB_PROCESSES="2",
+        FUNKWHALE_WORKER_PROCESSES="0",
+        FUNKWHALE_METRICS="true",
+        FUNKWHALE_METRICS_TOKEN=TOKEN,
+    )
+    daemon = Daemon(scratch / "data", env=env)
     daemons.append(daemon)
     daemon.wait_ready()
     wait_for(lambda: web_children(daemon), "the web child")
@@ -59,6 +75,11 @@ def test_two_web_processes_answer_survive_a_killed_child_and_stop_cleanly(scratc
     for pid in (daemon.proc.pid, child):  # each process answers alone
         with only(daemon, pid):
             assert get(health)[0] == 200
+    counted = []
+    for pid in (daemon.proc.pid, child):  # each process's scrape counts every process's requests
+        with only(daemon, pid):
+            counted.append(health_requests(daemon))
+    assert counted[0] == counted[1] >= 2
 
     os.kill(child, signal.SIGKILL)
     assert get(health)[0] == 200  # the daemon serves while the child is replaced
