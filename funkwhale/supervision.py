@@ -117,7 +117,7 @@ class Supervisor(Service):
     until every one has exited (SIGKILL after `kill_time` seconds)."""
 
     def __init__(
-        self, kill_time: float, clock: Any, reactor: Any = global_reactor, inherit: Mapping[int, int] | None = None
+        self, kill_time: int, clock: Any, reactor: Any = global_reactor, inherit: Mapping[int, int] | None = None
     ) -> None:
         self.clock = clock
         self.reactor = reactor

@@ -20,7 +20,7 @@ from typing import Any
 from twisted.internet import reactor as global_reactor
 from twisted.internet import tcp, unix
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IListeningPort, IReactorSocket
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
@@ -105,7 +105,7 @@ def adopt_listener(listen: str, fd: int) -> Callable[[Any], IListeningPort]:
             port: Any = _AdoptedUnixPort._fromListeningDescriptor(global_reactor, fd, factory)
             port.startListening()
         else:
-            port = global_reactor.adoptStreamPort(fd, family, factory)
+            port = IReactorSocket(global_reactor).adoptStreamPort(fd, family, factory)
         os.close(fd)  # the port holds its own duplicate
         return port
 
