@@ -1,8 +1,11 @@
-"""What a second web process buys: `GET /api/v1/tracks/?page_size=50` on bench/browse.py's library of 20,000 tracks.
+"""What a second web process buys, on bench/browse.py's library of 20,000 tracks.
 
-Starts the daemon (role web) with FUNKWHALE_WEB_PROCESSES=1, then =2, on the same seeded servers, and prints
-requests/s at concurrency 16 (and 1), beside the limit: the same catalog statement alone, run by 16 threads
-through psycopg2 (each its own connection), as fast as PostgreSQL and the driver go on this machine; and the ratio.
+Starts the daemon (role web) with FUNKWHALE_WEB_PROCESSES=1, then =2, on the same seeded servers, and prints for
+`GET /api/v1/tracks/?page_size=50` and for a page with no SQL (the instance settings, from the Redis cache)
+requests/s at concurrency 1 and 16, beside the limit of the tracks page: the same catalog statement alone, run by
+16 threads through psycopg2 (each its own connection), as fast as PostgreSQL and the driver go on this machine;
+and the ratio. Where the CPU went at c=16 is shown too: milliseconds of CPU per request in PostgreSQL's backends
+and in the web processes (psutil), which says whether another process can help on these cores.
 Run: .venv/bin/python bench/web_processes.py [requests per case, default 2000]
 """
 
@@ -18,12 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import psutil
 from browse import catalog_statement, free_port, run_case, seeded_instance, start_daemon
 
 from funkwhale.db.pool import connect
 from funkwhale.music.visibility import Viewer
 
-PATH = "/api/v1/tracks/?page_size=50"
+TRACKS = "/api/v1/tracks/?page_size=50"
+CASES = [("tracks p1", TRACKS), ("settings", "/api/v1/instance/settings/")]
 CONCURRENCY = 16
 
 
@@ -51,29 +56,61 @@ def direct_rps(dsn: str, run: Callable[[Any, Viewer], Any], requests: int, concu
     return requests // concurrency * concurrency / elapsed
 
 
+def backends(dsn: str) -> list[psutil.Process]:
+    """PostgreSQL's client backends (the daemons' pools among them)."""
+    conn = connect(dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'")
+        pids = [row["pid"] for row in cur.fetchall()]
+    conn.close()
+    return [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in processes:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def main() -> None:
     requests = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     with seeded_instance("fw-bench-webprocs-", web_processes=1) as instance:
-        run_case(instance.port, instance.cookie, PATH, 50, 4)  # warm up
-        limit = direct_rps(instance.dsn, catalog_statement(PATH), requests, CONCURRENCY)
-        figures = {1: (instance.port, None)}
-        root = Path(tempfile.mkdtemp(prefix="fw-bench-webprocs-2-"))
-        port = free_port()
-        second = start_daemon(root, port, instance.dsn, instance.redis_url, web_processes=2)
-        try:
-            time.sleep(3)  # the web child starts after the daemon answers
-            figures[2] = (port, second)
-            print(f"{PATH}: the statement alone through psycopg2, c={CONCURRENCY}: {limit:.0f} statements/s")
-            print(f"{'web processes':<14} {'c=1 req/s':>10} {'c=16 req/s':>11} {'p50':>6} {'p99':>6} {'× limit':>8}")
-            for n, (at, _) in figures.items():
-                run_case(at, instance.cookie, PATH, 50, 4)  # warm up (both processes)
-                single, _, _ = run_case(at, instance.cookie, PATH, requests // 4, 1)
-                rps, p50, p99 = run_case(at, instance.cookie, PATH, requests, CONCURRENCY)
-                print(f"{n:<14} {single:10.0f} {rps:11.0f} {p50:6.1f} {p99:6.1f} {rps / limit:8.2f}")
-        finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(60)
-            shutil.rmtree(root, ignore_errors=True)
+        limit = direct_rps(instance.dsn, catalog_statement(TRACKS), requests, CONCURRENCY)
+        print(f"{TRACKS}: the statement alone through psycopg2, c={CONCURRENCY}: {limit:.0f} statements/s")
+        print(
+            f"{'case':<10} {'web procs':>9} {'c=1 req/s':>10} {'c=16 req/s':>11} {'p50':>6} {'p99':>6} "
+            f"{'× limit':>8} {'CPU ms/req: PostgreSQL':>23} {'web':>5}"
+        )
+        for n in (1, 2):
+            root = Path(tempfile.mkdtemp(prefix=f"fw-bench-webprocs-{n}-"))
+            port = free_port()
+            daemon = start_daemon(root, port, instance.dsn, instance.redis_url, web_processes=n)
+            try:
+                time.sleep(3)  # the web child starts after the daemon answers
+                web = [psutil.Process(daemon.pid), *psutil.Process(daemon.pid).children()]
+                for name, path in CASES:
+                    run_case(port, instance.cookie, path, 100, 4)  # warm up (every process)
+                    single, _, _ = run_case(port, instance.cookie, path, requests // 4, 1)
+                    pg = backends(instance.dsn)
+                    before = cpu_seconds(pg), cpu_seconds(web)
+                    rps, p50, p99 = run_case(port, instance.cookie, path, requests, CONCURRENCY)
+                    pg_ms, web_ms = (
+                        (cpu_seconds(g) - b) * 1000 / requests for g, b in zip((pg, web), before, strict=True)
+                    )
+                    ratio = f"{rps / limit:8.2f}" if path == TRACKS else f"{'-':>8}"
+                    print(
+                        f"{name:<10} {n:>9} {single:10.0f} {rps:11.0f} {p50:6.1f} {p99:6.1f} {ratio} "
+                        f"{pg_ms:23.1f} {web_ms:5.1f}"
+                    )
+            finally:
+                daemon.send_signal(signal.SIGTERM)
+                daemon.wait(60)
+                shutil.rmtree(root, ignore_errors=True)
         print("latencies in ms at c=16; × limit = requests/s over the statement's own rate through psycopg2")
 
 
