@@ -158,7 +158,10 @@ def seed(dsn: str) -> str:
     return key
 
 
-def start_daemon(data_dir: Path, port: int, database_url: str, redis_url: str) -> subprocess.Popen:
+def start_daemon(
+    data_dir: Path, port: int, database_url: str, redis_url: str, web_processes: int | None = None
+) -> subprocess.Popen:
+    """The daemon, role web, on the seeded servers; FUNKWHALE_WEB_PROCESSES `web_processes` (default: the cores)."""
     env = {
         **os.environ,
         "FUNKWHALE_DATABASE_URL": database_url,
@@ -166,6 +169,8 @@ def start_daemon(data_dir: Path, port: int, database_url: str, redis_url: str) -
         "FUNKWHALE_HOSTNAME": HOST,
         "FUNKWHALE_ROLE": "web",
     }
+    if web_processes is not None:
+        env["FUNKWHALE_WEB_PROCESSES"] = str(web_processes)
     return launch(data_dir, port, env, "--data-dir", str(data_dir))[0]
 
 
@@ -264,9 +269,11 @@ class Instance:
 
 
 @contextmanager
-def seeded_instance(prefix: str, prepare: Callable[[str], None] | None = None) -> Iterator[Instance]:
-    """Embedded servers in a temporary directory, the seeded library, `prepare(dsn)` if given, then the daemon;
-    everything is stopped and removed on exit."""
+def seeded_instance(
+    prefix: str, prepare: Callable[[str], None] | None = None, web_processes: int | None = None
+) -> Iterator[Instance]:
+    """Embedded servers in a temporary directory, the seeded library, `prepare(dsn)` if given, then the daemon
+    (with `web_processes`, default the cores); everything is stopped and removed on exit."""
     root = Path(tempfile.mkdtemp(prefix=prefix))
     embedded = EmbeddedServers(str(root / "servers"), postgres=True, redis=True)
     proc = None
@@ -280,7 +287,7 @@ def seeded_instance(prefix: str, prepare: Callable[[str], None] | None = None) -
             prepare(embedded.database_url)
         port = free_port()
         (root / "daemon").mkdir()
-        proc = start_daemon(root / "daemon", port, embedded.database_url, embedded.redis_url)
+        proc = start_daemon(root / "daemon", port, embedded.database_url, embedded.redis_url, web_processes)
         yield Instance(embedded.database_url, port, f"sessionid={key}", embedded.redis_url)
     finally:
         if proc is not None:

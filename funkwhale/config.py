@@ -51,6 +51,17 @@ def _process_range(name: str, raw: str) -> tuple[int, int]:
     return numbers[0], numbers[-1]
 
 
+def _count(name: str, raw: str) -> int:
+    """A number of processes, 0 or more."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of processes, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
 def _umask(name: str, raw: str) -> int:
     """An octal umask such as 077 or 027; the owner must keep read and write access."""
     try:
@@ -140,6 +151,12 @@ class Settings:
         (0, 0),
         help="MIN,MAX worker processes the worker role supervises, grown with the queue's backlog "
         "(default 1,2 for --role all, 1,<cores> for --role worker; 0: tasks run in the daemon itself)",
+    )
+    web_processes: int = _setting(
+        _count,
+        1,
+        help="processes serving HTTP on the one listener in the web role, this one included (default: the number of "
+        "cores; 0 or 1: this process only)",
     )
     worker_idle_timeout: int = _setting(
         _positive_int, 30, help="seconds a supervised worker process is idle before it is retired (down to MIN)"
@@ -284,6 +301,7 @@ def load_settings(
             values[f.name] = f.metadata["parse"](f"FUNKWHALE_{f.name.upper()}", raw[f.name])
     if "worker_processes" not in values:
         values["worker_processes"] = default_worker_processes(values.get("role", "all"))
+    values.setdefault("web_processes", os.cpu_count() or 1)
     settings = Settings(**values)
     _check_listen(settings.listen)
     _check_metrics(settings)

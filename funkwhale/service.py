@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
@@ -90,20 +92,27 @@ class Ordered(MultiService):
 
 
 class WebServer(Service):
-    """Serves a Site on a port bound beforehand; at stop, stops listening and lets requests finish."""
+    """Serves a Site on a port bound beforehand; at stop, stops listening and lets requests finish. A web child
+    (`adopted`: its port is the daemon's) says which process it is rather than the daemon's ready line."""
 
     name = "web"
 
-    def __init__(self, port: IListeningPort, site: Any, clock: Any = global_reactor, grace: float = 10) -> None:
+    def __init__(
+        self, port: IListeningPort, site: Any, clock: Any = global_reactor, grace: float = 10, adopted: bool = False
+    ) -> None:
         self.port = port
         self.site = site
         self.clock = clock
         self.grace = grace
+        self.adopted = adopted
 
     def startService(self) -> None:
         super().startService()
         if self.name == "metrics":
             log.info("metrics: serving /metrics on {address}", address=self.port.getHost())
+            return
+        if self.adopted:
+            log.info("web process {pid} is ready: serving the daemon's listener", pid=os.getpid())
             return
         host = self.port.getHost()
         address = getattr(host, "host", "") or "127.0.0.1"
@@ -147,21 +156,24 @@ def make_service(
     bind: Callable[[Any], IListeningPort] | None = None,
     clock: Any = global_reactor,
     first: Iterable[IService] = (),
+    adopted: bool = False,
 ) -> tuple[Ordered, Context]:
     """Build the tree for `settings.role`.
 
     `bind(site)` binds the web listener at once, so a taken port is reported before anything runs (so is
     FUNKWHALE_METRICS_LISTEN's); `first` are services to start before all others and stop after them (the
-    embedded servers).
+    embedded servers). With FUNKWHALE_WEB_PROCESSES above 1 the web role also starts web children on that
+    listener; `adopted`: this is one (its `bind` adopts the daemon's socket).
     """
     from funkwhale.activitypub.actors import ServiceActorSetup
     from funkwhale.jobs import housekeeping_jobs
-    from funkwhale.metrics.http import RequestMetrics
+    from funkwhale.metrics.http import RequestMetrics, share_between_processes
     from funkwhale.tasks.pool import WorkerPool
     from funkwhale.tasks.scheduler import Scheduler, default_jobs
     from funkwhale.tasks.worker import Worker
     from funkwhale.web.app import make_site
     from funkwhale.web.metrics import metrics_site
+    from funkwhale.web.processes import WebProcesses
 
     assert settings.database_url and settings.redis_url, "embedded servers must be started first"
     threads.configure(settings)
@@ -182,6 +194,8 @@ def make_service(
         Scheduler(ctx, [*default_jobs(ctx), *housekeeping_jobs(ctx)]).setServiceParent(top)
     if settings.role in ("all", "web"):
         assert bind is not None, "the web role needs a listener"
+        if settings.metrics and settings.web_processes > 1 and not adopted:
+            share_between_processes(Path(settings.data_dir) / "metrics")
         metrics = RequestMetrics() if settings.metrics else None
         site = make_site(ctx, metrics)
         if metrics is not None and settings.metrics_listen:
@@ -189,5 +203,8 @@ def make_service(
             metrics_server = WebServer(bind_now(settings.metrics_listen)(scrape), scrape, clock)
             metrics_server.name = "metrics"
             metrics_server.setServiceParent(top)
-        WebServer(bind(site), site, clock).setServiceParent(top)
+        port = bind(site)
+        if settings.web_processes > 1 and not adopted:
+            WebProcesses(settings, port, clock).setServiceParent(top)
+        WebServer(port, site, clock, adopted=adopted).setServiceParent(top)
     return top, ctx

@@ -54,7 +54,8 @@ def makeService(options: Options) -> IService:
     from funkwhale.service import bind_now, exit_status, make_service
     from funkwhale.shutdown import HARD_DEADLINE, exit_if_stuck, flush_and_exit
     from funkwhale.startup import prepare
-    from funkwhale.tasks.pool import follow_supervisor
+    from funkwhale.supervision import follow_supervisor
+    from funkwhale.web.processes import LISTEN_FD, adopt_listener
 
     follow_supervisor(os.environ)
     overrides = {"data_dir": options["data-dir"], "listen": options["listen"], "role": options["role"]}
@@ -67,7 +68,9 @@ def makeService(options: Options) -> IService:
         settings, servers, lock = prepare(settings, daemon=True)
         record_public_address(settings)
         first = [EmbeddedService(servers, lock)] if servers is not None else []
-        top, _ = make_service(settings, bind=bind_now(settings.listen), first=first)
+        inherited = os.environ.get(LISTEN_FD)  # a web child serves the daemon's listener
+        bind = adopt_listener(settings.listen, int(inherited)) if inherited else bind_now(settings.listen)
+        top, _ = make_service(settings, bind=bind, first=first, adopted=bool(inherited))
         top.log_observer = logs.make_observer(settings.log_format, settings.log_level)
     except (ConfigError, SchemaOutdated, DatabaseUnreachable, EmbeddedError) as e:
         if servers is not None:

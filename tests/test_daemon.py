@@ -34,8 +34,10 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The test process's environment without FUNKWHALE_* settings, plus `extra`."""
+    """The test process's environment without FUNKWHALE_* settings, plus `extra`; one web process unless `extra`
+    asks for more (each costs a start; test_web_processes and the HTTPS daemon run several)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FUNKWHALE_")}
+    env["FUNKWHALE_WEB_PROCESSES"] = "1"
     env.update(extra)
     return env
 

@@ -32,6 +32,7 @@ def test_the_daemon_serves_federation_over_tls(servers, clean, tmp_path, daemons
         FUNKWHALE_REDIS_URL=servers[1],
         FUNKWHALE_HOSTNAME=f"127.0.0.1:{port}",
         FUNKWHALE_PROTOCOL="https",
+        FUNKWHALE_WEB_PROCESSES="2",  # a web child adopts the TLS listener and wraps it itself
     )
     daemon = Daemon(tmp_path / "data", port=port, env=env, args=("--listen", listen))
     daemons.append(daemon)

@@ -2,19 +2,27 @@
 
 The route label is the template a request matched (the area's mount path and its Klein rule, such as
 `/api/v1/tracks/<int:track_id>/`), never the raw path, so ids add no label values; what no route matched (the web
-app, unknown paths, bodies refused before routing) is `unmatched`."""
+app, unknown paths, bodies refused before routing) is `unmatched`.
+
+With several web processes (FUNKWHALE_WEB_PROCESSES), the daemon makes prometheus_client count in files shared by
+every web process (`share_between_processes`), and a scrape, whichever process answers it, sums them all."""
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 from klein.interfaces import IKleinRequest
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, values
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RoutingException
 
 UNMATCHED = "unmatched"
+SHARED_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode; web children inherit it
 
 disable_created_metrics()  # no `*_created` series: a counter's start is not worth a series of its own
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -47,12 +55,29 @@ def method_label(request: Any) -> str:
     return method if method in METHODS else "other"
 
 
+def share_between_processes(directory: Path) -> None:
+    """In the daemon, before its web children start: count requests in files under `directory` (emptied: the
+    counts of an earlier run are not this one's), which the children learn from their environment."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700, parents=True)
+    os.environ[SHARED_DIR] = str(directory)
+    values.ValueClass = values.get_value_class()  # chosen when prometheus_client was imported
+
+
 class RequestMetrics:
-    """The web process's registry: request counts and durations, and the process itself (CPU, memory, fds)."""
+    """The web process's registry: request counts and durations, and the process itself (CPU, memory, fds).
+    Shared between web processes (SHARED_DIR set), `scraped` sums every process's files, without the process
+    collector (one process's figures, whichever answered, would say nothing of the others)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        ProcessCollector(registry=self.registry)
+        self.shared = SHARED_DIR in os.environ
+        if self.shared:
+            self.scraped = CollectorRegistry()
+            MultiProcessCollector(self.scraped, os.environ[SHARED_DIR])
+        else:
+            ProcessCollector(registry=self.registry)
+            self.scraped = self.registry
         self.requests = Counter(
             "funkwhale_http_requests",
             "HTTP requests answered, by route template, method and status code",

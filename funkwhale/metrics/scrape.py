@@ -17,6 +17,7 @@ from funkwhale.metrics import counters, store
 from funkwhale.metrics.http import RequestMetrics
 from funkwhale.tasks import registry
 from funkwhale.tasks.queue import CONSUMERS, dead_key, delayed_key, heartbeat_key, proc_key, ready_key
+from funkwhale.threads import run_io
 
 log = Logger()
 
@@ -169,4 +170,6 @@ class SnapshotCollector:
 async def render(ctx: Context, requests: RequestMetrics) -> bytes:
     """The whole answer of /metrics."""
     snap = await gather(ctx)
-    return generate_latest(requests.registry) + generate_latest(SnapshotCollector(snap))
+    # Shared between web processes, the request counts are read from files: not on the reactor.
+    counted = await run_io(generate_latest, requests.scraped) if requests.shared else generate_latest(requests.scraped)
+    return counted + generate_latest(SnapshotCollector(snap))

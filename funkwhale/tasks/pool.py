@@ -1,11 +1,10 @@
 """The worker pool: the worker role supervises worker processes between FUNKWHALE_WORKER_PROCESSES' MIN and MAX.
 
-Each child is this daemon again, `twistd funkwhale --role worker` with FUNKWHALE_WORKER_PROCESSES=0 (so it runs
-the consumers itself), given every resolved setting through its environment: the server URLs too, so that a child
-attaches to the parent's embedded PostgreSQL and Redis and never takes the data-dir lock. The children share
-nothing but PostgreSQL and Redis. Twisted's ProcessMonitor starts them, restarts one that dies, and at stop sends
-SIGTERM (the worker drains and gives back unfinished messages), then SIGKILL after FUNKWHALE_SHUTDOWN_TIMEOUT
-+ STOP_MARGIN seconds.
+Each child is this daemon again (`funkwhale/supervision.py`), `twistd funkwhale --role worker` with
+FUNKWHALE_WORKER_PROCESSES=0 (so it runs the consumers itself), attached to the parent's PostgreSQL and Redis. The
+children share nothing but PostgreSQL and Redis. Twisted's ProcessMonitor starts them, restarts one that dies, and
+at stop sends SIGTERM (the worker drains and gives back unfinished messages), then SIGKILL after
+FUNKWHALE_SHUTDOWN_TIMEOUT + STOP_MARGIN seconds.
 
 Every SAMPLE_EVERY seconds the pool reads the queues: it adds a process when the ready messages exceed
 FUNKWHALE_WORKER_CONCURRENCY per process, or when the message a consumer takes next has waited there MAX_WAIT
@@ -16,22 +15,17 @@ seconds while nothing waits. A child that died (not retired) has its in-flight m
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from twisted.application.service import Service
 from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorProcess, IReactorTime
-from twisted.internet.task import LoopingCall, deferLater
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
-from twisted.runner.procmon import ProcessMonitor
-from zope.interface import implementer
 
-from funkwhale.config import Settings, to_environ
+from funkwhale.config import Settings
 from funkwhale.context import Context
+from funkwhale.supervision import Supervisor, child_environ, twistd_command
 from funkwhale.tasks.queue import CONSUMERS, proc_key, ready_heads, requeue
 from funkwhale.tasks.worker import consumer_prefix
 
@@ -39,59 +33,7 @@ log = Logger()
 
 SAMPLE_EVERY = 2.0  # seconds between two looks at the queues
 MAX_WAIT = 10.0  # seconds the next message may wait at the head of its queue before a process is added
-SUPERVISOR_PID = "FUNKWHALE_SUPERVISOR_PID"  # in a child's environment: the pool it belongs to
 STOP_MARGIN = 8  # seconds a child needs beyond FUNKWHALE_SHUTDOWN_TIMEOUT to give back its messages and exit
-TWISTD = "from twisted.scripts.twistd import run; run()"
-
-
-def follow_supervisor(environ: Mapping[str, str]) -> None:
-    """In a supervised worker: end with the pool (SIGTERM when it dies, even by SIGKILL), and do not start at all
-    when it is already gone."""
-    supervisor = environ.get(SUPERVISOR_PID)
-    if not supervisor:
-        return
-    from funkwhale.embedded import die_with_parent
-
-    die_with_parent()
-    if os.getppid() != int(supervisor):
-        raise SystemExit("funkwhale: the worker pool that started this worker has exited")
-
-
-@implementer(IReactorProcess, IReactorTime)
-class _SharedOutput:
-    """The reactor as ProcessMonitor sees it: children write their log lines to our stdout and stderr themselves,
-    rather than through pipes that the monitor would log again, line by line, under its own timestamp."""
-
-    def __init__(self, reactor: Any) -> None:
-        self._reactor = reactor
-
-    def spawnProcess(self, *args: Any, **kwargs: Any) -> Any:
-        return self._reactor.spawnProcess(*args, childFDs={0: "w", 1: 1, 2: 2}, **kwargs)
-
-    def callLater(self, *args: Any, **kwargs: Any) -> Any:
-        return self._reactor.callLater(*args, **kwargs)
-
-    def seconds(self) -> float:
-        return self._reactor.seconds()
-
-    def getDelayedCalls(self) -> Any:
-        return self._reactor.getDelayedCalls()
-
-
-class _Monitor(ProcessMonitor):
-    """ProcessMonitor that records the pid of every child it starts (restarts included) until the pool is done
-    with it, so that a child that dies between two samples is still known."""
-
-    def __init__(self, reactor: Any) -> None:
-        super().__init__(reactor=reactor)
-        self.spawned: dict[int, str] = {}
-
-    def startProcess(self, name: str) -> None:
-        super().startProcess(name)
-        protocol = self.protocols.get(name)
-        pid = getattr(protocol.transport, "pid", None) if protocol is not None else None
-        if pid:
-            self.spawned[pid] = name
 
 
 @dataclass(frozen=True)
@@ -118,61 +60,32 @@ def decide(load: Load, low: int, high: int, per_process: int, idle_timeout: floa
     return None
 
 
-class WorkerPool(Service):
+class WorkerPool(Supervisor):
     """Supervises the worker processes of this daemon (see the module's docstring)."""
 
     name = "worker-pool"
 
     def __init__(self, ctx: Context, settings: Settings, reactor: Any = global_reactor) -> None:
+        super().__init__(settings.shutdown_timeout + STOP_MARGIN, ctx.clock, reactor)  # then SIGKILL
         self.ctx = ctx
         self.low, self.high = settings.worker_processes
         self.per_process = settings.worker_concurrency
         self.idle_timeout = settings.worker_idle_timeout
-        self.command = [sys.executable, "-c", TWISTD, "-n", "--pidfile=", "funkwhale", "--role", "worker"]
-        self.env = self._child_environ(settings)
-        self.reactor = reactor
-        self.monitor = _Monitor(_SharedOutput(reactor))
-        self.monitor.killTime = settings.shutdown_timeout + STOP_MARGIN  # then SIGKILL
+        self.command = twistd_command("worker")
+        self.env = child_environ(settings, role="worker", worker_processes=(0, 0), web_processes=1)
         self.names: list[str] = []  # the processes the pool keeps (retired ones are no longer listed)
         self.retired: set[int] = set()  # pids told to stop: their exit is not a death
         self.idle_since: dict[str, float] = {}
         self.heads: dict[str, tuple[str, float]] = {}  # queue -> (next message, seen next since)
-        self._trigger: Any = None
         self._loop = LoopingCall(lambda: Deferred.fromCoroutine(self._sample()))
         self._loop.clock = ctx.clock
 
-    @staticmethod
-    def _child_environ(settings: Settings) -> dict[str, str]:
-        """The parent's environment without its FUNKWHALE_* variables, then every resolved setting: a child needs
-        no ini file, and attaches to the embedded servers by their URLs."""
-        child = replace(settings, role="worker", worker_processes=(0, 0), check_migrations=False)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FUNKWHALE_")}
-        env.update(to_environ(child))
-        env[SUPERVISOR_PID] = str(os.getpid())
-        return env
-
     def startService(self) -> None:
-        super().startService()
-        self.monitor.startService()
+        super().startService()  # the children drain from the first moment of shutdown, while the web role drains
         log.info("worker pool: starting {n} process(es), up to {high}", n=self.low, high=self.high)
         for _ in range(self.low):
             self._add()
         self._loop.start(SAMPLE_EVERY, now=False).addErrback(lambda f: log.failure("worker pool loop stopped", f))
-        # The children drain from the first moment of shutdown, while the web role drains its requests.
-        self._trigger = self.reactor.addSystemEventTrigger("before", "shutdown", self._shutdown_begins)
-
-    def _shutdown_begins(self) -> None:
-        self._trigger = None  # fired: not to be removed
-        self._stop_children()
-
-    def pids(self) -> dict[int, str]:
-        """The children alive now: pid -> name."""
-        alive = {}
-        for name, protocol in self.monitor.protocols.items():
-            pid = getattr(protocol.transport, "pid", None)
-            if pid:
-                alive[pid] = name
-        return alive
 
     def _add(self) -> None:
         n = 1
@@ -279,26 +192,17 @@ class WorkerPool(Service):
                 n=given_back[pid],
             )
 
-    def stopService(self) -> Deferred:
-        super().stopService()
-        return Deferred.fromCoroutine(self._stop())
-
-    def _stop_children(self) -> None:
+    def stop_children(self) -> None:
         """SIGTERM every child now (SIGKILL later, see killTime); none is restarted or added any more."""
         if self._loop.running:
             self._loop.stop()
         if self.monitor.running:
             self.retired.update(self.pids())
-            self.monitor.stopService()
+        super().stop_children()
 
-    async def _stop(self) -> None:
+    async def stop_and_wait(self) -> None:
         """Stop the children if shutdown has not already, wait for them to exit, give back what killed ones held."""
-        if self._trigger is not None:
-            self.reactor.removeSystemEventTrigger(self._trigger)
-            self._trigger = None
-        self._stop_children()
-        while self.monitor.protocols:
-            await deferLater(self.ctx.clock, 0.1, lambda: None)
+        await super().stop_and_wait()
         try:
             await self._give_back_dead()
         except Exception:
