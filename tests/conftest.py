@@ -20,7 +20,7 @@ from funkwhale.embedded import EmbeddedServers
 
 from .client import ApiClient
 
-pytest_plugins = ["tests.subsonic_helpers", "tests.federation_pair"]  # the Subsonic tests' fixtures: imported, ids
+pytest_plugins = ["tests.subsonic_helpers", "tests.federation_pair", "tests.s3_server"]  # the Subsonic tests' fixtures: imported, ids
 
 
 @pytest.fixture(scope="session")
