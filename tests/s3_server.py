@@ -48,15 +48,14 @@ class S3Server:
 
     def settings(self, base: Settings, bucket: str, **changes: Any) -> Settings:
         """`base` with its media in `bucket`."""
-        return dataclasses.replace(
-            base,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            aws_storage_bucket_name=bucket,
-            aws_s3_endpoint_url=self.endpoint,
-            aws_s3_region_name=REGION,
-            **changes,
-        )
+        values = {
+            "aws_access_key_id": ACCESS_KEY,
+            "aws_secret_access_key": SECRET_KEY,
+            "aws_storage_bucket_name": bucket,
+            "aws_s3_endpoint_url": self.endpoint,
+            "aws_s3_region_name": REGION,
+        }
+        return dataclasses.replace(base, **{**values, **changes})
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

@@ -61,7 +61,8 @@ async def test_upload_import_play_transcode_and_cover_from_the_bucket(s3, s3_ser
     assert s3_server.read(bucket, row["audio_file"]) == data
     assert files_under(s3.ctx.settings, "tracks") == [] and files_under(s3.ctx.settings, "incoming") == []
 
-    url = f"/api/v1/listen/{done['track']['uuid']}/"
+    track = (await me.get(f"/api/v1/tracks/{done['track']['id']}/")).json
+    url = track["listen_url"]
     whole = await me.get(url)
     assert whole.code == 200 and whole.body == data and whole.header("Content-Type") == "audio/mpeg", whole
     part = await me.get(url, headers={"Range": "bytes=100-1099"})
@@ -80,7 +81,6 @@ async def test_upload_import_play_transcode_and_cover_from_the_bucket(s3, s3_ser
     cached = await me.get(url + "?to=ogg", headers={"Range": "bytes=0-99"})
     assert cached.code == 206 and cached.body == ogg.body[:100], cached
 
-    track = (await me.get(f"/api/v1/tracks/{done['track']['id']}/")).json
     urls = track["album"]["cover"]["urls"]
     original = await me.get(local_path(urls["original"], s3.ctx.settings))
     assert original.code == 200 and original.body[:3] == b"\xff\xd8\xff", original
