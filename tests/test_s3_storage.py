@@ -68,6 +68,8 @@ async def test_upload_import_play_transcode_and_cover_from_the_bucket(s3, s3_ser
     part = await me.get(url, headers={"Range": "bytes=100-1099"})
     assert part.code == 206 and part.body == data[100:1100], part
     assert part.header("Content-Range") == f"bytes 100-1099/{len(data)}"
+    head = await me.request("HEAD", url)
+    assert head.code == 200 and head.body == b"" and head.header("Content-Length") == str(len(data)), head
     unchanged = await me.get(url, headers={"If-None-Match": whole.header("ETag") or ""})
     assert unchanged.code == 304 and unchanged.body == b""
 
