@@ -45,29 +45,32 @@ class S3Store:
         self.bucket = settings.aws_storage_bucket_name
         self.prefix = f"{settings.aws_location}/" if settings.aws_location else ""
         self.expire = settings.aws_querystring_expire
-        self._local = threading.local()  # a boto3 client per thread (creating one is not thread-safe)
+        self._client: Any = None
         self._creating = threading.Lock()
 
     @property
     def client(self) -> Any:
-        client = getattr(self._local, "client", None)
-        if client is None:
+        """The boto3 client, made once (its calls are thread-safe, its creation is not, and it reads botocore's
+        data files: `service.MediaCheck` makes it at start, before the reactor runs)."""
+        if self._client is None:
             with self._creating:
-                client = self._local.client = boto3.session.Session().client(
-                    "s3",
-                    endpoint_url=self.settings.aws_s3_endpoint_url,
-                    region_name=self.settings.aws_s3_region_name or "us-east-1",
-                    aws_access_key_id=self.settings.aws_access_key_id,
-                    aws_secret_access_key=self.settings.aws_secret_access_key,
-                    config=Config(
-                        connect_timeout=5,
-                        read_timeout=30,
-                        retries={"max_attempts": 2, "mode": "standard"},
-                        signature_version="s3v4",
-                        s3={"addressing_style": "path" if self.settings.aws_s3_endpoint_url else "auto"},
-                    ),
-                )
-        return client
+                if self._client is None:
+                    self._client = boto3.session.Session().client(
+                        "s3",
+                        endpoint_url=self.settings.aws_s3_endpoint_url,
+                        region_name=self.settings.aws_s3_region_name or "us-east-1",
+                        aws_access_key_id=self.settings.aws_access_key_id,
+                        aws_secret_access_key=self.settings.aws_secret_access_key,
+                        config=Config(
+                            connect_timeout=5,
+                            read_timeout=30,
+                            retries={"max_attempts": 2, "mode": "standard"},
+                            signature_version="s3v4",
+                            s3={"addressing_style": "path" if self.settings.aws_s3_endpoint_url else "auto"},
+                            max_pool_connections=32,
+                        ),
+                    )
+        return self._client
 
     def key(self, name: str) -> str:
         return self.prefix + name
