@@ -24,7 +24,7 @@ from funkwhale.config import Settings
 from funkwhale.storage.base import Entry, MediaMissing, StorageError
 
 PART_SIZE = 8 * 1024 * 1024
-BLOCK_SIZE = 256 * 1024  # one ranged GET of the tag reader
+BLOCK_SIZE = 64 * 1024  # the tag reader's unit of ranged GETs
 CACHED_BLOCKS = 16
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
@@ -233,7 +233,7 @@ class BucketFile:
 
 class RangedReader(io.RawIOBase):
     """A seekable read-only file over an object: reads are served from BLOCK_SIZE blocks fetched by ranged GETs,
-    the last CACHED_BLOCKS kept. `fetched` counts the bytes that came from the bucket."""
+    the last CACHED_BLOCKS used kept. `fetched` counts the bytes that came from the bucket."""
 
     def __init__(self, store: S3Store, name: str) -> None:
         super().__init__()
@@ -242,7 +242,7 @@ class RangedReader(io.RawIOBase):
         self.size = store.size(name)
         self.position = 0
         self.fetched = 0
-        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._blocks_cache: OrderedDict[int, bytes] = OrderedDict()
 
     @property
     def name(self) -> str:
@@ -264,27 +264,34 @@ class RangedReader(io.RawIOBase):
         self.position = base + offset
         return self.position
 
-    def _block(self, index: int) -> bytes:
-        block = self._blocks.get(index)
-        if block is None:
-            start = index * BLOCK_SIZE
-            block = self.store.read_range(self.object_name, start, min(start + BLOCK_SIZE, self.size) - 1)
-            self.fetched += len(block)
-            self._blocks[index] = block
-            if len(self._blocks) > CACHED_BLOCKS:
-                self._blocks.popitem(last=False)
-        else:
-            self._blocks.move_to_end(index)
-        return block
+    def _blocks(self, first: int, last: int) -> dict[int, bytes]:
+        """Blocks `first` to `last`, those not cached fetched by one ranged GET (a large read, such as an embedded
+        picture, costs one request)."""
+        found = {index: self._blocks_cache[index] for index in range(first, last + 1) if index in self._blocks_cache}
+        missing = [index for index in range(first, last + 1) if index not in found]
+        if missing:
+            start = missing[0] * BLOCK_SIZE
+            data = self.store.read_range(self.object_name, start, min((missing[-1] + 1) * BLOCK_SIZE, self.size) - 1)
+            self.fetched += len(data)
+            for index in range(missing[0], missing[-1] + 1):
+                block = data[(index - missing[0]) * BLOCK_SIZE : (index - missing[0] + 1) * BLOCK_SIZE]
+                found[index] = self._blocks_cache[index] = block
+        for index in sorted(found):
+            self._blocks_cache.move_to_end(index)  # most recently used last
+        while len(self._blocks_cache) > CACHED_BLOCKS:
+            self._blocks_cache.popitem(last=False)
+        return found
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         wanted = min(len(view), max(0, self.size - self.position))
+        if wanted == 0:
+            return 0
+        blocks = self._blocks(self.position // BLOCK_SIZE, (self.position + wanted - 1) // BLOCK_SIZE)
         done = 0
         while done < wanted:
             index, offset = divmod(self.position, BLOCK_SIZE)
-            block = self._block(index)
-            piece = block[offset : offset + wanted - done]
+            piece = blocks[index][offset : offset + wanted - done]
             if not piece:
                 break
             view[done : done + len(piece)] = piece
