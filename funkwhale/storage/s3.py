@@ -15,6 +15,7 @@ from collections import OrderedDict
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
@@ -197,9 +198,7 @@ class S3Store:
             params["ResponseContentDisposition"] = disposition
         operation = "head_object" if method == "HEAD" else "get_object"
         if not self.settings.aws_querystring_auth:
-            client = self.client
-            base = client.meta.endpoint_url.rstrip("/")
-            return f"{base}/{self.bucket}/{params['Key']}"
+            return f"{self.client.meta.endpoint_url.rstrip('/')}/{self.bucket}/{quote(params['Key'])}"
         return self.client.generate_presigned_url(operation, Params=params, ExpiresIn=self.expire)
 
     def check(self) -> None:
