@@ -217,6 +217,13 @@ class BucketFile:
         self.stem = PurePosixPath(name).stem
         self.object_name = name
 
+    def __str__(self) -> str:
+        return self.object_name
+
+    def __reduce__(self) -> tuple[Any, tuple[Settings, str]]:
+        """Pickled as its settings and name (a process pool's child makes its own client)."""
+        return _bucket_file, (self.store.settings, self.object_name)
+
     def stat(self) -> SimpleNamespace:
         """Its size as `st_size` (FileNotFoundError when the object is not there, as for a file)."""
         try:
@@ -228,6 +235,14 @@ class BucketFile:
         if mode != "rb":
             raise ValueError("bucket objects are read-only")
         return RangedReader(self.store, self.object_name)
+
+
+def _bucket_file(settings: Settings, name: str) -> BucketFile:
+    from funkwhale.storage import media
+
+    store = media(settings)
+    assert isinstance(store, S3Store)
+    return store.file(name)
 
 
 class RangedReader(io.RawIOBase):
