@@ -35,6 +35,7 @@ const IMPORT_ERRORS: Record<ImportErrorCode, string> = {
   already_imported_in_owned_libraries: "You already have this file in one of your libraries, so it was skipped.",
   track_uuid_not_found: "The track this file was meant for does not exist any more.",
   unknown_error: "Something unexpected went wrong while importing this file.",
+  storage_unavailable: "The server's media storage could not be reached: try importing it again later.",
 };
 
 /** Why an upload was not imported, in words. */
