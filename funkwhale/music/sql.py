@@ -238,13 +238,24 @@ class Fragments(NamedParams):
             f" ORDER BY pu.creation_date, pu.id), '[]'::json) {self.playable_uploads(track + '.id')})"
         )
 
-    def track_album(self, id_expr: str) -> str:
+    def _album_object(self) -> str:
+        """The album JSON of a track, over the album row `tal`."""
         return (
-            "(SELECT json_build_object('id', tal.id, 'fid', tal.fid, 'mbid', tal.mbid, 'title', tal.title,"
+            "json_build_object('id', tal.id, 'fid', tal.fid, 'mbid', tal.mbid, 'title', tal.title,"
             " 'release_date', tal.release_date, 'creation_date', tal.creation_date,"
             f" 'artist', {self.artist_json('tal.artist_id')}, 'cover', {self.album_cover('tal')},"
             f" 'tracks_count', {self.tracks_count('ct.album_id = tal.id')})"
-            f" FROM album tal WHERE tal.id = {id_expr})"
+        )
+
+    def track_album(self, id_expr: str) -> str:
+        return f"(SELECT {self._album_object()} FROM album tal WHERE tal.id = {id_expr})"
+
+    def page_albums(self, page: str) -> str:
+        """A CTE body: the album JSON (`j`) of each distinct album of the tracks in `page`, built once per album
+        (a page of 50 tracks often holds a handful of albums), for `columns("track", albums=...)`."""
+        return (
+            f"SELECT tal.id, {self._album_object()} AS j FROM album tal"
+            f" WHERE tal.id = ANY(ARRAY(SELECT DISTINCT album_id FROM {page}))"
         )
 
     def artist_albums(self, artist: str) -> str:
@@ -261,13 +272,15 @@ class Fragments(NamedParams):
         """How many tracks `ct` meeting `condition` the viewer may play."""
         return f"(SELECT count(*) FROM track ct WHERE {condition} AND {self.track_playable('ct.id')})"
 
-    def columns(self, kind: str) -> str:
-        """The catalog's SELECT list of one artist, album or track (`kind`) over its row `p`."""
+    def columns(self, kind: str, albums: str | None = None) -> str:
+        """The catalog's SELECT list of one artist, album or track (`kind`) over its row `p`; a track's album JSON
+        is read from the CTE `albums` when given (`page_albums`), else built for the row."""
         if kind == "track":
+            album = f"(SELECT pa.j FROM {albums} pa WHERE pa.id = p.album_id)" if albums else self.track_album("p.album_id")
             return (
                 "p.id, p.uuid, p.fid, p.mbid, p.title, p.position, p.disc_number,"
                 f" {self.file_fields('p')} AS file_fields, p.creation_date, p.downloads_count,"
-                f" {self.artist_json('p.artist_id')} AS artist, {self.track_album('p.album_id')} AS album,"
+                f" {self.artist_json('p.artist_id')} AS artist, {album} AS album,"
                 f" {self.uploads('p')} AS uploads, {self.tag_names('track', 'p.id')} AS tags,"
                 f" {self.attachment('p.attachment_cover_id')} AS cover,"
                 f" {self.actor_json('p.attributed_to_id')} AS attributed_to"

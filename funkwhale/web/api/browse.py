@@ -11,7 +11,7 @@ from funkwhale.activitypub import remote_libraries, remote_libraries_store
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music import uploads
-from funkwhale.music.catalog import store
+from funkwhale.music.catalog import counts, store
 from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.uploads.serializers import library_json
@@ -117,8 +117,9 @@ class CatalogArea:
         viewer = await viewer_of(self.ctx, self.auth, request)
         page = Page.from_request(request)
         listing = store.Listing(viewer, filters_of(request, self.kind), ordering_of(request), page.size, page.offset)
-        total, rows = await self.ctx.db.run(store.list_txn, self.kind, listing, desc=f"catalog.{self.kind}s")
+        rows = await self.ctx.db.run(store.page_txn, self.kind, listing, desc=f"catalog.{self.kind}s")
         page_or_404(page, rows)
+        total = await counts.total(self.ctx, self.kind, listing, len(rows))
         results = [self.renderer.render(self.kind, row) for row in rows]
         return json_response(request, page.body(request, total, results))
 
