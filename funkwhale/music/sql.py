@@ -276,7 +276,9 @@ class Fragments(NamedParams):
         """The catalog's SELECT list of one artist, album or track (`kind`) over its row `p`; a track's album JSON
         is read from the CTE `albums` when given (`page_albums`), else built for the row."""
         if kind == "track":
-            album = f"(SELECT pa.j FROM {albums} pa WHERE pa.id = p.album_id)" if albums else self.track_album("p.album_id")
+            album = self.track_album("p.album_id")
+            if albums:
+                album = f"(SELECT pa.j FROM {albums} pa WHERE pa.id = p.album_id)"
             return (
                 "p.id, p.uuid, p.fid, p.mbid, p.title, p.position, p.disc_number,"
                 f" {self.file_fields('p')} AS file_fields, p.creation_date, p.downloads_count,"
