@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from funkwhale.db.params import NamedParams
-from funkwhale.music.visibility import Viewer, playable_upload_condition, privacy_condition
+from funkwhale.music.visibility import Viewer, library_condition, playable_upload_condition, privacy_condition
 
 _HIDDEN = "SELECT uf.target_artist_id FROM user_filter uf WHERE uf.user_id = %(me)s"
 
@@ -41,8 +41,13 @@ class Fragments(NamedParams):
         super().__init__(me=viewer.user_id)
         self.viewer = viewer
         self.playable = playable_upload_condition(self, viewer, "pu", "pl")
+        libraries = library_condition(self, viewer, "vl")
         if folder is not None:
-            self.playable += f" AND pl.id = {self.bind(folder)}"
+            folder_id = self.bind(folder)
+            self.playable += f" AND pl.id = {folder_id}"
+            libraries += f" AND vl.id = {folder_id}"
+        # The ids of the libraries the viewer may see (an InitPlan: evaluated once per statement).
+        self.libraries = f"ARRAY(SELECT vl.id FROM library vl WHERE {libraries})"
 
     def fetchone(self, txn: Any, statement: str) -> dict[str, Any] | None:
         """Run `statement` (built from these fragments) and return its first row."""
@@ -79,20 +84,39 @@ class Fragments(NamedParams):
             f" WHERE pu.track_id = {track_id} AND {self.playable}"
         )
 
+    def _held(self, column: str, id_expr: str) -> str:
+        """True when a library the viewer may see holds a playable upload of a track whose `column` (track_id,
+        album_id or artist_id) is `id_expr`: one probe of the visibility facts (`track_library`)."""
+        return (
+            f"EXISTS (SELECT 1 FROM track_library xtl WHERE xtl.{column} = {id_expr}"
+            f" AND xtl.library_id = ANY({self.libraries}))"
+        )
+
     def track_playable(self, track_id: str, extra: str = "") -> str:
         """True when the viewer may play an upload of the track `track_id` (that also meets `extra`, which starts
-        with " AND" and reads `pu` / `pl`)."""
+        with " AND" and reads `pu` / `pl`: then the uploads themselves are read)."""
+        if not extra:
+            return self._held("track_id", track_id)
         return f"EXISTS (SELECT 1 {self.playable_uploads(track_id)}{extra})"
 
     def album_playable(self, album_id: str, extra: str = "") -> str:
+        if not extra:
+            return self._held("album_id", album_id)
         track_playable = self.track_playable("xt.id", extra)
         return f"EXISTS (SELECT 1 FROM track xt WHERE xt.album_id = {album_id} AND {track_playable})"
 
     def artist_playable(self, artist_id: str, extra: str = "") -> str:
+        """True when the viewer may play a track of the artist `artist_id`, or of an album of theirs."""
+        own = (
+            self._held("artist_id", artist_id)
+            if not extra
+            else (
+                f"EXISTS (SELECT 1 FROM track xt WHERE xt.artist_id = {artist_id}"
+                f" AND {self.track_playable('xt.id', extra)})"
+            )
+        )
         return (
-            f"(EXISTS (SELECT 1 FROM track xt WHERE xt.artist_id = {artist_id}"
-            f" AND {self.track_playable('xt.id', extra)})"
-            f" OR EXISTS (SELECT 1 FROM album xal WHERE xal.artist_id = {artist_id}"
+            f"({own} OR EXISTS (SELECT 1 FROM album xal WHERE xal.artist_id = {artist_id}"
             f" AND {self.album_playable('xal.id', extra)}))"
         )
 
@@ -269,8 +293,12 @@ class Fragments(NamedParams):
         )
 
     def tracks_count(self, condition: str) -> str:
-        """How many tracks `ct` meeting `condition` the viewer may play."""
-        return f"(SELECT count(*) FROM track ct WHERE {condition} AND {self.track_playable('ct.id')})"
+        """How many tracks the viewer may play among the visibility facts `ct` (track_library: track_id, album_id,
+        artist_id) meeting `condition`: a few index entries, each track once whatever libraries hold it."""
+        return (
+            f"(SELECT count(DISTINCT ct.track_id) FROM track_library ct WHERE {condition}"
+            f" AND ct.library_id = ANY({self.libraries}))"
+        )
 
     def columns(self, kind: str, albums: str | None = None) -> str:
         """The catalog's SELECT list of one artist, album or track (`kind`) over its row `p`; a track's album JSON
