@@ -139,8 +139,8 @@ class Query(Fragments):
         page = self._page(table, "a", [self.artist_playable("a.id"), *where], order, limit, offset)
         return (
             "SELECT a.id, a.name, a.mbid, a.description, a.attachment_cover_id IS NOT NULL AS has_cover,"
-            " (SELECT count(*) FROM album xal WHERE xal.artist_id = a.id AND xal.id IN"
-            f" (SELECT xt.album_id FROM track xt WHERE {self.track_playable('xt.id')})) AS album_count,"
+            f" (SELECT count(*) FROM album cal WHERE cal.artist_id = a.id AND {self.album_playable('cal.id')})"
+            " AS album_count,"
             " (SELECT sa.creation_date FROM starred_artist sa WHERE sa.user_id = %(me)s AND sa.artist_id = a.id)"
             f" AS starred, {self._rating('artist', 'a.id')} AS rating, pg.ord"
             f" FROM {page} JOIN artist a ON a.id = pg.id ORDER BY pg.ord"
