@@ -78,9 +78,7 @@ def post_picture(port: int, auth: dict[str, str], data: bytes) -> tuple[int, dic
     boundary = uuid.uuid4().hex
     body = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="me.png"\r\n'
-        f"Content-Type: image/png\r\n\r\n".encode()
-        + data
-        + f"\r\n--{boundary}--\r\n".encode()
+        f"Content-Type: image/png\r\n\r\n".encode() + data + f"\r\n--{boundary}--\r\n".encode()
     )
     headers = {**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"}
     status, answer = request(port, "POST", "/api/v1/attachments/", body, headers)
