@@ -1,12 +1,15 @@
 """The music SQL fragments every store builds its statements from, for one viewer.
 
 `Fragments(viewer)` holds a statement's named parameters (funkwhale.db.params.NamedParams: `bind(value)` returns
-the placeholder, `%(me)s` is the viewer's user id) and the viewer's playable-upload condition (over `pu` / `pl`,
-funkwhale.music.visibility), bound once. Each fragment is SQL over the aliases or expressions it is given:
-playability of a track, album or artist, the entries of a user's list the viewer sees, content filters, the best
-duration of a track, an album's cover and the nested JSON of the catalog's rows. Rows are shared by every upload
-of the same names, so what came from a file (an album's cover, genres, a track's license, copyright and comment)
-is read from the uploads the viewer may play only (`album_cover_id`, `tag_shown`, `tag_names`, `file_fields`).
+the placeholder, `%(me)s` is the viewer's user id), the viewer's playable-upload condition (over `pu` / `pl`,
+funkwhale.music.visibility) and the ids of the libraries they may see (`libraries`), bound once. Whether the
+viewer may play a track, an album or an artist, and how many tracks of an album or artist, are read from the
+visibility facts (`track_library`, kept by the database: migration 0009) among those libraries. Each fragment
+is SQL over the aliases or expressions it is given: playability of a track, album or artist, the entries of a
+user's list the viewer sees, content filters, the best duration of a track, an album's cover and the nested JSON
+of the catalog's rows. Rows are shared by every upload of the same names, so what came from a file (an album's
+cover, genres, a track's license, copyright and comment) is read from the uploads the viewer may play only
+(`album_cover_id`, `tag_shown`, `tag_names`, `file_fields`).
 """
 
 from __future__ import annotations
@@ -107,14 +110,10 @@ class Fragments(NamedParams):
 
     def artist_playable(self, artist_id: str, extra: str = "") -> str:
         """True when the viewer may play a track of the artist `artist_id`, or of an album of theirs."""
-        own = (
-            self._held("artist_id", artist_id)
-            if not extra
-            else (
-                f"EXISTS (SELECT 1 FROM track xt WHERE xt.artist_id = {artist_id}"
-                f" AND {self.track_playable('xt.id', extra)})"
-            )
-        )
+        own = self._held("artist_id", artist_id)
+        if extra:
+            tracks = f"SELECT 1 FROM track xt WHERE xt.artist_id = {artist_id}"
+            own = f"EXISTS ({tracks} AND {self.track_playable('xt.id', extra)})"
         return (
             f"({own} OR EXISTS (SELECT 1 FROM album xal WHERE xal.artist_id = {artist_id}"
             f" AND {self.album_playable('xal.id', extra)}))"
