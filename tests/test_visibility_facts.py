@@ -1,6 +1,7 @@
 """The structures that make catalog lists cheap stay right: the visibility facts (`track_library`, kept by
 triggers), and the counts cached in Redis, after uploads finish or go, tracks move, libraries change privacy or go,
-and content filters change; and two writers of one (track, library) pair leave it as the last to commit saw it."""
+and content filters change; and two writers of one (track, library) pair leave it as the last to commit saw it,
+and a batch of thousands of uploads in one transaction."""
 
 from __future__ import annotations
 
@@ -92,6 +93,25 @@ def test_two_writers_of_one_pair_leave_what_the_last_to_commit_saw(servers, db_c
             remover.close()
             adder.close()
         assert (track["id"], library["id"], None) in facts(db_conn), first
+
+
+def test_a_batch_of_thousands_of_uploads_in_one_transaction(db_conn, alice):
+    """A batched import commits thousands of uploads at once (20,000 here): the facts follow, with one lock (a lock
+    per pair would overflow PostgreSQL's lock table)."""
+    library = cf.insert_library(db_conn, alice, "me")
+    artist = cf.insert_artist(db_conn, "Moss")
+    run(
+        db_conn,
+        "WITH made AS (INSERT INTO track (fid, title, title_key, artist_id)"
+        " SELECT 'batch/' || n, 'Song ' || n, 'song ' || n, %s FROM generate_series(1, 20000) n RETURNING id)"
+        " INSERT INTO upload (fid, library_id, track_id, import_status)"
+        " SELECT 'batch/upload/' || id, %s, id, 'finished' FROM made",
+        artist["id"],
+        library["id"],
+    )
+    assert len(facts(db_conn)) == 20000
+    run(db_conn, "UPDATE upload SET import_status = 'skipped' WHERE library_id = %s", library["id"])
+    assert facts(db_conn) == set()
 
 
 @pytest_twisted.ensureDeferred

@@ -4,10 +4,12 @@
   with the track's album and artist copied, indexed by track, library, album and artist. Whether a viewer may
   play a track, an album or an artist is then one index probe among the libraries they may see
   (funkwhale.music.sql), and an album's playable tracks are counted from a handful of index entries.
-- Triggers keep it right whatever writes: a constraint trigger deferred to the commit on `upload` (insert, delete,
-  and updates of its status, track or library) refreshes each touched (track, library) pair under a transaction
-  advisory lock on the pair, with a snapshot taken after the lock, so concurrent writers of one pair leave it as
-  the last to commit saw it; a trigger on `track` follows a change of its album or artist (remote ingestion).
+- Triggers keep it right whatever writes: constraint triggers deferred to the commit on `upload` (insert, delete,
+  and updates of its status, track or library) refresh each touched (track, library) pair, and on `track` follow
+  a change of its album or artist (remote ingestion). They run under one transaction advisory lock, taken at
+  commit (so it never waits on a lock the transaction's other work needs: no deadlock, and one lock whatever the
+  batch's size), and read with a snapshot taken after it, so concurrent writers of a pair leave it as the last
+  to commit saw it.
   Deleting a library, a track or an upload cascades. Library privacy and follows are not facts here: the
   libraries a viewer may see are evaluated once per statement.
 
@@ -47,7 +49,7 @@ def upgrade() -> None:
         IF t IS NULL OR l IS NULL THEN
             RETURN;
         END IF;
-        PERFORM pg_advisory_xact_lock(hashtext('track_library'), hashtext(t || ':' || l));
+        PERFORM pg_advisory_xact_lock(hashtext('track_library'), 0);  -- one lock, taken at commit: no deadlock
         IF EXISTS (SELECT 1 FROM upload WHERE track_id = t AND library_id = l AND import_status = 'finished') THEN
             INSERT INTO track_library (track_id, library_id, album_id, artist_id)
             SELECT id, l, album_id, artist_id FROM track WHERE id = t AND EXISTS (SELECT 1 FROM library WHERE id = l)
@@ -81,11 +83,14 @@ def upgrade() -> None:
 
     CREATE FUNCTION track_track_library() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        UPDATE track_library SET album_id = NEW.album_id, artist_id = NEW.artist_id WHERE track_id = NEW.id;
+        PERFORM pg_advisory_xact_lock(hashtext('track_library'), 0);
+        UPDATE track_library tl SET album_id = t.album_id, artist_id = t.artist_id
+        FROM track t WHERE t.id = NEW.id AND tl.track_id = t.id;
         RETURN NULL;
     END $$;
 
-    CREATE TRIGGER track_track_library AFTER UPDATE OF album_id, artist_id ON track
+    CREATE CONSTRAINT TRIGGER track_track_library AFTER UPDATE OF album_id, artist_id ON track
+        DEFERRABLE INITIALLY DEFERRED
         FOR EACH ROW WHEN (OLD.album_id IS DISTINCT FROM NEW.album_id OR OLD.artist_id IS DISTINCT FROM NEW.artist_id)
         EXECUTE FUNCTION track_track_library();
     """)
