@@ -154,7 +154,8 @@ def seed(dsn: str) -> str:
             " CASE kind.name WHEN 'track' THEN t.id ELSE t.album_id END, u.id FROM track t"
             " JOIN upload u ON u.track_id = t.id CROSS JOIN (VALUES ('track'), ('album')) kind (name)"
         )
-        cur.execute("ANALYZE")
+    with conn, conn.cursor() as cur:
+        cur.execute("ANALYZE")  # after the commit, when the visibility facts' triggers have run
     conn.close()
     return key
 

@@ -43,6 +43,7 @@ def upgrade() -> None:
     INSERT INTO track_library (track_id, library_id, album_id, artist_id)
     SELECT DISTINCT u.track_id, u.library_id, t.album_id, t.artist_id
     FROM upload u JOIN track t ON t.id = u.track_id WHERE u.import_status = 'finished';
+    ANALYZE track_library;
 
     CREATE FUNCTION track_library_refresh(t bigint, l bigint) RETURNS void LANGUAGE plpgsql AS $$
     BEGIN
