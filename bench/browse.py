@@ -4,7 +4,8 @@ Seeds 500 artists, 2,000 albums, 20,000 tracks (one finished upload each with a 
 records them) into a fresh embedded
 PostgreSQL, starts the daemon (`twistd -n funkwhale`) against it, then times GET requests over real HTTP:
 the first and a deep page of /api/v1/tracks/, /albums/, /artists/ (page_size=50) and /api/v1/search, at several
-concurrencies (requests/s, p50, p99), beside the same catalog SQL run directly with psycopg2 (the limit).
+concurrencies (requests/s, p50, p99), beside the same catalog SQL run directly with psycopg2 (the limit), and
+the ratios of the two.
 Run: .venv/bin/python bench/browse.py [requests per case, default 200]
 """
 
@@ -153,7 +154,8 @@ def seed(dsn: str) -> str:
             " CASE kind.name WHEN 'track' THEN t.id ELSE t.album_id END, u.id FROM track t"
             " JOIN upload u ON u.track_id = t.id CROSS JOIN (VALUES ('track'), ('album')) kind (name)"
         )
-        cur.execute("ANALYZE")
+    with conn, conn.cursor() as cur:
+        cur.execute("ANALYZE")  # after the commit, when the visibility facts' triggers have run
     conn.close()
     return key
 
@@ -255,7 +257,30 @@ def catalog_statement(path: str) -> Callable[[Any, Viewer], Any]:
     filters = store.Filters(q=fold(args.get("q", "")), album=int(args["album"]) if "album" in args else None)
     ordering = tuple(args["ordering"].split(",")) if "ordering" in args else ()
     offset = (int(args.get("page", 1)) - 1) * size
-    return lambda cur, viewer: store.list_txn(cur, kind, store.Listing(viewer, filters, ordering, size, offset))
+    return lambda cur, viewer: store.page_txn(cur, kind, store.Listing(viewer, filters, ordering, size, offset))
+
+
+CONCURRENCIES = (1, 8, 16)
+
+
+def header(width: int, concurrencies: tuple[int, ...]) -> str:
+    cells = " | ".join(f"c={c:<2} req/s   p50    p99" for c in concurrencies)
+    return f"{'case':<{width}} {'SQL p50':>8} | {cells} | {'p50/SQL':>7} {'rps/SQL':>7}"
+
+
+def measure(port: int, cookie: str, path: str, requests: int, concurrencies: tuple[int, ...]) -> list[tuple]:
+    """(rps, p50, p99) of `path` at each concurrency, after a warm-up."""
+    run_case(port, cookie, path, 10, 1)
+    return [run_case(port, cookie, path, requests, c) for c in concurrencies]
+
+
+def row(name: str, width: int, sql_ms: float, cells: list[tuple[float, float, float]]) -> str:
+    """One line: the statement alone (p50 through psycopg2), the HTTP figures, and two ratios: the HTTP p50 at
+    c=1 over the SQL p50 (what the request adds), and the requests/s at the highest concurrency over the rate of
+    the statement alone on one connection (1000 / SQL p50)."""
+    figures = " | ".join(f"{rps:8.0f} {p50:6.1f} {p99:6.1f}" for rps, p50, p99 in cells)
+    ratios = f"{cells[0][1] / sql_ms:6.1f}x {cells[-1][0] * sql_ms / 1000:6.2f}x"
+    return f"{name:<{width}} {sql_ms:5.1f} ms | {figures} | {ratios}"
 
 
 @dataclass
@@ -300,18 +325,14 @@ def seeded_instance(
 def main() -> None:
     requests = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     with seeded_instance("fw-bench-browse-") as instance:
-        port, cookie = instance.port, instance.cookie
-        print(
-            f"{'case':<14} {'direct SQL p50':>14} | " + " | ".join(f"c={c:<2} req/s   p50    p99" for c in (1, 8, 16))
-        )
+        print(header(14, CONCURRENCIES))
         for name, path in CASES:
-            run_case(port, cookie, path, 10, 1)  # warm up
-            cells = []
-            for concurrency in (1, 8, 16):
-                rps, p50, p99 = run_case(port, cookie, path, requests, concurrency)
-                cells.append(f"{rps:8.0f} {p50:6.1f} {p99:6.1f}")
-            print(f"{name:<14} {direct_ms(instance.dsn, catalog_statement(path)):11.1f} ms | " + " | ".join(cells))
-        print("latencies in ms; direct SQL = the same catalog statement through psycopg2, without HTTP or JSON")
+            cells = measure(instance.port, instance.cookie, path, requests, CONCURRENCIES)
+            print(row(name, 14, direct_ms(instance.dsn, catalog_statement(path)), cells))
+        print(
+            "latencies in ms; SQL = the page's statement through psycopg2, without HTTP or JSON (a list's count is"
+            " apart, cached in Redis: see funkwhale/music/catalog/counts.py)"
+        )
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Starts the daemon on the seeded library, gives the seeded user a Subsonic token, then times over real HTTP, at
 concurrency 1 and 16 (requests/s, p50, p99): getAlbumList2 (alphabeticalByName, size 50, first and a deep page),
-search3 with a query, search3 with an empty query at a deep offset (Symfonium's sync: 500 songs a page) and
-getArtists; beside the same store statements run directly with psycopg2 (the limit).
+search3 with a query, search3 with an empty query at a deep offset (Symfonium's sync: 500 songs a page), alone
+and as the next page of a sync (after the page before it, whose keyset cursor it follows), and getArtists;
+beside the same store statements run directly with psycopg2 (the limit), and the ratios of the two.
 Run: .venv/bin/python bench/subsonic.py [requests per case, default 200]
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from browse import direct_ms, get, run_case, seeded_instance
+from browse import direct_ms, get, header, measure, row, seeded_instance
 
 from funkwhale.db.pool import connect
 from funkwhale.music.visibility import Viewer
@@ -55,6 +56,20 @@ CASES: list[tuple[str, dict[str, Any], Callable[[Any, Viewer], Any]]] = [
             cur, viewer, store.Search('""', artists=(0, 0), albums=(0, 0), songs=(500, SYNC_OFFSET))
         ),
     ),  # fmt: skip
+    (
+        "search3 sync next",  # the same page when the previous one (offset 19,000) was asked first: its cursor
+        {
+            "method": "search3",
+            "query": '""',
+            "songCount": 500,
+            "songOffset": SYNC_OFFSET,
+            "artistCount": 0,
+            "albumCount": 0,
+        },
+        lambda cur, viewer: store.search_txn(
+            cur, viewer, store.Search('""', (0, 0), (0, 0), (500, SYNC_OFFSET), after={"songs": SYNC_OFFSET})
+        ),  # the seed's track ids are 1..20,000: the 19,500th song is 19,500
+    ),  # fmt: skip
     ("getArtists", {"method": "getArtists"}, lambda cur, viewer: store.artists_txn(cur, viewer, None)),
 ]
 
@@ -71,22 +86,27 @@ def path_of(params: dict[str, Any]) -> str:
     return f"/rest/{params['method']}?{urlencode({**AUTH, **query})}"
 
 
+def previous_page(params: dict[str, Any]) -> str:
+    return path_of({**params, "songOffset": params["songOffset"] - params["songCount"]})
+
+
 def main() -> None:
     requests = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     with seeded_instance("fw-bench-subsonic-", give_token) as instance:
-        print(f"{'case':<16} {'direct SQL p50':>14} | " + " | ".join(f"c={c:<2} req/s   p50    p99" for c in (1, 16)))
+        print(header(16, (1, 16)))
         for name, params, run in CASES:
             path = path_of(params)
             _, body = get(http.client.HTTPConnection("127.0.0.1", instance.port, timeout=60), path, "")
             if b'"status":"ok"' not in body:  # Subsonic failures are HTTP 200 too
                 raise SystemExit(f"{name} failed: {body[:300]!r}")
-            run_case(instance.port, "", path, 10, 1)  # warm up
-            cells = []
-            for concurrency in (1, 16):
-                rps, p50, p99 = run_case(instance.port, "", path, requests, concurrency)
-                cells.append(f"{rps:8.0f} {p50:6.1f} {p99:6.1f}")
-            print(f"{name:<16} {direct_ms(instance.dsn, run, runs=30):11.1f} ms | " + " | ".join(cells))
-        print("latencies in ms; direct SQL = the same store statement through psycopg2, without HTTP or rendering")
+            if name.endswith(" next"):  # a sync's previous page records the cursor of this one
+                get(http.client.HTTPConnection("127.0.0.1", instance.port, timeout=60), previous_page(params), "")
+            cells = measure(instance.port, "", path, requests, (1, 16))
+            print(row(name, 16, direct_ms(instance.dsn, run, runs=30), cells))
+        print(
+            "latencies in ms; SQL = the same store statement through psycopg2, without HTTP or rendering (search3"
+            " sync: by offset, the first page of a sync; a sync's next pages follow keyset cursors, see 'sync next')"
+        )
 
 
 if __name__ == "__main__":

@@ -258,7 +258,8 @@ async def test_tags_list(web_server, db_conn, alice):
 
 @pytest_twisted.ensureDeferred
 async def test_one_statement_per_list_whatever_the_page_holds(web_server, db_conn, alice):
-    """No N+1: a list runs the same number of SQL statements for 1 row as for 40 rows with nested data."""
+    """No N+1: a page runs the same number of SQL statements for 1 row as for 40 rows with nested data (the count
+    of all rows is a statement apart, cached)."""
     executed: list[str] = []
     real_run = web_server.ctx.db.run
 
@@ -274,7 +275,7 @@ async def test_one_statement_per_list_whatever_the_page_holds(web_server, db_con
             return getattr(self._txn, name)
 
     async def counting_run(fn, *args, desc, **kw):
-        if not desc.startswith("catalog."):
+        if not desc.startswith("catalog.") or desc.endswith(".count"):  # a count is apart, and cached
             return await real_run(fn, *args, desc=desc, **kw)
         return await real_run(lambda txn, *a: fn(CountingCursor(txn), *a), *args, desc=desc, **kw)
 

@@ -167,6 +167,34 @@ async def test_empty_search_pages_the_whole_library_in_a_stable_order(web_server
 
 
 @pytest_twisted.ensureDeferred
+async def test_empty_search_sync_neither_skips_nor_repeats_while_the_library_changes(
+    web_server, db_conn, alice, catalog
+):
+    """A sync pages by offset; its pages follow keyset cursors, so a song removed from an earlier page or songs
+    imported meanwhile never make it skip or repeat a song that was there all along."""
+    api = Subsonic(web_server, alice)
+    library, moss = catalog["library"], catalog["artists"]["Moss"]
+    for i in range(20):
+        cf.playable_track(db_conn, library, moss, f"Loose {i}")
+
+    async def page(offset):
+        found = await api.ok("search3", query='""', songCount=7, songOffset=offset, artistCount=0, albumCount=0)
+        return [int(s["id"].removeprefix("tr-")) for s in found["searchResult3"]["song"]]
+
+    before = await page(0)
+    everything = before + await page(7)
+    _insert(db_conn, "DELETE FROM upload WHERE track_id = %s", everything[0])  # a song of the first page goes
+    imported = [cf.playable_track(db_conn, library, moss, f"New {i}")["id"] for i in range(3)]  # an import runs
+    for offset in range(14, 35, 7):
+        everything += await page(offset)
+    assert everything == sorted(everything) and len(everything) == len(set(everything))
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT id FROM track WHERE id <> %s AND id <> ALL(%s) ORDER BY id", (everything[0], imported))
+        there_all_along = [r["id"] for r in cur.fetchall()]
+    assert set(there_all_along) <= set(everything) and set(imported) <= set(everything)
+
+
+@pytest_twisted.ensureDeferred
 async def test_another_users_private_library_is_never_visible(web_server, db_conn, alice, catalog):
     bob = with_token(db_conn, "bob")
     private = cf.insert_library(db_conn, bob, "me", name="Bob's")

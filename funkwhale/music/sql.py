@@ -1,12 +1,15 @@
 """The music SQL fragments every store builds its statements from, for one viewer.
 
 `Fragments(viewer)` holds a statement's named parameters (funkwhale.db.params.NamedParams: `bind(value)` returns
-the placeholder, `%(me)s` is the viewer's user id) and the viewer's playable-upload condition (over `pu` / `pl`,
-funkwhale.music.visibility), bound once. Each fragment is SQL over the aliases or expressions it is given:
-playability of a track, album or artist, the entries of a user's list the viewer sees, content filters, the best
-duration of a track, an album's cover and the nested JSON of the catalog's rows. Rows are shared by every upload
-of the same names, so what came from a file (an album's cover, genres, a track's license, copyright and comment)
-is read from the uploads the viewer may play only (`album_cover_id`, `tag_shown`, `tag_names`, `file_fields`).
+the placeholder, `%(me)s` is the viewer's user id), the viewer's playable-upload condition (over `pu` / `pl`,
+funkwhale.music.visibility) and the ids of the libraries they may see (`libraries`), bound once. Whether the
+viewer may play a track, an album or an artist, and how many tracks of an album or artist, are read from the
+visibility facts (`track_library`, kept by the database: migration 0009) among those libraries. Each fragment
+is SQL over the aliases or expressions it is given: playability of a track, album or artist, the entries of a
+user's list the viewer sees, content filters, the best duration of a track, an album's cover and the nested JSON
+of the catalog's rows. Rows are shared by every upload of the same names, so what came from a file (an album's
+cover, genres, a track's license, copyright and comment) is read from the uploads the viewer may play only
+(`album_cover_id`, `tag_shown`, `tag_names`, `file_fields`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from funkwhale.db.params import NamedParams
-from funkwhale.music.visibility import Viewer, playable_upload_condition, privacy_condition
+from funkwhale.music.visibility import Viewer, library_condition, playable_upload_condition, privacy_condition
 
 _HIDDEN = "SELECT uf.target_artist_id FROM user_filter uf WHERE uf.user_id = %(me)s"
 
@@ -41,8 +44,13 @@ class Fragments(NamedParams):
         super().__init__(me=viewer.user_id)
         self.viewer = viewer
         self.playable = playable_upload_condition(self, viewer, "pu", "pl")
+        libraries = library_condition(self, viewer, "vl")
         if folder is not None:
-            self.playable += f" AND pl.id = {self.bind(folder)}"
+            folder_id = self.bind(folder)
+            self.playable += f" AND pl.id = {folder_id}"
+            libraries += f" AND vl.id = {folder_id}"
+        # The ids of the libraries the viewer may see (an InitPlan: evaluated once per statement).
+        self.libraries = f"ARRAY(SELECT vl.id FROM library vl WHERE {libraries})"
 
     def fetchone(self, txn: Any, statement: str) -> dict[str, Any] | None:
         """Run `statement` (built from these fragments) and return its first row."""
@@ -79,20 +87,35 @@ class Fragments(NamedParams):
             f" WHERE pu.track_id = {track_id} AND {self.playable}"
         )
 
+    def _held(self, column: str, id_expr: str) -> str:
+        """True when a library the viewer may see holds a playable upload of a track whose `column` (track_id,
+        album_id or artist_id) is `id_expr`: one probe of the visibility facts (`track_library`)."""
+        return (
+            f"EXISTS (SELECT 1 FROM track_library xtl WHERE xtl.{column} = {id_expr}"
+            f" AND xtl.library_id = ANY({self.libraries}))"
+        )
+
     def track_playable(self, track_id: str, extra: str = "") -> str:
         """True when the viewer may play an upload of the track `track_id` (that also meets `extra`, which starts
-        with " AND" and reads `pu` / `pl`)."""
+        with " AND" and reads `pu` / `pl`: then the uploads themselves are read)."""
+        if not extra:
+            return self._held("track_id", track_id)
         return f"EXISTS (SELECT 1 {self.playable_uploads(track_id)}{extra})"
 
     def album_playable(self, album_id: str, extra: str = "") -> str:
+        if not extra:
+            return self._held("album_id", album_id)
         track_playable = self.track_playable("xt.id", extra)
         return f"EXISTS (SELECT 1 FROM track xt WHERE xt.album_id = {album_id} AND {track_playable})"
 
     def artist_playable(self, artist_id: str, extra: str = "") -> str:
+        """True when the viewer may play a track of the artist `artist_id`, or of an album of theirs."""
+        own = self._held("artist_id", artist_id)
+        if extra:
+            tracks = f"SELECT 1 FROM track xt WHERE xt.artist_id = {artist_id}"
+            own = f"EXISTS ({tracks} AND {self.track_playable('xt.id', extra)})"
         return (
-            f"(EXISTS (SELECT 1 FROM track xt WHERE xt.artist_id = {artist_id}"
-            f" AND {self.track_playable('xt.id', extra)})"
-            f" OR EXISTS (SELECT 1 FROM album xal WHERE xal.artist_id = {artist_id}"
+            f"({own} OR EXISTS (SELECT 1 FROM album xal WHERE xal.artist_id = {artist_id}"
             f" AND {self.album_playable('xal.id', extra)}))"
         )
 
@@ -238,13 +261,24 @@ class Fragments(NamedParams):
             f" ORDER BY pu.creation_date, pu.id), '[]'::json) {self.playable_uploads(track + '.id')})"
         )
 
-    def track_album(self, id_expr: str) -> str:
+    def _album_object(self) -> str:
+        """The album JSON of a track, over the album row `tal`."""
         return (
-            "(SELECT json_build_object('id', tal.id, 'fid', tal.fid, 'mbid', tal.mbid, 'title', tal.title,"
+            "json_build_object('id', tal.id, 'fid', tal.fid, 'mbid', tal.mbid, 'title', tal.title,"
             " 'release_date', tal.release_date, 'creation_date', tal.creation_date,"
             f" 'artist', {self.artist_json('tal.artist_id')}, 'cover', {self.album_cover('tal')},"
             f" 'tracks_count', {self.tracks_count('ct.album_id = tal.id')})"
-            f" FROM album tal WHERE tal.id = {id_expr})"
+        )
+
+    def track_album(self, id_expr: str) -> str:
+        return f"(SELECT {self._album_object()} FROM album tal WHERE tal.id = {id_expr})"
+
+    def page_albums(self, page: str) -> str:
+        """A CTE body: the album JSON (`j`) of each distinct album of the tracks in `page`, built once per album
+        (a page of 50 tracks often holds a handful of albums), for `columns("track", albums=...)`."""
+        return (
+            f"SELECT tal.id, {self._album_object()} AS j FROM album tal"
+            f" WHERE tal.id = ANY(ARRAY(SELECT DISTINCT album_id FROM {page}))"
         )
 
     def artist_albums(self, artist: str) -> str:
@@ -258,16 +292,24 @@ class Fragments(NamedParams):
         )
 
     def tracks_count(self, condition: str) -> str:
-        """How many tracks `ct` meeting `condition` the viewer may play."""
-        return f"(SELECT count(*) FROM track ct WHERE {condition} AND {self.track_playable('ct.id')})"
+        """How many tracks the viewer may play among the visibility facts `ct` (track_library: track_id, album_id,
+        artist_id) meeting `condition`: a few index entries, each track once whatever libraries hold it."""
+        return (
+            f"(SELECT count(DISTINCT ct.track_id) FROM track_library ct WHERE {condition}"
+            f" AND ct.library_id = ANY({self.libraries}))"
+        )
 
-    def columns(self, kind: str) -> str:
-        """The catalog's SELECT list of one artist, album or track (`kind`) over its row `p`."""
+    def columns(self, kind: str, albums: str | None = None) -> str:
+        """The catalog's SELECT list of one artist, album or track (`kind`) over its row `p`; a track's album JSON
+        is read from the CTE `albums` when given (`page_albums`), else built for the row."""
         if kind == "track":
+            album = self.track_album("p.album_id")
+            if albums:
+                album = f"(SELECT pa.j FROM {albums} pa WHERE pa.id = p.album_id)"
             return (
                 "p.id, p.uuid, p.fid, p.mbid, p.title, p.position, p.disc_number,"
                 f" {self.file_fields('p')} AS file_fields, p.creation_date, p.downloads_count,"
-                f" {self.artist_json('p.artist_id')} AS artist, {self.track_album('p.album_id')} AS album,"
+                f" {self.artist_json('p.artist_id')} AS artist, {album} AS album,"
                 f" {self.uploads('p')} AS uploads, {self.tag_names('track', 'p.id')} AS tags,"
                 f" {self.attachment('p.attachment_cover_id')} AS cover,"
                 f" {self.actor_json('p.attributed_to_id')} AS attributed_to"

@@ -9,7 +9,7 @@ from typing import Any
 from psycopg2.extras import Json
 
 from funkwhale.db.params import PositionalParams
-from funkwhale.music.catalog.store import Filters, Listing, list_txn
+from funkwhale.music.catalog.store import Filters, Listing, page_txn
 from funkwhale.music.catalog.store import detail_txn as track_detail_txn
 from funkwhale.music.sql import Fragments, order_by
 from funkwhale.music.visibility import Viewer, library_condition
@@ -296,5 +296,5 @@ def config_tracks_txn(
     page = ids[offset : offset + limit]
     if not page:
         return len(ids), []
-    _, rows = list_txn(txn, "track", Listing(viewer, Filters(ids=tuple(page)), limit=len(page)))
+    rows = page_txn(txn, "track", Listing(viewer, Filters(ids=tuple(page)), limit=len(page)))
     return len(ids), sorted(rows, key=lambda r: page.index(r["id"]))

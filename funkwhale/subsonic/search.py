@@ -1,14 +1,14 @@
 """search2 / search3: artists, albums and songs matching a query, each with its own count and offset.
 
 An empty query (or `""`, as Symfonium's sync sends it) pages through everything in id order, which stays stable
-across pages and fast at deep offsets."""
+across pages; consecutive pages follow keyset cursors (funkwhale.subsonic.cursors), so deep offsets stay fast."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from funkwhale.context import Context
-from funkwhale.subsonic import serializers, store
+from funkwhale.subsonic import cursors, serializers, store
 from funkwhale.subsonic.browsing import folder_of, run
 from funkwhale.subsonic.registry import Call, Handler, endpoint
 
@@ -29,7 +29,9 @@ def _search(container: str, artist: Any, album: Any) -> Handler:
             songs=window("song"),
             folder=folder_of(call),
         )
+        request = await cursors.resume(ctx, call.user.id, request)
         found = await run(ctx, store.search_txn, call.viewer, request, name="search")
+        await cursors.remember(ctx, call.user.id, request, found)
         return {
             container: {
                 "artist": [artist(r) for r in found.get("artists") or []],

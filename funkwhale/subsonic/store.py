@@ -15,7 +15,7 @@ timestamps are strings; funkwhale.subsonic.render.iso reads both).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from funkwhale.db.params import PositionalParams
@@ -139,8 +139,8 @@ class Query(Fragments):
         page = self._page(table, "a", [self.artist_playable("a.id"), *where], order, limit, offset)
         return (
             "SELECT a.id, a.name, a.mbid, a.description, a.attachment_cover_id IS NOT NULL AS has_cover,"
-            " (SELECT count(*) FROM album xal WHERE xal.artist_id = a.id AND xal.id IN"
-            f" (SELECT xt.album_id FROM track xt WHERE {self.track_playable('xt.id')})) AS album_count,"
+            f" (SELECT count(*) FROM album cal WHERE cal.artist_id = a.id AND {self.album_playable('cal.id')})"
+            " AS album_count,"
             " (SELECT sa.creation_date FROM starred_artist sa WHERE sa.user_id = %(me)s AND sa.artist_id = a.id)"
             f" AS starred, {self._rating('artist', 'a.id')} AS rating, pg.ord"
             f" FROM {page} JOIN artist a ON a.id = pg.id ORDER BY pg.ord"
@@ -347,6 +347,9 @@ class Search:
     albums: tuple[int, int] = (20, 0)
     songs: tuple[int, int] = (20, 0)
     folder: int | None = None
+    # Keyset cursors of an empty query's sync, per kind ("artists", "albums", "songs"): the id of the row just
+    # before the window's offset (funkwhale.subsonic.cursors); the window then starts after it, not at its offset.
+    after: dict[str, int] = field(default_factory=dict)
 
     @property
     def folded(self) -> str:
@@ -378,17 +381,25 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
             f" OR t.album_id = ANY({matching_albums}))"
         ]
         song_order = rank("t.title_key", "t")
-    else:
+    else:  # everything in id order; a window with a cursor walks the primary key from it, with no offset
         artist_where, album_where, song_where = [], [], []
         artist_order, album_order, song_order = "a.id", "al.id", "t.id"
+    windows = {}
+    parts = (("artists", "a", artist_where), ("albums", "al", album_where), ("songs", "t", song_where))
+    for kind, alias, where in parts:
+        count, offset = getattr(search, kind)
+        if not text and kind in search.after:
+            where.append(f"{alias}.id > {q.bind(search.after[kind])}")
+            offset = 0
+        windows[kind] = (count, offset)
     if search.artists[0] > 0:
-        select = q.artists([q.artist_not_filtered("a.id"), *artist_where], artist_order, *search.artists)
+        select = q.artists([q.artist_not_filtered("a.id"), *artist_where], artist_order, *windows["artists"])
         columns.append(f"{nested(select)} AS artists")
     if search.albums[0] > 0:
-        select = q.albums([q.artist_not_filtered("al.artist_id"), *album_where], album_order, *search.albums)
+        select = q.albums([q.artist_not_filtered("al.artist_id"), *album_where], album_order, *windows["albums"])
         columns.append(f"{nested(select)} AS albums")
     if search.songs[0] > 0:
-        select = q.songs([q.track_not_filtered("t"), *song_where], song_order, *search.songs)
+        select = q.songs([q.track_not_filtered("t"), *song_where], song_order, *windows["songs"])
         columns.append(f"{nested(select)} AS songs")
     if not columns:
         return {}

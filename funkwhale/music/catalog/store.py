@@ -1,8 +1,9 @@
 """The catalog's SQL: lists, details and search of artists, albums, tracks and tags, for one viewer.
 
-Each list is ONE statement. A `page` CTE filters and orders: either every match is found once (hash joins,
-MATERIALIZED) then counted and sorted, or, for early track pages, the ordering's index is walked and the count
-runs as an InitPlan. Correlated subqueries then build the nested JSON (artist, album, uploads, tags, covers,
+A page is ONE statement. A `page` CTE filters and orders: for early pages the ordering's index is walked and
+each row tested until the page is full; deep pages and searches find every match once (hash joins,
+MATERIALIZED), then sort them. The count of all matches is a statement apart (`count_txn`), cached in Redis by
+funkwhale.music.catalog.counts. Correlated subqueries then build the nested JSON (artist, album, uploads, tags, covers,
 counts) for the rows of the page only. What a viewer sees is what they may play: content with at least one
 upload that `funkwhale.music.visibility.playable_upload_condition` accepts. The fragments (playability, covers,
 tags, nested JSON) and their parameter binding are funkwhale.music.sql's `Fragments`.
@@ -19,8 +20,8 @@ from funkwhale.music.sql import Fragments, order_by, ordering_names
 from funkwhale.music.visibility import Viewer
 
 SEARCH_WORD_SIMILARITY = 0.45  # pg_trgm.word_similarity_threshold for `%>` while matching a query
-# Track pages starting before this offset are found by walking an index (cheap for early pages); later
-# pages, other kinds and searches find all matches first with hash joins, then sort them.
+# Pages starting before this offset are found by walking an index (cheap for early pages); later pages and
+# searches find all matches first with hash joins, then sort them.
 STREAMED_OFFSET = 1000
 
 
@@ -269,13 +270,30 @@ def _name_condition(sql: Fragments, column: str, lookup: str, value: str, key: s
     return _NAME_LOOKUPS[lookup].format(col=column, value=sql.bind(value, key))
 
 
-def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
-    """(total, rows of the page) of `kind` ("track", "album" or "artist") in one statement.
+def _prepared(sql: Fragments, kind: str, filters: Filters, viewer: Viewer) -> str:
+    """The WHERE of a list of `kind` with these filters, its parameters bound into `sql`."""
+    return " AND ".join(_where(sql, kind, filters, viewer))
 
-    A page beyond the end has no rows and a total of 0 (the caller answers 404 for it, as DRF does).
-    """
+
+def _run(txn: Any, sql: Fragments, statement: str, searching: bool) -> list[dict[str, Any]]:
+    """Run a catalog statement; a query's statement runs with the trigram indexes preferred."""
+    if not searching:
+        return sql.fetchall(txn, statement)
+    # The planner prices trigram operators like `=`, so it would rather test every row than read the GIN indexes;
+    # matches are few, so make it take the indexes, for this statement only.
+    txn.execute(
+        f"SET LOCAL pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}; SET LOCAL enable_seqscan = off"
+    )
+    rows = sql.fetchall(txn, statement)
+    txn.execute("RESET pg_trgm.word_similarity_threshold; RESET enable_seqscan")
+    return rows
+
+
+def page_txn(txn: Any, kind: str, listing: Listing) -> list[dict[str, Any]]:
+    """The rows of one page of `kind` ("track", "album" or "artist"), in one statement that touches the page only
+    (the count of all matches is `count_txn`'s, cached by funkwhale.music.catalog.counts)."""
     sql = Fragments(listing.viewer)
-    where = " AND ".join(_where(sql, kind, listing.filters, listing.viewer))
+    where = _prepared(sql, kind, listing.filters, listing.viewer)
     if listing.search:
         order, joins = _search_order(kind), ""
     else:
@@ -283,33 +301,32 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
     sql.bind(secrets.token_hex(8), "seed")  # for the `random` ordering
     alias, table = _ALIAS[kind], _TABLE[kind]
     window = f"ORDER BY {order} LIMIT {sql.bind(listing.limit, 'limit')} OFFSET {sql.bind(listing.offset, 'offset')}"
-    if kind == "track" and not listing.search and listing.offset < STREAMED_OFFSET:
-        # Walk the ordering's index and test each track until the page is full; count apart.
-        matched, source, total = "", f"{table}{joins} WHERE {where}", f"SELECT count(*) FROM {table} WHERE {where}"
+    if not listing.search and listing.offset < STREAMED_OFFSET:
+        # Walk the ordering's index and test each row until the page is full.
+        matched, source = "", f"{table}{joins} WHERE {where}"
     else:
-        # Find every match once (hash joins), then count and sort them.
+        # Find every match once (hash joins), then sort them.
         matched = f"matched AS MATERIALIZED (SELECT {alias}.* FROM {table} WHERE {where}),"
-        source, total = f"matched {alias}{joins}", "SELECT count(*) FROM matched"
+        source = f"matched {alias}{joins}"
+    albums = f", page_album AS MATERIALIZED ({sql.page_albums('page')})" if kind == "track" else ""
     statement = (
         f"WITH {matched} page AS (SELECT s.*, row_number() OVER () AS ord"
-        f" FROM (SELECT {alias}.* FROM {source} {window}) s)"
-        f" SELECT ({total}) AS total, {sql.columns(kind)} FROM page p ORDER BY p.ord"
+        f" FROM (SELECT {alias}.* FROM {source} {window}) s){albums}"
+        f" SELECT {sql.columns(kind, 'page_album' if albums else None)} FROM page p ORDER BY p.ord"
     )
-    if not listing.filters.q:
-        return sql.fetch_page(txn, statement)
-    # The planner prices trigram operators like `=`, so it would rather test every row than read the GIN indexes;
-    # matches are few, so make it take the indexes, for this statement only.
-    txn.execute(
-        f"SET LOCAL pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}; SET LOCAL enable_seqscan = off"
-    )
-    page = sql.fetch_page(txn, statement)
-    txn.execute("RESET pg_trgm.word_similarity_threshold; RESET enable_seqscan")
-    return page
+    return _run(txn, sql, statement, bool(listing.filters.q))
+
+
+def count_txn(txn: Any, kind: str, viewer: Viewer, filters: Filters) -> int:
+    """How many `kind` rows pass `filters` for the viewer (a list's `count`)."""
+    sql = Fragments(viewer)
+    statement = f"SELECT count(*) AS n FROM {_TABLE[kind]} WHERE {_prepared(sql, kind, filters, viewer)}"
+    return _run(txn, sql, statement, bool(filters.q))[0]["n"]
 
 
 def detail_txn(txn: Any, kind: str, viewer: Viewer, object_id: int) -> dict[str, Any] | None:
     """One artist, album or track the viewer may see, else None."""
-    _, rows = list_txn(txn, kind, Listing(viewer, Filters(ids=(object_id,), content_filters=False), limit=1))
+    rows = page_txn(txn, kind, Listing(viewer, Filters(ids=(object_id,), content_filters=False), limit=1))
     return rows[0] if rows else None
 
 
@@ -317,7 +334,7 @@ def search_txn(txn: Any, viewer: Viewer, folded: str, limit: int, tag_text: str)
     """The best `limit` artists, albums and tracks matching `folded`, and tags whose name contains `tag_text`."""
     found: dict[str, list[dict[str, Any]]] = {}
     for kind in ("artist", "album", "track"):
-        _, found[kind] = list_txn(txn, kind, Listing(viewer, Filters(q=folded), limit=limit, search=True))
+        found[kind] = page_txn(txn, kind, Listing(viewer, Filters(q=folded), limit=limit, search=True))
     found["tag"] = list_tags_txn(txn, viewer, tag_text, ("__search",), limit, 0)[1]
     return found
 

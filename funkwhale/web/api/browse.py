@@ -11,7 +11,7 @@ from funkwhale.activitypub import remote_libraries, remote_libraries_store
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music import uploads
-from funkwhale.music.catalog import store
+from funkwhale.music.catalog import counts, store
 from funkwhale.music.normalize import fold
 from funkwhale.music.uploads.serializers import library_json
 from funkwhale.music.uploads.store import LibraryFilters
@@ -114,7 +114,8 @@ class CatalogArea(Area):
         viewer = await viewer_of(self.ctx, self.auth, request)
         page = Page.from_request(request)
         listing = store.Listing(viewer, filters_of(request, self.kind), ordering_of(request), page.size, page.offset)
-        total, rows = await self.ctx.db.run(store.list_txn, self.kind, listing, desc=f"catalog.{self.kind}s")
+        rows = await self.ctx.db.run(store.page_txn, self.kind, listing, desc=f"catalog.{self.kind}s")
+        total = await counts.total(self.ctx, self.kind, listing, len(rows))
         return page.respond(request, total, rows, lambda row: self.renderer.render(self.kind, row))
 
     def _channel_write(self, method: str) -> None:

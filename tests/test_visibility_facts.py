@@ -1,0 +1,151 @@
+"""The structures that make catalog lists cheap stay right: the visibility facts (`track_library`, kept by
+triggers), and the counts cached in Redis, after uploads finish or go, tracks move, libraries change privacy or go,
+and content filters change; and two writers of one (track, library) pair leave it as the last to commit saw it,
+and a batch of thousands of uploads in one transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2
+import pytest_twisted
+
+from . import catalog_factories as cf
+
+
+def facts(conn: Any) -> set[tuple[int, int, int | None]]:
+    """(track, library, album) of every visibility fact."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT track_id, library_id, album_id FROM track_library")
+        return {(r["track_id"], r["library_id"], r["album_id"]) for r in cur.fetchall()}
+
+
+def run(conn: Any, statement: str, *params: Any) -> None:
+    with conn.cursor() as cur:
+        cur.execute(statement, params)
+
+
+@pytest_twisted.ensureDeferred
+async def test_facts_follow_uploads_tracks_and_libraries(web_server, db_conn, alice, bob):
+    shared = cf.insert_library(db_conn, alice, "instance")
+    private = cf.insert_library(db_conn, alice, "me")
+    artist = cf.insert_artist(db_conn, "Moss")
+    album = cf.insert_album(db_conn, artist, "Lichen")
+    one, two = (cf.insert_track(db_conn, artist, title, album) for title in ("One", "Two"))
+    loose = cf.insert_track(db_conn, artist, "Loose")
+    shared_one = cf.insert_upload(db_conn, shared, one)
+    cf.insert_upload(db_conn, private, one)
+    pending = cf.insert_upload(db_conn, shared, two, import_status="pending")
+    cf.insert_upload(db_conn, shared, loose)
+    cf.insert_upload(db_conn, shared, None)  # not matched to a track yet
+    s, p, a = shared["id"], private["id"], album["id"]
+    assert facts(db_conn) == {(one["id"], s, a), (one["id"], p, a), (loose["id"], s, None)}
+    viewer = cf.listener_client(web_server, db_conn, bob)
+    assert (await viewer.get(f"/api/v1/albums/{a}/")).json["tracks_count"] == 1
+
+    run(db_conn, "UPDATE upload SET import_status = 'finished' WHERE id = %s", pending["id"])  # its import ends
+    assert (two["id"], s, a) in facts(db_conn)
+    assert (await viewer.get(f"/api/v1/albums/{a}/")).json["tracks_count"] == 2
+
+    run(db_conn, "DELETE FROM upload WHERE id = %s", shared_one["id"])  # still in the private library
+    assert (one["id"], s, a) not in facts(db_conn) and (one["id"], p, a) in facts(db_conn)
+    assert (await viewer.get(f"/api/v1/albums/{a}/")).json["tracks_count"] == 1
+    owner = cf.listener_client(web_server, db_conn, alice)
+    assert (await owner.get(f"/api/v1/albums/{a}/")).json["tracks_count"] == 2
+
+    run(db_conn, "UPDATE track SET album_id = %s WHERE id = %s", a, loose["id"])  # remote ingestion moves it
+    assert (loose["id"], s, a) in facts(db_conn)
+    assert (await viewer.get(f"/api/v1/albums/{a}/")).json["tracks_count"] == 2
+    listed = (await viewer.get("/api/v1/tracks/")).json["results"]
+    assert sorted(t["title"] for t in listed) == ["Loose", "Two"]
+    assert [t["album"]["tracks_count"] for t in listed] == [2, 2]
+
+    run(db_conn, "UPDATE upload SET library_id = %s WHERE track_id = %s", private["id"], two["id"])
+    assert (two["id"], s, a) not in facts(db_conn) and (two["id"], p, a) in facts(db_conn)
+
+    assert (await owner.delete(f"/api/v1/libraries/{shared['uuid']}/")).code == 204
+    assert facts(db_conn) == {(one["id"], p, a), (two["id"], p, a)}
+    assert (await viewer.get(f"/api/v1/albums/{a}/")).code == 404
+    run(db_conn, "DELETE FROM track WHERE id = %s", one["id"])
+    assert facts(db_conn) == {(two["id"], p, a)}
+
+
+def test_two_writers_of_one_pair_leave_what_the_last_to_commit_saw(servers, db_conn, alice):
+    """One transaction removes the last finished upload of a track in a library while another adds one: whichever
+    commits first, the fact stays (each refreshes the pair at its commit, under a lock, seeing the other's)."""
+    library = cf.insert_library(db_conn, alice, "me")
+    artist = cf.insert_artist(db_conn, "Moss")
+    for first in ("adder", "remover"):
+        track = cf.insert_track(db_conn, artist, f"Song {first}")
+        old = cf.insert_upload(db_conn, library, track)
+        remover, adder = psycopg2.connect(servers[0]), psycopg2.connect(servers[0])
+        try:
+            with remover.cursor() as cur:
+                cur.execute("DELETE FROM upload WHERE id = %s", (old["id"],))
+            with adder.cursor() as cur:
+                cur.execute(
+                    "INSERT INTO upload (fid, library_id, track_id, import_status) VALUES (%s, %s, %s, 'finished')",
+                    (f"{cf.BASE}/uploads/{first}", library["id"], track["id"]),
+                )
+            for conn in (adder, remover) if first == "adder" else (remover, adder):
+                conn.commit()
+        finally:
+            remover.close()
+            adder.close()
+        assert (track["id"], library["id"], None) in facts(db_conn), first
+
+
+def test_a_batch_of_thousands_of_uploads_in_one_transaction(db_conn, alice):
+    """A batched import commits thousands of uploads at once (20,000 here): the facts follow, with one lock (a lock
+    per pair would overflow PostgreSQL's lock table)."""
+    library = cf.insert_library(db_conn, alice, "me")
+    artist = cf.insert_artist(db_conn, "Moss")
+    run(
+        db_conn,
+        "WITH made AS (INSERT INTO track (fid, title, title_key, artist_id)"
+        " SELECT 'batch/' || n, 'Song ' || n, 'song ' || n, %s FROM generate_series(1, 20000) n RETURNING id)"
+        " INSERT INTO upload (fid, library_id, track_id, import_status)"
+        " SELECT 'batch/upload/' || id, %s, id, 'finished' FROM made",
+        artist["id"],
+        library["id"],
+    )
+    assert len(facts(db_conn)) == 20000
+    run(db_conn, "UPDATE upload SET import_status = 'skipped' WHERE library_id = %s", library["id"])
+    assert facts(db_conn) == set()
+
+
+@pytest_twisted.ensureDeferred
+async def test_cached_counts_follow_privacy_content_filters_and_deletions(web_server, db_conn, alice, bob):
+    """A count comes from the cache while nothing changed, and changes with what the viewer may see."""
+    shared = cf.insert_library(db_conn, alice, "instance")
+    public = cf.insert_library(db_conn, alice, "everyone")
+    moss, birch = cf.insert_artist(db_conn, "Moss"), cf.insert_artist(db_conn, "Birch")
+    for i in range(2):
+        cf.playable_track(db_conn, shared, moss, f"Shared {i}")
+        cf.playable_track(db_conn, public, birch, f"Public {i}")
+    viewer, owner = cf.listener_client(web_server, db_conn, bob), cf.listener_client(web_server, db_conn, alice)
+
+    async def count() -> int:
+        page = await viewer.get("/api/v1/tracks/", params={"page_size": 1})
+        assert page.code == 200, page
+        return page.json["count"]
+
+    assert await count() == await count() == 4
+    hidden = await viewer.post(
+        "/api/v1/moderation/content-filters/", json_body={"target": {"type": "artist", "id": birch["id"]}}
+    )
+    assert hidden.code == 201, hidden
+    assert await count() == 2
+    assert (await viewer.delete(f"/api/v1/moderation/content-filters/{hidden.json['uuid']}/")).code == 204
+    assert await count() == 4
+    assert (await owner.patch(f"/api/v1/libraries/{shared['uuid']}/", json_body={"privacy_level": "me"})).code == 200
+    assert await count() == 2
+    uploads = (await owner.get("/api/v1/uploads/", params={"library": public["uuid"]})).json["results"]
+    assert (await owner.delete(f"/api/v1/uploads/{uploads[0]['uuid']}/")).code == 204
+    assert await count() == 1
+    assert (
+        await owner.patch(f"/api/v1/libraries/{shared['uuid']}/", json_body={"privacy_level": "instance"})
+    ).code == 200
+    assert await count() == 3
+    assert (await owner.delete(f"/api/v1/libraries/{public['uuid']}/")).code == 204
+    assert await count() == 2
