@@ -11,13 +11,13 @@ Redis for the whole instance (`metrics.counters.CACHE`, read by /metrics); `stat
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from funkwhale.context import Context
 from funkwhale.metrics import counters
+from funkwhale.web.json import dumps, loads
 
 T = TypeVar("T")
 
@@ -61,10 +61,10 @@ async def cached(
     full, raw = await ctx.redis.cmd.eval(_READ, keys, [f"{_PREFIX}{name}:{key}", name])
     if raw is not None:
         stats[f"{name}.hit"] += 1
-        return json.loads(raw)
+        return loads(raw)
     stats[f"{name}.miss"] += 1
     value = await compute()
-    await ctx.redis.cmd.set(full, json.dumps(value, separators=(",", ":")), expire=ttl)
+    await ctx.redis.cmd.set(full, dumps(value), expire=ttl)
     return value
 
 

@@ -9,13 +9,13 @@ characters in a tag), so the document always parses.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, date, datetime
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from funkwhale.instance.nodeinfo import COMPATIBLE_VERSION, implementation_version
+from funkwhale.web.json import dumps
 from funkwhale.xmlchars import xml_safe
 
 API_VERSION = "1.16.1"
@@ -97,7 +97,7 @@ def _clean(value: Any) -> Any:
 
 
 def to_json(content: dict[str, Any]) -> bytes:
-    return json.dumps({"subsonic-response": _clean(content)}, ensure_ascii=False, separators=(",", ":")).encode()
+    return dumps({"subsonic-response": _clean(content)})
 
 
 def render(content: dict[str, Any], fmt: str, callback: str | None) -> tuple[bytes, bytes]:
