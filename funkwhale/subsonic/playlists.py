@@ -15,12 +15,14 @@ from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.params import BIGINT_MAX, BadValue, OutOfRange, parse_int
 from funkwhale.playlists import store as playlists_store
+from funkwhale.playlists.cached import playlist_view
 from funkwhale.subsonic import ids, serializers
 from funkwhale.subsonic.browsing import run
-from funkwhale.subsonic.errors import bad_value, missing
+from funkwhale.subsonic.errors import bad_value, missing, not_found
 from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.render import iso
 from funkwhale.subsonic.userdata import store
+from funkwhale.threads import run_cpu
 
 
 def playlist(row: dict[str, Any], me: int, entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -74,8 +76,15 @@ async def get_playlists(ctx: Context, call: Call) -> dict[str, Any]:
 @endpoint("getPlaylist", scope="read:playlists")
 async def get_playlist(ctx: Context, call: Call) -> dict[str, Any]:
     number = ids.number(call.params.require("id"), ids.PLAYLIST)
-    row = await run(ctx, store.playlist_txn, call.viewer, number, name="playlist")
-    return {"playlist": playlist(row, call.user.id, row["entries"])}
+
+    async def compute() -> dict[str, Any]:
+        row = await run(ctx, store.playlist_txn, call.viewer, number, name="playlist")
+        return {"playlist": await run_cpu(playlist, row, call.user.id, row["entries"])}  # up to 1,000 songs
+
+    body = await playlist_view(ctx, call.viewer, number, "subsonic", compute)
+    if body is None:
+        raise not_found("Playlist not found.")
+    return body
 
 
 @endpoint("createPlaylist", scope="write:playlists")

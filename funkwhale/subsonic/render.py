@@ -22,6 +22,7 @@ API_VERSION = "1.16.1"
 SERVER_TYPE = "funkwhale"
 SERVER_VERSION = implementation_version()
 XMLNS = "http://subsonic.org/restapi"
+LARGE = 200  # list items beyond which a response is rendered in a thread (a 500-artist index: ~1,000)
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,99}$")
 
 
@@ -98,6 +99,21 @@ def _clean(value: Any) -> Any:
 
 def to_json(content: dict[str, Any]) -> bytes:
     return dumps({"subsonic-response": _clean(content)})
+
+
+def is_large(content: Any, limit: int = LARGE) -> bool:
+    """Whether the tree holds more than `limit` list items (so rendering it takes more than a millisecond or so);
+    stops counting there."""
+    stack, seen = [content], 0
+    while stack:
+        value = stack.pop()
+        items = value.values() if isinstance(value, dict) else value
+        if isinstance(value, list):
+            seen += len(value)
+            if seen > limit:
+                return True
+        stack.extend(v for v in items if isinstance(v, dict | list))
+    return False
 
 
 def render(content: dict[str, Any], fmt: str, callback: str | None) -> tuple[bytes, bytes]:

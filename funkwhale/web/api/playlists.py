@@ -14,6 +14,8 @@ from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import formats, store
+from funkwhale.playlists.cached import playlist_view
+from funkwhale.threads import run_cpu
 from funkwhale.web.api.browse import ordering_of, scope_is_me
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
@@ -180,15 +182,21 @@ class PlaylistsApi:
         paged = b"page" in request.args or b"page_size" in request.args
         page = Page.from_request(request, max_size=MAX_TRACKS_PAGE) if paged else None
         start, limit = (page.offset, page.size) if page else (0, None)
-        found = await self.ctx.db.run(store.tracks_txn, viewer, playlist_id, start, limit, desc="playlists.tracks")
-        if found is None:
+
+        async def compute() -> dict[str, Any] | None:
+            found = await self.ctx.db.run(store.tracks_txn, viewer, playlist_id, start, limit, desc="playlists.tracks")
+            if found is None:
+                return None
+            total, rows = found  # up to 1,000 entries: rendered in a thread, the reactor keeps serving meanwhile
+            return {"count": total, "results": await run_cpu(lambda: [self._entry(r) for r in rows])}
+
+        body = await playlist_view(self.ctx, viewer, playlist_id, f"tracks:{start}:{limit}", compute)
+        if body is None:
             raise not_found("No such playlist.")
-        total, rows = found
-        results = [self._entry(r) for r in rows]
         if page is None:
-            return json_response(request, {"count": total, "results": results})  # unpaged, as 1.4 answers
-        page_or_404(page, rows)
-        return json_response(request, page.body(request, total, results))
+            return json_response(request, body)  # unpaged, as 1.4 answers
+        page_or_404(page, body["results"])
+        return json_response(request, page.body(request, body["count"], body["results"]))
 
     @app.route("/<int:playlist_id>/add/", methods=["POST"], strict_slashes=False)
     async def add(self, request: Any, playlist_id: int) -> bytes:
