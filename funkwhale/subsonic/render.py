@@ -12,11 +12,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 from funkwhale.instance.nodeinfo import COMPATIBLE_VERSION, implementation_version
 from funkwhale.web.json import dumps
-from funkwhale.xmlchars import xml_safe
+from funkwhale.xmlchars import FORBIDDEN, xml_safe
 
 API_VERSION = "1.16.1"
 SERVER_TYPE = "funkwhale"
@@ -55,33 +54,50 @@ def iso(value: datetime | date | str | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _scalar(value: Any) -> str:
-    """A scalar as XML text (escaped by the caller), without the characters XML 1.0 forbids."""
+# What a scalar's text needs changed: characters XML 1.0 forbids (xmlchars), or ones escaped in an attribute.
+_UNSAFE = re.compile(f'{FORBIDDEN.pattern}|[&<>"\n\r\t]')
+_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+
+
+def _text(value: Any) -> str:
+    """A scalar as escaped XML text, fit for an attribute (in double quotes) or an element, without the
+    characters XML 1.0 forbids. Most values need no change, which one regular expression search tells."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return xml_safe(value) if isinstance(value, str) else str(value)
+    if isinstance(value, int | float):
+        return str(value)
+    text = value if isinstance(value, str) else str(value)
+    return xml_safe(text).translate(_ESCAPES) if _UNSAFE.search(text) else text
 
 
 def _xml(name: str, value: Any, out: list[str]) -> None:
     if not isinstance(value, dict):
-        out.append(f"<{name}>{escape(_scalar(value))}</{name}>")
+        out.append(f"<{name}>{_text(value)}</{name}>")
         return
-    attrs = "".join(
-        f" {key}={quoteattr(_scalar(v))}"
-        for key, v in value.items()
-        if key != "value" and v is not None and not isinstance(v, dict | list)
-    )
-    inner: list[str] = []
-    if value.get("value") is not None:
-        inner.append(escape(_scalar(value["value"])))
+    attrs: list[str] = []
+    children: list[tuple[str, Any]] = []
     for key, v in value.items():
+        if v is None:
+            continue
+        if isinstance(v, dict | list):
+            children.append((key, v))
+        elif key != "value":
+            attrs.append(f' {key}="{_text(v)}"')
+    text = value.get("value")
+    if text is None and not children:
+        out.append(f"<{name}{''.join(attrs)}/>")
+        return
+    out.append(f"<{name}{''.join(attrs)}>" if text is None else f"<{name}{''.join(attrs)}>{_text(text)}")
+    for key, v in children:
         if isinstance(v, dict):
-            _xml(key, v, inner)
-        elif isinstance(v, list):
-            for item in v:
-                if item is not None:
-                    _xml(key, item, inner)
-    out.append(f"<{name}{attrs}>{''.join(inner)}</{name}>" if inner else f"<{name}{attrs}/>")
+            _xml(key, v, out)
+            continue
+        for item in v:
+            if item is not None:
+                _xml(key, item, out)
+    out.append(f"</{name}>")
 
 
 def to_xml(content: dict[str, Any]) -> bytes:
