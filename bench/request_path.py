@@ -4,21 +4,29 @@ For each endpoint: p50 at c=1 and requests/s at c=16 over real HTTP, the p50 of 
 (the limit) and the share of the request that SQL is; then the longest the reactor stalled while the big
 responses (getArtists of 500 artists, a 1,000-track playlist in JSON and in Subsonic XML) were served, seen as the
 worst latency of a trivial request (a JSON 404 under /api/v1/: routing only, no SQL) sent meanwhile.
-Run: .venv/bin/python bench/request_path.py [requests per case, default 300]
+With `--before DIR` (a checkout of an older commit, e.g. `git worktree add /tmp/base <commit>`), a second daemon
+runs that checkout's code (first on PYTHONPATH) on the same database and Redis, and each case is measured on both,
+one after the other, so that both see the same load on a shared machine.
+Run: .venv/bin/python bench/request_path.py [requests per case, default 300] [--before DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
+import os
+import shutil
 import statistics
-import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
-from browse import catalog_statement, direct_ms, run_case, seeded_instance
+from browse import HOST, catalog_statement, direct_ms, run_case, seeded_instance
+from daemon import free_port, launch, stop
 from subsonic import CASES as SUBSONIC_CASES
 from subsonic import give_token, path_of
 
@@ -100,25 +108,51 @@ def worst_stall(port: int, cookie: str, path: str, requests: int) -> tuple[float
     return statistics.median(probe_times) * 1000, max(probe_times) * 1000
 
 
+def measure(name: str, port: int, cookie: str, path: str, requests: int, sql: float) -> str:
+    run_case(port, cookie, path, 10, 1)  # warm up (and fill the caches)
+    _, p50, _ = run_case(port, cookie, path, requests, 1)
+    rps, _, _ = run_case(port, cookie, path, requests, 16)
+    probe_p50, probe_max = worst_stall(port, cookie, path, max(20, requests // 10))
+    return f"{name:<24} {p50:6.1f}ms {rps:9.0f} {sql:6.1f}ms {sql / p50:8.0%}  {probe_p50:5.1f}/{probe_max:5.1f}ms"
+
+
+def start_before(checkout: Path, instance: Any, workdir: Path) -> Any:
+    """A daemon running the code of `checkout` on the instance's database and Redis; (process, port)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(checkout),
+        "FUNKWHALE_DATABASE_URL": instance.dsn,
+        "FUNKWHALE_REDIS_URL": instance.redis_url,
+        "FUNKWHALE_HOSTNAME": HOST,
+        "FUNKWHALE_ROLE": "web",
+    }
+    port = free_port()
+    return launch(workdir, port, env, "--data-dir", str(workdir))[0], port
+
+
 def main() -> None:
-    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    with seeded_instance("fw-bench-request-path-", seed_playlist) as instance:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("requests", nargs="?", type=int, default=300)
+    parser.add_argument("--before", type=Path, help="a checkout whose daemon is measured beside this one")
+    args = parser.parse_args()
+    with seeded_instance("fw-bench-request-path-", seed_playlist) as instance, ExitStack() as stack:
         conn = connect(instance.dsn)
         with conn.cursor() as cur:
             cur.execute("SELECT id FROM playlist WHERE name = 'big'")
             playlist_id = cur.fetchone()["id"]
         conn.close()
-        port, cookie = instance.port, instance.cookie
-        print(f"{'case':<17} {'c=1 p50':>8} {'c=16 rps':>9} {'SQL p50':>8} {'SQL share':>9} {'probe p50/max':>14}")
+        daemons = [("", instance.port)]
+        if args.before is not None:
+            workdir = Path(tempfile.mkdtemp(prefix="fw-bench-before-"))
+            stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+            proc, port = start_before(args.before.resolve(), instance, workdir)
+            stack.callback(stop, proc)
+            daemons = [(" (before)", port), (" (after)", instance.port)]
+        print(f"{'case':<24} {'c=1 p50':>8} {'c=16 rps':>9} {'SQL p50':>8} {'SQL share':>9} {'probe p50/max':>14}")
         for name, path, run in cases(playlist_id):
-            run_case(port, cookie, path, 10, 1)  # warm up (and fill the caches)
-            _, p50, _ = run_case(port, cookie, path, requests, 1)
-            rps, _, _ = run_case(port, cookie, path, requests, 16)
             sql = direct_ms(instance.dsn, run, runs=30)
-            probe_p50, probe_max = worst_stall(port, cookie, path, max(20, requests // 10))
-            print(
-                f"{name:<17} {p50:6.1f}ms {rps:9.0f} {sql:6.1f}ms {sql / p50:8.0%}  {probe_p50:5.1f}/{probe_max:5.1f}ms"
-            )
+            for label, port in daemons:
+                print(measure(name + label, port, instance.cookie, path, args.requests, sql), flush=True)
         print(
             "c=1 p50: one client; SQL p50: the same statement through psycopg2 alone; SQL share: SQL p50 / c=1 p50;"
             f" probe: latency of {PROBE} (routing only) while that case runs at c=1, its max is the worst reactor stall"

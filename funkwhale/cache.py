@@ -56,7 +56,7 @@ async def cached(
     ttl: int = 600,
 ) -> T:
     """The value of `name`/`key` computed by `compute()` (JSON-serialisable), from the cache while none of the
-    scopes in `depends` changed (and for at most `ttl` seconds)."""
+    scopes in `depends` changed (and for at most `ttl` seconds); a None value is computed each time."""
     keys = [*(_generation_key(s) for s in depends), counters.CACHE]
     full, raw = await ctx.redis.cmd.eval(_READ, keys, [f"{_PREFIX}{name}:{key}", name])
     if raw is not None:
@@ -64,7 +64,8 @@ async def cached(
         return loads(raw)
     stats[f"{name}.miss"] += 1
     value = await compute()
-    await ctx.redis.cmd.set(full, dumps(value), expire=ttl)
+    if value is not None:  # None (nothing found) is not kept: what is created later is seen at once
+        await ctx.redis.cmd.set(full, dumps(value), expire=ttl)
     return value
 
 
@@ -72,6 +73,18 @@ async def invalidate(ctx: Context, *scopes: str) -> None:
     """Make every cached value that depends on one of `scopes` stale (call it after the change committed)."""
     for scope in scopes:
         await ctx.redis.cmd.incr(_generation_key(scope))
+
+
+def invalidate_from_cli(redis_url: str, *scopes: str) -> None:
+    """`invalidate` for a command-line tool, which has no reactor (redis-py, blocking)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for scope in scopes:
+            client.incr(_generation_key(scope))
+    finally:
+        client.close()
 
 
 def hit_rates() -> dict[str, float]:
