@@ -9,26 +9,24 @@ filters), whose generations the cache checks."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any
 
 from funkwhale import cache
 from funkwhale.context import Context
 from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import store
 
-T = TypeVar("T")
-
 TTL = 600  # seconds: bounds what a catalog change that bumps no generation can leave stale
 
 
 async def playlist_view(
-    ctx: Context, viewer: Viewer, playlist_id: int, name: str, compute: Callable[[], Awaitable[T]]
-) -> T | None:
-    """`compute()` (a JSON-serialisable rendering named `name`, with its variant: `"tracks:0:1000"`) of the
+    ctx: Context, viewer: Viewer, playlist_id: int, name: str, compute: Callable[[], Awaitable[Any]]
+) -> bytes | None:
+    """The JSON text of `compute()` (a rendering named `name`, with its variant: `"tracks:0:1000"`) of the
     playlist as it stands, for this viewer; None when they may not see it."""
     stamp = await ctx.db.run(store.stamp_txn, viewer, playlist_id, desc="playlists.stamp")
     if stamp is None:
         return None
     depends = [cache.CATALOG] + ([cache.user_scope(viewer.user_id)] if viewer.user_id is not None else [])
     key = f"{viewer.user_id or 0}:{playlist_id}:{stamp}:{name}"
-    return await cache.cached(ctx, "playlist", key, depends, compute, ttl=TTL)
+    return await cache.cached_json(ctx, "playlist", key, depends, compute, ttl=TTL)

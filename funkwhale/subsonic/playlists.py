@@ -23,6 +23,7 @@ from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.render import iso
 from funkwhale.subsonic.userdata import store
 from funkwhale.threads import run_cpu
+from funkwhale.web.json import loads
 
 
 def playlist(row: dict[str, Any], me: int, entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -81,10 +82,10 @@ async def get_playlist(ctx: Context, call: Call) -> dict[str, Any]:
         row = await run(ctx, store.playlist_txn, call.viewer, number, name="playlist")
         return {"playlist": await run_cpu(playlist, row, call.user.id, row["entries"])}  # up to 1,000 songs
 
-    body = await playlist_view(ctx, call.viewer, number, "subsonic", compute)
-    if body is None:
+    text = await playlist_view(ctx, call.viewer, number, "subsonic", compute)
+    if text is None:
         raise not_found("Playlist not found.")
-    return body
+    return loads(text)
 
 
 @endpoint("createPlaylist", scope="write:playlists")

@@ -19,7 +19,7 @@ from funkwhale.threads import run_cpu
 from funkwhale.web.api.browse import ordering_of, scope_is_me
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
-from funkwhale.web.json import json_response
+from funkwhale.web.json import JSON_TYPE, json_response, loads
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, query, query_bool, query_int, query_items, read_body
 
@@ -190,11 +190,13 @@ class PlaylistsApi:
             total, rows = found  # up to 1,000 entries: rendered in a thread, the reactor keeps serving meanwhile
             return {"count": total, "results": await run_cpu(lambda: [self._entry(r) for r in rows])}
 
-        body = await playlist_view(self.ctx, viewer, playlist_id, f"tracks:{start}:{limit}", compute)
-        if body is None:
+        text = await playlist_view(self.ctx, viewer, playlist_id, f"tracks:{start}:{limit}", compute)
+        if text is None:
             raise not_found("No such playlist.")
-        if page is None:
-            return json_response(request, body)  # unpaged, as 1.4 answers
+        if page is None:  # unpaged, as 1.4 answers: the cached text is the body
+            request.setHeader(b"Content-Type", JSON_TYPE + b"; charset=utf-8")
+            return text
+        body = loads(text)
         page_or_404(page, body["results"])
         return json_response(request, page.body(request, body["count"], body["results"]))
 
