@@ -9,7 +9,6 @@ filters), whose generations the cache checks."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from funkwhale import cache
 from funkwhale.context import Context
@@ -20,13 +19,13 @@ TTL = 600  # seconds: bounds what a catalog change that bumps no generation can 
 
 
 async def playlist_view(
-    ctx: Context, viewer: Viewer, playlist_id: int, name: str, compute: Callable[[], Awaitable[Any]]
+    ctx: Context, viewer: Viewer, playlist_id: int, name: str, compute: Callable[[], Awaitable[bytes | None]]
 ) -> bytes | None:
-    """The JSON text of `compute()` (a rendering named `name`, with its variant: `"tracks:0:1000"`) of the
-    playlist as it stands, for this viewer; None when they may not see it."""
+    """`compute()`, a rendered body (named `name` with its variant: `"tracks:0:1000"`) of the playlist as it
+    stands, for this viewer; None when they may not see it."""
     stamp = await ctx.db.run(store.stamp_txn, viewer, playlist_id, desc="playlists.stamp")
     if stamp is None:
         return None
     depends = [cache.CATALOG] + ([cache.user_scope(viewer.user_id)] if viewer.user_id is not None else [])
     key = f"{viewer.user_id or 0}:{playlist_id}:{stamp}:{name}"
-    return await cache.cached_json(ctx, "playlist", key, depends, compute, ttl=TTL)
+    return await cache.cached_text(ctx, "playlist", key, depends, compute, ttl=TTL)

@@ -20,10 +20,9 @@ from funkwhale.subsonic import ids, serializers
 from funkwhale.subsonic.browsing import run
 from funkwhale.subsonic.errors import bad_value, missing, not_found
 from funkwhale.subsonic.registry import Call, endpoint
-from funkwhale.subsonic.render import iso
+from funkwhale.subsonic.render import content_type, envelope, iso, render
 from funkwhale.subsonic.userdata import store
 from funkwhale.threads import run_cpu
-from funkwhale.web.json import loads
 
 
 def playlist(row: dict[str, Any], me: int, entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -75,17 +74,22 @@ async def get_playlists(ctx: Context, call: Call) -> dict[str, Any]:
 
 
 @endpoint("getPlaylist", scope="read:playlists")
-async def get_playlist(ctx: Context, call: Call) -> dict[str, Any]:
+async def get_playlist(ctx: Context, call: Call) -> bytes:
+    """The whole answer, rendered in the CPU pool (up to 1,000 songs) and cached in each format asked."""
     number = ids.number(call.params.require("id"), ids.PLAYLIST)
+    fmt, callback = (call.params.get("f") or "xml").lower(), call.params.get("callback")
 
-    async def compute() -> dict[str, Any]:
-        row = await run(ctx, store.playlist_txn, call.viewer, number, name="playlist")
-        return {"playlist": await run_cpu(playlist, row, call.user.id, row["entries"])}  # up to 1,000 songs
+    def rendered(row: dict[str, Any]) -> bytes:
+        return render(envelope({"playlist": playlist(row, call.user.id, row["entries"])}), fmt, callback)[0]
 
-    text = await playlist_view(ctx, call.viewer, number, "subsonic", compute)
+    async def compute() -> bytes:
+        return await run_cpu(rendered, await run(ctx, store.playlist_txn, call.viewer, number, name="playlist"))
+
+    text = await playlist_view(ctx, call.viewer, number, f"subsonic:{fmt}:{callback}", compute)
     if text is None:
         raise not_found("Playlist not found.")
-    return loads(text)
+    call.request.setHeader(b"Content-Type", content_type(fmt, callback))
+    return text
 
 
 @endpoint("createPlaylist", scope="write:playlists")

@@ -132,12 +132,29 @@ def is_large(content: Any, limit: int = LARGE) -> bool:
     return False
 
 
+def _kind(fmt: str, callback: str | None) -> str:
+    """What format `fmt` writes: json, jsonp (with a usable callback) or xml (anything unknown)."""
+    if fmt == "jsonp" and callback and _CALLBACK.match(callback):
+        return "jsonp"
+    return "json" if fmt in ("json", "jsonp") else "xml"  # jsonp without a usable callback: plain JSON
+
+
+_TYPES = {
+    "json": b"application/json; charset=utf-8",
+    "jsonp": b"application/javascript; charset=utf-8",
+    "xml": b"application/xml; charset=utf-8",
+}
+
+
+def content_type(fmt: str, callback: str | None) -> bytes:
+    return _TYPES[_kind(fmt, callback)]
+
+
 def render(content: dict[str, Any], fmt: str, callback: str | None) -> tuple[bytes, bytes]:
     """(body, content type) of a response in format `fmt` (anything unknown is XML)."""
-    if fmt == "json":
-        return to_json(content), b"application/json; charset=utf-8"
-    if fmt == "jsonp" and callback and _CALLBACK.match(callback):
-        return callback.encode() + b"(" + to_json(content) + b");", b"application/javascript; charset=utf-8"
-    if fmt == "jsonp":  # no usable callback: plain JSON rather than a script that cannot run
-        return to_json(content), b"application/json; charset=utf-8"
-    return to_xml(content), b"application/xml; charset=utf-8"
+    kind = _kind(fmt, callback)
+    if kind == "jsonp":
+        body = f"{callback}(".encode() + to_json(content) + b");"
+    else:
+        body = to_json(content) if kind == "json" else to_xml(content)
+    return body, _TYPES[kind]

@@ -19,7 +19,7 @@ from funkwhale.threads import run_cpu
 from funkwhale.web.api.browse import ordering_of, scope_is_me
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
-from funkwhale.web.json import JSON_TYPE, json_response, loads
+from funkwhale.web.json import JSON_TYPE, dumps, json_response, loads
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import page_or_404, query, query_bool, query_int, query_items, read_body
 
@@ -183,12 +183,12 @@ class PlaylistsApi:
         page = Page.from_request(request, max_size=MAX_TRACKS_PAGE) if paged else None
         start, limit = (page.offset, page.size) if page else (0, None)
 
-        async def compute() -> dict[str, Any] | None:
+        async def compute() -> bytes | None:
             found = await self.ctx.db.run(store.tracks_txn, viewer, playlist_id, start, limit, desc="playlists.tracks")
             if found is None:
                 return None
             total, rows = found  # up to 1,000 entries: rendered in a thread, the reactor keeps serving meanwhile
-            return {"count": total, "results": await run_cpu(lambda: [self._entry(r) for r in rows])}
+            return dumps({"count": total, "results": await run_cpu(lambda: [self._entry(r) for r in rows])})
 
         text = await playlist_view(self.ctx, viewer, playlist_id, f"tracks:{start}:{limit}", compute)
         if text is None:
