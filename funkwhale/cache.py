@@ -11,13 +11,13 @@ Redis for the whole instance (`metrics.counters.CACHE`, read by /metrics); `stat
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from funkwhale.context import Context
 from funkwhale.metrics import counters
+from funkwhale.web.json import dumps, loads
 
 T = TypeVar("T")
 
@@ -56,22 +56,59 @@ async def cached(
     ttl: int = 600,
 ) -> T:
     """The value of `name`/`key` computed by `compute()` (JSON-serialisable), from the cache while none of the
-    scopes in `depends` changed (and for at most `ttl` seconds)."""
+    scopes in `depends` changed (and for at most `ttl` seconds); a None value is computed each time."""
+    full, raw = await _read(ctx, name, key, depends)
+    if raw is not None:
+        return loads(raw)
+    value = await compute()
+    if value is not None:  # None (nothing found) is not kept: what is created later is seen at once
+        await ctx.redis.cmd.set(full, dumps(value), expire=ttl)
+    return value
+
+
+async def cached_text(
+    ctx: Context,
+    name: str,
+    key: str,
+    depends: Sequence[str],
+    compute: Callable[[], Awaitable[bytes | None]],
+    ttl: int = 600,
+) -> bytes | None:
+    """As `cached`, for a rendered response body (UTF-8 text) kept and returned as it is: parsing a 1,000-track
+    playlist's entries again would cost the reactor ~10 ms."""
+    full, raw = await _read(ctx, name, key, depends)
+    if raw is not None:
+        return raw if isinstance(raw, bytes) else raw.encode()
+    text = await compute()
+    if text is not None:
+        await ctx.redis.cmd.set(full, text, expire=ttl)
+    return text
+
+
+async def _read(ctx: Context, name: str, key: str, depends: Sequence[str]) -> tuple[str, Any]:
+    """(the full key under the current generations, its stored text or None), counting the hit or miss."""
     keys = [*(_generation_key(s) for s in depends), counters.CACHE]
     full, raw = await ctx.redis.cmd.eval(_READ, keys, [f"{_PREFIX}{name}:{key}", name])
-    if raw is not None:
-        stats[f"{name}.hit"] += 1
-        return json.loads(raw)
-    stats[f"{name}.miss"] += 1
-    value = await compute()
-    await ctx.redis.cmd.set(full, json.dumps(value, separators=(",", ":")), expire=ttl)
-    return value
+    stats[f"{name}.{'miss' if raw is None else 'hit'}"] += 1
+    return full, raw
 
 
 async def invalidate(ctx: Context, *scopes: str) -> None:
     """Make every cached value that depends on one of `scopes` stale (call it after the change committed)."""
     for scope in scopes:
         await ctx.redis.cmd.incr(_generation_key(scope))
+
+
+def invalidate_from_cli(redis_url: str, *scopes: str) -> None:
+    """`invalidate` for a command-line tool, which has no reactor (redis-py, blocking)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for scope in scopes:
+            client.incr(_generation_key(scope))
+    finally:
+        client.close()
 
 
 def hit_rates() -> dict[str, float]:

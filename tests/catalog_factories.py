@@ -146,6 +146,14 @@ def catalog_changed() -> None:
     _invalidate(cache.CATALOG)
 
 
+def auth_changed() -> None:
+    """An account or credential changed behind the server's back (permissions, scopes by SQL): make what it
+    cached of credentials stale, as an administrator would (`INCR fw:cache:gen:auth`)."""
+    from funkwhale.users import auth_cache
+
+    _invalidate(auth_cache.AUTH)
+
+
 def _invalidate(scope: str) -> None:
     import redis
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest_twisted
 
+from funkwhale.users import auth_cache
+
 from .federation_helpers import eventually, remote_library, run_sql
 
 
@@ -125,5 +127,6 @@ async def test_remote_actors_their_libraries_and_domains_are_listed(peers):
     carol = await peers.user(peers.b, "carol")
     assert (await carol.get("/api/v1/federation/domains/")).code == 403, "moderators only"
     await run_sql(peers.b, "UPDATE users SET permission_moderation = true WHERE username = 'carol'")
+    await auth_cache.changed(peers.b.ctx)  # as after any change behind the server's back
     domains = (await carol.get("/api/v1/federation/domains/")).json
     assert a_domain in [d["name"] for d in domains["results"]]

@@ -12,7 +12,7 @@ import pytest
 import pytest_twisted
 
 from . import audio
-from .catalog_factories import insert_library, insert_listener, listener_client
+from .catalog_factories import auth_changed, insert_library, insert_listener, listener_client
 
 FUNKWHALE = str(Path(sys.executable).with_name("funkwhale"))
 
@@ -168,6 +168,7 @@ async def test_fs_import_over_http_queues_an_in_place_import_and_can_be_canceled
     assert (await me.post("/api/v1/libraries/fs-import/", json_body=form)).code == 403
     with db_conn.cursor() as cur:
         cur.execute("UPDATE users SET permission_library = true WHERE id = %s", (alice["id"],))
+    auth_changed()
 
     resp = await me.get("/api/v1/libraries/fs-import/")
     assert resp.code == 200 and resp.json["root"] == str(music) and resp.json["import"] is None, resp

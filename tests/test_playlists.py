@@ -162,6 +162,7 @@ async def test_move_remove_clear_and_unplayable_tracks(web_server, db_conn, alic
 
     with db_conn.cursor() as cur:
         cur.execute("UPDATE upload SET import_status = 'errored' WHERE track_id = %s", (order[0],))
+    cf.catalog_changed()  # as the importer's own status change does
     listed = (await a.get(f"{url}/tracks/")).json["results"]
     assert [e["track"]["id"] for e in listed] == order
     assert [e["track"]["is_playable"] for e in listed] == [False, True, True, True]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest_twisted
 
+from . import catalog_factories as cf
 from .subsonic_helpers import Subsonic
 from .test_oauth import APPS, CALLBACK, authorize, bearer, exchange, logged_in, register
 
@@ -34,6 +35,7 @@ async def test_admin_settings_need_the_instance_settings_scope(web_server, db_co
     admin, user = logged_in(web_server, db_conn, "root")
     with db_conn.cursor() as cur:
         cur.execute("UPDATE users SET is_superuser = true WHERE id = %s", (user["id"],))
+    cf.auth_changed()
     unrelated = bearer(web_server, await token_of(admin, "read:favorites write:favorites"))
     assert await admin_codes(unrelated) == (403, 403, 403, 403)
     reader = bearer(web_server, await token_of(admin, "read:instance:settings"))
@@ -56,6 +58,7 @@ async def test_instance_scopes_follow_the_account_permission(web_server, db_conn
     assert (await token.get(SETTINGS)).json["detail"] == "You do not have permission to perform this action."
     with db_conn.cursor() as cur:  # Funkwhale's "settings" permission, without being a superuser
         cur.execute("UPDATE users SET permission_settings = true WHERE id = %s", (user["id"],))
+    cf.auth_changed()
     assert await admin_codes(alice) == (200, 200, 200, 200)
     assert await admin_codes(token) == (200, 200, 200, 200)
 
@@ -105,6 +108,7 @@ async def test_an_oauth_token_is_held_to_its_application_scopes(web_server, db_c
     assert (await as_app.get("/api/v1/favorites/tracks/")).code == 200
     with db_conn.cursor() as cur:  # the application now asks for less: its tokens shrink with it
         cur.execute("UPDATE oauth_application SET scope = 'read:profile' WHERE id = %s", (app_id(db_conn, app),))
+    cf.auth_changed()
     assert (await as_app.get("/api/v1/favorites/tracks/")).code == 403
     assert (await as_app.get("/api/v1/users/me/")).code == 200
 
@@ -129,6 +133,7 @@ async def test_subsonic_methods_that_reveal_activity_or_accounts_need_their_scop
     alice, user = logged_in(web_server, db_conn, "alice")
     with db_conn.cursor() as cur:
         cur.execute("UPDATE users SET is_superuser = true WHERE id = %s", (user["id"],))
+    cf.auth_changed()
     api = Subsonic(web_server)
     library_only = {"apiKey": await token_of(alice, "read:libraries read:profile")}
     assert (await api.json("getAlbumList2", {"type": "newest"}, auth=library_only))["status"] == "ok"

@@ -233,6 +233,7 @@ async def test_scan(server, db_conn, alice, bob, tmp_path):
     assert await api.error("startScan") == 50
     with db_conn.cursor() as cur:
         cur.execute("UPDATE users SET is_superuser = true WHERE id = %s", (alice["id"],))
+    cf.auth_changed()
     started = (await api.ok("startScan"))["scanStatus"]
     assert started["scanning"] is True
     status = started

@@ -288,3 +288,13 @@ def clear_txn(txn: Any, viewer: Viewer, playlist_id: int) -> None:
     lock_txn(txn, viewer, playlist_id)
     txn.execute("DELETE FROM playlist_track WHERE playlist_id = %s", (playlist_id,))
     _touch_txn(txn, playlist_id)
+
+
+def stamp_txn(txn: Any, viewer: Viewer, playlist_id: int) -> str | None:
+    """The version of a playlist the viewer may see (None when they cannot): its row's xmin, which every write
+    of the playlist or of its entries changes (each touches the row), in the same transaction."""
+    sql = Fragments(viewer)
+    row = sql.fetchone(
+        txn, f"SELECT pls.xmin::text AS v FROM playlist pls WHERE pls.id = {sql.bind(playlist_id)} AND {_visible(sql)}"
+    )
+    return None if row is None else row["v"]

@@ -22,7 +22,8 @@ from funkwhale.subsonic.auth import authenticate, check_enabled
 from funkwhale.subsonic.errors import SubsonicError
 from funkwhale.subsonic.params import Params
 from funkwhale.subsonic.registry import ENDPOINTS, Call, check_scope
-from funkwhale.subsonic.render import envelope, render
+from funkwhale.subsonic.render import envelope, is_large, render
+from funkwhale.threads import run_cpu
 
 log = Logger()
 
@@ -74,7 +75,11 @@ class SubsonicApp:
             result = envelope(None, (errors.GENERIC, "The server could not answer this request."))
         if isinstance(result, bytes):
             return result
-        body, content_type = render(result, (params.get("f") or "xml").lower(), params.get("callback"))
+        fmt, callback = (params.get("f") or "xml").lower(), params.get("callback")
+        if is_large(result):  # Python building XML: in a thread, which gives the reactor the GIL every 5 ms
+            body, content_type = await run_cpu(render, result, fmt, callback)
+        else:
+            body, content_type = render(result, fmt, callback)
         request.setResponseCode(200)
         request.setHeader(b"Content-Type", content_type)
         return body

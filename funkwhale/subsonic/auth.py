@@ -13,12 +13,14 @@ import hashlib
 import hmac
 from typing import Any
 
+from funkwhale import cache
 from funkwhale.context import Context
+from funkwhale.instance import settings as instance_settings
 from funkwhale.instance.settings import BY_IDENTIFIER
 from funkwhale.subsonic import errors, store
 from funkwhale.subsonic.errors import SubsonicError
 from funkwhale.subsonic.params import Params
-from funkwhale.users import ratelimit
+from funkwhale.users import auth_cache, ratelimit
 from funkwhale.users.models import Principal, User
 from funkwhale.users.tokens import hash_token
 from funkwhale.web.client_address import client_address
@@ -41,6 +43,11 @@ def check_version(value: str | None) -> None:
 def enabled(ctx: Context, stored: Any) -> bool:
     """The subsonic__enabled preference: the administrator's value, else its default."""
     return bool(BY_IDENTIFIER["subsonic__enabled"].default_for(ctx.settings) if stored is None else stored)
+
+
+async def enabled_now(ctx: Context) -> bool:
+    """The subsonic__enabled preference, from the preferences' cache."""
+    return bool(await instance_settings.get(ctx, "subsonic__enabled"))
 
 
 def _disabled() -> SubsonicError:
@@ -85,24 +92,46 @@ async def authenticate(ctx: Context, params: Params, request: Any) -> Principal:
     if "p" not in params:
         params.require("t")
         params.require("s")
-    found = await ctx.db.run(store.credentials_txn, username, desc="subsonic.auth")
-    if not enabled(ctx, found["enabled"]):
+    found = await _account(ctx, username)
+    if not (enabled(ctx, found["enabled"]) if found else await enabled_now(ctx)):
         raise _disabled()
-    keys = ratelimit.login_keys(address, found["id"])
+    user = None if found is None else auth_cache.user_of(found["user"])
+    keys = ratelimit.login_keys(address, None if user is None else user.id)
     await _guarded(ctx, keys)
-    token = found["subsonic_api_token"]
-    if not token or not found["is_active"] or not _matches(token, params):
+    token = None if found is None else found["token"]
+    if user is None or not token or not user.is_active or not _matches(token, params):
         await ratelimit.record_failure(ctx.redis, keys)
         raise SubsonicError(errors.WRONG_CREDENTIALS, "Wrong username or password.")
-    return Principal(User.from_row(found))
+    return Principal(user)
+
+
+async def _account(ctx: Context, username: str) -> dict[str, Any] | None:
+    """{user, token (their Subsonic API token), enabled (the stored preference)} of the account named
+    `username` (any case), from the credential cache; None when there is no such account."""
+
+    async def compute() -> dict[str, Any] | None:
+        row = await ctx.db.run(store.credentials_txn, username, desc="subsonic.auth")
+        if row["id"] is None:
+            return None
+        user = auth_cache.user_json(User.from_row(row))
+        return {"user": user, "token": row["subsonic_api_token"], "enabled": row["enabled"]}
+
+    return await auth_cache.lookup(ctx, "subsonic", username.lower(), compute, [cache.PREFS])
 
 
 async def _by_api_key(ctx: Context, api_key: str, address: str) -> Principal:
-    principal, stored = await ctx.db.run(store.api_key_txn, hash_token(api_key), desc="subsonic.auth")
-    if not enabled(ctx, stored):
+    token_hash = hash_token(api_key)
+
+    async def compute() -> dict[str, Any] | None:
+        principal, stored = await ctx.db.run(store.api_key_txn, token_hash, desc="subsonic.auth")
+        return None if principal is None else auth_cache.principal_json(principal, enabled=stored)
+
+    entry = await auth_cache.lookup(ctx, "bearer.subsonic", token_hash, compute, [cache.PREFS])
+    if not (enabled(ctx, entry["enabled"]) if entry else await enabled_now(ctx)):
         raise _disabled()
     keys = ratelimit.login_keys(address, None)
     await _guarded(ctx, keys)
+    principal = None if entry is None else auth_cache.principal_of(entry)
     if principal is None or not principal.user.is_active:
         await ratelimit.record_failure(ctx.redis, keys)
         raise SubsonicError(errors.INVALID_API_KEY, "Invalid API key.")
@@ -111,5 +140,5 @@ async def _by_api_key(ctx: Context, api_key: str, address: str) -> Principal:
 
 async def check_enabled(ctx: Context) -> None:
     """For public methods: error 50 when the administrator turned the API off."""
-    if not enabled(ctx, await ctx.db.run(store.enabled_txn, desc="subsonic.auth")):
+    if not await enabled_now(ctx):
         raise _disabled()

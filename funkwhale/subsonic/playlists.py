@@ -15,12 +15,14 @@ from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.params import BIGINT_MAX, BadValue, OutOfRange, parse_int
 from funkwhale.playlists import store as playlists_store
+from funkwhale.playlists.cached import playlist_view
 from funkwhale.subsonic import ids, serializers
 from funkwhale.subsonic.browsing import run
-from funkwhale.subsonic.errors import bad_value, missing
+from funkwhale.subsonic.errors import bad_value, missing, not_found
 from funkwhale.subsonic.registry import Call, endpoint
-from funkwhale.subsonic.render import iso
+from funkwhale.subsonic.render import content_type, envelope, iso, render
 from funkwhale.subsonic.userdata import store
+from funkwhale.threads import run_cpu
 
 
 def playlist(row: dict[str, Any], me: int, entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -72,10 +74,22 @@ async def get_playlists(ctx: Context, call: Call) -> dict[str, Any]:
 
 
 @endpoint("getPlaylist", scope="read:playlists")
-async def get_playlist(ctx: Context, call: Call) -> dict[str, Any]:
+async def get_playlist(ctx: Context, call: Call) -> bytes:
+    """The whole answer, rendered in the CPU pool (up to 1,000 songs) and cached in each format asked."""
     number = ids.number(call.params.require("id"), ids.PLAYLIST)
-    row = await run(ctx, store.playlist_txn, call.viewer, number, name="playlist")
-    return {"playlist": playlist(row, call.user.id, row["entries"])}
+    fmt, callback = (call.params.get("f") or "xml").lower(), call.params.get("callback")
+
+    def rendered(row: dict[str, Any]) -> bytes:
+        return render(envelope({"playlist": playlist(row, call.user.id, row["entries"])}), fmt, callback)[0]
+
+    async def compute() -> bytes:
+        return await run_cpu(rendered, await run(ctx, store.playlist_txn, call.viewer, number, name="playlist"))
+
+    text = await playlist_view(ctx, call.viewer, number, f"subsonic:{fmt}:{callback}", compute)
+    if text is None:
+        raise not_found("Playlist not found.")
+    call.request.setHeader(b"Content-Type", content_type(fmt, callback))
+    return text
 
 
 @endpoint("createPlaylist", scope="write:playlists")

@@ -9,19 +9,19 @@ characters in a tag), so the document always parses.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, date, datetime
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 from funkwhale.instance.nodeinfo import COMPATIBLE_VERSION, implementation_version
-from funkwhale.xmlchars import xml_safe
+from funkwhale.web.json import dumps
+from funkwhale.xmlchars import FORBIDDEN, xml_safe
 
 API_VERSION = "1.16.1"
 SERVER_TYPE = "funkwhale"
 SERVER_VERSION = implementation_version()
 XMLNS = "http://subsonic.org/restapi"
+LARGE = 200  # list items beyond which a response is rendered in a thread (a 500-artist index: ~1,000)
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,99}$")
 
 
@@ -54,33 +54,50 @@ def iso(value: datetime | date | str | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _scalar(value: Any) -> str:
-    """A scalar as XML text (escaped by the caller), without the characters XML 1.0 forbids."""
+# What a scalar's text needs changed: characters XML 1.0 forbids (xmlchars), or ones escaped in an attribute.
+_UNSAFE = re.compile(f'{FORBIDDEN.pattern}|[&<>"\n\r\t]')
+_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+
+
+def _text(value: Any) -> str:
+    """A scalar as escaped XML text, fit for an attribute (in double quotes) or an element, without the
+    characters XML 1.0 forbids. Most values need no change, which one regular expression search tells."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return xml_safe(value) if isinstance(value, str) else str(value)
+    if isinstance(value, int | float):
+        return str(value)
+    text = value if isinstance(value, str) else str(value)
+    return xml_safe(text).translate(_ESCAPES) if _UNSAFE.search(text) else text
 
 
 def _xml(name: str, value: Any, out: list[str]) -> None:
     if not isinstance(value, dict):
-        out.append(f"<{name}>{escape(_scalar(value))}</{name}>")
+        out.append(f"<{name}>{_text(value)}</{name}>")
         return
-    attrs = "".join(
-        f" {key}={quoteattr(_scalar(v))}"
-        for key, v in value.items()
-        if key != "value" and v is not None and not isinstance(v, dict | list)
-    )
-    inner: list[str] = []
-    if value.get("value") is not None:
-        inner.append(escape(_scalar(value["value"])))
+    attrs: list[str] = []
+    children: list[tuple[str, Any]] = []
     for key, v in value.items():
+        if v is None:
+            continue
+        if isinstance(v, dict | list):
+            children.append((key, v))
+        elif key != "value":
+            attrs.append(f' {key}="{_text(v)}"')
+    text = value.get("value")
+    if text is None and not children:
+        out.append(f"<{name}{''.join(attrs)}/>")
+        return
+    out.append(f"<{name}{''.join(attrs)}>" if text is None else f"<{name}{''.join(attrs)}>{_text(text)}")
+    for key, v in children:
         if isinstance(v, dict):
-            _xml(key, v, inner)
-        elif isinstance(v, list):
-            for item in v:
-                if item is not None:
-                    _xml(key, item, inner)
-    out.append(f"<{name}{attrs}>{''.join(inner)}</{name}>" if inner else f"<{name}{attrs}/>")
+            _xml(key, v, out)
+            continue
+        for item in v:
+            if item is not None:
+                _xml(key, item, out)
+    out.append(f"</{name}>")
 
 
 def to_xml(content: dict[str, Any]) -> bytes:
@@ -97,15 +114,47 @@ def _clean(value: Any) -> Any:
 
 
 def to_json(content: dict[str, Any]) -> bytes:
-    return json.dumps({"subsonic-response": _clean(content)}, ensure_ascii=False, separators=(",", ":")).encode()
+    return dumps({"subsonic-response": _clean(content)})
+
+
+def is_large(content: Any, limit: int = LARGE) -> bool:
+    """Whether the tree holds more than `limit` list items (so rendering it takes more than a millisecond or so);
+    stops counting there."""
+    stack, seen = [content], 0
+    while stack:
+        value = stack.pop()
+        items = value.values() if isinstance(value, dict) else value
+        if isinstance(value, list):
+            seen += len(value)
+            if seen > limit:
+                return True
+        stack.extend(v for v in items if isinstance(v, dict | list))
+    return False
+
+
+def _kind(fmt: str, callback: str | None) -> str:
+    """What format `fmt` writes: json, jsonp (with a usable callback) or xml (anything unknown)."""
+    if fmt == "jsonp" and callback and _CALLBACK.match(callback):
+        return "jsonp"
+    return "json" if fmt in ("json", "jsonp") else "xml"  # jsonp without a usable callback: plain JSON
+
+
+_TYPES = {
+    "json": b"application/json; charset=utf-8",
+    "jsonp": b"application/javascript; charset=utf-8",
+    "xml": b"application/xml; charset=utf-8",
+}
+
+
+def content_type(fmt: str, callback: str | None) -> bytes:
+    return _TYPES[_kind(fmt, callback)]
 
 
 def render(content: dict[str, Any], fmt: str, callback: str | None) -> tuple[bytes, bytes]:
     """(body, content type) of a response in format `fmt` (anything unknown is XML)."""
-    if fmt == "json":
-        return to_json(content), b"application/json; charset=utf-8"
-    if fmt == "jsonp" and callback and _CALLBACK.match(callback):
-        return callback.encode() + b"(" + to_json(content) + b");", b"application/javascript; charset=utf-8"
-    if fmt == "jsonp":  # no usable callback: plain JSON rather than a script that cannot run
-        return to_json(content), b"application/json; charset=utf-8"
-    return to_xml(content), b"application/xml; charset=utf-8"
+    kind = _kind(fmt, callback)
+    if kind == "jsonp":
+        body = f"{callback}(".encode() + to_json(content) + b");"
+    else:
+        body = to_json(content) if kind == "json" else to_xml(content)
+    return body, _TYPES[kind]

@@ -23,7 +23,7 @@ from funkwhale.instance.settings import registration_mode
 from funkwhale.music.playback import store as playback_store
 from funkwhale.music.visibility import Viewer
 from funkwhale.threads import run_cpu
-from funkwhale.users import ratelimit, store
+from funkwhale.users import auth_cache, ratelimit, store
 from funkwhale.users.actors import NewActor, build_local_actor
 from funkwhale.users.passwords import hash_password, verify_password
 from funkwhale.users.tokens import hash_token, new_token
@@ -288,6 +288,7 @@ async def start_session(ctx: Context, user_id: int, user_agent: str) -> tuple[st
 
 async def end_session(ctx: Context, session_key: str) -> None:
     await ctx.db.run(store.delete_session_txn, hash_token(session_key), desc="users.logout")
+    await auth_cache.changed(ctx)
 
 
 # --- account changes --------------------------------------------------------------------------------
@@ -328,6 +329,7 @@ async def change_password(
     new_hash = await run_cpu(hash_password, new1)
     keep = None if keep_session is None else hash_token(keep_session)
     await ctx.db.run(store.change_password_txn, user_id, new_hash, keep, desc="users.change_password")
+    await auth_cache.changed(ctx)
 
 
 MAX_SETTINGS = 64 * 1024  # bytes of JSON a user's settings may hold
@@ -349,6 +351,7 @@ async def update_profile(ctx: Context, user_id: int, data: dict[str, Any]) -> No
     fields = validate_profile(data)
     if not await ctx.db.run(store.update_profile_txn, user_id, fields, desc="users.update"):
         raise Invalid.field("avatar", "No picture has this uuid: send it to /api/v1/attachments/ first.")
+    await auth_cache.changed(ctx)  # the principal holds the name and privacy level
 
 
 def validate_profile(data: dict[str, Any]) -> dict[str, Any]:
@@ -417,6 +420,7 @@ async def delete_account(ctx: Context, user_id: int, data: dict[str, Any], addre
     if errors:
         raise Invalid(fields=errors)
     await ctx.db.run(store.delete_user_txn, user_id, desc="users.delete")
+    await auth_cache.changed(ctx)
 
 
 def new_subsonic_token() -> str:

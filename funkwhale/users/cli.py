@@ -11,10 +11,11 @@ import getpass
 import sys
 from typing import Any
 
+from funkwhale import cache
 from funkwhale.cli import EXTENSIONS, command, database
 from funkwhale.config import Settings
 from funkwhale.errors import Invalid
-from funkwhale.users import accounts, store
+from funkwhale.users import accounts, auth_cache, store
 from funkwhale.users.passwords import hash_password
 
 
@@ -73,8 +74,12 @@ def changepassword(args: argparse.Namespace, settings: Settings) -> int:
         password_hash = hash_password(_read_password(args.username))
     except CliError as e:
         return _fail(str(e))
-    with database(settings) as (settings, conn), conn.cursor() as cur:
-        found = store.set_password_by_username_txn(cur, args.username, password_hash)
+    with database(settings) as (settings, conn):
+        with conn.cursor() as cur:
+            found = store.set_password_by_username_txn(cur, args.username, password_hash)
+        conn.commit()
+        if found and settings.redis_url:  # the sessions just ended must stop working in a running daemon
+            cache.invalidate_from_cli(settings.redis_url, auth_cache.AUTH)
     if not found:
         return _fail(f"no user named {args.username}")
     print(f"password of {args.username} changed")

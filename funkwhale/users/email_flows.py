@@ -20,7 +20,7 @@ from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.errors import Invalid
 from funkwhale.threads import run_cpu
-from funkwhale.users import accounts, ratelimit, store
+from funkwhale.users import accounts, auth_cache, ratelimit, store
 from funkwhale.users.passwords import hash_password
 
 log = Logger()
@@ -138,6 +138,7 @@ async def confirm_reset(ctx: Context, data: dict[str, Any], address: str) -> Non
     # the token's password hash and secret key must still be the account's: a second use finds them changed
     if not await ctx.db.run(store.reset_password_txn, user, new_hash, desc="users.reset_password"):
         raise Invalid.field("token", INVALID)
+    await auth_cache.changed(ctx)
 
 
 async def change_email(ctx: Context, user_id: int, data: dict[str, Any], address: str) -> None:
@@ -155,6 +156,7 @@ async def change_email(ctx: Context, user_id: int, data: dict[str, Any], address
     old = await ctx.db.run(store.change_email_txn, user_id, email, desc="users.change_email")
     if old is None:
         raise Invalid.field("email", "A user is already registered with this e-mail address.")
+    await auth_cache.changed(ctx)
     body = (
         f"Hello,\n\nthe e-mail address of your account on {ctx.settings.hostname} was changed from {old} to "
         f"{email}.\n\nIf it was not you, reset your password and contact your instance's moderators.\n"

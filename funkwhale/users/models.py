@@ -52,6 +52,7 @@ class Principal:
     scopes: frozenset[str] = LEAF_SCOPES
     via_session: bool = False
     application_id: int | None = None
+    expires: datetime | None = field(default=None, compare=False)  # when the credential ends (None: no end)
 
     def allows(self, scope: str) -> bool:
         """`scope` like "read:profile" is granted, and the user's permissions open it."""

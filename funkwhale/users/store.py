@@ -193,7 +193,7 @@ def session_principal_txn(txn: Any, key_hash: str) -> tuple[Principal, str] | No
     Records the user's activity, at most once a minute."""
     txn.execute(
         f"""
-        SELECT {_USER_COLUMNS}, s.csrf_token,
+        SELECT {_USER_COLUMNS}, s.csrf_token, s.expire_date,
                u.last_activity IS NULL OR u.last_activity < now() - interval '1 minute' AS stale
         FROM session s JOIN users u ON u.id = s.user_id
         WHERE s.key_hash = %s AND s.expire_date > now() AND u.is_active
@@ -205,7 +205,7 @@ def session_principal_txn(txn: Any, key_hash: str) -> tuple[Principal, str] | No
         return None
     if row["stale"]:
         txn.execute("UPDATE users SET last_activity = now() WHERE id = %s", (row["id"],))
-    return Principal(User.from_row(row), via_session=True), row["csrf_token"]
+    return Principal(User.from_row(row), via_session=True, expires=row["expire_date"]), row["csrf_token"]
 
 
 def profile_txn(txn: Any, user_id: int) -> dict[str, Any] | None:

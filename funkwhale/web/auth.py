@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from funkwhale.context import Context
+from funkwhale.users import auth_cache
+from funkwhale.users import store as users_store
 from funkwhale.users.models import Principal
+from funkwhale.users.oauth import store as oauth_store
 from funkwhale.users.tokens import hash_token, same
 from funkwhale.web.errors import ApiError
 from funkwhale.web.params import read_body
@@ -41,33 +45,42 @@ class Auth:
         return principal
 
     async def _resolve(self, request: Any) -> Principal | None:
-        from funkwhale.users import store as users_store
-
+        """From the credential cache (users.auth_cache), else PostgreSQL: one round trip either way."""
         header = (request.getHeader(b"authorization") or b"").decode("latin-1").strip()
         if header:
-            from funkwhale.users.oauth import store as oauth_store
-
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise ApiError(401, "Unsupported authorization header; use Bearer <token>.", "authentication_failed")
-            principal = await self.ctx.db.run(
-                oauth_store.principal_for_bearer_txn, hash_token(token.strip()), desc="auth.bearer"
-            )
+            token_hash = hash_token(token.strip())
+            entry = await auth_cache.lookup(self.ctx, "bearer", token_hash, self._bearer(token_hash))
+            principal = None if entry is None else auth_cache.principal_of(entry)
             if principal is None or not principal.user.is_active:
                 raise ApiError(401, "Invalid or expired token.", "authentication_failed")
             return principal
         cookie = request.getCookie(SESSION_COOKIE)
         if not cookie:
             return None
-        found = await self.ctx.db.run(
-            users_store.session_principal_txn, hash_token(cookie.decode("latin-1")), desc="auth.session"
-        )
-        if found is None:
+        key_hash = hash_token(cookie.decode("latin-1"))
+        entry = await auth_cache.lookup(self.ctx, "session", key_hash, self._session(key_hash))
+        if entry is None:
             return None
-        principal, csrf_token = found
         if request.method not in SAFE_METHODS:
-            check_csrf(request, csrf_token)
-        return principal
+            check_csrf(request, entry["csrf"])
+        return auth_cache.principal_of(entry)
+
+    def _bearer(self, token_hash: str) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+        async def compute() -> dict[str, Any] | None:
+            found = await self.ctx.db.run(oauth_store.principal_for_bearer_txn, token_hash, desc="auth.bearer")
+            return None if found is None else auth_cache.principal_json(found)
+
+        return compute
+
+    def _session(self, key_hash: str) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+        async def compute() -> dict[str, Any] | None:
+            found = await self.ctx.db.run(users_store.session_principal_txn, key_hash, desc="auth.session")
+            return None if found is None else auth_cache.principal_json(found[0], csrf=found[1])
+
+        return compute
 
 
 def check_scope(principal: Principal, scope: str) -> None:

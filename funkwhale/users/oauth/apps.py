@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from funkwhale.context import Context
 from funkwhale.errors import Invalid
+from funkwhale.users import auth_cache
 from funkwhale.users.models import Principal
 from funkwhale.users.oauth import scopes as scope_names
 from funkwhale.users.oauth import store
@@ -149,6 +150,7 @@ async def update(ctx: Context, client_id: str, owner: Principal, body: dict[str,
     if "scope" in fields:
         check_held(owner, fields["scope"])
     row = await ctx.db.run(store.update_application_txn, client_id, owner.user.id, fields, desc="oauth.update_app")
+    await auth_cache.changed(ctx)  # its tokens' scopes may have narrowed
     return describe(row, owner=True) if row else None
 
 
@@ -163,6 +165,7 @@ async def rotate_token(ctx: Context, client_id: str, owner: Principal) -> dict[s
     row = await ctx.db.run(
         store.set_application_token_txn, client_id, owner.user.id, hash_token(token), desc="oauth.rotate_token"
     )
+    await auth_cache.changed(ctx)
     if row is None:
         return None
     # 1.4 answers with its CreateApplication shape, whose client_secret is the stored (hashed) secret

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from funkwhale.context import Context
 from funkwhale.errors import Invalid
+from funkwhale.users import auth_cache
 from funkwhale.users.oauth import apps, pkce, store
 from funkwhale.users.oauth import scopes as scope_names
 from funkwhale.users.oauth.apps import redirect_uris
@@ -191,7 +192,9 @@ async def token(ctx: Context, app: dict[str, Any], params: Mapping[str, Any]) ->
         refresh_token = _text(params, "refresh_token")
         if not refresh_token:
             raise OAuthError("invalid_request", "Missing refresh_token.")
-        return await ctx.db.run(_refresh_txn, app["id"], refresh_token, _text(params, "scope"), desc="oauth.refresh")
+        issued = await ctx.db.run(_refresh_txn, app["id"], refresh_token, _text(params, "scope"), desc="oauth.refresh")
+        await auth_cache.changed(ctx)  # the old access token went with the old refresh token
+        return issued
     if not grant_type:
         raise OAuthError("invalid_request", "Missing grant_type.")
     raise OAuthError("unsupported_grant_type", f"Unsupported grant type: {grant_type}.")
@@ -202,6 +205,7 @@ async def revoke(ctx: Context, app: dict[str, Any], token_value: str) -> None:
     Unknown tokens, and other clients' tokens, are ignored (RFC 7009 §2.2)."""
     if token_value:
         await ctx.db.run(store.revoke_token_txn, app["id"], hash_token(token_value), desc="oauth.revoke")
+        await auth_cache.changed(ctx)
 
 
 async def granted_applications(ctx: Context, user_id: int) -> list[dict[str, Any]]:
@@ -212,7 +216,9 @@ async def granted_applications(ctx: Context, user_id: int) -> list[dict[str, Any
 
 async def revoke_grants(ctx: Context, user_id: int, client_id: str) -> bool:
     """Take back everything the user gave an application; False when it held nothing."""
-    return bool(await ctx.db.run(store.revoke_user_grants_txn, user_id, client_id, desc="oauth.revoke_grants"))
+    revoked = await ctx.db.run(store.revoke_user_grants_txn, user_id, client_id, desc="oauth.revoke_grants")
+    await auth_cache.changed(ctx)
+    return bool(revoked)
 
 
 async def clear_expired(ctx: Context) -> int:

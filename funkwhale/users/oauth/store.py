@@ -249,12 +249,13 @@ def principal_for_bearer_txn(txn: Any, token_hash: str) -> Principal | None:
     """Who an `Authorization: Bearer` token speaks for: an unexpired OAuth access token (its scopes, within
     what its application may still ask for), or a personal application token (the application's scopes)."""
     txn.execute(
-        "SELECT u.*, t.scope AS token_scope, a.scope AS app_scope, t.application_id AS token_application_id"
+        "SELECT u.*, t.scope AS token_scope, a.scope AS app_scope, t.application_id AS token_application_id,"
+        " t.expires AS token_expires"
         " FROM oauth_access_token t JOIN users u ON u.id = t.user_id"
         " JOIN oauth_application a ON a.id = t.application_id"
         " WHERE t.token_hash = %(token)s AND t.expires > now()"
         " UNION ALL"
-        " SELECT u.*, a.scope, a.scope, a.id FROM oauth_application a JOIN users u ON u.id = a.user_id"
+        " SELECT u.*, a.scope, a.scope, a.id, NULL FROM oauth_application a JOIN users u ON u.id = a.user_id"
         " WHERE a.token_hash = %(token)s"
         " LIMIT 1",
         {"token": token_hash},
@@ -267,4 +268,5 @@ def principal_for_bearer_txn(txn: Any, token_hash: str) -> Principal | None:
         scopes=expand(row["token_scope"].split()) & expand(row["app_scope"].split()),
         via_session=False,
         application_id=row["token_application_id"],
+        expires=row["token_expires"],
     )

@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 from klein import Klein
 from twisted.python.failure import Failure
 
+from funkwhale.users import auth_cache
 from funkwhale.users.models import Principal
 from funkwhale.users.oauth import apps, flows
 from funkwhale.users.oauth import store as oauth_store
@@ -114,6 +115,7 @@ class OAuthApi(Area):
         deleted = await self.ctx.db.run(
             oauth_store.delete_application_txn, client_id, principal.user.id, desc="oauth.delete_app"
         )
+        await auth_cache.changed(self.ctx)
         if not deleted:
             raise not_found()
         request.setResponseCode(204)

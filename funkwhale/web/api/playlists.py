@@ -10,10 +10,12 @@ from funkwhale.instance import settings as instance_settings
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
 from funkwhale.playlists import formats, store
+from funkwhale.playlists.cached import playlist_view
+from funkwhale.threads import run_cpu
 from funkwhale.web.api.browse import ordering_of, scope_is_me
 from funkwhale.web.area import Area, api_app
 from funkwhale.web.errors import ApiError, field_error, not_found
-from funkwhale.web.json import json_response
+from funkwhale.web.json import JSON_TYPE, dumps, json_response, loads
 from funkwhale.web.pagination import Page
 from funkwhale.web.params import query, query_bool, query_int, query_items, read_body
 
@@ -169,14 +171,22 @@ class PlaylistsApi(Area):
         paged = b"page" in request.args or b"page_size" in request.args
         page = Page.from_request(request, max_size=MAX_TRACKS_PAGE) if paged else None
         start, limit = (page.offset, page.size) if page else (0, None)
-        found = await self.ctx.db.run(store.tracks_txn, viewer, playlist_id, start, limit, desc="playlists.tracks")
-        if found is None:
+
+        async def compute() -> bytes | None:
+            found = await self.ctx.db.run(store.tracks_txn, viewer, playlist_id, start, limit, desc="playlists.tracks")
+            if found is None:
+                return None
+            total, rows = found  # up to 1,000 entries: rendered in a thread, the reactor keeps serving meanwhile
+            return dumps({"count": total, "results": await run_cpu(lambda: [self._entry(r) for r in rows])})
+
+        text = await playlist_view(self.ctx, viewer, playlist_id, f"tracks:{start}:{limit}", compute)
+        if text is None:
             raise not_found("No such playlist.")
-        total, rows = found
-        results = [self._entry(r) for r in rows]
-        if page is None:
-            return json_response(request, {"count": total, "results": results})  # unpaged, as 1.4 answers
-        return page.respond(request, total, results)
+        if page is None:  # unpaged, as 1.4 answers: the cached text is the body
+            request.setHeader(b"Content-Type", JSON_TYPE + b"; charset=utf-8")
+            return text
+        body = loads(text)
+        return page.respond(request, body["count"], body["results"])
 
     @app.route("/<int:playlist_id>/add/", methods=["POST"], strict_slashes=False)
     async def add(self, request: Any, playlist_id: int) -> bytes:

@@ -13,7 +13,7 @@ from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music.attachments import attachment_json
 from funkwhale.music.uploads.quota import quota_status
-from funkwhale.users import accounts, email_flows, store
+from funkwhale.users import accounts, auth_cache, email_flows, store
 from funkwhale.users.models import Principal
 from funkwhale.users.oauth.scopes import USER_SCOPES
 from funkwhale.users.tokens import new_token
@@ -200,12 +200,18 @@ class UsersApi(Area):
         """Create or rotate the token."""
         principal = await self._subsonic_owner(request, username, "write:security")
         token = accounts.new_subsonic_token()
-        await self.ctx.db.run(store.set_subsonic_token_txn, principal.user.id, token, desc="users.subsonic_token")
+        await self.ctx.db.run(
+            store.set_subsonic_token_txn, principal.user.id, token, desc="users.subsonic_token"
+        )
+        await auth_cache.changed(self.ctx)
         return json_response(request, {"subsonic_api_token": token})
 
     @route(app, "/<username>/subsonic-token/", ["DELETE"])
     async def delete_subsonic_token(self, request: Any, username: str) -> bytes:
         principal = await self._subsonic_owner(request, username, "write:security", reveals=False)
-        await self.ctx.db.run(store.set_subsonic_token_txn, principal.user.id, None, desc="users.subsonic_token")
+        await self.ctx.db.run(
+            store.set_subsonic_token_txn, principal.user.id, None, desc="users.subsonic_token"
+        )
+        await auth_cache.changed(self.ctx)
         request.setResponseCode(204)
         return b""
