@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from klein import Klein
-
-from funkwhale.context import Context
-from funkwhale.music.catalog.serializers import Renderer
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
 from funkwhale.social import activity, store
 from funkwhale.web.api.browse import ordering_of, viewer_of
-from funkwhale.web.area import api_app
-from funkwhale.web.auth import Auth
+from funkwhale.web.area import Area, api_app
 from funkwhale.web.errors import field_error, not_found
 from funkwhale.web.json import json_response
 from funkwhale.web.pagination import Page
@@ -29,17 +24,11 @@ def track_id_of(body: dict[str, Any]) -> int:
     return to_int(raw, "track", f"Incorrect type. Expected pk value, received {type(raw).__name__}.")
 
 
-class ActivityArea:
+class ActivityArea(Area):
     """GET `/` (a page of a user's track activity, the track nested) and POST `/` {track} for `kind`
     ("favorites" or "listenings"); subclasses set `kind` and `app`."""
 
-    app: ClassVar[Klein]
     kind: ClassVar[str]
-
-    def __init__(self, ctx: Context, auth: Auth) -> None:
-        self.ctx = ctx
-        self.auth = auth
-        self.renderer = Renderer(ctx.settings.base_url)
 
     async def writer(self, request: Any) -> Viewer:
         return Viewer.of(await self.auth.require(request, f"write:{self.kind}"))
