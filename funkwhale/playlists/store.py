@@ -116,7 +116,7 @@ def tracks_txn(
 
     Only the entries shown to the viewer (see the module docstring) are counted and listed; each is the catalog's
     track row plus `index` (its position among them: the real one for the owner, who sees them all) and `added`
-    (when it was added). One statement.
+    (when it was added). One statement; each distinct album's JSON is built once.
     """
     sql = Fragments(viewer)
     window = f"s.position >= {sql.bind(start, 'start')}"
@@ -128,10 +128,13 @@ def tracks_txn(
         f" WHERE pls.id = {sql.bind(playlist_id, 'id')} AND {_visible(sql)}),"
         " shown AS MATERIALIZED (SELECT pt.track_id, pt.creation_date,"
         " row_number() OVER (ORDER BY pt.index) - 1 AS position FROM found pls"
-        f" JOIN playlist_track pt ON pt.playlist_id = pls.id WHERE {sql.entry_shown('pls.user_id', 'pt.track_id')})"
-        " SELECT (SELECT count(*) FROM shown) AS total, e.* FROM found f LEFT JOIN LATERAL (SELECT s.position AS index,"
-        f" s.creation_date AS added, {sql.columns('track')} FROM shown s JOIN track p ON p.id = s.track_id"
-        f" WHERE {window}) e ON true ORDER BY e.index",
+        f" JOIN playlist_track pt ON pt.playlist_id = pls.id WHERE {sql.entry_shown('pls.user_id', 'pt.track_id')}),"
+        " win AS MATERIALIZED (SELECT s.position, s.creation_date, s.track_id, wt.album_id FROM shown s"
+        f" JOIN track wt ON wt.id = s.track_id WHERE {window}),"
+        f" page_album AS MATERIALIZED ({sql.page_albums('win')})"
+        " SELECT (SELECT count(*) FROM shown) AS total, e.* FROM found f LEFT JOIN LATERAL (SELECT w.position AS index,"
+        f" w.creation_date AS added, {sql.columns('track', albums='page_album')} FROM win w"
+        " JOIN track p ON p.id = w.track_id) e ON true ORDER BY e.index",
     )
     if not rows:
         return None
