@@ -1,0 +1,101 @@
+"""Reading the tags of many files at once: in a pool of processes when the machine has cores to spare (mutagen
+holds the GIL, so threads would not read in parallel), else in the CPU thread pool; never on the reactor.
+
+A file's outcome is its Metadata (with the folder cover beside it, for in-place files without an embedded
+picture) or the error code and detail its upload fails with.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, gatherResults
+
+from funkwhale.music.metadata import find_folder_cover, read_metadata
+from funkwhale.music.models import UNKNOWN_ERROR, Metadata, MetadataError
+from funkwhale.threads import run_cpu
+
+CHUNK = 25  # files per round trip to a reading process
+MIN_FILES = 2 * CHUNK  # fewer than this are read in threads: a pool is not worth starting for them
+
+
+@dataclass(frozen=True)
+class Read:
+    """A file's tags (`meta`, and `folder_cover` for an in-place file without a picture) or its `error`
+    (code, detail)."""
+
+    meta: Metadata | None = None
+    folder_cover: str | None = None
+    error: tuple[str, str] | None = None
+
+
+def read_one(path: str, in_place: bool) -> Read:
+    """Read a file's tags (blocking; in a reading process or a thread)."""
+    try:
+        meta = read_metadata(path)
+    except MetadataError as e:
+        return Read(error=(e.code, e.detail))
+    except Exception as e:
+        return Read(error=(UNKNOWN_ERROR, f"{type(e).__name__}: {e}"[:500]))
+    cover = find_folder_cover(path) if in_place and meta.cover is None else None
+    return Read(meta=meta, folder_cover=str(cover) if cover is not None else None)
+
+
+def _read_chunk(jobs: list[tuple[str, bool]]) -> list[Read]:
+    return [read_one(path, in_place) for path, in_place in jobs]
+
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def processes() -> int:
+    """Reading processes to use: one per core, none on a single core (threads then)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores if cores > 1 else 0
+
+
+def _executor() -> ProcessPoolExecutor:
+    """The pool of reading processes, started on first use (forked from a small server process that has loaded
+    mutagen, not from this threaded one) and shut down with the reactor."""
+    global _pool
+    if _pool is None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["funkwhale.music.metadata"])
+        _pool = ProcessPoolExecutor(max_workers=processes(), mp_context=context)
+        reactor.addSystemEventTrigger("during", "shutdown", _shutdown)
+    return _pool
+
+
+def _shutdown() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+def _deferred(future: Future) -> Deferred:
+    """A Deferred fired on the reactor with the future's outcome."""
+    d: Deferred = Deferred()
+
+    def done(f: Future) -> None:
+        error = f.exception()
+        reactor.callFromThread(d.errback if error is not None else d.callback, error or f.result())
+
+    future.add_done_callback(done)
+    return d
+
+
+async def read_many(jobs: list[tuple[Path, bool]]) -> list[Read]:
+    """The outcome of each (path, in place) in order."""
+    plain = [(str(path), in_place) for path, in_place in jobs]
+    if len(plain) < MIN_FILES or processes() == 0:
+        return await run_cpu(_read_chunk, plain)
+    pool = _executor()
+    chunks = [plain[i : i + CHUNK] for i in range(0, len(plain), CHUNK)]
+    results = await gatherResults([_deferred(pool.submit(_read_chunk, c)) for c in chunks], consumeErrors=True)
+    return [read for chunk in results for read in chunk]
