@@ -21,8 +21,8 @@ from twisted.logger import Logger
 from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.music import formats, sources
-from funkwhale.music.importer import store
-from funkwhale.music.importer.pipeline import process_uploads
+from funkwhale.music.importer import readers, store
+from funkwhale.music.importer.pipeline import import_rows
 from funkwhale.music.metadata import find_folder_cover
 from funkwhale.tasks import queue
 from funkwhale.threads import run_cpu
@@ -180,6 +180,13 @@ def _sort_out(
     return found
 
 
+def register_txn(txn: Any, library_id: int, found: _Batch, base_url: str) -> list[dict[str, Any]]:
+    """The uploads of a sorted-out batch to import, registered: their rows (store.uploads_for_import_txn)."""
+    new = store.register_folder_uploads_txn(txn, library_id, found.new, found.changed, base_url)
+    ids = [*new, *found.changed, *found.pending]
+    return store.uploads_for_import_txn(txn, ids) if ids else []
+
+
 async def import_folder(
     ctx: Context,
     library_uuid: str,
@@ -216,16 +223,9 @@ async def import_folder(
         if stop is not None and await stop():
             return
         found = await run_cpu(_sort_out, ctx, paths, previous, scope, reference)
-        new = await ctx.db.run(
-            store.register_folder_uploads_txn,
-            library["id"],
-            found.new,
-            found.changed,
-            ctx.settings.base_url,
-            desc="import.register",
-        )
-        ids = [*new, *found.changed, *found.pending]
-        statuses = await process_uploads(ctx, ids) if ids else {}
+        rows = await ctx.db.run(register_txn, library["id"], found, ctx.settings.base_url, desc="import.register")
+        ids = [row["id"] for row in rows]
+        statuses = await import_rows(ctx, rows) if rows else {}
         for upload_id in ids:
             count(statuses.get(upload_id, "unchanged"))  # not imported here: no longer pending
         count("unchanged", found.unchanged)
@@ -234,6 +234,7 @@ async def import_folder(
         progress(summary)
 
     batches = [files[i : i + BATCH] for i in range(0, len(files), BATCH)]
+    readers.start(len(files))
     await gatherResults([limit.run(one, b) for b in batches], consumeErrors=True)
     if scope is not None and files:
         summary.vanished = await run_cpu(_vanished, previous, scope["root"], {str(p) for p in files})

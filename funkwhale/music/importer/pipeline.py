@@ -75,11 +75,19 @@ def forget_previous_txn(txn: Any, rows: list[dict[str, Any]], base_url: str) -> 
     return store.prune_orphans_txn(txn, store.lock_catalog_txn(txn, tracks, albums), base_url, covers)
 
 
-def publish_txn(txn: Any, uploads: list[dict[str, Any]]) -> list[queue.Message]:
-    """Record the publication of the uploads whose library has remote followers (pushed once committed)."""
-    followed = store.followed_libraries_txn(txn, sorted({r["library_id"] for r in uploads}))
-    published = [[r["id"]] for r in uploads if r["library_id"] in followed]
-    return queue.enqueue_durable_many_txn(txn, PUBLISH_UPLOAD, published) if published else []
+def import_txn(
+    txn: Any, items: list[batch.Item], failures: dict[int, tuple[str, str]], base_url: str
+) -> tuple[dict[int, str], list[queue.Message]]:
+    """Import the items and mark the `failures` errored ({upload id: (code, detail)}), in one transaction that
+    also records the publication of the finished uploads whose library has remote followers; their statuses by
+    upload id, and the messages to push once committed."""
+    statuses = batch.import_batch_txn(txn, items, base_url) if items else {}
+    if failures:
+        statuses.update(dict.fromkeys(store.fail_uploads_txn(txn, failures), "errored"))
+    finished = [i.row for i in items if statuses.get(i.row["id"]) == "finished"]
+    followed = store.followed_libraries_txn(txn, sorted({r["library_id"] for r in finished})) if finished else set()
+    published = [[r["id"]] for r in finished if r["library_id"] in followed]
+    return statuses, queue.enqueue_durable_many_txn(txn, PUBLISH_UPLOAD, published) if published else []
 
 
 async def _covers(ctx: Context, reads: list[tuple[dict[str, Any], Metadata, str | None]]) -> dict[int, int | None]:
@@ -105,30 +113,36 @@ async def _covers(ctx: Context, reads: list[tuple[dict[str, Any], Metadata, str 
 _TRANSIENT = (ConnectionLost, DatabaseUnavailable, psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
-async def _import(ctx: Context, items: list[batch.Item]) -> dict[int, str]:
-    """Import the items in one transaction; when it fails other than transiently, each alone (the one at fault
-    is marked errored)."""
+async def _import(ctx: Context, items: list[batch.Item], failures: dict[int, tuple[str, str]]) -> dict[int, str]:
+    """Run import_txn; when it fails other than transiently, import each item alone (the one at fault is marked
+    errored with UNKNOWN_ERROR), then record the failures."""
     try:
-        return await ctx.db.run(batch.import_batch_txn, items, ctx.settings.base_url, desc="import.batch")
+        statuses, messages = await ctx.db.run(import_txn, items, failures, ctx.settings.base_url, desc="import.batch")
     except _TRANSIENT:
         raise  # the database went away, a deadlock, a timeout: the queue retries the task
     except Exception as e:
-        if len(items) > 1:
-            statuses: dict[int, str] = {}
+        if len(items) > 1 or (items and failures):
+            statuses = {}
             for item in items:
-                statuses.update(await _import(ctx, [item]))
-            return statuses
+                statuses.update(await _import(ctx, [item], {}))
+            return {**statuses, **(await _import(ctx, [], failures) if failures else {})}
+        if not items:
+            raise
         upload_id = items[0].row["id"]
         log.failure("upload {upload_id} failed", upload_id=upload_id)
-        failure = {upload_id: (UNKNOWN_ERROR, f"{type(e).__name__}: {e}"[:500])}
-        await ctx.db.run(store.fail_uploads_txn, failure, desc="import.fail")
-        return {upload_id: "errored"}
+        return await _import(ctx, [], {upload_id: (UNKNOWN_ERROR, f"{type(e).__name__}: {e}"[:500])})
+    await queue.push(ctx, *messages)
+    return statuses
 
 
 async def process_uploads(ctx: Context, upload_ids: list[int]) -> dict[int, str]:
     """Import the pending ones of the uploads; their final status by id (an upload that was not pending, or that
     another run imported meanwhile, is left out)."""
-    rows = await ctx.db.run(store.uploads_for_import_txn, upload_ids, desc="import.load")
+    return await import_rows(ctx, await ctx.db.run(store.uploads_for_import_txn, upload_ids, desc="import.load"))
+
+
+async def import_rows(ctx: Context, rows: list[dict[str, Any]]) -> dict[int, str]:
+    """process_uploads of the uploads' rows (store.uploads_for_import_txn)."""
     rows = [r for r in rows if r["import_status"] == "pending"]
     failures: dict[int, tuple[str, str]] = {}
     jobs: list[tuple[dict[str, Any], Path]] = []
@@ -147,28 +161,24 @@ async def process_uploads(ctx: Context, upload_ids: list[int]) -> dict[int, str]
         else:
             found.append((row, apply_overrides(read.meta, row["import_metadata"] or {}), read.folder_cover))
     covers = await _covers(ctx, found)
-    statuses = await _import(ctx, [batch.Item(row, meta, covers[row["id"]]) for row, meta, _ in found]) if found else {}
-    if failures:
-        await ctx.db.run(store.fail_uploads_txn, failures, desc="import.fail")
-        for upload_id, (code, detail) in failures.items():
-            log.info("upload {upload_id} errored: {code} ({detail})", upload_id=upload_id, code=code, detail=detail)
-            statuses[upload_id] = "errored"
+    if not found and not failures:
+        return {}
+    statuses = await _import(ctx, [batch.Item(row, meta, covers[row["id"]]) for row, meta, _ in found], failures)
+    for upload_id, (code, detail) in failures.items():
+        log.info("upload {upload_id} errored: {code} ({detail})", upload_id=upload_id, code=code, detail=detail)
     await _after(ctx, [(row, meta) for row, meta, _ in found], statuses)
     return statuses
 
 
 async def _after(ctx: Context, imported: list[tuple[dict[str, Any], Metadata]], statuses: dict[int, str]) -> None:
-    """What follows an import: the catalog rows the uploads had before pruned, caches invalidated, remote
-    followers told."""
+    """What follows an import: the catalog rows the uploads had before pruned, caches invalidated."""
     done = [row for row, _ in imported if statuses.get(row["id"]) in ("finished", "skipped")]
     previous = [row for row in done if row["track_id"] or row["attachment_cover_id"]]
     if previous:
         files = await ctx.db.run(forget_previous_txn, previous, ctx.settings.base_url, desc="import.forget_previous")
         await remove_media(ctx, files)
-    finished = [row for row in done if statuses[row["id"]] == "finished"]
-    if finished:
+    if any(statuses[row["id"]] == "finished" for row in done):
         await cache.invalidate(ctx, cache.CATALOG)
-        await queue.push(ctx, *await ctx.db.run(publish_txn, finished, desc="import.publish"))
     for row, meta in imported:
         if row["id"] in statuses:
             log.info(

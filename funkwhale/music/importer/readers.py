@@ -78,6 +78,15 @@ def _shutdown() -> None:
         _pool = None
 
 
+def start(files: int) -> None:
+    """Start the reading processes now when `files` files are about to be read in them (they start while the
+    first files are registered, instead of in front of them)."""
+    if files >= MIN_FILES and processes() > 0:
+        pool = _executor()
+        for _ in range(processes()):
+            pool.submit(_read_chunk, [])
+
+
 def _deferred(future: Future) -> Deferred:
     """A Deferred fired on the reactor with the future's outcome."""
     d: Deferred = Deferred()

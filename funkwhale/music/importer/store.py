@@ -246,17 +246,18 @@ def finish_uploads_txn(txn: Any, outcomes: list[dict[str, Any]]) -> None:
     )
 
 
-def fail_uploads_txn(txn: Any, failures: dict[int, tuple[str, str]]) -> None:
-    """Mark pending uploads errored: {upload id: (error code, detail)}."""
+def fail_uploads_txn(txn: Any, failures: dict[int, tuple[str, str]]) -> list[int]:
+    """Mark those of the uploads still pending errored ({upload id: (error code, detail)}); their ids."""
     txn.execute(
         """
         UPDATE upload u SET import_status = 'errored', import_date = now(), modification_date = now(),
                import_details = jsonb_build_object('error_code', r.code, 'detail', r.detail)
         FROM jsonb_to_recordset(%s) AS r(id bigint, code text, detail text)
-        WHERE u.id = r.id AND u.import_status = 'pending'
+        WHERE u.id = r.id AND u.import_status = 'pending' RETURNING u.id
         """,
         (Json([{"id": k, "code": c, "detail": d} for k, (c, d) in failures.items()]),),
     )
+    return [row["id"] for row in txn.fetchall()]
 
 
 def library_by_uuid_txn(txn: Any, library_uuid: str) -> dict[str, Any] | None:
