@@ -30,19 +30,23 @@ def uploads_for_import_txn(txn: Any, upload_ids: list[int]) -> list[dict[str, An
     return txn.fetchall()
 
 
-def queued_uploads_txn(txn: Any, task: str, but: int, limit: int) -> list[int]:
-    """Up to `limit` other pending uploads (not `but`) whose `task` (the import task) waits in the durable queue:
-    what one run of the task may import together with its own upload."""
+def take_queued_uploads_txn(txn: Any, task: str, but: int, limit: int) -> list[int]:
+    """Up to `limit` other pending uploads (not `but`) whose `task` (the import task) waits in the durable queue,
+    their task rows marked running so that no other run takes them too: what one run of the task imports together
+    with its own upload. Their own runs still come (and find them imported); if this run dies, the sweep of stale
+    tasks pushes them again."""
     txn.execute(
         """
-        SELECT u.id FROM task t JOIN upload u ON u.id = (t.args ->> 0)::bigint
-        WHERE t.name = %s AND t.status = 'pending' AND jsonb_typeof(t.args -> 0) = 'number'
-          AND u.id <> %s AND u.import_status = 'pending'
-        ORDER BY t.creation_date LIMIT %s
+        UPDATE task SET status = 'running', update_date = now() WHERE id IN (
+            SELECT t.id FROM task t
+            JOIN upload u ON u.id = CASE WHEN jsonb_typeof(t.args -> 0) = 'number' THEN (t.args ->> 0)::bigint END
+            WHERE t.name = %s AND t.status = 'pending' AND u.id <> %s AND u.import_status = 'pending'
+            ORDER BY t.creation_date LIMIT %s FOR UPDATE OF t SKIP LOCKED
+        ) RETURNING (args ->> 0)::bigint AS id
         """,
         (task, but, limit),
     )
-    return [row["id"] for row in txn.fetchall()]
+    return sorted(row["id"] for row in txn.fetchall())
 
 
 def claim_pending_txn(txn: Any, upload_ids: list[int]) -> set[int]:
