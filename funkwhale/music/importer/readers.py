@@ -15,6 +15,7 @@ from pathlib import Path
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.interfaces import IDelayedCall
 
 from funkwhale.music.metadata import find_folder_cover, read_metadata
 from funkwhale.music.models import UNKNOWN_ERROR, Metadata, MetadataError
@@ -22,6 +23,7 @@ from funkwhale.threads import run_cpu
 
 CHUNK = 25  # files per round trip to a reading process
 MIN_FILES = 2 * CHUNK  # fewer than this are read in threads: a pool is not worth starting for them
+IDLE_SECONDS = 30  # the reading processes end when unused this long (a daemon keeps no memory for them)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ def _read_chunk(jobs: list[tuple[str, bool]]) -> list[Read]:
 
 
 _pool: ProcessPoolExecutor | None = None
+_started: list[bool] = []  # the shutdown trigger is added once
+_in_flight = 0
+_idle: IDelayedCall | None = None
 
 
 def processes() -> int:
@@ -61,21 +66,35 @@ def processes() -> int:
 
 def _executor() -> ProcessPoolExecutor:
     """The pool of reading processes, started on first use (forked from a small server process that has loaded
-    mutagen, not from this threaded one) and shut down with the reactor."""
+    mutagen, not from this threaded one) and shut down with the reactor or when idle."""
     global _pool
     if _pool is None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["funkwhale.music.metadata"])
+        if not _started:
+            reactor.addSystemEventTrigger("during", "shutdown", _shutdown)
+            _started.append(True)
         _pool = ProcessPoolExecutor(max_workers=processes(), mp_context=context)
-        reactor.addSystemEventTrigger("during", "shutdown", _shutdown)
     return _pool
 
 
 def _shutdown() -> None:
-    global _pool
+    global _pool, _idle
+    if _idle is not None and _idle.active():
+        _idle.cancel()
+    _idle = None
     if _pool is not None:
         _pool.shutdown(wait=False, cancel_futures=True)
         _pool = None
+
+
+def _used(delta: int) -> None:
+    """Count the reads in flight; the pool ends IDLE_SECONDS after the last one."""
+    global _in_flight, _idle
+    _in_flight += delta
+    if _idle is not None and _idle.active():
+        _idle.cancel()
+    _idle = reactor.callLater(IDLE_SECONDS, _shutdown) if _in_flight == 0 else None
 
 
 def start(files: int) -> None:
@@ -85,6 +104,7 @@ def start(files: int) -> None:
         pool = _executor()
         for _ in range(processes()):
             pool.submit(_read_chunk, [])
+        _used(0)
 
 
 def _deferred(future: Future) -> Deferred:
@@ -106,5 +126,9 @@ async def read_many(jobs: list[tuple[Path, bool]]) -> list[Read]:
         return await run_cpu(_read_chunk, plain)
     pool = _executor()
     chunks = [plain[i : i + CHUNK] for i in range(0, len(plain), CHUNK)]
-    results = await gatherResults([_deferred(pool.submit(_read_chunk, c)) for c in chunks], consumeErrors=True)
+    _used(1)
+    try:
+        results = await gatherResults([_deferred(pool.submit(_read_chunk, c)) for c in chunks], consumeErrors=True)
+    finally:
+        _used(-1)
     return [read for chunk in results for read in chunk]
