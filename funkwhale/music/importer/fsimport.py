@@ -1,8 +1,8 @@
 """Importing a server folder: each audio file becomes an upload (copied into MEDIA_ROOT, or referenced in place)
 and is imported by the same pipeline as HTTP uploads, BATCH files at a time (registered in one transaction,
 imported in one more; two batches in flight, so that one reads its tags while the other is in the database). A
-re-run imports only new or changed files (size and
-modification time differ from the previous run's; for an in-place file, also the folder cover beside it).
+re-run imports only new or changed files (size and modification time differ from the previous run's; for an
+in-place file, also the folder cover beside it).
 In-place uploads remember the folder they were imported from (and --recursive), so that the scheduler's hourly
 `rescan` re-imports what changed there and has the uploads whose file vanished removed (music/importer/refresh.py)."""
 

@@ -103,8 +103,8 @@ async def _covers(ctx: Context, reads: list[tuple[dict[str, Any], Metadata, str 
                     stored[key] = await attachments.store_picture(ctx, meta.cover, row["actor_id"])
                 else:
                     stored[key] = await attachments.store_picture_file(ctx, folder_cover, row["actor_id"])
-            except attachments.InvalidImage:
-                log.info("ignoring an unreadable cover of upload {upload_id}", upload_id=row["id"])
+            except (attachments.InvalidImage, OSError):
+                log.info("ignoring a cover of upload {upload_id} that could not be read", upload_id=row["id"])
                 stored[key] = None
         covers[row["id"]] = stored.get(key)
     return covers
