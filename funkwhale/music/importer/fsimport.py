@@ -223,6 +223,7 @@ async def import_folder(
         if stop is not None and await stop():
             return
         found = await run_cpu(_sort_out, ctx, paths, previous, scope, reference)
+        readers.start(len(found.new) + len(found.changed) + len(found.pending))  # while this batch registers
         rows = await ctx.db.run(register_txn, library["id"], found, ctx.settings.base_url, desc="import.register")
         ids = [row["id"] for row in rows]
         statuses = await import_rows(ctx, rows) if rows else {}
@@ -234,7 +235,6 @@ async def import_folder(
         progress(summary)
 
     batches = [files[i : i + BATCH] for i in range(0, len(files), BATCH)]
-    readers.start(len(files))
     await gatherResults([limit.run(one, b) for b in batches], consumeErrors=True)
     if scope is not None and files:
         summary.vanished = await run_cpu(_vanished, previous, scope["root"], {str(p) for p in files})

@@ -98,9 +98,9 @@ def _used(delta: int) -> None:
 
 
 def start(files: int) -> None:
-    """Start the reading processes now when `files` files are about to be read in them (they start while the
-    first files are registered, instead of in front of them)."""
-    if files >= MIN_FILES and processes() > 0:
+    """Start the reading processes now (unless they run) when `files` files are about to be read in them: they
+    start while the first batch registers, instead of in front of its reads."""
+    if files >= MIN_FILES and processes() > 0 and _pool is None:
         pool = _executor()
         for _ in range(processes()):
             pool.submit(_read_chunk, [])
