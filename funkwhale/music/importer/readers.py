@@ -2,7 +2,9 @@
 holds the GIL, so threads would not read in parallel), else in the CPU thread pool; never on the reactor.
 
 A file's outcome is its Metadata (with the folder cover beside it, for in-place files without an embedded
-picture) or the error code and detail its upload fails with.
+picture) or the error code and detail its upload fails with. A pool that breaks (a reading process killed, or
+one that could not start: the forkserver runs the main module again in each process, so a main script must guard
+its entry point, as console scripts and twistd do) gives way to threads.
 """
 
 from __future__ import annotations
@@ -10,16 +12,20 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.defer import Deferred, FirstError, gatherResults
 from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
 
 from funkwhale.music.metadata import find_folder_cover, read_metadata
 from funkwhale.music.models import UNKNOWN_ERROR, Metadata, MetadataError
 from funkwhale.threads import run_cpu
+
+log = Logger()
 
 CHUNK = 25  # files per round trip to a reading process
 MIN_FILES = 2 * CHUNK  # fewer than this are read in threads: a pool is not worth starting for them
@@ -129,6 +135,12 @@ async def read_many(jobs: list[tuple[Path, bool]]) -> list[Read]:
     _used(1)
     try:
         results = await gatherResults([_deferred(pool.submit(_read_chunk, c)) for c in chunks], consumeErrors=True)
+    except FirstError as e:
+        if not e.subFailure.check(BrokenProcessPool):
+            raise
+        log.warn("the tag-reading processes died ({error}): reading in threads", error=str(e.subFailure.value))
+        _shutdown()
+        return await run_cpu(_read_chunk, plain)
     finally:
         _used(-1)
     return [read for chunk in results for read in chunk]
