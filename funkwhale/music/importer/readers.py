@@ -65,9 +65,10 @@ _idle: IDelayedCall | None = None
 
 
 def processes() -> int:
-    """Reading processes to use: one per core, none on a single core (threads then)."""
+    """Reading processes to use: one per core but one (left to the reactor and PostgreSQL: on 2 cores, one
+    reading process imported faster than two); none on a single core (threads then)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return cores if cores > 1 else 0
+    return cores - 1
 
 
 def _executor() -> ProcessPoolExecutor:
