@@ -32,7 +32,7 @@ from funkwhale.config import ensure_secret_key, load_settings  # noqa: E402
 from funkwhale.db.pool import connect  # noqa: E402
 from funkwhale.embedded import EmbeddedRedis  # noqa: E402
 from funkwhale.music import formats  # noqa: E402
-from funkwhale.music.importer.store import create_folder_upload_txn  # noqa: E402
+from funkwhale.music.importer.store import register_folder_uploads_txn  # noqa: E402
 from funkwhale.tasks.queue import CONSUMERS, enqueue_durable_txn, ready_key  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -75,18 +75,21 @@ def seed(env: dict[str, str], files: list[Path]) -> tuple[str, list[str]]:
             (new, f"{settings.base_url}/federation/music/libraries/{new}", actor),
         )
         library = cur.fetchone()["id"]
+        new = []
         for path in files:
             stat = path.stat()
-            fields = {
-                "source": path.as_uri(),
-                "audio_file": None,
-                "original_name": path.name,
-                "size": stat.st_size,
-                "mimetype": formats.by_extension(path.suffix).mimetype,
-                "fs": {"path": str(path), "size": stat.st_size, "mtime": int(stat.st_mtime)},
-                "import_reference": "bench",
-            }
-            upload = create_folder_upload_txn(cur, library, fields, settings.base_url)
+            new.append(
+                {
+                    "source": path.as_uri(),
+                    "audio_file": None,
+                    "original_name": path.name,
+                    "size": stat.st_size,
+                    "mimetype": formats.by_extension(path.suffix).mimetype,
+                    "fs": {"path": str(path), "size": stat.st_size, "mtime": int(stat.st_mtime)},
+                    "import_reference": "bench",
+                }
+            )
+        for upload in register_folder_uploads_txn(cur, library, new, {}, settings.base_url):
             messages.append(enqueue_durable_txn(cur, "music.process_upload", upload).encode())
     assert settings.database_url is not None
     return settings.database_url, messages

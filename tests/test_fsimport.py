@@ -44,6 +44,7 @@ def run(servers, clean, tmp_path, music):
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([FUNKWHALE, *args], env=env, capture_output=True, text=True, timeout=120)
 
+    run.env = env
     return run
 
 
@@ -97,6 +98,47 @@ def test_copy_import_and_refusals(run, db_conn, music, tmp_path):
     assert refused.stderr.strip().endswith("in-place imports may only reference those")
     unknown = run("import", str(music), "--library", "00000000-0000-0000-0000-000000000000")
     assert unknown.returncode == 1 and "no library" in unknown.stderr
+
+
+def test_concurrent_imports_of_overlapping_folders_make_each_row_once(run, db_conn, music):
+    """Enough files for the tags to be read in the pool of processes; the second import
+    (another owner's library) covers a sub-folder of the first, at the same time."""
+    big = music / "big"
+    for n in range(60):
+        folder = big / f"album{n % 4}"
+        folder.mkdir(parents=True, exist_ok=True)
+        audio.make_audio(
+            folder,
+            f"{n:02d}",
+            ["mp3", "ogg"][n % 2],
+            title=f"Cut {n}",
+            artist=f"Band {n % 3}",
+            album_artist="The Label",
+            album=f"Volume {n % 4}",
+            track=str(n // 4 + 1),
+            genre="Dub",
+        )
+    libraries = [str(insert_library(db_conn, insert_listener(db_conn, name))["uuid"]) for name in ("ann", "bob")]
+    env = run.env
+    commands = [
+        [FUNKWHALE, "import", str(big), "--library", libraries[0], "--in-place", "--recursive"],
+        [FUNKWHALE, "import", str(big / "album1"), "--library", libraries[1], "--in-place"],
+    ]
+    processes = [
+        subprocess.Popen(c, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert [out.strip() for out, _ in outputs] == [
+        "imported 60, skipped 0, unchanged 0, errored 0 (of 60 files)",
+        "imported 15, skipped 0, unchanged 0, errored 0 (of 15 files)",
+    ], [err[-2000:] for _, err in outputs]
+    with db_conn.cursor() as cur:
+        cur.execute(
+            "SELECT (SELECT count(*) FROM artist) AS artists, (SELECT count(*) FROM album) AS albums,"
+            " (SELECT count(*) FROM track) AS tracks, (SELECT count(*) FROM tag) AS tags,"
+            " (SELECT count(DISTINCT track_id) FROM upload) AS played"
+        )
+        assert cur.fetchone() == {"artists": 4, "albums": 4, "tracks": 60, "tags": 1, "played": 60}
 
 
 @pytest_twisted.ensureDeferred

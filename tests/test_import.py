@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import pytest_twisted
+from psycopg2.extras import Json
 from twisted.internet.defer import Deferred, gatherResults
 
 from funkwhale import storage
-from funkwhale.music.importer.pipeline import process_upload
+from funkwhale.music.importer.pipeline import process_upload, process_uploads
 from funkwhale.tasks.queue import enqueue
 from funkwhale.tasks.waiting import within
 
@@ -225,3 +226,121 @@ async def test_concurrent_imports_of_a_new_album_create_it_once(web_server, db_c
     assert (_count(db_conn, "artist"), _count(db_conn, "album"), _count(db_conn, "track")) == (2, 1, 8)
     assert _count(db_conn, "tag") == 1
     assert _one(db_conn, "SELECT count(*) AS n FROM tagged_item WHERE object_type = 'track'")["n"] == 8
+
+
+# --- batches: many uploads in one transaction (music/importer/batch.py) ---
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_batch_fails_each_broken_file_alone_with_its_code_and_skips_twins_inside_it(
+    web_server, db_conn, owner, tmp_path
+):
+    user, library = owner
+    ctx = web_server.ctx
+    second = insert_library(db_conn, user, name="second")
+    songs = [
+        audio.make_audio(tmp_path, f"b{n}", "mp3", title=f"Song {n}", artist="Batch Band", album="One Go", track=str(n))
+        for n in (1, 2)
+    ]
+    uploads = [
+        _add(ctx, db_conn, library, songs[0]),
+        _add(ctx, db_conn, library, audio.make_not_audio(tmp_path, "noise.mp3")),
+        _add(ctx, db_conn, second, songs[0]),  # the owner's second copy of song 1, in the same batch
+        _add(ctx, db_conn, library, songs[1]),
+        _add(ctx, db_conn, library, audio.make_truncated(tmp_path, "flac")),
+        # the database refuses this one (position out of range): the batch is imported again one upload at a time
+        _add(ctx, db_conn, library, songs[1], import_metadata=Json({"position": 2**40})),
+    ]
+    statuses = await process_uploads(ctx, [u["id"] for u in uploads])
+    assert [statuses[u["id"]] for u in uploads] == ["finished", "errored", "skipped", "finished", "errored", "errored"]
+    details = {r["id"]: r["import_details"] for r in _all(db_conn, "SELECT id, import_details FROM upload")}
+    codes = [details[u["id"]].get("error_code") for u in uploads]
+    assert codes == [None, "unsupported_format", None, None, "corrupt_file", "unknown_error"]
+    assert details[uploads[2]["id"]] == {
+        "code": "already_imported_in_owned_libraries",
+        "duplicates": [str(uploads[0]["uuid"])],
+    }
+    assert (_count(db_conn, "artist"), _count(db_conn, "album"), _count(db_conn, "track")) == (1, 1, 2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_batches_share_artists_and_albums_match_musicbrainz_ids_and_a_reimport_changes_nothing(
+    web_server, db_conn, owner, tmp_path
+):
+    _, library = owner
+    ctx = web_server.ctx
+    mbid = "4cf0e5e8-0b0c-4d55-9d6c-1fdf5b3d7a1e"
+    tagged = [
+        {"artist": "Ólafur Arnalds"},
+        {"artist": "Ólafur Arnalds", "artist_mbid": mbid},  # the artist made just before gets the id
+        {"artist": "Ó. Arnalds", "artist_mbid": mbid},  # another spelling, matched by the id (next batch)
+        {"artist": "Ó. Arnalds", "artist_mbid": mbid, "date": "2018-03-02"},
+    ]
+    uploads = [
+        _add(ctx, db_conn, library, audio.make_audio(tmp_path, f"m{n}", "ogg", title=f"Part {n}", album="re:member",
+                                                     track=str(n), genre="Neoclassical", **tags))
+        for n, tags in enumerate(tagged, 1)
+    ]  # fmt: skip
+    ids = [u["id"] for u in uploads]
+    assert set((await process_uploads(ctx, ids[:2])).values()) == {"finished"}
+    assert set((await process_uploads(ctx, ids[2:])).values()) == {"finished"}
+    artists = _all(db_conn, "SELECT name, mbid::text FROM artist")
+    assert artists == [{"name": "Ólafur Arnalds", "mbid": mbid}]
+    album = _one(db_conn, "SELECT count(*) AS n, max(release_date)::text AS date FROM album")
+    assert (album["n"], album["date"], _count(db_conn, "track")) == (1, "2018-03-02", 4)
+
+    tracks = _all(db_conn, "SELECT id, track_id FROM upload ORDER BY id")
+    tagged_items = _count(db_conn, "tagged_item")
+    db_conn.cursor().execute("UPDATE upload SET import_status = 'pending'")
+    assert set((await process_uploads(ctx, ids)).values()) == {"finished"}
+    assert _all(db_conn, "SELECT id, track_id FROM upload ORDER BY id") == tracks
+    assert (_count(db_conn, "artist"), _count(db_conn, "album"), _count(db_conn, "track")) == (1, 1, 4)
+    assert _count(db_conn, "tagged_item") == tagged_items
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_batches_of_overlapping_uploads_create_each_row_once(web_server, db_conn, tmp_path):
+    """Two batches with the same new artists, albums and tags (in opposite orders), and single uploads beside them
+    (as the API's are imported), all at once: each row is made once, and no transaction deadlocks for good."""
+    ctx = web_server.ctx
+    files = [
+        audio.make_audio(tmp_path, f"o{n}", ["mp3", "flac", "ogg"][n % 3], title=f"Piece {n}",
+                         artist=f"Player {n % 3}", album_artist="Orchestra", album=f"Season {n % 2}",
+                         track=str(n), genre=["Baroque", "Classical"][n % 2])
+        for n in range(12)
+    ]  # fmt: skip
+    libraries = [insert_library(db_conn, insert_listener(db_conn, name)) for name in ("ann", "bob", "cid")]
+    batches = [[_add(ctx, db_conn, lib, f)["id"] for f in files] for lib in libraries]
+    runs = [
+        process_uploads(ctx, batches[0]),
+        process_uploads(ctx, batches[1][::-1]),
+        *(process_upload(ctx, upload_id) for upload_id in batches[2]),
+    ]
+    outcomes = await gatherResults([Deferred.fromCoroutine(r) for r in runs])
+    assert [set(o.values()) for o in outcomes[:2]] == [{"finished"}] * 2 and outcomes[2:] == ["finished"] * 12
+    counts = (_count(db_conn, "artist"), _count(db_conn, "album"), _count(db_conn, "track"), _count(db_conn, "tag"))
+    assert counts == (4, 2, 12, 2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_import_task_takes_the_queued_uploads_with_it(web_server, db_conn, owner, tmp_path):
+    from funkwhale.music.importer import tasks
+    from funkwhale.tasks.queue import enqueue_durable_many_txn
+
+    _, library = owner
+    ctx = web_server.ctx
+    uploads = [
+        _add(ctx, db_conn, library, audio.make_audio(tmp_path, f"q{n}", "mp3", title=f"Queued {n}", artist="Q"))
+        for n in range(3)
+    ]
+    uploads.append(_add(ctx, db_conn, library, audio.make_empty(tmp_path, "empty.mp3")))
+    with db_conn.cursor() as cur:  # the tasks wait in the durable queue (no worker runs here)
+        enqueue_durable_many_txn(cur, tasks.PROCESS_UPLOAD, [[u["id"]] for u in uploads])
+    await tasks.process_upload(ctx, uploads[0]["id"])
+    rows = {r["id"]: r for r in _all(db_conn, "SELECT id, import_status, import_details FROM upload")}
+    assert [rows[u["id"]]["import_status"] for u in uploads] == ["finished"] * 3 + ["errored"]
+    assert rows[uploads[3]["id"]]["import_details"]["error_code"] == "empty_file"
+    await tasks.process_upload(ctx, uploads[3]["id"])  # its own task finds it done
+    assert (
+        _one(db_conn, "SELECT import_status FROM upload WHERE id = %s", uploads[3]["id"])["import_status"] == "errored"
+    )

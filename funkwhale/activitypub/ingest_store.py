@@ -239,7 +239,7 @@ def store_audio_txn(
     if row is None:
         raise Invalid(fields={"id": [f"{audio.fid} is in another library"]}, code="invalid_document")
     upload_id = row["id"]
-    importer_store.forget_contributions_txn(txn, upload_id)
+    importer_store.forget_contributions_txn(txn, [upload_id])
     importer_store.tag_txn(txn, audio.track.tags, "track", ids["track_id"], upload_id)
     if audio.track.album is not None:
         importer_store.tag_txn(txn, audio.track.album.tags, "album", ids["album_id"], upload_id)

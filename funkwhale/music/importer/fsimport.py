@@ -1,6 +1,8 @@
 """Importing a server folder: each audio file becomes an upload (copied into MEDIA_ROOT, or referenced in place)
-and is imported by the same pipeline as HTTP uploads. A re-run imports only new or changed files (size and
-modification time differ from the previous run's; for an in-place file, also the folder cover beside it).
+and is imported by the same pipeline as HTTP uploads, BATCH files at a time (registered in one transaction,
+imported in one more; two batches in flight, so that one reads its tags while the other is in the database). A
+re-run imports only new or changed files (size and modification time differ from the previous run's; for an
+in-place file, also the folder cover beside it).
 In-place uploads remember the folder they were imported from (and --recursive), so that the scheduler's hourly
 `rescan` re-imports what changed there and has the uploads whose file vanished removed (music/importer/refresh.py)."""
 
@@ -18,15 +20,16 @@ from twisted.logger import Logger
 from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.music import formats, sources
-from funkwhale.music.importer import store
-from funkwhale.music.importer.pipeline import process_upload
+from funkwhale.music.importer import readers, store
+from funkwhale.music.importer.pipeline import import_rows
 from funkwhale.music.metadata import find_folder_cover
 from funkwhale.tasks import queue
 from funkwhale.threads import run_cpu
 
 log = Logger()
 
-CONCURRENCY = 4  # imports at once: the tag reads run in the blocking-work pool
+BATCH = 100  # files registered and imported together
+IN_FLIGHT = 2  # batches at once
 REMOVE_VANISHED = "music.remove_vanished_uploads"  # music/importer/refresh.py
 REMOVE_BATCH = 100  # uploads per removal task
 OUTCOMES = {"finished": "imported", "skipped": "skipped", "errored": "errored", "unchanged": "unchanged"}
@@ -91,12 +94,15 @@ def _mimetype(path: Path) -> str:
     return audio.mimetype if audio else "application/octet-stream"
 
 
-def _fingerprint(path: Path, in_place: bool) -> dict[str, Any]:
-    """What a re-run compares: the file's size and modification time and, in place, the folder cover's."""
+def _fingerprint(path: Path, in_place: bool, covers: dict[Path, Path | None]) -> dict[str, Any]:
+    """What a re-run compares: the file's size and modification time and, in place, the folder cover's
+    (`covers`: the folder covers found so far, by folder)."""
     stat = path.stat()
     fs: dict[str, Any] = {"path": str(path), "size": stat.st_size, "mtime": int(stat.st_mtime)}
     if in_place:
-        cover = find_folder_cover(path)
+        if path.parent not in covers:
+            covers[path.parent] = find_folder_cover(path)
+        cover = covers[path.parent]
         cover_stat = cover.stat() if cover is not None else None
         fs["cover"] = [cover.name, cover_stat.st_size, int(cover_stat.st_mtime)] if cover and cover_stat else None
     return fs
@@ -122,38 +128,61 @@ def _copy_into_media(ctx: Context, path: Path, relative: str | None) -> str:
     return relative
 
 
-async def _register(
-    ctx: Context,
-    library: dict[str, Any],
-    path: Path,
-    previous: dict[str, Any] | None,
-    scope: dict[str, Any] | None,
-    reference: str,
-) -> int | None:
-    """The upload to import for `path`, or None when it is unchanged since the last run. `scope` (in-place
-    imports: the folder imported and whether recursively) is what a rescan covers; None copies the file."""
-    in_place = scope is not None
-    fs = {**await run_cpu(_fingerprint, path, in_place), **(scope or {})}
-    if previous is not None:
-        if _unchanged(previous["fs"], fs):
-            return previous["id"] if previous["import_status"] == "pending" else None  # an interrupted run
-        if not in_place:
-            await run_cpu(_copy_into_media, ctx, path, previous["audio_file"])
-        await ctx.db.run(store.reset_folder_upload_txn, previous["id"], fs["size"], fs, desc="import.reset")
-        return previous["id"]
-    audio_file = None if in_place else await run_cpu(_copy_into_media, ctx, path, None)
-    fields = {
-        "source": sources.file_uri(path) if in_place else f"upload://{path.name}",
-        "audio_file": audio_file,
-        "original_name": path.name,
-        "size": fs["size"],
-        "mimetype": _mimetype(path),
-        "fs": fs,
-        "import_reference": reference,
-    }
-    return await ctx.db.run(
-        store.create_folder_upload_txn, library["id"], fields, ctx.settings.base_url, desc="import.register"
-    )
+@dataclass
+class _Batch:
+    """A batch of files sorted out against the previous run: the uploads to create and to reset, the pending ones
+    of an interrupted run, how many are unchanged, and the files that could not be read ({path: reason})."""
+
+    new: list[dict[str, Any]] = field(default_factory=list)
+    changed: dict[int, dict[str, Any]] = field(default_factory=dict)
+    pending: list[int] = field(default_factory=list)
+    unchanged: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _sort_out(
+    ctx: Context, paths: list[Path], previous: dict[str, dict[str, Any]], scope: dict[str, Any] | None, reference: str
+) -> _Batch:
+    """Compare the files with the previous run's (blocking: in a thread); files to import that are not in place
+    are copied into MEDIA_ROOT. `scope` (in-place imports: the folder imported and whether recursively) is what a
+    rescan covers; None copies the files."""
+    in_place, found = scope is not None, _Batch()
+    covers: dict[Path, Path | None] = {}
+    for path in paths:
+        try:
+            fs = {**_fingerprint(path, in_place, covers), **(scope or {})}
+            before = previous.get(str(path))
+            if before is not None and _unchanged(before["fs"], fs):
+                if before["import_status"] == "pending":  # an interrupted run
+                    found.pending.append(before["id"])
+                else:
+                    found.unchanged += 1
+            elif before is not None:
+                if not in_place:
+                    _copy_into_media(ctx, path, before["audio_file"])
+                found.changed[before["id"]] = fs
+            else:
+                found.new.append(
+                    {
+                        "source": sources.file_uri(path) if in_place else f"upload://{path.name}",
+                        "audio_file": None if in_place else _copy_into_media(ctx, path, None),
+                        "original_name": path.name,
+                        "size": fs["size"],
+                        "mimetype": _mimetype(path),
+                        "fs": fs,
+                        "import_reference": reference,
+                    }
+                )
+        except OSError as e:
+            found.errors[str(path)] = e.strerror or str(e)
+    return found
+
+
+def register_txn(txn: Any, library_id: int, found: _Batch, base_url: str) -> list[dict[str, Any]]:
+    """The uploads of a sorted-out batch to import, registered: their rows (store.uploads_for_import_txn)."""
+    new = store.register_folder_uploads_txn(txn, library_id, found.new, found.changed, base_url)
+    ids = [*new, *found.changed, *found.pending]
+    return store.uploads_for_import_txn(txn, ids) if ids else []
 
 
 async def import_folder(
@@ -167,7 +196,7 @@ async def import_folder(
     progress: Callable[[Summary], None] = lambda summary: None,
     stop: Callable[[], Awaitable[bool]] | None = None,
 ) -> Summary:
-    """Import the audio files of `root` into the library; `stop`, asked before each file, ends the run early."""
+    """Import the audio files of `root` into the library; `stop`, asked before each batch, ends the run early."""
     library = await ctx.db.run(store.library_by_uuid_txn, library_uuid, desc="import.library")
     if library is None:
         raise ImportError_(f"no library {library_uuid}")
@@ -182,23 +211,29 @@ async def import_folder(
     previous = await ctx.db.run(store.folder_uploads_txn, library["id"], desc="import.previous")
     summary = Summary(total=len(files))
     progress(summary)
-    limit = DeferredSemaphore(CONCURRENCY)
+    limit = DeferredSemaphore(IN_FLIGHT)
 
-    async def one(path: Path) -> None:
+    def count(status: str, n: int = 1) -> None:
+        counter = OUTCOMES.get(status, "unchanged")
+        setattr(summary, counter, getattr(summary, counter) + n)
+
+    async def one(paths: list[Path]) -> None:
         if stop is not None and await stop():
             return
-        try:
-            upload_id = await _register(ctx, library, path, previous.get(str(path)), scope, reference)
-            # process_upload answers None when the upload was no longer pending (nothing done)
-            status = "unchanged" if upload_id is None else (await process_upload(ctx, upload_id) or "unchanged")
-        except OSError as e:
-            status = "errored"
-            summary.errors.append(f"{path}: {e.strerror or e}")
-        counter = OUTCOMES.get(status, "unchanged")
-        setattr(summary, counter, getattr(summary, counter) + 1)
+        found = await run_cpu(_sort_out, ctx, paths, previous, scope, reference)
+        readers.start(len(found.new) + len(found.changed) + len(found.pending))  # while this batch registers
+        rows = await ctx.db.run(register_txn, library["id"], found, ctx.settings.base_url, desc="import.register")
+        ids = [row["id"] for row in rows]
+        statuses = await import_rows(ctx, rows) if rows else {}
+        for upload_id in ids:
+            count(statuses.get(upload_id, "unchanged"))  # not imported here: no longer pending
+        count("unchanged", found.unchanged)
+        count("errored", len(found.errors))
+        summary.errors += [f"{path}: {reason}" for path, reason in found.errors.items()]
         progress(summary)
 
-    await gatherResults([limit.run(one, p) for p in files], consumeErrors=True)
+    batches = [files[i : i + BATCH] for i in range(0, len(files), BATCH)]
+    await gatherResults([limit.run(one, b) for b in batches], consumeErrors=True)
     if scope is not None and files:
         summary.vanished = await run_cpu(_vanished, previous, scope["root"], {str(p) for p in files})
     elif scope is not None and any(row["fs"].get("root") == scope["root"] for row in previous.values()):

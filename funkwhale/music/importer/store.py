@@ -11,231 +11,257 @@ import json
 import uuid as uuid_module
 from typing import Any
 
+from psycopg2.extras import Json, execute_values
+
 from funkwhale.music.attachments import store as attachments_store
-from funkwhale.music.normalize import fold
 
 
-def upload_for_import_txn(txn: Any, upload_id: int) -> dict[str, Any] | None:
+def uploads_for_import_txn(txn: Any, upload_ids: list[int]) -> list[dict[str, Any]]:
+    """The uploads (by id, in that order) with their library's id and owner."""
     txn.execute(
         """
         SELECT u.id, u.uuid, u.audio_file, u.source, u.import_status, u.import_metadata, u.metadata,
                u.track_id, u.album_id, u.attachment_cover_id, l.id AS library_id, l.actor_id
         FROM upload u JOIN library l ON l.id = u.library_id
-        WHERE u.id = %s
+        WHERE u.id = ANY(%s) ORDER BY u.id
         """,
-        (upload_id,),
+        (upload_ids,),
     )
-    return txn.fetchone()
+    return txn.fetchall()
+
+
+def take_queued_uploads_txn(txn: Any, task: str, but: int, limit: int) -> list[int]:
+    """Up to `limit` other pending uploads (not `but`) whose `task` (the import task) waits in the durable queue,
+    their task rows marked running so that no other run takes them too: what one run of the task imports together
+    with its own upload. Their own runs still come (and find them imported); if this run dies, the sweep of stale
+    tasks pushes them again."""
+    txn.execute(
+        """
+        UPDATE task SET status = 'running', update_date = now() WHERE id IN (
+            SELECT t.id FROM task t
+            JOIN upload u ON u.id = CASE WHEN jsonb_typeof(t.args -> 0) = 'number' THEN (t.args ->> 0)::bigint END
+            WHERE t.name = %s AND t.status = 'pending' AND u.id <> %s AND u.import_status = 'pending'
+            ORDER BY t.creation_date LIMIT %s FOR UPDATE OF t SKIP LOCKED
+        ) RETURNING (args ->> 0)::bigint AS id
+        """,
+        (task, but, limit),
+    )
+    return sorted(row["id"] for row in txn.fetchall())
+
+
+def claim_pending_txn(txn: Any, upload_ids: list[int]) -> set[int]:
+    """Those of the uploads still pending, locked until commit: an upload two runs both picked is imported by the
+    first to get there (the other finds it no longer pending)."""
+    txn.execute("SELECT id, import_status FROM upload WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (upload_ids,))
+    return {row["id"] for row in txn.fetchall() if row["import_status"] == "pending"}
 
 
 def lock_names_txn(txn: Any, keys: list[str]) -> None:
-    """Serialise imports that may create the same artists or albums (locks end with the transaction)."""
-    for key in sorted(set(keys)):
-        txn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("music-import:" + key,))
+    """Serialise imports that may create the same artists or albums (locks end with the transaction). All in one
+    statement, in the order of the lock numbers, so that two imports of overlapping sets never deadlock."""
+    if keys:
+        txn.execute(
+            """
+            SELECT count(pg_advisory_xact_lock(h)) FROM (
+                SELECT DISTINCT hashtext('music-import:' || k) AS h FROM unnest(%s::text[]) k ORDER BY 1
+            ) s
+            """,
+            (sorted(set(keys)),),
+        )
 
 
 def _fid(base_url: str, kind: str, uuid: uuid_module.UUID) -> str:
     return f"{base_url}/federation/music/{kind}/{uuid}"
 
 
-def artist_txn(txn: Any, name: str, mbid: str | None, base_url: str, attributed_to: int | None = None) -> int:
-    """The artist of that name (or MusicBrainz id), created (attributed to the actor `attributed_to`) if new."""
-    if mbid:
-        txn.execute("SELECT id FROM artist WHERE mbid = %s", (mbid,))
-        row = txn.fetchone()
-        if row:
-            return row["id"]
-    txn.execute(
-        "SELECT id FROM artist WHERE name_key = %s ORDER BY (mbid IS NULL) DESC, id LIMIT 1"
-        if not mbid
-        else "SELECT id FROM artist WHERE name_key = %s AND mbid IS NULL ORDER BY id LIMIT 1",
-        (fold(name),),
-    )
-    row = txn.fetchone()
-    if row:
-        if mbid:
-            txn.execute("UPDATE artist SET mbid = %s WHERE id = %s", (mbid, row["id"]))
-        return row["id"]
+def new_row(base_url: str, kind: str) -> dict[str, Any]:
+    """The uuid and fid of a row about to be created (kind: artists, albums, tracks, uploads)."""
     new = uuid_module.uuid4()
-    txn.execute(
-        "INSERT INTO artist (uuid, fid, mbid, name, name_key, attributed_to_id) VALUES (%s, %s, %s, %s, %s, %s)"
-        " RETURNING id",
-        (new, _fid(base_url, "artists", new), mbid, name, fold(name), attributed_to),
-    )
-    return txn.fetchone()["id"]
+    return {"uuid": str(new), "fid": _fid(base_url, kind, new)}
 
 
-def album_txn(
-    txn: Any,
-    title: str,
-    artist_id: int,
-    mbid: str | None,
-    release_date: datetime.date | None,
-    base_url: str,
-    attributed_to: int | None = None,
-) -> int:
-    """The album of that title by that artist (or MusicBrainz id), created (attributed to the actor
-    `attributed_to`) if new."""
-    if mbid:
-        txn.execute("SELECT id FROM album WHERE mbid = %s", (mbid,))
-        row = txn.fetchone()
-        if row:
-            return row["id"]
+def artists_matching_txn(txn: Any, mbids: list[str], name_keys: list[str]) -> list[dict[str, Any]]:
+    """The artists with one of these MusicBrainz ids or folded names: {id, mbid, name_key}."""
     txn.execute(
-        "SELECT id, release_date FROM album WHERE artist_id = %s AND title_key = %s ORDER BY id LIMIT 1",
-        (artist_id, fold(title)),
+        "SELECT id, mbid::text, name_key FROM artist WHERE mbid = ANY(%s::uuid[]) OR name_key = ANY(%s) ORDER BY id",
+        (mbids, name_keys),
     )
-    row = txn.fetchone()
-    if row:
-        if release_date and row["release_date"] is None:
-            txn.execute("UPDATE album SET release_date = %s WHERE id = %s", (release_date, row["id"]))
-        return row["id"]
-    new = uuid_module.uuid4()
+    return txn.fetchall()
+
+
+def albums_matching_txn(txn: Any, mbids: list[str], artist_ids: list[int], title_keys: list[str]) -> list[dict]:
+    """The albums with one of these MusicBrainz ids, or by one of the artists with one of the folded titles:
+    {id, mbid, artist_id, title_key, release_date}."""
     txn.execute(
         """
-        INSERT INTO album (uuid, fid, mbid, title, title_key, artist_id, release_date, attributed_to_id)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+        SELECT id, mbid::text, artist_id, title_key, release_date FROM album
+        WHERE mbid = ANY(%s::uuid[]) OR (artist_id = ANY(%s) AND title_key = ANY(%s)) ORDER BY id
         """,
-        (new, _fid(base_url, "albums", new), mbid, title, fold(title), artist_id, release_date, attributed_to),
+        (mbids, artist_ids, title_keys),
     )
-    return txn.fetchone()["id"]
+    return txn.fetchall()
 
 
-def track_txn(txn: Any, fields: dict[str, Any], base_url: str, attributed_to: int | None = None) -> int:
-    """`fields`: title, artist_id, album_id, position, disc_number, mbid (what a file brings beyond its names is
-    kept on its upload); a new track is attributed to the actor `attributed_to`."""
-    if fields["mbid"]:
+def tracks_of_albums_txn(txn: Any, album_ids: list[int]) -> list[dict[str, Any]]:
+    """The tracks of the albums: {id, mbid, title_key, artist_id, album_id, position, disc_number}."""
+    txn.execute(
+        """
+        SELECT id, mbid::text, title_key, artist_id, album_id, position, disc_number FROM track
+        WHERE album_id = ANY(%s) ORDER BY id
+        """,
+        (album_ids,),
+    )
+    return txn.fetchall()
+
+
+# Multi-row inserts and updates take their rows as one JSON array (jsonb_to_recordset): one statement, typed.
+_INSERTS = {
+    "artist": ("uuid uuid, fid text, mbid uuid, name text, name_key text, attributed_to_id bigint"),
+    "album": (
+        "uuid uuid, fid text, mbid uuid, title text, title_key text, artist_id bigint, release_date date,"
+        " attributed_to_id bigint"
+    ),
+    "track": (
+        "uuid uuid, fid text, mbid uuid, title text, title_key text, artist_id bigint, album_id bigint,"
+        " position integer, disc_number integer, attributed_to_id bigint"
+    ),
+}
+
+
+def insert_rows_txn(txn: Any, table: str, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Create artists, albums or tracks (`table`) from rows with the columns of _INSERTS; {uuid: id}."""
+    if not rows:
+        return {}
+    columns = _INSERTS[table]
+    names = ", ".join(c.split()[0] for c in columns.split(","))
+    txn.execute(
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM jsonb_to_recordset(%s) AS r({columns})"
+        " RETURNING id, uuid::text",
+        (Json(rows, dumps=_dumps),),
+    )
+    return {row["uuid"]: row["id"] for row in txn.fetchall()}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def set_artist_mbids_txn(txn: Any, mbids: dict[int, str]) -> None:
+    """Record the MusicBrainz id of artists found by name: {artist id: mbid}."""
+    if mbids:
         txn.execute(
-            "SELECT id FROM track WHERE mbid = %s AND album_id IS NOT DISTINCT FROM %s ORDER BY id LIMIT 1",
-            (fields["mbid"], fields["album_id"]),
+            "UPDATE artist a SET mbid = r.mbid FROM jsonb_to_recordset(%s) AS r(id bigint, mbid uuid)"
+            " WHERE a.id = r.id",
+            (Json([{"id": k, "mbid": v} for k, v in mbids.items()]),),
         )
-        row = txn.fetchone()
-        if row:
-            return row["id"]
+
+
+def set_album_dates_txn(txn: Any, dates: dict[int, datetime.date]) -> None:
+    """Fill in the release date of albums that had none: {album id: date}."""
+    if dates:
+        txn.execute(
+            "UPDATE album a SET release_date = r.release_date"
+            " FROM jsonb_to_recordset(%s) AS r(id bigint, release_date date) WHERE a.id = r.id",
+            (Json([{"id": k, "release_date": v.isoformat()} for k, v in dates.items()]),),
+        )
+
+
+def tag_ids_txn(txn: Any, names: list[str]) -> dict[str, list[int]]:
+    """The tags of these names (matched case-insensitively, created when new): {lower name: [ids]}."""
+    if not names:
+        return {}
+    firsts: dict[str, str] = {}
+    for name in names:
+        firsts.setdefault(name.lower(), name)
     txn.execute(
         """
-        SELECT id FROM track
-        WHERE title_key = %s AND artist_id = %s AND album_id IS NOT DISTINCT FROM %s
-          AND position IS NOT DISTINCT FROM %s AND disc_number IS NOT DISTINCT FROM %s
-        ORDER BY id LIMIT 1
+        INSERT INTO tag (name) SELECT n FROM unnest(%s::text[]) n
+        WHERE NOT EXISTS (SELECT 1 FROM tag WHERE lower(name) = lower(n)) ON CONFLICT DO NOTHING
         """,
-        (fold(fields["title"]), fields["artist_id"], fields["album_id"], fields["position"], fields["disc_number"]),
+        (list(firsts.values()),),
     )
-    row = txn.fetchone()
-    if row:
-        return row["id"]
-    new = uuid_module.uuid4()
-    txn.execute(
-        """
-        INSERT INTO track (uuid, fid, mbid, title, title_key, artist_id, album_id, position, disc_number,
-                           attributed_to_id)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
-        """,
-        (
-            new,
-            _fid(base_url, "tracks", new),
-            fields["mbid"],
-            fields["title"],
-            fold(fields["title"]),
-            fields["artist_id"],
-            fields["album_id"],
-            fields["position"],
-            fields["disc_number"],
-            attributed_to,
-        ),
-    )
-    return txn.fetchone()["id"]
+    txn.execute("SELECT id, lower(name) AS key FROM tag WHERE lower(name) = ANY(%s) ORDER BY id", (list(firsts),))
+    found: dict[str, list[int]] = {}
+    for row in txn.fetchall():
+        found.setdefault(row["key"], []).append(row["id"])
+    return found
 
 
 def tag_txn(txn: Any, names: list[str], object_type: str, object_id: int, upload_id: int) -> None:
     """Record the tags read from the upload's file (created when new, matched case-insensitively) on an album or
     track: viewers see them while they may play that upload."""
-    for name in names:
-        txn.execute(
-            """
-            WITH found AS (SELECT id FROM tag WHERE lower(name) = lower(%s)),
-                 made AS (INSERT INTO tag (name) SELECT %s WHERE NOT EXISTS (SELECT 1 FROM found)
-                          ON CONFLICT DO NOTHING RETURNING id)
-            INSERT INTO tagged_item (tag_id, object_type, object_id, upload_id)
-            SELECT id, %s, %s, %s FROM (SELECT id FROM found UNION ALL SELECT id FROM made) t
-            ON CONFLICT DO NOTHING
-            """,
-            (name, name, object_type, object_id, upload_id),
+    ids = tag_ids_txn(txn, names)
+    tag_items_txn(txn, [(i, object_type, object_id, upload_id) for n in names for i in ids.get(n.lower(), [])])
+
+
+def tag_items_txn(txn: Any, items: list[tuple[int, str, int, int]]) -> None:
+    """Tag objects: (tag id, object type, object id, upload id) each."""
+    if items:
+        execute_values(
+            txn,
+            "INSERT INTO tagged_item (tag_id, object_type, object_id, upload_id) VALUES %s ON CONFLICT DO NOTHING",
+            items,
+            page_size=1000,
         )
 
 
-def forget_contributions_txn(txn: Any, upload_id: int) -> None:
-    """Drop what an earlier import of the upload recorded (its tags), before it is imported again."""
-    txn.execute("DELETE FROM tagged_item WHERE upload_id = %s", (upload_id,))
+def forget_contributions_txn(txn: Any, upload_ids: list[int]) -> None:
+    """Drop what an earlier import of the uploads recorded (their tags), before they are imported again."""
+    txn.execute("DELETE FROM tagged_item WHERE upload_id = ANY(%s)", (upload_ids,))
 
 
-def kept_attachment_txn(txn: Any, attachment_id: int | None) -> int | None:
-    """The attachment id if the row still exists, locked until commit so that the clean-up of unused pictures
-    (music/uploads/store.py) cannot remove it meanwhile; None when it is gone."""
-    if attachment_id is None:
-        return None
-    txn.execute("SELECT id FROM attachment WHERE id = %s FOR KEY SHARE", (attachment_id,))
-    row = txn.fetchone()
-    return row["id"] if row else None
+def kept_attachments_txn(txn: Any, attachment_ids: list[int]) -> set[int]:
+    """Those of the attachments that still exist, locked until commit so that the clean-up of unused pictures
+    (music/uploads/store.py) cannot remove them meanwhile."""
+    if not attachment_ids:
+        return set()
+    txn.execute("SELECT id FROM attachment WHERE id = ANY(%s) FOR KEY SHARE", (sorted(set(attachment_ids)),))
+    return {row["id"] for row in txn.fetchall()}
 
 
-def owned_duplicates_txn(txn: Any, track_id: int, actor_id: int, upload_id: int) -> list[str]:
-    """Uuids of other finished uploads of the track in libraries of the same owner."""
+def owned_finished_txn(txn: Any, track_ids: list[int], actor_ids: list[int], but: list[int]) -> list[dict]:
+    """Finished uploads (other than `but`) of the tracks in libraries of the actors: {id, uuid, track_id,
+    actor_id}, by id."""
     txn.execute(
         """
-        SELECT u.uuid FROM upload u JOIN library l ON l.id = u.library_id
-        WHERE u.track_id = %s AND l.actor_id = %s AND u.id <> %s AND u.import_status = 'finished'
+        SELECT u.id, u.uuid::text, u.track_id, l.actor_id FROM upload u JOIN library l ON l.id = u.library_id
+        WHERE u.track_id = ANY(%s) AND l.actor_id = ANY(%s) AND u.import_status = 'finished' AND u.id <> ALL(%s)
         ORDER BY u.id
         """,
-        (track_id, actor_id, upload_id),
+        (track_ids, actor_ids, but),
     )
-    return [str(r["uuid"]) for r in txn.fetchall()]
+    return txn.fetchall()
 
 
-def finish_upload_txn(
-    txn: Any,
-    upload_id: int,
-    status: str,
-    track_id: int | None,
-    album_id: int | None,
-    cover_id: int | None,
-    details: dict[str, Any],
-    audio: dict[str, Any],
-    metadata: dict[str, Any],
-) -> None:
+def finish_uploads_txn(txn: Any, outcomes: list[dict[str, Any]]) -> None:
+    """Record imported uploads. Each outcome: id, status, track_id, album_id, cover_id, details, duration,
+    bitrate, sample_rate, mimetype, metadata (merged into the upload's)."""
     txn.execute(
         """
-        UPDATE upload SET import_status = %s, track_id = %s, album_id = %s, attachment_cover_id = %s,
-               import_details = %s, import_date = now(),
-               duration = %s, bitrate = %s, sample_rate = %s, mimetype = %s,
-               metadata = metadata || %s, modification_date = now()
-        WHERE id = %s
+        UPDATE upload u SET import_status = r.status, track_id = r.track_id, album_id = r.album_id,
+               attachment_cover_id = r.cover_id, import_details = r.details, import_date = now(),
+               duration = r.duration, bitrate = r.bitrate, sample_rate = r.sample_rate, mimetype = r.mimetype,
+               metadata = u.metadata || r.metadata, modification_date = now()
+        FROM jsonb_to_recordset(%s) AS r(id bigint, status text, track_id bigint, album_id bigint, cover_id bigint,
+             details jsonb, duration integer, bitrate integer, sample_rate integer, mimetype text, metadata jsonb)
+        WHERE u.id = r.id
         """,
-        (
-            status,
-            track_id,
-            album_id,
-            cover_id,
-            json.dumps(details),
-            audio["duration"],
-            audio["bitrate"],
-            audio["sample_rate"],
-            audio["mimetype"],
-            json.dumps(metadata),
-            upload_id,
-        ),
+        (Json(outcomes, dumps=_dumps),),
     )
 
 
-def fail_upload_txn(txn: Any, upload_id: int, code: str, detail: str) -> None:
+def fail_uploads_txn(txn: Any, failures: dict[int, tuple[str, str]]) -> list[int]:
+    """Mark those of the uploads still pending errored ({upload id: (error code, detail)}); their ids."""
     txn.execute(
         """
-        UPDATE upload SET import_status = 'errored', import_date = now(), modification_date = now(),
-               import_details = %s
-        WHERE id = %s
+        UPDATE upload u SET import_status = 'errored', import_date = now(), modification_date = now(),
+               import_details = jsonb_build_object('error_code', r.code, 'detail', r.detail)
+        FROM jsonb_to_recordset(%s) AS r(id bigint, code text, detail text)
+        WHERE u.id = r.id AND u.import_status = 'pending' RETURNING u.id
         """,
-        (json.dumps({"error_code": code, "detail": detail}), upload_id),
+        (Json([{"id": k, "code": c, "detail": d} for k, (c, d) in failures.items()]),),
     )
+    return [row["id"] for row in txn.fetchall()]
 
 
 def library_by_uuid_txn(txn: Any, library_uuid: str) -> dict[str, Any] | None:
@@ -255,42 +281,37 @@ def folder_uploads_txn(txn: Any, library_id: int) -> dict[str, dict[str, Any]]:
     return {row["fs"]["path"]: row for row in txn.fetchall()}
 
 
-def create_folder_upload_txn(txn: Any, library_id: int, fields: dict[str, Any], base_url: str) -> int:
-    """A pending upload for a file of a server folder. `fields`: source, audio_file, original_name, size,
-    mimetype, fs ({path, size, mtime}), import_reference."""
-    new = uuid_module.uuid4()
+def register_folder_uploads_txn(
+    txn: Any, library_id: int, new: list[dict[str, Any]], changed: dict[int, dict[str, Any]], base_url: str
+) -> list[int]:
+    """Pending uploads for files of a server folder: `new` ones (each: source, audio_file, original_name, size,
+    mimetype, fs ({path, size, mtime, ...}), import_reference) created, the `changed` ones ({upload id: fs}) reset
+    to be imported again; the ids of the new ones, in order."""
+    if changed:
+        txn.execute(
+            """
+            UPDATE upload u SET import_status = 'pending', import_details = '{}', size = (r.fs ->> 'size')::bigint,
+                   metadata = jsonb_set(u.metadata, '{fs}', r.fs), modification_date = now()
+            FROM jsonb_to_recordset(%s) AS r(id bigint, fs jsonb) WHERE u.id = r.id
+            """,
+            (Json([{"id": k, "fs": fs} for k, fs in changed.items()]),),
+        )
+    if not new:
+        return []
+    rows = [{**new_row(base_url, "uploads"), **f, "metadata": {"fs": f["fs"]}} for f in new]
     txn.execute(
         """
         INSERT INTO upload (uuid, fid, library_id, source, audio_file, original_name, size, mimetype,
                             metadata, import_reference, import_status)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending') RETURNING id
+        SELECT uuid, fid, %s, source, audio_file, original_name, size, mimetype, metadata, import_reference, 'pending'
+        FROM jsonb_to_recordset(%s) AS r(uuid uuid, fid text, source text, audio_file text, original_name text,
+             size bigint, mimetype text, metadata jsonb, import_reference text)
+        RETURNING id, uuid::text
         """,
-        (
-            new,
-            _fid(base_url, "uploads", new),
-            library_id,
-            fields["source"],
-            fields["audio_file"],
-            fields["original_name"],
-            fields["size"],
-            fields["mimetype"],
-            json.dumps({"fs": fields["fs"]}),
-            fields["import_reference"],
-        ),
+        (library_id, Json(rows)),
     )
-    return txn.fetchone()["id"]
-
-
-def reset_folder_upload_txn(txn: Any, upload_id: int, size: int, fs: dict[str, Any]) -> None:
-    """A changed file: import it again."""
-    txn.execute(
-        """
-        UPDATE upload SET import_status = 'pending', import_details = '{}', size = %s,
-               metadata = jsonb_set(metadata, '{fs}', %s), modification_date = now()
-        WHERE id = %s
-        """,
-        (size, json.dumps(fs), upload_id),
-    )
+    ids = {row["uuid"]: row["id"] for row in txn.fetchall()}
+    return [ids[row["uuid"]] for row in rows]
 
 
 def in_place_scopes_txn(txn: Any) -> list[dict[str, Any]]:
@@ -317,9 +338,15 @@ def remote_followers_condition(library: str) -> str:
 
 
 def has_remote_followers_txn(txn: Any, library_id: int) -> bool:
-    txn.execute(f"SELECT {remote_followers_condition('l')} AS followed FROM library l WHERE l.id = %s", (library_id,))
-    row = txn.fetchone()
-    return bool(row and row["followed"])
+    return library_id in followed_libraries_txn(txn, [library_id])
+
+
+def followed_libraries_txn(txn: Any, library_ids: list[int]) -> set[int]:
+    """Those of the libraries with a remote follower."""
+    txn.execute(
+        f"SELECT l.id FROM library l WHERE l.id = ANY(%s) AND {remote_followers_condition('l')}", (library_ids,)
+    )
+    return {row["id"] for row in txn.fetchall()}
 
 
 def followed_uploads_txn(txn: Any, actor_id: int, uuids: list[Any] | None) -> list[dict[str, Any]]:

@@ -1,0 +1,152 @@
+"""Reading the tags of many files at once: in a pool of processes when the machine has cores to spare (mutagen
+holds the GIL, so threads would not read in parallel), else in the CPU thread pool; never on the reactor.
+
+A file's outcome is its Metadata (with the folder cover beside it, for in-place files without an embedded
+picture) or the error code and detail its upload fails with. A pool that breaks (a reading process killed, or
+one that could not start: the forkserver runs the main module again in each process, so a main script must guard
+its entry point, as console scripts and twistd do) gives way to threads.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, FirstError, gatherResults
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+
+from funkwhale.music.metadata import find_folder_cover, read_metadata
+from funkwhale.music.models import STORAGE_UNAVAILABLE, UNKNOWN_ERROR, Metadata, MetadataError
+from funkwhale.storage.base import StorageError, StoredFile
+from funkwhale.threads import run_cpu
+
+log = Logger()
+
+CHUNK = 25  # files per round trip to a reading process
+MIN_FILES = 2 * CHUNK  # fewer than this are read in threads: a pool is not worth starting for them
+IDLE_SECONDS = 30  # the reading processes end when unused this long (a daemon keeps no memory for them)
+
+
+@dataclass(frozen=True)
+class Read:
+    """A file's tags (`meta`, and `folder_cover` for an in-place file without a picture) or its `error`
+    (code, detail)."""
+
+    meta: Metadata | None = None
+    folder_cover: str | None = None
+    error: tuple[str, str] | None = None
+
+
+def read_one(path: Path | StoredFile, in_place: bool) -> Read:
+    """Read a file's tags (blocking; in a reading process or a thread). A bucket object travels to a reading
+    process as its name and client settings (it pickles) and is read there by ranges."""
+    try:
+        meta = read_metadata(path)
+    except MetadataError as e:
+        return Read(error=(e.code, e.detail))
+    except StorageError as e:
+        return Read(error=(STORAGE_UNAVAILABLE, str(e)[:500]))
+    except Exception as e:
+        return Read(error=(UNKNOWN_ERROR, f"{type(e).__name__}: {e}"[:500]))
+    cover = find_folder_cover(path) if in_place and meta.cover is None and isinstance(path, Path) else None
+    return Read(meta=meta, folder_cover=str(cover) if cover is not None else None)
+
+
+def _read_chunk(jobs: list[tuple[Path | StoredFile, bool]]) -> list[Read]:
+    return [read_one(path, in_place) for path, in_place in jobs]
+
+
+_pool: ProcessPoolExecutor | None = None
+_started: list[bool] = []  # the shutdown trigger is added once
+_in_flight = 0
+_idle: IDelayedCall | None = None
+
+
+def processes() -> int:
+    """Reading processes to use: one per core but one (left to the reactor and PostgreSQL: on 2 cores, one
+    reading process imported faster than two); none on a single core (threads then)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores - 1
+
+
+def _executor() -> ProcessPoolExecutor:
+    """The pool of reading processes, started on first use (forked from a small server process that has loaded
+    mutagen, not from this threaded one) and shut down with the reactor or when idle."""
+    global _pool
+    if _pool is None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["funkwhale.music.metadata"])
+        if not _started:
+            reactor.addSystemEventTrigger("during", "shutdown", _shutdown)
+            _started.append(True)
+        _pool = ProcessPoolExecutor(max_workers=processes(), mp_context=context)
+    return _pool
+
+
+def _shutdown() -> None:
+    global _pool, _idle
+    if _idle is not None and _idle.active():
+        _idle.cancel()
+    _idle = None
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+def _used(delta: int) -> None:
+    """Count the reads in flight; the pool ends IDLE_SECONDS after the last one."""
+    global _in_flight, _idle
+    _in_flight += delta
+    if _idle is not None and _idle.active():
+        _idle.cancel()
+    _idle = reactor.callLater(IDLE_SECONDS, _shutdown) if _in_flight == 0 else None
+
+
+def start(files: int) -> None:
+    """Start the reading processes now (unless they run) when `files` files are about to be read in them: they
+    start while the first batch registers, instead of in front of its reads."""
+    if files >= MIN_FILES and processes() > 0 and _pool is None:
+        pool = _executor()
+        for _ in range(processes()):
+            pool.submit(_read_chunk, [])
+        _used(0)
+
+
+def _deferred(future: Future) -> Deferred:
+    """A Deferred fired on the reactor with the future's outcome."""
+    d: Deferred = Deferred()
+
+    def done(f: Future) -> None:
+        error = f.exception()
+        fire = d.errback if error is not None else d.callback
+        reactor.callFromThread(fire, error or f.result())  # type: ignore[attr-defined]
+
+    future.add_done_callback(done)
+    return d
+
+
+async def read_many(jobs: list[tuple[Path | StoredFile, bool]]) -> list[Read]:
+    """The outcome of each (file, in place) in order."""
+    plain = list(jobs)
+    if len(plain) < MIN_FILES or processes() == 0:
+        return await run_cpu(_read_chunk, plain)
+    pool = _executor()
+    chunks = [plain[i : i + CHUNK] for i in range(0, len(plain), CHUNK)]
+    _used(1)
+    try:
+        results = await gatherResults([_deferred(pool.submit(_read_chunk, c)) for c in chunks], consumeErrors=True)
+    except FirstError as e:
+        if not e.subFailure.check(BrokenProcessPool):
+            raise
+        log.warn("the tag-reading processes died ({error}): reading in threads", error=str(e.subFailure.value))
+        _shutdown()
+        return await run_cpu(_read_chunk, plain)
+    finally:
+        _used(-1)
+    return [read for chunk in results for read in chunk]
