@@ -149,5 +149,5 @@ async def test_channel_only_writes_are_refused_as_1_4_refuses_them_outside_chann
         assert (await me.get(path)).code == 200, "still there"
     for method, path in (("POST", "/api/v1/tracks/"), ("POST", "/api/v1/artists/"), ("DELETE", "/api/v1/artists/1/")):
         refused = await me.request(method, path, json_body={})
-        assert refused.code == 405 and refused.header("allow") == "GET, HEAD", (method, path, refused)
+        assert refused.code == 405 and set(refused.header("allow").split(", ")) == {"GET", "HEAD"}, refused
     assert (await server.client().request("DELETE", f"/api/v1/albums/{album_id}/")).code == 401

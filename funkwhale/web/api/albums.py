@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from funkwhale.web.api.browse import CatalogArea
+from funkwhale.web.api.browse import CatalogArea, catalog_app
 
 
 class AlbumsApi(CatalogArea):
     kind = "album"
-    channel_writes = ("POST", "DELETE")
+    app = catalog_app(create=True, delete=True)

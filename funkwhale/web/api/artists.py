@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from funkwhale.web.api.browse import CatalogArea
+from funkwhale.web.api.browse import CatalogArea, catalog_app
 
 
 class ArtistsApi(CatalogArea):
     kind = "artist"
+    app = catalog_app()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from werkzeug.exceptions import MethodNotAllowed
+from klein import Klein
 
 from funkwhale.activitypub import remote_libraries, remote_libraries_store
 from funkwhale.context import Context
@@ -101,15 +101,11 @@ def ordering_of(request: Any) -> tuple[str, ...]:
 
 
 class CatalogArea(Area):
-    """GET `/` (a page of objects) and `/<id>/` (one object) for `kind`; subclasses set `kind`."""
+    """GET `/` (a page of objects) and `/<id>/` (one object) for `kind`; subclasses set `kind` and their `app`
+    (`catalog_app`)."""
 
-    app = api_app()
     kind: ClassVar[str]
-    # 1.4 creates albums, and deletes albums and tracks, only in the caller's own channels (the other issue's):
-    # here no artist is a channel's, so those requests are refused as 1.4 refuses them for a non-channel object.
-    channel_writes: ClassVar[tuple[str, ...]] = ()
 
-    @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
     async def index(self, request: Any) -> bytes:
         viewer = await viewer_of(self.ctx, self.auth, request)
         page = Page.from_request(request)
@@ -118,14 +114,8 @@ class CatalogArea(Area):
         total = await counts.total(self.ctx, self.kind, listing, len(rows))
         return page.respond(request, total, rows, lambda row: self.renderer.render(self.kind, row))
 
-    def _channel_write(self, method: str) -> None:
-        if method not in self.channel_writes:
-            raise MethodNotAllowed(valid_methods=["GET", "HEAD"])
-
-    @app.route("/", methods=["POST"], strict_slashes=False)
     async def create(self, request: Any) -> bytes:
         """1.4's channel album creation: `title` and `artist` (one of the caller's channel artists) required."""
-        self._channel_write("POST")
         await self.auth.require(request, "write:libraries")
         data = read_body(request)
         errors = {name: ["This field is required."] for name in ("title", "artist") if data.get(name) in (None, "")}
@@ -133,14 +123,11 @@ class CatalogArea(Area):
             errors["artist"] = [f"Object with id={data['artist']} does not exist."]
         raise ApiError(400, f"artist: {errors['artist'][0]}", "invalid", errors)
 
-    @app.route("/<int:object_id>/", methods=["DELETE"], strict_slashes=False)
     async def destroy(self, request: Any, object_id: int) -> bytes:
         """1.4 deletes an album or a track only from the caller's own channel: not found for any other."""
-        self._channel_write("DELETE")
         await self.auth.require(request, "write:libraries")
         raise not_found()
 
-    @app.route("/<int:object_id>/libraries/", methods=["GET", "HEAD"], strict_slashes=False)
     async def libraries(self, request: Any, object_id: int) -> bytes:
         """The libraries the caller may see that hold (finished uploads of) the object, as 1.4 lists them."""
         viewer = Viewer.of(await self.auth.require(request, "read:libraries"))
@@ -157,7 +144,6 @@ class CatalogArea(Area):
             raise not_found("No such object.")
         return viewer, row
 
-    @app.route("/<int:object_id>/fetches/", methods=["GET", "HEAD"], strict_slashes=False)
     async def fetches(self, request: Any, object_id: int) -> bytes:
         """The caller's fetches of the object's federation id, newest first."""
         viewer, row = await self._object(request, object_id, "read:libraries")
@@ -168,7 +154,6 @@ class CatalogArea(Area):
         )  # fmt: skip
         return page.respond(request, total, rows, lambda r: fetch_json(r, self.ctx.settings.domain))
 
-    @app.route("/<int:object_id>/fetches/", methods=["POST"], strict_slashes=False)
     async def fetch(self, request: Any, object_id: int) -> bytes:
         """Fetch the object again from its server (201, the fetch: a local object's is errored, as there is no
         server to ask)."""
@@ -181,23 +166,46 @@ class CatalogArea(Area):
             raise not_found()
         return json_response(request, fetch_json(fetched, self.ctx.settings.domain), status=201)
 
-    @app.route("/<int:object_id>/mutations/", methods=["GET", "HEAD"], strict_slashes=False)
     async def mutations(self, request: Any, object_id: int) -> bytes:
         """Suggested edits of the object: none, as this server takes none (see `suggest`)."""
         await self._object(request, object_id, "read:edits")
         page = Page.from_request(request)
         return page.respond(request, 0, [])
 
-    @app.route("/<int:object_id>/mutations/", methods=["POST"], strict_slashes=False)
     async def suggest(self, request: Any, object_id: int) -> bytes:
         """1.4 takes edit suggestions here for moderators to apply; this server edits no catalog metadata."""
         await self._object(request, object_id, "write:edits")
         raise ApiError(400, "Suggesting edits is not supported on this server.", "edits_not_supported")
 
-    @app.route("/<int:object_id>/", methods=["GET", "HEAD"], strict_slashes=False)
     async def detail(self, request: Any, object_id: int) -> bytes:
         viewer = await viewer_of(self.ctx, self.auth, request)
         row = await self.ctx.db.run(store.detail_txn, self.kind, viewer, object_id, desc=f"catalog.{self.kind}")
         if row is None:
             raise not_found("No such object.")
         return json_response(request, self.renderer.render(self.kind, row, with_description=True))
+
+
+# The routes every kind has: (rule, methods, CatalogArea method).
+ROUTES = [
+    ("/", ["GET", "HEAD"], "index"),
+    ("/<int:object_id>/libraries/", ["GET", "HEAD"], "libraries"),
+    ("/<int:object_id>/fetches/", ["GET", "HEAD"], "fetches"),
+    ("/<int:object_id>/fetches/", ["POST"], "fetch"),
+    ("/<int:object_id>/mutations/", ["GET", "HEAD"], "mutations"),
+    ("/<int:object_id>/mutations/", ["POST"], "suggest"),
+    ("/<int:object_id>/", ["GET", "HEAD"], "detail"),
+]
+
+
+def catalog_app(create: bool = False, delete: bool = False) -> Klein:
+    """A kind's Klein app. 1.4 creates albums, and deletes albums and tracks, only in the caller's own channels
+    (another issue's): `create` and `delete` add those routes, answered as 1.4 answers someone without a
+    channel; a kind without them answers 405 with an Allow that says so."""
+    app = api_app()
+    for rule, methods, name in ROUTES:
+        app.route(rule, methods=methods, strict_slashes=False)(getattr(CatalogArea, name))
+    if create:
+        app.route("/", methods=["POST"], strict_slashes=False)(CatalogArea.create)
+    if delete:
+        app.route("/<int:object_id>/", methods=["DELETE"], strict_slashes=False)(CatalogArea.destroy)
+    return app

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from funkwhale.web.api.browse import CatalogArea
+from funkwhale.web.api.browse import CatalogArea, catalog_app
 
 
 class TracksApi(CatalogArea):
     kind = "track"
-    channel_writes = ("DELETE",)
+    app = catalog_app(delete=True)
