@@ -282,16 +282,26 @@ class Topology:
         self.workers.append(child)
         return child
 
+    def _site(self, ports: list[int]) -> str:
+        """deploy/nginx.conf pointed at this topology, its upstream listing the web processes on `ports`."""
+        work = self.root / "nginx"
+        site = site_config(self.nginx_port, ports[0], work / "dist", work / "no-media", work / "no-music")
+        servers = "".join(f"    server 127.0.0.1:{port};\n" for port in ports)
+        return site.replace(f"    server 127.0.0.1:{ports[0]};\n", servers, 1)
+
     def _start_nginx(self) -> None:
         assert NGINX is not None, "no nginx binary"
         work = self.root / "nginx"
         (work / "dist").mkdir(parents=True)
         (work / "dist" / "index.html").write_text("<!doctype html><title>funkwhale</title>")
-        ports = [port for _, port in self.webs]
-        site = site_config(self.nginx_port, ports[0], work / "dist", work / "no-media", work / "no-music")
-        servers = "".join(f"    server 127.0.0.1:{port};\n" for port in ports)
-        site = site.replace(f"    server 127.0.0.1:{ports[0]};\n", servers, 1)
-        self.nginx = start_nginx(work, site, self.nginx_port)
+        self.nginx = start_nginx(work, self._site([port for _, port in self.webs]), self.nginx_port)
+
+    def balance(self, count: int) -> None:
+        """Have nginx send requests to the first `count` web processes only (a configuration reload)."""
+        assert self.nginx is not None
+        (self.root / "nginx" / "site.conf").write_text(self._site([port for _, port in self.webs[:count]]))
+        self.nginx.send_signal(signal.SIGHUP)
+        time.sleep(1)  # the old nginx workers finish their connections and exit
 
     def funkwhale(self) -> list[Child]:
         """Every funkwhale process started, dead ones included."""
