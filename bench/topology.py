@@ -66,9 +66,9 @@ def kill_under_load(topology: Topology, cookie: str, requests: int) -> dict[str,
         "sent": len(done),
         "failed": sum(1 for r in done if r[2] != 200),
         "in flight at the kill": len(in_flight),
-        "of which failed": sum(1 for r in in_flight if r[2] != 200),
+        "in flight that failed": sum(1 for r in in_flight if r[2] != 200),
         "sent after the kill": sum(1 for r in done if r[0] > kill),
-        "of which failed ": sum(1 for r in done if r[0] > kill and r[2] != 200),
+        "sent after that failed": sum(1 for r in done if r[0] > kill and r[2] != 200),
     }
 
 
@@ -87,7 +87,7 @@ def main() -> None:
             rps, p50, p99 = browse.run_case(topology.nginx_port, cookie, PATH, requests, CONCURRENCY)
             print(f"{count} web process(es): {rps:6.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
         figures = kill_under_load(topology, cookie, requests)
-        counts = ", ".join(f"{name.strip()} {n}" for name, n in figures.items())
+        counts = ", ".join(f"{name} {n}" for name, n in figures.items())
         print(f"SIGKILL of one web process under that load: {counts}")
     finally:
         topology.stop()
