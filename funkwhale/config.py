@@ -116,8 +116,15 @@ def _networks(name: str, raw: str) -> tuple[str, ...]:
     return values
 
 
-def _setting(parse: Callable[[str, str], Any], default: Any = None, *, help: str = "") -> Any:
-    return field(default=default, metadata={"parse": parse, "help": help})
+def _setting(parse: Callable[[str, str], Any], default: Any = None, *, help: str = "", env: str = "") -> Any:
+    """A setting read from FUNKWHALE_<NAME>, or from `env` for the ones that keep Funkwhale's own names
+    (AWS_*, PROXY_MEDIA)."""
+    return field(default=default, metadata={"parse": parse, "help": help, "env": env})
+
+
+def env_name(f: dataclasses.Field[Any]) -> str:
+    """The environment variable of a setting."""
+    return f.metadata.get("env") or f"FUNKWHALE_{f.name.upper()}"
 
 
 @dataclass(frozen=True)
@@ -217,6 +224,33 @@ class Settings:
     external_requests_verify_ssl: bool = _setting(
         _boolean, True, help="verify the TLS certificates of federation peers (system trust, SSL_CERT_FILE)"
     )
+    # Media in an S3-compatible bucket (Funkwhale's names): set AWS_STORAGE_BUCKET_NAME to use one.
+    aws_access_key_id: str | None = _setting(_optional_text, None, help="S3 access key", env="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: str | None = _setting(
+        _optional_text, None, help="S3 secret key", env="AWS_SECRET_ACCESS_KEY"
+    )
+    aws_storage_bucket_name: str | None = _setting(
+        _optional_text, None, help="media bucket; unset: media under MEDIA_ROOT", env="AWS_STORAGE_BUCKET_NAME"
+    )
+    aws_s3_endpoint_url: str | None = _setting(
+        _url(("http", "https")), None, help="S3 endpoint (MinIO, Garage...); unset: AWS", env="AWS_S3_ENDPOINT_URL"
+    )
+    aws_s3_region_name: str | None = _setting(_optional_text, None, help="S3 region", env="AWS_S3_REGION_NAME")
+    aws_location: str = _setting(
+        lambda name, raw: raw.strip().strip("/"), "", help="key prefix of media in the bucket", env="AWS_LOCATION"
+    )
+    aws_querystring_auth: bool = _setting(
+        _boolean, True, help="sign media URLs (false: a public bucket's plain URLs)", env="AWS_QUERYSTRING_AUTH"
+    )
+    aws_querystring_expire: int = _setting(
+        _positive_int, 3600, help="seconds a signed media URL stays valid", env="AWS_QUERYSTRING_EXPIRE"
+    )
+    proxy_media: bool = _setting(
+        _boolean,
+        True,
+        help="bucket media go through the daemon (nginx: X-Accel-Redirect); false: redirect to a signed URL",
+        env="PROXY_MEDIA",
+    )
 
     @property
     def embedded_postgres(self) -> bool:
@@ -229,6 +263,11 @@ class Settings:
     @property
     def media_path(self) -> Path:
         return Path(self.media_root) if self.media_root else Path(self.data_dir) / "media"
+
+    @property
+    def media_bucket(self) -> bool:
+        """Whether media live in an S3-compatible bucket rather than under MEDIA_ROOT."""
+        return bool(self.aws_storage_bucket_name)
 
     @property
     def base_url(self) -> str:
@@ -244,7 +283,7 @@ SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
 
 def describe() -> list[tuple[str, str, Any]]:
     """(ENV_NAME, help, default) for each setting: used by docs and `funkwhale config`."""
-    return [(f"FUNKWHALE_{f.name.upper()}", f.metadata["help"], f.default) for f in dataclasses.fields(Settings)]
+    return [(env_name(f), f.metadata["help"], f.default) for f in dataclasses.fields(Settings)]
 
 
 def _read_ini(path: str) -> dict[str, str]:
@@ -277,17 +316,17 @@ def load_settings(
     config_file = config_file or environ.get("FUNKWHALE_CONFIG") or None
     raw: dict[str, str] = dict(defaults or {})
     raw.update(_read_ini(config_file) if config_file else {})
-    for name in SETTING_NAMES:
-        value = environ.get(f"FUNKWHALE_{name.upper()}")
+    for f in dataclasses.fields(Settings):
+        value = environ.get(env_name(f))
         if value is not None:
-            raw[name] = value
+            raw[f.name] = value
     for name, value in (overrides or {}).items():
         if value is not None:
             raw[name] = value
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
         if f.name in raw:
-            values[f.name] = f.metadata["parse"](f"FUNKWHALE_{f.name.upper()}", raw[f.name])
+            values[f.name] = f.metadata["parse"](env_name(f), raw[f.name])
     if "worker_processes" not in values:
         values["worker_processes"] = default_worker_processes(values.get("role", "all"))
     settings = Settings(**values)
@@ -319,7 +358,7 @@ def to_environ(settings: Settings) -> dict[str, str]:
             text = f"{value:03o}"
         else:
             text = str(value)
-        env[f"FUNKWHALE_{f.name.upper()}"] = text
+        env[env_name(f)] = text
     return env
 
 

@@ -12,7 +12,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import ILogObserver, Logger
 from twisted.python.failure import Failure
 
-from funkwhale import threads
+from funkwhale import storage, threads
 from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.db.pool import Database
@@ -124,6 +124,27 @@ class WebServer(Service):
         await self.site.drain(self.grace, self.clock)
 
 
+class MediaCheck(Service):
+    """Says at start where media live and, for a bucket, whether it answers (a HEAD of the bucket in a thread,
+    not awaited: a bucket that is down is an error line, and uploads are refused until it is back)."""
+
+    name = "media-check"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def startService(self) -> None:
+        super().startService()
+        store = storage.media(self.settings)
+        if not store.remote:
+            return
+        checked = Deferred.fromCoroutine(threads.run_io(store.check))
+        checked.addCallbacks(
+            lambda _: log.info("media storage: {where}", where=store.describe()),
+            lambda failure: log.error("media storage unusable: {error}", error=failure.getErrorMessage()),
+        )
+
+
 def bind_now(listen: str) -> Callable[[Any], IListeningPort]:
     """`bind(site)` listens on the strports description `listen` at once, or raises ConfigError."""
     from twisted.internet.endpoints import serverFromString
@@ -174,6 +195,7 @@ def make_service(
     db.setServiceParent(top)
     redis.setServiceParent(top)
     ServiceActorSetup(ctx).setServiceParent(top)
+    MediaCheck(settings).setServiceParent(top)
     if settings.role in ("all", "worker") and settings.worker_processes[1] > 0:
         WorkerPool(ctx, settings).setServiceParent(top)
     elif settings.role in ("all", "worker"):

@@ -20,7 +20,8 @@ from funkwhale.embedded import EmbeddedServers
 
 from .client import ApiClient
 
-pytest_plugins = ["tests.subsonic_helpers", "tests.federation_pair"]  # the Subsonic tests' fixtures: imported, ids
+# fixtures of helper modules (Subsonic, federation peers, the S3 server): imported, ids
+pytest_plugins = ["tests.subsonic_helpers", "tests.federation_pair", "tests.s3_server"]
 
 
 @pytest.fixture(scope="session")

@@ -180,11 +180,12 @@ async def test_resized_path_for_any_size(web_server):
     ctx = web_server.ctx
     picture_uuid = await attachment_uuid(ctx, await attachments.store_picture(ctx, Picture(two_colour_picture(), "")))
     for asked, side in ((100, 100), (5, 50), (5000, 600)):  # the nearest crop size, never enlarged past 600
-        path, mimetype = await attachments.resized_path(ctx, picture_uuid, asked)
-        assert mimetype == "image/jpeg"
-        assert decode(path.read_bytes()).size == (side, side)
-    path, mimetype = await attachments.resized_path(ctx, picture_uuid, None)
-    assert mimetype == "image/jpeg" and decode(path.read_bytes()).size == (800, 600)
+        found = await attachments.resized_path(ctx, picture_uuid, asked)
+        assert found.mimetype == "image/jpeg" and found.path is not None
+        assert decode(found.path.read_bytes()).size == (side, side)
+    found = await attachments.resized_path(ctx, picture_uuid, None)
+    assert found.mimetype == "image/jpeg" and found.path is not None
+    assert decode(found.path.read_bytes()).size == (800, 600)
     with pytest.raises(attachments.AttachmentNotFound):
         await attachments.resized_path(ctx, str(uuid.uuid4()), 100)
 

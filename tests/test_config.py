@@ -23,7 +23,8 @@ def _example_environ() -> dict[str, str]:
 
 
 def test_every_setting_is_in_env_example():
-    documented = {m.group(1) for line in _example_lines() if (m := re.match(r"(?:# )?(FUNKWHALE_\w+)=", line))}
+    names = r"(?:# )?((?:FUNKWHALE|AWS)_\w+|PROXY_MEDIA)="
+    documented = {m.group(1) for line in _example_lines() if (m := re.match(names, line))}
     missing = [env for env, _help, _default in describe() if env not in documented]
     assert missing == [], f"add these to deploy/env.example: {missing}"
 

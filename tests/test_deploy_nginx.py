@@ -14,7 +14,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_twisted
@@ -84,10 +87,27 @@ def dist(tmp_path):
     return folder
 
 
+@asynccontextmanager
+async def behind_nginx(settings: Any, dist: Path, tmp_path: Path) -> AsyncIterator[tuple[ApiClient, Any]]:
+    """The daemon with `settings` behind a real nginx running the shipped configuration: (a client of nginx, the
+    daemon's settings)."""
+    music = Path(settings.data_dir) / "music"
+    running = await start_server(settings)
+    port, work = free_port(), tmp_path / "nginx"
+    work.mkdir()
+    site = site_config(port, running.port.getHost().port, dist, settings.media_path, music)
+    nginx = start_nginx(work, site, port)
+    try:
+        yield ApiClient(f"http://127.0.0.1:{port}"), settings
+    finally:
+        nginx.send_signal(signal.SIGQUIT)
+        nginx.wait(10)
+        await running.service.stopService()
+
+
 @pytest_twisted.async_yield_fixture
 async def nginx_site(db_conn, settings, dist, tmp_path):
-    """The daemon (web role, FUNKWHALE_REVERSE_PROXY=nginx, login limit 3, metrics behind a token) behind a real
-    nginx running the shipped configuration: (a client of nginx, the daemon's settings)."""
+    """The daemon (web role, FUNKWHALE_REVERSE_PROXY=nginx, login limit 3, metrics behind a token) behind nginx."""
     music = Path(settings.data_dir) / "music"
     music.mkdir(parents=True, exist_ok=True)
     behind = dataclasses.replace(
@@ -100,17 +120,8 @@ async def nginx_site(db_conn, settings, dist, tmp_path):
         metrics=True,
         metrics_token=METRICS_TOKEN,
     )
-    running = await start_server(behind)
-    port, work = free_port(), tmp_path / "nginx"
-    work.mkdir()
-    site = site_config(port, running.port.getHost().port, dist, settings.media_path, music)
-    nginx = start_nginx(work, site, port)
-    try:
-        yield ApiClient(f"http://127.0.0.1:{port}"), behind
-    finally:
-        nginx.send_signal(signal.SIGQUIT)
-        nginx.wait(10)
-        await running.service.stopService()
+    async with behind_nginx(behind, dist, tmp_path) as site:
+        yield site
 
 
 @pytest_twisted.ensureDeferred
@@ -160,3 +171,22 @@ async def test_nginx_does_not_pass_the_metrics_on(nginx_site):
     for path in ("/metrics", "/metrics?x=1"):
         resp = await client.get(path, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
         assert resp.code == 404 and b"funkwhale_" not in resp.body, (path, resp)
+
+
+@pytest_twisted.ensureDeferred
+async def test_nginx_fetches_bucket_media_from_the_presigned_url(db_conn, settings, dist, tmp_path, s3_server):
+    """With media in a bucket, the daemon's X-Accel-Redirect names a presigned URL; nginx's internal location
+    fetches it, passing Range, and sends none of the client's credentials to the store."""
+    bucket = s3_server.new_bucket()
+    behind = s3_server.settings(dataclasses.replace(settings, reverse_proxy="nginx", role="web"), bucket)
+    async with behind_nginx(behind, dist, tmp_path) as (client, _):
+        user, library = owner_with_library(db_conn, "alice")
+        song = add_playable(db_conn, behind, library, "flac")
+        data = song.path.read_bytes()
+        s3_server.client().put_object(Bucket=bucket, Key=song.upload["audio_file"], Body=data)
+        song.path.unlink()  # only in the bucket
+        got = await client.get(song.url, headers=session(db_conn, user))
+        assert got.code == 200 and got.body == data and got.header("X-Accel-Redirect") is None, got
+        part = await client.get(song.url, headers={**session(db_conn, user), "Range": "bytes=100-199"})
+        assert part.code == 206 and part.body == data[100:200], part
+        assert (await client.get(song.url)).code in (401, 403)

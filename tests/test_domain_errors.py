@@ -50,6 +50,8 @@ NOT_REFUSALS = {
     "funkwhale.activitypub.fetch.FetchError": "an outgoing federation request that failed",
     "funkwhale.activitypub.fetch.BlockedAddress": "an outgoing federation request that failed",
     "funkwhale.activitypub.fetch.ResponseTooLarge": "an outgoing federation request that failed",
+    "funkwhale.storage.base.StorageError": "infrastructure (the media bucket): 503",
+    "funkwhale.storage.base.MediaMissing": "a stored file gone",
 }
 
 

@@ -33,6 +33,7 @@ from funkwhale.music.models import (
     MetadataError,
     Picture,
 )
+from funkwhale.storage.base import StoredFile
 
 UNKNOWN_ARTIST = "[Unknown Artist]"
 MAX_NAME = 255  # titles, names, genres longer than this are cut
@@ -67,7 +68,7 @@ _REPLAYGAIN_KEYS = ("track_gain", "track_peak", "album_gain", "album_peak")
 _Tags = dict[str, list[str]]  # neutral key -> values, e.g. {"title": ["Song"], "artist": ["A", "B"]}
 
 
-def read_metadata(path: str | Path) -> Metadata:
+def read_metadata(path: str | Path | StoredFile) -> Metadata:
     """Read one audio file. Raises MetadataError (empty_file, unsupported_format, corrupt_file, file_not_found,
     invalid_metadata).
 
@@ -77,7 +78,7 @@ def read_metadata(path: str | Path) -> Metadata:
     Artists are split on ";" only ("AC/DC" and "Earth, Wind & Fire" stay whole), or taken from a separate
     ARTISTS tag; text values longer than MAX_VALUE are treated as garbage and ignored.
     """
-    path = Path(path)
+    path = Path(path) if isinstance(path, str) else path
     audio = _open(path)
     audio_format = _FORMATS[type(audio)]
     mimetype, extension = audio_format.mimetype, audio_format.extension
@@ -152,7 +153,7 @@ def parse_date(value: str | None) -> datetime.date | None:
         return datetime.date(year, 1, 1)
 
 
-def _open(path: Path) -> mutagen.FileType:
+def _open(path: Path | StoredFile) -> mutagen.FileType:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -160,7 +161,8 @@ def _open(path: Path) -> mutagen.FileType:
     if size == 0:
         raise MetadataError(EMPTY_FILE, "The file is empty")
     try:
-        audio = mutagen.File(path)
+        with path.open("rb") as fh:  # a file object: a bucket object is read by ranges (storage/s3.py)
+            audio = mutagen.File(fh)
     except Exception as e:  # mutagen raises many kinds of errors on damaged input
         if _has_audio_signature(path):
             raise MetadataError(CORRUPT_FILE, f"The audio file is damaged or truncated: {e}") from None
@@ -180,12 +182,13 @@ def _open(path: Path) -> mutagen.FileType:
     return audio
 
 
-def _audio_beside_video(path: Path, video: oggtheora.OggTheora) -> mutagen.FileType:
+def _audio_beside_video(path: Path | StoredFile, video: oggtheora.OggTheora) -> mutagen.FileType:
     """The Vorbis (or Opus) stream of an Ogg file whose first stream is Theora video, its comments completed with
     the video's; unsupported_format when it has no such audio stream."""
     for kind in (oggvorbis.OggVorbis, oggopus.OggOpus):
         try:
-            audio = kind(path)
+            with path.open("rb") as fh:
+                audio = kind(fh)
         except mutagen.MutagenError:  # no stream of this kind
             continue
         if audio.tags is not None and video.tags is not None:
@@ -204,7 +207,7 @@ def _stream_info(audio: mutagen.FileType) -> mutagen.StreamInfo:
     return info
 
 
-def _has_audio_signature(path: Path) -> bool:
+def _has_audio_signature(path: Path | StoredFile) -> bool:
     with path.open("rb") as fh:
         head = fh.read(12)
     return head.startswith(_MAGIC) or head[4:8] == b"ftyp"
@@ -346,7 +349,7 @@ _RIFF_INFO = {
 _AIFF_TEXT = {"NAME": "title", "AUTH": "artist", "(c) ": "copyright", "ANNO": "comment"}
 
 
-def _gather_text_chunks(path: Path, riff: bool) -> _Tags:
+def _gather_text_chunks(path: Path | StoredFile, riff: bool) -> _Tags:
     out: _Tags = {}
     try:
         with path.open("rb") as fh:

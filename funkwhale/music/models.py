@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 # Per-upload error codes (import_details.error_code): Funkwhale's own, then ours.
 INVALID_METADATA = "invalid_metadata"
 UNKNOWN_ERROR = "unknown_error"
+STORAGE_UNAVAILABLE = "storage_unavailable"  # the media bucket could not be read
 TRACK_UUID_NOT_FOUND = "track_uuid_not_found"
 UNSUPPORTED_FORMAT = "unsupported_format"
 EMPTY_FILE = "empty_file"
@@ -17,7 +18,7 @@ FILE_NOT_FOUND = "file_not_found"
 ALREADY_IMPORTED = "already_imported_in_owned_libraries"
 IMPORT_ERROR_CODES = (
     INVALID_METADATA, UNKNOWN_ERROR, TRACK_UUID_NOT_FOUND, UNSUPPORTED_FORMAT, EMPTY_FILE, CORRUPT_FILE,
-    QUOTA_EXCEEDED, FILE_NOT_FOUND, ALREADY_IMPORTED,
+    QUOTA_EXCEEDED, FILE_NOT_FOUND, ALREADY_IMPORTED, STORAGE_UNAVAILABLE,
 )  # fmt: skip
 
 

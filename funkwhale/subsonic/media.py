@@ -20,6 +20,7 @@ from funkwhale.instance import settings as instance_settings
 from funkwhale.music import attachments, playback
 from funkwhale.music.normalize import fold
 from funkwhale.music.playback import Source, Transcode, files, respond
+from funkwhale.storage import MediaMissing, serving
 from funkwhale.subsonic import ids
 from funkwhale.subsonic.browsing import run
 from funkwhale.subsonic.errors import GENERIC, SubsonicError, not_found
@@ -182,13 +183,15 @@ async def _picture(ctx: Context, call: Call, row: dict[str, Any] | None) -> byte
         raise not_found("No picture.")
     size = call.params.int("size", minimum=1) or None
     try:
-        path, mimetype = await attachments.rendition(ctx, row, size)
+        found = await attachments.rendition(ctx, row, size)
     except (attachments.AttachmentNotFound, attachments.InvalidImage):
         raise not_found("No picture.") from None
     call.request.setHeader(b"Cache-Control", COVER_CACHE)
     try:
-        return await files.serve_file(call.request, path, mimetype)
-    except OSError:
+        if found.path is None:
+            return await serving.serve_object(ctx.settings, call.request, found.name, found.mimetype)
+        return await files.serve_file(call.request, found.path, found.mimetype)
+    except (OSError, MediaMissing):
         raise not_found("No picture.") from None
 
 

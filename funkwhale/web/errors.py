@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from funkwhale.errors import Invalid
 from funkwhale.routing_errors import routing_error
+from funkwhale.storage.base import MediaMissing, StorageError
 from funkwhale.web.json import json_response
 
 E = TypeVar("E", bound=BaseException)
@@ -79,6 +80,15 @@ def install_api_errors(app: Klein) -> None:
     def _routing(self: Any, request: Any, failure: Failure) -> bytes:
         status, body = routing_error(request, error_of(failure, HTTPException))
         return json_response(request, body, status=status)
+
+    @app.handle_errors(StorageError)
+    def _storage(self: Any, request: Any, failure: Failure) -> bytes:
+        error = error_of(failure, StorageError)
+        if isinstance(error, MediaMissing):
+            return json_response(request, {"detail": "The file is not available.", "code": "file_missing"}, 404)
+        log.error("{method} {path}: {error}", method=request.method, path=request.path, error=str(error))
+        body = {"detail": "The media storage is unavailable, try again later.", "code": "storage_unavailable"}
+        return json_response(request, body, status=503)
 
     @app.handle_errors(CancelledError)
     def _cancelled(self: Any, request: Any, failure: Failure) -> bytes:

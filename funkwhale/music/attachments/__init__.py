@@ -1,13 +1,16 @@
 """Attachments: pictures (cover art) stored once per content, served whole or as cached square crops.
 
-Files are content-addressed under MEDIA_ROOT: `attachments/ab/cd/<sha256>.<ext>`; a resized copy sits beside its
-original as `<sha256>-<pixels>.jpg`, made once in a thread on first request and reused afterwards. Crops come in
+Files are content-addressed in the media storage (MEDIA_ROOT or the bucket): `attachments/ab/cd/<sha256>.<ext>`; a
+resized copy sits beside its original as `<sha256>-<pixels>.jpg`, made once in a thread on first request (by
+whichever process is asked first) and reused afterwards. Crops come in
 CROP_SIZES only (any other size asked is rounded to the nearest), and at most RESIZES_AT_ONCE are made at a time.
 """
 
 from __future__ import annotations
 
+import io
 import uuid as uuid_module
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +23,8 @@ from funkwhale.music.attachments import crops, images, store
 from funkwhale.music.attachments.images import ImageTooLarge, InvalidImage
 from funkwhale.music.models import Picture
 from funkwhale.music.uploads.multipart import FormError, boundary_of, discard, read_form
+from funkwhale.storage import MediaMissing, MediaStore
+from funkwhale.storage.local import write_atomically
 from funkwhale.threads import run_cpu, run_io
 
 __all__ = [
@@ -27,6 +32,7 @@ __all__ = [
     "AttachmentNotFound",
     "ImageTooLarge",
     "InvalidImage",
+    "Rendition",
     "attachment_json",
     "get_attachment",
     "receive_picture",
@@ -71,7 +77,7 @@ async def _store(ctx: Context, picture: Picture, actor_id: int | None) -> dict[s
         raise InvalidImage("The picture is too large")
     checksum, mimetype, extension = await run_cpu(images.inspect, picture.data)
     relative = storage.chunked_name(storage.ATTACHMENTS, checksum, extension)
-    await run_cpu(images.write_once, storage.absolute(ctx.settings, relative), picture.data)
+    await run_io(storage.media(ctx.settings).write_once, relative, picture.data, mimetype)
     return await ctx.db.run(
         store.insert_or_get_txn, checksum, relative, mimetype, len(picture.data), actor_id, desc="store_picture"
     )
@@ -155,25 +161,45 @@ def crop_size(size: int) -> int:
     return min(CROP_SIZES, key=lambda crop: (abs(crop - size), crop))
 
 
-async def rendition(ctx: Context, row: dict[str, Any], size: int | None) -> tuple[Path, str]:
-    """(file, mimetype) of an attachment's original (size None) or of its square crop of about `size` pixels
-    (crop_size; never enlarged beyond the picture), made and cached on first use.
+@dataclass(frozen=True)
+class Rendition:
+    """A picture to send: `name` in the media storage, `path` its file (None when it is in the bucket)."""
+
+    name: str
+    path: Path | None
+    mimetype: str
+
+
+async def rendition(ctx: Context, row: dict[str, Any], size: int | None) -> Rendition:
+    """An attachment's original (size None) or its square crop of about `size` pixels (crop_size; never enlarged
+    beyond the picture), made and cached on first use (beside the original, under MEDIA_ROOT or in the bucket).
 
     Raises AttachmentNotFound when the file is missing, InvalidImage when the original cannot be decoded.
     """
+    name = row["file"] or ""
+    if ctx.settings.media_bucket:
+        if not name.startswith(storage.ATTACHMENTS + "/"):
+            raise AttachmentNotFound(str(row["uuid"]))  # a remote picture
+        if size is None:
+            return Rendition(name, None, row["mimetype"])
+        target = crops.crop_name(name, crop_size(size))
+        async with _resizing:
+            await run_io(_ensure_bucket_crop, storage.media(ctx.settings), name, target, crop_size(size))
+        return Rendition(target, None, images.RESIZED_TYPE)
     try:
-        original = storage.absolute(ctx.settings, row["file"] or "")
+        original = storage.absolute(ctx.settings, name)
     except ValueError:  # no file here (a remote picture), or a name outside MEDIA_ROOT
         raise AttachmentNotFound(str(row["uuid"])) from None
     if size is None:
         if not await run_io(original.is_file):
             raise AttachmentNotFound(str(row["uuid"]))
-        return original, row["mimetype"]
+        return Rendition(name, original, row["mimetype"])
     size = crop_size(size)
-    target = crops.crop_path(original, size)
+    crop = crops.crop_name(name, size)
+    crop_path = storage.absolute(ctx.settings, crop)
     async with _resizing:
-        await run_cpu(_ensure_crop, original, target, size)
-    return target, images.RESIZED_TYPE
+        await run_cpu(_ensure_crop, original, crop_path, size)
+    return Rendition(crop, crop_path, images.RESIZED_TYPE)
 
 
 def _ensure_crop(original: Path, target: Path, size: int) -> None:
@@ -182,10 +208,21 @@ def _ensure_crop(original: Path, target: Path, size: int) -> None:
         return
     if not original.is_file():
         raise AttachmentNotFound(original.name)
-    images.square_crop(original, target, size)
+    write_atomically(target, images.square_crop(original, size))
 
 
-async def resized_path(ctx: Context, attachment_uuid: str, size: int | None) -> tuple[Path, str]:
+def _ensure_bucket_crop(store: MediaStore, original: str, target: str, size: int) -> None:
+    """Make the crop from the original in the bucket unless it is there (any process may have made it)."""
+    if store.exists(target):
+        return
+    try:
+        data = store.read_bytes(original)  # at most MAX_PICTURE_BYTES
+    except MediaMissing:
+        raise AttachmentNotFound(original) from None
+    store.write_once(target, images.square_crop(io.BytesIO(data), size), images.RESIZED_TYPE)
+
+
+async def resized_path(ctx: Context, attachment_uuid: str, size: int | None) -> Rendition:
     """(file, mimetype) of an attachment by uuid, at any size (Subsonic getCoverArt?size=N); see rendition."""
     row = await get_attachment(ctx, attachment_uuid)
     if row is None:

@@ -1,4 +1,4 @@
-"""Blocking image work (run it in a thread): checking pictures, writing them, square-cropped resized copies.
+"""Blocking image work (run it in a thread): checking pictures, square-cropped resized copies.
 
 Memory is what a picture costs once decoded (4 bytes a pixel), not its file size: a 258 KB PNG may hold 8000x8000
 pixels, 256 MB. Pictures above MAX_PIXELS are refused when stored and never decoded when cropped; a crop decodes a
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import warnings
 from pathlib import Path
+from typing import IO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
-
-from funkwhale import storage
 
 # Pillow format -> (mimetype, file extension) of the pictures we keep.
 FORMATS = {
@@ -72,29 +69,9 @@ def inspect(data: bytes) -> tuple[str, str, str]:
     return hashlib.sha256(data).hexdigest(), mimetype, extension
 
 
-def write_atomically(target: Path, data: bytes) -> None:
-    """Write `data` to `target` through a temporary file in the same folder and a rename: readers and
-    concurrent writers never see a partial file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), storage.file_mode())
-            fh.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
-def write_once(target: Path, data: bytes) -> None:
-    """Write a content-addressed file unless it is already there."""
-    if not target.exists():
-        write_atomically(target, data)
-
-
-def square_crop(source: Path, target: Path, size: int) -> None:
-    """A JPEG of the centre square of `source`, `size` pixels wide (never enlarged beyond the picture)."""
+def square_crop(source: Path | IO[bytes], size: int) -> bytes:
+    """A JPEG of the centre square of `source` (a file, or a file object), `size` pixels wide (never enlarged
+    beyond the picture)."""
     try:
         with Image.open(source) as image:
             _check_pixels(image)
@@ -114,7 +91,7 @@ def square_crop(source: Path, target: Path, size: int) -> None:
         raise InvalidImage(f"The picture cannot be decoded: {e}") from None
     buffer = io.BytesIO()
     square.save(buffer, format="JPEG", quality=88, optimize=True)
-    write_atomically(target, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def _flatten(image: Image.Image) -> Image.Image:

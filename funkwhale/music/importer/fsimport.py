@@ -7,7 +7,6 @@ In-place uploads remember the folder they were imported from (and --recursive), 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,11 +116,9 @@ def _vanished(previous: dict[str, dict[str, Any]], root: str, found: set[str]) -
 
 
 def _copy_into_media(ctx: Context, path: Path, relative: str | None) -> str:
-    """Copy (kernel-side, never whole in memory) into MEDIA_ROOT; reuse `relative` for a changed file."""
+    """Copy (streamed, never whole in memory) into the media storage; reuse `relative` for a changed file."""
     relative = relative or storage.new_name(storage.TRACKS, path.suffix.lower())
-    target = storage.absolute(ctx.settings, relative)
-    storage.ensure_parent(target)
-    shutil.copyfile(path, target)
+    storage.media(ctx.settings).save(relative, path, move=False)
     return relative
 
 

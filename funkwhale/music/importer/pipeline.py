@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -30,6 +29,7 @@ from funkwhale.music.metadata import find_folder_cover, read_metadata
 from funkwhale.music.models import (
     ALREADY_IMPORTED,
     FILE_NOT_FOUND,
+    STORAGE_UNAVAILABLE,
     TRACK_UUID_NOT_FOUND,
     UNKNOWN_ERROR,
     Metadata,
@@ -37,6 +37,7 @@ from funkwhale.music.models import (
 )
 from funkwhale.music.normalize import fold
 from funkwhale.music.uploads import remove_media
+from funkwhale.storage.base import StorageError, StoredFile
 from funkwhale.tasks import queue
 from funkwhale.threads import run_cpu
 
@@ -48,10 +49,11 @@ UNKNOWN_ALBUM = "[Unknown Album]"
 PUBLISH_UPLOAD = "federation.publish_upload"
 
 
-def upload_path(ctx: Context, row: dict[str, Any]) -> Path:
-    """The file of an upload: its media file, or the referenced file of an in-place import."""
+def upload_path(ctx: Context, row: dict[str, Any]) -> StoredFile:
+    """The file of an upload: its media file (in a bucket: an object read by ranges), or the referenced file of an
+    in-place import."""
     if row["audio_file"]:
-        return storage.absolute(ctx.settings, row["audio_file"])
+        return storage.media(ctx.settings).file(row["audio_file"])
     path = sources.local_path(row["source"])
     if path is not None:
         return path
@@ -142,7 +144,7 @@ def import_txn(txn: Any, row: dict[str, Any], meta: Metadata, cover_id: int | No
     return status
 
 
-async def _cover(ctx: Context, meta: Metadata, path: Path, in_place: bool, actor_id: int) -> int | None:
+async def _cover(ctx: Context, meta: Metadata, path: StoredFile, in_place: bool, actor_id: int) -> int | None:
     """The embedded picture, else (in-place files) a cover.jpg / folder.jpg beside the file."""
     try:
         if meta.cover is not None:
@@ -181,6 +183,10 @@ async def process_upload(ctx: Context, upload_id: int) -> str | None:
     except MetadataError as e:
         await ctx.db.run(store.fail_upload_txn, upload_id, e.code, e.detail, desc="import.fail")
         log.info("upload {upload_id} errored: {code} ({detail})", upload_id=upload_id, code=e.code, detail=e.detail)
+        return "errored"
+    except StorageError as e:  # the bucket is down or refuses us: the upload says so, relaunch_import retries it
+        await ctx.db.run(store.fail_upload_txn, upload_id, STORAGE_UNAVAILABLE, str(e)[:500], desc="import.fail")
+        log.warn("upload {upload_id} errored: {error}", upload_id=upload_id, error=str(e))
         return "errored"
     except (ConnectionLost, DatabaseUnavailable, psycopg2.OperationalError, psycopg2.InterfaceError):
         raise  # the database went away, a deadlock, a timeout: the queue retries the task

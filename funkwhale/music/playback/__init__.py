@@ -43,10 +43,11 @@ BITRATE_STEPS = (32, 48, 64, 96, 128, 160, 192, 256, 320)
 
 @dataclass(frozen=True)
 class Source:
-    """Where an upload's bytes are: `relative` is set for files under MEDIA_ROOT, None for in-place files. A
-    remote upload not cached yet has `remote_url`, where its audio is fetched from into `path` (remote.py)."""
+    """Where an upload's bytes are: `relative` is set for media (under MEDIA_ROOT, or in the bucket: `path` is
+    then None), None for in-place files. A remote upload not cached yet has `remote_url`, where its audio is
+    fetched from into `relative` (remote.py)."""
 
-    path: Path
+    path: Path | None
     relative: str | None
     extension: str
     remote_url: str | None = None
@@ -71,21 +72,25 @@ class Transcode:
 
 def local_source(settings: Settings, upload: dict[str, Any]) -> Source | None:
     """The local file of an upload row (audio_file under MEDIA_ROOT, or an in-place `file://` source)."""
-    if upload.get("audio_file"):
+    path: Path | None
+    if upload.get("audio_file") and settings.media_bucket:
+        path, relative = None, upload["audio_file"]
+    elif upload.get("audio_file"):
         try:
             path = storage.absolute(settings, upload["audio_file"])
         except ValueError:
             return None
-        relative: str | None = upload["audio_file"]
+        relative = upload["audio_file"]
     else:
         local = sources.local_path(upload.get("source"))
         if local is None:
             return None
         path, relative = local, None
-    extension = formats.extension_of(path.name)
+    file_name = Path(relative or str(path)).name
+    extension = formats.extension_of(file_name)
     if extension is None:
         audio = formats.by_mimetype(upload.get("mimetype"))
-        extension = audio.extension if audio else path.suffix.lower().lstrip(".")
+        extension = audio.extension if audio else Path(file_name).suffix.lower().lstrip(".")
     return Source(path, relative, extension)
 
 

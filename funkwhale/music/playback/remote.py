@@ -28,9 +28,10 @@ from funkwhale.instance import settings as instance_settings
 from funkwhale.music import formats
 from funkwhale.music.playback import Source, files
 from funkwhale.music.playback import store as playback_store
-from funkwhale.music.playback.transcode import CACHE_BACKLOG, CacheFile, remove_cache_files
+from funkwhale.music.playback.transcode import CACHE_BACKLOG, CacheFile, keep, remove_cached
+from funkwhale.storage import MediaMissing, serving
 from funkwhale.tasks.registry import task
-from funkwhale.threads import run_cpu, run_io
+from funkwhale.threads import run_io
 
 log = Logger()
 
@@ -79,7 +80,8 @@ def remote_source(settings: Any, upload: dict[str, Any]) -> Source | None:
         return None
     name = cache_name(upload)
     extension = name.rpartition(".")[2]
-    return Source(storage.absolute(settings, name), name, extension, remote_url=url)
+    path = None if settings.media_bucket else storage.absolute(settings, name)
+    return Source(path, name, extension, remote_url=url)
 
 
 class Download:
@@ -196,7 +198,7 @@ class Download:
                 raise FetchError(f"{url} answered {response.status}")
             if announced and self.received != announced:
                 raise FetchError(f"{url} sent {self.received} bytes, its Audio announced {announced}")
-            if await self._file.finish(final) is None:
+            if await self._file.finish(final) is None or not await keep(ctx, self.name, final):
                 raise FetchError(f"the cached copy of {url} could not be written")
             await ctx.db.run(
                 playback_store.cache_remote_file_txn, self.upload["id"], self.name, desc="playback.cache_remote"
@@ -281,11 +283,10 @@ async def play(ctx: Context, request: Any, upload: dict[str, Any], source: Sourc
     Range is not honoured until the copy is cached). RemoteUnavailable or MediaRejected before any header."""
     download = await download_of(ctx, upload)
     if download is None:  # cached by another process meanwhile
-        try:
-            return await files.serve_file(request, source.path, source.mimetype, disposition)
-        except OSError:
-            raise RemoteUnavailable(f"the cached copy {source.relative} is missing") from None
+        return await _serve_cached(ctx, request, source, disposition)
     length = await download.answer()
+    if download.done and download.error is None and source.path is None:  # in the bucket already
+        return await _serve_cached(ctx, request, source, disposition)
     fh = await download.reader(ctx.settings)
     try:
         request.setHeader(b"Content-Type", source.mimetype.encode("ascii"))
@@ -310,6 +311,17 @@ async def play(ctx: Context, request: Any, upload: dict[str, Any], source: Sourc
         await run_io(fh.close)
 
 
+async def _serve_cached(ctx: Context, request: Any, source: Source, disposition: str | None) -> bytes:
+    """The cached copy, under MEDIA_ROOT or in the bucket. RemoteUnavailable when it is missing."""
+    try:
+        if source.path is None:
+            assert source.relative is not None
+            return await serving.serve_object(ctx.settings, request, source.relative, source.mimetype, disposition)
+        return await files.serve_file(request, source.path, source.mimetype, disposition)
+    except (OSError, MediaMissing):
+        raise RemoteUnavailable(f"the cached copy {source.relative} is missing") from None
+
+
 @task("federation.clean_music_cache", max_retries=3)
 async def clean_music_cache(ctx: Context) -> int:
     """Delete the cached copies of remote audio (and remote uploads' transcodes) not played for
@@ -318,7 +330,7 @@ async def clean_music_cache(ctx: Context) -> int:
     names = await ctx.db.run(
         playback_store.drop_stale_remote_files_txn, minutes * 60, storage.REMOTE_CACHE, desc="playback.clean_cache"
     )
-    removed = await run_cpu(remove_cache_files, storage.media_root(ctx.settings), names, storage.REMOTE_CACHE)
+    removed = await remove_cached(ctx, names, storage.REMOTE_CACHE)
     if removed:
         log.info("music cache: {n} cached remote file(s) removed", n=removed)
     return removed

@@ -15,6 +15,7 @@ from funkwhale.music import playback
 from funkwhale.music.playback import Source, Transcode, files, remote, slots, transcode
 from funkwhale.music.playback import store as playback_store
 from funkwhale.music.visibility import Viewer
+from funkwhale.storage import MediaMissing, serving
 
 
 class NothingPlayable(Exception):
@@ -89,7 +90,10 @@ async def count_download(ctx: Context, upload: dict[str, Any], listener: str) ->
 
 def _accel_location(ctx: Context, source: Source) -> str | None:
     """nginx's internal location of the original: /_protected/media/ for MEDIA_ROOT files, /_protected/music/ for
-    in-place files of the first music folder (deploy/nginx.conf aliases that one); None when nginx cannot reach it."""
+    in-place files of the first music folder (deploy/nginx.conf aliases that one); None when nginx cannot reach it
+    (or the object is in the bucket: serving.serve_object)."""
+    if source.path is None:
+        return None
     if source.relative is not None:
         return storage.accel_path(source.relative)
     folders = ctx.settings.music_directories
@@ -137,8 +141,11 @@ async def send(
         if location is not None:
             return _accel(request, location, source.mimetype, disposition)
         try:
+            if source.path is None:
+                assert source.relative is not None
+                return await serving.serve_object(ctx.settings, request, source.relative, source.mimetype, disposition)
             return await files.serve_file(request, source.path, source.mimetype, disposition)
-        except OSError:
+        except (OSError, MediaMissing):
             refetch = None if request.startedWriting else remote.remote_source(ctx.settings, upload)
             if refetch is None:
                 raise FileMissing() from None
@@ -150,13 +157,19 @@ async def send(
             playback_store.use_version_txn, upload["id"], mimetype, needed.bitrate, desc="playback.version"
         )
     if cached is not None:
-        if nginx:
+        if ctx.settings.media_bucket:
+            try:
+                return await serving.serve_object(ctx.settings, request, cached["audio_file"], mimetype, disposition)
+            except MediaMissing:
+                pass  # pruned meanwhile: transcode again
+        elif nginx:
             return _accel(request, storage.accel_path(cached["audio_file"]), mimetype, disposition)
-        try:
-            path = storage.absolute(ctx.settings, cached["audio_file"])
-            return await files.serve_file(request, path, mimetype, disposition)
-        except (OSError, ValueError):
-            pass  # pruned meanwhile: transcode again
+        else:
+            try:
+                path = storage.absolute(ctx.settings, cached["audio_file"])
+                return await files.serve_file(request, path, mimetype, disposition)
+            except (OSError, ValueError):
+                pass  # pruned meanwhile: transcode again
     slot = None if request.method == b"HEAD" else ctx.transcodes.acquire(listener)
     request.setHeader(b"Content-Type", mimetype.encode("ascii"))
     request.setHeader(b"Accept-Ranges", b"none")

@@ -56,10 +56,20 @@ def cache_name(upload_uuid: uuid.UUID, transcode: Transcode) -> str:
     )
 
 
-def ffmpeg_args(settings: Settings, path: Path, transcode: Transcode) -> list[str]:
-    """ffmpeg writing the first audio stream of `path`, converted, to its stdout (quiet unless it fails)."""
+def ffmpeg_input(settings: Settings, source: Source) -> str:
+    """What ffmpeg reads: the file, or for a bucket object a presigned URL (the bundled ffmpeg speaks http and
+    https, and reads by ranges where it seeks)."""
+    if source.path is not None:
+        return str(source.path)
+    assert source.relative is not None
+    return storage.media(settings).url(source.relative)
+
+
+def ffmpeg_args(settings: Settings, source: str, transcode: Transcode) -> list[str]:
+    """ffmpeg writing the first audio stream of `source` (a path or URL), converted, to its stdout (quiet unless
+    it fails)."""
     seek = ["-ss", str(transcode.offset)] if transcode.offset else []
-    args = [ffmpeg_binary(settings), "-nostdin", "-hide_banner", "-loglevel", "error", *seek, "-i", str(path),
+    args = [ffmpeg_binary(settings), "-nostdin", "-hide_banner", "-loglevel", "error", *seek, "-i", source,
             "-vn", "-map", "0:a:0", "-c:a", transcode.output.codec]  # fmt: skip
     if transcode.bitrate:
         args += ["-b:a", f"{transcode.bitrate}k"]
@@ -213,7 +223,8 @@ async def stream(
             await cache.discard()
         return
     request.notifyFinish().addErrback(lambda _: process.kill())
-    reactor.spawnProcess(process, ffmpeg_binary(ctx.settings), ffmpeg_args(ctx.settings, source.path, transcode),
+    arguments = ffmpeg_args(ctx.settings, ffmpeg_input(ctx.settings, source), transcode)
+    reactor.spawnProcess(process, ffmpeg_binary(ctx.settings), arguments,
                          env={"PATH": os.environ.get("PATH", "")})  # fmt: skip
     request.registerProducer(process, True)
     try:
@@ -241,11 +252,38 @@ async def stream(
     if cache is None:
         return
     size = await cache.finish(final)
+    if size is not None and not await keep(ctx, name, final):
+        size = None
     if size is not None:
         await ctx.db.run(
             playback_store.save_version_txn, upload["id"], transcode.output.mimetype, transcode.bitrate, name, size,
             desc="playback.save_version",
         )  # fmt: skip
+
+
+async def keep(ctx: Context, name: str, path: Path) -> bool:
+    """Put a finished cache file in the bucket when there is one (the local file was only this process's
+    scratch); False, logged, when it cannot be written there."""
+    store = storage.media(ctx.settings)
+    if not store.remote:
+        return True
+    try:
+        await run_io(store.save, name, path)
+    except storage.StorageError as e:
+        log.warn("cannot keep {name} in the media storage: {error}", name=name, error=str(e))
+        await run_io(path.unlink, True)
+        return False
+    return True
+
+
+async def remove_cached(ctx: Context, names: list[str], kind: str) -> int:
+    """Delete cache files from the media storage (and the local partial files under `kind` older than a day)."""
+    store = storage.media(ctx.settings)
+    root = storage.media_root(ctx.settings)
+    removed = await run_cpu(remove_cache_files, root, [] if store.remote else names, kind)
+    if store.remote and names:
+        removed += await run_io(store.delete, names)
+    return removed
 
 
 def remove_cache_files(root: Path, names: list[str], kind: str) -> int:
@@ -280,7 +318,7 @@ async def prune_transcode_cache(
     names = await ctx.db.run(
         playback_store.delete_stale_versions_txn, max_age_seconds, max_bytes, desc="playback.prune_cache"
     )
-    return await run_cpu(remove_cache_files, storage.media_root(ctx.settings), names, storage.TRANSCODED)
+    return await remove_cached(ctx, names, storage.TRANSCODED)
 
 
 @task("music.prune_transcode_cache", max_retries=2, timeout=3600)

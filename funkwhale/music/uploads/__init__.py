@@ -27,8 +27,9 @@ from funkwhale.music.models import FILE_NOT_FOUND, Metadata, MetadataError
 from funkwhale.music.uploads import quota, store
 from funkwhale.music.uploads.multipart import FormError, ReceivedFile, boundary_of, discard, move_into, read_form
 from funkwhale.music.visibility import Viewer
+from funkwhale.storage import StorageError
 from funkwhale.tasks import queue
-from funkwhale.threads import run_cpu
+from funkwhale.threads import run_cpu, run_io
 
 log = Logger()
 
@@ -148,7 +149,14 @@ async def remove_media(ctx: Context, names: list[str]) -> None:
     """Delete media files (names relative to MEDIA_ROOT) in a thread; a missing file is not an error. A picture
     (under attachments/) takes its cached square crops (`<name>-<size>.jpg`) with it."""
 
+    store = storage.media(ctx.settings)
+
     def remove() -> None:
+        if store.remote:
+            crops = [crop.name for name in names if name.startswith(storage.ATTACHMENTS + "/")
+                     for crop in store.listing(name.rsplit(".", 1)[0] + "-")]  # fmt: skip
+            store.delete(names + crops)
+            return
         for name in names:
             try:
                 path = storage.absolute(ctx.settings, name)
@@ -160,7 +168,10 @@ async def remove_media(ctx: Context, names: list[str]) -> None:
                 log.warn("could not remove media file {name}: {error}", name=name, error=e)
 
     if names:
-        await run_cpu(remove)
+        try:
+            await run_io(remove)
+        except StorageError as e:
+            log.warn("could not remove media files: {error}", error=str(e))
 
 
 # --- receiving an upload ---
@@ -264,7 +275,9 @@ async def receive_upload(ctx: Context, viewer: Viewer, body: IO[bytes], content_
     if received is not None and received.size == 0 and not received.filename:
         await run_cpu(discard, received)  # an empty file input: browsers send it when nothing is chosen
         received = None
+    store = storage.media(ctx.settings)
     final: Path | None = None
+    stored: str | None = None
     try:
         fields = clean_upload_fields(form.fields, received)
         assert received is not None
@@ -285,13 +298,19 @@ async def receive_upload(ctx: Context, viewer: Viewer, body: IO[bytes], content_
             "import_reference": fields.import_reference,
         }
         default_quota = await quota.default_mb(ctx)
-        final = storage.absolute(ctx.settings, name)
-        await run_cpu(move_into, received, final)
+        if store.remote:
+            stored = name  # before the upload, so that a failure half-way removes what was written
+            await run_io(store.save, name, received.path)  # StorageError: refused, nothing recorded
+        else:
+            final = storage.absolute(ctx.settings, name)
+            await run_cpu(move_into, received, final)
         row, message = await ctx.db.run(
             _record_upload_txn, viewer.user_id, fields.library, values, default_quota, desc="uploads.create"
         )
     except BaseException:
         await run_cpu(_discard_both, received, final)
+        if stored is not None:
+            await remove_media(ctx, [stored])
         raise
     if message is not None:
         await queue.push(ctx, message)
@@ -375,9 +394,8 @@ async def file_metadata(ctx: Context, viewer: Viewer, upload_uuid: uuid.UUID) ->
     row = await ctx.db.run(store.get_upload_txn, viewer, upload_uuid, desc="uploads.get")
     if row is None or not row["audio_file"]:
         raise Invalid("Not found.", kind="not_found")
-    path = storage.absolute(ctx.settings, row["audio_file"])
     try:
-        return await run_cpu(read_metadata, path)
+        return await run_cpu(read_metadata, storage.media(ctx.settings).file(row["audio_file"]))
     except MetadataError as e:
         if e.code == FILE_NOT_FOUND:
             raise Invalid(e.detail, code=e.code, kind="not_found") from None

@@ -16,6 +16,7 @@ from funkwhale import storage
 from funkwhale.context import Context
 from funkwhale.errors import Invalid
 from funkwhale.music import attachments
+from funkwhale.storage import serving
 from funkwhale.threads import run_io
 from funkwhale.web.auth import Auth
 from funkwhale.web.errors import ApiError, field_error, install_api_errors, not_found
@@ -73,7 +74,7 @@ class AttachmentsApi:
             raise field_error("next", f"Must be one of: {', '.join(attachments.SIZES)}.")
         row = await self._row(attachment_uuid)
         try:
-            path, mimetype = await attachments.rendition(self.ctx, row, attachments.SIZES[name])
+            found = await attachments.rendition(self.ctx, row, attachments.SIZES[name])
         except attachments.AttachmentNotFound:
             raise not_found("The picture's file is not available.") from None
         except attachments.InvalidImage:
@@ -81,13 +82,14 @@ class AttachmentsApi:
         etag = f"{row['checksum'] or row['uuid']}-{name}"
         request.setHeader(b"Cache-Control", CACHE_CONTROL)
         request.setHeader(b"ETag", quote_etag(etag).encode())
-        request.setHeader(b"Content-Type", mimetype.encode())
+        request.setHeader(b"Content-Type", found.mimetype.encode())
         if parse_etags((request.getHeader(b"if-none-match") or b"").decode("latin-1")).contains_weak(etag):
             request.setResponseCode(304)
             return b""
+        if found.path is None:
+            return await serving.serve_object(self.ctx.settings, request, found.name, found.mimetype)
         if self.ctx.settings.reverse_proxy == "nginx":
-            relative = path.relative_to(storage.media_root(self.ctx.settings).resolve()).as_posix()
-            request.setHeader(b"X-Accel-Redirect", storage.accel_path(relative).encode())
+            request.setHeader(b"X-Accel-Redirect", storage.accel_path(found.name).encode())
             return b""
-        return await run_io(path.read_bytes)
+        return await run_io(found.path.read_bytes)
 

@@ -1,14 +1,19 @@
-"""Where media files live under MEDIA_ROOT, who may read them (FUNKWHALE_UMASK), and how nginx reaches them
-(X-Accel-Redirect)."""
+"""Where media live: under MEDIA_ROOT (names relative to it, who may read them: FUNKWHALE_UMASK, how nginx reaches
+them: X-Accel-Redirect), or in an S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set. `media(settings)` is
+the one interface to both (base.MediaStore; local.py, s3.py); serving.py answers a request with a bucket object."""
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid as uuid_module
 from pathlib import Path
 from urllib.parse import quote
 
 from funkwhale.config import Settings
+from funkwhale.storage.base import MediaMissing, MediaStore, StorageError
+
+__all__ = ["MediaMissing", "MediaStore", "StorageError", "media"]
 
 TRACKS = "tracks"
 ATTACHMENTS = "attachments"
@@ -91,3 +96,16 @@ def accel_path(relative: str) -> str:
 def accel_music_path(absolute_path: str, music_root: str) -> str:
     """The internal nginx location of an in-place file under a configured music folder (/_protected/music/)."""
     return "/_protected/music/" + quote(os.path.relpath(absolute_path, music_root))
+
+
+@functools.cache
+def media(settings: Settings) -> MediaStore:
+    """The media storage of these settings (one per process): the bucket when AWS_STORAGE_BUCKET_NAME is set,
+    else MEDIA_ROOT."""
+    if settings.media_bucket:
+        from funkwhale.storage.s3 import S3Store
+
+        return S3Store(settings)
+    from funkwhale.storage.local import LocalStore
+
+    return LocalStore(settings)
