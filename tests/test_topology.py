@@ -150,26 +150,31 @@ def test_a_worker_killed_mid_import_loses_nothing(topology, listener, tmp_path):
                    cover=make_cover("olive"))
         for n in range(1, 9)
     ]  # fmt: skip
+    conn = psycopg2.connect(topology.database_url)
+    conn.autocommit = True
+
+    def task(raw: str) -> tuple[str, int] | None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT status, attempts FROM task WHERE id = %s", (json.loads(raw)["task_id"],))
+            return cur.fetchone()
+
     with ThreadPoolExecutor(1) as pool:
         sending = pool.submit(lambda: [me.upload(library, path) for path in songs])
         held = None
         while held is None and not (sending.done() and not _in_flight(queue, doomed.pid)):
             held = _in_flight(queue, doomed.pid)
-            if held is not None:  # freeze it, and make sure the import is still running before the kill
+            if held is not None:  # freeze it: is the import running (started, not finished)? Else let it go on.
                 os.kill(doomed.pid, signal.SIGSTOP)
-                if held[1].encode() not in queue.lrange(proc_key("default", held[0]), 0, -1):
+                still = held[1].encode() in queue.lrange(proc_key("default", held[0]), 0, -1)
+                if not (still and task(held[1]) == ("running", 1)):
                     os.kill(doomed.pid, signal.SIGCONT)
                     held = None
-        assert held is not None, "the worker never took one of the batch's imports"
+        assert held is not None, "the worker never ran one of the batch's imports"
         doomed.kill()
         uploads = sending.result()
-    task_id = json.loads(held[1])["task_id"]
 
     assert [me.settled(u)["import_status"] for u in uploads] == ["finished"] * len(songs), topology.logs()
-    conn = psycopg2.connect(topology.database_url)
-    with conn, conn.cursor() as cur:
-        cur.execute("SELECT status, attempts FROM task WHERE id = %s", (task_id,))
-        assert cur.fetchone() == ("done", 2)  # started by the dead worker, run again by the other
+    assert task(held[1]) == ("done", 2)  # started by the dead worker, run again by the other
     conn.close()
     assert topology.scheduler is not None
     assert f"consumer {held[0]} died: 1 message(s) back on queue default" in topology.scheduler.output()

@@ -209,12 +209,9 @@ class Topology:
     def _start(self, webs: int, workers: int) -> None:
         servers = self.root / "servers"
         servers.mkdir()
-        self.servers = [
-            start_postgres(servers, self.pg_port),
-            start_redis(servers, self.redis_port),
-            start_s3(servers, self.s3_port),
-        ]
-        for child, port in zip(self.servers, (self.pg_port, self.redis_port, self.s3_port), strict=True):
+        self.servers = [start_s3(servers, self.s3_port), start_redis(servers, self.redis_port)]  # while initdb runs
+        self.servers.append(start_postgres(servers, self.pg_port))
+        for child, port in zip(self.servers, (self.s3_port, self.redis_port, self.pg_port), strict=True):
             wait_until(lambda c=child, p=port: c.check_alive() or answers(p), f"{child.name} to listen")
         wait_until(self._database_created, "PostgreSQL to accept connections")
         self._create_bucket()
