@@ -128,6 +128,12 @@ def test_upload_import_browse_and_play_through_nginx(topology, listener, tmp_pat
         assert picture.status_code == 200 and picture.headers["Content-Type"] == "image/jpeg", (size, picture)
     assert requests.get(topology.base + flac["listen_url"], timeout=30).status_code in (401, 403)
 
+    # Nothing was written where only one process could read it: the media are in the bucket.
+    data_dirs = [p for p in topology.root.iterdir() if p.is_dir() and p.name not in ("servers", "nginx")]
+    assert len(data_dirs) == 6  # migrate, 2 web, 2 workers, scheduler
+    written = {str(f.relative_to(topology.root)) for d in data_dirs for f in d.rglob("*") if f.is_file()}
+    assert {name.split("/", 1)[1] for name in written} <= {"public_address"}, written
+
 
 def _in_flight(queue: redis.Redis, pid: int) -> tuple[str, str] | None:
     """(consumer, raw message) of a message that a consumer of process `pid` holds, if any."""
