@@ -131,11 +131,13 @@ class MediaCheck(Service):
     name = "media-check"
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        self.store = storage.media(settings)
+        if self.store.remote:
+            self.store.url(storage.TRACKS)  # signing (no request) makes the client now, not on the reactor later
 
     def startService(self) -> None:
         super().startService()
-        store = storage.media(self.settings)
+        store = self.store
         if not store.remote:
             return
         checked = Deferred.fromCoroutine(threads.run_io(store.check))

@@ -24,7 +24,7 @@ from funkwhale.config import Settings
 from funkwhale.storage.base import Entry, MediaMissing, StorageError
 
 PART_SIZE = 8 * 1024 * 1024
-BLOCK_SIZE = 256 * 1024  # one ranged GET of the tag reader
+BLOCK_SIZE = 64 * 1024  # the tag reader's unit of ranged GETs
 CACHED_BLOCKS = 16
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
@@ -45,29 +45,32 @@ class S3Store:
         self.bucket = settings.aws_storage_bucket_name
         self.prefix = f"{settings.aws_location}/" if settings.aws_location else ""
         self.expire = settings.aws_querystring_expire
-        self._local = threading.local()  # a boto3 client per thread (creating one is not thread-safe)
+        self._client: Any = None
         self._creating = threading.Lock()
 
     @property
     def client(self) -> Any:
-        client = getattr(self._local, "client", None)
-        if client is None:
+        """The boto3 client, made once (its calls are thread-safe, its creation is not, and it reads botocore's
+        data files: `service.MediaCheck` makes it at start, before the reactor runs)."""
+        if self._client is None:
             with self._creating:
-                client = self._local.client = boto3.session.Session().client(
-                    "s3",
-                    endpoint_url=self.settings.aws_s3_endpoint_url,
-                    region_name=self.settings.aws_s3_region_name or "us-east-1",
-                    aws_access_key_id=self.settings.aws_access_key_id,
-                    aws_secret_access_key=self.settings.aws_secret_access_key,
-                    config=Config(
-                        connect_timeout=5,
-                        read_timeout=30,
-                        retries={"max_attempts": 2, "mode": "standard"},
-                        signature_version="s3v4",
-                        s3={"addressing_style": "path" if self.settings.aws_s3_endpoint_url else "auto"},
-                    ),
-                )
-        return client
+                if self._client is None:
+                    self._client = boto3.session.Session().client(
+                        "s3",
+                        endpoint_url=self.settings.aws_s3_endpoint_url,
+                        region_name=self.settings.aws_s3_region_name or "us-east-1",
+                        aws_access_key_id=self.settings.aws_access_key_id,
+                        aws_secret_access_key=self.settings.aws_secret_access_key,
+                        config=Config(
+                            connect_timeout=5,
+                            read_timeout=30,
+                            retries={"max_attempts": 2, "mode": "standard"},
+                            signature_version="s3v4",
+                            s3={"addressing_style": "path" if self.settings.aws_s3_endpoint_url else "auto"},
+                            max_pool_connections=32,
+                        ),
+                    )
+        return self._client
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -230,7 +233,7 @@ class BucketFile:
 
 class RangedReader(io.RawIOBase):
     """A seekable read-only file over an object: reads are served from BLOCK_SIZE blocks fetched by ranged GETs,
-    the last CACHED_BLOCKS kept. `fetched` counts the bytes that came from the bucket."""
+    the last CACHED_BLOCKS used kept. `fetched` counts the bytes that came from the bucket."""
 
     def __init__(self, store: S3Store, name: str) -> None:
         super().__init__()
@@ -239,7 +242,7 @@ class RangedReader(io.RawIOBase):
         self.size = store.size(name)
         self.position = 0
         self.fetched = 0
-        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._blocks_cache: OrderedDict[int, bytes] = OrderedDict()
 
     @property
     def name(self) -> str:
@@ -261,27 +264,34 @@ class RangedReader(io.RawIOBase):
         self.position = base + offset
         return self.position
 
-    def _block(self, index: int) -> bytes:
-        block = self._blocks.get(index)
-        if block is None:
-            start = index * BLOCK_SIZE
-            block = self.store.read_range(self.object_name, start, min(start + BLOCK_SIZE, self.size) - 1)
-            self.fetched += len(block)
-            self._blocks[index] = block
-            if len(self._blocks) > CACHED_BLOCKS:
-                self._blocks.popitem(last=False)
-        else:
-            self._blocks.move_to_end(index)
-        return block
+    def _blocks(self, first: int, last: int) -> dict[int, bytes]:
+        """Blocks `first` to `last`, those not cached fetched by one ranged GET (a large read, such as an embedded
+        picture, costs one request)."""
+        found = {index: self._blocks_cache[index] for index in range(first, last + 1) if index in self._blocks_cache}
+        missing = [index for index in range(first, last + 1) if index not in found]
+        if missing:
+            start = missing[0] * BLOCK_SIZE
+            data = self.store.read_range(self.object_name, start, min((missing[-1] + 1) * BLOCK_SIZE, self.size) - 1)
+            self.fetched += len(data)
+            for index in range(missing[0], missing[-1] + 1):
+                block = data[(index - missing[0]) * BLOCK_SIZE : (index - missing[0] + 1) * BLOCK_SIZE]
+                found[index] = self._blocks_cache[index] = block
+        for index in sorted(found):
+            self._blocks_cache.move_to_end(index)  # most recently used last
+        while len(self._blocks_cache) > CACHED_BLOCKS:
+            self._blocks_cache.popitem(last=False)
+        return found
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         wanted = min(len(view), max(0, self.size - self.position))
+        if wanted == 0:
+            return 0
+        blocks = self._blocks(self.position // BLOCK_SIZE, (self.position + wanted - 1) // BLOCK_SIZE)
         done = 0
         while done < wanted:
             index, offset = divmod(self.position, BLOCK_SIZE)
-            block = self._block(index)
-            piece = block[offset : offset + wanted - done]
+            piece = blocks[index][offset : offset + wanted - done]
             if not piece:
                 break
             view[done : done + len(piece)] = piece

@@ -15,12 +15,14 @@ import dataclasses
 import re
 from typing import Any, BinaryIO
 
+from twisted.logger import Logger
+
 from funkwhale.context import Context
 from funkwhale.instance import settings as instance_settings
 from funkwhale.music import attachments, playback
 from funkwhale.music.normalize import fold
 from funkwhale.music.playback import Source, Transcode, files, respond
-from funkwhale.storage import MediaMissing, serving
+from funkwhale.storage import MediaMissing, StorageError, serving
 from funkwhale.subsonic import ids
 from funkwhale.subsonic.browsing import run
 from funkwhale.subsonic.errors import GENERIC, SubsonicError, not_found
@@ -28,6 +30,8 @@ from funkwhale.subsonic.registry import Call, endpoint
 from funkwhale.subsonic.system import EXTENSIONS
 from funkwhale.subsonic.userdata import store
 from funkwhale.threads import run_io
+
+log = Logger()
 
 EXTENSIONS.update({"songLyrics": [1], "transcodeOffset": [1]})
 COVER_CACHE = b"private, max-age=86400"
@@ -125,6 +129,9 @@ async def _send(ctx: Context, call: Call, request: Any, found: Found, download: 
         raise SubsonicError(GENERIC, "The remote server did not send this song.") from None
     except respond.MediaRejected:
         raise SubsonicError(GENERIC, "Media from this song's server are rejected here.") from None
+    except StorageError as e:
+        log.error("Subsonic: {error}", error=str(e))
+        raise SubsonicError(GENERIC, "The media storage is unavailable, try again later.") from None
     except (respond.TranscodeFailed, respond.TranscodesBusy) as e:
         if isinstance(request, EstimatedLength):
             request.withdraw()
