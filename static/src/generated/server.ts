@@ -4,7 +4,7 @@
 export const MAX_PAGE_SIZE = 50 as const;
 
 /** Values of an upload's import_details.error_code. */
-export const IMPORT_ERROR_CODES = ["invalid_metadata", "unknown_error", "track_uuid_not_found", "unsupported_format", "empty_file", "corrupt_file", "quota_exceeded", "file_not_found", "already_imported_in_owned_libraries"] as const;
+export const IMPORT_ERROR_CODES = ["invalid_metadata", "unknown_error", "track_uuid_not_found", "unsupported_format", "empty_file", "corrupt_file", "quota_exceeded", "file_not_found", "already_imported_in_owned_libraries", "storage_unavailable"] as const;
 
 export type ImportErrorCode = (typeof IMPORT_ERROR_CODES)[number];
 
