@@ -54,7 +54,7 @@ def body(path: Path, library: str) -> tuple[Iterator[bytes], int]:
 def request(port: int, method: str, path: str, cookie: str, data: object = None, **headers: str) -> tuple[int, bytes]:
     csrf = [c.split("=", 1)[1] for c in cookie.split("; ") if c.startswith("csrftoken=")][0]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    conn.request(method, path, data, {"Cookie": cookie, "X-CSRFToken": csrf, **headers})  # type: ignore[arg-type]
+    conn.request(method, path, data, {"Cookie": cookie, "X-CSRFToken": csrf, **headers})
     resp = conn.getresponse()
     payload = resp.read()
     conn.close()

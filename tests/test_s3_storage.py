@@ -7,6 +7,7 @@ records nothing."""
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from typing import Any
 
 import mutagen
@@ -110,6 +111,7 @@ async def test_tags_are_read_by_ranges(s3_server, bucket, settings, tmp_path):
     name = storage.new_name(storage.TRACKS, ".flac")
     store.save(name, song, move=False)
     assert read_metadata(store.file(name)) == read_metadata(song)
+    assert read_metadata(pickle.loads(pickle.dumps(store.file(name)))) == read_metadata(song)  # for a process pool
     big = encoded_tone("mp3", 120.0)
     store.save("tracks/big.mp3", big, move=False)
     with store.file("tracks/big.mp3").open() as fh:

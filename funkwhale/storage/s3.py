@@ -15,6 +15,7 @@ from collections import OrderedDict
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
@@ -197,9 +198,7 @@ class S3Store:
             params["ResponseContentDisposition"] = disposition
         operation = "head_object" if method == "HEAD" else "get_object"
         if not self.settings.aws_querystring_auth:
-            client = self.client
-            base = client.meta.endpoint_url.rstrip("/")
-            return f"{base}/{self.bucket}/{params['Key']}"
+            return f"{self.client.meta.endpoint_url.rstrip('/')}/{self.bucket}/{quote(params['Key'])}"
         return self.client.generate_presigned_url(operation, Params=params, ExpiresIn=self.expire)
 
     def check(self) -> None:
@@ -218,6 +217,13 @@ class BucketFile:
         self.stem = PurePosixPath(name).stem
         self.object_name = name
 
+    def __str__(self) -> str:
+        return self.object_name
+
+    def __reduce__(self) -> tuple[Any, tuple[Settings, str]]:
+        """Pickled as its settings and name (a process pool's child makes its own client)."""
+        return _bucket_file, (self.store.settings, self.object_name)
+
     def stat(self) -> SimpleNamespace:
         """Its size as `st_size` (FileNotFoundError when the object is not there, as for a file)."""
         try:
@@ -229,6 +235,14 @@ class BucketFile:
         if mode != "rb":
             raise ValueError("bucket objects are read-only")
         return RangedReader(self.store, self.object_name)
+
+
+def _bucket_file(settings: Settings, name: str) -> BucketFile:
+    from funkwhale.storage import media
+
+    store = media(settings)
+    assert isinstance(store, S3Store)
+    return store.file(name)
 
 
 class RangedReader(io.RawIOBase):

@@ -13,11 +13,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import treq
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
@@ -29,6 +30,7 @@ from funkwhale.storage import MediaMissing, StorageError, media
 
 ACCEL_PREFIX = "/_protected/media/"
 FORWARDED = (b"range", b"if-range", b"if-none-match", b"if-modified-since")
+RELAYED_STATUSES = (200, 206, 304, 412, 416)
 RELAYED = (b"content-length", b"content-range", b"etag", b"last-modified", b"accept-ranges")
 TIMEOUT = 30
 
@@ -67,10 +69,12 @@ class _Relay(Protocol):
         self.done: Deferred[None] = Deferred()
 
     def connectionMade(self) -> None:
+        # deliverBody's transport is a producer (Twisted's TransportProxyProducer), which ITransport does not say
+        producer = cast(IPushProducer, self.transport)
         if self.request.channel is None:
-            self.transport.stopProducing()  # type: ignore[union-attr]
+            producer.stopProducing()
             return
-        self.request.registerProducer(self.transport, True)
+        self.request.registerProducer(producer, True)
 
     def dataReceived(self, data: bytes) -> None:
         if self.request.channel is not None:
@@ -91,11 +95,11 @@ async def relay(request: Any, url: str, content_type: str, disposition: str | No
         response = await treq.request(method, url, headers=headers, unbuffered=True, timeout=TIMEOUT)
     except Exception as e:
         raise StorageError(f"media bucket unreachable: {type(e).__name__}: {e}") from None
-    if response.code in (403, 404) or response.code >= 500:
+    if response.code not in RELAYED_STATUSES:
         await treq.content(response)
         if response.code == 404:
             raise MediaMissing(url.split("?", 1)[0])
-        raise StorageError(f"media bucket answered {response.code}")
+        raise StorageError(f"media bucket answered {response.code} for {url.split('?', 1)[0]}")
     request.setResponseCode(response.code)
     for name in RELAYED:
         value = response.headers.getRawHeaders(name)

@@ -182,9 +182,10 @@ async def rendition(ctx: Context, row: dict[str, Any], size: int | None) -> Rend
             raise AttachmentNotFound(str(row["uuid"]))  # a remote picture
         if size is None:
             return Rendition(name, None, row["mimetype"])
-        target = crops.crop_name(name, crop_size(size))
+        size = crop_size(size)
+        target = crops.crop_name(name, size)
         async with _resizing:
-            await run_io(_ensure_bucket_crop, storage.media(ctx.settings), name, target, crop_size(size))
+            await _ensure_bucket_crop(storage.media(ctx.settings), name, target, size)
         return Rendition(target, None, images.RESIZED_TYPE)
     try:
         original = storage.absolute(ctx.settings, name)
@@ -211,15 +212,17 @@ def _ensure_crop(original: Path, target: Path, size: int) -> None:
     write_atomically(target, images.square_crop(original, size))
 
 
-def _ensure_bucket_crop(store: MediaStore, original: str, target: str, size: int) -> None:
-    """Make the crop from the original in the bucket unless it is there (any process may have made it)."""
-    if store.exists(target):
+async def _ensure_bucket_crop(store: MediaStore, original: str, target: str, size: int) -> None:
+    """Make the crop from the original in the bucket unless it is there (any process may have made it): the
+    bucket's calls in the I/O pool, the resizing in the CPU pool."""
+    if await run_io(store.exists, target):
         return
     try:
-        data = store.read_bytes(original)  # at most MAX_PICTURE_BYTES
+        data = await run_io(store.read_bytes, original)  # at most MAX_PICTURE_BYTES
     except MediaMissing:
         raise AttachmentNotFound(original) from None
-    store.write_once(target, images.square_crop(io.BytesIO(data), size), images.RESIZED_TYPE)
+    cropped = await run_cpu(images.square_crop, io.BytesIO(data), size)
+    await run_io(store.write_once, target, cropped, images.RESIZED_TYPE)
 
 
 async def resized_path(ctx: Context, attachment_uuid: str, size: int | None) -> Rendition:
