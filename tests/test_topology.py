@@ -79,8 +79,8 @@ class Listener(requests.Session):
 
 
 @pytest.fixture(scope="module")
-def topology() -> Iterator[Topology]:
-    running = Topology()
+def topology(s3_server) -> Iterator[Topology]:
+    running = Topology(s3=s3_server)
     try:
         yield running
     finally:

@@ -1,6 +1,7 @@
-"""Several machines' worth of funkwhale on one: PostgreSQL, Redis and an S3 server (moto) as separate servers on
-TCP, `twistd -n funkwhale` processes of each role, each with its own empty data directory (they share nothing
-but those three servers), and a real nginx balancing the web processes with the shipped deploy/nginx.conf.
+"""Several machines' worth of funkwhale on one: PostgreSQL, Redis and an S3 server (moto, tests/s3_server.py) as
+separate servers on TCP, `twistd -n funkwhale` processes of each role, each with its own empty data directory
+(they share nothing but those three servers), and a real nginx balancing the web processes with the shipped
+deploy/nginx.conf.
 
 Used by tests/test_topology.py and bench/topology.py. Synchronous: everything here is a child process.
 """
@@ -21,13 +22,14 @@ from pathlib import Path
 
 import psycopg2
 
+from .s3_server import ACCESS_KEY, REGION, S3Server, start_s3_server
+from .s3_server import SECRET_KEY as S3_SECRET_KEY
 from .test_deploy_nginx import NGINX, site_config, start_nginx
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60  # seconds: a guard against a hung start, not a measured expectation
 SECRET_KEY = "topology-secret-key-shared-by-every-process"
-BUCKET = "funkwhale"
 HEARTBEAT_TTL = 6  # seconds: a killed worker's tasks come back within this plus a third of it
 
 
@@ -109,8 +111,6 @@ def start_postgres(root: Path, port: int) -> Child:
         assert entry is not None
         ensure_prefix_permissions(pgdata)
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
-        (root / "postgres.log").touch()
-        os.chown(root / "postgres.log", entry.pw_uid, entry.pw_gid)
     _commands.initdb(  # type: ignore[attr-defined]
         ["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=pgdata, user=user
     )
@@ -129,11 +129,6 @@ def start_redis(root: Path, port: int) -> Child:
     return Child("redis", cmd, root / "redis.log")
 
 
-def start_s3(root: Path, port: int) -> Child:
-    """moto's S3 server (the stand-in for MinIO, Garage or AWS) on 127.0.0.1:`port`."""
-    return Child("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], root / "s3.log")
-
-
 def get_status(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
@@ -146,17 +141,19 @@ def get_status(url: str) -> int:
 
 class Topology:
     """The servers, then `funkwhale migrate`, then `webs` web, `workers` worker and one scheduler process behind
-    nginx; `stop()` ends everything and removes the files."""
+    nginx; `stop()` ends everything and removes the files. Media go to a new bucket on `s3` (the test session's
+    S3 server), or on an S3 server of its own."""
 
-    def __init__(self, webs: int = 2, workers: int = 2, environ: dict[str, str] | None = None) -> None:
+    def __init__(self, webs: int = 2, workers: int = 2, s3: S3Server | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="fw-topology-"))
         self.root.chmod(0o755)
-        self.environ = environ or {}
-        self.pg_port, self.redis_port, self.s3_port, self.nginx_port = (free_port() for _ in range(4))
+        self.own_s3 = s3 is None
+        self.s3 = s3 or start_s3_server()
+        self.bucket = self.s3.new_bucket()  # what the operator makes once on the object store
+        self.pg_port, self.redis_port, self.nginx_port = (free_port() for _ in range(3))
         self.base = f"http://127.0.0.1:{self.nginx_port}"
         self.database_url = f"postgresql://postgres@127.0.0.1:{self.pg_port}/funkwhale"
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
-        self.s3_endpoint = f"http://127.0.0.1:{self.s3_port}"
         self.servers: list[Child] = []
         self.webs: list[tuple[Child, int]] = []
         self.workers: list[Child] = []
@@ -189,15 +186,14 @@ class Topology:
             FUNKWHALE_CPU_THREADS="2",
             FUNKWHALE_IO_THREADS="4",
             FUNKWHALE_SHUTDOWN_TIMEOUT="2",
-            AWS_ACCESS_KEY_ID="topology",
-            AWS_SECRET_ACCESS_KEY="topology-secret",
-            AWS_STORAGE_BUCKET_NAME=BUCKET,
-            AWS_S3_ENDPOINT_URL=self.s3_endpoint,
-            AWS_S3_REGION_NAME="us-east-1",
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=S3_SECRET_KEY,
+            AWS_STORAGE_BUCKET_NAME=self.bucket,
+            AWS_S3_ENDPOINT_URL=self.s3.endpoint,
+            AWS_S3_REGION_NAME=REGION,
             AWS_LOCATION="media",
             PROXY_MEDIA="true",
         )
-        env.update(self.environ)
         return env
 
     def _data_dir(self, name: str) -> Path:
@@ -209,12 +205,11 @@ class Topology:
     def _start(self, webs: int, workers: int) -> None:
         servers = self.root / "servers"
         servers.mkdir()
-        self.servers = [start_s3(servers, self.s3_port), start_redis(servers, self.redis_port)]  # while initdb runs
+        self.servers = [start_redis(servers, self.redis_port)]  # starts while initdb runs
         self.servers.append(start_postgres(servers, self.pg_port))
-        for child, port in zip(self.servers, (self.s3_port, self.redis_port, self.pg_port), strict=True):
+        for child, port in zip(self.servers, (self.redis_port, self.pg_port), strict=True):
             wait_until(lambda c=child, p=port: c.check_alive() or answers(p), f"{child.name} to listen")
         wait_until(self._database_created, "PostgreSQL to accept connections")
-        self._create_bucket()
         migrate = subprocess.run(
             [str(BIN / "funkwhale"), "--data-dir", str(self._data_dir("migrate")), "migrate"],
             env=self.env("all"),
@@ -245,20 +240,6 @@ class Topology:
             cur.execute("CREATE DATABASE funkwhale")
         conn.close()
         return True
-
-    def _create_bucket(self) -> None:
-        """What the operator does once on the object store."""
-        import boto3
-
-        env = self.env("all")
-        client = boto3.client(
-            "s3",
-            endpoint_url=self.s3_endpoint,
-            region_name=env["AWS_S3_REGION_NAME"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        )
-        client.create_bucket(Bucket=BUCKET)
 
     def _spawn(self, role: str, port: int | None = None) -> Child:
         data_dir = self._data_dir(role)
@@ -327,4 +308,7 @@ class Topology:
             child.stop()
         for child in reversed(self.servers):
             child.stop(signal.SIGINT if child.name == "postgres" else signal.SIGTERM, timeout=10)
+        if self.own_s3:
+            self.s3.process.terminate()
+            self.s3.process.wait(10)
         shutil.rmtree(self.root, ignore_errors=True)
