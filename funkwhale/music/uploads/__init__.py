@@ -1,8 +1,8 @@
 """Libraries and uploads as their owners manage them.
 
 A library belongs to an actor and has a privacy level. An upload arrives as a multipart body that is
-stream-parsed in a thread into a temporary file under MEDIA_ROOT/incoming, moved into MEDIA_ROOT/tracks and
-recorded (library ownership and quota checked with the user row locked) together with a durable
+stream-parsed in a thread into a temporary file under MEDIA_ROOT/incoming, moved into MEDIA_ROOT/tracks (or sent to
+the media bucket) and recorded (library ownership and quota checked with the user row locked) together with a durable
 `music.process_upload` task, which is pushed to Redis once the row has committed. A refused upload leaves
 neither a row nor a file.
 """
@@ -146,16 +146,17 @@ async def delete_library(ctx: Context, viewer: Viewer, library_uuid: uuid.UUID) 
 
 
 async def remove_media(ctx: Context, names: list[str]) -> None:
-    """Delete media files (names relative to MEDIA_ROOT) in a thread; a missing file is not an error. A picture
-    (under attachments/) takes its cached square crops (`<name>-<size>.jpg`) with it."""
+    """Delete media files (under MEDIA_ROOT or in the bucket) in a thread; a missing file is not an error, an
+    unusable bucket is logged. A picture (under attachments/) takes its cached square crops (`<name>-<size>.jpg`)
+    with it."""
 
-    store = storage.media(ctx.settings)
+    media = storage.media(ctx.settings)
 
     def remove() -> None:
-        if store.remote:
+        if media.remote:
             crops = [crop.name for name in names if name.startswith(storage.ATTACHMENTS + "/")
-                     for crop in store.listing(name.rsplit(".", 1)[0] + "-")]  # fmt: skip
-            store.delete(names + crops)
+                     for crop in media.listing(name.rsplit(".", 1)[0] + "-")]  # fmt: skip
+            media.delete(names + crops)
             return
         for name in names:
             try:
@@ -275,7 +276,7 @@ async def receive_upload(ctx: Context, viewer: Viewer, body: IO[bytes], content_
     if received is not None and received.size == 0 and not received.filename:
         await run_cpu(discard, received)  # an empty file input: browsers send it when nothing is chosen
         received = None
-    store = storage.media(ctx.settings)
+    media = storage.media(ctx.settings)
     final: Path | None = None
     stored: str | None = None
     try:
@@ -298,9 +299,9 @@ async def receive_upload(ctx: Context, viewer: Viewer, body: IO[bytes], content_
             "import_reference": fields.import_reference,
         }
         default_quota = await quota.default_mb(ctx)
-        if store.remote:
+        if media.remote:
             stored = name  # before the upload, so that a failure half-way removes what was written
-            await run_io(store.save, name, received.path)  # StorageError: refused, nothing recorded
+            await run_io(media.save, name, received.path)  # StorageError: refused, nothing recorded
         else:
             final = storage.absolute(ctx.settings, name)
             await run_cpu(move_into, received, final)
