@@ -168,6 +168,12 @@ class Settings:
     worker_idle_timeout: int = _setting(
         _positive_int, 30, help="seconds a supervised worker process is idle before it is retired (down to MIN)"
     )
+    worker_heartbeat_ttl: int = _setting(
+        _positive_int,
+        30,
+        help="seconds after which a worker process that stopped beating (killed, its machine gone) is presumed dead "
+        "and its in-flight tasks go back on the queue; workers beat and schedulers check every third of it",
+    )
     io_threads: int = _setting(_positive_int, 8, help="threads for the file I/O of requests (audio, pictures)")
     cpu_threads: int = _setting(
         _positive_int, max(2, os.cpu_count() or 1), help="threads for tags, pictures, hashing, passwords, keys"

@@ -213,9 +213,13 @@ def make_service(
     if settings.role in ("all", "worker") and settings.worker_processes[1] > 0:
         WorkerPool(ctx, settings).setServiceParent(top)
     elif settings.role in ("all", "worker"):
-        Worker(ctx, settings.worker_concurrency, settings.shutdown_timeout).setServiceParent(top)
+        beat = settings.worker_heartbeat_ttl
+        Worker(
+            ctx, settings.worker_concurrency, settings.shutdown_timeout, heartbeat_interval=beat / 3, heartbeat_ttl=beat
+        ).setServiceParent(top)
     if settings.role in ("all", "scheduler"):
-        Scheduler(ctx, [*default_jobs(ctx), *housekeeping_jobs(ctx)]).setServiceParent(top)
+        jobs = default_jobs(ctx, reap_every=settings.worker_heartbeat_ttl / 3)
+        Scheduler(ctx, [*jobs, *housekeeping_jobs(ctx)]).setServiceParent(top)
     if settings.role in ("all", "web"):
         assert bind is not None, "the web role needs a listener"
         if settings.metrics and settings.web_processes > 1 and not adopted:

@@ -44,14 +44,15 @@ def test_nginx_body_limit_matches_the_upload_limit():
 
 def test_each_role_has_a_unit_that_outlives_its_drain_deadline():
     settings = load_settings(_example_environ())
-    for role in ("web", "worker", "scheduler", "all"):
+    for role in ("web", "worker", "scheduler", "all", "web@", "worker@"):  # role@: several instances on a machine
         unit = (DEPLOY / f"funkwhale-{role}.service").read_text()
         start = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1)
         assert start.split()[1:4] == ["-n", "--pidfile=", "funkwhale"]
-        assert (f"--role {role}" in start) == (role != "all")
+        assert (f"--role {role.rstrip('@')}" in start) == (role != "all")
         assert "EnvironmentFile=/etc/funkwhale/env" in unit
         stop = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M).group(1))
         assert stop > settings.shutdown_timeout
+    assert "--listen tcp:%i:interface=127.0.0.1" in (DEPLOY / "funkwhale-web@.service").read_text()  # port = name
     target = (DEPLOY / "funkwhale.target").read_text()
     assert all(f"funkwhale-{role}.service" in target for role in ("web", "worker", "scheduler"))
 

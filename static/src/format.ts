@@ -34,6 +34,7 @@ const IMPORT_ERRORS: Record<ImportErrorCode, string> = {
   file_not_found: "The file disappeared from the server before it could be imported.",
   already_imported_in_owned_libraries: "You already have this file in one of your libraries, so it was skipped.",
   track_uuid_not_found: "The track this file was meant for does not exist any more.",
+  storage_unavailable: "The server could not reach its media storage: try uploading this file again later.",
   unknown_error: "Something unexpected went wrong while importing this file.",
   storage_unavailable: "The server's media storage could not be reached: try importing it again later.",
 };
