@@ -36,7 +36,6 @@ const IMPORT_ERRORS: Record<ImportErrorCode, string> = {
   track_uuid_not_found: "The track this file was meant for does not exist any more.",
   storage_unavailable: "The server could not reach its media storage: try uploading this file again later.",
   unknown_error: "Something unexpected went wrong while importing this file.",
-  storage_unavailable: "The server's media storage could not be reached: try importing it again later.",
 };
 
 /** Why an upload was not imported, in words. */
