@@ -181,13 +181,19 @@ def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer) -> list[str]:
     where = [playable(f"{alias}.id", extra) if f.playable else "false"]
     if f.q:
         _bind_query(sql, f.q)
+        # The ids matching, gathered by index (one trigram or foreign-key scan per branch) rather than an OR that
+        # would test the trigram condition on every row.
         if kind == "track":
             where.append(
-                f"({_matches('t.title_key')} OR t.artist_id = ANY({_matching_artists()})"
-                f" OR t.album_id = ANY({_matching_albums()}))"
+                f"t.id = ANY(ARRAY(SELECT id FROM track WHERE {_matches('title_key')}"
+                f" UNION ALL SELECT id FROM track WHERE artist_id = ANY({_matching_artists()})"
+                f" UNION ALL SELECT id FROM track WHERE album_id = ANY({_matching_albums()})))"
             )
         elif kind == "album":
-            where.append(f"({_matches('al.title_key')} OR al.artist_id = ANY({_matching_artists()}))")
+            where.append(
+                f"al.id = ANY(ARRAY(SELECT id FROM album WHERE {_matches('title_key')}"
+                f" UNION ALL SELECT id FROM album WHERE artist_id = ANY({_matching_artists()})))"
+            )
         else:
             where.append(_matches("a.name_key"))
     for i, tag in enumerate(f.tags):
