@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon import free_port, launch, stop
-from stream import PASSWORD, login
+from stream import create_user, login
 from tones import tone
 
 from funkwhale.cli import database
@@ -66,13 +66,6 @@ def instance(work: Path, name: str) -> tuple[dict[str, str], int]:
         "FUNKWHALE_MUSIC_DIRECTORIES": str(work / "music"),
     }
     return env, port
-
-
-def create_user(env: dict[str, str]) -> None:
-    subprocess.run(
-        [str(BIN / "funkwhale"), "createuser", "bench", "--email", "b@example.org"],
-        input=f"{PASSWORD}\n{PASSWORD}\n", env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
 
 
 def publish(env: dict[str, str], port: int, music: Path) -> dict[str, Any]:

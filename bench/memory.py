@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 
 from daemon import free_port, launch, stop
 from PIL import Image
-from stream import PASSWORD, login
+from stream import create_user, login
 from tones import tone
 
 from tests.audio import claim_duration
@@ -104,10 +104,7 @@ def silent_stream(port: int, path: str, seconds: float) -> None:
 
 def setup(port: int, env: dict[str, str], music: Path) -> tuple[dict[str, str], str, int]:
     """A user, their session headers, Subsonic token and the id of the imported lying mp3."""
-    subprocess.run(
-        [str(BIN / "funkwhale"), "createuser", "bench", "--email", "b@example.org"],
-        input=f"{PASSWORD}\n{PASSWORD}\n", env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    create_user(env)
     cookie = login(port)
     csrf = [c.split("=", 1)[1] for c in cookie.split("; ") if c.startswith("csrftoken=")][0]
     auth = {"Cookie": cookie, "X-CSRFToken": csrf}

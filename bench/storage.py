@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from daemon import free_port, launch, stop
-from stream import BIN, PASSWORD, login
+from stream import create_user, login
 from tones import tone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -90,14 +89,7 @@ def run_mode(name: str, env: dict[str, str], song: Path, runs: int) -> None:
     env = {**os.environ, "FUNKWHALE_DATA_DIR": str(work / "data"), **env}
     daemon, _ = launch(work, port, env)
     try:
-        subprocess.run(
-            [str(BIN / "funkwhale"), "createuser", "bench", "--email", "b@example.org"],
-            input=f"{PASSWORD}\n{PASSWORD}\n",
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        create_user(env)
         cookie = login(port)
         status, answer = request(
             port,

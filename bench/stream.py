@@ -41,6 +41,14 @@ def ttfb(port: int, path: str, cookie: str) -> tuple[float, int]:
     return elapsed, size
 
 
+def create_user(env: dict[str, str]) -> None:
+    """The account `bench` (PASSWORD), made with `funkwhale createuser` in the daemon's environment."""
+    subprocess.run(
+        [str(BIN / "funkwhale"), "createuser", "bench", "--email", "b@example.org"],
+        input=f"{PASSWORD}\n{PASSWORD}\n", env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+
+
 def login(port: int) -> str:
     """The session's cookies: the CSRF cookie first (login needs its double submit, as Django's), then the login."""
     conn = http.client.HTTPConnection("127.0.0.1", port)
@@ -74,14 +82,7 @@ def main() -> None:
         tone(music / f"{n}.wav", 240, 200 + 20 * n, *options)
     daemon, _ = launch(work, port, env)
     try:
-        subprocess.run(
-            [str(BIN / "funkwhale"), "createuser", "bench", "--email", "b@example.org"],
-            input=f"{PASSWORD}\n{PASSWORD}\n",
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        create_user(env)
         cookie = login(port)
         conn = http.client.HTTPConnection("127.0.0.1", port)
         csrf = [c.split("=", 1)[1] for c in cookie.split("; ") if c.startswith("csrftoken=")][0]

@@ -16,6 +16,9 @@ from twisted.internet.interfaces import IPushProducer
 from werkzeug.http import http_date, parse_if_range_header, parse_range_header, quote_etag
 from zope.interface import implementer
 
+from funkwhale.config import Settings
+from funkwhale.music.playback import Source
+from funkwhale.storage import serving
 from funkwhale.threads import run_io
 
 CHUNK = 128 * 1024
@@ -136,6 +139,15 @@ def _range_applies(request: Any, etag: str, modified: datetime) -> bool:
         return True
     if_range = parse_if_range_header(header)
     return if_range.etag == etag if if_range.date is None else if_range.date == modified
+
+
+async def serve_source(settings: Settings, request: Any, source: Source, disposition: str | None = None) -> bytes:
+    """Answer with a source's bytes: its file (`serve_file`), or its object in the bucket (`serving.serve_object`);
+    OSError or MediaMissing when it is not there."""
+    if source.path is None:
+        assert source.relative is not None
+        return await serving.serve_object(settings, request, source.relative, source.mimetype, disposition)
+    return await serve_file(request, source.path, source.mimetype, disposition)
 
 
 async def serve_file(request: Any, path: Path, content_type: str, disposition: str | None = None) -> bytes:

@@ -29,7 +29,7 @@ from funkwhale.music import formats
 from funkwhale.music.playback import Source, files
 from funkwhale.music.playback import store as playback_store
 from funkwhale.music.playback.transcode import CACHE_BACKLOG, CacheFile, keep, remove_cached
-from funkwhale.storage import MediaMissing, serving
+from funkwhale.storage import MediaMissing
 from funkwhale.tasks.registry import task
 from funkwhale.threads import run_io
 
@@ -314,10 +314,7 @@ async def play(ctx: Context, request: Any, upload: dict[str, Any], source: Sourc
 async def _serve_cached(ctx: Context, request: Any, source: Source, disposition: str | None) -> bytes:
     """The cached copy, under MEDIA_ROOT or in the bucket. RemoteUnavailable when it is missing."""
     try:
-        if source.path is None:
-            assert source.relative is not None
-            return await serving.serve_object(ctx.settings, request, source.relative, source.mimetype, disposition)
-        return await files.serve_file(request, source.path, source.mimetype, disposition)
+        return await files.serve_source(ctx.settings, request, source, disposition)
     except (OSError, MediaMissing):
         raise RemoteUnavailable(f"the cached copy {source.relative} is missing") from None
 

@@ -141,10 +141,7 @@ async def send(
         if location is not None:
             return _accel(request, location, source.mimetype, disposition)
         try:
-            if source.path is None:
-                assert source.relative is not None
-                return await serving.serve_object(ctx.settings, request, source.relative, source.mimetype, disposition)
-            return await files.serve_file(request, source.path, source.mimetype, disposition)
+            return await files.serve_source(ctx.settings, request, source, disposition)
         except (OSError, MediaMissing):
             refetch = None if request.startedWriting else remote.remote_source(ctx.settings, upload)
             if refetch is None:
