@@ -16,6 +16,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
+from funkwhale.db.cursor import DictCursor
 from funkwhale.shutdown import in_daemon_thread
 
 log = Logger()
@@ -75,7 +76,7 @@ class Database(Service):
             cp_reconnect=True,
             cp_noisy=False,
             cp_openfun=_on_connect,
-            cursor_factory=psycopg2.extras.RealDictCursor,
+            cursor_factory=DictCursor,
             application_name="funkwhale",
             options="-c statement_timeout=30000",
         )
@@ -150,7 +151,7 @@ class DatabaseUnreachable(Exception):
 
 def connect(dsn: str, dict_rows: bool = True) -> Any:
     """A plain synchronous connection (CLI, migrations), by default with the same cursor type as the pool."""
-    cursor_factory = psycopg2.extras.RealDictCursor if dict_rows else None
+    cursor_factory = DictCursor if dict_rows else None
     try:
         conn = psycopg2.connect(
             dsn, cursor_factory=cursor_factory, connect_timeout=10, application_name="funkwhale-cli"

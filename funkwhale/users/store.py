@@ -1,6 +1,6 @@
 """SQL for users, their local actors, sessions and invitations.
 
-Every function takes a cursor first (adbapi's Transaction in the daemon, a psycopg2 RealDictCursor in the
+Every function takes a cursor first (adbapi's Transaction in the daemon, a psycopg2 DictCursor in the
 CLI) and composes inside the caller's transaction.
 """
 
