@@ -72,15 +72,18 @@ class Renderer:
             "is_local": self.is_local(upload["fid"]),
         }
 
-    def track(self, row: dict[str, Any], with_description: bool = False) -> dict[str, Any]:
+    def track(
+        self, row: dict[str, Any], with_description: bool = False, seen: dict[Any, Any] | None = None
+    ) -> dict[str, Any]:
+        """A track; `seen` (shared by the rows of one answer) renders each distinct album and artist once."""
         album = row["album"]
         body = {
             "id": row["id"],
             "fid": row["fid"],
             "mbid": row["mbid"],
             "title": row["title"],
-            "artist": self.simple_artist(row["artist"]),
-            "album": self.track_album(album) if album is not None else None,
+            "artist": self._once(seen, "artist", row["artist"], self.simple_artist),
+            "album": self._once(seen, "album", album, self.track_album) if album is not None else None,
             "uploads": [self.upload(u, row["uuid"]) for u in row["uploads"]],
             "listen_url": f"/api/v1/listen/{row['uuid']}/",
             "tags": row["tags"],
@@ -172,6 +175,25 @@ class Renderer:
     def render(self, kind: str, row: dict[str, Any], with_description: bool = False) -> dict[str, Any]:
         """A row of `kind` ("track", "album" or "artist")."""
         return getattr(self, kind)(row, with_description)
+
+    def tracks(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Tracks of one answer (a page, a playlist): each distinct album and artist is rendered once, its JSON
+        shared by the rows that hold it (the rows of one statement carry the same album as equal pieces)."""
+        seen: dict[Any, Any] = {}
+        return [self.track(row, seen=seen) for row in rows]
+
+    def page(self, kind: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows of a page of `kind`."""
+        return self.tracks(rows) if kind == "track" else [self.render(kind, row) for row in rows]
+
+    @staticmethod
+    def _once(seen: dict[Any, Any] | None, what: str, piece: dict[str, Any], render: Any) -> dict[str, Any]:
+        if seen is None:
+            return render(piece)
+        key = (what, piece["id"])
+        if key not in seen:
+            seen[key] = render(piece)
+        return seen[key]
 
 
 def tag(row: dict[str, Any]) -> dict[str, Any]:

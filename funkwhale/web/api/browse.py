@@ -112,7 +112,7 @@ class CatalogArea(Area):
         listing = store.Listing(viewer, filters_of(request, self.kind), ordering_of(request), page.size, page.offset)
         rows = await self.ctx.db.run(store.page_txn, self.kind, listing, desc=f"catalog.{self.kind}s")
         total = await counts.total(self.ctx, self.kind, listing, len(rows))
-        return page.respond(request, total, rows, lambda row: self.renderer.render(self.kind, row))
+        return page.respond(request, total, self.renderer.page(self.kind, rows))
 
     async def create(self, request: Any) -> bytes:
         """1.4's channel album creation: `title` and `artist` (one of the caller's channel artists) required."""

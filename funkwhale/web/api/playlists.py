@@ -56,8 +56,12 @@ class PlaylistsApi(Area):
             "actor": self.renderer.actor(row["actor"]),
         }
 
-    def _entry(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {"index": row["index"], "track": self.renderer.track(row), "creation_date": row["added"]}
+    def _entries(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        tracks = self.renderer.tracks(rows)
+        return [
+            {"index": row["index"], "track": track, "creation_date": row["added"]}
+            for row, track in zip(rows, tracks, strict=True)
+        ]
 
     # -- playlists -------------------------------------------------------------------------------------------------
     @app.route("/", methods=["GET", "HEAD"], strict_slashes=False)
@@ -128,7 +132,7 @@ class PlaylistsApi(Area):
         found = await self.ctx.db.run(store.tracks_txn, viewer, playlist_id, desc="playlists.tracks")
         if playlist is None or found is None:
             raise not_found("No such playlist.")
-        tracks = [self.renderer.track(row) for row in found[1]]
+        tracks = self.renderer.tracks(found[1])
         base_url = self.ctx.settings.base_url
         if fmt == "m3u":
             body = formats.to_m3u(tracks, base_url).encode()
@@ -177,7 +181,7 @@ class PlaylistsApi(Area):
             if found is None:
                 return None
             total, rows = found  # up to 1,000 entries: rendered in a thread, the reactor keeps serving meanwhile
-            return dumps({"count": total, "results": await run_cpu(lambda: [self._entry(r) for r in rows])})
+            return dumps({"count": total, "results": await run_cpu(lambda: self._entries(rows))})
 
         text = await playlist_view(self.ctx, viewer, playlist_id, f"tracks:{start}:{limit}", compute)
         if text is None:
@@ -197,7 +201,7 @@ class PlaylistsApi(Area):
         _, rows = await self.ctx.db.run(
             store.add_txn, viewer, playlist_id, track_ids, allow_duplicates, max_tracks, desc="playlists.add"
         )
-        return json_response(request, {"count": len(rows), "results": [self._entry(r) for r in rows]}, status=201)
+        return json_response(request, {"count": len(rows), "results": self._entries(rows)}, status=201)
 
     @app.route("/<int:playlist_id>/remove/", methods=["POST", "DELETE"], strict_slashes=False)
     async def remove(self, request: Any, playlist_id: int) -> bytes:

@@ -38,7 +38,7 @@ class SearchApi(Area):
         body = {
             "artists": [self.renderer.artist(row) for row in found["artist"]],
             "albums": [self.renderer.album(row) for row in found["album"]],
-            "tracks": [self.renderer.track(row) for row in found["track"]],
+            "tracks": self.renderer.tracks(found["track"]),
             "tags": [serializers.tag(row) for row in found["tag"]],
         }
         return json_response(request, body)
