@@ -16,7 +16,7 @@ class DictCursor(psycopg2.extensions.cursor):
     """A cursor whose fetch methods and iteration return `dict` rows (column name → value)."""
 
     def _names(self) -> list[str]:
-        return [column.name for column in self.description]
+        return [column.name for column in self.description or ()]
 
     def fetchone(self) -> dict[str, Any] | None:  # type: ignore[override]
         row = super().fetchone()
