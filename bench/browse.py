@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from cpu import CpuSplit
 from daemon import free_port, launch
 from psycopg2.extras import execute_values
 
@@ -44,6 +45,8 @@ from funkwhale.users.tokens import hash_token
 
 HOST = "bench.funkwhale.local"
 CSRF = "bench-csrf-token"
+WARM_UP = 10  # requests before each measured case
+SETTLE = 3.0  # seconds after the daemon answers, before measuring
 ARTISTS, ALBUMS, TRACKS = 500, 2000, 20000
 SYLLABLES = "ka lo mi ne ru sa ti vo ze an el or us ith bel dor fen gar hal jor kyr lum mar nor pel quin".split()
 NAMED = ["Metallica", "Beyoncé", "Björk Quartet", "The Night Owls", "Sigur Rós", "坂本 Trio", "Кино"]
@@ -268,10 +271,24 @@ def header(width: int, concurrencies: tuple[int, ...]) -> str:
     return f"{'case':<{width}} {'SQL p50':>8} | {cells} | {'p50/SQL':>7} {'rps/SQL':>7}"
 
 
+
+
 def measure(port: int, cookie: str, path: str, requests: int, concurrencies: tuple[int, ...]) -> list[tuple]:
     """(rps, p50, p99) of `path` at each concurrency, after a warm-up."""
-    run_case(port, cookie, path, 10, 1)
+    run_case(port, cookie, path, WARM_UP, 1)
     return [run_case(port, cookie, path, requests, c) for c in concurrencies]
+
+
+def measure_cpu(
+    instance: Instance, path: str, requests: int, concurrencies: tuple[int, ...], cookie: str | None = None
+) -> tuple[list[tuple], str]:
+    """`measure` (with the seeded session unless `cookie` is given), and the CPU each measured request cost the
+    daemon, PostgreSQL, Redis and the client (bench/cpu.py)."""
+    cookie = instance.cookie if cookie is None else cookie
+    run_case(instance.port, cookie, path, WARM_UP, 1)
+    with CpuSplit(instance.daemon_pid, instance.servers_dir) as split:
+        cells = [run_case(instance.port, cookie, path, requests, c) for c in concurrencies]
+    return cells, split.per_request(requests * len(concurrencies))
 
 
 def row(name: str, width: int, sql_ms: float, cells: list[tuple[float, float, float]]) -> str:
@@ -291,6 +308,8 @@ class Instance:
     port: int
     cookie: str
     redis_url: str = ""
+    daemon_pid: int = 0
+    servers_dir: Path = Path()
 
 
 @contextmanager
@@ -313,7 +332,8 @@ def seeded_instance(
         port = free_port()
         (root / "daemon").mkdir()
         proc = start_daemon(root / "daemon", port, embedded.database_url, embedded.redis_url, web_processes)
-        yield Instance(embedded.database_url, port, f"sessionid={key}", embedded.redis_url)
+        time.sleep(SETTLE)  # the web children start after the daemon answers: their start is not a request's
+        yield Instance(embedded.database_url, port, f"sessionid={key}", embedded.redis_url, proc.pid, root / "servers")
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
@@ -327,8 +347,9 @@ def main() -> None:
     with seeded_instance("fw-bench-browse-") as instance:
         print(header(14, CONCURRENCIES))
         for name, path in CASES:
-            cells = measure(instance.port, instance.cookie, path, requests, CONCURRENCIES)
+            cells, cpu = measure_cpu(instance, path, requests, CONCURRENCIES)
             print(row(name, 14, direct_ms(instance.dsn, catalog_statement(path)), cells))
+            print(f"{'':<14} {cpu}")
         print(
             "latencies in ms; SQL = the page's statement through psycopg2, without HTTP or JSON (a list's count is"
             " apart, cached in Redis: see funkwhale/music/catalog/counts.py)"

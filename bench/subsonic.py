@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from browse import direct_ms, get, header, measure, row, seeded_instance
+from browse import direct_ms, get, header, measure_cpu, row, seeded_instance
 
 from funkwhale.db.pool import connect
 from funkwhale.music.visibility import Viewer
@@ -101,8 +101,9 @@ def main() -> None:
                 raise SystemExit(f"{name} failed: {body[:300]!r}")
             if name.endswith(" next"):  # a sync's previous page records the cursor of this one
                 get(http.client.HTTPConnection("127.0.0.1", instance.port, timeout=60), previous_page(params), "")
-            cells = measure(instance.port, "", path, requests, (1, 16))
+            cells, cpu = measure_cpu(instance, path, requests, (1, 16), cookie="")
             print(row(name, 16, direct_ms(instance.dsn, run, runs=30), cells))
+            print(f"{'':<16} {cpu}")
         print(
             "latencies in ms; SQL = the same store statement through psycopg2, without HTTP or rendering (search3"
             " sync: by offset, the first page of a sync; a sync's next pages follow keyset cursors, see 'sync next')"
