@@ -106,9 +106,16 @@ def to_xml(content: dict[str, Any]) -> bytes:
     return "".join(out).encode()
 
 
+class Clean(dict[str, Any]):
+    """An element built without None anywhere inside it (a song): the JSON writer takes it as it is."""
+
+
 def _clean(value: Any) -> Any:
-    """The tree without None (a 500-song page has ~100k nodes: scalars are not recursed into)."""
+    """The tree without None (a 500-song page has ~100k nodes: scalars are not recursed into, Clean elements
+    neither)."""
     if isinstance(value, dict):
+        if type(value) is Clean:
+            return value
         return {k: _clean(v) if isinstance(v, dict | list) else v for k, v in value.items() if v is not None}
     return [_clean(v) if isinstance(v, dict | list) else v for v in value if v is not None]
 

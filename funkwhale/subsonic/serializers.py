@@ -11,7 +11,7 @@ from typing import Any
 
 from funkwhale.music import formats, sources
 from funkwhale.subsonic import ids
-from funkwhale.subsonic.render import iso
+from funkwhale.subsonic.render import Clean, iso
 
 DEFAULT_MIMETYPE = "audio/mpeg"  # some clients fail on an empty contentType (Funkwhale's serializers)
 _REPLAYGAIN = {"track_gain": "trackGain", "track_peak": "trackPeak", "album_gain": "albumGain",
@@ -52,7 +52,7 @@ def song_cover(row: dict[str, Any]) -> str | None:
 
 
 def song(row: dict[str, Any]) -> dict[str, Any]:
-    """A song as a Child element."""
+    """A song as a Child element, built without None (render.Clean: the JSON writer need not walk it)."""
     extension = suffix(row)
     number = f"{row['position']:02d} - " if row.get("position") else ""
     path = "/".join(
@@ -62,48 +62,54 @@ def song(row: dict[str, Any]) -> dict[str, Any]:
             f"{number}{_path_part(row['title'])}.{extension}",
         ]
     )
-    genres = list(row.get("genres") or [])
+    genres = [name for name in row.get("genres") or () if name is not None]
     gains = row.get("replaygain") or {}
-    return {
-        "id": ids.make(ids.TRACK, row["id"]),
-        "parent": ids.make(ids.ALBUM, row.get("album_id")),
-        "isDir": False,
-        "title": row["title"] or "",
+    bitrate = (row.get("bitrate") or 0) // 1000
+    album_id = ids.make(ids.ALBUM, row.get("album_id"))
+    out = Clean(
+        id=ids.make(ids.TRACK, row["id"]),
+        isDir=False,
+        title=row["title"] or "",
+        artist=row.get("artist_name") or "",
+        discNumber=row.get("disc_number") or 1,  # clients group songs by disc
+        size=row.get("size") or 0,
+        contentType=_content_type(extension, row.get("mimetype")),
+        suffix=extension,
+        duration=row.get("duration") or 0,
+        bitRate=bitrate,
+        bitrate=bitrate,  # Funkwhale 1.4's spelling, beside Subsonic's
+        path=path,
+        isVideo=False,
+        playCount=row.get("play_count") or 0,
+        type="music",
+        mediaType="song",
+        musicBrainzId=str(row["mbid"]) if row.get("mbid") else "",
+        sortName="",
+        genres=[{"name": name} for name in genres],
+        artists=_ref(ids.ARTIST, row.get("artist_id"), row.get("artist_name")),
+        displayArtist=row.get("artist_name") or "",
+        albumArtists=_ref(ids.ARTIST, row.get("album_artist_id"), row.get("album_artist_name")),
+        displayAlbumArtist=row.get("album_artist_name") or "",
+        replayGain={_REPLAYGAIN[k]: v for k, v in gains.items() if k in _REPLAYGAIN and v is not None},
+        explicitStatus="",
+    )
+    optional = {
+        "parent": album_id,
         "album": row.get("album_title"),
-        "artist": row.get("artist_name") or "",
         "track": row.get("position"),
-        "discNumber": row.get("disc_number") or 1,  # clients group songs by disc
         "year": row.get("year"),
         "genre": genres[0] if genres else None,
         "coverArt": song_cover(row),
-        "size": row.get("size") or 0,
-        "contentType": _content_type(extension, row.get("mimetype")),
-        "suffix": extension,
-        "duration": row.get("duration") or 0,
-        "bitRate": (row.get("bitrate") or 0) // 1000,
-        "bitrate": (row.get("bitrate") or 0) // 1000,  # Funkwhale 1.4's spelling, beside Subsonic's
         "samplingRate": row.get("sample_rate"),
-        "path": path,
-        "isVideo": False,
-        "playCount": row.get("play_count") or 0,
         "played": iso(row.get("played")),
         "created": iso(row.get("creation_date")),
         "starred": iso(row.get("starred")),
         "userRating": row.get("rating"),
-        "albumId": ids.make(ids.ALBUM, row.get("album_id")),
+        "albumId": album_id,
         "artistId": ids.make(ids.ARTIST, row.get("artist_id")),
-        "type": "music",
-        "mediaType": "song",
-        "musicBrainzId": str(row["mbid"]) if row.get("mbid") else "",
-        "sortName": "",
-        "genres": [{"name": name} for name in genres],
-        "artists": _ref(ids.ARTIST, row.get("artist_id"), row.get("artist_name")),
-        "displayArtist": row.get("artist_name") or "",
-        "albumArtists": _ref(ids.ARTIST, row.get("album_artist_id"), row.get("album_artist_name")),
-        "displayAlbumArtist": row.get("album_artist_name") or "",
-        "replayGain": {_REPLAYGAIN[k]: v for k, v in gains.items() if k in _REPLAYGAIN},
-        "explicitStatus": "",
     }
+    out.update((name, value) for name, value in optional.items() if value is not None)
+    return out
 
 
 def _album_common(row: dict[str, Any]) -> dict[str, Any]:
