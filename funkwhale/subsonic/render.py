@@ -22,6 +22,7 @@ SERVER_TYPE = "funkwhale"
 SERVER_VERSION = implementation_version()
 XMLNS = "http://subsonic.org/restapi"
 LARGE = 200  # list items beyond which a response is rendered in a thread (a 500-artist index: ~1,000)
+_PG_UTC = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00:00")
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,99}$")
 
 
@@ -47,6 +48,9 @@ def iso(value: datetime | date | str | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        utc = _PG_UTC.fullmatch(value)
+        if utc:  # PostgreSQL's text of a UTC timestamp, as it writes it into JSON: cut, not parsed (4x faster)
+            return f"{utc[1]}.{(utc[2] or '').ljust(3, '0')[:3]}Z"
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day, tzinfo=UTC)

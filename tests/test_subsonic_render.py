@@ -1,0 +1,46 @@
+"""Subsonic rendering details that the HTTP tests see only in part: dates as PostgreSQL writes them into JSON, and
+songs built without None in both formats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+import pytest
+
+from funkwhale.subsonic import render, serializers
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-12-05T07:05:27.123456+00:00",
+        "2026-12-05T07:05:27.1+00:00",
+        "2026-12-05T07:05:27+00:00",
+        "2026-12-05T08:05:27.987654+01:00",
+        "1999-01-01T00:00:00.0009+00:00",
+    ],
+)
+def test_a_date_from_json_reads_as_the_same_instant_in_utc(text):
+    assert render.iso(text) == render.iso(datetime.fromisoformat(text))
+    assert render.iso(text).endswith("Z")
+
+
+def test_a_song_without_optional_facts_has_no_null_in_json_or_xml():
+    row = {
+        "id": 7, "title": "Tune", "position": None, "disc_number": None, "mbid": None, "creation_date": None,
+        "album_id": None, "artist_id": None, "own_cover": False, "artist_name": None, "album_title": None,
+        "album_artist_id": None, "album_artist_name": None, "album_cover": False, "year": None, "mimetype": None,
+        "size": None, "duration": None, "bitrate": None, "sample_rate": None, "audio_file": None, "source": None,
+        "original_name": None, "replaygain": {"track_gain": None, "album_gain": -6.5}, "genres": [None, "Jazz"],
+        "starred": None, "rating": None, "played": None, "play_count": None,
+    }  # fmt: skip
+    body = {"searchResult3": {"song": [serializers.song(row)]}}
+    song = orjson.loads(render.render(render.envelope(body), "json", None)[0])["subsonic-response"]
+    song = song["searchResult3"]["song"][0]
+    assert None not in song.values()
+    assert "year" not in song and "starred" not in song and "albumId" not in song
+    assert song["genres"] == [{"name": "Jazz"}] and song["genre"] == "Jazz"
+    assert song["replayGain"] == {"albumGain": -6.5}
+    xml = render.render(render.envelope(body), "xml", None)[0].decode()
+    assert "None" not in xml and ' year="' not in xml and 'genre="Jazz"' in xml
