@@ -9,6 +9,7 @@ from funkwhale.subsonic import serializers, store
 from funkwhale.subsonic.browsing import folder_of, run
 from funkwhale.subsonic.errors import GENERIC, SubsonicError, missing
 from funkwhale.subsonic.registry import Call, Handler, endpoint
+from funkwhale.subsonic.render import elements
 
 MAX_SIZE = 500
 # Album lists that reveal the caller's own activity need its scope besides read:libraries.
@@ -59,7 +60,7 @@ async def get_random_songs(ctx: Context, call: Call) -> dict[str, Any]:
         params.int("toYear"),
         name="random_songs",
     )
-    return {"randomSongs": {"song": [serializers.song(r) for r in rows]}}
+    return {"randomSongs": {"song": await elements(rows, serializers.song)}}
 
 
 @endpoint("getSongsByGenre")
@@ -75,7 +76,7 @@ async def get_songs_by_genre(ctx: Context, call: Call) -> dict[str, Any]:
         folder_of(call),
         name="songs_by_genre",
     )
-    return {"songsByGenre": {"song": [serializers.song(r) for r in rows]}}
+    return {"songsByGenre": {"song": await elements(rows, serializers.song)}}
 
 
 def _starred(container: str, artist: Any, album: Any) -> Handler:
@@ -85,7 +86,7 @@ def _starred(container: str, artist: Any, album: Any) -> Handler:
             container: {
                 "artist": [artist(r) for r in found["artists"]],
                 "album": [album(r) for r in found["albums"]],
-                "song": [serializers.song(r) for r in found["songs"]],
+                "song": await elements(found["songs"], serializers.song),
             }
         }
 

@@ -10,10 +10,12 @@ characters in a tag), so the document always parses.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from funkwhale.instance.nodeinfo import COMPATIBLE_VERSION, implementation_version
+from funkwhale.threads import run_cpu
 from funkwhale.web.json import dumps
 from funkwhale.xmlchars import FORBIDDEN, xml_safe
 
@@ -23,6 +25,7 @@ SERVER_VERSION = implementation_version()
 XMLNS = "http://subsonic.org/restapi"
 LARGE = 200  # list items beyond which a response is rendered in a thread (a 500-artist index: ~1,000)
 _PG_UTC = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00:00")
+T = TypeVar("T")
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,99}$")
 
 
@@ -126,6 +129,13 @@ def _clean(value: Any) -> Any:
 
 def to_json(content: dict[str, Any]) -> bytes:
     return dumps({"subsonic-response": _clean(content)})
+
+
+async def elements(rows: list[T], element: Callable[[T], dict[str, Any]]) -> list[dict[str, Any]]:
+    """`element` of each row; built in the CPU pool when they are more than LARGE (500 songs: ~5 ms)."""
+    if len(rows) <= LARGE:
+        return [element(row) for row in rows]
+    return await run_cpu(lambda: [element(row) for row in rows])
 
 
 def is_large(content: Any, limit: int = LARGE) -> bool:

@@ -11,6 +11,7 @@ from funkwhale.context import Context
 from funkwhale.subsonic import cursors, serializers, store
 from funkwhale.subsonic.browsing import folder_of, run
 from funkwhale.subsonic.registry import Call, Handler, endpoint
+from funkwhale.subsonic.render import elements
 
 MAX_COUNT = 500
 
@@ -36,7 +37,7 @@ def _search(container: str, artist: Any, album: Any) -> Handler:
             container: {
                 "artist": [artist(r) for r in found.get("artists") or []],
                 "album": [album(r) for r in found.get("albums") or []],
-                "song": [serializers.song(r) for r in found.get("songs") or []],
+                "song": await elements(found.get("songs") or [], serializers.song),
             }
         }
 
