@@ -193,10 +193,20 @@ class Fragments(NamedParams):
         """True when the album row `album` has a cover the viewer sees."""
         return f"{self.album_cover_id(album)} IS NOT NULL"
 
+    def _facts(self, column: str, id_expr: str) -> str:
+        """FROM and WHERE of the visibility facts `xtl` of the track, album or artist (`column`) `id_expr` among
+        the libraries the viewer may see."""
+        return f"FROM track_library xtl WHERE xtl.{column} = {id_expr} AND xtl.library_id = ANY({self.libraries})"
+
     def best_duration(self, track_id: str) -> str:
         """The longest duration among the uploads of the track `track_id` the viewer may play (0 when unknown);
         NULL when they may play none, so count() and sum() over it skip unplayable tracks."""
-        return f"(SELECT coalesce(max(pu.duration), 0) {self.playable_uploads(track_id)} HAVING count(*) > 0)"
+        return f"(SELECT coalesce(max(xtl.duration), 0) {self._facts('track_id', track_id)} HAVING count(*) > 0)"
+
+    def album_durations(self, album_id: str) -> str:
+        """A subquery: the best duration (`d`) of each track of the album `album_id` the viewer may play, read
+        from the album's visibility facts alone."""
+        return f"(SELECT coalesce(max(xtl.duration), 0) AS d {self._facts('album_id', album_id)} GROUP BY xtl.track_id)"
 
     def file_fields(self, track: str) -> str:
         """json {license, copyright, description} of the track row `track`: what is set on the row itself, else
@@ -256,8 +266,7 @@ class Fragments(NamedParams):
         """json {count, duration}: the album's tracks the viewer may play and their total duration."""
         return (
             "(SELECT json_build_object('count', count(d), 'duration', coalesce(sum(d), 0))"
-            f" FROM (SELECT {self.best_duration('ct.id')} AS d FROM track ct WHERE ct.album_id = {album}.id"
-            " OFFSET 0) s)"
+            f" FROM {self.album_durations(album + '.id')} s)"
         )
 
     def uploads(self, track: str) -> str:

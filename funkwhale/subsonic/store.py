@@ -127,7 +127,7 @@ class Query(Fragments):
             f" AS starred, {self._rating('album', 'al.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN album al ON al.id = pg.id"
             " CROSS JOIN LATERAL (SELECT count(d) AS song_count, coalesce(sum(d), 0)::bigint AS duration"
-            f" FROM (SELECT {self.best_duration('ct.id')} AS d FROM track ct WHERE ct.album_id = al.id OFFSET 0) s) st"
+            f" FROM {self.album_durations('al.id')} s) st"
             f" {self._plays(' JOIN track lt ON lt.id = l.track_id WHERE l.user_id = %(me)s AND lt.album_id = al.id')}"
             " ORDER BY pg.ord"
         )
