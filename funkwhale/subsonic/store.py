@@ -95,9 +95,9 @@ class Query(Fragments):
         return (
             "SELECT t.id, t.title, t.position, t.disc_number, t.mbid, t.creation_date, t.album_id, t.artist_id,"
             " t.attachment_cover_id IS NOT NULL AS own_cover,"
-            " (SELECT name FROM artist WHERE id = t.artist_id) AS artist_name,"
-            " sal.title AS album_title, sal.artist_id AS album_artist_id,"
-            " (SELECT name FROM artist WHERE id = sal.artist_id) AS album_artist_name,"
+            " sar.name AS artist_name, sal.title AS album_title, sal.artist_id AS album_artist_id,"
+            " CASE WHEN sal.artist_id = t.artist_id THEN sar.name"  # most often: the album artist read once
+            " ELSE (SELECT name FROM artist WHERE id = sal.artist_id) END AS album_artist_name,"
             f" {self.album_has_cover('sal')} AS album_cover,"
             " extract(year FROM sal.release_date)::int AS year,"
             " up.mimetype, up.size, up.duration, up.bitrate, up.sample_rate, up.audio_file, up.source,"
@@ -105,7 +105,8 @@ class Query(Fragments):
             f" {self.tag_names('track', 't.id')} AS genres,"
             " (SELECT f.creation_date FROM track_favorite f WHERE f.user_id = %(me)s AND f.track_id = t.id)"
             f" AS starred, {self._rating('track', 't.id')} AS rating, lp.played, lp.play_count, pg.ord"
-            f" FROM {page} JOIN track t ON t.id = pg.id LEFT JOIN album sal ON sal.id = t.album_id"
+            f" FROM {page} JOIN track t ON t.id = pg.id JOIN artist sar ON sar.id = t.artist_id"
+            " LEFT JOIN album sal ON sal.id = t.album_id"
             " CROSS JOIN LATERAL (SELECT pu.mimetype, pu.size, pu.duration, pu.bitrate, pu.sample_rate,"
             f" pu.audio_file, pu.source, pu.original_name, pu.metadata {self.playable_uploads('t.id')}"
             " ORDER BY pu.creation_date, pu.id LIMIT 1) up"
