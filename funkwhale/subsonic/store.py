@@ -375,11 +375,16 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
         matching_artists = f"ARRAY(SELECT id FROM artist WHERE {matches('name_key')})"
         matching_albums = f"ARRAY(SELECT id FROM album WHERE {matches('title_key')})"
         artist_where, artist_order = [matches("a.name_key")], rank("a.name_key", "a")
-        album_where = [f"({matches('al.title_key')} OR al.artist_id = ANY({matching_artists}))"]
+        # The ids matching, gathered by index (one scan per branch), so the page tests a few rows, not every one.
+        album_where = [
+            f"al.id = ANY(ARRAY(SELECT id FROM album WHERE {matches('title_key')}"
+            f" UNION ALL SELECT id FROM album WHERE artist_id = ANY({matching_artists})))"
+        ]
         album_order = rank("al.title_key", "al")
         song_where = [
-            f"({matches('t.title_key')} OR t.artist_id = ANY({matching_artists})"
-            f" OR t.album_id = ANY({matching_albums}))"
+            f"t.id = ANY(ARRAY(SELECT id FROM track WHERE {matches('title_key')}"
+            f" UNION ALL SELECT id FROM track WHERE artist_id = ANY({matching_artists})"
+            f" UNION ALL SELECT id FROM track WHERE album_id = ANY({matching_albums})))"
         ]
         song_order = rank("t.title_key", "t")
     else:  # everything in id order; a window with a cursor walks the primary key from it, with no offset
