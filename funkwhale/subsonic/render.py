@@ -22,6 +22,7 @@ SERVER_TYPE = "funkwhale"
 SERVER_VERSION = implementation_version()
 XMLNS = "http://subsonic.org/restapi"
 LARGE = 200  # list items beyond which a response is rendered in a thread (a 500-artist index: ~1,000)
+_CONTAINERS = (dict, list)  # a tuple: `dict | list` in a loop builds a union type per node tested
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,99}$")
 
 
@@ -81,7 +82,7 @@ def _xml(name: str, value: Any, out: list[str]) -> None:
     for key, v in value.items():
         if v is None:
             continue
-        if isinstance(v, dict | list):
+        if isinstance(v, _CONTAINERS):
             children.append((key, v))
         elif key != "value":
             attrs.append(f' {key}="{_text(v)}"')
@@ -109,8 +110,8 @@ def to_xml(content: dict[str, Any]) -> bytes:
 def _clean(value: Any) -> Any:
     """The tree without None (a 500-song page has ~100k nodes: scalars are not recursed into)."""
     if isinstance(value, dict):
-        return {k: _clean(v) if isinstance(v, dict | list) else v for k, v in value.items() if v is not None}
-    return [_clean(v) if isinstance(v, dict | list) else v for v in value if v is not None]
+        return {k: _clean(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items() if v is not None}
+    return [_clean(v) if isinstance(v, _CONTAINERS) else v for v in value if v is not None]
 
 
 def to_json(content: dict[str, Any]) -> bytes:
@@ -128,7 +129,7 @@ def is_large(content: Any, limit: int = LARGE) -> bool:
             seen += len(value)
             if seen > limit:
                 return True
-        stack.extend(v for v in items if isinstance(v, dict | list))
+        stack.extend(v for v in items if isinstance(v, _CONTAINERS))
     return False
 
 
