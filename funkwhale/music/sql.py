@@ -86,13 +86,15 @@ class Fragments(NamedParams):
         """FROM and WHERE of the uploads `pu` of the track `track_id` the viewer may play."""
         return f"FROM upload pu WHERE pu.track_id = {track_id} AND {self._upload_shown()}"
 
+    def _facts(self, column: str, id_expr: str) -> str:
+        """FROM and WHERE of the visibility facts `xtl` of the track, album or artist (`column`) `id_expr` among
+        the libraries the viewer may see."""
+        return f"FROM track_library xtl WHERE xtl.{column} = {id_expr} AND xtl.library_id = ANY({self.libraries})"
+
     def _held(self, column: str, id_expr: str) -> str:
         """True when a library the viewer may see holds a playable upload of a track whose `column` (track_id,
         album_id or artist_id) is `id_expr`: one probe of the visibility facts (`track_library`)."""
-        return (
-            f"EXISTS (SELECT 1 FROM track_library xtl WHERE xtl.{column} = {id_expr}"
-            f" AND xtl.library_id = ANY({self.libraries}))"
-        )
+        return f"EXISTS (SELECT 1 {self._facts(column, id_expr)})"
 
     def track_playable(self, track_id: str, extra: str = "") -> str:
         """True when the viewer may play an upload of the track `track_id` (that also meets `extra`, which starts
@@ -192,11 +194,6 @@ class Fragments(NamedParams):
     def album_has_cover(self, album: str) -> str:
         """True when the album row `album` has a cover the viewer sees."""
         return f"{self.album_cover_id(album)} IS NOT NULL"
-
-    def _facts(self, column: str, id_expr: str) -> str:
-        """FROM and WHERE of the visibility facts `xtl` of the track, album or artist (`column`) `id_expr` among
-        the libraries the viewer may see."""
-        return f"FROM track_library xtl WHERE xtl.{column} = {id_expr} AND xtl.library_id = ANY({self.libraries})"
 
     def best_duration(self, track_id: str) -> str:
         """The longest duration among the uploads of the track `track_id` the viewer may play (0 when unknown);
