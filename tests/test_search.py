@@ -97,3 +97,18 @@ async def test_search_shape_limits_privacy_and_tags(web_server, db_conn, alice, 
         resp = await as_bob.get(path)
         assert resp.code == 400 and resp.json["detail"] == "empty query", resp
     assert (await search(as_bob, "!!!"))["artists"] == []
+
+
+def test_trigram_indexes_keep_a_short_pending_list(db_conn):
+    """Every search scans a trigram index's whole pending list (entries not merged yet): after an import of a
+    thousand tracks it holds at most 64 kB (8 pages), not the server's default of 4 MB."""
+    artist = cf.insert_artist(db_conn, "Pending")
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT gin_clean_pending_list('track_title_key_trgm'::regclass)")
+        cur.execute(
+            "INSERT INTO track (fid, title, title_key, artist_id) SELECT 'https://x/' || n, 'Song ' || md5(n::text),"
+            " 'song ' || md5(n::text), %s FROM generate_series(1, 1000) n",
+            (artist["id"],),
+        )
+        cur.execute("SELECT gin_clean_pending_list('track_title_key_trgm'::regclass) AS pages")
+        assert cur.fetchone()["pages"] <= 8

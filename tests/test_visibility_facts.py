@@ -11,6 +11,7 @@ import psycopg2
 import pytest_twisted
 
 from . import catalog_factories as cf
+from .subsonic_helpers import Subsonic
 
 
 def facts(conn: Any) -> set[tuple[int, int, int | None]]:
@@ -68,6 +69,42 @@ async def test_facts_follow_uploads_tracks_and_libraries(web_server, db_conn, al
     assert (await viewer.get(f"/api/v1/albums/{a}/")).code == 404
     run(db_conn, "DELETE FROM track WHERE id = %s", one["id"])
     assert facts(db_conn) == {(two["id"], p, a)}
+
+
+@pytest_twisted.ensureDeferred
+async def test_album_durations_follow_uploads_privacy_and_content_filters(web_server, db_conn, alice, bob):
+    """An album's playable tracks and duration are read from the facts' durations (each track's longest upload the
+    viewer may play): they follow a finished import, a changed duration, a deletion and a privacy change, and a
+    content filter hides the album from lists only."""
+    shared, private = cf.insert_library(db_conn, alice, "instance"), cf.insert_library(db_conn, alice, "me")
+    artist = cf.insert_artist(db_conn, "Moss")
+    album = cf.insert_album(db_conn, artist, "Lichen")
+    one, two = (cf.insert_track(db_conn, artist, title, album) for title in ("One", "Two"))
+    shared_one = cf.insert_upload(db_conn, shared, one, duration=200)
+    cf.insert_upload(db_conn, private, one, duration=300)
+    pending = cf.insert_upload(db_conn, shared, two, import_status="pending", duration=100)
+    listener, owner = Subsonic(web_server, bob), Subsonic(web_server, alice)
+    rest = cf.listener_client(web_server, db_conn, bob)
+
+    async def seen(api: Subsonic = listener) -> tuple[int, int]:
+        got = (await api.ok("getAlbum", id=f"al-{album['id']}"))["album"]
+        return got["songCount"], got["duration"]
+
+    assert await seen() == (1, 200) and await seen(owner) == (1, 300)
+    run(db_conn, "UPDATE upload SET import_status = 'finished' WHERE id = %s", pending["id"])
+    assert await seen() == (2, 300)
+    run(db_conn, "UPDATE upload SET duration = 250 WHERE id = %s", shared_one["id"])
+    assert await seen() == (2, 350)
+    listed = (await listener.ok("getAlbumList2", type="newest"))["albumList2"]["album"]
+    assert [(a["songCount"], a["duration"]) for a in listed] == [(2, 350)]
+    assert (await rest.get(f"/api/v1/albums/{album['id']}/")).json["duration"] == 350
+    run(db_conn, "DELETE FROM upload WHERE id = %s", shared_one["id"])
+    assert await seen() == (1, 100) and await seen(owner) == (2, 400)
+    run(db_conn, "UPDATE library SET privacy_level = 'instance' WHERE id = %s", private["id"])
+    assert await seen() == (2, 400)
+    run(db_conn, "INSERT INTO user_filter (user_id, target_artist_id) VALUES (%s, %s)", bob["id"], artist["id"])
+    assert (await listener.ok("getAlbumList2", type="newest"))["albumList2"].get("album", []) == []
+    assert await seen() == (2, 400)
 
 
 def test_two_writers_of_one_pair_leave_what_the_last_to_commit_saw(servers, db_conn, alice):

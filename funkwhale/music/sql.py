@@ -73,34 +73,38 @@ class Fragments(NamedParams):
         """True for a row with privacy column `level` owned by the user `owner` (visibility.privacy_condition)."""
         return privacy_condition(self, self.viewer, level, owner)
 
+    def _upload_shown(self) -> str:
+        """True for an upload `pu` the viewer may play: finished, in one of the libraries they may see (the
+        statement's `libraries`, evaluated once, rather than the library rule tested per upload)."""
+        return f"pu.import_status = 'finished' AND pu.library_id = ANY({self.libraries})"
+
     def upload_playable(self, upload_id: str) -> str:
         """True when the viewer may play the upload `upload_id`."""
-        return (
-            "EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-            f" WHERE pu.id = {upload_id} AND {self.playable})"
-        )
+        return f"EXISTS (SELECT 1 FROM upload pu WHERE pu.id = {upload_id} AND {self._upload_shown()})"
 
     def playable_uploads(self, track_id: str) -> str:
-        """FROM and WHERE of the uploads `pu` (in their library `pl`) of the track `track_id` the viewer may play."""
-        return (
-            "FROM upload pu JOIN library pl ON pl.id = pu.library_id"
-            f" WHERE pu.track_id = {track_id} AND {self.playable}"
-        )
+        """FROM and WHERE of the uploads `pu` of the track `track_id` the viewer may play."""
+        return f"FROM upload pu WHERE pu.track_id = {track_id} AND {self._upload_shown()}"
+
+    def _facts(self, column: str, id_expr: str) -> str:
+        """FROM and WHERE of the visibility facts `xtl` of the track, album or artist (`column`) `id_expr` among
+        the libraries the viewer may see."""
+        return f"FROM track_library xtl WHERE xtl.{column} = {id_expr} AND xtl.library_id = ANY({self.libraries})"
 
     def _held(self, column: str, id_expr: str) -> str:
         """True when a library the viewer may see holds a playable upload of a track whose `column` (track_id,
         album_id or artist_id) is `id_expr`: one probe of the visibility facts (`track_library`)."""
-        return (
-            f"EXISTS (SELECT 1 FROM track_library xtl WHERE xtl.{column} = {id_expr}"
-            f" AND xtl.library_id = ANY({self.libraries}))"
-        )
+        return f"EXISTS (SELECT 1 {self._facts(column, id_expr)})"
 
     def track_playable(self, track_id: str, extra: str = "") -> str:
         """True when the viewer may play an upload of the track `track_id` (that also meets `extra`, which starts
         with " AND" and reads `pu` / `pl`: then the uploads themselves are read)."""
         if not extra:
             return self._held("track_id", track_id)
-        return f"EXISTS (SELECT 1 {self.playable_uploads(track_id)}{extra})"
+        return (
+            "EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
+            f" WHERE pu.track_id = {track_id} AND {self.playable}{extra})"
+        )
 
     def album_playable(self, album_id: str, extra: str = "") -> str:
         if not extra:
@@ -150,6 +154,11 @@ class Fragments(NamedParams):
         """SQL array of the names of the tags shown on the artist, album or track `id_expr`, sorted. Each
         distinct tag looks for one shown item only (an album has its genres once per upload of each track)."""
         on_it = f"ti.object_type = '{kind}' AND ti.object_id = {id_expr}"
+        if kind == "track":  # one item per tag and upload of the track: each is tested, in one pass
+            return (
+                f"ARRAY(SELECT g.name FROM tag g WHERE g.id IN (SELECT ti.tag_id FROM tagged_item ti WHERE {on_it}"
+                f" AND {self.tag_shown('ti')}) ORDER BY g.name)"
+            )
         return (
             f"ARRAY(SELECT g.name FROM tag g WHERE g.id IN (SELECT ti.tag_id FROM tagged_item ti WHERE {on_it})"
             f" AND (SELECT 1 FROM tagged_item ti WHERE {on_it} AND ti.tag_id = g.id AND {self.tag_shown('ti')}"
@@ -174,8 +183,8 @@ class Fragments(NamedParams):
         on the album itself, else the cover of the first upload of its tracks they may play."""
         return (
             f"coalesce({album}.attachment_cover_id, (SELECT pu.attachment_cover_id FROM upload pu"
-            f" JOIN library pl ON pl.id = pu.library_id WHERE pu.album_id = {album}.id"
-            f" AND pu.attachment_cover_id IS NOT NULL AND {self.playable} ORDER BY pu.id LIMIT 1))"
+            f" WHERE pu.album_id = {album}.id AND pu.attachment_cover_id IS NOT NULL AND {self._upload_shown()}"
+            " ORDER BY pu.id LIMIT 1))"
         )  # walks upload_album_cover
 
     def album_cover(self, album: str) -> str:
@@ -189,7 +198,12 @@ class Fragments(NamedParams):
     def best_duration(self, track_id: str) -> str:
         """The longest duration among the uploads of the track `track_id` the viewer may play (0 when unknown);
         NULL when they may play none, so count() and sum() over it skip unplayable tracks."""
-        return f"(SELECT coalesce(max(pu.duration), 0) {self.playable_uploads(track_id)} HAVING count(*) > 0)"
+        return f"(SELECT coalesce(max(xtl.duration), 0) {self._facts('track_id', track_id)} HAVING count(*) > 0)"
+
+    def album_durations(self, album_id: str) -> str:
+        """A subquery: the best duration (`d`) of each track of the album `album_id` the viewer may play, read
+        from the album's visibility facts alone."""
+        return f"(SELECT coalesce(max(xtl.duration), 0) AS d {self._facts('album_id', album_id)} GROUP BY xtl.track_id)"
 
     def file_fields(self, track: str) -> str:
         """json {license, copyright, description} of the track row `track`: what is set on the row itself, else
@@ -249,8 +263,7 @@ class Fragments(NamedParams):
         """json {count, duration}: the album's tracks the viewer may play and their total duration."""
         return (
             "(SELECT json_build_object('count', count(d), 'duration', coalesce(sum(d), 0))"
-            f" FROM (SELECT {self.best_duration('ct.id')} AS d FROM track ct WHERE ct.album_id = {album}.id"
-            " OFFSET 0) s)"
+            f" FROM {self.album_durations(album + '.id')} s)"
         )
 
     def uploads(self, track: str) -> str:

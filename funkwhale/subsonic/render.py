@@ -25,6 +25,7 @@ SERVER_VERSION = implementation_version()
 XMLNS = "http://subsonic.org/restapi"
 LARGE = 200  # list items beyond which a response is rendered in a thread (a 500-artist index: ~1,000)
 _PG_UTC = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00:00")
+_CONTAINERS = (dict, list)  # a tuple: `dict | list` in a loop builds a union type per node tested
 T = TypeVar("T")
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,99}$")
 
@@ -88,7 +89,7 @@ def _xml(name: str, value: Any, out: list[str]) -> None:
     for key, v in value.items():
         if v is None:
             continue
-        if isinstance(v, dict | list):
+        if isinstance(v, _CONTAINERS):
             children.append((key, v))
         elif key != "value":
             attrs.append(f' {key}="{_text(v)}"')
@@ -123,8 +124,8 @@ def _clean(value: Any) -> Any:
     if isinstance(value, dict):
         if type(value) is Clean:
             return value
-        return {k: _clean(v) if isinstance(v, dict | list) else v for k, v in value.items() if v is not None}
-    return [_clean(v) if isinstance(v, dict | list) else v for v in value if v is not None]
+        return {k: _clean(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items() if v is not None}
+    return [_clean(v) if isinstance(v, _CONTAINERS) else v for v in value if v is not None]
 
 
 def to_json(content: dict[str, Any]) -> bytes:
@@ -149,7 +150,7 @@ def is_large(content: Any, limit: int = LARGE) -> bool:
             seen += len(value)
             if seen > limit:
                 return True
-        stack.extend(v for v in items if isinstance(v, dict | list))
+        stack.extend(v for v in items if isinstance(v, _CONTAINERS))
     return False
 
 

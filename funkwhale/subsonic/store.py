@@ -95,9 +95,9 @@ class Query(Fragments):
         return (
             "SELECT t.id, t.title, t.position, t.disc_number, t.mbid, t.creation_date, t.album_id, t.artist_id,"
             " t.attachment_cover_id IS NOT NULL AS own_cover,"
-            " (SELECT name FROM artist WHERE id = t.artist_id) AS artist_name,"
-            " sal.title AS album_title, sal.artist_id AS album_artist_id,"
-            " (SELECT name FROM artist WHERE id = sal.artist_id) AS album_artist_name,"
+            " sar.name AS artist_name, sal.title AS album_title, sal.artist_id AS album_artist_id,"
+            " CASE WHEN sal.artist_id = t.artist_id THEN sar.name"  # most often: the album artist read once
+            " ELSE (SELECT name FROM artist WHERE id = sal.artist_id) END AS album_artist_name,"
             f" {self.album_has_cover('sal')} AS album_cover,"
             " extract(year FROM sal.release_date)::int AS year,"
             " up.mimetype, up.size, up.duration, up.bitrate, up.sample_rate, up.audio_file, up.source,"
@@ -105,7 +105,8 @@ class Query(Fragments):
             f" {self.tag_names('track', 't.id')} AS genres,"
             " (SELECT f.creation_date FROM track_favorite f WHERE f.user_id = %(me)s AND f.track_id = t.id)"
             f" AS starred, {self._rating('track', 't.id')} AS rating, lp.played, lp.play_count, pg.ord"
-            f" FROM {page} JOIN track t ON t.id = pg.id LEFT JOIN album sal ON sal.id = t.album_id"
+            f" FROM {page} JOIN track t ON t.id = pg.id JOIN artist sar ON sar.id = t.artist_id"
+            " LEFT JOIN album sal ON sal.id = t.album_id"
             " CROSS JOIN LATERAL (SELECT pu.mimetype, pu.size, pu.duration, pu.bitrate, pu.sample_rate,"
             f" pu.audio_file, pu.source, pu.original_name, pu.metadata {self.playable_uploads('t.id')}"
             " ORDER BY pu.creation_date, pu.id LIMIT 1) up"
@@ -127,7 +128,7 @@ class Query(Fragments):
             f" AS starred, {self._rating('album', 'al.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN album al ON al.id = pg.id"
             " CROSS JOIN LATERAL (SELECT count(d) AS song_count, coalesce(sum(d), 0)::bigint AS duration"
-            f" FROM (SELECT {self.best_duration('ct.id')} AS d FROM track ct WHERE ct.album_id = al.id OFFSET 0) s) st"
+            f" FROM {self.album_durations('al.id')} s) st"
             f" {self._plays(' JOIN track lt ON lt.id = l.track_id WHERE l.user_id = %(me)s AND lt.album_id = al.id')}"
             " ORDER BY pg.ord"
         )
@@ -374,11 +375,16 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
         matching_artists = f"ARRAY(SELECT id FROM artist WHERE {matches('name_key')})"
         matching_albums = f"ARRAY(SELECT id FROM album WHERE {matches('title_key')})"
         artist_where, artist_order = [matches("a.name_key")], rank("a.name_key", "a")
-        album_where = [f"({matches('al.title_key')} OR al.artist_id = ANY({matching_artists}))"]
+        # The ids matching, gathered by index (one scan per branch), so the page tests a few rows, not every one.
+        album_where = [
+            f"al.id = ANY(ARRAY(SELECT id FROM album WHERE {matches('title_key')}"
+            f" UNION ALL SELECT id FROM album WHERE artist_id = ANY({matching_artists})))"
+        ]
         album_order = rank("al.title_key", "al")
         song_where = [
-            f"({matches('t.title_key')} OR t.artist_id = ANY({matching_artists})"
-            f" OR t.album_id = ANY({matching_albums}))"
+            f"t.id = ANY(ARRAY(SELECT id FROM track WHERE {matches('title_key')}"
+            f" UNION ALL SELECT id FROM track WHERE artist_id = ANY({matching_artists})"
+            f" UNION ALL SELECT id FROM track WHERE album_id = ANY({matching_albums})))"
         ]
         song_order = rank("t.title_key", "t")
     else:  # everything in id order; a window with a cursor walks the primary key from it, with no offset

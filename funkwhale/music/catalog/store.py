@@ -145,17 +145,22 @@ def _ordering_joins(kind: str, fields: tuple[str, ...]) -> str:
     return "".join(dict.fromkeys(needed))
 
 
+def _related_rank(column: str, table: str, id_expr: str) -> str:
+    """1 + the rank of the key `column` of the row `id_expr` of `table` (NULL without one, which LEAST skips), the
+    row read once rather than once per tier tested."""
+    return f"(SELECT 1 + {_rank(column)} FROM {table} WHERE id = {id_expr})"
+
+
 def _search_order(kind: str) -> str:
     if kind == "track":
         tier = (
-            f"LEAST({_rank('t.title_key')},"
-            f" 1 + {_rank('(SELECT name_key FROM artist WHERE id = t.artist_id)')},"
-            f" 1 + {_rank('(SELECT title_key FROM album WHERE id = t.album_id)')})"
+            f"LEAST({_rank('t.title_key')}, {_related_rank('name_key', 'artist', 't.artist_id')},"
+            f" {_related_rank('title_key', 'album', 't.album_id')})"
         )
         return f"{tier}, word_similarity(%(q)s, t.title_key) DESC, length(t.title_key), t.id"
     key = "al.title_key" if kind == "album" else "a.name_key"
     if kind == "album":
-        tier = f"LEAST({_rank(key)}, 1 + {_rank('(SELECT name_key FROM artist WHERE id = al.artist_id)')})"
+        tier = f"LEAST({_rank(key)}, {_related_rank('name_key', 'artist', 'al.artist_id')})"
     else:
         tier = _rank(key)
     return f"{tier}, word_similarity(%(q)s, {key}) DESC, length({key}), {_ALIAS[kind]}.id"
