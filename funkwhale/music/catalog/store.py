@@ -306,7 +306,7 @@ def page_txn(txn: Any, kind: str, listing: Listing) -> list[dict[str, Any]]:
         order, joins = _ordering_sql(kind, listing.ordering), _ordering_joins(kind, listing.ordering)
     sql.bind(secrets.token_hex(8), "seed")  # for the `random` ordering
     alias, table = _ALIAS[kind], _TABLE[kind]
-    window = f"ORDER BY {order} LIMIT {sql.bind(listing.limit, 'limit')} OFFSET {sql.bind(listing.offset, 'offset')}"
+    window = f"ORDER BY {order} {sql.window(listing.limit, listing.offset)}"
     if not listing.search and listing.offset < STREAMED_OFFSET:
         # Walk the ordering's index and test each row until the page is full.
         matched, source = "", f"{table}{joins} WHERE {where}"
@@ -381,7 +381,6 @@ def list_tags_txn(
     the `name_lookups` (exact, startswith); ordering "__search" ranks like search."""
     sql = Fragments(viewer)
     params = sql.params
-    params.update(limit=limit, offset=offset)
     where = _tag_used(sql)
     for i, (lookup, value) in enumerate(name_lookups):
         where += " AND " + _name_condition(sql, "g.name", lookup, value, f"tag_name_{i}")
@@ -402,7 +401,7 @@ def list_tags_txn(
     return sql.fetch_page(
         txn,
         f"SELECT g.name, g.creation_date, count(*) OVER () AS total FROM tag g WHERE {where}"
-        f" ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s",
+        f" ORDER BY {order} {sql.window(limit, offset)}",
     )
 
 
