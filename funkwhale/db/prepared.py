@@ -34,7 +34,10 @@ from typing import Any
 
 import psycopg2
 
-PER_CONNECTION = 100  # statements kept prepared on one connection (a catalog plan holds ~100-300 kB of its memory)
+# Statements kept prepared on one connection: a catalog statement's plans hold 0.5-1.3 MB of its backend's memory
+# (pg_backend_memory_contexts), so up to ~30 MB a connection; the lists, counts, details and searches in use at once
+# by the web app and a Subsonic client are fewer.
+PER_CONNECTION = 32
 _PLACEHOLDER = re.compile(r"%%|%\(([^)]*)\)s|%s")
 # SQLSTATEs of an EXECUTE whose prepared statement is no longer what was prepared: its result type changed under
 # DDL (0A000, "cached plan must not change result type"), or it was deallocated behind our back (26000).
