@@ -39,9 +39,10 @@ import psycopg2
 # by the web app and a Subsonic client are fewer.
 PER_CONNECTION = 32
 _PLACEHOLDER = re.compile(r"%%|%\(([^)]*)\)s|%s")
-# SQLSTATEs of an EXECUTE whose prepared statement is no longer what was prepared: its result type changed under
-# DDL (0A000, "cached plan must not change result type"), or it was deallocated behind our back (26000).
-_STALE_PLAN = ("0A000", "cached plan must not change result type")
+# An EXECUTE whose prepared statement is no longer what was prepared: its result type changed under DDL (0A000
+# "cached plan must not change result type", told apart from other 0A000 errors by the server function that raised
+# it, whatever the server's language), or it was deallocated behind our back (26000).
+_STALE_PLAN = ("0A000", "RevalidateCachedQuery")
 _MISSING_STATEMENT = "26000"
 
 
@@ -152,4 +153,4 @@ def is_stale(error: BaseException) -> bool:
         return False
     if error.pgcode == _MISSING_STATEMENT:
         return True
-    return error.pgcode == _STALE_PLAN[0] and _STALE_PLAN[1] in str(error)
+    return error.pgcode == _STALE_PLAN[0] and error.diag.source_function == _STALE_PLAN[1]
