@@ -61,20 +61,22 @@ CASES: list[tuple[str, Callable[[Any, Viewer], Any]]] = [
 
 
 class Recorder:
-    """A cursor that records what is executed on it: (statement, params, the SET LOCALs in force)."""
+    """A cursor that records what is executed on it: (statement, params, the SET LOCALs in force, with the daemon's
+    `plan_cache_mode` for a statement it runs on its generic plan)."""
 
     def __init__(self, cursor: Any) -> None:
         self.cursor = cursor
         self.settings: list[str] = []
         self.statements: list[tuple[str, Any, list[str]]] = []
 
-    def execute(self, statement: str, params: Any = None) -> None:
+    def execute(self, statement: str, params: Any = None, generic: bool = False) -> None:
         if statement.startswith("SET LOCAL"):
             self.settings.append(statement)
         elif statement.startswith("RESET"):
             self.settings.clear()
         else:
-            self.statements.append((statement, params, list(self.settings)))
+            forced = ["SET LOCAL plan_cache_mode = force_generic_plan"] if generic else []
+            self.statements.append((statement, params, self.settings + forced))
         self.cursor.execute(statement, params)
 
     def __getattr__(self, name: str) -> Any:
@@ -83,9 +85,9 @@ class Recorder:
 
 @contextmanager
 def plain() -> Iterator[None]:
-    """Statements run as they are (as before funkwhale/db/prepared.py)."""
+    """Statements run as they are (as before funkwhale/db/prepared.py), on a Recorder."""
     real = prepared.execute
-    prepared.execute = lambda cursor, statement, params=None: cursor.execute(statement, params)
+    prepared.execute = lambda cursor, statement, params=None, generic=False: cursor.execute(statement, params, generic)
     try:
         yield
     finally:

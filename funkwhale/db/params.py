@@ -10,9 +10,12 @@ funkwhale.db.prepared), so a statement run again is not planned again.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from funkwhale.db import prepared
+
+T = TypeVar("T")
 
 
 class Binder(Protocol):
@@ -29,22 +32,30 @@ class Statement:
     """Runs a statement built with these parameters as a prepared statement (funkwhale.db.prepared)."""
 
     params: Any
+    # Run with PostgreSQL's generic plan from the first execution on, where the planner would keep making custom
+    # plans for no gain (see funkwhale.music.sql.Fragments.window): `plan_cache_mode` for this statement only.
+    generic_plan = False
 
     def fetchone(self, txn: Any, statement: str) -> dict[str, Any] | None:
         """Run `statement` (built with these parameters) and return its first row."""
-        prepared.execute(txn, statement, self.params)
-        return txn.fetchone()
+        return self._fetch(txn, statement, txn.fetchone)
 
     def fetchall(self, txn: Any, statement: str) -> list[dict[str, Any]]:
         """Run `statement` (built with these parameters) and return its rows."""
-        prepared.execute(txn, statement, self.params)
-        return txn.fetchall()
+        return self._fetch(txn, statement, txn.fetchall)
 
     def fetch_page(self, txn: Any, statement: str) -> tuple[int, list[dict[str, Any]]]:
         """Run a page `statement` whose rows carry the count of all matches as `total`: (total, rows); a page
         beyond the end has no rows and a total of 0."""
         rows = self.fetchall(txn, statement)
         return (rows[0]["total"] if rows else 0), rows
+
+    def _fetch(self, txn: Any, statement: str, fetch: Callable[[], T]) -> T:
+        prepared.execute(txn, statement, self.params, generic=self.generic_plan)
+        found = fetch()
+        if self.generic_plan:
+            txn.execute("RESET plan_cache_mode")
+        return found
 
 
 class NamedParams(Statement):

@@ -108,14 +108,15 @@ def prepared_names(connection: Any) -> list[str]:
     return list(_state(connection).names)
 
 
-def execute(cursor: Any, statement: str, params: Any = None) -> None:
+def execute(cursor: Any, statement: str, params: Any = None, generic: bool = False) -> None:
     """Run `statement` with `params` on `cursor` (a psycopg2 cursor or an adbapi transaction) as a prepared
     statement of its connection: prepared first if the connection has not yet, in the same round trip. The
-    rows are read from `cursor` as after `cursor.execute`."""
+    rows are read from `cursor` as after `cursor.execute`. With `generic`, `SET LOCAL plan_cache_mode =
+    force_generic_plan` goes first (same round trip), which the caller resets once it has read the rows."""
     converted = convert(statement)
     state = _state(cursor.connection)
     names = state.names
-    ahead = []
+    ahead = ["SET LOCAL plan_cache_mode = force_generic_plan"] if generic else []
     if state.reset or state.generation != _generation:
         ahead.append("DEALLOCATE ALL")
         names.clear()
