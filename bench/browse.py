@@ -4,8 +4,8 @@ Seeds 500 artists, 2,000 albums, 20,000 tracks (one finished upload each with a 
 records them) into a fresh embedded
 PostgreSQL, starts the daemon (`twistd -n funkwhale`) against it, then times GET requests over real HTTP:
 the first and a deep page of /api/v1/tracks/, /albums/, /artists/ (page_size=50) and /api/v1/search, at several
-concurrencies (requests/s, p50, p99), beside the same catalog SQL run directly with psycopg2 (the limit), and
-the ratios of the two.
+concurrencies (requests/s, p50, p99), beside the same catalog SQL run directly with psycopg2 (the limit: prepared on
+its connection, as the daemon runs it), and the ratios of the two.
 Run: .venv/bin/python bench/browse.py [requests per case, default 200]
 """
 
@@ -231,8 +231,10 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def direct_ms(dsn: str, run: Callable[[Any, Viewer], Any], runs: int = 50) -> float:
-    """p50 of `run(cursor, viewer)` for the seeded user, through psycopg2 in this process (no HTTP, no JSON);
-    each run is rolled back, so a measured write (a radio draw) leaves nothing behind."""
+    """p50 of `run(cursor, viewer)` for the seeded user, through psycopg2 in this process (no HTTP, no JSON), on one
+    connection: the store's statements are prepared there once and then executed (funkwhale/db/prepared.py), as on
+    each connection of the daemon's pool; each run is rolled back, so a measured write (a radio draw) leaves
+    nothing behind (a rollback keeps what was prepared)."""
     conn = connect(dsn)
     with conn.cursor() as cur:
         cur.execute("SELECT actor_id, id FROM users WHERE username = 'bench'")
@@ -351,8 +353,8 @@ def main() -> None:
             print(row(name, 14, direct_ms(instance.dsn, catalog_statement(path)), cells))
             print(f"{'':<14} {cpu}")
         print(
-            "latencies in ms; SQL = the page's statement through psycopg2, without HTTP or JSON (a list's count is"
-            " apart, cached in Redis: see funkwhale/music/catalog/counts.py)"
+            "latencies in ms; SQL = the page's statement through psycopg2, prepared as the daemon runs it, without"
+            " HTTP or JSON (a list's count is apart, cached in Redis: see funkwhale/music/catalog/counts.py)"
         )
 
 

@@ -105,7 +105,8 @@ def main() -> None:
             print(row(name, 16, direct_ms(instance.dsn, run, runs=30), cells))
             print(f"{'':<16} {cpu}")
         print(
-            "latencies in ms; SQL = the same store statement through psycopg2, without HTTP or rendering (search3"
+            "latencies in ms; SQL = the same store statement through psycopg2, prepared as the daemon runs it, without"
+            " HTTP or rendering (search3"
             " sync: by offset, the first page of a sync; a sync's next pages follow keyset cursors, see 'sync next')"
         )
 

@@ -125,7 +125,7 @@ def library_page_txn(txn: Any, library_id: int, limit: int, offset: int) -> list
     page = (
         f"SELECT pu.id FROM upload pu WHERE pu.library_id = {sql.bind(library_id)} AND pu.import_status = 'finished'"
         " AND pu.track_id IS NOT NULL ORDER BY pu.creation_date DESC, pu.id DESC"
-        f" LIMIT {sql.bind(limit)} OFFSET {sql.bind(offset)}"
+        f" {sql.window(limit, offset)}"
     )
     statement = (
         f"SELECT {_audio_columns(sql)} {_AUDIO_FROM} AND u.id IN ({page}) ORDER BY u.creation_date DESC, u.id DESC"

@@ -16,6 +16,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
+from funkwhale.db import prepared
 from funkwhale.db.cursor import DictCursor
 from funkwhale.shutdown import in_daemon_thread
 
@@ -107,8 +108,11 @@ class Database(Service):
         A transaction PostgreSQL aborts for a deadlock or a serialization failure is run again (up to
         CONFLICT_ATTEMPTS in all, after a jittered pause on the clock): `fn` must be safe to re-run, as the
         `*_txn(txn, ...)` functions are (no generator or other one-shot arguments). On a lost connection it is
-        run again only when `retry` (the commit may have happened: only for idempotent work)."""
+        run again only when `retry` (the commit may have happened: only for idempotent work). A transaction that
+        found the connection's prepared statements out of date (DDL changed a statement's result type) is run
+        again once, on statements prepared anew (funkwhale.db.prepared)."""
         conflicts = lost = 0
+        stale = False
         while True:
             if self.pool is None:
                 raise DatabaseUnavailable(desc)
@@ -120,6 +124,10 @@ class Database(Service):
                 if not retry or lost >= 3:
                     raise DatabaseUnavailable(desc) from None
             except psycopg2.Error as e:
+                if prepared.is_stale(e) and not stale:
+                    stale = True
+                    log.info("{desc}: prepared statements out of date ({code}), run again", desc=desc, code=e.pgcode)
+                    continue
                 conflicts += 1
                 if not is_conflict(e) or conflicts >= CONFLICT_ATTEMPTS:
                     raise

@@ -95,8 +95,7 @@ def list_txn(txn: Any, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
     return sql.fetch_page(
         txn,
         f"WITH page AS (SELECT pls.*, count(*) OVER () AS total FROM playlist pls WHERE {' AND '.join(where)}"
-        f" ORDER BY {_ordering(listing.ordering)} LIMIT {sql.bind(listing.limit, 'limit')}"
-        f" OFFSET {sql.bind(listing.offset, 'offset')})"
+        f" ORDER BY {_ordering(listing.ordering)} {sql.window(listing.limit, listing.offset)})"
         f" SELECT pls.total, {_columns(sql)} FROM page pls ORDER BY {_ordering(listing.ordering)}",
     )
 

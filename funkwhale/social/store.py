@@ -76,8 +76,8 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
         f"WITH page AS (SELECT e.id, e.user_id, e.track_id, e.creation_date, count(*) OVER () AS total,"
         f" row_number() OVER (ORDER BY {order}) AS ord FROM {ACTIVITY_TABLES[kind]} e JOIN users u ON u.id = e.user_id"
         " JOIN track ft ON ft.id = e.track_id"
-        f" WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {sql.bind(listing.limit, 'limit')}"
-        f" OFFSET {sql.bind(listing.offset, 'offset')})"
+        f" WHERE {' AND '.join(where)} ORDER BY {order}"
+        f" {sql.window(listing.limit, listing.offset)})"
         " SELECT e.total, e.id AS entry_id, e.creation_date AS entry_date,"
         f" {sql.user_json('e.user_id')} AS owner, {sql.user_actor_json('e.user_id')} AS owner_actor,"
         f" {sql.columns('track')} FROM page e JOIN track p ON p.id = e.track_id ORDER BY e.ord",

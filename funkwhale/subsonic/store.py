@@ -66,7 +66,7 @@ class Query(Fragments):
 
     # -- selects ------------------------------------------------------------------------------------------------
     def _page(self, table: str, alias: str, where: list[str], order: str, limit: int | None, offset: int) -> str:
-        window = "" if limit is None else f" LIMIT {self.bind(limit)} OFFSET {self.bind(offset)}"
+        window = "" if limit is None else f" {self.window(limit, offset)}"
         return (
             f"(SELECT s.id, row_number() OVER () AS ord FROM (SELECT {alias}.id FROM {table}"
             f" WHERE {' AND '.join(where)} ORDER BY {order}{window}) s) pg"

@@ -207,7 +207,9 @@ def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer) -> list[str]:
             f" WHERE lower(g.name) = lower({sql.bind(tag, f'tag_{i}')}) AND ti.object_type = '{kind}'"
             f" AND {sql.tag_shown('ti')})"
         )
-    if f.ids:
+    if len(f.ids) == 1:  # a detail: `= ANY` of an array parameter would have a generic plan priced for 10 ids
+        where.append(f"{alias}.id = {sql.bind(f.ids[0], 'id')}")
+    elif f.ids:
         where.append(f"{alias}.id = ANY({sql.bind(list(f.ids), 'ids')})")
     if f.artist is not None:
         artist = sql.bind(f.artist, "artist")
@@ -291,12 +293,15 @@ def _run(txn: Any, sql: Fragments, statement: str, searching: bool) -> list[dict
     if not searching:
         return sql.fetchall(txn, statement)
     # The planner prices trigram operators like `=`, so it would rather test every row than read the GIN indexes;
-    # matches are few, so make it take the indexes, for this statement only.
+    # matches are few, so make it take the indexes, for this statement only. Its generic plan (prepared: the query
+    # is a parameter) runs as fast as a custom one for any query, from "a" to no match, but the planner would
+    # keep planning one per request, the trigram conditions' selectivity being unknown in the generic plan.
     txn.execute(
-        f"SET LOCAL pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}; SET LOCAL enable_seqscan = off"
+        f"SET LOCAL pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}; SET LOCAL enable_seqscan = off;"
+        " SET LOCAL plan_cache_mode = force_generic_plan"
     )
     rows = sql.fetchall(txn, statement)
-    txn.execute("RESET pg_trgm.word_similarity_threshold; RESET enable_seqscan")
+    txn.execute("RESET pg_trgm.word_similarity_threshold; RESET enable_seqscan; RESET plan_cache_mode")
     return rows
 
 
@@ -311,7 +316,7 @@ def page_txn(txn: Any, kind: str, listing: Listing) -> list[dict[str, Any]]:
         order, joins = _ordering_sql(kind, listing.ordering), _ordering_joins(kind, listing.ordering)
     sql.bind(secrets.token_hex(8), "seed")  # for the `random` ordering
     alias, table = _ALIAS[kind], _TABLE[kind]
-    window = f"ORDER BY {order} LIMIT {sql.bind(listing.limit, 'limit')} OFFSET {sql.bind(listing.offset, 'offset')}"
+    window = f"ORDER BY {order} {sql.window(listing.limit, listing.offset)}"
     if not listing.search and listing.offset < STREAMED_OFFSET:
         # Walk the ordering's index and test each row until the page is full.
         matched, source = "", f"{table}{joins} WHERE {where}"
@@ -386,7 +391,6 @@ def list_tags_txn(
     the `name_lookups` (exact, startswith); ordering "__search" ranks like search."""
     sql = Fragments(viewer)
     params = sql.params
-    params.update(limit=limit, offset=offset)
     where = _tag_used(sql)
     for i, (lookup, value) in enumerate(name_lookups):
         where += " AND " + _name_condition(sql, "g.name", lookup, value, f"tag_name_{i}")
@@ -407,7 +411,7 @@ def list_tags_txn(
     return sql.fetch_page(
         txn,
         f"SELECT g.name, g.creation_date, count(*) OVER () AS total FROM tag g WHERE {where}"
-        f" ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s",
+        f" ORDER BY {order} {sql.window(limit, offset)}",
     )
 
 
