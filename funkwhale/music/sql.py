@@ -91,8 +91,14 @@ class Fragments(NamedParams):
 
     def _held(self, column: str, id_expr: str) -> str:
         """True when a library the viewer may see holds a playable upload of a track whose `column` (track_id,
-        album_id or artist_id) is `id_expr`: one probe of the visibility facts (`track_library`)."""
-        return f"EXISTS (SELECT 1 {self._facts(column, id_expr)})"
+        album_id or artist_id) is `id_expr`: one probe of the visibility facts (`track_library`).
+
+        For an album or an artist the probe stays a probe (`OFFSET 0` keeps PostgreSQL from turning the EXISTS
+        into a hash of every fact's album or artist id): albums and artists are far fewer than the facts, so
+        probing each one tested is cheaper than hashing all the facts, which a page walking an index paid in full
+        before its first row (3.8 of an artists page's 9 ms on 20,000 tracks)."""
+        fence = "" if column == "track_id" else " OFFSET 0"
+        return f"EXISTS (SELECT 1 {self._facts(column, id_expr)}{fence})"
 
     def track_playable(self, track_id: str, extra: str = "") -> str:
         """True when the viewer may play an upload of the track `track_id` (that also meets `extra`, which starts
