@@ -43,14 +43,15 @@ def _sqlalchemy_url(dsn: str) -> str:
 def head_revision() -> str:
     """The latest revision of the migration scripts (the one no script revises), read from their `revision` and
     `down_revision` assignments without importing them."""
-    revisions, revised = set(), set()
+    revisions: set[str] = set()
+    revised: set[object] = set()
     for script in (MIGRATIONS / "versions").glob("*.py"):
-        names = {}
+        names: dict[str, object] = {}
         for node in ast.parse(script.read_text()).body:
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
                 names.update({target.id: node.value.value for target in node.targets if isinstance(target, ast.Name)})
         if names.get("revision"):
-            revisions.add(names["revision"])
+            revisions.add(str(names["revision"]))
             revised.add(names.get("down_revision"))
     heads = revisions - revised
     assert len(heads) == 1, f"the migration scripts must have one head, not {sorted(heads)}"
