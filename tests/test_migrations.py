@@ -148,3 +148,18 @@ def test_a_database_at_the_head_is_checked_and_upgraded_without_loading_alembic(
     )
     result = subprocess.run([sys.executable, "-c", code, servers[0]], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_daemon_migrates_in_a_child_process_and_never_loads_alembic_itself(scratch_url):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from funkwhale.db import schema\n"
+        "schema.upgrade_in_child(sys.argv[1])\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'sqlalchemy'}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, scratch_url], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stderr
+    assert schema.current_revision(scratch_url) == schema.head_revision()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,6 +85,16 @@ def upgrade(dsn: str, revision: str = "head") -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     connect(dsn, dict_rows=False).close()
     command.upgrade(alembic_config(dsn), revision)
+
+
+def upgrade_in_child(dsn: str) -> None:
+    """`upgrade(dsn)` in a child process when the database is below the head, so that the daemon does not keep
+    alembic and SQLAlchemy in memory for the rest of its life; its errors are on our stderr."""
+    if current_revision(dsn) == head_revision():
+        return
+    code = "import sys; from funkwhale.db.schema import upgrade; upgrade(sys.argv[1])"
+    if subprocess.run([sys.executable, "-c", code, dsn], stdin=subprocess.DEVNULL).returncode:
+        raise SchemaOutdated("migrating the database failed (see the error above)")
 
 
 def check_at_head(dsn: str) -> None:
