@@ -1,10 +1,10 @@
 """Cold start and idle memory of the daemon on the embedded default.
 
 Prints: seconds until the port answers on a fresh data dir (initdb + migrations) and on a restart, then, with
-FUNKWHALE_WEB_PROCESSES=1 and =2, the idle memory after a short settle: resident (RSS) of the daemon, of its
-Python children (the worker process, web processes), of PostgreSQL (all its processes) and of Redis, and the
-proportional set size (PSS: shared pages split between the processes sharing them) of all of them together, the
-figure that adds up.
+FUNKWHALE_WEB_PROCESSES=1 and =2, the idle memory after a short settle, per process (the daemon, its Python
+children: web processes and any worker process, each PostgreSQL process, Redis): resident (RSS), proportional
+(PSS: shared pages split between the processes sharing them) and unique (USS) set sizes from
+/proc/PID/smaps_rollup, PSS summed per kind, and the PSS of all of them together, the figure that adds up.
 Run: .venv/bin/python bench/startup.py
 """
 
