@@ -138,9 +138,18 @@ class WorkerPool(Supervisor):
                 head = await conn.execute_command("BLMOVE", key, key, "RIGHT", "RIGHT", WATCH_TIMEOUT)
                 if head is not None and self._loop.running and not self.names:
                     await self._sample()
-            except Exception:
+                    if not self.names:  # another sample was running, or this one failed: not a busy loop
+                        await deferLater(self.ctx.clock, SAMPLE_EVERY, lambda: None)
+            except Exception as e:
                 if not self._loop.running:
                     break
+                if "unknown command" in str(e).lower():  # BLMOVE came with Redis 6.2
+                    log.info(
+                        "worker pool: Redis has no BLMOVE (6.2): a task queued while no worker process runs "
+                        "starts one at the next look at the queues (every {s:.0f} s)",
+                        s=SAMPLE_EVERY,
+                    )
+                    return
                 log.failure("worker pool: watching queue {queue} failed", queue=queue)
                 await deferLater(self.ctx.clock, SAMPLE_EVERY, lambda: None)
 
