@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-ON_FIRST_USE = {"PIL", "markdown", "nh3"}  # music/attachments/images.py, rich_text.py
+ON_FIRST_USE = {"PIL", "markdown", "nh3", "mutagen"}  # music/attachments/images.py, rich_text.py, music/metadata.py
 
 
 def test_the_modules_of_a_web_process_leave_heavy_libraries_to_their_first_use():
