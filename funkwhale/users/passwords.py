@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
-# Hashed once, verified against when the account does not exist, so both cases take as long.
-_DUMMY_HASH = _hasher.hash("funkwhale-no-such-account")
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so both cases take as long; hashed on the first sign-in
+    attempt (a hash costs ~150 ms: not at every process's start, nor in commands that sign nobody in)."""
+    return _hasher.hash("funkwhale-no-such-account")
 
 
 def hash_password(password: str) -> str:
@@ -20,7 +26,7 @@ def verify_password(stored: str | None, password: str) -> tuple[bool, str | None
     """(matches, new hash when the stored one used older parameters). `stored` None: no such account,
     still spends the time of a verification."""
     if stored is None:
-        _check(_DUMMY_HASH, password)
+        _check(_dummy_hash(), password)
         return False, None
     if not _check(stored, password):
         return False, None
