@@ -1,6 +1,7 @@
 """The request path's caches and rendering: credentials and a playlist's entries come from Redis, yet a revoked
 credential, a changed preference or an edited playlist is seen by the very next request; big responses are
-rendered in a thread and stay whole; JSON is written by orjson with the same text as before."""
+rendered in a thread and stay whole; JSON is written by orjson with the same text as before, and sent with its
+Content-Length."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest_twisted
 
 from . import catalog_factories as cf
+from .rawhttp import connect, request_head
 from .subsonic_helpers import NS, Subsonic, with_token
 from .test_oauth import APPS, bearer, logged_in, register
 
@@ -119,3 +121,24 @@ async def test_json_text_is_written_as_before(web_server, db_conn, alice):
     assert (await api.ok("getSong", id=f"tr-{track['id']}"))["song"]["title"] == title
     song = (await api.xml("getSong", id=f"tr-{track['id']}")).find(f"{NS}song")
     assert song is not None and song.get("title") == title.replace("\x1b", "")
+
+
+async def raw(server: Any, method: str, path: str) -> Any:
+    conn = await connect(server.port.getHost().port)
+    conn.send(request_head(method, path, {"Connection": "close"}))
+    return await conn.response()
+
+
+@pytest_twisted.ensureDeferred
+async def test_json_answers_are_sent_whole_with_their_length(web_server, db_conn, alice):
+    library = cf.insert_library(db_conn, alice, "everyone")
+    cf.playable_track(db_conn, library, cf.insert_artist(db_conn, "Nina"), "Tune")
+    paths = ("/api/v1/instance/nodeinfo/2.0/", "/api/v1/tracks/", "/rest/ping.view?f=json", "/rest/ping.view")
+    for path in (*paths, "/api/v1/nope/"):
+        got = await raw(web_server, "GET", path)
+        assert "transfer-encoding" not in got.headers, path
+        assert int(got.headers["content-length"]) == len(got.body) > 0, path
+    head = await raw(web_server, "HEAD", paths[0])
+    get = await raw(web_server, "GET", paths[0])
+    assert head.status == get.status == 200 and head.body == b""
+    assert head.headers["content-length"] == get.headers["content-length"]

@@ -82,6 +82,7 @@ class SubsonicApp:
             body, content_type = render(result, fmt, callback)
         request.setResponseCode(200)
         request.setHeader(b"Content-Type", content_type)
+        request.setHeader(b"Content-Length", b"%d" % len(body))
         return body
 
     async def _dispatch(self, request: Any, method: str, params: Params) -> dict[str, Any] | bytes:

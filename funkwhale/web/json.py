@@ -40,6 +40,9 @@ def loads(data: bytes | str) -> Any:
 
 
 def json_response(request: Any, body: Any, status: int = 200, content_type: bytes = JSON_TYPE) -> bytes:
+    """`body` as the JSON answer, with its Content-Length (so it is sent whole, not in chunks)."""
+    data = dumps(body)
     request.setResponseCode(status)
     request.setHeader(b"Content-Type", content_type + b"; charset=utf-8")
-    return dumps(body)
+    request.setHeader(b"Content-Length", b"%d" % len(data))
+    return data
