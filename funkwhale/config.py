@@ -180,6 +180,12 @@ class Settings:
         _positive_int, max(2, os.cpu_count() or 1), help="threads for tags, pictures, hashing, passwords, keys"
     )
     db_pool_size: int = _setting(_positive_int, 10, help="PostgreSQL connections per process")
+    db_prepared_statements: bool = _setting(
+        _boolean,
+        True,
+        help="plan each catalog statement once per connection (PREPARE); off behind a pooler that hands a "
+        "transaction any server connection (PgBouncer's transaction mode)",
+    )
     log_format: str = _setting(_choice(LOG_FORMATS), "text", help="text | json")
     log_level: str = _setting(_choice(LOG_LEVELS), "info", help="debug | info | warn | error | critical")
     reverse_proxy: str = _setting(_choice(REVERSE_PROXIES), "none", help="nginx: answer media with X-Accel-Redirect")

@@ -203,7 +203,7 @@ def make_service(
     top = Ordered(clock)
     for svc in first:
         svc.setServiceParent(top)
-    db = Database(settings.database_url, settings.db_pool_size, clock)
+    db = Database(settings.database_url, settings.db_pool_size, clock, settings.db_prepared_statements)
     redis = Redis(settings.redis_url)
     ctx = Context(settings=settings, db=db, redis=redis, clock=clock)
     db.setServiceParent(top)

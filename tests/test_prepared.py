@@ -1,7 +1,7 @@
 """Server-side prepared statements (funkwhale/db/prepared.py): the catalog, Subsonic, favorites and playlist
 statements give the same rows prepared as run plainly, for different viewers on one connection, custom and
 generic plans alike; the per-connection bound; a connection the server closed; DDL that changes a prepared
-statement's result type."""
+statement's result type; the setting that turns them off."""
 
 from __future__ import annotations
 
@@ -214,6 +214,31 @@ async def test_a_connection_the_server_closed_is_replaced_and_prepares_again(set
         await _tracking_is_true(running)
     finally:
         await running.service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_with_prepared_statements_off_nothing_is_prepared_and_the_answers_are_the_same(
+    settings, db_conn, library, alice
+):
+    """FUNKWHALE_DB_PREPARED_STATEMENTS=false (behind PgBouncer's transaction mode): every statement runs as it is."""
+    answers = []
+    for enabled in (True, False):
+        running = await start_server(
+            dataclasses.replace(settings, role="web", db_pool_size=1, db_prepared_statements=enabled)
+        )
+        try:
+            client = cf.listener_client(running, db_conn, alice)
+            songs = (await Subsonic(running, alice).ok("getRandomSongs", size=50))["randomSongs"]["song"]
+            answers.append((await _tracks(client), sorted(s["id"] for s in songs)))
+
+            def held(txn: Any) -> int:
+                txn.execute("SELECT count(*) AS n FROM pg_prepared_statements")
+                return txn.fetchone()["n"]
+
+            assert (await running.ctx.db.run(held, desc="test") > 0) is enabled
+        finally:
+            await running.service.stopService()
+    assert answers[0] == answers[1] and answers[0][0]
 
 
 @pytest_twisted.ensureDeferred

@@ -54,15 +54,24 @@ def _on_connect(conn: Any) -> None:
     conn.set_session(isolation_level="READ COMMITTED")
 
 
+def _on_plain_connect(conn: Any) -> None:
+    """`_on_connect`, for a connection whose statements are never prepared (`db_prepared_statements` off)."""
+    _on_connect(conn)
+    prepared.plain(conn)
+
+
 class Database(Service):
     """Owns the adbapi pool. `run(fn, *args, desc=)` runs `fn(txn, *args)` in one transaction."""
 
     name = "database"
 
-    def __init__(self, dsn: str, size: int = 10, clock: IReactorTime | None = None) -> None:
+    def __init__(
+        self, dsn: str, size: int = 10, clock: IReactorTime | None = None, prepared_statements: bool = True
+    ) -> None:
         from twisted.internet import reactor
 
         self.dsn = dsn
+        self.prepared_statements = prepared_statements
         self.size = size
         self.clock: IReactorTime = clock or reactor
         self.pool: adbapi.ConnectionPool | None = None
@@ -76,7 +85,7 @@ class Database(Service):
             cp_max=self.size,
             cp_reconnect=True,
             cp_noisy=False,
-            cp_openfun=_on_connect,
+            cp_openfun=_on_connect if self.prepared_statements else _on_plain_connect,
             cursor_factory=DictCursor,
             application_name="funkwhale",
             options="-c statement_timeout=30000",

@@ -86,6 +86,7 @@ class _Prepared:
         self.names: OrderedDict[str, None] = OrderedDict()
         self.generation = _generation
         self.reset = False  # deallocate them all first: one was found missing
+        self.enabled = True  # False: statements run as they are (`plain`)
 
 
 _lock = threading.Lock()
@@ -103,6 +104,12 @@ def _state(connection: Any) -> _Prepared:
         return state
 
 
+def plain(connection: Any) -> None:
+    """Run every statement of the psycopg2 `connection` as it is, never prepared: for a pooler that may run each
+    transaction on another server connection, where what was prepared is not."""
+    _state(connection).enabled = False
+
+
 def prepared_names(connection: Any) -> list[str]:
     """The names of the statements prepared on the psycopg2 `connection`, least recently used first."""
     return list(_state(connection).names)
@@ -113,8 +120,11 @@ def execute(cursor: Any, statement: str, params: Any = None, generic: bool = Fal
     statement of its connection: prepared first if the connection has not yet, in the same round trip. The
     rows are read from `cursor` as after `cursor.execute`. With `generic`, `SET LOCAL plan_cache_mode =
     force_generic_plan` goes first (same round trip), which the caller resets once it has read the rows."""
-    converted = convert(statement)
     state = _state(cursor.connection)
+    if not state.enabled:
+        cursor.execute(statement, params)
+        return
+    converted = convert(statement)
     names = state.names
     ahead = ["SET LOCAL plan_cache_mode = force_generic_plan"] if generic else []
     if state.reset or state.generation != _generation:
