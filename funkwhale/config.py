@@ -29,14 +29,23 @@ class ConfigError(Exception):
     """A setting has a value the daemon cannot use; the message is one line for the operator."""
 
 
-def _positive_int(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1, got {value}")
-    return value
+def _at_least(minimum: int) -> Callable[[str, str], int]:
+    """A parser of an integer setting of `minimum` or more."""
+
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _at_least(1)
+_count = _at_least(0)  # a number of processes, 0 or more
 
 
 def _process_range(name: str, raw: str) -> tuple[int, int]:
@@ -49,17 +58,6 @@ def _process_range(name: str, raw: str) -> tuple[int, int]:
     if len(numbers) not in (1, 2) or min(numbers) < 0 or numbers[0] > numbers[-1]:
         raise ConfigError(f"{name} must be MIN,MAX with 0 <= MIN <= MAX, or one number, got {raw!r}")
     return numbers[0], numbers[-1]
-
-
-def _count(name: str, raw: str) -> int:
-    """A number of processes, 0 or more."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of processes, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must be 0 or more, got {value}")
-    return value
 
 
 def _umask(name: str, raw: str) -> int:
