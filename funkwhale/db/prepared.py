@@ -121,6 +121,7 @@ def execute(cursor: Any, statement: str, params: Any = None, generic: bool = Fal
     rows are read from `cursor` as after `cursor.execute`. With `generic`, `SET LOCAL plan_cache_mode =
     force_generic_plan` goes first (same round trip), which the caller resets once it has read the rows."""
     state = _state(cursor.connection)
+    params = params if params is not None else ()  # formatted even when empty: `%%` reads as `%` either way
     if not state.enabled:
         cursor.execute(statement, params)
         return
@@ -141,7 +142,7 @@ def execute(cursor: Any, statement: str, params: Any = None, generic: bool = Fal
         # failed itself is found missing at the next EXECUTE, and forgotten)
         names[converted.name] = None
     try:
-        cursor.execute("; ".join([*ahead, converted.execute]), params if params is not None else ())
+        cursor.execute("; ".join([*ahead, converted.execute]), params)
     except psycopg2.Error as e:
         if e.pgcode == _MISSING_STATEMENT:
             state.reset = True

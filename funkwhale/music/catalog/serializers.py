@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import html
 import posixpath
+from collections.abc import Callable
 from typing import Any, overload
 from urllib.parse import urlsplit
 
 from funkwhale.music import formats, sources
 from funkwhale.music.attachments import attachment_json
 from funkwhale.music.uploads.serializers import actor_json
+
+Rendering = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class Renderer:
@@ -187,7 +190,7 @@ class Renderer:
         return self.tracks(rows) if kind == "track" else [self.render(kind, row) for row in rows]
 
     @staticmethod
-    def _once(seen: dict[Any, Any] | None, what: str, piece: dict[str, Any], render: Any) -> dict[str, Any]:
+    def _once(seen: dict[Any, Any] | None, what: str, piece: dict[str, Any], render: Rendering) -> dict[str, Any]:
         if seen is None:
             return render(piece)
         key = (what, piece["id"])
