@@ -324,7 +324,7 @@ class Fragments(NamedParams):
             if albums:
                 album = f"(SELECT pa.j FROM {albums} pa WHERE pa.id = p.album_id)"
             return (
-                "p.id, p.uuid, p.fid, p.mbid, p.title, p.position, p.disc_number,"
+                "p.id, p.uuid::text AS uuid, p.fid, p.mbid, p.title, p.position, p.disc_number,"
                 f" {self.file_fields('p')} AS file_fields, p.creation_date, p.downloads_count,"
                 f" {self.artist_json('p.artist_id')} AS artist, {album} AS album,"
                 f" {self.uploads('p')} AS uploads, {self.tag_names('track', 'p.id')} AS tags,"

@@ -2,8 +2,8 @@
 
 The output is what `json.dumps(ensure_ascii=False, separators=(",", ":"))` wrote before: UTF-8 without escapes
 beyond what JSON requires (`</` is not escaped: no page embeds our JSON in HTML), keys in insertion order, dates
-as `isoformat()`, UUIDs as their canonical text. Integers beyond 64 bits, which orjson refuses, are written by
-the standard module.
+as `isoformat()` (orjson writes datetimes and dates as isoformat does, in C), UUIDs as their canonical text.
+What orjson refuses (integers beyond 64 bits, a time of day with a time zone) is written by the standard module.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 JSON_TYPE = b"application/json"
-_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def _default(value: Any) -> Any:
@@ -29,7 +29,7 @@ def dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=_default, option=_OPTIONS)
     except orjson.JSONEncodeError as e:  # a TypeError, as json.dumps raises for what it cannot write
-        if "64-bit" not in str(e):
+        if "64-bit" not in str(e) and "tzinfo" not in str(e):
             raise
         return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":")).encode()
 

@@ -63,10 +63,11 @@ class Renderer:
             "channel": None,
         }
 
-    def upload(self, upload: dict[str, Any], track_uuid: Any) -> dict[str, Any]:
+    def upload(self, upload: dict[str, Any], listen_url: str) -> dict[str, Any]:
+        """An upload of the track whose `listen_url` is given."""
         return {
             "uuid": upload["uuid"],
-            "listen_url": f"/api/v1/listen/{track_uuid}/?upload={upload['uuid']}",
+            "listen_url": f"{listen_url}?upload={upload['uuid']}",
             "size": upload["size"],
             "duration": upload["duration"],
             "bitrate": upload["bitrate"],
@@ -80,6 +81,7 @@ class Renderer:
     ) -> dict[str, Any]:
         """A track; `seen` (shared by the rows of one answer) renders each distinct album and artist once."""
         album = row["album"]
+        listen_url = f"/api/v1/listen/{row['uuid']}/"
         body = {
             "id": row["id"],
             "fid": row["fid"],
@@ -87,8 +89,8 @@ class Renderer:
             "title": row["title"],
             "artist": self._once(seen, "artist", row["artist"], self.simple_artist),
             "album": self._once(seen, "album", album, self.track_album) if album is not None else None,
-            "uploads": [self.upload(u, row["uuid"]) for u in row["uploads"]],
-            "listen_url": f"/api/v1/listen/{row['uuid']}/",
+            "uploads": [self.upload(u, listen_url) for u in row["uploads"]],
+            "listen_url": listen_url,
             "tags": row["tags"],
             "position": row["position"],
             "disc_number": row["disc_number"],
