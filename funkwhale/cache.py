@@ -7,6 +7,8 @@ data (`user_scope(id)`: their stars, ratings, content filters). Code that change
 computes afresh from PostgreSQL, and entries of older generations are never read again (they expire by TTL).
 Reading the generations and the value is one round trip (a Lua script), which also counts the hit or miss in
 Redis for the whole instance (`metrics.counters.CACHE`, read by /metrics); `stats` counts them in this process.
+A value read recently is served from this process's mirror (funkwhale.cache_mirror), without the round trip, while
+the process hears Redis announce every change of the generations.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from funkwhale import cache_mirror
 from funkwhale.context import Context
 from funkwhale.metrics import counters
 from funkwhale.web.json import dumps, loads
@@ -26,14 +29,14 @@ PREFS = "prefs"
 _PREFIX = "fw:cache:"
 
 # KEYS: the generation counters, then the hit/miss counters; ARGV[1]: the key's name, ARGV[2]: the cache's name.
-# Returns the full key (name + generations) and its value.
+# Returns the full key (name + generations), its value and the milliseconds it has left (for the mirror).
 _READ = """
 local gens = {}
 for i = 1, #KEYS - 1 do gens[i] = redis.call('GET', KEYS[i]) or '0' end
 local full = ARGV[1] .. '@' .. table.concat(gens, '.')
 local value = redis.call('GET', full)
 redis.call('HINCRBY', KEYS[#KEYS], ARGV[2] .. (value and '|hit' or '|miss'), 1)
-return {full, value}
+return {full, value, value and redis.call('PTTL', full) or 0}
 """
 
 stats: Counter[str] = Counter()
@@ -44,7 +47,7 @@ def user_scope(user_id: int) -> str:
 
 
 def _generation_key(scope: str) -> str:
-    return f"{_PREFIX}gen:{scope}"
+    return f"{cache_mirror.GENERATION_PREFIX}{scope}"
 
 
 async def cached(
@@ -57,12 +60,12 @@ async def cached(
 ) -> T:
     """The value of `name`/`key` computed by `compute()` (JSON-serialisable), from the cache while none of the
     scopes in `depends` changed (and for at most `ttl` seconds); a None value is computed each time."""
-    full, raw = await _read(ctx, name, key, depends)
+    full, raw, ticket = await _read(ctx, name, key, depends)
     if raw is not None:
         return loads(raw)
     value = await compute()
     if value is not None:  # None (nothing found) is not kept: what is created later is seen at once
-        await ctx.redis.cmd.set(full, dumps(value), expire=ttl)
+        await _keep(ctx, full, dumps(value), ttl, ticket)
     return value
 
 
@@ -76,27 +79,43 @@ async def cached_text(
 ) -> bytes | None:
     """As `cached`, for a rendered response body (UTF-8 text) kept and returned as it is: parsing a 1,000-track
     playlist's entries again would cost the reactor ~10 ms."""
-    full, raw = await _read(ctx, name, key, depends)
+    full, raw, ticket = await _read(ctx, name, key, depends)
     if raw is not None:
         return raw if isinstance(raw, bytes) else raw.encode()
     text = await compute()
     if text is not None:
-        await ctx.redis.cmd.set(full, text, expire=ttl)
+        await _keep(ctx, full, text, ttl, ticket)
     return text
 
 
-async def _read(ctx: Context, name: str, key: str, depends: Sequence[str]) -> tuple[str, Any]:
-    """(the full key under the current generations, its stored text or None), counting the hit or miss."""
+async def _read(ctx: Context, name: str, key: str, depends: Sequence[str]) -> tuple[str, Any, int]:
+    """(the full key under the current generations, its stored text or None, the mirror's ticket for `_keep`),
+    counting the hit or miss; from the mirror when it has the value (no full key is needed then)."""
+    base, mirror = f"{_PREFIX}{name}:{key}", ctx.redis.mirror
+    raw = mirror.get(base, depends)
+    if raw is not None:
+        stats[f"{name}.hit"] += 1
+        mirror.hits[name] += 1
+        return "", raw, -1
+    ticket = mirror.ticket()
     keys = [*(_generation_key(s) for s in depends), counters.CACHE]
-    full, raw = await ctx.redis.cmd.eval(_READ, keys, [f"{_PREFIX}{name}:{key}", name])
+    full, raw, left_ms = await ctx.redis.cmd.eval(_READ, keys, [base, name])
+    mirror.learn(ticket, depends, full, raw, int(left_ms))
     stats[f"{name}.{'miss' if raw is None else 'hit'}"] += 1
-    return full, raw
+    return full, raw, ticket
+
+
+async def _keep(ctx: Context, full: str, text: bytes, ttl: int, ticket: int) -> None:
+    """Store a computed value in Redis, and its copy in the mirror."""
+    await ctx.redis.cmd.set(full, text, expire=ttl)
+    ctx.redis.mirror.keep(ticket, full, text, ttl * 1000)
 
 
 async def invalidate(ctx: Context, *scopes: str) -> None:
     """Make every cached value that depends on one of `scopes` stale (call it after the change committed)."""
     for scope in scopes:
         await ctx.redis.cmd.incr(_generation_key(scope))
+        ctx.redis.mirror.heard(scope)  # here at once; the other processes when Redis's announcement arrives
 
 
 def invalidate_from_cli(redis_url: str, *scopes: str) -> None:

@@ -23,6 +23,8 @@ NOT_REFUSALS = {
     "funkwhale.db.pool.DatabaseUnreachable": "infrastructure",
     "funkwhale.db.schema.SchemaOutdated": "infrastructure",
     "funkwhale.embedded.EmbeddedError": "infrastructure",
+    "funkwhale.cache_mirror.ReplyError": "infrastructure (Redis refused a command)",
+    "funkwhale.cache_mirror._Incomplete": "a parse signal of Redis replies",
     "funkwhale.tasks.registry.UnknownTask": "a programming error in a task name",
     "funkwhale.users.cli.CliError": "a command line failure, printed",
     "funkwhale.web.errors.ApiError": "the REST surface's own error",

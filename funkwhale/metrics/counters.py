@@ -3,14 +3,17 @@ worker processes are children (or other units) with registries of their own, whi
 
 `fw:metrics:tasks` holds, per task name, runs by outcome (`success`, `retry`, `dead`), the sum of their durations
 and a duration histogram (runs per bucket, not cumulative); `fw:metrics:cache` hits and misses per cache name
-(counted by the cache's own read script). Fields are `<name>|<what>`. Counters start again at 0 when Redis loses
-its data, which Prometheus reads as a counter reset."""
+(counted by the cache's read script; the hits a process's mirror served are added by funkwhale.cache_mirror).
+Fields are `<name>|<what>`. Counters start again at 0 when Redis loses its data, which Prometheus reads as a
+counter reset."""
 
 from __future__ import annotations
 
 from bisect import bisect_left
+from typing import TYPE_CHECKING
 
-from funkwhale.context import Context
+if TYPE_CHECKING:  # funkwhale.redis_client (imported by the context) counts cache hits here
+    from funkwhale.context import Context
 
 TASKS = "fw:metrics:tasks"
 CACHE = "fw:metrics:cache"

@@ -63,6 +63,7 @@ async def _read_redis(ctx: Context, snap: Snapshot) -> None:
         if beating:
             snap.consumers.append(cid)
     snap.tasks = counters.split_fields(await ctx.redis.cmd.hgetall(counters.TASKS) or {})
+    await ctx.redis.mirror.flush_hits(ctx.redis.cmd)  # this process's; the others' every FLUSH_EVERY seconds
     snap.cache = counters.split_fields(await ctx.redis.cmd.hgetall(counters.CACHE) or {})
 
 

@@ -314,7 +314,9 @@ def page_txn(txn: Any, kind: str, listing: Listing) -> list[dict[str, Any]]:
         order, joins = _search_order(kind), ""
     else:
         order, joins = _ordering_sql(kind, listing.ordering), _ordering_joins(kind, listing.ordering)
-    sql.bind(secrets.token_hex(8), "seed")  # for the `random` ordering
+    names = ordering_names(ORDERINGS[kind], listing.ordering, DEFAULT_ORDERING[kind])
+    if any(name.lstrip("-") == "random" for name in names):  # a seed only for the `random` ordering
+        sql.bind(secrets.token_hex(8), "seed")
     alias, table = _ALIAS[kind], _TABLE[kind]
     window = f"ORDER BY {order} {sql.window(listing.limit, listing.offset)}"
     if not listing.search and listing.offset < STREAMED_OFFSET:
