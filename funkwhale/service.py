@@ -196,7 +196,7 @@ def make_service(
     from funkwhale.tasks.worker import Worker
     from funkwhale.web.app import make_site
     from funkwhale.web.metrics import metrics_site
-    from funkwhale.web.processes import WebProcesses
+    from funkwhale.web.processes import WebProcesses, take_turns
 
     assert settings.database_url and settings.redis_url, "embedded servers must be started first"
     threads.configure(settings)
@@ -232,6 +232,8 @@ def make_service(
             metrics_server.name = "metrics"
             metrics_server.setServiceParent(top)
         port = bind(site)
+        if settings.web_processes > 1 or adopted:
+            take_turns(port)
         if settings.web_processes > 1 and not adopted:
             WebProcesses(settings, port, clock).setServiceParent(top)
         WebServer(port, site, clock, adopted=adopted).setServiceParent(top)

@@ -88,6 +88,19 @@ class _AdoptedUnixPort(unix.Port):
         tcp.Port.connectionLost(self, reason)
 
 
+def take_turns(port: Any) -> None:
+    """Make `port`, a listener other processes also accept from, accept one connection per turn of its reactor
+    (Twisted accepts up to 100 and more at once): connections opened together (a client's or nginx's pool of
+    keep-alive connections) are then shared between the processes instead of mostly going to the first awake."""
+    accept = port.doRead
+
+    def doRead() -> Any:
+        port.numberAccepts = 1
+        return accept()
+
+    port.doRead = doRead
+
+
 def adopt_listener(listen: str, fd: int) -> Callable[[Any], IListeningPort]:
     """In a web child, `bind(site)` serves `site` on the inherited listening socket `fd` (described by `listen`,
     the daemon's FUNKWHALE_LISTEN: an `ssl:` one is wrapped in TLS here with its certificate options)."""
