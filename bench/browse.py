@@ -5,7 +5,8 @@ records them) into a fresh embedded
 PostgreSQL, starts the daemon (`twistd -n funkwhale`) against it, then times GET requests over real HTTP:
 the first and a deep page of /api/v1/tracks/, /albums/, /artists/ (page_size=50) and /api/v1/search, at several
 concurrencies (requests/s, p50, p99), beside the same catalog SQL run directly with psycopg2 (the limit: prepared on
-its connection, as the daemon runs it), and the ratios of the two.
+its connection, as the daemon runs it), and the ratios of the two; then, with wrk installed, the same at the highest
+concurrency with wrk as the client (bench/wrk.py).
 Run: .venv/bin/python bench/browse.py [requests per case, default 200]
 """
 
@@ -34,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 from cpu import CpuSplit
 from daemon import free_port, launch
 from psycopg2.extras import execute_values
+from wrk import wrk
 
 from funkwhale.db import schema
 from funkwhale.db.pool import connect
@@ -290,7 +292,14 @@ def measure_cpu(
     run_case(instance.port, cookie, path, WARM_UP, 1)
     with CpuSplit(instance.daemon_pid, instance.servers_dir) as split:
         cells = [run_case(instance.port, cookie, path, requests, c) for c in concurrencies]
-    return cells, split.per_request(requests * len(concurrencies))
+    cpu = split.per_request(requests * len(concurrencies))
+    with CpuSplit(instance.daemon_pid, instance.servers_dir) as split:
+        loaded = wrk(instance.port, path, cookie, max(concurrencies))
+    if loaded is not None:
+        done, rate, p50, p99 = loaded
+        figures = f"{rate:.0f} req/s p50 {p50:.1f} p99 {p99:.1f}"
+        cpu += f"\n{'':<14} wrk c={max(concurrencies)}: {figures}; {split.per_request(done)}"
+    return cells, cpu
 
 
 def row(name: str, width: int, sql_ms: float, cells: list[tuple[float, float, float]]) -> str:
