@@ -116,10 +116,12 @@ def _reads(ids: dict[str, Any]) -> dict[str, Any]:
 def _plain():
     """Statements run as they are, not prepared (what the code did before)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            prepared, "execute", lambda cursor, statement, params=None, generic=False: cursor.execute(statement, params)
-        )
+        patch.setattr(prepared, "execute", _execute_plain)
         yield
+
+
+def _execute_plain(cursor: Any, statement: str, params: Any = None, generic: bool = False, settings: Any = ()) -> None:
+    cursor.execute("; ".join([*(f"SET LOCAL {setting}" for setting in settings), statement]), params)
 
 
 @pytest.mark.parametrize("plans", ["force_custom_plan", "force_generic_plan"])

@@ -288,27 +288,29 @@ def _prepared(sql: Fragments, kind: str, filters: Filters, viewer: Viewer) -> st
     return " AND ".join(_where(sql, kind, filters, viewer))
 
 
+# While matching a query: the planner prices trigram operators like `=`, so it would rather test every row than
+# read the GIN indexes; matches are few, so make it take the indexes. The statement runs on its generic plan
+# (prepared: the query is a parameter), which runs as fast as a custom one for any query, from "a" to no match,
+# but the planner would keep planning one per request, the trigram conditions' selectivity being unknown in it.
+SEARCH_SETTINGS = (f"pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}", "enable_seqscan = off")
+
+
 def _run(txn: Any, sql: Fragments, statement: str, searching: bool) -> list[dict[str, Any]]:
-    """Run a catalog statement; a query's statement runs with the trigram indexes preferred."""
-    if not searching:
-        return sql.fetchall(txn, statement)
-    # The planner prices trigram operators like `=`, so it would rather test every row than read the GIN indexes;
-    # matches are few, so make it take the indexes, for this statement only. Its generic plan (prepared: the query
-    # is a parameter) runs as fast as a custom one for any query, from "a" to no match, but the planner would
-    # keep planning one per request, the trigram conditions' selectivity being unknown in the generic plan.
-    txn.execute(
-        f"SET LOCAL pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}; SET LOCAL enable_seqscan = off;"
-        " SET LOCAL plan_cache_mode = force_generic_plan"
-    )
-    rows = sql.fetchall(txn, statement)
-    txn.execute("RESET pg_trgm.word_similarity_threshold; RESET enable_seqscan; RESET plan_cache_mode")
-    return rows
+    """Run a catalog statement; a query's statement runs with SEARCH_SETTINGS, for this statement only."""
+    if searching:
+        sql.settings, sql.generic_plan = SEARCH_SETTINGS, True
+    return sql.fetchall(txn, statement)
 
 
 def page_txn(txn: Any, kind: str, listing: Listing) -> list[dict[str, Any]]:
     """The rows of one page of `kind` ("track", "album" or "artist"), in one statement that touches the page only
     (the count of all matches is `count_txn`'s, cached by funkwhale.music.catalog.counts)."""
     sql = Fragments(listing.viewer)
+    return _run(txn, sql, _page_statement(sql, kind, listing), bool(listing.filters.q))
+
+
+def _page_statement(sql: Fragments, kind: str, listing: Listing) -> str:
+    """The statement of `page_txn`, its parameters bound into `sql`."""
     where = _prepared(sql, kind, listing.filters, listing.viewer)
     if listing.search:
         order, joins = _search_order(kind), ""
@@ -325,12 +327,11 @@ def page_txn(txn: Any, kind: str, listing: Listing) -> list[dict[str, Any]]:
         matched = f"matched AS MATERIALIZED (SELECT {alias}.* FROM {table} WHERE {where}),"
         source = f"matched {alias}{joins}"
     albums = f", page_album AS MATERIALIZED ({sql.page_albums('page')})" if kind == "track" else ""
-    statement = (
+    return (
         f"WITH {matched} page AS (SELECT s.*, row_number() OVER () AS ord"
         f" FROM (SELECT {alias}.* FROM {source} {window}) s){albums}"
         f" SELECT {sql.columns(kind, 'page_album' if albums else None)} FROM page p ORDER BY p.ord"
     )
-    return _run(txn, sql, statement, bool(listing.filters.q))
 
 
 def count_txn(txn: Any, kind: str, viewer: Viewer, filters: Filters) -> int:
@@ -346,13 +347,22 @@ def detail_txn(txn: Any, kind: str, viewer: Viewer, object_id: int) -> dict[str,
     return rows[0] if rows else None
 
 
+SEARCH_KINDS = ("artist", "album", "track")
+
+
 def search_txn(txn: Any, viewer: Viewer, folded: str, limit: int, tag_text: str) -> dict[str, list[dict[str, Any]]]:
-    """The best `limit` artists, albums and tracks matching `folded`, and tags whose name contains `tag_text`."""
-    found: dict[str, list[dict[str, Any]]] = {}
-    for kind in ("artist", "album", "track"):
-        found[kind] = page_txn(txn, kind, Listing(viewer, Filters(q=folded), limit=limit, search=True))
-    found["tag"] = list_tags_txn(txn, viewer, tag_text, ("__search",), limit, 0)[1]
-    return found
+    """The best `limit` artists, albums and tracks matching `folded`, and tags whose name contains `tag_text`: one
+    statement, each kind's page (`page_txn`'s, `list_tags_txn`'s) as a JSON array of its rows."""
+    sql = Fragments(viewer)
+    pieces = {
+        kind: _page_statement(sql, kind, Listing(viewer, Filters(q=folded), limit=limit, search=True))
+        for kind in SEARCH_KINDS
+    }
+    pieces["tag"] = _tags_statement(sql, tag_text, ("__search",), limit, 0)
+    arrays = ", ".join(
+        f"(SELECT coalesce(json_agg(r), '[]') FROM ({piece}) r) AS {kind}" for kind, piece in pieces.items()
+    )
+    return _run(txn, sql, f"SELECT {arrays}", True)[0]
 
 
 TAG_ORDERINGS = {"name": "lower(g.name)", "creation_date": "g.creation_date", "length": "length(g.name)"}
@@ -390,6 +400,18 @@ def list_tags_txn(
     """(total, page) of the tags on content the viewer may play whose name contains `text` (any case) and passes
     the `name_lookups` (exact, startswith); ordering "__search" ranks like search."""
     sql = Fragments(viewer)
+    return sql.fetch_page(txn, _tags_statement(sql, text, ordering, limit, offset, name_lookups))
+
+
+def _tags_statement(
+    sql: Fragments,
+    text: str,
+    ordering: tuple[str, ...],
+    limit: int,
+    offset: int,
+    name_lookups: tuple[tuple[str, str], ...] = (),
+) -> str:
+    """The statement of `list_tags_txn`, its parameters bound into `sql`."""
     params = sql.params
     where = _tag_used(sql)
     for i, (lookup, value) in enumerate(name_lookups):
@@ -408,10 +430,9 @@ def list_tags_txn(
             if name.lstrip("-") in TAG_ORDERINGS
         ]
         order = ", ".join(parts or ["g.creation_date DESC"]) + ", g.id"
-    return sql.fetch_page(
-        txn,
+    return (
         f"SELECT g.name, g.creation_date, count(*) OVER () AS total FROM tag g WHERE {where}"
-        f" ORDER BY {order} {sql.window(limit, offset)}",
+        f" ORDER BY {order} {sql.window(limit, offset)}"
     )
 
 
