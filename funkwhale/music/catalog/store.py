@@ -166,16 +166,19 @@ def _search_order(kind: str) -> str:
     return f"{tier}, word_similarity(%(q)s, {key}) DESC, length({key}), {_ALIAS[kind]}.id"
 
 
-def _matching_artists() -> str:
-    return f"ARRAY(SELECT id FROM artist WHERE {_matches('name_key')})"
+# The ids of the artists and of the albums whose name matches the query (SELECTs), found where they are used
+_MATCHING = {
+    "artist": f"SELECT id FROM artist WHERE {_matches('name_key')}",
+    "album": f"SELECT id FROM album WHERE {_matches('title_key')}",
+}
+# The same, read from the CTEs of `search_txn`'s statement, which finds them once for all of its kinds
+_SEARCH_MATCHED = ", ".join(f"search_{kind} AS MATERIALIZED ({ids})" for kind, ids in _MATCHING.items())
+_SEARCH_MATCHING = {kind: f"SELECT id FROM search_{kind}" for kind in _MATCHING}
 
 
-def _matching_albums() -> str:
-    return f"ARRAY(SELECT id FROM album WHERE {_matches('title_key')})"
-
-
-def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer) -> list[str]:
-    """The WHERE conditions of a list of `kind` (alias t, al or a)."""
+def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer, matching: dict[str, str] | None = None) -> list[str]:
+    """The WHERE conditions of a list of `kind` (alias t, al or a); the ids of the artists and albums matching the
+    query are `matching`'s (`_SEARCH_MATCHING`) when given."""
     alias = _ALIAS[kind]
     extra = ""
     if f.library is not None:
@@ -188,19 +191,19 @@ def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer) -> list[str]:
         _bind_query(sql, f.q)
         # The ids matching, gathered by index (one trigram or foreign-key scan per branch) rather than an OR that
         # would test the trigram condition on every row.
+        artists, albums = (matching or _MATCHING)["artist"], (matching or _MATCHING)["album"]
         if kind == "track":
             where.append(
                 f"t.id = ANY(ARRAY(SELECT id FROM track WHERE {_matches('title_key')}"
-                f" UNION ALL SELECT id FROM track WHERE artist_id = ANY({_matching_artists()})"
-                f" UNION ALL SELECT id FROM track WHERE album_id = ANY({_matching_albums()})))"
+                f" UNION ALL SELECT id FROM track WHERE artist_id = ANY(ARRAY({artists}))"
+                f" UNION ALL SELECT id FROM track WHERE album_id = ANY(ARRAY({albums}))))"
             )
         elif kind == "album":
             where.append(
-                f"al.id = ANY(ARRAY(SELECT id FROM album WHERE {_matches('title_key')}"
-                f" UNION ALL SELECT id FROM album WHERE artist_id = ANY({_matching_artists()})))"
+                f"al.id = ANY(ARRAY({albums} UNION ALL SELECT id FROM album WHERE artist_id = ANY(ARRAY({artists}))))"
             )
         else:
-            where.append(_matches("a.name_key"))
+            where.append(f"a.id = ANY(ARRAY({artists}))" if matching else _matches("a.name_key"))
     for i, tag in enumerate(f.tags):
         where.append(
             f"{alias}.id IN (SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
@@ -283,9 +286,11 @@ def _name_condition(sql: Fragments, column: str, lookup: str, value: str, key: s
     return _NAME_LOOKUPS[lookup].format(col=column, value=sql.bind(value, key))
 
 
-def _prepared(sql: Fragments, kind: str, filters: Filters, viewer: Viewer) -> str:
-    """The WHERE of a list of `kind` with these filters, its parameters bound into `sql`."""
-    return " AND ".join(_where(sql, kind, filters, viewer))
+def _prepared(
+    sql: Fragments, kind: str, filters: Filters, viewer: Viewer, matching: dict[str, str] | None = None
+) -> str:
+    """The WHERE of a list of `kind` with these filters, its parameters bound into `sql` (`matching`: `_where`)."""
+    return " AND ".join(_where(sql, kind, filters, viewer, matching))
 
 
 # While matching a query: the planner prices trigram operators like `=`, so it would rather test every row than
@@ -309,9 +314,9 @@ def page_txn(txn: Any, kind: str, listing: Listing) -> list[dict[str, Any]]:
     return _run(txn, sql, _page_statement(sql, kind, listing), bool(listing.filters.q))
 
 
-def _page_statement(sql: Fragments, kind: str, listing: Listing) -> str:
-    """The statement of `page_txn`, its parameters bound into `sql`."""
-    where = _prepared(sql, kind, listing.filters, listing.viewer)
+def _page_statement(sql: Fragments, kind: str, listing: Listing, matching: dict[str, str] | None = None) -> str:
+    """The statement of `page_txn`, its parameters bound into `sql` (`matching`: `_where`)."""
+    where = _prepared(sql, kind, listing.filters, listing.viewer, matching)
     if listing.search:
         order, joins = _search_order(kind), ""
     else:
@@ -354,15 +359,13 @@ def search_txn(txn: Any, viewer: Viewer, folded: str, limit: int, tag_text: str)
     """The best `limit` artists, albums and tracks matching `folded`, and tags whose name contains `tag_text`: one
     statement, each kind's page (`page_txn`'s, `list_tags_txn`'s) as a JSON array of its rows."""
     sql = Fragments(viewer)
-    pieces = {
-        kind: _page_statement(sql, kind, Listing(viewer, Filters(q=folded), limit=limit, search=True))
-        for kind in SEARCH_KINDS
-    }
+    listing = Listing(viewer, Filters(q=folded), limit=limit, search=True)
+    pieces = {kind: _page_statement(sql, kind, listing, _SEARCH_MATCHING) for kind in SEARCH_KINDS}
     pieces["tag"] = _tags_statement(sql, tag_text, ("__search",), limit, 0)
     arrays = ", ".join(
         f"(SELECT coalesce(json_agg(r), '[]') FROM ({piece}) r) AS {kind}" for kind, piece in pieces.items()
     )
-    return _run(txn, sql, f"SELECT {arrays}", True)[0]
+    return _run(txn, sql, f"WITH {_SEARCH_MATCHED} SELECT {arrays}", True)[0]
 
 
 TAG_ORDERINGS = {"name": "lower(g.name)", "creation_date": "g.creation_date", "length": "length(g.name)"}
