@@ -112,3 +112,23 @@ def test_trigram_indexes_keep_a_short_pending_list(db_conn):
         )
         cur.execute("SELECT gin_clean_pending_list('track_title_key_trgm'::regclass) AS pages")
         assert cur.fetchone()["pages"] <= 8
+
+
+def test_small_trigram_indexes_have_no_pending_list(db_conn):
+    """New artists, albums and tags go straight into their trigram indexes: no search reads a pending list of
+    them, which autovacuum would leave unmerged until 1,000 more inserts."""
+    artist = cf.insert_artist(db_conn, "Pending")
+    with db_conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO artist (fid, name, name_key) SELECT 'https://x/a' || n, md5(n::text), md5(n::text)"
+            " FROM generate_series(1, 100) n"
+        )
+        cur.execute(
+            "INSERT INTO album (fid, title, title_key, artist_id) SELECT 'https://x/b' || n, md5(n::text),"
+            " md5(n::text), %s FROM generate_series(1, 100) n",
+            (artist["id"],),
+        )
+        cur.execute("INSERT INTO tag (name) SELECT md5(n::text) FROM generate_series(1, 100) n")
+        for index in ("artist_name_key_trgm", "album_title_key_trgm", "tag_name_trgm"):
+            cur.execute("SELECT gin_clean_pending_list(%s::regclass) AS pages", (index,))
+            assert cur.fetchone()["pages"] == 0, index
