@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from funkwhale.music.sql import Fragments, order_by, ordering_names
@@ -359,13 +360,18 @@ def search_txn(txn: Any, viewer: Viewer, folded: str, limit: int, tag_text: str)
     """The best `limit` artists, albums and tracks matching `folded`, and tags whose name contains `tag_text`: one
     statement, each kind's page (`page_txn`'s, `list_tags_txn`'s) as a JSON array of its rows."""
     sql = Fragments(viewer)
+    libraries = sql.libraries_once("search_library")
     listing = Listing(viewer, Filters(q=folded), limit=limit, search=True)
     pieces = {kind: _page_statement(sql, kind, listing, _SEARCH_MATCHING) for kind in SEARCH_KINDS}
     pieces["tag"] = _tags_statement(sql, tag_text, ("__search",), limit, 0)
     arrays = ", ".join(
         f"(SELECT coalesce(json_agg(r), '[]') FROM ({piece}) r) AS {kind}" for kind, piece in pieces.items()
     )
-    return _run(txn, sql, f"WITH {_SEARCH_MATCHED} SELECT {arrays}", True)[0]
+    found = _run(txn, sql, f"WITH {libraries}, {_SEARCH_MATCHED} SELECT {arrays}", True)[0]
+    for rows in found.values():
+        for row in rows:  # a datetime, as psycopg2 reads a column: PostgreSQL's JSON cuts the trailing zeros of its
+            row["creation_date"] = datetime.fromisoformat(row["creation_date"])  # microseconds, isoformat() not
+    return found
 
 
 TAG_ORDERINGS = {"name": "lower(g.name)", "creation_date": "g.creation_date", "length": "length(g.name)"}
