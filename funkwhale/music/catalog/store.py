@@ -192,7 +192,8 @@ def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer, matching: dict
         _bind_query(sql, f.q)
         # The ids matching, gathered by index (one trigram or foreign-key scan per branch) rather than an OR that
         # would test the trigram condition on every row.
-        artists, albums = (matching or _MATCHING)["artist"], (matching or _MATCHING)["album"]
+        ids = matching or _MATCHING
+        artists, albums = ids["artist"], ids["album"]
         if kind == "track":
             where.append(
                 f"t.id = ANY(ARRAY(SELECT id FROM track WHERE {_matches('title_key')}"
