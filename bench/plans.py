@@ -69,14 +69,16 @@ class Recorder:
         self.settings: list[str] = []
         self.statements: list[tuple[str, Any, list[str]]] = []
 
-    def execute(self, statement: str, params: Any = None, generic: bool = False) -> None:
+    def execute(self, statement: str, params: Any = None, generic: bool = False, settings: Any = ()) -> None:
         if statement.startswith("SET LOCAL"):
             self.settings.append(statement)
         elif statement.startswith("RESET"):
             self.settings.clear()
         else:
-            forced = ["SET LOCAL plan_cache_mode = force_generic_plan"] if generic else []
+            forced = [f"SET LOCAL {setting}" for setting in settings]
+            forced += ["SET LOCAL plan_cache_mode = force_generic_plan"] if generic else []
             self.statements.append((statement, params, self.settings + forced))
+            statement = "; ".join([*forced, statement])
         self.cursor.execute(statement, params)
 
     def __getattr__(self, name: str) -> Any:
@@ -87,7 +89,9 @@ class Recorder:
 def plain() -> Iterator[None]:
     """Statements run as they are (as before funkwhale/db/prepared.py), on a Recorder."""
     real = prepared.execute
-    prepared.execute = lambda cursor, statement, params=None, generic=False: cursor.execute(statement, params, generic)
+    prepared.execute = lambda cursor, statement, params=None, generic=False, settings=(): cursor.execute(
+        statement, params, generic, settings
+    )
     try:
         yield
     finally:

@@ -116,10 +116,12 @@ def _reads(ids: dict[str, Any]) -> dict[str, Any]:
 def _plain():
     """Statements run as they are, not prepared (what the code did before)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            prepared, "execute", lambda cursor, statement, params=None, generic=False: cursor.execute(statement, params)
-        )
+        patch.setattr(prepared, "execute", _execute_plain)
         yield
+
+
+def _execute_plain(cursor: Any, statement: str, params: Any = None, generic: bool = False, settings: Any = ()) -> None:
+    cursor.execute("; ".join([*(f"SET LOCAL {setting}" for setting in settings), statement]), params)
 
 
 @pytest.mark.parametrize("plans", ["force_custom_plan", "force_generic_plan"])
@@ -229,7 +231,8 @@ async def test_with_prepared_statements_off_nothing_is_prepared_and_the_answers_
         try:
             client = cf.listener_client(running, db_conn, alice)
             songs = (await Subsonic(running, alice).ok("getRandomSongs", size=50))["randomSongs"]["song"]
-            answers.append((await _tracks(client), sorted(s["id"] for s in songs)))
+            found = (await client.get("/api/v1/search", params={"q": "sharde"})).json  # a match at 0.45, not 0.6
+            answers.append((await _tracks(client), sorted(s["id"] for s in songs), found))
 
             def held(txn: Any) -> int:
                 txn.execute("SELECT count(*) AS n FROM pg_prepared_statements")
@@ -239,6 +242,7 @@ async def test_with_prepared_statements_off_nothing_is_prepared_and_the_answers_
         finally:
             await running.service.stopService()
     assert answers[0] == answers[1] and answers[0][0]
+    assert [a["name"] for a in answers[0][2]["artists"]] == ["Shared Band"]  # with the search's trigram threshold
 
 
 @pytest_twisted.ensureDeferred

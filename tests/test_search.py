@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, date, datetime
 from urllib.parse import quote
 
 import pytest
@@ -99,6 +101,63 @@ async def test_search_shape_limits_privacy_and_tags(web_server, db_conn, alice, 
     assert (await search(as_bob, "!!!"))["artists"] == []
 
 
+@pytest_twisted.ensureDeferred
+async def test_search_answers_what_the_lists_answer(web_server, db_conn, alice, bob):
+    """Each artist, album, track and tag a search finds is the JSON its list gives (one statement answers the four
+    kinds as JSON, whose dates PostgreSQL writes its own way), for an anonymous visitor, the owner of a private
+    library and a listener hiding an artist."""
+    cf.set_preference(db_conn, "common__api_authentication_required", False)
+    public, private = cf.insert_library(db_conn, bob, "everyone"), cf.insert_library(db_conn, alice, "me")
+    tenth = datetime(2024, 5, 1, 12, 0, 0, 100000, tzinfo=UTC)  # isoformat: .100000, PostgreSQL's JSON: .1
+    whole = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+    band = cf.insert_artist(db_conn, "Lumen Band", creation_date=tenth, mbid=uuid.uuid4(), description="a <b>")
+    other = cf.insert_artist(db_conn, "Lumen Other", creation_date=whole)
+    secret = cf.insert_artist(db_conn, "Lumen Secret", creation_date=tenth)
+    album = cf.insert_album(db_conn, band, "Lumen Album", creation_date=whole, release_date=date(1999, 1, 2))
+    cf.playable_track(db_conn, public, band, "Lumen One", album, creation_date=tenth, mbid=uuid.uuid4())
+    cf.playable_track(db_conn, public, other, "Lumen Two", creation_date=whole)
+    cf.playable_track(db_conn, private, secret, "Lumen Three", cf.insert_album(db_conn, secret, "Lumen Hidden"))
+    for artist, name in ((band, "Lumen Pop"), (secret, "Lumen Noir")):
+        cf.tag(db_conn, "artist", artist, name)
+    with db_conn.cursor() as cur:
+        cur.execute("UPDATE tag SET creation_date = %s", (tenth,))
+    as_alice = cf.listener_client(web_server, db_conn, alice)
+    hidden = await as_alice.post(
+        "/api/v1/moderation/content-filters/", json_body={"target": {"type": "artist", "id": other["id"]}}
+    )
+    assert hidden.code == 201, hidden
+    viewers = {
+        "anonymous": web_server.client(),
+        "alice": as_alice,
+        "bob": cf.listener_client(web_server, db_conn, bob),
+    }
+    seen = {}
+    for name, client in viewers.items():
+        found = await search(client, "lumen")
+        for kind in ("artists", "albums", "tracks", "tags"):
+            listed = (await client.get(f"/api/v1/{kind}/", params={"q": "lumen"})).json["results"]
+            key = "name" if kind == "tags" else "id"
+            assert {x[key]: x for x in found[kind]} == {x[key]: x for x in listed}, (name, kind)
+        seen[name] = {kind: sorted(names(found, kind)) for kind in ("artists", "tracks", "tags")}
+    public_names = {
+        "artists": ["Lumen Band", "Lumen Other"],
+        "tracks": ["Lumen One", "Lumen Two"],
+        "tags": ["Lumen Pop"],
+    }
+    assert seen == {
+        "anonymous": public_names,
+        "bob": public_names,
+        "alice": {
+            "artists": ["Lumen Band", "Lumen Secret"],
+            "tracks": ["Lumen One", "Lumen Three"],
+            "tags": ["Lumen Noir", "Lumen Pop"],
+        },
+    }
+    found = await search(viewers["anonymous"], "lumen band")
+    assert found["artists"][0]["creation_date"] == "2024-05-01T12:00:00.100000+00:00"
+    assert found["albums"][0]["creation_date"] == "2024-05-01T12:00:00+00:00"
+
+
 def test_trigram_indexes_keep_a_short_pending_list(db_conn):
     """Every search scans a trigram index's whole pending list (entries not merged yet): after an import of a
     thousand tracks it holds at most 64 kB (8 pages), not the server's default of 4 MB."""
@@ -112,3 +171,23 @@ def test_trigram_indexes_keep_a_short_pending_list(db_conn):
         )
         cur.execute("SELECT gin_clean_pending_list('track_title_key_trgm'::regclass) AS pages")
         assert cur.fetchone()["pages"] <= 8
+
+
+def test_small_trigram_indexes_have_no_pending_list(db_conn):
+    """New artists, albums and tags go straight into their trigram indexes: no search reads a pending list of
+    them, which autovacuum would leave unmerged until 1,000 more inserts."""
+    artist = cf.insert_artist(db_conn, "Pending")
+    with db_conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO artist (fid, name, name_key) SELECT 'https://x/a' || n, md5(n::text), md5(n::text)"
+            " FROM generate_series(1, 100) n"
+        )
+        cur.execute(
+            "INSERT INTO album (fid, title, title_key, artist_id) SELECT 'https://x/b' || n, md5(n::text),"
+            " md5(n::text), %s FROM generate_series(1, 100) n",
+            (artist["id"],),
+        )
+        cur.execute("INSERT INTO tag (name) SELECT md5(n::text) FROM generate_series(1, 100) n")
+        for index in ("artist_name_key_trgm", "album_title_key_trgm", "tag_name_trgm"):
+            cur.execute("SELECT gin_clean_pending_list(%s::regclass) AS pages", (index,))
+            assert cur.fetchone()["pages"] == 0, index

@@ -115,19 +115,24 @@ def prepared_names(connection: Any) -> list[str]:
     return list(_state(connection).names)
 
 
-def execute(cursor: Any, statement: str, params: Any = None, generic: bool = False) -> None:
+def execute(
+    cursor: Any, statement: str, params: Any = None, generic: bool = False, settings: tuple[str, ...] = ()
+) -> None:
     """Run `statement` with `params` on `cursor` (a psycopg2 cursor or an adbapi transaction) as a prepared
     statement of its connection: prepared first if the connection has not yet, in the same round trip. The
-    rows are read from `cursor` as after `cursor.execute`. With `generic`, `SET LOCAL plan_cache_mode =
-    force_generic_plan` goes first (same round trip), which the caller resets once it has read the rows."""
+    rows are read from `cursor` as after `cursor.execute`. `SET LOCAL` of each of the `settings` ("name =
+    value"), and with `generic` of `plan_cache_mode = force_generic_plan`, go first (same round trip): the caller
+    resets them once it has read the rows."""
     state = _state(cursor.connection)
     params = params if params is not None else ()  # formatted even when empty: `%%` reads as `%` either way
+    ahead = [f"SET LOCAL {setting}" for setting in settings]
     if not state.enabled:
-        cursor.execute(statement, params)
+        cursor.execute("; ".join([*ahead, statement]), params)
         return
     converted = convert(statement)
     names = state.names
-    ahead = ["SET LOCAL plan_cache_mode = force_generic_plan"] if generic else []
+    if generic:
+        ahead.append("SET LOCAL plan_cache_mode = force_generic_plan")
     if state.reset or state.generation != _generation:
         ahead.append("DEALLOCATE ALL")
         names.clear()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from funkwhale.music.sql import Fragments, order_by, ordering_names
@@ -166,16 +167,19 @@ def _search_order(kind: str) -> str:
     return f"{tier}, word_similarity(%(q)s, {key}) DESC, length({key}), {_ALIAS[kind]}.id"
 
 
-def _matching_artists() -> str:
-    return f"ARRAY(SELECT id FROM artist WHERE {_matches('name_key')})"
+# The ids of the artists and of the albums whose name matches the query (SELECTs), found where they are used
+_MATCHING = {
+    "artist": f"SELECT id FROM artist WHERE {_matches('name_key')}",
+    "album": f"SELECT id FROM album WHERE {_matches('title_key')}",
+}
+# The same, read from the CTEs of `search_txn`'s statement, which finds them once for all of its kinds
+_SEARCH_MATCHED = ", ".join(f"search_{kind} AS MATERIALIZED ({ids})" for kind, ids in _MATCHING.items())
+_SEARCH_MATCHING = {kind: f"SELECT id FROM search_{kind}" for kind in _MATCHING}
 
 
-def _matching_albums() -> str:
-    return f"ARRAY(SELECT id FROM album WHERE {_matches('title_key')})"
-
-
-def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer) -> list[str]:
-    """The WHERE conditions of a list of `kind` (alias t, al or a)."""
+def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer, matching: dict[str, str] | None = None) -> list[str]:
+    """The WHERE conditions of a list of `kind` (alias t, al or a); the ids of the artists and albums matching the
+    query are `matching`'s (`_SEARCH_MATCHING`) when given."""
     alias = _ALIAS[kind]
     extra = ""
     if f.library is not None:
@@ -188,19 +192,20 @@ def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer) -> list[str]:
         _bind_query(sql, f.q)
         # The ids matching, gathered by index (one trigram or foreign-key scan per branch) rather than an OR that
         # would test the trigram condition on every row.
+        ids = matching or _MATCHING
+        artists, albums = ids["artist"], ids["album"]
         if kind == "track":
             where.append(
                 f"t.id = ANY(ARRAY(SELECT id FROM track WHERE {_matches('title_key')}"
-                f" UNION ALL SELECT id FROM track WHERE artist_id = ANY({_matching_artists()})"
-                f" UNION ALL SELECT id FROM track WHERE album_id = ANY({_matching_albums()})))"
+                f" UNION ALL SELECT id FROM track WHERE artist_id = ANY(ARRAY({artists}))"
+                f" UNION ALL SELECT id FROM track WHERE album_id = ANY(ARRAY({albums}))))"
             )
         elif kind == "album":
             where.append(
-                f"al.id = ANY(ARRAY(SELECT id FROM album WHERE {_matches('title_key')}"
-                f" UNION ALL SELECT id FROM album WHERE artist_id = ANY({_matching_artists()})))"
+                f"al.id = ANY(ARRAY({albums} UNION ALL SELECT id FROM album WHERE artist_id = ANY(ARRAY({artists}))))"
             )
         else:
-            where.append(_matches("a.name_key"))
+            where.append(f"a.id = ANY(ARRAY({artists}))" if matching else _matches("a.name_key"))
     for i, tag in enumerate(f.tags):
         where.append(
             f"{alias}.id IN (SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
@@ -283,33 +288,37 @@ def _name_condition(sql: Fragments, column: str, lookup: str, value: str, key: s
     return _NAME_LOOKUPS[lookup].format(col=column, value=sql.bind(value, key))
 
 
-def _prepared(sql: Fragments, kind: str, filters: Filters, viewer: Viewer) -> str:
-    """The WHERE of a list of `kind` with these filters, its parameters bound into `sql`."""
-    return " AND ".join(_where(sql, kind, filters, viewer))
+def _prepared(
+    sql: Fragments, kind: str, filters: Filters, viewer: Viewer, matching: dict[str, str] | None = None
+) -> str:
+    """The WHERE of a list of `kind` with these filters, its parameters bound into `sql` (`matching`: `_where`)."""
+    return " AND ".join(_where(sql, kind, filters, viewer, matching))
+
+
+# While matching a query: the planner prices trigram operators like `=`, so it would rather test every row than
+# read the GIN indexes; matches are few, so make it take the indexes. The statement runs on its generic plan
+# (prepared: the query is a parameter), which runs as fast as a custom one for any query, from "a" to no match,
+# but the planner would keep planning one per request, the trigram conditions' selectivity being unknown in it.
+SEARCH_SETTINGS = (f"pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}", "enable_seqscan = off")
 
 
 def _run(txn: Any, sql: Fragments, statement: str, searching: bool) -> list[dict[str, Any]]:
-    """Run a catalog statement; a query's statement runs with the trigram indexes preferred."""
-    if not searching:
-        return sql.fetchall(txn, statement)
-    # The planner prices trigram operators like `=`, so it would rather test every row than read the GIN indexes;
-    # matches are few, so make it take the indexes, for this statement only. Its generic plan (prepared: the query
-    # is a parameter) runs as fast as a custom one for any query, from "a" to no match, but the planner would
-    # keep planning one per request, the trigram conditions' selectivity being unknown in the generic plan.
-    txn.execute(
-        f"SET LOCAL pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}; SET LOCAL enable_seqscan = off;"
-        " SET LOCAL plan_cache_mode = force_generic_plan"
-    )
-    rows = sql.fetchall(txn, statement)
-    txn.execute("RESET pg_trgm.word_similarity_threshold; RESET enable_seqscan; RESET plan_cache_mode")
-    return rows
+    """Run a catalog statement; a query's statement runs with SEARCH_SETTINGS, for this statement only."""
+    if searching:
+        sql.settings, sql.generic_plan = SEARCH_SETTINGS, True
+    return sql.fetchall(txn, statement)
 
 
 def page_txn(txn: Any, kind: str, listing: Listing) -> list[dict[str, Any]]:
     """The rows of one page of `kind` ("track", "album" or "artist"), in one statement that touches the page only
     (the count of all matches is `count_txn`'s, cached by funkwhale.music.catalog.counts)."""
     sql = Fragments(listing.viewer)
-    where = _prepared(sql, kind, listing.filters, listing.viewer)
+    return _run(txn, sql, _page_statement(sql, kind, listing), bool(listing.filters.q))
+
+
+def _page_statement(sql: Fragments, kind: str, listing: Listing, matching: dict[str, str] | None = None) -> str:
+    """The statement of `page_txn`, its parameters bound into `sql` (`matching`: `_where`)."""
+    where = _prepared(sql, kind, listing.filters, listing.viewer, matching)
     if listing.search:
         order, joins = _search_order(kind), ""
     else:
@@ -327,12 +336,11 @@ def page_txn(txn: Any, kind: str, listing: Listing) -> list[dict[str, Any]]:
         matched = f"matched AS MATERIALIZED (SELECT {alias}.* FROM {table} WHERE {where}),"
         source = f"matched {alias}{joins}"
     albums = f", page_album AS MATERIALIZED ({sql.page_albums('page')})" if kind == "track" else ""
-    statement = (
+    return (
         f"WITH {matched} page AS (SELECT s.*, row_number() OVER () AS ord"
         f" FROM (SELECT {alias}.* FROM {source} {window}) s){albums}"
         f" SELECT {sql.columns(kind, 'page_album' if albums else None)} FROM page p ORDER BY p.ord"
     )
-    return _run(txn, sql, statement, bool(listing.filters.q))
 
 
 def count_txn(txn: Any, kind: str, viewer: Viewer, filters: Filters) -> int:
@@ -348,12 +356,24 @@ def detail_txn(txn: Any, kind: str, viewer: Viewer, object_id: int) -> dict[str,
     return rows[0] if rows else None
 
 
+SEARCH_KINDS = ("artist", "album", "track")
+
+
 def search_txn(txn: Any, viewer: Viewer, folded: str, limit: int, tag_text: str) -> dict[str, list[dict[str, Any]]]:
-    """The best `limit` artists, albums and tracks matching `folded`, and tags whose name contains `tag_text`."""
-    found: dict[str, list[dict[str, Any]]] = {}
-    for kind in ("artist", "album", "track"):
-        found[kind] = page_txn(txn, kind, Listing(viewer, Filters(q=folded), limit=limit, search=True))
-    found["tag"] = list_tags_txn(txn, viewer, tag_text, ("__search",), limit, 0)[1]
+    """The best `limit` artists, albums and tracks matching `folded`, and tags whose name contains `tag_text`: one
+    statement, each kind's page (`page_txn`'s, `list_tags_txn`'s) as a JSON array of its rows."""
+    sql = Fragments(viewer)
+    libraries = sql.libraries_once("search_library")
+    listing = Listing(viewer, Filters(q=folded), limit=limit, search=True)
+    pieces = {kind: _page_statement(sql, kind, listing, _SEARCH_MATCHING) for kind in SEARCH_KINDS}
+    pieces["tag"] = _tags_statement(sql, tag_text, ("__search",), limit, 0)
+    arrays = ", ".join(
+        f"(SELECT coalesce(json_agg(r), '[]') FROM ({piece}) r) AS {kind}" for kind, piece in pieces.items()
+    )
+    found = _run(txn, sql, f"WITH {libraries}, {_SEARCH_MATCHED} SELECT {arrays}", True)[0]
+    for rows in found.values():
+        for row in rows:  # a datetime, as psycopg2 reads a column: PostgreSQL's JSON cuts the trailing zeros of its
+            row["creation_date"] = datetime.fromisoformat(row["creation_date"])  # microseconds, isoformat() not
     return found
 
 
@@ -392,6 +412,18 @@ def list_tags_txn(
     """(total, page) of the tags on content the viewer may play whose name contains `text` (any case) and passes
     the `name_lookups` (exact, startswith); ordering "__search" ranks like search."""
     sql = Fragments(viewer)
+    return sql.fetch_page(txn, _tags_statement(sql, text, ordering, limit, offset, name_lookups))
+
+
+def _tags_statement(
+    sql: Fragments,
+    text: str,
+    ordering: tuple[str, ...],
+    limit: int,
+    offset: int,
+    name_lookups: tuple[tuple[str, str], ...] = (),
+) -> str:
+    """The statement of `list_tags_txn`, its parameters bound into `sql`."""
     params = sql.params
     where = _tag_used(sql)
     for i, (lookup, value) in enumerate(name_lookups):
@@ -410,10 +442,9 @@ def list_tags_txn(
             if name.lstrip("-") in TAG_ORDERINGS
         ]
         order = ", ".join(parts or ["g.creation_date DESC"]) + ", g.id"
-    return sql.fetch_page(
-        txn,
+    return (
         f"SELECT g.name, g.creation_date, count(*) OVER () AS total FROM tag g WHERE {where}"
-        f" ORDER BY {order} {sql.window(limit, offset)}",
+        f" ORDER BY {order} {sql.window(limit, offset)}"
     )
 
 
