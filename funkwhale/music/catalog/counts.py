@@ -24,7 +24,7 @@ async def total(ctx: Context, kind: str, listing: store.Listing, shown: int) -> 
         return seen  # the last page (or an empty first one): nothing beyond it
 
     async def compute() -> int:
-        return await ctx.db.run(store.count_txn, kind, listing.viewer, listing.filters, desc=f"catalog.{kind}s.count")
+        return await ctx.db.read(store.count_txn, kind, listing.viewer, listing.filters, desc=f"catalog.{kind}s.count")
 
     viewer = listing.viewer
     if listing.filters.favorites is not None:

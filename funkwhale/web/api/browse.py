@@ -110,7 +110,7 @@ class CatalogArea(Area):
         viewer = await viewer_of(self.ctx, self.auth, request)
         page = Page.from_request(request)
         listing = store.Listing(viewer, filters_of(request, self.kind), ordering_of(request), page.size, page.offset)
-        rows = await self.ctx.db.run(store.page_txn, self.kind, listing, desc=f"catalog.{self.kind}s")
+        rows = await self.ctx.db.read(store.page_txn, self.kind, listing, desc=f"catalog.{self.kind}s")
         total = await counts.total(self.ctx, self.kind, listing, len(rows))
         return page.respond(request, total, self.renderer.page(self.kind, rows))
 
@@ -139,7 +139,7 @@ class CatalogArea(Area):
     async def _object(self, request: Any, object_id: int, scope: str) -> tuple[Viewer, dict[str, Any]]:
         """The caller (with `scope`) and the object they may see; 404 when they may not."""
         viewer = Viewer.of(await self.auth.require(request, scope))
-        row = await self.ctx.db.run(store.detail_txn, self.kind, viewer, object_id, desc=f"catalog.{self.kind}")
+        row = await self.ctx.db.read(store.detail_txn, self.kind, viewer, object_id, desc=f"catalog.{self.kind}")
         if row is None:
             raise not_found("No such object.")
         return viewer, row
@@ -179,7 +179,7 @@ class CatalogArea(Area):
 
     async def detail(self, request: Any, object_id: int) -> bytes:
         viewer = await viewer_of(self.ctx, self.auth, request)
-        row = await self.ctx.db.run(store.detail_txn, self.kind, viewer, object_id, desc=f"catalog.{self.kind}")
+        row = await self.ctx.db.read(store.detail_txn, self.kind, viewer, object_id, desc=f"catalog.{self.kind}")
         if row is None:
             raise not_found("No such object.")
         return json_response(request, self.renderer.render(self.kind, row, with_description=True))

@@ -30,7 +30,7 @@ class SearchApi(Area):
             raise ApiError(400, "empty query", "invalid")
         folded = fold(text)
         if folded:
-            found = await self.ctx.db.run(
+            found = await self.ctx.db.read(
                 store.search_txn, viewer, folded, RESULTS_PER_KIND, text, desc="catalog.search"
             )
         else:

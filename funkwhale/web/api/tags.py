@@ -22,7 +22,7 @@ class TagsApi(Area):
         viewer = await viewer_of(self.ctx, self.auth, request)
         page = Page.from_request(request)
         text = (query(request, "q") or "").strip()
-        total, rows = await self.ctx.db.run(
+        total, rows = await self.ctx.db.read(
             store.list_tags_txn,
             viewer,
             text,

@@ -1,0 +1,44 @@
+"""Database.read: a read whose statements are each their own transaction (no BEGIN/COMMIT round trips), on the
+same pool as Database.run, whose transactions stay whole."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2
+import pytest
+import pytest_twisted
+
+from funkwhale.db.pool import Database
+
+
+@pytest_twisted.async_yield_fixture
+async def db(settings):
+    database = Database(settings.database_url, 1)  # one connection: every call below uses the same
+    database.startService()
+    yield database
+    database.stopService()
+
+
+def _two_transaction_ids_txn(txn: Any) -> tuple[int, int]:
+    ids = []
+    for _ in range(2):
+        txn.execute("SELECT txid_current() AS id")
+        ids.append(txn.fetchone()["id"])
+    return ids[0], ids[1]
+
+
+def _fails_txn(txn: Any) -> None:
+    txn.execute("SELECT 1 / 0")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_read_runs_each_statement_alone_and_a_run_stays_one_transaction(db):
+    first, second = await db.read(_two_transaction_ids_txn, desc="test")
+    assert first != second
+    first, second = await db.run(_two_transaction_ids_txn, desc="test")
+    assert first == second
+    with pytest.raises(psycopg2.errors.DivisionByZero):
+        await db.read(_fails_txn, desc="test")
+    first, second = await db.run(_two_transaction_ids_txn, desc="test")
+    assert first == second, "the connection went back to transactions after a failed read"
