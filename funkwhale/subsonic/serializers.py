@@ -108,89 +108,100 @@ def song(row: dict[str, Any]) -> dict[str, Any]:
         "albumId": album_id,
         "artistId": ids.make(ids.ARTIST, row.get("artist_id")),
     }
+    return _with(out, optional)
+
+
+def _with(out: Clean, optional: dict[str, Any]) -> Clean:
+    """`out` with the values of `optional` that are not None, in order."""
     out.update((name, value) for name, value in optional.items() if value is not None)
     return out
 
 
-def _album_common(row: dict[str, Any]) -> dict[str, Any]:
-    genres = list(row.get("genres") or [])
-    return {
-        "id": ids.make(ids.ALBUM, row["id"]),
-        "artist": row.get("artist_name") or "",
-        "artistId": ids.make(ids.ARTIST, row["artist_id"]),
-        "coverArt": ids.make(ids.ALBUM, row["id"]) if row.get("has_cover") else None,
-        "songCount": row.get("song_count") or 0,
-        "duration": row.get("duration") or 0,
-        "playCount": row.get("play_count") or 0,
-        "played": iso(row.get("played")),
-        "created": iso(row["creation_date"]),
-        "starred": iso(row.get("starred")),
-        "userRating": row.get("rating"),
-        "year": row.get("year"),
-        "genre": genres[0] if genres else None,
-    }
+def _album_common(row: dict[str, Any], out: Clean) -> Clean:
+    """`out` with the fields AlbumID3 and an album Child share, in that order, none of them None."""
+    genres = row.get("genres") or ()
+    album_id = ids.make(ids.ALBUM, row["id"])
+    out["id"] = album_id
+    out["artist"] = row.get("artist_name") or ""
+    out["artistId"] = ids.make(ids.ARTIST, row["artist_id"])
+    if row.get("has_cover"):
+        out["coverArt"] = album_id
+    out["songCount"] = row.get("song_count") or 0
+    out["duration"] = row.get("duration") or 0
+    out["playCount"] = row.get("play_count") or 0
+    return _with(
+        out,
+        {
+            "played": iso(row.get("played")),
+            "created": iso(row["creation_date"]),
+            "starred": iso(row.get("starred")),
+            "userRating": row.get("rating"),
+            "year": row.get("year"),
+            "genre": genres[0] if genres else None,
+        },
+    )
 
 
 def album(row: dict[str, Any], songs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """An album as AlbumID3 (with its `song` list when given)."""
-    genres = list(row.get("genres") or [])
-    out = {
-        **_album_common(row),
-        "name": row["title"] or "",
-        "musicBrainzId": str(row["mbid"]) if row.get("mbid") else "",
-        "genres": [{"name": name} for name in genres],
-        "artists": _ref(ids.ARTIST, row["artist_id"], row.get("artist_name")),
-        "displayArtist": row.get("artist_name") or "",
-        "sortName": "",
-        "isCompilation": False,
-        "explicitStatus": "",
-    }
-    if songs is not None:
-        out["song"] = [song(s) for s in songs]
-    return out
+    """An album as AlbumID3 (with its `song` list when given), built without None (render.Clean) when it has no
+    songs; with them, a plain dict whose songs are Clean, so that the list is counted by `render.is_large`."""
+    out = _album_common(row, Clean())
+    name = row.get("artist_name")
+    out["name"] = row["title"] or ""
+    out["musicBrainzId"] = str(row["mbid"]) if row.get("mbid") else ""
+    out["genres"] = [{"name": name} for name in row.get("genres") or ()]
+    out["artists"] = _ref(ids.ARTIST, row["artist_id"], name)
+    out["displayArtist"] = name or ""
+    out["sortName"] = ""
+    out["isCompilation"] = False
+    out["explicitStatus"] = ""
+    if songs is None:
+        return out
+    return {**out, "song": [song(s) for s in songs]}
 
 
 def album_child(row: dict[str, Any]) -> dict[str, Any]:
-    """An album as a directory Child (getAlbumList, getMusicDirectory of an artist)."""
-    return {
-        **_album_common(row),
-        "parent": ids.make(ids.ARTIST, row["artist_id"]),
-        "isDir": True,
-        "title": row["title"] or "",
-        "name": row["title"] or "",
-        "album": row["title"] or "",
-        "mediaType": "album",
-    }
+    """An album as a directory Child (getAlbumList, getMusicDirectory of an artist), built without None."""
+    out = _album_common(row, Clean())
+    title = row["title"] or ""
+    out["parent"] = ids.make(ids.ARTIST, row["artist_id"])
+    out["isDir"] = True
+    out["title"] = title
+    out["name"] = title
+    out["album"] = title
+    out["mediaType"] = "album"
+    return out
 
 
 def artist(row: dict[str, Any], albums: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """An artist as ArtistID3 (with its `album` list when given)."""
-    out = {
-        "id": ids.make(ids.ARTIST, row["id"]),
-        "name": row["name"] or "",
-        "coverArt": ids.make(ids.ARTIST, row["id"]) if row.get("has_cover") else None,
-        "albumCount": row.get("album_count") or 0,
-        "starred": iso(row.get("starred")),
-        "musicBrainzId": str(row["mbid"]) if row.get("mbid") else "",
-        "sortName": "",
-    }
-    if albums is not None:
-        out["album"] = [album(a) for a in albums]
-    return out
+    """An artist as ArtistID3 (with its `album` list when given), built without None when it has no albums."""
+    artist_id = ids.make(ids.ARTIST, row["id"])
+    out = Clean(id=artist_id, name=row["name"] or "")
+    if row.get("has_cover"):
+        out["coverArt"] = artist_id
+    out["albumCount"] = row.get("album_count") or 0
+    starred = iso(row.get("starred"))
+    if starred is not None:
+        out["starred"] = starred
+    out["musicBrainzId"] = str(row["mbid"]) if row.get("mbid") else ""
+    out["sortName"] = ""
+    if albums is None:
+        return out
+    return {**out, "album": [album(a) for a in albums]}
 
 
 def index_artist(row: dict[str, Any]) -> dict[str, Any]:
     """An artist as getIndexes lists it (Artist); with the album count and cover of rows that have them
-    (getIndexes' own), as Funkwhale 1.4 lists them there."""
-    out = {
-        "id": ids.make(ids.ARTIST, row["id"]),
-        "name": row["name"] or "",
-        "starred": iso(row.get("starred")),
-        "userRating": row.get("rating"),
-    }
+    (getIndexes' own), as Funkwhale 1.4 lists them there. Built without None."""
+    artist_id = ids.make(ids.ARTIST, row["id"])
+    out = _with(
+        Clean(id=artist_id, name=row["name"] or ""),
+        {"starred": iso(row.get("starred")), "userRating": row.get("rating")},
+    )
     if "album_count" in row:
         out["albumCount"] = row["album_count"] or 0
-        out["coverArt"] = ids.make(ids.ARTIST, row["id"]) if row.get("has_cover") else None
+        if row.get("has_cover"):
+            out["coverArt"] = artist_id
     return out
 
 
