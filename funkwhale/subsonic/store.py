@@ -370,10 +370,11 @@ class Search:
 
 
 def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
-    """Artists, albums and songs matching the query (all of them, by id, for an empty query), one statement."""
+    """Artists, albums and songs matching the query (all of them, by id, for an empty query), one statement: a
+    JSON array per kind, or the rows themselves when one kind is asked for (a sync's pages: 500 songs come back
+    ~2 ms sooner without the array)."""
     q = Query(viewer, search.folder)
     text = search.folded
-    columns = []
     if text:
         exact, prefix, like = q.bind(text), q.bind(text + "%"), q.bind("%" + text + "%")
 
@@ -409,18 +410,22 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
             where.append(f"{alias}.id > {q.bind(search.after[kind])}")
             offset = 0
         windows[kind] = (count, offset)
+    selects = {}
     if search.artists[0] > 0:
-        select = q.artists([q.artist_not_filtered("a.id"), *artist_where], artist_order, *windows["artists"])
-        columns.append(f"{nested(select)} AS artists")
+        where = [q.artist_not_filtered("a.id"), *artist_where]
+        selects["artists"] = q.artists(where, artist_order, *windows["artists"])
     if search.albums[0] > 0:
-        select = q.albums([q.artist_not_filtered("al.artist_id"), *album_where], album_order, *windows["albums"])
-        columns.append(f"{nested(select)} AS albums")
+        where = [q.artist_not_filtered("al.artist_id"), *album_where]
+        selects["albums"] = q.albums(where, album_order, *windows["albums"])
     if search.songs[0] > 0:
-        select = q.songs([q.track_not_filtered("t"), *song_where], song_order, *windows["songs"])
-        columns.append(f"{nested(select)} AS songs")
-    if not columns:
+        selects["songs"] = q.songs([q.track_not_filtered("t"), *song_where], song_order, *windows["songs"])
+    if len(selects) == 1:  # one kind (a sync's pages): its rows as they are, without building a JSON array of them
+        [(kind, select)] = selects.items()
+        return {kind: q.fetchall(txn, select)}
+    if not selects:
         return {}
-    return required(q.fetchone(txn, f"SELECT {', '.join(columns)}"), "search")
+    columns = ", ".join(f"{nested(select)} AS {kind}" for kind, select in selects.items())
+    return required(q.fetchone(txn, f"SELECT {columns}"), "search")
 
 
 # --- discovery: similar artists and songs, top songs ---------------------------------------------------------------
