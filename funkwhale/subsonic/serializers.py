@@ -119,35 +119,33 @@ def song(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _with(out: Clean, optional: dict[str, Any]) -> Clean:
-    """`out` with the values of `optional` that are not None, in order."""
-    out.update((name, value) for name, value in optional.items() if value is not None)
-    return out
-
-
 def _album_common(row: dict[str, Any], out: Clean) -> Clean:
     """`out` with the fields AlbumID3 and an album Child share, in that order, none of them None."""
-    genres = row.get("genres") or ()
+    get = row.get
     album_id = ids.make(ids.ALBUM, row["id"])
     out["id"] = album_id
-    out["artist"] = row.get("artist_name") or ""
+    out["artist"] = get("artist_name") or ""
     out["artistId"] = ids.make(ids.ARTIST, row["artist_id"])
-    if row.get("has_cover"):
+    if get("has_cover"):
         out["coverArt"] = album_id
-    out["songCount"] = row.get("song_count") or 0
-    out["duration"] = row.get("duration") or 0
-    out["playCount"] = row.get("play_count") or 0
-    return _with(
-        out,
-        {
-            "played": iso(row.get("played")),
-            "created": iso(row["creation_date"]),
-            "starred": iso(row.get("starred")),
-            "userRating": row.get("rating"),
-            "year": row.get("year"),
-            "genre": genres[0] if genres else None,
-        },
-    )
+    out["songCount"] = get("song_count") or 0
+    out["duration"] = get("duration") or 0
+    out["playCount"] = get("play_count") or 0
+    played, starred, rating, year, genres = get("played"), get("starred"), get("rating"), get("year"), get("genres")
+    if played is not None:
+        out["played"] = iso(played)
+    created = iso(row["creation_date"])
+    if created is not None:
+        out["created"] = created
+    if starred is not None:
+        out["starred"] = iso(starred)
+    if rating is not None:
+        out["userRating"] = rating
+    if year is not None:
+        out["year"] = year
+    if genres:
+        out["genre"] = genres[0]
+    return out
 
 
 def album(row: dict[str, Any], songs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -202,10 +200,12 @@ def index_artist(row: dict[str, Any]) -> dict[str, Any]:
     """An artist as getIndexes lists it (Artist); with the album count and cover of rows that have them
     (getIndexes' own), as Funkwhale 1.4 lists them there. Built without None."""
     artist_id = ids.make(ids.ARTIST, row["id"])
-    out = _with(
-        Clean(id=artist_id, name=row["name"] or ""),
-        {"starred": iso(row.get("starred")), "userRating": row.get("rating")},
-    )
+    out = Clean(id=artist_id, name=row["name"] or "")
+    starred, rating = row.get("starred"), row.get("rating")
+    if starred is not None:
+        out["starred"] = iso(starred)
+    if rating is not None:
+        out["userRating"] = rating
     if "album_count" in row:
         out["albumCount"] = row["album_count"] or 0
         if row.get("has_cover"):
