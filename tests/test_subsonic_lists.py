@@ -9,7 +9,7 @@ import pytest
 import pytest_twisted
 
 from . import catalog_factories as cf
-from .subsonic_helpers import StatementCounter, Subsonic, with_token
+from .subsonic_helpers import NS, StatementCounter, Subsonic, with_token
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -164,6 +164,26 @@ async def test_empty_search_pages_the_whole_library_in_a_stable_order(web_server
     all_at_once = (await api.ok("search3", query="", songCount=500, artistCount=500, albumCount=500))["searchResult3"]
     assert [int(s["id"][3:]) for s in all_at_once["song"]] == everything
     assert len(all_at_once["album"]) == 4 and len(all_at_once["artist"]) == 3
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_search_for_songs_alone_answers_what_a_search_for_every_kind_does(web_server, db_conn, alice, catalog):
+    """Asked for one kind (a sync's pages), a search reads its rows as they are rather than a JSON array: the same
+    songs, field for field, stars, plays and dates included, in JSON and XML."""
+    api = Subsonic(web_server, alice)
+    alpha, beta = catalog["albums"]["Alpha"][1]["id"], catalog["albums"]["Beta"][1]["id"]
+    await api.ok("star", id=f"tr-{alpha}")
+    await api.ok("scrobble", id=f"tr-{beta}", submission="true", time=1_767_225_600_123)
+    alone, every = {"artistCount": 0, "albumCount": 0}, {"artistCount": 1, "albumCount": 1}
+    songs = (await api.ok("search3", query='""', songCount=500, **alone))["searchResult3"]["song"]
+    assert songs == (await api.ok("search3", query='""', songCount=500, **every))["searchResult3"]["song"]
+    marks = {s["id"]: (s.get("starred"), s.get("played")) for s in songs if "starred" in s or "played" in s}
+    assert marks.keys() == {f"tr-{alpha}", f"tr-{beta}"}
+    assert marks[f"tr-{beta}"] == (None, "2026-01-01T00:00:00.123Z")
+    starred, played = marks[f"tr-{alpha}"]
+    assert played is None and len(starred) == 24 and starred.endswith("Z")
+    xml = [await api.xml("search3", query='""', songCount=500, **kinds) for kinds in (alone, every)]
+    assert [song.attrib for song in xml[0].iter(f"{NS}song")] == [song.attrib for song in xml[1].iter(f"{NS}song")]
 
 
 @pytest_twisted.ensureDeferred
