@@ -57,7 +57,7 @@ def test_a_song_without_optional_facts_has_no_null_in_json_or_xml():
 )
 def test_a_date_postgresql_writes_is_the_one_python_would_write(db_conn, stamp):
     with db_conn.cursor() as cur:
-        cur.execute(f"SELECT {store.iso('%(t)s::timestamptz')} AS text, %(t)s::timestamptz AS value", {"t": stamp})
+        cur.execute(f"SELECT {store.iso_sql('%(t)s::timestamptz')} AS text, %(t)s::timestamptz AS value", {"t": stamp})
         row = cur.fetchone()
     assert row["text"] == render.iso(row["value"])
     assert render.iso(row["text"]) == row["text"]  # passed on as it is

@@ -52,7 +52,7 @@ def iso(value: datetime | date | str | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        if len(value) == 24 and value[-1] == "Z":  # already in this form (funkwhale.subsonic.store.iso)
+        if len(value) == 24 and value[-1] == "Z":  # already in this form (funkwhale.subsonic.store.iso_sql)
             return value
         utc = _PG_UTC.fullmatch(value)
         if utc:  # PostgreSQL's text of a UTC timestamp, as it writes it into JSON: cut, not parsed (4x faster)

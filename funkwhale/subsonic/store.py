@@ -55,7 +55,7 @@ def api_key_txn(txn: Any, token_hash: str) -> tuple[Principal | None, Any]:
 # --- statement building ------------------------------------------------------------------------------------------
 
 
-def iso(timestamp: str) -> str:
+def iso_sql(timestamp: str) -> str:
     """SQL text of the timestamp `timestamp` as Subsonic writes dates (funkwhale.subsonic.render.iso, which passes
     it on as it is): ISO-8601 in UTC, milliseconds cut, a Z. PostgreSQL writes it faster than Python would read
     and format a datetime (~5 us each)."""
@@ -90,7 +90,7 @@ class Query(Fragments):
     def _plays(source: str) -> str:
         """The viewer's last play and play count (`lp`) over the listenings `l` that `source` keeps."""
         return (
-            f"CROSS JOIN LATERAL (SELECT {iso('max(l.creation_date)')} AS played, count(*) AS play_count"
+            f"CROSS JOIN LATERAL (SELECT {iso_sql('max(l.creation_date)')} AS played, count(*) AS play_count"
             f" FROM listening l{source}) lp"
         )
 
@@ -100,7 +100,7 @@ class Query(Fragments):
         """Songs `t` (from `table`, which may join more) meeting `where`, playable by the viewer, in `order`."""
         page = self._page(table, "t", [self.track_playable("t.id"), *where], order, limit, offset)
         return (
-            f"SELECT t.id, t.title, t.position, t.disc_number, t.mbid, {iso('t.creation_date')} AS creation_date,"
+            f"SELECT t.id, t.title, t.position, t.disc_number, t.mbid, {iso_sql('t.creation_date')} AS creation_date,"
             " t.album_id, t.artist_id,"
             " t.attachment_cover_id IS NOT NULL AS own_cover,"
             " sar.name AS artist_name, sal.title AS album_title, sal.artist_id AS album_artist_id,"
@@ -111,7 +111,8 @@ class Query(Fragments):
             " up.mimetype, up.size, up.duration, up.bitrate, up.sample_rate, up.audio_file, up.source,"
             " up.original_name, up.metadata -> 'replaygain' AS replaygain,"
             f" {self.tag_names('track', 't.id')} AS genres,"
-            f" (SELECT {iso('f.creation_date')} FROM track_favorite f WHERE f.user_id = %(me)s AND f.track_id = t.id)"
+            f" (SELECT {iso_sql('f.creation_date')} FROM track_favorite f"
+            " WHERE f.user_id = %(me)s AND f.track_id = t.id)"
             f" AS starred, {self._rating('track', 't.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN track t ON t.id = pg.id JOIN artist sar ON sar.id = t.artist_id"
             " LEFT JOIN album sal ON sal.id = t.album_id"
@@ -127,13 +128,13 @@ class Query(Fragments):
         """Albums `al` (from `table`) meeting `where` with at least one song the viewer may play, in `order`."""
         page = self._page(table, "al", [self.album_playable("al.id"), *where], order, limit, offset)
         return (
-            f"SELECT al.id, al.title, al.mbid, {iso('al.creation_date')} AS creation_date, al.artist_id,"
+            f"SELECT al.id, al.title, al.mbid, {iso_sql('al.creation_date')} AS creation_date, al.artist_id,"
             " al.description,"
             " (SELECT name FROM artist WHERE id = al.artist_id) AS artist_name,"
             f" {self.album_has_cover('al')} AS has_cover,"
             " extract(year FROM al.release_date)::int AS year,"
             f" st.song_count, st.duration, {self.tag_names('album', 'al.id')} AS genres,"
-            f" (SELECT {iso('sa.creation_date')} FROM starred_album sa"
+            f" (SELECT {iso_sql('sa.creation_date')} FROM starred_album sa"
             " WHERE sa.user_id = %(me)s AND sa.album_id = al.id)"
             f" AS starred, {self._rating('album', 'al.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN album al ON al.id = pg.id"
@@ -152,7 +153,7 @@ class Query(Fragments):
             "SELECT a.id, a.name, a.mbid, a.description, a.attachment_cover_id IS NOT NULL AS has_cover,"
             f" (SELECT count(*) FROM album cal WHERE cal.artist_id = a.id AND {self.album_playable('cal.id')})"
             " AS album_count,"
-            f" (SELECT {iso('sa.creation_date')} FROM starred_artist sa"
+            f" (SELECT {iso_sql('sa.creation_date')} FROM starred_artist sa"
             " WHERE sa.user_id = %(me)s AND sa.artist_id = a.id)"
             f" AS starred, {self._rating('artist', 'a.id')} AS rating, pg.ord"
             f" FROM {page} JOIN artist a ON a.id = pg.id ORDER BY pg.ord"
