@@ -278,6 +278,43 @@ async def test_content_filters_hide_an_artist_from_lists_not_details(web_server,
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_sync_page_by_offset_follows_moves_filters_and_privacy(web_server, db_conn, alice, catalog):
+    """The pages of everything by offset walk the visibility facts (their album and artist kept by the database),
+    not the tracks: a song moved to an artist the listener filtered out leaves them, as do the songs of a library
+    made private, and a song of a second upload shows once."""
+    api = Subsonic(web_server, alice)
+
+    async def titles(offset=0):
+        found = await api.ok("search3", query='""', songCount=3, songOffset=offset, artistCount=0, albumCount=0)
+        return [s["title"] for s in found["searchResult3"]["song"]]
+
+    assert await titles() + await titles(3) == ["Zeta song", "Alpha song", "Beta song", "Gamma song", "Beta two"]
+    birch, zeta_song = catalog["artists"]["Birch"], catalog["albums"]["Zeta"][1]
+    other = cf.insert_library(db_conn, alice, "me")
+    cf.insert_upload(db_conn, other, zeta_song)  # a second library holding the same song
+    _insert(db_conn, "INSERT INTO user_filter (user_id, target_artist_id) VALUES (%s, %s)", alice["id"], birch["id"])
+    assert await titles() + await titles(3) == ["Zeta song", "Alpha song", "Beta song", "Beta two"]
+    _insert(db_conn, "UPDATE track SET artist_id = %s WHERE id = %s", birch["id"], zeta_song["id"])
+    assert await titles() == ["Alpha song", "Beta song", "Beta two"]
+    bob_api = Subsonic(web_server, with_token(db_conn, "bob"))
+    _insert(db_conn, "UPDATE library SET privacy_level = 'instance' WHERE id = %s", catalog["library"]["id"])
+    found = await bob_api.ok("search3", query='""', songCount=10, artistCount=0, albumCount=0)
+    assert [s["title"] for s in found["searchResult3"]["song"]] == [
+        "Zeta song",
+        "Alpha song",
+        "Beta song",
+        "Gamma song",
+        "Beta two",
+    ]
+    _insert(db_conn, "UPDATE library SET privacy_level = 'me' WHERE id = %s", catalog["library"]["id"])
+    assert (await bob_api.ok("search3", query='""', songCount=10, artistCount=0, albumCount=0))["searchResult3"] == {
+        "artist": [],
+        "album": [],
+        "song": [],
+    }
+
+
+@pytest_twisted.ensureDeferred
 async def test_one_statement_per_call_whatever_the_size(web_server, db_conn, alice, catalog):
     counter = StatementCounter(web_server)
     api = Subsonic(web_server, alice)

@@ -72,12 +72,14 @@ class Query(Fragments):
     and artists, for a viewer and optionally one music folder."""
 
     # -- selects ------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _numbered(ids: str) -> str:
+        """The page `pg`: the ids that the SELECT `ids` gives, numbered in its order (`ord`)."""
+        return f"(SELECT s.id, row_number() OVER () AS ord FROM ({ids}) s) pg"
+
     def _page(self, table: str, alias: str, where: list[str], order: str, limit: int | None, offset: int) -> str:
         window = "" if limit is None else f" {self.window(limit, offset)}"
-        return (
-            f"(SELECT s.id, row_number() OVER () AS ord FROM (SELECT {alias}.id FROM {table}"
-            f" WHERE {' AND '.join(where)} ORDER BY {order}{window}) s) pg"
-        )
+        return self._numbered(f"SELECT {alias}.id FROM {table} WHERE {' AND '.join(where)} ORDER BY {order}{window}")
 
     @staticmethod
     def _rating(kind: str, id_expr: str) -> str:
@@ -95,10 +97,17 @@ class Query(Fragments):
         )
 
     def songs(
-        self, where: list[str], order: str = "t.id", limit: int | None = None, offset: int = 0, table: str = "track t"
+        self,
+        where: list[str],
+        order: str = "t.id",
+        limit: int | None = None,
+        offset: int = 0,
+        table: str = "track t",
+        page: str | None = None,
     ) -> str:
-        """Songs `t` (from `table`, which may join more) meeting `where`, playable by the viewer, in `order`."""
-        page = self._page(table, "t", [self.track_playable("t.id"), *where], order, limit, offset)
+        """Songs `t` (from `table`, which may join more) meeting `where`, playable by the viewer, in `order`; or
+        the songs of `page` (ids and `ord`, as `_page` writes it)."""
+        page = page or self._page(table, "t", [self.track_playable("t.id"), *where], order, limit, offset)
         return (
             f"SELECT t.id, t.title, t.position, t.disc_number, t.mbid, {iso_sql('t.creation_date')} AS creation_date,"
             " t.album_id, t.artist_id,"
@@ -120,6 +129,15 @@ class Query(Fragments):
             f" pu.audio_file, pu.source, pu.original_name, pu.metadata {self.playable_uploads('t.id')}"
             " ORDER BY pu.creation_date, pu.id LIMIT 1) up"
             f" {self._plays(' WHERE l.user_id = %(me)s AND l.track_id = t.id')} ORDER BY pg.ord"
+        )
+
+    def every_song(self, limit: int, offset: int) -> str:
+        """The page of every song the viewer may play and did not filter out, in id order, read from the
+        visibility facts alone (`track_library` keeps each track's album and artist): a deep page walks the
+        facts, not the tracks."""
+        return self._numbered(
+            f"SELECT DISTINCT xtl.track_id AS id FROM track_library xtl WHERE xtl.library_id = ANY({self.libraries})"
+            f" AND {self.track_not_filtered('xtl')} ORDER BY xtl.track_id {self.window(limit, offset)}"
         )
 
     def albums(
@@ -419,7 +437,10 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
         where = [q.artist_not_filtered("al.artist_id"), *album_where]
         selects["albums"] = q.albums(where, album_order, *windows["albums"])
     if search.songs[0] > 0:
-        selects["songs"] = q.songs([q.track_not_filtered("t"), *song_where], song_order, *windows["songs"])
+        if text or "songs" in search.after:
+            selects["songs"] = q.songs([q.track_not_filtered("t"), *song_where], song_order, *windows["songs"])
+        else:  # everything, by offset: the page walks the visibility facts rather than the tracks
+            selects["songs"] = q.songs([], page=q.every_song(*windows["songs"]))
     if len(selects) == 1:  # one kind (a sync's pages): its rows as they are, without building a JSON array of them
         [(kind, select)] = selects.items()
         return {kind: q.fetchall(txn, select)}
