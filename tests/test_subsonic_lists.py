@@ -9,7 +9,7 @@ import pytest
 import pytest_twisted
 
 from . import catalog_factories as cf
-from .subsonic_helpers import StatementCounter, Subsonic, with_token
+from .subsonic_helpers import NS, StatementCounter, Subsonic, with_token
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -167,6 +167,26 @@ async def test_empty_search_pages_the_whole_library_in_a_stable_order(web_server
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_search_for_songs_alone_answers_what_a_search_for_every_kind_does(web_server, db_conn, alice, catalog):
+    """Asked for one kind (a sync's pages), a search reads its rows as they are rather than a JSON array: the same
+    songs, field for field, stars, plays and dates included, in JSON and XML."""
+    api = Subsonic(web_server, alice)
+    alpha, beta = catalog["albums"]["Alpha"][1]["id"], catalog["albums"]["Beta"][1]["id"]
+    await api.ok("star", id=f"tr-{alpha}")
+    await api.ok("scrobble", id=f"tr-{beta}", submission="true", time=1_767_225_600_123)
+    alone, every = {"artistCount": 0, "albumCount": 0}, {"artistCount": 1, "albumCount": 1}
+    songs = (await api.ok("search3", query='""', songCount=500, **alone))["searchResult3"]["song"]
+    assert songs == (await api.ok("search3", query='""', songCount=500, **every))["searchResult3"]["song"]
+    marks = {s["id"]: (s.get("starred"), s.get("played")) for s in songs if "starred" in s or "played" in s}
+    assert marks.keys() == {f"tr-{alpha}", f"tr-{beta}"}
+    assert marks[f"tr-{beta}"] == (None, "2026-01-01T00:00:00.123Z")
+    starred, played = marks[f"tr-{alpha}"]
+    assert played is None and len(starred) == 24 and starred.endswith("Z")
+    xml = [await api.xml("search3", query='""', songCount=500, **kinds) for kinds in (alone, every)]
+    assert [song.attrib for song in xml[0].iter(f"{NS}song")] == [song.attrib for song in xml[1].iter(f"{NS}song")]
+
+
+@pytest_twisted.ensureDeferred
 async def test_empty_search_sync_neither_skips_nor_repeats_while_the_library_changes(
     web_server, db_conn, alice, catalog
 ):
@@ -255,6 +275,43 @@ async def test_content_filters_hide_an_artist_from_lists_not_details(web_server,
     songs = (await api.ok("getRandomSongs", size=500))["randomSongs"]["song"]
     assert sorted(s["title"] for s in songs) == ["Gamma song", "Zeta song"]
     assert (await api.ok("getArtist", id=f"ar-{moss['id']}"))["artist"]["name"] == "Moss"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_sync_page_by_offset_follows_moves_filters_and_privacy(web_server, db_conn, alice, catalog):
+    """The pages of everything by offset walk the visibility facts (their album and artist kept by the database),
+    not the tracks: a song moved to an artist the listener filtered out leaves them, as do the songs of a library
+    made private, and a song of a second upload shows once."""
+    api = Subsonic(web_server, alice)
+
+    async def titles(offset=0):
+        found = await api.ok("search3", query='""', songCount=3, songOffset=offset, artistCount=0, albumCount=0)
+        return [s["title"] for s in found["searchResult3"]["song"]]
+
+    assert await titles() + await titles(3) == ["Zeta song", "Alpha song", "Beta song", "Gamma song", "Beta two"]
+    birch, zeta_song = catalog["artists"]["Birch"], catalog["albums"]["Zeta"][1]
+    other = cf.insert_library(db_conn, alice, "me")
+    cf.insert_upload(db_conn, other, zeta_song)  # a second library holding the same song
+    _insert(db_conn, "INSERT INTO user_filter (user_id, target_artist_id) VALUES (%s, %s)", alice["id"], birch["id"])
+    assert await titles() + await titles(3) == ["Zeta song", "Alpha song", "Beta song", "Beta two"]
+    _insert(db_conn, "UPDATE track SET artist_id = %s WHERE id = %s", birch["id"], zeta_song["id"])
+    assert await titles() == ["Alpha song", "Beta song", "Beta two"]
+    bob_api = Subsonic(web_server, with_token(db_conn, "bob"))
+    _insert(db_conn, "UPDATE library SET privacy_level = 'instance' WHERE id = %s", catalog["library"]["id"])
+    found = await bob_api.ok("search3", query='""', songCount=10, artistCount=0, albumCount=0)
+    assert [s["title"] for s in found["searchResult3"]["song"]] == [
+        "Zeta song",
+        "Alpha song",
+        "Beta song",
+        "Gamma song",
+        "Beta two",
+    ]
+    _insert(db_conn, "UPDATE library SET privacy_level = 'me' WHERE id = %s", catalog["library"]["id"])
+    assert (await bob_api.ok("search3", query='""', songCount=10, artistCount=0, albumCount=0))["searchResult3"] == {
+        "artist": [],
+        "album": [],
+        "song": [],
+    }
 
 
 @pytest_twisted.ensureDeferred

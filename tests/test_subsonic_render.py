@@ -8,7 +8,7 @@ from datetime import datetime
 import orjson
 import pytest
 
-from funkwhale.subsonic import render, serializers
+from funkwhale.subsonic import render, serializers, store
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,41 @@ def test_a_song_without_optional_facts_has_no_null_in_json_or_xml():
     assert song["replayGain"] == {"albumGain": -6.5}
     xml = render.render(render.envelope(body), "xml", None)[0].decode()
     assert "None" not in xml and ' year="' not in xml and 'genre="Jazz"' in xml
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-12-05 07:05:27.123456+00",
+        "2026-12-05 08:05:27.9999+01",
+        "1999-01-01 00:00:00+00",
+        "2024-02-29 23:59:59.5-05",
+    ],
+)
+def test_a_date_postgresql_writes_is_the_one_python_would_write(db_conn, stamp):
+    with db_conn.cursor() as cur:
+        cur.execute(f"SELECT {store.iso_sql('%(t)s::timestamptz')} AS text, %(t)s::timestamptz AS value", {"t": stamp})
+        row = cur.fetchone()
+    assert row["text"] == render.iso(row["value"])
+    assert render.iso(row["text"]) == row["text"]  # passed on as it is
+
+
+def test_albums_and_artists_without_optional_facts_have_no_null_and_count_as_one_item_each():
+    album = {
+        "id": 3, "title": None, "mbid": None, "creation_date": "2026-12-05T07:05:27.123Z", "artist_id": 2,
+        "artist_name": None, "has_cover": False, "year": None, "song_count": None, "duration": None, "genres": None,
+        "starred": None, "rating": None, "played": None, "play_count": None,
+    }  # fmt: skip
+    artist = {"id": 2, "name": "A", "mbid": None, "has_cover": False, "album_count": 1, "starred": None}
+    shapes = (serializers.album, serializers.album_child, serializers.artist, serializers.index_artist)
+    elements = [shape(artist if "artist" in shape.__name__ else album) for shape in shapes]
+    for element in elements:  # built without None: the JSON writer takes them as they are
+        assert type(element) is render.Clean and None not in element.values()
+    body = {"searchResult3": {"album": elements}}
+    answer = orjson.loads(render.render(render.envelope(body), "json", None)[0])["subsonic-response"]
+    for element in answer["searchResult3"]["album"]:
+        assert None not in element.values() and "coverArt" not in element and "starred" not in element
+    xml = render.render(render.envelope(body), "xml", None)[0].decode()
+    assert "None" not in xml and ' year="' not in xml
+    many = {"albumList2": {"album": [serializers.album(album)] * (render.LARGE + 1)}}
+    assert render.is_large(many) and not render.is_large({"albumList2": {"album": [serializers.album(album)]}})

@@ -52,6 +52,8 @@ def iso(value: datetime | date | str | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if len(value) == 24 and value[-1] == "Z":  # already in this form (funkwhale.subsonic.store.iso_sql)
+            return value
         utc = _PG_UTC.fullmatch(value)
         if utc:  # PostgreSQL's text of a UTC timestamp, as it writes it into JSON: cut, not parsed (4x faster)
             return f"{utc[1]}.{(utc[2] or '').ljust(3, '0')[:3]}Z"
@@ -141,16 +143,17 @@ async def elements(rows: list[T], element: Callable[[T], dict[str, Any]]) -> lis
 
 def is_large(content: Any, limit: int = LARGE) -> bool:
     """Whether the tree holds more than `limit` list items (so rendering it takes more than a millisecond or so);
-    stops counting there."""
+    stops counting there. A Clean element (a song, an album of a list) counts as its list's item, unwalked."""
     stack, seen = [content], 0
     while stack:
         value = stack.pop()
-        items = value.values() if isinstance(value, dict) else value
         if isinstance(value, list):
             seen += len(value)
             if seen > limit:
                 return True
-        stack.extend(v for v in items if isinstance(v, _CONTAINERS))
+            stack.extend(v for v in value if type(v) is not Clean and isinstance(v, _CONTAINERS))
+        else:
+            stack.extend(v for v in value.values() if type(v) is not Clean and isinstance(v, _CONTAINERS))
     return False
 
 

@@ -55,6 +55,13 @@ def api_key_txn(txn: Any, token_hash: str) -> tuple[Principal | None, Any]:
 # --- statement building ------------------------------------------------------------------------------------------
 
 
+def iso_sql(timestamp: str) -> str:
+    """SQL text of the timestamp `timestamp` as Subsonic writes dates (funkwhale.subsonic.render.iso, which passes
+    it on as it is): ISO-8601 in UTC, milliseconds cut, a Z. PostgreSQL writes it faster than Python would read
+    and format a datetime (~5 us each)."""
+    return f"""to_char({timestamp} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+
+
 def nested(select: str) -> str:
     """A SELECT built by Query (it has an `ord` column) as a JSON array, in order."""
     return f"(SELECT coalesce(json_agg(x ORDER BY x.ord), '[]'::json) FROM ({select}) x)"
@@ -65,12 +72,14 @@ class Query(Fragments):
     and artists, for a viewer and optionally one music folder."""
 
     # -- selects ------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _numbered(ids: str) -> str:
+        """The page `pg`: the ids that the SELECT `ids` gives, numbered in its order (`ord`)."""
+        return f"(SELECT s.id, row_number() OVER () AS ord FROM ({ids}) s) pg"
+
     def _page(self, table: str, alias: str, where: list[str], order: str, limit: int | None, offset: int) -> str:
         window = "" if limit is None else f" {self.window(limit, offset)}"
-        return (
-            f"(SELECT s.id, row_number() OVER () AS ord FROM (SELECT {alias}.id FROM {table}"
-            f" WHERE {' AND '.join(where)} ORDER BY {order}{window}) s) pg"
-        )
+        return self._numbered(f"SELECT {alias}.id FROM {table} WHERE {' AND '.join(where)} ORDER BY {order}{window}")
 
     @staticmethod
     def _rating(kind: str, id_expr: str) -> str:
@@ -83,17 +92,25 @@ class Query(Fragments):
     def _plays(source: str) -> str:
         """The viewer's last play and play count (`lp`) over the listenings `l` that `source` keeps."""
         return (
-            "CROSS JOIN LATERAL (SELECT max(l.creation_date) AS played, count(*) AS play_count"
+            f"CROSS JOIN LATERAL (SELECT {iso_sql('max(l.creation_date)')} AS played, count(*) AS play_count"
             f" FROM listening l{source}) lp"
         )
 
     def songs(
-        self, where: list[str], order: str = "t.id", limit: int | None = None, offset: int = 0, table: str = "track t"
+        self,
+        where: list[str],
+        order: str = "t.id",
+        limit: int | None = None,
+        offset: int = 0,
+        table: str = "track t",
+        page: str | None = None,
     ) -> str:
-        """Songs `t` (from `table`, which may join more) meeting `where`, playable by the viewer, in `order`."""
-        page = self._page(table, "t", [self.track_playable("t.id"), *where], order, limit, offset)
+        """Songs `t` (from `table`, which may join more) meeting `where`, playable by the viewer, in `order`; or
+        the songs of `page` (ids and `ord`, as `_page` writes it)."""
+        page = page or self._page(table, "t", [self.track_playable("t.id"), *where], order, limit, offset)
         return (
-            "SELECT t.id, t.title, t.position, t.disc_number, t.mbid, t.creation_date, t.album_id, t.artist_id,"
+            f"SELECT t.id, t.title, t.position, t.disc_number, t.mbid, {iso_sql('t.creation_date')} AS creation_date,"
+            " t.album_id, t.artist_id,"
             " t.attachment_cover_id IS NOT NULL AS own_cover,"
             " sar.name AS artist_name, sal.title AS album_title, sal.artist_id AS album_artist_id,"
             " CASE WHEN sal.artist_id = t.artist_id THEN sar.name"  # most often: the album artist read once
@@ -103,7 +120,8 @@ class Query(Fragments):
             " up.mimetype, up.size, up.duration, up.bitrate, up.sample_rate, up.audio_file, up.source,"
             " up.original_name, up.metadata -> 'replaygain' AS replaygain,"
             f" {self.tag_names('track', 't.id')} AS genres,"
-            " (SELECT f.creation_date FROM track_favorite f WHERE f.user_id = %(me)s AND f.track_id = t.id)"
+            f" (SELECT {iso_sql('f.creation_date')} FROM track_favorite f"
+            " WHERE f.user_id = %(me)s AND f.track_id = t.id)"
             f" AS starred, {self._rating('track', 't.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN track t ON t.id = pg.id JOIN artist sar ON sar.id = t.artist_id"
             " LEFT JOIN album sal ON sal.id = t.album_id"
@@ -113,18 +131,29 @@ class Query(Fragments):
             f" {self._plays(' WHERE l.user_id = %(me)s AND l.track_id = t.id')} ORDER BY pg.ord"
         )
 
+    def every_song(self, limit: int, offset: int) -> str:
+        """The page of every song the viewer may play and did not filter out, in id order, read from the
+        visibility facts alone (`track_library` keeps each track's album and artist): a deep page walks the
+        facts, not the tracks."""
+        return self._numbered(
+            f"SELECT DISTINCT xtl.track_id AS id FROM track_library xtl WHERE xtl.library_id = ANY({self.libraries})"
+            f" AND {self.track_not_filtered('xtl')} ORDER BY xtl.track_id {self.window(limit, offset)}"
+        )
+
     def albums(
         self, where: list[str], order: str, limit: int | None = None, offset: int = 0, table: str = "album al"
     ) -> str:
         """Albums `al` (from `table`) meeting `where` with at least one song the viewer may play, in `order`."""
         page = self._page(table, "al", [self.album_playable("al.id"), *where], order, limit, offset)
         return (
-            "SELECT al.id, al.title, al.mbid, al.creation_date, al.artist_id, al.description,"
+            f"SELECT al.id, al.title, al.mbid, {iso_sql('al.creation_date')} AS creation_date, al.artist_id,"
+            " al.description,"
             " (SELECT name FROM artist WHERE id = al.artist_id) AS artist_name,"
             f" {self.album_has_cover('al')} AS has_cover,"
             " extract(year FROM al.release_date)::int AS year,"
             f" st.song_count, st.duration, {self.tag_names('album', 'al.id')} AS genres,"
-            " (SELECT sa.creation_date FROM starred_album sa WHERE sa.user_id = %(me)s AND sa.album_id = al.id)"
+            f" (SELECT {iso_sql('sa.creation_date')} FROM starred_album sa"
+            " WHERE sa.user_id = %(me)s AND sa.album_id = al.id)"
             f" AS starred, {self._rating('album', 'al.id')} AS rating, lp.played, lp.play_count, pg.ord"
             f" FROM {page} JOIN album al ON al.id = pg.id"
             " CROSS JOIN LATERAL (SELECT count(d) AS song_count, coalesce(sum(d), 0)::bigint AS duration"
@@ -142,7 +171,8 @@ class Query(Fragments):
             "SELECT a.id, a.name, a.mbid, a.description, a.attachment_cover_id IS NOT NULL AS has_cover,"
             f" (SELECT count(*) FROM album cal WHERE cal.artist_id = a.id AND {self.album_playable('cal.id')})"
             " AS album_count,"
-            " (SELECT sa.creation_date FROM starred_artist sa WHERE sa.user_id = %(me)s AND sa.artist_id = a.id)"
+            f" (SELECT {iso_sql('sa.creation_date')} FROM starred_artist sa"
+            " WHERE sa.user_id = %(me)s AND sa.artist_id = a.id)"
             f" AS starred, {self._rating('artist', 'a.id')} AS rating, pg.ord"
             f" FROM {page} JOIN artist a ON a.id = pg.id ORDER BY pg.ord"
         )
@@ -359,10 +389,11 @@ class Search:
 
 
 def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
-    """Artists, albums and songs matching the query (all of them, by id, for an empty query), one statement."""
+    """Artists, albums and songs matching the query (all of them, by id, for an empty query), one statement: a
+    JSON array per kind, or the rows themselves when one kind is asked for (a sync's pages: 500 songs come back
+    ~2 ms sooner without the array)."""
     q = Query(viewer, search.folder)
     text = search.folded
-    columns = []
     if text:
         exact, prefix, like = q.bind(text), q.bind(text + "%"), q.bind("%" + text + "%")
 
@@ -398,18 +429,25 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
             where.append(f"{alias}.id > {q.bind(search.after[kind])}")
             offset = 0
         windows[kind] = (count, offset)
+    selects = {}
     if search.artists[0] > 0:
-        select = q.artists([q.artist_not_filtered("a.id"), *artist_where], artist_order, *windows["artists"])
-        columns.append(f"{nested(select)} AS artists")
+        where = [q.artist_not_filtered("a.id"), *artist_where]
+        selects["artists"] = q.artists(where, artist_order, *windows["artists"])
     if search.albums[0] > 0:
-        select = q.albums([q.artist_not_filtered("al.artist_id"), *album_where], album_order, *windows["albums"])
-        columns.append(f"{nested(select)} AS albums")
+        where = [q.artist_not_filtered("al.artist_id"), *album_where]
+        selects["albums"] = q.albums(where, album_order, *windows["albums"])
     if search.songs[0] > 0:
-        select = q.songs([q.track_not_filtered("t"), *song_where], song_order, *windows["songs"])
-        columns.append(f"{nested(select)} AS songs")
-    if not columns:
+        if text or "songs" in search.after:
+            selects["songs"] = q.songs([q.track_not_filtered("t"), *song_where], song_order, *windows["songs"])
+        else:  # everything, by offset: the page walks the visibility facts rather than the tracks
+            selects["songs"] = q.songs([], page=q.every_song(*windows["songs"]))
+    if len(selects) == 1:  # one kind (a sync's pages): its rows as they are, without building a JSON array of them
+        [(kind, select)] = selects.items()
+        return {kind: q.fetchall(txn, select)}
+    if not selects:
         return {}
-    return required(q.fetchone(txn, f"SELECT {', '.join(columns)}"), "search")
+    columns = ", ".join(f"{nested(select)} AS {kind}" for kind, select in selects.items())
+    return required(q.fetchone(txn, f"SELECT {columns}"), "search")
 
 
 # --- discovery: similar artists and songs, top songs ---------------------------------------------------------------
