@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from funkwhale import cache_mirror
 from funkwhale.context import Context
 from funkwhale.metrics import counters
+from funkwhale.redis_client import Redis
 from funkwhale.web.json import dumps, loads
 
 T = TypeVar("T")
@@ -113,9 +114,14 @@ async def _keep(ctx: Context, full: str, text: bytes, ttl: int, ticket: int) -> 
 
 async def invalidate(ctx: Context, *scopes: str) -> None:
     """Make every cached value that depends on one of `scopes` stale (call it after the change committed)."""
+    await invalidate_on(ctx.redis, *scopes)
+
+
+async def invalidate_on(redis: Redis, *scopes: str) -> None:
+    """`invalidate` through the Redis service (for code that holds it rather than a context)."""
     for scope in scopes:
-        await ctx.redis.cmd.incr(_generation_key(scope))
-        ctx.redis.mirror.heard(scope)  # here at once; the other processes when Redis's announcement arrives
+        await redis.cmd.incr(_generation_key(scope))
+        redis.mirror.heard(scope)  # here at once; the other processes when Redis's announcement arrives
 
 
 def invalidate_from_cli(redis_url: str, *scopes: str) -> None:

@@ -12,6 +12,7 @@ import pytest_twisted
 from . import catalog_factories as cf
 from .conftest import start_server
 from .subsonic_helpers import NS, Subsonic, validate, with_token
+from .test_accounts_ratelimit import attempt, with_csrf
 
 
 @pytest_twisted.ensureDeferred
@@ -133,6 +134,7 @@ async def strict_server(settings):
 async def test_wrong_credentials_count_toward_the_login_limit(strict_server, db_conn):
     alice = with_token(db_conn, "alice")
     api = Subsonic(strict_server, alice)
+    await api.ok("ping")  # a clear standing, kept in the cache until a counter moves
     for _ in range(3):
         assert await api.error("ping", auth={"u": "alice", "p": "wrong"}) == 40
     # Over the limit even the right token is refused, and the web API's login limit says so too.
@@ -141,3 +143,13 @@ async def test_wrong_credentials_count_toward_the_login_limit(strict_server, db_
     assert next(s for s in status["scopes"] if s["id"] == "login")["remaining"] == 0
     resp = await api.http.post("/api/v1/users/login", form={"username": "alice", "password": "password-1234"})
     assert resp.code == 429
+
+
+@pytest_twisted.ensureDeferred
+async def test_wrong_web_passwords_also_close_subsonic_to_the_account(strict_server, db_conn):
+    alice = with_token(db_conn, "alice")
+    api, browser = Subsonic(strict_server, alice), await with_csrf(strict_server.client())
+    await api.ok("ping")
+    for _ in range(3):
+        assert await attempt(browser, "alice") == 400
+    assert await api.error("ping") == 40, "the account's counter is full: its right token is refused too"

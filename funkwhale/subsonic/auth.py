@@ -69,8 +69,11 @@ def _matches(token: str, params: Params) -> bool:
 
 
 async def _guarded(ctx: Context, keys: list[str]) -> None:
+    limit = ctx.settings.login_rate_limit
+    if await ratelimit.clear(ctx, keys, limit):
+        return
     standing = await ratelimit.standing(ctx.redis, keys)
-    if standing.blocked(ctx.settings.login_rate_limit):
+    if standing.blocked(limit):
         wait = standing.reset_seconds or ratelimit.WINDOW
         raise SubsonicError(errors.WRONG_CREDENTIALS, f"Too many failed logins: try again in {wait} seconds.")
 

@@ -51,6 +51,11 @@ async def run(ctx: Context, fn: Any, *args: Any, name: str) -> Any:
     return await ctx.db.run(fn, *args, desc=f"subsonic.{name}")
 
 
+async def read(ctx: Context, fn: Any, *args: Any, name: str) -> Any:
+    """`run` for a read of one statement (Database.read: no BEGIN and COMMIT round trips)."""
+    return await ctx.db.read(fn, *args, desc=f"subsonic.{name}")
+
+
 @endpoint("getMusicFolders")
 async def get_music_folders(ctx: Context, call: Call) -> dict[str, Any]:
     rows = await run(ctx, store.music_folders_txn, call.viewer, name="music_folders")

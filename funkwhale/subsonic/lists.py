@@ -6,7 +6,7 @@ from typing import Any
 
 from funkwhale.context import Context
 from funkwhale.subsonic import serializers, store
-from funkwhale.subsonic.browsing import folder_of, run
+from funkwhale.subsonic.browsing import folder_of, read, run
 from funkwhale.subsonic.errors import GENERIC, SubsonicError, missing
 from funkwhale.subsonic.registry import Call, Handler, endpoint
 from funkwhale.subsonic.render import elements
@@ -36,7 +36,7 @@ def _album_list(container: str, shape: Any) -> Handler:
             to_year=params.int("toYear"),
             genre=params.require("genre") if kind == "byGenre" else None,
         )
-        rows = await run(ctx, store.album_list_txn, call.viewer, request, name="album_list")
+        rows = await read(ctx, store.album_list_txn, call.viewer, request, name="album_list")
         return {container: {"album": [shape(r) for r in rows]}}
 
     return get_album_list

@@ -9,7 +9,7 @@ from typing import Any
 
 from funkwhale.context import Context
 from funkwhale.subsonic import cursors, serializers, store
-from funkwhale.subsonic.browsing import folder_of, run
+from funkwhale.subsonic.browsing import folder_of, read
 from funkwhale.subsonic.registry import Call, Handler, endpoint
 from funkwhale.subsonic.render import elements
 
@@ -31,7 +31,7 @@ def _search(container: str, artist: Any, album: Any) -> Handler:
             folder=folder_of(call),
         )
         request = await cursors.resume(ctx, call.user.id, request)
-        found = await run(ctx, store.search_txn, call.viewer, request, name="search")
+        found = await read(ctx, store.search_txn, call.viewer, request, name="search")
         await cursors.remember(ctx, call.user.id, request, found)
         return {
             container: {

@@ -4,7 +4,9 @@
 takes a slot atomically (`attempt`: one Lua script refuses when any counter is full, else increments them all),
 so concurrent guesses can never run more checks than the limit; a right password gives its slot back
 (`release`). Subsonic credentials (random tokens, checked without cost) are counted after a failure instead
-(`standing` + `record_failure`), so a client's parallel requests never hold slots.
+(`standing` + `record_failure`), so a client's parallel requests never hold slots; every change of a counter
+bumps the cache generation `COUNTERS`, so that a standing found clear (`clear`) is kept in the cache (and the
+processes' mirrors: no round trip per Subsonic call) until a counter moves.
 `signup`: accounts created per address, one day.
 `password-reset` and `password-reset-confirm`: requests per address, one hour (1.4's rates); and at most
 RESET_MAILS_PER_ACCOUNT reset mails to one account an hour, so that nobody can flood someone's mailbox from many
@@ -15,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from funkwhale import cache
+from funkwhale.context import Context
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ PASSWORD_RESET_CONFIRM = Limit("password-reset-confirm", "Password reset confirm
 RESET_RATE = 20  # requests per address and hour, for each of the two
 RESET_MAILS_PER_ACCOUNT = 3
 WINDOW = LOGIN.window
+COUNTERS = "ratelimit"  # the cache generation every change of a counter bumps
 # Funkwhale's other scopes and its default rates: listed by /api/v1/rate-limit/ (as 1.4 lists every scope) for
 # clients that pace themselves by it, never counted here.
 UNCOUNTED: tuple[tuple[Limit, int], ...] = (
@@ -127,12 +133,15 @@ def reset_mail_key(user_id: int) -> str:
 async def attempt(redis: Any, keys: list[str], limit: int, window: int = WINDOW) -> int | None:
     """Take a slot in each counter: None when taken, else the seconds to wait (nothing counted)."""
     wait = int(await redis.cmd.eval(_ATTEMPT_LUA, keys, [limit, window]))
+    if not wait:
+        await cache.invalidate_on(redis, COUNTERS)
     return wait or None
 
 
 async def release(redis: Any, keys: list[str]) -> None:
     """Give back the slots an `attempt` took (the password was right, or nothing was done)."""
     await redis.cmd.eval(_RELEASE_LUA, keys, [])
+    await cache.invalidate_on(redis, COUNTERS)
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,17 @@ async def standing(redis: Any, keys: list[str], window: int = WINDOW) -> Standin
 async def record_failure(redis: Any, keys: list[str]) -> None:
     """Count one failed Subsonic login against each counter."""
     await redis.cmd.eval(_RECORD_LUA, keys, [WINDOW])
+    await cache.invalidate_on(redis, COUNTERS)
+
+
+async def clear(ctx: Context, keys: list[str], limit: int) -> bool:
+    """Whether the client is below `limit` on every counter: from the cache while no counter moved (a standing
+    only gets clearer as counters expire), else one round trip (a blocked standing is never kept)."""
+
+    async def compute() -> bool | None:
+        return None if (await standing(ctx.redis, keys)).blocked(limit) else True
+
+    return bool(await cache.cached(ctx, "login.clear", f"{limit}|{'|'.join(keys)}", [COUNTERS], compute, WINDOW))
 
 
 def describe(limit: Limit, rate: int, standing: Standing, now: float) -> dict[str, Any]:
