@@ -177,7 +177,9 @@ class Settings:
     cpu_threads: int = _setting(
         _positive_int, max(2, os.cpu_count() or 1), help="threads for tags, pictures, hashing, passwords, keys"
     )
-    db_pool_size: int = _setting(_positive_int, 10, help="PostgreSQL connections per process")
+    # 4: with a web process per core, about two statements per core at once; more connections only make the
+    # backends take turns on the cores (10 cost 5-14 % more PostgreSQL CPU per request at c=16, bench/browse.py)
+    db_pool_size: int = _setting(_positive_int, 4, help="PostgreSQL connections per process")
     db_prepared_statements: bool = _setting(
         _boolean,
         True,
