@@ -69,7 +69,7 @@ async def test_artist_indexes_are_cached_until_the_catalog_or_the_listeners_data
     assert artist_names(await alice_api.ok("getArtists")) == ["Aldous"]
     indexes = await alice_api.ok("getIndexes")
     assert [a["name"] for i in indexes["indexes"]["index"] for a in i["artist"]] == ["Aldous"]
-    assert cache.hit_rates()["subsonic.artists"] > 0
+    assert cache.hit_rates()["subsonic.artists.json"] > 0
 
 
 @pytest_twisted.ensureDeferred

@@ -82,3 +82,17 @@ def test_albums_and_artists_without_optional_facts_have_no_null_and_count_as_one
     assert "None" not in xml and ' year="' not in xml
     many = {"albumList2": {"album": [serializers.album(album)] * (render.LARGE + 1)}}
     assert render.is_large(many) and not render.is_large({"albumList2": {"album": [serializers.album(album)]}})
+
+
+def test_a_piece_kept_written_renders_as_the_tree_it_was_written_from():
+    items = [
+        {"name": "A", "artist": [{"id": "ar-1", "name": "Ab & <c>", "starred": None, "albumCount": 2}]},
+        {"name": "#", "artist": [{"id": "ar-2", "name": "\u0001Zed \"q\"", "coverArt": None}]},
+        None,
+    ]
+    for fmt, callback in (("json", None), ("xml", None), ("jsonp", "cb"), ("unknown", None)):
+        written = render.written_as(fmt, callback)
+        spliced = render.piece(written, render.write_piece(written, "index", items))
+        tree = {"artists": {"ignoredArticles": "The", "index": items}}
+        kept = {"artists": {"ignoredArticles": "The", "index": spliced}}
+        assert render.render(kept, fmt, callback) == render.render(tree, fmt, callback)

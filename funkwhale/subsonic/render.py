@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
+import orjson
+
 from funkwhale.instance.nodeinfo import COMPATIBLE_VERSION, implementation_version
 from funkwhale.threads import run_cpu
 from funkwhale.web.json import dumps
@@ -91,7 +93,7 @@ def _xml(name: str, value: Any, out: list[str]) -> None:
     for key, v in value.items():
         if v is None:
             continue
-        if isinstance(v, _CONTAINERS):
+        if isinstance(v, _CONTAINERS) or type(v) is XmlPiece:
             children.append((key, v))
         elif key != "value":
             attrs.append(f' {key}="{_text(v)}"')
@@ -103,6 +105,9 @@ def _xml(name: str, value: Any, out: list[str]) -> None:
     for key, v in children:
         if isinstance(v, dict):
             _xml(key, v, out)
+            continue
+        if type(v) is XmlPiece:
+            out.append(v)
             continue
         for item in v:
             if item is not None:
@@ -132,6 +137,33 @@ def _clean(value: Any) -> Any:
 
 def to_json(content: dict[str, Any]) -> bytes:
     return dumps({"subsonic-response": _clean(content)})
+
+
+class XmlPiece(str):
+    """Elements already written as XML, which `to_xml` writes as they are where a list of them would go."""
+
+
+def written_as(fmt: str | None, callback: str | None) -> str:
+    """"json" (JSON and JSONP) or "xml": how a response in format `fmt` writes its pieces."""
+    return "xml" if _kind((fmt or "xml").lower(), callback) == "xml" else "json"
+
+
+def write_piece(written: str, name: str, items: list[Any]) -> bytes:
+    """The list `items` of elements `name` written as a response `written` as would (without None), for a cache
+    to keep it written: a JSON array, or the XML elements."""
+    if written == "json":
+        return dumps(_clean(items))
+    out: list[str] = []
+    for item in items:
+        if item is not None:
+            _xml(name, item, out)
+    return "".join(out).encode()
+
+
+def piece(written: str, text: bytes) -> Any:
+    """A piece `write_piece` wrote, to put in a response tree: spliced into the answer as it is (not parsed, nor
+    written again: orjson.Fragment in JSON, XmlPiece in XML)."""
+    return orjson.Fragment(text) if written == "json" else XmlPiece(text.decode())
 
 
 async def elements(rows: list[T], element: Callable[[T], dict[str, Any]]) -> list[dict[str, Any]]:
