@@ -187,6 +187,7 @@ async def test_task_out_of_retries_goes_to_the_dead_letters(ctx, services, db_co
     await services(Scheduler(ctx, default_jobs(ctx, promote_every=0.05)))
     task_id = await q.enqueue_durable(ctx, "test.broken")
     await eventually(lambda: task_row(db_conn, task_id)["status"] == "dead")
+    await eventually(lambda: ctx.redis.cmd.llen(q.dead_key("default")))  # buried right after the row is marked
     assert len(calls["broken"]) == 3  # the first run and max_retries=2 retries
     row = task_row(db_conn, task_id)
     assert row["attempts"] == 3 and row["last_error"] == "RuntimeError: boom"
