@@ -279,10 +279,15 @@ class Fragments(NamedParams):
         )
 
     def uploads(self, track: str) -> str:
+        """json array of the uploads of the track row `track` the viewer may play, first uploaded first, each with
+        what its file says of the track (`file_license`...: the first one's stand in for what the track row
+        lacks, as `file_fields`)."""
         return (
             "(SELECT coalesce(json_agg(json_build_object('uuid', pu.uuid, 'fid', pu.fid, 'size', pu.size,"
             " 'duration', pu.duration, 'bitrate', pu.bitrate, 'mimetype', pu.mimetype, 'source', pu.source,"
-            " 'audio_file', pu.audio_file, 'original_name', pu.original_name)"
+            " 'audio_file', pu.audio_file, 'original_name', pu.original_name, 'file_license',"
+            " pu.metadata ->> 'license', 'file_copyright', pu.metadata ->> 'copyright', 'file_description',"
+            " pu.metadata ->> 'description')"
             f" ORDER BY pu.creation_date, pu.id), '[]'::json) {self.playable_uploads(track + '.id')})"
         )
 
@@ -333,7 +338,7 @@ class Fragments(NamedParams):
                 album = f"(SELECT pa.j FROM {albums} pa WHERE pa.id = p.album_id)"
             return (
                 "p.id, p.uuid::text AS uuid, p.fid, p.mbid, p.title, p.position, p.disc_number,"
-                f" {self.file_fields('p')} AS file_fields, p.creation_date, p.downloads_count,"
+                " p.license, p.copyright, p.description, p.creation_date, p.downloads_count,"
                 f" {self.artist_json('p.artist_id')} AS artist, {album} AS album,"
                 f" {self.uploads('p')} AS uploads, {self.tag_names('track', 'p.id')} AS tags,"
                 f" {self.attachment('p.attachment_cover_id')} AS cover,"

@@ -80,7 +80,8 @@ class Renderer:
         self, row: dict[str, Any], with_description: bool = False, seen: dict[Any, Any] | None = None
     ) -> dict[str, Any]:
         """A track; `seen` (shared by the rows of one answer) renders each distinct album and artist once."""
-        album = row["album"]
+        album, uploads = row["album"], row["uploads"]
+        first = uploads[0] if uploads else {}  # what its file says stands in for what the track lacks
         listen_url = f"/api/v1/listen/{row['uuid']}/"
         body = {
             "id": row["id"],
@@ -89,22 +90,22 @@ class Renderer:
             "title": row["title"],
             "artist": self._once(seen, "artist", row["artist"], self.simple_artist),
             "album": self._once(seen, "album", album, self.track_album) if album is not None else None,
-            "uploads": [self.upload(u, listen_url) for u in row["uploads"]],
+            "uploads": [self.upload(u, listen_url) for u in uploads],
             "listen_url": listen_url,
             "tags": row["tags"],
             "position": row["position"],
             "disc_number": row["disc_number"],
-            "license": row["file_fields"]["license"],
-            "copyright": row["file_fields"]["copyright"] or None,
+            "license": first.get("file_license") if row["license"] is None else row["license"],
+            "copyright": row["copyright"] or first.get("file_copyright") or None,
             "cover": self.cover(row["cover"]),
-            "is_playable": bool(row["uploads"]),
+            "is_playable": bool(uploads),
             "is_local": self.is_local(row["fid"]),
             "creation_date": row["creation_date"],
             "downloads_count": row["downloads_count"],
             "attributed_to": self.actor(row["attributed_to"]),
         }
         if with_description:
-            body["description"] = self.description(row["file_fields"]["description"])
+            body["description"] = self.description(row["description"] or first.get("file_description"))
         return body
 
     def track_album(self, album: dict[str, Any]) -> dict[str, Any]:
