@@ -34,6 +34,8 @@ LISTEN_FD = "FUNKWHALE_LISTEN_FD"  # in a web child's environment: the descripto
 CHILD_FD = 3
 DRAIN_GRACE = 10  # seconds in-flight requests get at stop (WebServer's grace)
 STOP_MARGIN = 8  # seconds a web child needs beyond the drain to close its pools and exit
+ACCEPT_PAUSE = 0.001  # seconds a process waits before its next accept, per connection it holds
+MAX_ACCEPT_PAUSE = 0.005  # so a process holding many (slow listeners) still accepts 200 connections a second
 
 
 class WebProcesses(Supervisor):
@@ -88,16 +90,40 @@ class _AdoptedUnixPort(unix.Port):
         tcp.Port.connectionLost(self, reason)
 
 
-def take_turns(port: Any) -> None:
-    """Make `port`, a listener other processes also accept from, accept one connection per turn of its reactor
-    (Twisted accepts up to 100 and more at once): connections opened together (a client's or nginx's pool of
-    keep-alive connections) are then shared between the processes instead of mostly going to the first awake."""
-    accept = port.doRead
+def take_turns(port: Any, clock: Any = global_reactor) -> None:
+    """Make `port`, a listener other processes also accept from, share the connections: it accepts one per turn of
+    its reactor (Twisted accepts up to 100 at once), then waits ACCEPT_PAUSE per connection it holds (at most
+    MAX_ACCEPT_PAUSE) before the next, so that connections opened together (a client's or nginx's pool of
+    keep-alive connections) go mostly to the processes that hold fewer, instead of to the first one awake."""
+    accept, build = port.doRead, port.factory.buildProtocol
+    held = [0]
+
+    def buildProtocol(addr: Any) -> Any:
+        protocol = build(addr)
+        if protocol is not None:
+            held[0] += 1
+            lost = protocol.connectionLost
+
+            def connectionLost(reason: Any) -> None:
+                held[0] -= 1
+                lost(reason)
+
+            protocol.connectionLost = connectionLost
+        return protocol
+
+    def resume() -> None:
+        if port.connected and not port.disconnecting:
+            port.startReading()
 
     def doRead() -> Any:
         port.numberAccepts = 1
-        return accept()
+        result = accept()
+        if held[0]:
+            port.stopReading()
+            clock.callLater(min(MAX_ACCEPT_PAUSE, held[0] * ACCEPT_PAUSE), resume)
+        return result
 
+    port.factory.buildProtocol = buildProtocol
     port.doRead = doRead
 
 
