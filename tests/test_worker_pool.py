@@ -112,15 +112,21 @@ def embedded(data_dir: Path) -> tuple[str, Any]:
     return embedded_dsn(data_dir), redis.Redis(unix_socket_path=str(server.socket_path))
 
 
-def enqueue_holds(servers: tuple[str, Any], marks: Path, count: int) -> list[str]:
-    """Queue `count` durable test.hold tasks, once a worker has started (its check for a Redis that lost its data
-    would push them a second time); their task ids."""
+def enqueue_holds(daemon: Daemon, servers: tuple[str, Any], marks: Path, count: int) -> list[str]:
+    """Queue `count` durable test.hold tasks, once each running worker process has started: the first one's check
+    for a Redis that lost its data (after its consumers are registered) would push them a second time; their task
+    ids."""
     from funkwhale.db.pool import connect
-    from funkwhale.tasks.queue import CONSUMERS, Message, ready_key
+    from funkwhale.tasks.queue import Message, ready_key
     from funkwhale.tasks.store import insert_task_txn
 
+    def started() -> bool:
+        pids = workers_of(daemon)
+        logged = {int(pid) for pid in re.findall(r"worker: \d+ consumer\(s\) on .*\(pid (\d+)\)", daemon.output())}
+        return bool(pids) and pids <= logged
+
     database_url, queue = servers
-    wait_for(lambda: queue.hlen(CONSUMERS) > 0, "a worker's consumers")
+    wait_for(started, "the worker processes to start")
     conn = connect(database_url)
     messages = []
     try:
@@ -171,7 +177,7 @@ def test_a_worker_under_load_grows_to_its_maximum_and_shrinks_back(scratch, daem
         return len(pids) == n
 
     servers = embedded(data_dir)
-    ids = enqueue_holds(servers, marks, 10)
+    ids = enqueue_holds(daemon, servers, marks, 10)
     wait_for(lambda: count(3), "three worker processes")
     wait_for(lambda: len({p.name.rsplit("-", 1)[1] for p in marks.glob("start-*")}) == 3, "three running tasks")
 
@@ -217,7 +223,7 @@ def test_a_message_waiting_behind_busy_workers_adds_a_process(scratch, daemons, 
     )
     daemons.append(daemon)
     wait_for(lambda: len(workers_of(daemon)) == 1, "the first worker process")
-    enqueue_holds(embedded(data_dir), marks, 2)  # one runs, one waits: no backlog over 1 per process
+    enqueue_holds(daemon, embedded(data_dir), marks, 2)  # one runs, one waits: no backlog over 1 per process
     wait_for(lambda: len(workers_of(daemon)) == 2, "a second worker process")
     wait_for(lambda: len(list(marks.glob("start-*"))) == 2, "the waiting task to start")
     assert re.search(r"worker pool: 1 -> 2 process\(es\): the next message waited \d+ s", daemon.output())
@@ -233,7 +239,7 @@ def test_a_killed_worker_process_is_replaced_and_its_task_runs_again(scratch, da
     daemon.wait_ready()
     wait_for(lambda: len(workers_of(daemon)) == 2, "two worker processes")
     servers = embedded(data_dir)
-    (task_id,) = enqueue_holds(servers, marks, 1)
+    (task_id,) = enqueue_holds(daemon, servers, marks, 1)
     wait_for(lambda: any(marks.glob("start-0-*")), "the task to start")
     (started,) = marks.glob("start-0-*")
     victim = int(started.name.rsplit("-", 1)[1])
@@ -280,7 +286,7 @@ def test_the_web_process_reports_the_tasks_its_worker_processes_ran(scratch, dae
     daemons.append(daemon)
     daemon.wait_ready()
     wait_for(lambda: len(workers_of(daemon)) == 2, "two worker processes")
-    enqueue_holds(embedded(scratch / "data"), marks, 3)
+    enqueue_holds(daemon, embedded(scratch / "data"), marks, 3)
     wait_for(lambda: len(list(marks.glob("start-*"))) == 3, "the tasks to start")
     (marks / "release").touch()
     runs = ("funkwhale_tasks_total", (("outcome", "success"), ("task", "test.hold")))
@@ -363,7 +369,7 @@ def test_sigterm_stops_every_worker_process_and_their_unfinished_tasks_go_back_o
     daemons.append(daemon)
     wait_for(lambda: len(workers_of(daemon)) == 2, "two worker processes")
     queue = redis.Redis(unix_socket_path=redis_url.removeprefix("unix://"))
-    ids = enqueue_holds((database_url, queue), marks, 2)
+    ids = enqueue_holds(daemon, (database_url, queue), marks, 2)
     wait_for(lambda: len({p.name.rsplit("-", 1)[1] for p in marks.glob("start-*")}) == 2, "a task in each process")
     children = workers_of(daemon)
 
