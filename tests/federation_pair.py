@@ -46,7 +46,7 @@ def free_port(host: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def peer_database(servers, _tables) -> str:
+def peer_database(servers) -> str:
     """A second database of the session's cluster, migrated once; B's."""
     conn = psycopg2.connect(servers[0])
     conn.autocommit = True
@@ -94,18 +94,9 @@ def _settings(base: Settings, host: str, port: int, database_url: str, redis_db:
 
 @pytest_twisted.async_yield_fixture
 async def peers(settings, servers, peer_database, peer_pki, tmp_path, monkeypatch):
-    from .conftest import start_server
+    from .conftest import empty_database, start_server
 
-    conn = psycopg2.connect(peer_database)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )
-            tables = [row[0] for row in cur.fetchall()]
-            cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-    finally:
-        conn.close()
+    empty_database(peer_database)
     redis_sync.Redis(unix_socket_path=servers[1].removeprefix("unix://"), db=1).flushdb()
     monkeypatch.setenv("SSL_CERT_FILE", str(peer_pki.ca))
     port_a, port_b = free_port(HOST_A), free_port(HOST_B)

@@ -17,7 +17,7 @@ from funkwhale.config import ConfigError, Settings, load_settings, to_environ
 from funkwhale.tasks.pool import MAX_WAIT, Load, decide
 
 from .audio import make_audio
-from .test_daemon import Daemon, _scratch, clean_env, post_upload, upload_column, wait_for
+from .test_daemon import Daemon, _scratch, at_start, clean_env, post_upload, upload_column, wait_for
 
 HOLD_TASK = '''
 import os
@@ -78,17 +78,24 @@ def daemons() -> Iterator[list[Daemon]]:
         daemon.kill()
 
 
+# The pool looks at the queues every 0.5 s instead of 2 s, and adds a process for a message that waited 2 s
+# instead of 10 s: the same decisions, sooner.
+QUICK_POOL = "import funkwhale.tasks.pool as pool\npool.SAMPLE_EVERY = 0.5\npool.MAX_WAIT = 2.0\n"
+
+
 @pytest.fixture
 def hold(scratch) -> tuple[Path, dict[str, str]]:
     """A folder for the test task's marks, and an environment registering `test.hold` in the daemon and its
-    workers (through sitecustomize, as in test_daemon)."""
+    workers, with QUICK_POOL (through sitecustomize, as in test_daemon)."""
     (scratch / "fw_pool_test_tasks.py").write_text(HOLD_TASK)
-    (scratch / "sitecustomize.py").write_text(
-        "import funkwhale.tasks.registry\nfunkwhale.tasks.registry.TASK_MODULES.append('fw_pool_test_tasks')\n"
+    hooks = at_start(
+        scratch,
+        QUICK_POOL
+        + "import funkwhale.tasks.registry\nfunkwhale.tasks.registry.TASK_MODULES.append('fw_pool_test_tasks')\n",
     )
     marks = scratch / "marks"
     marks.mkdir()
-    return marks, {"PYTHONPATH": str(scratch)}
+    return marks, hooks
 
 
 def embedded(data_dir: Path) -> tuple[str, Any]:
@@ -100,29 +107,26 @@ def embedded(data_dir: Path) -> tuple[str, Any]:
     from .test_daemon import embedded_dsn
 
     wait_for(lambda: (data_dir / "postgres" / "postmaster.pid").exists(), "the embedded PostgreSQL")
-    queue = redis.Redis(unix_socket_path=str(EmbeddedRedis(data_dir).socket_path))
-    wait_for(lambda: _answers(queue), "the embedded Redis")
-    return embedded_dsn(data_dir), queue
+    server = EmbeddedRedis(data_dir)
+    wait_for(lambda: server.running, "the embedded Redis")  # a bare PING: redis-py retries for seconds
+    return embedded_dsn(data_dir), redis.Redis(unix_socket_path=str(server.socket_path))
 
 
-def _answers(queue: Any) -> bool:
-    import redis
-
-    try:
-        return bool(queue.ping())
-    except redis.ConnectionError:
-        return False
-
-
-def enqueue_holds(servers: tuple[str, Any], marks: Path, count: int) -> list[str]:
-    """Queue `count` durable test.hold tasks, once a worker has started (its check for a Redis that lost its data
-    would push them a second time); their task ids."""
+def enqueue_holds(daemon: Daemon, servers: tuple[str, Any], marks: Path, count: int) -> list[str]:
+    """Queue `count` durable test.hold tasks, once each running worker process has started: the first one's check
+    for a Redis that lost its data (after its consumers are registered) would push them a second time; their task
+    ids."""
     from funkwhale.db.pool import connect
-    from funkwhale.tasks.queue import CONSUMERS, Message, ready_key
+    from funkwhale.tasks.queue import Message, ready_key
     from funkwhale.tasks.store import insert_task_txn
 
+    def started() -> bool:
+        pids = workers_of(daemon)
+        logged = {int(pid) for pid in re.findall(r"worker: \d+ consumer\(s\) on .*\(pid (\d+)\)", daemon.output())}
+        return bool(pids) and pids <= logged
+
     database_url, queue = servers
-    wait_for(lambda: queue.hlen(CONSUMERS) > 0, "a worker's consumers")
+    wait_for(started, "the worker processes to start")
     conn = connect(database_url)
     messages = []
     try:
@@ -173,7 +177,7 @@ def test_a_worker_under_load_grows_to_its_maximum_and_shrinks_back(scratch, daem
         return len(pids) == n
 
     servers = embedded(data_dir)
-    ids = enqueue_holds(servers, marks, 10)
+    ids = enqueue_holds(daemon, servers, marks, 10)
     wait_for(lambda: count(3), "three worker processes")
     wait_for(lambda: len({p.name.rsplit("-", 1)[1] for p in marks.glob("start-*")}) == 3, "three running tasks")
 
@@ -194,7 +198,7 @@ def test_an_idle_instance_runs_no_worker_process_and_starts_one_when_an_upload_i
     """Role all keeps 0 to 2 worker processes: none while nothing is queued, one as soon as an import is, retired
     once idle; an upload queued after that is imported by a new one."""
     data_dir = scratch / "data"
-    daemon = Daemon(data_dir, env=clean_env(FUNKWHALE_WORKER_IDLE_TIMEOUT="1"))
+    daemon = Daemon(data_dir, env=clean_env(**at_start(scratch, QUICK_POOL), FUNKWHALE_WORKER_IDLE_TIMEOUT="1"))
     daemons.append(daemon)
     daemon.wait_ready()
     assert workers_of(daemon) == set()
@@ -219,7 +223,7 @@ def test_a_message_waiting_behind_busy_workers_adds_a_process(scratch, daemons, 
     )
     daemons.append(daemon)
     wait_for(lambda: len(workers_of(daemon)) == 1, "the first worker process")
-    enqueue_holds(embedded(data_dir), marks, 2)  # one runs, one waits: no backlog over 1 per process
+    enqueue_holds(daemon, embedded(data_dir), marks, 2)  # one runs, one waits: no backlog over 1 per process
     wait_for(lambda: len(workers_of(daemon)) == 2, "a second worker process")
     wait_for(lambda: len(list(marks.glob("start-*"))) == 2, "the waiting task to start")
     assert re.search(r"worker pool: 1 -> 2 process\(es\): the next message waited \d+ s", daemon.output())
@@ -235,7 +239,7 @@ def test_a_killed_worker_process_is_replaced_and_its_task_runs_again(scratch, da
     daemon.wait_ready()
     wait_for(lambda: len(workers_of(daemon)) == 2, "two worker processes")
     servers = embedded(data_dir)
-    (task_id,) = enqueue_holds(servers, marks, 1)
+    (task_id,) = enqueue_holds(daemon, servers, marks, 1)
     wait_for(lambda: any(marks.glob("start-0-*")), "the task to start")
     (started,) = marks.glob("start-0-*")
     victim = int(started.name.rsplit("-", 1)[1])
@@ -282,7 +286,7 @@ def test_the_web_process_reports_the_tasks_its_worker_processes_ran(scratch, dae
     daemons.append(daemon)
     daemon.wait_ready()
     wait_for(lambda: len(workers_of(daemon)) == 2, "two worker processes")
-    enqueue_holds(embedded(scratch / "data"), marks, 3)
+    enqueue_holds(daemon, embedded(scratch / "data"), marks, 3)
     wait_for(lambda: len(list(marks.glob("start-*"))) == 3, "the tasks to start")
     (marks / "release").touch()
     runs = ("funkwhale_tasks_total", (("outcome", "success"), ("task", "test.hold")))
@@ -365,7 +369,7 @@ def test_sigterm_stops_every_worker_process_and_their_unfinished_tasks_go_back_o
     daemons.append(daemon)
     wait_for(lambda: len(workers_of(daemon)) == 2, "two worker processes")
     queue = redis.Redis(unix_socket_path=redis_url.removeprefix("unix://"))
-    ids = enqueue_holds((database_url, queue), marks, 2)
+    ids = enqueue_holds(daemon, (database_url, queue), marks, 2)
     wait_for(lambda: len({p.name.rsplit("-", 1)[1] for p in marks.glob("start-*")}) == 2, "a task in each process")
     children = workers_of(daemon)
 

@@ -35,8 +35,10 @@ def apply_umask(settings: Settings) -> None:
 
 def protect_directories(settings: Settings) -> None:
     """Give DATA_DIR and MEDIA_ROOT the mode the umask gives a directory (0700, or 0750 with 027). Run as root,
-    pgserver hands DATA_DIR/postgres to its own `pgserver` user and opens the way to it: others keep only the
-    right to traverse DATA_DIR then (0701), its contents stay closed to them."""
+    pgserver hands DATA_DIR/postgres to its own `pgserver` user and opens the way to it: the group and others keep
+    only the right to traverse DATA_DIR then (0711), its contents stay closed to them. The group's matters: the
+    server's processes run as that user but in the daemon's group (root's), so a 0701 DATA_DIR shut them out of
+    PGDATA's absolute paths (pg_ctl could not stop the server, its checkpointer panicked at shutdown)."""
     data_dir = Path(settings.data_dir)
     for path in (data_dir, media_root(settings)):
         path.mkdir(parents=True, exist_ok=True)
@@ -45,7 +47,7 @@ def protect_directories(settings: Settings) -> None:
         mode = 0o777 & ~settings.umask
         postgres = data_dir / "postgres"
         if path == data_dir and postgres.exists() and postgres.stat().st_uid != os.getuid():
-            mode |= 0o001
+            mode |= 0o011
         os.chmod(path, mode)
 
 
