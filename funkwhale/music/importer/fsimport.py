@@ -195,8 +195,10 @@ async def import_folder(
     reference: str = "cli",
     progress: Callable[[Summary], None] = lambda summary: None,
     stop: Callable[[], Awaitable[bool]] | None = None,
+    files: list[Path] | None = None,
 ) -> Summary:
-    """Import the audio files of `root` into the library; `stop`, asked before each batch, ends the run early."""
+    """Import the audio files of `root` into the library; `stop`, asked before each batch, ends the run early;
+    `files`: find_audio_files of `root`, when the caller has walked it already."""
     library = await ctx.db.run(store.library_by_uuid_txn, library_uuid, desc="import.library")
     if library is None:
         raise ImportError_(f"no library {library_uuid}")
@@ -206,7 +208,8 @@ async def import_folder(
         raise ImportError_(
             f"{root} is not inside a folder of FUNKWHALE_MUSIC_DIRECTORIES; in-place imports may only reference those"
         )
-    files = await run_cpu(find_audio_files, root, recursive)
+    if files is None:
+        files = await run_cpu(find_audio_files, root, recursive)
     scope = {"root": str(await run_cpu(root.resolve)), "recursive": recursive} if in_place else None
     previous = await ctx.db.run(store.folder_uploads_txn, library["id"], desc="import.previous")
     summary = Summary(total=len(files))
