@@ -72,21 +72,29 @@ def allowed_in_place(path: Path, music_directories: tuple[str, ...]) -> bool:
 
 
 def find_audio_files(root: Path, recursive: bool) -> list[Path]:
-    """Audio files under `root` (or `root` itself), sorted for a stable order."""
+    """Audio files under `root` (or `root` itself), resolved, sorted for a stable order. Each folder is resolved
+    once (links to folders are not followed), a file only when it is a link itself."""
     if root.is_file():
-        return [root] if _is_audio(root) else []
-    found = []
-    walker = os.walk(root) if recursive else [(str(root), [], os.listdir(root))]
-    for directory, _, names in walker:
-        for name in names:
-            path = Path(directory) / name
-            if _is_audio(path) and path.is_file():
-                found.append(path.resolve())
-    return sorted(found)
+        return [root] if _is_audio(root.name) else []
+    found: list[Path] = []
+    folders = [os.path.realpath(root)]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if recursive and entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+                    elif _is_audio(entry.name) and entry.is_file():
+                        found.append(Path(os.path.realpath(entry.path) if entry.is_symlink() else entry.path))
+        except OSError:
+            if not recursive:  # as os.walk, a recursive walk skips the folders it cannot read
+                raise
+    return sorted(found, key=lambda path: path.parts)
 
 
-def _is_audio(path: Path) -> bool:
-    return path.suffix.lower().lstrip(".") in formats.IMPORTED_EXTENSIONS
+def _is_audio(name: str) -> bool:
+    return os.path.splitext(name)[1].lower().lstrip(".") in formats.IMPORTED_EXTENSIONS
 
 
 def _mimetype(path: Path) -> str:
