@@ -35,3 +35,19 @@ def test_a_tag_reading_process_loads_neither_twisted_nor_the_database():
     loaded = set(result.stdout.split())
     assert {"mutagen", "funkwhale"} <= loaded
     assert not loaded & {"twisted", "psycopg2", "klein"}
+
+
+def test_listing_the_commands_loads_only_what_lists_them():
+    """Every `funkwhale` command imports the modules that contribute commands (cli._load_extensions): what a
+    command uses is imported when it runs, so `funkwhale import` does not load the accounts' modules."""
+    code = (
+        "import sys\n"
+        "from funkwhale import cli\n"
+        "cli._load_extensions()\n"
+        "cli.build_parser()\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('funkwhale', 'argon2', 'psycopg2')))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(result.stdout.split())
+    assert {"funkwhale.users.cli", "funkwhale.music.importer.cli"} <= loaded
+    assert not loaded & {"funkwhale.users.accounts", "funkwhale.users.passwords", "argon2", "psycopg2"}
