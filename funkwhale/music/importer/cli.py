@@ -38,11 +38,11 @@ def import_files(args: argparse.Namespace, settings: Settings) -> int:
 
     outcome: dict[str, Any] = {}
     root = Path(args.path).expanduser()
-    try:  # the folder is walked first, so that its tags' reading processes start while the database is reached
+    try:  # the folder is walked first, so that its tag readers' fork server starts while the database is reached
         files: list[Path] | None = find_audio_files(root, args.recursive) if root.exists() else None
     except OSError:
         files = None  # import_folder says why
-    readers.start(len(files or ()))
+    readers.prepare(len(files or ()))
     with database(settings) as (settings, _):
         assert settings.database_url is not None and settings.redis_url is not None
         db, redis = Database(settings.database_url, size=4), Redis(settings.redis_url, pool_size=2)

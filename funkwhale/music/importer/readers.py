@@ -15,6 +15,7 @@ import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
 from pathlib import Path
 
 from twisted.internet import reactor
@@ -48,18 +49,32 @@ def processes() -> int:
     return cores - 1
 
 
+def _context() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    return context
+
+
 def _executor() -> ProcessPoolExecutor:
     """The pool of reading processes, started on first use (forked from a small server process that has loaded
     mutagen, not from this threaded one) and shut down with the reactor or when idle."""
     global _pool
     if _pool is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(PRELOAD))
+        context = _context()
         if not _started:
             reactor.addSystemEventTrigger("during", "shutdown", _shutdown)
             _started.append(True)
         _pool = ProcessPoolExecutor(max_workers=processes(), mp_context=context)
     return _pool
+
+
+def prepare(files: int) -> None:
+    """Start the fork server of the reading processes when `files` files may be read in them: it loads mutagen in
+    the background (a new interpreter, ~0.2 s), and spawning a reading process later waits for a fork only. Unused,
+    it ends with this process."""
+    if files >= MIN_FILES and processes() > 0:
+        _context()
+        forkserver.ensure_running()
 
 
 def _shutdown() -> None:
