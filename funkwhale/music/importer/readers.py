@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -71,10 +72,24 @@ def _executor() -> ProcessPoolExecutor:
 def prepare(files: int) -> None:
     """Start the fork server of the reading processes when `files` files may be read in them: it loads mutagen in
     the background (a new interpreter, ~0.2 s), and spawning a reading process later waits for a fork only. Unused,
-    it ends with this process."""
+    it ends with this process, once its imports are done: it writes to /dev/null, not to this process's standard
+    output and error, so that whoever reads those to their end (a script capturing the command's output) does not
+    wait for it. To be called while this process has no other thread (it swaps the file descriptors a moment)."""
     if files >= MIN_FILES and processes() > 0:
         _context()
-        forkserver.ensure_running()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        kept = [os.dup(1), os.dup(2)]
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            forkserver.ensure_running()
+        finally:
+            for fd, original in ((1, kept[0]), (2, kept[1])):
+                os.dup2(original, fd)
+                os.close(original)
+            os.close(null)
 
 
 def _shutdown() -> None:
