@@ -29,7 +29,7 @@ from tones import tone  # noqa: E402
 
 from funkwhale.cli import database  # noqa: E402
 from funkwhale.config import ensure_secret_key, load_settings  # noqa: E402
-from funkwhale.music.importer import readers  # noqa: E402
+from funkwhale.music.importer import readers, reading  # noqa: E402
 from funkwhale.music.metadata import read_metadata  # noqa: E402
 
 FORMATS = {"mp3": ["-c:a", "libmp3lame", "-b:a", "128k"], "flac": ["-c:a", "flac"], "ogg": ["-c:a", "libvorbis"]}
@@ -77,7 +77,7 @@ def _tags_pool(files: list[Path]) -> None:
     """Tags read as the importer reads them: chunks in one process per core."""
     jobs = [(str(p), True) for p in files]
     with ProcessPoolExecutor(readers.processes() or 1) as pool:
-        list(pool.map(readers._read_chunk, [jobs[i : i + readers.CHUNK] for i in range(0, len(jobs), readers.CHUNK)]))
+        list(pool.map(reading.read_chunk, [jobs[i : i + readers.CHUNK] for i in range(0, len(jobs), readers.CHUNK)]))
 
 
 def _line(name: str, rate: float, limit: float, limit_name: str) -> None:

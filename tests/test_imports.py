@@ -21,3 +21,33 @@ def test_the_modules_of_a_web_process_leave_heavy_libraries_to_their_first_use()
     loaded = set(result.stdout.split())
     assert "klein" in loaded  # the modules were imported
     assert not loaded & ON_FIRST_USE
+
+
+def test_a_tag_reading_process_loads_neither_twisted_nor_the_database():
+    """The fork server preloads what a reading process runs (importer/readers.PRELOAD), so that a process forked
+    from it reads at once instead of importing Twisted first."""
+    from funkwhale.music.importer.readers import PRELOAD, read_chunk
+
+    assert read_chunk.__module__ in PRELOAD  # what the pool runs is preloaded
+    code = f"import importlib, sys\nfor name in {list(PRELOAD)!r}: importlib.import_module(name)\n"
+    code += "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(result.stdout.split())
+    assert {"mutagen", "funkwhale"} <= loaded
+    assert not loaded & {"twisted", "psycopg2", "klein"}
+
+
+def test_listing_the_commands_loads_only_what_lists_them():
+    """Every `funkwhale` command imports the modules that contribute commands (cli._load_extensions): what a
+    command uses is imported when it runs, so `funkwhale import` does not load the accounts' modules."""
+    code = (
+        "import sys\n"
+        "from funkwhale import cli\n"
+        "cli._load_extensions()\n"
+        "cli.build_parser()\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('funkwhale', 'argon2', 'psycopg2')))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(result.stdout.split())
+    assert {"funkwhale.users.cli", "funkwhale.music.importer.cli"} <= loaded
+    assert not loaded & {"funkwhale.users.accounts", "funkwhale.users.passwords", "argon2", "psycopg2"}

@@ -1,7 +1,8 @@
 """The structures that make catalog lists cheap stay right: the visibility facts (`track_library`, kept by
 triggers), and the counts cached in Redis, after uploads finish or go, tracks move, libraries change privacy or go,
 and content filters change; and two writers of one (track, library) pair leave it as the last to commit saw it,
-and a batch of thousands of uploads in one transaction."""
+a batch of thousands of uploads in one transaction, and an import batch that refreshes its facts in one
+statement."""
 
 from __future__ import annotations
 
@@ -149,6 +150,38 @@ def test_a_batch_of_thousands_of_uploads_in_one_transaction(db_conn, alice):
     assert len(facts(db_conn)) == 20000
     run(db_conn, "UPDATE upload SET import_status = 'skipped' WHERE library_id = %s", library["id"])
     assert facts(db_conn) == set()
+
+
+def test_an_import_batch_refreshes_the_facts_of_its_pairs_itself(servers, db_conn, alice):
+    """The import's UPDATE of its uploads queues no per-row refresh: it refreshes every pair it finished in one
+    statement (the longest duration among all the pair's finished uploads; none for a skipped upload), and a later
+    change in the same transaction still refreshes at commit."""
+    from funkwhale.db.pool import connect
+    from funkwhale.music.importer import store
+
+    library = cf.insert_library(db_conn, alice, "me")
+    artist = cf.insert_artist(db_conn, "Moss")
+    one, two, three = (cf.insert_track(db_conn, artist, title) for title in ("One", "Two", "Three"))
+    cf.insert_upload(db_conn, library, one, duration=400)
+    batch = [cf.insert_upload(db_conn, library, None, import_status="pending") for _ in range(3)]
+    later = cf.insert_upload(db_conn, library, three, import_status="pending")
+    common = {"album_id": None, "cover_id": None, "details": {}, "bitrate": None, "sample_rate": None}
+    outcomes = [
+        {"id": batch[0]["id"], "status": "finished", "track_id": one["id"], "duration": 300},
+        {"id": batch[1]["id"], "status": "finished", "track_id": two["id"], "duration": 50},
+        {"id": batch[2]["id"], "status": "skipped", "track_id": three["id"], "duration": 70},
+    ]
+    conn = connect(servers[0])
+    try:
+        with conn, conn.cursor() as cur:
+            store.finish_uploads_txn(cur, [{**common, **o, "mimetype": "audio/mpeg", "metadata": {}} for o in outcomes])
+            cur.execute("UPDATE upload SET import_status = 'finished' WHERE id = %s", (later["id"],))
+    finally:
+        conn.close()
+    with db_conn.cursor() as cur:
+        cur.execute("SELECT track_id, duration FROM track_library WHERE library_id = %s", (library["id"],))
+        durations = {row["track_id"]: row["duration"] for row in cur.fetchall()}
+    assert durations == {one["id"]: 400, two["id"]: 50, three["id"]: 180}
 
 
 @pytest_twisted.ensureDeferred

@@ -15,6 +15,7 @@ import binascii
 import datetime
 import functools
 import importlib
+import os
 import re
 import uuid
 from collections.abc import Iterable
@@ -144,12 +145,13 @@ def find_folder_cover(audio_path: str | Path) -> Path | None:
     """A cover image beside an audio file (cover/folder/front .jpg/.jpeg/.png, any letter case), if there is one."""
     folder = Path(audio_path).parent
     try:
-        candidates = {entry.name.lower(): entry for entry in folder.iterdir() if entry.is_file()}
+        with os.scandir(folder) as entries:  # an entry knows its type: no stat of each file
+            candidates = {entry.name.lower(): entry.path for entry in entries if entry.is_file()}
     except OSError:
         return None
     for name in FOLDER_COVERS:
         if name in candidates:
-            return candidates[name]
+            return Path(candidates[name])
     return None
 
 

@@ -11,12 +11,11 @@ import getpass
 import sys
 from typing import Any
 
-from funkwhale import cache
 from funkwhale.cli import EXTENSIONS, command, database
 from funkwhale.config import Settings
-from funkwhale.errors import Invalid
-from funkwhale.users import accounts, auth_cache, store
-from funkwhale.users.passwords import hash_password
+
+# Every `funkwhale` command imports this module to list its commands: what only these commands use is imported
+# when one runs.
 
 
 class CliError(Exception):
@@ -24,6 +23,8 @@ class CliError(Exception):
 
 
 def _read_password(username: str) -> str:
+    from funkwhale.users import accounts
+
     if sys.stdin.isatty():
         first, second = getpass.getpass("Password: "), getpass.getpass("Password (again): ")
     else:
@@ -45,6 +46,9 @@ def _fail(message: str) -> int:
 @command("createuser")
 def createuser(args: argparse.Namespace, settings: Settings) -> int:
     """Create an account (with its actor); --superuser makes it an administrator."""
+    from funkwhale.errors import Invalid
+    from funkwhale.users import accounts
+
     errors = {}
     if problems := accounts.username_problems(args.username):
         errors["username"] = problems
@@ -70,6 +74,10 @@ def createuser(args: argparse.Namespace, settings: Settings) -> int:
 @command("changepassword")
 def changepassword(args: argparse.Namespace, settings: Settings) -> int:
     """Set a new password for an account; its sessions end."""
+    from funkwhale import cache
+    from funkwhale.users import auth_cache, store
+    from funkwhale.users.passwords import hash_password
+
     try:
         password_hash = hash_password(_read_password(args.username))
     except CliError as e:

@@ -69,6 +69,11 @@ class _Rows:
         self.created.append(row)
         return row
 
+    def created_ids(self) -> set[int]:
+        """The ids of the rows made (once inserted): no other transaction sees them, nor anything that refers to
+        them, until this one commits."""
+        return {row["id"] for row in self.created}
+
     def insert(self, txn: Any, table: str, columns: Iterable[str]) -> None:
         """Create the new rows and give them (and so whoever refers to them) their ids."""
         ids = store.insert_rows_txn(txn, table, [{c: r[c] for c in ("uuid", "fid", *columns)} for r in self.created])
@@ -117,8 +122,8 @@ def _artists(txn: Any, items: list[Item], base_url: str) -> list[tuple[int, int]
     return [(a["id"], b["id"]) for a, b in pairs]
 
 
-def _albums(txn: Any, items: list[Item], album_artists: list[int], base_url: str) -> list[int]:
-    """The album id of each item."""
+def _albums(txn: Any, items: list[Item], album_artists: list[int], base_url: str) -> tuple[list[int], set[int]]:
+    """The album id of each item, and the ids of the albums made."""
     titles = [i.meta.album or UNKNOWN_ALBUM for i in items]
     mbids = [i.meta.album_mbid for i in items if i.meta.album_mbid]
     rows = _Rows(
@@ -144,16 +149,20 @@ def _albums(txn: Any, items: list[Item], album_artists: list[int], base_url: str
         found.append(row)
     store.set_album_dates_txn(txn, dates)
     rows.insert(txn, "album", ("mbid", "title", "title_key", "artist_id", "release_date", "attributed_to_id"))
-    return [r["id"] for r in found]
+    return [r["id"] for r in found], rows.created_ids()
 
 
 _TRACK_NAMING = ("title_key", "artist_id", "album_id", "position", "disc_number")
 
 
-def _tracks(txn: Any, items: list[Item], artists: list[int], albums: list[int], base_url: str) -> list[int]:
-    """The track id of each item (what a file brings beyond its names is kept on its upload)."""
+def _tracks(
+    txn: Any, items: list[Item], artists: list[int], albums: list[int], new_albums: set[int], base_url: str
+) -> tuple[list[int], set[int]]:
+    """The track id of each item (what a file brings beyond its names is kept on its upload), and the ids of the
+    tracks made (an album the batch made has no track yet)."""
+    existing = sorted(set(albums) - new_albums)
     rows = _Rows(
-        store.tracks_of_albums_txn(txn, sorted(set(albums))),
+        store.tracks_of_albums_txn(txn, existing) if existing else [],
         mbid=lambda r: (r["mbid"], r["album_id"]) if r["mbid"] else None,
         name=lambda r: tuple(r[k] for k in _TRACK_NAMING),
     )
@@ -177,7 +186,7 @@ def _tracks(txn: Any, items: list[Item], artists: list[int], albums: list[int], 
         )
         found.append(row)
     rows.insert(txn, "track", ("mbid", "title", *_TRACK_NAMING, "attributed_to_id"))
-    return [r["id"] for r in found]
+    return [r["id"] for r in found], rows.created_ids()
 
 
 def _tags(txn: Any, items: list[Item], tracks: list[int], albums: list[int]) -> None:
@@ -229,13 +238,16 @@ def import_batch_txn(txn: Any, items: list[Item], base_url: str) -> dict[int, st
         return {}
     upload_ids = [item.row["id"] for item in items]
     artist_pairs = _artists(txn, items, base_url)
-    albums = _albums(txn, items, [album_artist for _, album_artist in artist_pairs], base_url)
-    tracks = _tracks(txn, items, [track_artist for track_artist, _ in artist_pairs], albums, base_url)
+    albums, new_albums = _albums(txn, items, [album_artist for _, album_artist in artist_pairs], base_url)
+    track_artists = [track_artist for track_artist, _ in artist_pairs]
+    tracks, new_tracks = _tracks(txn, items, track_artists, albums, new_albums, base_url)
     store.forget_contributions_txn(txn, upload_ids)
     _tags(txn, items, tracks, albums)
     kept = store.kept_attachments_txn(txn, [i.cover_id for i in items if i.cover_id is not None])
     owned: dict[tuple[int, int], list[tuple[int, str]]] = {}
-    for row in store.owned_finished_txn(txn, tracks, sorted({i.row["actor_id"] for i in items}), upload_ids):
+    existing = sorted(set(tracks) - new_tracks)  # a track made here has no other upload
+    actors = sorted({i.row["actor_id"] for i in items})
+    for row in store.owned_finished_txn(txn, existing, actors, upload_ids) if existing else []:
         owned.setdefault((row["track_id"], row["actor_id"]), []).append((row["id"], row["uuid"]))
     outcomes = []
     for item, track_id, album_id in zip(items, tracks, albums, strict=True):

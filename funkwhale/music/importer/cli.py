@@ -32,11 +32,17 @@ def import_files(args: argparse.Namespace, settings: Settings) -> int:
 
     from funkwhale.context import Context
     from funkwhale.db.pool import Database
-    from funkwhale.music.importer.fsimport import ImportError_, import_folder
+    from funkwhale.music.importer import readers
+    from funkwhale.music.importer.fsimport import ImportError_, find_audio_files, import_folder
     from funkwhale.redis_client import Redis
 
     outcome: dict[str, Any] = {}
     root = Path(args.path).expanduser()
+    try:  # the folder is walked first, so that its tag readers' fork server starts while the database is reached
+        files: list[Path] | None = find_audio_files(root, args.recursive) if root.exists() else None
+    except OSError:
+        files = None  # import_folder says why
+    readers.prepare(len(files or ()))
     with database(settings) as (settings, _):
         assert settings.database_url is not None and settings.redis_url is not None
         db, redis = Database(settings.database_url, size=4), Redis(settings.redis_url, pool_size=2)
@@ -54,6 +60,7 @@ def import_files(args: argparse.Namespace, settings: Settings) -> int:
                     recursive=args.recursive,
                     reference=args.reference,
                     progress=_progress(sys.stderr),
+                    files=files,
                 )
             except ImportError_ as e:
                 outcome["error"] = str(e)

@@ -72,21 +72,29 @@ def allowed_in_place(path: Path, music_directories: tuple[str, ...]) -> bool:
 
 
 def find_audio_files(root: Path, recursive: bool) -> list[Path]:
-    """Audio files under `root` (or `root` itself), sorted for a stable order."""
+    """Audio files under `root` (or `root` itself), resolved, sorted for a stable order. Each folder is resolved
+    once (links to folders are not followed), a file only when it is a link itself."""
     if root.is_file():
-        return [root] if _is_audio(root) else []
-    found = []
-    walker = os.walk(root) if recursive else [(str(root), [], os.listdir(root))]
-    for directory, _, names in walker:
-        for name in names:
-            path = Path(directory) / name
-            if _is_audio(path) and path.is_file():
-                found.append(path.resolve())
-    return sorted(found)
+        return [root] if _is_audio(root.name) else []
+    found: list[Path] = []
+    folders = [os.path.realpath(root)]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if recursive and entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+                    elif _is_audio(entry.name) and entry.is_file():
+                        found.append(Path(os.path.realpath(entry.path) if entry.is_symlink() else entry.path))
+        except OSError:
+            if not recursive:  # as os.walk, a recursive walk skips the folders it cannot read
+                raise
+    return sorted(found, key=lambda path: path.parts)
 
 
-def _is_audio(path: Path) -> bool:
-    return path.suffix.lower().lstrip(".") in formats.IMPORTED_EXTENSIONS
+def _is_audio(name: str) -> bool:
+    return os.path.splitext(name)[1].lower().lstrip(".") in formats.IMPORTED_EXTENSIONS
 
 
 def _mimetype(path: Path) -> str:
@@ -195,8 +203,10 @@ async def import_folder(
     reference: str = "cli",
     progress: Callable[[Summary], None] = lambda summary: None,
     stop: Callable[[], Awaitable[bool]] | None = None,
+    files: list[Path] | None = None,
 ) -> Summary:
-    """Import the audio files of `root` into the library; `stop`, asked before each batch, ends the run early."""
+    """Import the audio files of `root` into the library; `stop`, asked before each batch, ends the run early;
+    `files`: find_audio_files of `root`, when the caller has walked it already."""
     library = await ctx.db.run(store.library_by_uuid_txn, library_uuid, desc="import.library")
     if library is None:
         raise ImportError_(f"no library {library_uuid}")
@@ -206,7 +216,8 @@ async def import_folder(
         raise ImportError_(
             f"{root} is not inside a folder of FUNKWHALE_MUSIC_DIRECTORIES; in-place imports may only reference those"
         )
-    files = await run_cpu(find_audio_files, root, recursive)
+    if files is None:
+        files = await run_cpu(find_audio_files, root, recursive)
     scope = {"root": str(await run_cpu(root.resolve)), "recursive": recursive} if in_place else None
     previous = await ctx.db.run(store.folder_uploads_txn, library["id"], desc="import.previous")
     summary = Summary(total=len(files))

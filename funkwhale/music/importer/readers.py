@@ -1,8 +1,9 @@
 """Reading the tags of many files at once: in a pool of processes when the machine has cores to spare (mutagen
 holds the GIL, so threads would not read in parallel), else in the CPU thread pool; never on the reactor.
 
-A file's outcome is its Metadata (with the folder cover beside it, for in-place files without an embedded
-picture) or the error code and detail its upload fails with. A pool that breaks (a reading process killed, or
+A file's outcome (importer/reading.py, which is all a reading process loads besides mutagen) is its Metadata
+(with the folder cover beside it, for in-place files without an embedded picture) or the error code and detail
+its upload fails with. A pool that breaks (a reading process killed, or
 one that could not start: the forkserver runs the main module again in each process, so a main script must guard
 its entry point, as console scripts and twistd do) gives way to threads.
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from multiprocessing import forkserver
 from pathlib import Path
 
 from twisted.internet import reactor
@@ -22,9 +25,8 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
 from funkwhale.music import metadata
-from funkwhale.music.metadata import find_folder_cover, read_metadata
-from funkwhale.music.models import STORAGE_UNAVAILABLE, UNKNOWN_ERROR, Metadata, MetadataError
-from funkwhale.storage.base import StorageError, StoredFile
+from funkwhale.music.importer.reading import Read, read_chunk
+from funkwhale.storage.base import StoredFile
 from funkwhale.threads import run_cpu
 
 log = Logger()
@@ -32,41 +34,13 @@ log = Logger()
 CHUNK = 25  # files per round trip to a reading process
 MIN_FILES = 2 * CHUNK  # fewer than this are read in threads: a pool is not worth starting for them
 IDLE_SECONDS = 30  # the reading processes end when unused this long (a daemon keeps no memory for them)
-
-
-@dataclass(frozen=True)
-class Read:
-    """A file's tags (`meta`, and `folder_cover` for an in-place file without a picture) or its `error`
-    (code, detail)."""
-
-    meta: Metadata | None = None
-    folder_cover: str | None = None
-    error: tuple[str, str] | None = None
-
-
-def read_one(path: Path | StoredFile, in_place: bool) -> Read:
-    """Read a file's tags (blocking; in a reading process or a thread). A bucket object travels to a reading
-    process as its name and client settings (it pickles) and is read there by ranges."""
-    try:
-        meta = read_metadata(path)
-    except MetadataError as e:
-        return Read(error=(e.code, e.detail))
-    except StorageError as e:
-        return Read(error=(STORAGE_UNAVAILABLE, str(e)[:500]))
-    except Exception as e:
-        return Read(error=(UNKNOWN_ERROR, f"{type(e).__name__}: {e}"[:500]))
-    cover = find_folder_cover(path) if in_place and meta.cover is None and isinstance(path, Path) else None
-    return Read(meta=meta, folder_cover=str(cover) if cover is not None else None)
-
-
-def _read_chunk(jobs: list[tuple[Path | StoredFile, bool]]) -> list[Read]:
-    return [read_one(path, in_place) for path, in_place in jobs]
-
+PRELOAD = ("funkwhale.music.importer.reading", *metadata.MUTAGEN_MODULES)  # what the fork server imports
 
 _pool: ProcessPoolExecutor | None = None
 _started: list[bool] = []  # the shutdown trigger is added once
 _in_flight = 0
 _idle: IDelayedCall | None = None
+_spawning: threading.Thread | None = None
 
 
 def processes() -> int:
@@ -76,18 +50,46 @@ def processes() -> int:
     return cores - 1
 
 
+def _context() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    return context
+
+
 def _executor() -> ProcessPoolExecutor:
     """The pool of reading processes, started on first use (forked from a small server process that has loaded
     mutagen, not from this threaded one) and shut down with the reactor or when idle."""
     global _pool
     if _pool is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["funkwhale.music.metadata", *metadata.MUTAGEN_MODULES])
+        context = _context()
         if not _started:
             reactor.addSystemEventTrigger("during", "shutdown", _shutdown)
             _started.append(True)
         _pool = ProcessPoolExecutor(max_workers=processes(), mp_context=context)
     return _pool
+
+
+def prepare(files: int) -> None:
+    """Start the fork server of the reading processes when `files` files may be read in them: it loads mutagen in
+    the background (a new interpreter, ~0.2 s), and spawning a reading process later waits for a fork only. Unused,
+    it ends with this process, once its imports are done: it writes to /dev/null, not to this process's standard
+    output and error, so that whoever reads those to their end (a script capturing the command's output) does not
+    wait for it. To be called while this process has no other thread (it swaps the file descriptors a moment)."""
+    if files >= MIN_FILES and processes() > 0:
+        _context()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        kept = [os.dup(1), os.dup(2)]
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            forkserver.ensure_running()
+        finally:
+            for fd, original in ((1, kept[0]), (2, kept[1])):
+                os.dup2(original, fd)
+                os.close(original)
+            os.close(null)
 
 
 def _shutdown() -> None:
@@ -110,13 +112,23 @@ def _used(delta: int) -> None:
 
 
 def start(files: int) -> None:
-    """Start the reading processes now (unless they run) when `files` files are about to be read in them: they
-    start while the first batch registers, instead of in front of its reads."""
+    """Start the reading processes now (unless they run) when `files` files are about to be read in them, so that
+    they are ready for the first reads. They are spawned in a thread: the first one waits for the fork server (a
+    new interpreter that loads mutagen), which must not stall the reactor."""
+    global _spawning
     if files >= MIN_FILES and processes() > 0 and _pool is None:
         pool = _executor()
-        for _ in range(processes()):
-            pool.submit(_read_chunk, [])
+        _spawning = threading.Thread(target=_spawn, args=(pool,), name="funkwhale-readers-start", daemon=True)
+        _spawning.start()
         _used(0)
+
+
+def _spawn(pool: ProcessPoolExecutor) -> None:
+    try:
+        for _ in range(processes()):
+            pool.submit(read_chunk, [])
+    except RuntimeError:  # shut down meanwhile (the command ended)
+        pass
 
 
 def _deferred(future: Future) -> Deferred:
@@ -136,18 +148,20 @@ async def read_many(jobs: list[tuple[Path | StoredFile, bool]]) -> list[Read]:
     """The outcome of each (file, in place) in order."""
     plain = list(jobs)
     if len(plain) < MIN_FILES or processes() == 0:
-        return await run_cpu(_read_chunk, plain)
+        return await run_cpu(read_chunk, plain)
+    if _spawning is not None and _spawning.is_alive():
+        await run_cpu(_spawning.join)  # a submit meanwhile would wait on the reactor for the spawn to end
     pool = _executor()
     chunks = [plain[i : i + CHUNK] for i in range(0, len(plain), CHUNK)]
     _used(1)
     try:
-        results = await gatherResults([_deferred(pool.submit(_read_chunk, c)) for c in chunks], consumeErrors=True)
+        results = await gatherResults([_deferred(pool.submit(read_chunk, c)) for c in chunks], consumeErrors=True)
     except FirstError as e:
         if not e.subFailure.check(BrokenProcessPool):
             raise
         log.warn("the tag-reading processes died ({error}): reading in threads", error=str(e.subFailure.value))
         _shutdown()
-        return await run_cpu(_read_chunk, plain)
+        return await run_cpu(read_chunk, plain)
     finally:
         _used(-1)
     return [read for chunk in results for read in chunk]

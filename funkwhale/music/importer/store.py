@@ -235,18 +235,33 @@ def owned_finished_txn(txn: Any, track_ids: list[int], actor_ids: list[int], but
 
 def finish_uploads_txn(txn: Any, outcomes: list[dict[str, Any]]) -> None:
     """Record imported uploads. Each outcome: id, status, track_id, album_id, cover_id, details, duration,
-    bitrate, sample_rate, mimetype, metadata (merged into the upload's)."""
+    bitrate, sample_rate, mimetype, metadata (merged into the upload's). The visibility facts (`track_library`) of
+    the (track, library) pairs they finish are refreshed here, all in one statement, instead of one upload at a
+    time at commit (migration 0011): under the same lock, and after it, as a new statement sees what others
+    committed meanwhile."""
     txn.execute(
         """
+        SELECT set_config('funkwhale.facts_by_statement', 'on', true);
         UPDATE upload u SET import_status = r.status, track_id = r.track_id, album_id = r.album_id,
                attachment_cover_id = r.cover_id, import_details = r.details, import_date = now(),
                duration = r.duration, bitrate = r.bitrate, sample_rate = r.sample_rate, mimetype = r.mimetype,
                metadata = u.metadata || r.metadata, modification_date = now()
-        FROM jsonb_to_recordset(%s) AS r(id bigint, status text, track_id bigint, album_id bigint, cover_id bigint,
-             details jsonb, duration integer, bitrate integer, sample_rate integer, mimetype text, metadata jsonb)
-        WHERE u.id = r.id
+        FROM jsonb_to_recordset(%(rows)s) AS r(id bigint, status text, track_id bigint, album_id bigint,
+             cover_id bigint, details jsonb, duration integer, bitrate integer, sample_rate integer, mimetype text,
+             metadata jsonb)
+        WHERE u.id = r.id;
+        SELECT set_config('funkwhale.facts_by_statement', 'off', true);
+        SELECT pg_advisory_xact_lock(hashtext('track_library'), 0);
+        INSERT INTO track_library (track_id, library_id, album_id, artist_id, duration)
+        SELECT t.id, p.library_id, t.album_id, t.artist_id,
+               (SELECT max(duration) FROM upload
+                WHERE track_id = t.id AND library_id = p.library_id AND import_status = 'finished')
+        FROM (SELECT DISTINCT track_id, library_id FROM upload
+              WHERE id = ANY(%(ids)s) AND import_status = 'finished') p
+        JOIN track t ON t.id = p.track_id
+        ON CONFLICT (track_id, library_id) DO UPDATE SET duration = EXCLUDED.duration
         """,
-        (Json(outcomes, dumps=_dumps),),
+        {"rows": Json(outcomes, dumps=_dumps), "ids": [o["id"] for o in outcomes]},
     )
 
 
