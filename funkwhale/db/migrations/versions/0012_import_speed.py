@@ -7,15 +7,15 @@ uploads: ~16 of its ~50 ms). The import now marks its batch UPDATE of the upload
 pair the batch finished in one statement after it (importer/store.finish_uploads_txn); the update trigger is not
 queued for the rows of a marked statement. Every other change of an upload refreshes as before.
 
-Revision ID: 0011_import_speed
-Revises: 0010_list_sql
+Revision ID: 0012_import_speed
+Revises: 0011_search_cpu
 Create Date: 2026-12-05
 """
 
 from alembic import op
 
-revision = "0011_import_speed"
-down_revision = "0010_list_sql"
+revision = "0012_import_speed"
+down_revision = "0011_search_cpu"
 branch_labels = None
 depends_on = None
 
