@@ -5,7 +5,8 @@ Redis announces every write to a generation key (`fw:cache:gen:<scope>`: `cache.
 hand) on its keyspace channel, the `K$` flags of `notify-keyspace-events`, which a connection of each process sets
 and listens to. On an announcement the mirror forgets that scope's generation: the next read of a value that
 depends on it goes to Redis, which answers under the new generation. A process that invalidates forgets at once;
-the others when the announcement arrives, which Redis sends as it answers the INCR. While that connection is down,
+the others when the announcement reaches them, which Redis writes in the same pass as its answer to the INCR
+(microseconds apart). While that connection is down,
 or when Redis refuses to announce (`CONFIG` disabled), the mirror keeps nothing and every read goes to Redis.
 
 A copy lives as long as its Redis entry had left when it was read (at most LIFETIME seconds); the copies hold at

@@ -155,9 +155,25 @@ def auth_changed() -> None:
 
 
 def _invalidate(scope: str) -> None:
+    """INCR the generation, as `cache.invalidate` does, and wait until Redis has sent its announcement to the
+    servers' cache mirrors (funkwhale.cache_mirror): a request right after must not find a copy still taken for
+    good (Redis may answer the INCR just before it writes the announcement to the other connections)."""
     import redis
 
-    redis.Redis(unix_socket_path=REDIS_URL.removeprefix("unix://")).incr(f"fw:cache:gen:{scope}")
+    client = redis.Redis(unix_socket_path=REDIS_URL.removeprefix("unix://"))
+    key = f"fw:cache:gen:{scope}"
+    announced = "K" in client.config_get("notify-keyspace-events").get("notify-keyspace-events", "")
+    watch = client.pubsub()
+    try:
+        if announced:
+            watch.subscribe(f"__keyspace@0__:{key}")
+            watch.get_message(timeout=5)  # the subscription's confirmation
+        client.incr(key)
+        if announced:
+            watch.get_message(timeout=5)  # the announcement, written to every listener in the same pass
+    finally:
+        watch.close()
+        client.close()
 
 
 def _cookie(name: str, value: str) -> Cookie:
