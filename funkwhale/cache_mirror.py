@@ -245,11 +245,19 @@ class _Listener(Protocol):
             answer.errback(reason)
 
 
+class _Listening(Factory):
+    """Makes the listening connections of one mirror."""
+
+    protocol = _Listener
+
+    def __init__(self, mirror: Mirror, password: str | None, keyspace_db: int) -> None:
+        self.mirror, self.password, self.keyspace_db = mirror, password, keyspace_db
+
+
 def listen(endpoint: Any, mirror: Mirror, password: str | None, keyspace_db: int) -> ClientService:
     """A started service that keeps a connection to Redis at `endpoint` feeding `mirror`, connecting again
     (backing off up to 10 s) whenever it is lost; stop it at shutdown."""
-    factory = Factory.forProtocol(_Listener)
-    factory.mirror, factory.password, factory.keyspace_db = mirror, password, keyspace_db
+    factory = _Listening(mirror, password, keyspace_db)
     service = ClientService(endpoint, factory, retryPolicy=backoffPolicy(initialDelay=0.5, maxDelay=10.0))
     service.startService()
     return service

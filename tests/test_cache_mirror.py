@@ -149,13 +149,11 @@ def test_a_mirror_that_does_not_listen_keeps_nothing():
 
 
 def test_an_announcement_split_across_reads_reaches_the_mirror_once_whole():
-    from twisted.internet.protocol import Factory
     from twisted.internet.testing import StringTransport
 
     from funkwhale import cache_mirror
 
-    factory = Factory.forProtocol(cache_mirror._Listener)
-    factory.mirror, factory.password, factory.keyspace_db = Mirror(), None, 0
+    factory = cache_mirror._Listening(Mirror(), None, 0)
     listener = factory.buildProtocol(None)
     listener.makeConnection(StringTransport())
     factory.mirror.start()
