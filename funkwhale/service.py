@@ -108,6 +108,7 @@ class WebServer(Service):
 
     def startService(self) -> None:
         super().startService()
+        self.site.ready = True  # the last service to start: everything before it has
         if self.name == "metrics":
             log.info("metrics: serving /metrics on {address}", address=self.port.getHost())
             return

@@ -26,3 +26,15 @@ async def test_health_says_unavailable_when_redis_is_gone_and_logs_why(server, c
     assert resp.code == 503
     assert resp.json["redis"] is False and resp.json["postgres"] is True
     assert [(e["dependency"], bool(e["reason"])) for e in warnings] == [("redis", True)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_health_says_starting_until_every_service_has_started(server, client):
+    site = server.service.getServiceNamed("web").site
+    site.ready = False  # as between the listener's bind and the web service's start
+    try:
+        resp = await client.get("/api/v1/health/")
+    finally:
+        site.ready = True
+    assert (resp.code, resp.json) == (503, {"status": "starting"})
+    assert (await client.get("/api/v1/health/")).code == 200

@@ -279,6 +279,9 @@ class FunkwhaleSite(Site):
     body_min_rate: int = 1024  # FUNKWHALE_BODY_MIN_RATE
     settings: Settings  # set by make_site; the access log's client address depends on the proxy settings
     metrics: Any = None  # metrics.http.RequestMetrics when FUNKWHALE_METRICS is on: counts each logged request
+    # Set by service.WebServer once every service has started; the listener is bound (and answers) before, so
+    # /api/v1/health/ says 503 "starting" until then
+    ready = False
 
     def __init__(self, resource: Any, max_body: int = DEFAULT_MAX_BODY, upload_max_body: int | None = None,
                  **kwargs: Any) -> None:

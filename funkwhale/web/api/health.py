@@ -1,5 +1,6 @@
 """GET /api/v1/health/: whether PostgreSQL and Redis answer (200 when both do, else 503). A dependency that does
-not answer is logged with the reason (its error, or no answer within PROBE_TIMEOUT)."""
+not answer is logged with the reason (its error, or no answer within PROBE_TIMEOUT). While the daemon is still
+starting (its listener is bound first), 503 with the status "starting"."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ class HealthApi(Area):
 
     @app.route("/", methods=["GET", "HEAD"])
     async def health(self, request: Any) -> bytes:
+        if not request.site.ready:
+            return json_response(request, {"status": "starting"}, status=503)
         postgres = await self._check("postgres", lambda: ping(self.ctx.db))
         redis = await self._check("redis", self.ctx.redis.ping)
         ok = postgres and redis
