@@ -75,7 +75,7 @@ class Recorder:
         elif statement.startswith("RESET"):
             self.settings.clear()
         else:
-            forced = [f"SET LOCAL {setting}" for setting in settings]
+            forced = prepared.set_locally(settings)
             forced += ["SET LOCAL plan_cache_mode = force_generic_plan"] if generic else []
             self.statements.append((statement, params, self.settings + forced))
             statement = "; ".join([*forced, statement])

@@ -9,6 +9,7 @@ import psycopg2
 import pytest
 import pytest_twisted
 
+from funkwhale.db.params import NamedParams
 from funkwhale.db.pool import Database
 
 
@@ -42,3 +43,18 @@ async def test_a_read_runs_each_statement_alone_and_a_run_stays_one_transaction(
         await db.read(_fails_txn, desc="test")
     first, second = await db.run(_two_transaction_ids_txn, desc="test")
     assert first == second, "the connection went back to transactions after a failed read"
+
+
+def _seqscan_txn(txn: Any) -> tuple[str, str]:
+    """enable_seqscan as a statement run with it off sees it, then as the next statement does."""
+    statement = NamedParams()
+    statement.settings = (("enable_seqscan", "off"),)
+    inside = statement.fetchone(txn, "SELECT current_setting('enable_seqscan') AS v")
+    txn.execute("SELECT current_setting('enable_seqscan') AS v")
+    return inside["v"], txn.fetchone()["v"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_statements_own_settings_hold_for_it_alone_in_a_read_and_in_a_run(db):
+    assert await db.read(_seqscan_txn, desc="test") == ("off", "on")
+    assert await db.run(_seqscan_txn, desc="test") == ("off", "on")

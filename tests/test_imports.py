@@ -9,16 +9,19 @@ import sys
 ON_FIRST_USE = {"PIL", "markdown", "nh3", "mutagen"}  # music/attachments/images.py, rich_text.py, music/metadata.py
 
 
+def _loaded(code: str, names: str = "{m.split('.')[0] for m in sys.modules}") -> set[str]:
+    """The `names` (an expression over sys.modules) of what a fresh interpreter loaded once it ran `code`."""
+    program = f"import sys\n{code}\nprint(' '.join(sorted({names})))\n"
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    return set(result.stdout.split())
+
+
 def test_the_modules_of_a_web_process_leave_heavy_libraries_to_their_first_use():
-    code = (
-        "import sys\n"
+    loaded = _loaded(
         "import funkwhale.tap, funkwhale.service, funkwhale.web.app, funkwhale.jobs\n"
         "from funkwhale.tasks import registry\n"
-        "registry.load_tasks()\n"
-        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+        "registry.load_tasks()"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = set(result.stdout.split())
     assert "klein" in loaded  # the modules were imported
     assert not loaded & ON_FIRST_USE
 
@@ -29,10 +32,7 @@ def test_a_tag_reading_process_loads_neither_twisted_nor_the_database():
     from funkwhale.music.importer.readers import PRELOAD, read_chunk
 
     assert read_chunk.__module__ in PRELOAD  # what the pool runs is preloaded
-    code = f"import importlib, sys\nfor name in {list(PRELOAD)!r}: importlib.import_module(name)\n"
-    code += "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = set(result.stdout.split())
+    loaded = _loaded(f"import importlib\nfor name in {list(PRELOAD)!r}: importlib.import_module(name)")
     assert {"mutagen", "funkwhale"} <= loaded
     assert not loaded & {"twisted", "psycopg2", "klein"}
 
@@ -40,14 +40,9 @@ def test_a_tag_reading_process_loads_neither_twisted_nor_the_database():
 def test_listing_the_commands_loads_only_what_lists_them():
     """Every `funkwhale` command imports the modules that contribute commands (cli._load_extensions): what a
     command uses is imported when it runs, so `funkwhale import` does not load the accounts' modules."""
-    code = (
-        "import sys\n"
-        "from funkwhale import cli\n"
-        "cli._load_extensions()\n"
-        "cli.build_parser()\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('funkwhale', 'argon2', 'psycopg2')))))\n"
+    loaded = _loaded(
+        "from funkwhale import cli\ncli._load_extensions()\ncli.build_parser()",
+        "m for m in sys.modules if m.startswith(('funkwhale', 'argon2', 'psycopg2'))",
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = set(result.stdout.split())
     assert {"funkwhale.users.cli", "funkwhale.music.importer.cli"} <= loaded
     assert not loaded & {"funkwhale.users.accounts", "funkwhale.users.passwords", "argon2", "psycopg2"}

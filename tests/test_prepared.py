@@ -121,7 +121,7 @@ def _plain():
 
 
 def _execute_plain(cursor: Any, statement: str, params: Any = None, generic: bool = False, settings: Any = ()) -> None:
-    cursor.execute("; ".join([*(f"SET LOCAL {setting}" for setting in settings), statement]), params)
+    cursor.execute("; ".join([*prepared.set_locally(settings), statement]), params)
 
 
 @pytest.mark.parametrize("plans", ["force_custom_plan", "force_generic_plan"])

@@ -35,8 +35,8 @@ class Statement:
     # Run with PostgreSQL's generic plan from the first execution on, where the planner would keep making custom
     # plans for no gain (see funkwhale.music.sql.Fragments.window): `plan_cache_mode` for this statement only.
     generic_plan = False
-    # Settings ("name = value") in force for this statement only: set locally in its round trip, reset after.
-    settings: tuple[str, ...] = ()
+    # Settings (name, value) in force for this statement only: set locally in its round trip, reset after.
+    settings: prepared.Settings = ()
 
     def fetchone(self, txn: Any, statement: str) -> dict[str, Any] | None:
         """Run `statement` (built with these parameters) and return its first row."""
@@ -55,10 +55,8 @@ class Statement:
     def _fetch(self, txn: Any, statement: str, fetch: Callable[[], T]) -> T:
         prepared.execute(txn, statement, self.params, generic=self.generic_plan, settings=self.settings)
         found = fetch()
-        reset = [setting.split("=", 1)[0].strip() for setting in self.settings]
-        if self.generic_plan:
-            reset.append("plan_cache_mode")
-        if reset:
+        reset = [name for name, _ in self.settings] + (["plan_cache_mode"] if self.generic_plan else [])
+        if reset and not txn.connection.autocommit:  # in autocommit, SET LOCAL ended with the statement
             txn.execute("; ".join(f"RESET {name}" for name in reset))
         return found
 

@@ -115,17 +115,23 @@ def prepared_names(connection: Any) -> list[str]:
     return list(_state(connection).names)
 
 
-def execute(
-    cursor: Any, statement: str, params: Any = None, generic: bool = False, settings: tuple[str, ...] = ()
-) -> None:
+Settings = tuple[tuple[str, str], ...]  # (name, value) pairs of run-time settings
+
+
+def set_locally(settings: Settings) -> list[str]:
+    """The `SET LOCAL name = value` statements of `settings`."""
+    return [f"SET LOCAL {name} = {value}" for name, value in settings]
+
+
+def execute(cursor: Any, statement: str, params: Any = None, generic: bool = False, settings: Settings = ()) -> None:
     """Run `statement` with `params` on `cursor` (a psycopg2 cursor or an adbapi transaction) as a prepared
     statement of its connection: prepared first if the connection has not yet, in the same round trip. The
-    rows are read from `cursor` as after `cursor.execute`. `SET LOCAL` of each of the `settings` ("name =
-    value"), and with `generic` of `plan_cache_mode = force_generic_plan`, go first (same round trip): the caller
-    resets them once it has read the rows."""
+    rows are read from `cursor` as after `cursor.execute`. `SET LOCAL` of each of the `settings`, and with
+    `generic` of `plan_cache_mode = force_generic_plan`, go first (same round trip): in a transaction, the caller
+    resets them once it has read the rows (in autocommit they end with the statement's implicit transaction)."""
     state = _state(cursor.connection)
     params = params if params is not None else ()  # formatted even when empty: `%%` reads as `%` either way
-    ahead = [f"SET LOCAL {setting}" for setting in settings]
+    ahead = set_locally(settings)
     if not state.enabled:
         cursor.execute("; ".join([*ahead, statement]), params)
         return

@@ -13,6 +13,7 @@ from funkwhale.music.normalize import fold
 from funkwhale.subsonic import ids, render, serializers, store
 from funkwhale.subsonic.errors import not_found
 from funkwhale.subsonic.registry import Call, endpoint
+from funkwhale.threads import run_cpu
 
 IGNORED_ARTICLES = store.IGNORED_ARTICLES
 _ARTICLES = tuple(article.lower() + " " for article in IGNORED_ARTICLES.split())
@@ -82,7 +83,11 @@ async def _cached_piece(
 
     async def compute() -> bytes:
         number, found = await items()
-        return b"%d\n" % number + render.write_piece(written, element, found)
+        if render.is_large(found):  # writing ~1,000 elements takes milliseconds: not on the reactor
+            piece = await run_cpu(render.write_piece, written, element, found)
+        else:
+            piece = render.write_piece(written, element, found)
+        return b"%d\n" % number + piece
 
     key, depends = _index_key(call)
     text = await cache.cached_text(ctx, f"subsonic.{name}.{written}", key, depends, compute)

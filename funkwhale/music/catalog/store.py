@@ -299,7 +299,7 @@ def _prepared(
 # read the GIN indexes; matches are few, so make it take the indexes. The statement runs on its generic plan
 # (prepared: the query is a parameter), which runs as fast as a custom one for any query, from "a" to no match,
 # but the planner would keep planning one per request, the trigram conditions' selectivity being unknown in it.
-SEARCH_SETTINGS = (f"pg_trgm.word_similarity_threshold = {SEARCH_WORD_SIMILARITY}", "enable_seqscan = off")
+SEARCH_SETTINGS = (("pg_trgm.word_similarity_threshold", str(SEARCH_WORD_SIMILARITY)), ("enable_seqscan", "off"))
 
 
 def _run(txn: Any, sql: Fragments, statement: str, searching: bool) -> list[dict[str, Any]]:
