@@ -33,9 +33,9 @@ def test_a_song_without_optional_facts_has_no_null_in_json_or_xml():
         "album_artist_id": None, "album_artist_name": None, "album_cover": False, "year": None, "mimetype": None,
         "size": None, "duration": None, "bitrate": None, "sample_rate": None, "audio_file": None, "source": None,
         "original_name": None, "replaygain": {"track_gain": None, "album_gain": -6.5}, "genres": [None, "Jazz"],
-        "starred": None, "rating": None, "played": None, "play_count": None,
+        "starred": None, "rating": None, "played": None, "play_count": None, "ord": 1,
     }  # fmt: skip
-    body = {"searchResult3": {"song": [serializers.song(row)]}}
+    body = {"searchResult3": {"song": [serializers.song(store.song_row(row))]}}
     song = orjson.loads(render.render(render.envelope(body), "json", None)[0])["subsonic-response"]
     song = song["searchResult3"]["song"][0]
     assert None not in song.values()

@@ -46,6 +46,10 @@ class Statement:
         """Run `statement` (built with these parameters) and return its rows."""
         return self._fetch(txn, statement, txn.fetchall)
 
+    def fetch_tuples(self, txn: Any, statement: str) -> list[tuple[Any, ...]]:
+        """Run `statement` and return its rows as tuples in column order (funkwhale.db.cursor.fetchall_tuples)."""
+        return self._fetch(txn, statement, txn.fetchall_tuples)
+
     def fetch_page(self, txn: Any, statement: str) -> tuple[int, list[dict[str, Any]]]:
         """Run a page `statement` whose rows carry the count of all matches as `total`: (total, rows); a page
         beyond the end has no rows and a total of 0."""

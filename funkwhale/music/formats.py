@@ -45,6 +45,7 @@ FORMATS: tuple[AudioFormat, ...] = (MP3, OGG, OPUS, FLAC, M4A, AAC, WAV, AIFF)
 
 _BY_EXTENSION = {ext: fmt for fmt in FORMATS for ext in (fmt.extension, *fmt.other_extensions)}
 _BY_MIMETYPE = {mimetype: fmt for fmt in FORMATS for mimetype in (fmt.mimetype, *fmt.other_mimetypes)}
+_SERVED_AS = {ext: fmt.served_as for ext, fmt in _BY_EXTENSION.items()}
 
 IMPORTED_EXTENSIONS: frozenset[str] = frozenset(ext for ext, fmt in _BY_EXTENSION.items() if fmt.importable)
 """Every extension (lower case, without the dot) of a file this server imports."""
@@ -57,6 +58,12 @@ def by_extension(extension: str) -> AudioFormat | None:
 
 def by_mimetype(mimetype: str | None) -> AudioFormat | None:
     return _BY_MIMETYPE.get((mimetype or "").lower().partition(";")[0].strip())
+
+
+def served_as(extension: str) -> str | None:
+    """The Content-Type an original of this extension (lower case, without the dot, as `extension_of` gives it)
+    is served as; None for an unknown one."""
+    return _SERVED_AS.get(extension)
 
 
 def extension_of(name: str | None) -> str | None:

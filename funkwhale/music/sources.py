@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 FILE_SCHEME = "file://"
 
@@ -23,3 +23,11 @@ def local_path(source: str | None) -> Path | None:
     if not source or not source.startswith(FILE_SCHEME):
         return None
     return Path(os.fsdecode(unquote_to_bytes(urlsplit(source).path)))
+
+
+def local_name(source: str | None) -> str | None:
+    """The file name (last path segment) a `file://` source names, or None for any other source: what a file's
+    extension is read from, without building its path (a 500-song page asks it 500 times)."""
+    if not source or not source.startswith(FILE_SCHEME):
+        return None
+    return unquote(source.rpartition("/")[2])

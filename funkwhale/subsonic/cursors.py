@@ -46,4 +46,5 @@ async def remember(ctx: Context, user_id: int, search: Search, found: dict[str, 
         count, offset = getattr(search, kind)
         rows = found.get(kind) or []
         if count > 0 and len(rows) == count:
-            await ctx.redis.cmd.set(_key(user_id, search, kind, offset + count), str(rows[-1]["id"]), expire=CURSOR_TTL)
+            last = rows[-1][0] if kind == "songs" else rows[-1]["id"]  # a song row is a tuple, its id first
+            await ctx.redis.cmd.set(_key(user_id, search, kind, offset + count), str(last), expire=CURSOR_TTL)

@@ -25,7 +25,7 @@ from funkwhale.subsonic.userdata import store
 from funkwhale.threads import run_cpu
 
 
-def playlist(row: dict[str, Any], me: int, entries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def playlist(row: dict[str, Any], me: int, entries: list[tuple[Any, ...]] | None = None) -> dict[str, Any]:
     """A playlist row (funkwhale.playlists.store) as Subsonic's Playlist, with its `entry` songs when given."""
     stats = row["stats"]
     out = {

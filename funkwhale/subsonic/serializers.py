@@ -23,99 +23,98 @@ def _ref(kind: str, number: int | None, name: str | None) -> list[dict[str, Any]
     return [] if number is None else [{"id": ids.make(kind, number), "name": name or ""}]
 
 
-def suffix(row: dict[str, Any]) -> str:
+def suffix(audio_file: str | None, source: str | None, original_name: str | None, mimetype: str | None) -> str:
     """The file extension of a song's upload: from its file name, else from its mimetype."""
-    path = sources.local_path(row.get("source"))
-    for name in (row.get("audio_file"), None if path is None else path.name, row.get("original_name")):
+    for name in (audio_file, sources.local_name(source), original_name):
         extension = formats.extension_of(name)
         if extension:
             return extension
-    audio = formats.by_mimetype(row.get("mimetype"))
+    audio = formats.by_mimetype(mimetype)
     return audio.extension if audio else "mp3"
 
 
-def _content_type(extension: str, mimetype: str | None) -> str:
-    audio = formats.by_extension(extension)
-    return audio.served_as if audio else mimetype or DEFAULT_MIMETYPE
-
-
 def _path_part(text: str | None) -> str:
-    return (text or "Unknown").replace("/", "-").strip()[:100] or "Unknown"
+    if not text:
+        return "Unknown"
+    return text.replace("/", "-").strip()[:100] or "Unknown"
 
 
-def song_cover(row: dict[str, Any]) -> str | None:
-    if row.get("own_cover"):
-        return ids.make(ids.TRACK, row["id"])
-    if row.get("album_cover"):
-        return ids.make(ids.ALBUM, row["album_id"])
-    return None
-
-
-def song(row: dict[str, Any]) -> dict[str, Any]:
-    """A song as a Child element, built without None (render.Clean: the JSON writer need not walk it); the
-    optional fields are set one by one, in order (a sync page builds 500 of these)."""
-    get = row.get
-    extension = suffix(row)
-    artist_name, album_artist_name = get("artist_name"), get("album_artist_name")
-    album_title, position = get("album_title"), get("position")
-    number = f"{position:02d} - " if position else ""
-    path = (
-        f"{_path_part(album_artist_name or artist_name)}/{_path_part(album_title or 'Singles')}"
-        f"/{number}{_path_part(row['title'])}.{extension}"
-    )
-    genres = [name for name in get("genres") or () if name is not None]
-    gains = get("replaygain")
-    bitrate = (get("bitrate") or 0) // 1000
-    album_id = ids.make(ids.ALBUM, get("album_id"))
-    artist_id = get("artist_id")
+def song(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A song row (a tuple of store.SONG_FIELDS, in that order) as a Child element, built without None
+    (render.Clean: the JSON writer need not walk it), in one dict display (a sync page builds 500)."""
+    (number, title, position, disc_number, mbid, created, album_number, artist_number, own_cover, artist_name,
+     album_title, album_artist_number, album_artist_name, album_cover, year, mimetype, size, duration, bitrate,
+     sample_rate, audio_file, source, original_name, gains, genres, starred, rating, played, play_count,
+     _) = row  # fmt: skip
+    extension = suffix(audio_file, source, original_name, mimetype)
+    artist_name = artist_name or ""
+    album_artist_name = album_artist_name or ""
+    title = title or ""
+    bitrate = (bitrate or 0) // 1000
+    artist_id = None if artist_number is None else f"{ids.ARTIST}-{artist_number}"
+    album_id = None if album_number is None else f"{ids.ALBUM}-{album_number}"
+    number_prefix = f"{position:02d} - " if position else ""
     out = Clean(
-        id=ids.make(ids.TRACK, row["id"]),
-        isDir=False,
-        title=row["title"] or "",
-        artist=artist_name or "",
-        discNumber=get("disc_number") or 1,  # clients group songs by disc
-        size=get("size") or 0,
-        contentType=_content_type(extension, get("mimetype")),
-        suffix=extension,
-        duration=get("duration") or 0,
-        bitRate=bitrate,
-        bitrate=bitrate,  # Funkwhale 1.4's spelling, beside Subsonic's
-        path=path,
-        isVideo=False,
-        playCount=get("play_count") or 0,
-        type="music",
-        mediaType="song",
-        musicBrainzId=str(row["mbid"]) if get("mbid") else "",
-        sortName="",
-        genres=[{"name": name} for name in genres],
-        artists=_ref(ids.ARTIST, artist_id, artist_name),
-        displayArtist=artist_name or "",
-        albumArtists=_ref(ids.ARTIST, get("album_artist_id"), album_artist_name),
-        displayAlbumArtist=album_artist_name or "",
-        replayGain={_REPLAYGAIN[k]: v for k, v in gains.items() if k in _REPLAYGAIN and v is not None} if gains else {},
-        explicitStatus="",
+        {
+            "id": f"{ids.TRACK}-{number}",
+            "isDir": False,
+            "title": title,
+            "artist": artist_name,
+            "discNumber": disc_number or 1,  # clients group songs by disc
+            "size": size or 0,
+            "contentType": formats.served_as(extension) or mimetype or DEFAULT_MIMETYPE,
+            "suffix": extension,
+            "duration": duration or 0,
+            "bitRate": bitrate,
+            "bitrate": bitrate,  # Funkwhale 1.4's spelling, beside Subsonic's
+            "path": f"{_path_part(album_artist_name or artist_name)}/{_path_part(album_title or 'Singles')}"
+            f"/{number_prefix}{_path_part(title)}.{extension}",
+            "isVideo": False,
+            "playCount": play_count or 0,
+            "type": "music",
+            "mediaType": "song",
+            "musicBrainzId": str(mbid) if mbid else "",
+            "sortName": "",
+            "genres": [{"name": name} for name in genres if name is not None] if genres else [],
+            "artists": [] if artist_id is None else [{"id": artist_id, "name": artist_name}],
+            "displayArtist": artist_name,
+            "albumArtists": _ref(ids.ARTIST, album_artist_number, album_artist_name),
+            "displayAlbumArtist": album_artist_name,
+            "replayGain": {_REPLAYGAIN[k]: v for k, v in gains.items() if k in _REPLAYGAIN and v is not None}
+            if gains
+            else {},
+            "explicitStatus": "",
+        }
     )
+    # the optional fields, in order, each only when known
     if album_id is not None:
         out["parent"] = album_id
     if album_title is not None:
         out["album"] = album_title
     if position is not None:
         out["track"] = position
-    for name, value in (("year", get("year")), ("genre", genres[0] if genres else None), ("coverArt", song_cover(row)),
-                        ("samplingRate", get("sample_rate"))):  # fmt: skip
-        if value is not None:
-            out[name] = value
-    for name, key in (("played", "played"), ("created", "creation_date"), ("starred", "starred")):
-        value = get(key)
-        if value is not None:
-            out[name] = iso(value)
-    rating = get("rating")
+    if year is not None:
+        out["year"] = year
+    if out["genres"]:
+        out["genre"] = out["genres"][0]["name"]
+    if own_cover:
+        out["coverArt"] = out["id"]
+    elif album_cover and album_id is not None:
+        out["coverArt"] = album_id
+    if sample_rate is not None:
+        out["samplingRate"] = sample_rate
+    if played is not None:
+        out["played"] = iso(played)
+    if created is not None:
+        out["created"] = iso(created)
+    if starred is not None:
+        out["starred"] = iso(starred)
     if rating is not None:
         out["userRating"] = rating
     if album_id is not None:
         out["albumId"] = album_id
     if artist_id is not None:
-        out["artistId"] = ids.make(ids.ARTIST, artist_id)
+        out["artistId"] = artist_id
     return out
 
 
@@ -148,7 +147,7 @@ def _album_common(row: dict[str, Any], out: Clean) -> Clean:
     return out
 
 
-def album(row: dict[str, Any], songs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def album(row: dict[str, Any], songs: list[tuple[Any, ...]] | None = None) -> dict[str, Any]:
     """An album as AlbumID3 (with its `song` list when given), built without None (render.Clean) when it has no
     songs; with them, a plain dict whose songs are Clean, so that the list is counted by `render.is_large`."""
     out = _album_common(row, Clean())

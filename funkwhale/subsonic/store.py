@@ -15,6 +15,7 @@ timestamps are strings; funkwhale.subsonic.render.iso reads both).
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,19 @@ def nested(select: str) -> str:
     return f"(SELECT coalesce(json_agg(x ORDER BY x.ord), '[]'::json) FROM ({select}) x)"
 
 
+# The columns of a song row, in order. Song rows are tuples (read with `fetch_tuples`: no dict per row), which
+# funkwhale.subsonic.serializers.song unpacks in this order; one read from JSON (an album's songs) is a dict with
+# these keys, made a tuple by `song_row`.
+SONG_FIELDS = (
+    "id", "title", "position", "disc_number", "mbid", "creation_date", "album_id", "artist_id", "own_cover",
+    "artist_name", "album_title", "album_artist_id", "album_artist_name", "album_cover", "year", "mimetype", "size",
+    "duration", "bitrate", "sample_rate", "audio_file", "source", "original_name", "replaygain", "genres", "starred",
+    "rating", "played", "play_count", "ord",
+)  # fmt: skip
+song_row = operator.itemgetter(*SONG_FIELDS)  # a song row read from JSON (a dict) as the tuple a song row is
+_UPLOAD_FIELDS = ("mimetype", "size", "duration", "bitrate", "sample_rate", "audio_file", "source", "original_name")
+
+
 class Query(Fragments):
     """One Subsonic statement: the shared fragments (funkwhale.music.sql) and the Subsonic rows of songs, albums
     and artists, for a viewer and optionally one music folder."""
@@ -106,28 +120,42 @@ class Query(Fragments):
         page: str | None = None,
     ) -> str:
         """Songs `t` (from `table`, which may join more) meeting `where`, playable by the viewer, in `order`; or
-        the songs of `page` (ids and `ord`, as `_page` writes it)."""
+        the songs of `page` (ids and `ord`, as `_page` writes it). Its columns are SONG_FIELDS, in that order."""
         page = page or self._page(table, "t", [self.track_playable("t.id"), *where], order, limit, offset)
+        columns = {
+            "id": "t.id",
+            "title": "t.title",
+            "position": "t.position",
+            "disc_number": "t.disc_number",
+            "mbid": "t.mbid",
+            "creation_date": iso_sql("t.creation_date"),
+            "album_id": "t.album_id",
+            "artist_id": "t.artist_id",
+            "own_cover": "t.attachment_cover_id IS NOT NULL",
+            "artist_name": "sar.name",
+            "album_title": "sal.title",
+            "album_artist_id": "sal.artist_id",
+            # most often the album artist is the track's: read once
+            "album_artist_name": "CASE WHEN sal.artist_id = t.artist_id THEN sar.name"
+            " ELSE (SELECT name FROM artist WHERE id = sal.artist_id) END",
+            "album_cover": self.album_has_cover("sal"),
+            "year": "extract(year FROM sal.release_date)::int",
+            **{name: f"up.{name}" for name in _UPLOAD_FIELDS},
+            "replaygain": "up.metadata -> 'replaygain'",
+            "genres": self.tag_names("track", "t.id"),
+            "starred": f"(SELECT {iso_sql('f.creation_date')} FROM track_favorite f"
+            " WHERE f.user_id = %(me)s AND f.track_id = t.id)",
+            "rating": self._rating("track", "t.id"),
+            "played": "lp.played",
+            "play_count": "lp.play_count",
+            "ord": "pg.ord",
+        }
         return (
-            f"SELECT t.id, t.title, t.position, t.disc_number, t.mbid, {iso_sql('t.creation_date')} AS creation_date,"
-            " t.album_id, t.artist_id,"
-            " t.attachment_cover_id IS NOT NULL AS own_cover,"
-            " sar.name AS artist_name, sal.title AS album_title, sal.artist_id AS album_artist_id,"
-            " CASE WHEN sal.artist_id = t.artist_id THEN sar.name"  # most often: the album artist read once
-            " ELSE (SELECT name FROM artist WHERE id = sal.artist_id) END AS album_artist_name,"
-            f" {self.album_has_cover('sal')} AS album_cover,"
-            " extract(year FROM sal.release_date)::int AS year,"
-            " up.mimetype, up.size, up.duration, up.bitrate, up.sample_rate, up.audio_file, up.source,"
-            " up.original_name, up.metadata -> 'replaygain' AS replaygain,"
-            f" {self.tag_names('track', 't.id')} AS genres,"
-            f" (SELECT {iso_sql('f.creation_date')} FROM track_favorite f"
-            " WHERE f.user_id = %(me)s AND f.track_id = t.id)"
-            f" AS starred, {self._rating('track', 't.id')} AS rating, lp.played, lp.play_count, pg.ord"
+            f"SELECT {', '.join(f'{columns[name]} AS {name}' for name in SONG_FIELDS)}"
             f" FROM {page} JOIN track t ON t.id = pg.id JOIN artist sar ON sar.id = t.artist_id"
             " LEFT JOIN album sal ON sal.id = t.album_id"
-            " CROSS JOIN LATERAL (SELECT pu.mimetype, pu.size, pu.duration, pu.bitrate, pu.sample_rate,"
-            f" pu.audio_file, pu.source, pu.original_name, pu.metadata {self.playable_uploads('t.id')}"
-            " ORDER BY pu.creation_date, pu.id LIMIT 1) up"
+            f" CROSS JOIN LATERAL (SELECT {', '.join(f'pu.{name}' for name in _UPLOAD_FIELDS)}, pu.metadata"
+            f" {self.playable_uploads('t.id')} ORDER BY pu.creation_date, pu.id LIMIT 1) up"
             f" {self._plays(' WHERE l.user_id = %(me)s AND l.track_id = t.id')} ORDER BY pg.ord"
         )
 
@@ -220,17 +248,19 @@ def artist_txn(txn: Any, viewer: Viewer, artist_id: int) -> dict[str, Any] | Non
 
 
 def album_txn(txn: Any, viewer: Viewer, album_id: int) -> dict[str, Any] | None:
-    """One album with its songs (`songs`), or None when the viewer may play none of them."""
+    """One album with its song rows (`songs`), or None when the viewer may play none of them."""
     q = Query(viewer)
     songs = nested(q.songs([f"t.album_id = {q.bind(album_id)}"], ALBUM_ORDER))
-    return q.fetchone(
+    album = q.fetchone(
         txn, f"SELECT x.*, {songs} AS songs FROM ({q.albums([f'al.id = {q.bind(album_id)}'], 'al.id')}) x"
     )
+    return album and {**album, "songs": [song_row(s) for s in album["songs"]]}
 
 
-def song_txn(txn: Any, viewer: Viewer, track_id: int) -> dict[str, Any] | None:
+def song_txn(txn: Any, viewer: Viewer, track_id: int) -> tuple[Any, ...] | None:
     q = Query(viewer)
-    return q.fetchone(txn, q.songs([f"t.id = {q.bind(track_id)}"]))
+    rows = q.fetch_tuples(txn, q.songs([f"t.id = {q.bind(track_id)}"]))
+    return rows[0] if rows else None
 
 
 def genres_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
@@ -332,19 +362,21 @@ def random_songs_txn(
     genre: str | None = None,
     from_year: int | None = None,
     to_year: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[tuple[Any, ...]]:
     q = Query(viewer, folder)
     where = [q.track_not_filtered("t"), *_year_range(q, from_year, to_year)]
     if genre:
         where.append(_tagged(q, "track", "t", genre))
-    return q.fetchall(txn, q.songs(where, "random()", size))
+    return q.fetch_tuples(txn, q.songs(where, "random()", size))
 
 
 def songs_by_genre_txn(
     txn: Any, viewer: Viewer, genre: str, count: int, offset: int, folder: int | None = None
-) -> list[dict[str, Any]]:
+) -> list[tuple[Any, ...]]:
     q = Query(viewer, folder)
-    return q.fetchall(txn, q.songs([q.track_not_filtered("t"), _tagged(q, "track", "t", genre)], "t.id", count, offset))
+    return q.fetch_tuples(
+        txn, q.songs([q.track_not_filtered("t"), _tagged(q, "track", "t", genre)], "t.id", count, offset)
+    )
 
 
 def starred_txn(txn: Any, viewer: Viewer) -> dict[str, Any]:
@@ -363,10 +395,13 @@ def starred_txn(txn: Any, viewer: Viewer) -> dict[str, Any]:
         "(SELECT creation_date FROM track_favorite WHERE user_id = %(me)s AND track_id = t.id) DESC, t.id",
     )
     statement = f"SELECT {nested(artists)} AS artists, {nested(albums)} AS albums, {nested(songs)} AS songs"
-    return required(q.fetchone(txn, statement), "starred")
+    found = required(q.fetchone(txn, statement), "starred")
+    return {**found, "songs": [song_row(s) for s in found["songs"]]}
 
 
 # --- search ------------------------------------------------------------------------------------------------------
+
+KEYSET_SETTINGS = (("enable_hashjoin", "off"), ("enable_mergejoin", "off"))  # a sync page's joins: probes per row
 
 
 @dataclass(frozen=True)
@@ -391,7 +426,7 @@ class Search:
 def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
     """Artists, albums and songs matching the query (all of them, by id, for an empty query), one statement: a
     JSON array per kind, or the rows themselves when one kind is asked for (a sync's pages: 500 songs come back
-    ~2 ms sooner without the array)."""
+    ~2 ms sooner without the array). Songs are song rows (tuples, SONG_FIELDS)."""
     q = Query(viewer, search.folder)
     text = search.folded
     if text:
@@ -428,6 +463,12 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
         if not text and kind in search.after:
             where.append(f"{alias}.id > {q.bind(search.after[kind])}")
             offset = 0
+            # The cursor changes with every page: PostgreSQL would plan each page anew (~1.3 ms for 500 songs), a
+            # generic plan being priced higher than a custom one for an unknown bound. The generic plan, which
+            # cannot see how few rows the bound leaves, would hash whole tables (albums, artists) to join a page
+            # of at most 500 rows (search.MAX_COUNT): index probes per row are right for any catalog.
+            q.generic_plan = True
+            q.settings = KEYSET_SETTINGS
         windows[kind] = (count, offset)
     selects = {}
     if search.artists[0] > 0:
@@ -443,11 +484,14 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
             selects["songs"] = q.songs([], page=q.every_song(*windows["songs"]))
     if len(selects) == 1:  # one kind (a sync's pages): its rows as they are, without building a JSON array of them
         [(kind, select)] = selects.items()
-        return {kind: q.fetchall(txn, select)}
+        return {kind: q.fetch_tuples(txn, select) if kind == "songs" else q.fetchall(txn, select)}
     if not selects:
         return {}
     columns = ", ".join(f"{nested(select)} AS {kind}" for kind, select in selects.items())
-    return required(q.fetchone(txn, f"SELECT {columns}"), "search")
+    found = required(q.fetchone(txn, f"SELECT {columns}"), "search")
+    if "songs" in found:
+        found["songs"] = [song_row(s) for s in found["songs"]]
+    return found
 
 
 # --- discovery: similar artists and songs, top songs ---------------------------------------------------------------
@@ -491,7 +535,7 @@ def artist_info_txn(txn: Any, viewer: Viewer, artist_id: int, count: int) -> dic
     return q.fetchone(txn, f"SELECT x.*, {similar} AS similar FROM ({q.artists([f'a.id = {artist}'], 'a.id')}) x")
 
 
-def similar_songs_txn(txn: Any, viewer: Viewer, kind: str, number: int, count: int) -> list[dict[str, Any]] | None:
+def similar_songs_txn(txn: Any, viewer: Viewer, kind: str, number: int, count: int) -> list[tuple[Any, ...]] | None:
     """Up to `count` songs, at random, by the seed's artist or sharing its tags: the seed is an artist ("ar"), an
     album ("al") or a song ("tr"), which is left out. None when the viewer may play nothing of the seed."""
     q = Query(viewer)
@@ -506,10 +550,10 @@ def similar_songs_txn(txn: Any, viewer: Viewer, kind: str, number: int, count: i
     if kind == "tr":
         where.append(f"t.id <> {seed}")
     row = q.fetchall(txn, f"SELECT {exists} AS found, {nested(q.songs(where, 'random()', count))} AS songs")[0]
-    return row["songs"] if row["found"] else None
+    return [song_row(s) for s in row["songs"]] if row["found"] else None
 
 
-def top_songs_txn(txn: Any, viewer: Viewer, artist_name: str, count: int) -> list[dict[str, Any]]:
+def top_songs_txn(txn: Any, viewer: Viewer, artist_name: str, count: int) -> list[tuple[Any, ...]]:
     """The artist's songs (by name, any case or accent) the most listened on this instance first; a listener
     whose profile is private (`me`) counts only for themselves."""
     q = Query(viewer)
@@ -522,4 +566,4 @@ def top_songs_txn(txn: Any, viewer: Viewer, artist_name: str, count: int) -> lis
         q.track_not_filtered("t"),
         f"(t.artist_id IN ({named}) OR t.album_id IN (SELECT id FROM album WHERE artist_id IN ({named})))",
     ]
-    return q.fetchall(txn, q.songs(where, f"{listens} DESC, t.title_key, t.id", count))
+    return q.fetch_tuples(txn, q.songs(where, f"{listens} DESC, t.title_key, t.id", count))

@@ -208,8 +208,7 @@ def tag(row: dict[str, Any]) -> dict[str, Any]:
 
 def extension(upload: dict[str, Any]) -> str | None:
     """The file's extension (from its stored name or source path), else the one its mimetype implies."""
-    path = sources.local_path(upload.get("source"))
-    for name in (upload.get("audio_file"), path and path.name, upload.get("original_name")):
+    for name in (upload.get("audio_file"), sources.local_name(upload.get("source")), upload.get("original_name")):
         if name:
             ext = posixpath.splitext(name)[1].lstrip(".").lower()
             if ext:

@@ -15,7 +15,7 @@ from funkwhale.music.visibility import Viewer, privacy_condition
 from funkwhale.playlists import store as playlists_store
 from funkwhale.subsonic import ids
 from funkwhale.subsonic.errors import not_found
-from funkwhale.subsonic.store import Query, music_folders_txn, nested
+from funkwhale.subsonic.store import Query, music_folders_txn, nested, song_row
 
 TABLES = {ids.TRACK: "track", ids.ALBUM: "album", ids.ARTIST: "artist"}  # also rating.object_type
 MAX_PLAYLISTS = 10_000
@@ -97,19 +97,18 @@ def now_playing_txn(txn: Any, viewer: Viewer, user_ids: list[int], track_ids: li
     )
     users = {r["id"]: r["username"] for r in txn.fetchall()}
     q = Query(viewer)
-    txn.execute(q.songs([f"t.id = ANY({q.bind(track_ids)})"]), q.params)
-    return {"users": users, "songs": {r["id"]: r for r in txn.fetchall()}}
+    songs = q.fetch_tuples(txn, q.songs([f"t.id = ANY({q.bind(track_ids)})"]))
+    return {"users": users, "songs": {r[0]: r for r in songs}}  # song rows (tuples), their id first
 
 
 # --- playlists ---------------------------------------------------------------------------------------------------
 
 
-def _entries_txn(txn: Any, viewer: Viewer, playlist_id: int) -> list[dict[str, Any]]:
+def _entries_txn(txn: Any, viewer: Viewer, playlist_id: int) -> list[tuple[Any, ...]]:
     """The playlist's entries the viewer may play, in order (a track listed twice comes twice)."""
     q = Query(viewer)
     table = "playlist_track ppt JOIN track t ON t.id = ppt.track_id"
-    txn.execute(q.songs([f"ppt.playlist_id = {q.bind(playlist_id)}"], "ppt.index", table=table), q.params)
-    return txn.fetchall()
+    return q.fetch_tuples(txn, q.songs([f"ppt.playlist_id = {q.bind(playlist_id)}"], "ppt.index", table=table))
 
 
 def playlists_txn(txn: Any, viewer: Viewer, username: str | None) -> list[dict[str, Any]]:
@@ -197,15 +196,16 @@ def update_playlist_txn(txn: Any, viewer: Viewer, playlist_id: int, edit: Playli
 
 
 def bookmarks_txn(txn: Any, viewer: Viewer) -> list[dict[str, Any]]:
-    """The viewer's bookmarks of tracks they may still play, latest change first, each with its `song` (JSON)."""
+    """The viewer's bookmarks of tracks they may still play, latest change first, each with its `song` row."""
     q = Query(viewer)
     songs = q.songs(["t.id IN (SELECT track_id FROM bookmark WHERE user_id = %(me)s)"])
-    return q.fetchall(
+    rows = q.fetchall(
         txn,
         "SELECT b.position, b.comment, b.creation_date, b.modification_date, row_to_json(s) AS song"
         f" FROM bookmark b JOIN ({songs}) s ON s.id = b.track_id WHERE b.user_id = %(me)s"
         " ORDER BY b.modification_date DESC, b.id DESC",
     )
+    return [{**r, "song": song_row(r["song"])} for r in rows]
 
 
 def save_bookmark_txn(txn: Any, viewer: Viewer, track_id: int, position: int, comment: str) -> None:
@@ -224,11 +224,12 @@ def delete_bookmark_txn(txn: Any, viewer: Viewer, track_id: int) -> bool:
 
 
 def play_queue_txn(txn: Any, viewer: Viewer) -> dict[str, Any] | None:
-    """The viewer's saved queue with its playable `songs` in order (JSON), or None. One statement."""
+    """The viewer's saved queue with its playable `songs` (song rows) in order, or None. One statement."""
     q = Query(viewer)
     table = "unnest(pq.track_ids) WITH ORDINALITY AS qi (id, n) JOIN track t ON t.id = qi.id"
     songs = nested(q.songs([], "qi.n", table=table))
-    return q.fetchone(txn, f"SELECT pq.*, {songs} AS songs FROM play_queue pq WHERE pq.user_id = %(me)s")
+    queue = q.fetchone(txn, f"SELECT pq.*, {songs} AS songs FROM play_queue pq WHERE pq.user_id = %(me)s")
+    return queue and {**queue, "songs": [song_row(s) for s in queue["songs"]]}
 
 
 def save_play_queue_txn(
