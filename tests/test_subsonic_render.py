@@ -8,6 +8,7 @@ from datetime import datetime
 import orjson
 import pytest
 
+from funkwhale.music import sources
 from funkwhale.subsonic import render, serializers, store
 
 
@@ -96,3 +97,13 @@ def test_a_piece_kept_written_renders_as_the_tree_it_was_written_from():
         tree = {"artists": {"ignoredArticles": "The", "index": items}}
         kept = {"artists": {"ignoredArticles": "The", "index": spliced}}
         assert render.render(kept, fmt, callback) == render.render(tree, fmt, callback)
+
+
+def test_a_songs_suffix_comes_from_its_files_name_whatever_characters_it_holds(tmp_path):
+    """In-place uploads have no stored file name: the extension is read from the source URI's last segment."""
+    cases = [("What?.mp3", "mp3"), ("A#1.FLAC", "flac"), ("100%25 Pure.ogg", "ogg"), ("Café.m4a", "m4a")]
+    for name, extension in cases:
+        assert serializers.suffix(None, sources.file_uri(tmp_path / name), None, None) == extension, name
+    in_a_dotted_folder = sources.file_uri(tmp_path / "Best.of.opus" / "Track")
+    assert serializers.suffix(None, in_a_dotted_folder, None, "audio/flac") == "flac"
+    assert serializers.suffix(None, "https://peer.example/files/a.ogg", "b.opus", None) == "opus"
