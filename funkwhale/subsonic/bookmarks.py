@@ -65,7 +65,7 @@ async def get_play_queue(ctx: Context, call: Call) -> dict[str, Any]:
             "username": call.user.username,
             "changed": iso(row["changed"]),
             "changedBy": row["changed_by"],
-            "entry": [serializers.song(s) for s in row["songs"]],
+            "entry": serializers.songs(row["songs"]),
         }
     }
 

@@ -23,7 +23,7 @@ def _similar_songs(container: str) -> Handler:
         rows = await run(ctx, store.similar_songs_txn, call.viewer, kind, number, count, name="similar_songs")
         if rows is None:
             raise not_found("No such artist, album or song.")
-        return {container: {"song": await elements(rows, serializers.song)}}
+        return {container: {"song": await elements(rows, serializers.songs)}}
 
     return get_similar_songs
 
@@ -37,7 +37,7 @@ async def get_top_songs(ctx: Context, call: Call) -> dict[str, Any]:
     name = call.params.require("artist")
     count = call.params.int("count", 50, 0, MAX_COUNT)
     rows = await run(ctx, store.top_songs_txn, call.viewer, name, count, name="top_songs")
-    return {"topSongs": {"song": await elements(rows, serializers.song)}}
+    return {"topSongs": {"song": await elements(rows, serializers.songs)}}
 
 
 def _artist_info(container: str, shape: Any) -> Handler:

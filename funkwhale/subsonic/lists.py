@@ -60,7 +60,7 @@ async def get_random_songs(ctx: Context, call: Call) -> dict[str, Any]:
         params.int("toYear"),
         name="random_songs",
     )
-    return {"randomSongs": {"song": await elements(rows, serializers.song)}}
+    return {"randomSongs": {"song": await elements(rows, serializers.songs)}}
 
 
 @endpoint("getSongsByGenre")
@@ -76,7 +76,7 @@ async def get_songs_by_genre(ctx: Context, call: Call) -> dict[str, Any]:
         folder_of(call),
         name="songs_by_genre",
     )
-    return {"songsByGenre": {"song": await elements(rows, serializers.song)}}
+    return {"songsByGenre": {"song": await elements(rows, serializers.songs)}}
 
 
 def _starred(container: str, artist: Any, album: Any) -> Handler:
@@ -86,7 +86,7 @@ def _starred(container: str, artist: Any, album: Any) -> Handler:
             container: {
                 "artist": [artist(r) for r in found["artists"]],
                 "album": [album(r) for r in found["albums"]],
-                "song": await elements(found["songs"], serializers.song),
+                "song": await elements(found["songs"], serializers.songs),
             }
         }
 

@@ -42,7 +42,7 @@ def playlist(row: dict[str, Any], me: int, entries: list[tuple[Any, ...]] | None
         "readonly": row["user"]["id"] != me,
     }
     if entries is not None:
-        out["entry"] = [serializers.song(e) for e in entries]
+        out["entry"] = serializers.songs(entries)
     return out
 
 

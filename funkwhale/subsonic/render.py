@@ -166,11 +166,12 @@ def piece(written: str, text: bytes) -> Any:
     return orjson.Fragment(text) if written == "json" else XmlPiece(text.decode())
 
 
-async def elements(rows: list[T], element: Callable[[T], dict[str, Any]]) -> list[dict[str, Any]]:
-    """`element` of each row; built in the CPU pool when they are more than LARGE (500 songs: ~5 ms)."""
+async def elements(rows: list[T], build: Callable[[list[T]], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The elements `build` makes of the rows (serializers.songs); in the CPU pool when they are more than LARGE
+    (500 songs: ~2 ms)."""
     if len(rows) <= LARGE:
-        return [element(row) for row in rows]
-    return await run_cpu(lambda: [element(row) for row in rows])
+        return build(rows)
+    return await run_cpu(build, rows)
 
 
 def is_large(content: Any, limit: int = LARGE) -> bool:

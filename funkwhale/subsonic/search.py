@@ -37,7 +37,7 @@ def _search(container: str, artist: Any, album: Any) -> Handler:
             container: {
                 "artist": [artist(r) for r in found.get("artists") or []],
                 "album": [album(r) for r in found.get("albums") or []],
-                "song": await elements(found.get("songs") or [], serializers.song),
+                "song": await elements(found.get("songs") or [], serializers.songs),
             }
         }
 

@@ -39,6 +39,11 @@ def _path_part(text: str | None) -> str:
     return text.replace("/", "-").strip()[:100] or "Unknown"
 
 
+def songs(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Song rows as Child elements."""
+    return [song(row) for row in rows]
+
+
 def song(row: tuple[Any, ...]) -> dict[str, Any]:
     """A song row (a tuple of store.SONG_FIELDS, in that order) as a Child element, built without None
     (render.Clean: the JSON writer need not walk it), in one dict display (a sync page builds 500)."""
@@ -147,7 +152,7 @@ def _album_common(row: dict[str, Any], out: Clean) -> Clean:
     return out
 
 
-def album(row: dict[str, Any], songs: list[tuple[Any, ...]] | None = None) -> dict[str, Any]:
+def album(row: dict[str, Any], song_rows: list[tuple[Any, ...]] | None = None) -> dict[str, Any]:
     """An album as AlbumID3 (with its `song` list when given), built without None (render.Clean) when it has no
     songs; with them, a plain dict whose songs are Clean, so that the list is counted by `render.is_large`."""
     out = _album_common(row, Clean())
@@ -160,9 +165,9 @@ def album(row: dict[str, Any], songs: list[tuple[Any, ...]] | None = None) -> di
     out["sortName"] = ""
     out["isCompilation"] = False
     out["explicitStatus"] = ""
-    if songs is None:
+    if song_rows is None:
         return out
-    return {**out, "song": [song(s) for s in songs]}
+    return {**out, "song": songs(song_rows)}
 
 
 def album_child(row: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +237,7 @@ def album_directory(row: dict[str, Any]) -> dict[str, Any]:
         "starred": iso(row.get("starred")),
         "userRating": row.get("rating"),
         "playCount": row.get("play_count") or 0,
-        "child": [song(s) for s in row.get("songs") or []],
+        "child": songs(row.get("songs") or []),
     }
 
 
