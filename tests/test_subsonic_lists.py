@@ -347,3 +347,49 @@ async def test_one_statement_per_call_whatever_the_size(web_server, db_conn, ali
             _insert(db_conn, "INSERT INTO track_favorite (user_id, track_id) VALUES (%s, %s)", alice["id"], track["id"])
     cf.catalog_changed()
     assert await statements() == few == [1] * len(calls)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_songs_genres_and_cover_come_from_the_uploads_the_viewer_may_play(web_server, db_conn, alice, catalog):
+    """A track in alice's library and in bob's private one, each upload with its own genre: alice's song shows her
+    upload's genre only, wherever songs are listed; a cover brought by bob's upload only is no cover for her, one
+    brought by hers is."""
+    bob = with_token(db_conn, "bob")
+    private = cf.insert_library(db_conn, bob, "me", name="Bob's")
+    artist = cf.insert_artist(db_conn, "Shared Band")
+    album = cf.insert_album(db_conn, artist, "Shared Album")
+    track = cf.insert_track(db_conn, artist, "Shared Song", album)
+    with db_conn.cursor() as cur:
+        cur.execute("INSERT INTO attachment (mimetype, file) VALUES ('image/png', 'cover.png') RETURNING id")
+        cover = cur.fetchone()["id"]
+    hers = cf.insert_upload(db_conn, catalog["library"], track, album_id=album["id"])
+    his = cf.insert_upload(db_conn, private, track, album_id=album["id"], attachment_cover_id=cover)
+    for upload, genre in ((hers, "Shownwave"), (his, "Hiddencore")):
+        _insert(
+            db_conn,
+            "WITH g AS (INSERT INTO tag (name) VALUES (%s) RETURNING id) INSERT INTO tagged_item"
+            " (tag_id, object_type, object_id, upload_id) SELECT g.id, 'track', %s, %s FROM g",
+            genre, track["id"], upload["id"],
+        )  # fmt: skip
+    cf.catalog_changed()
+    api = Subsonic(web_server, alice)
+
+    async def songs() -> list[dict]:
+        found = [
+            (await api.ok("getSong", id=f"tr-{track['id']}"))["song"],
+            *(await api.ok("search3", query="", songCount=500, artistCount=0, albumCount=0))["searchResult3"]["song"],
+            *(await api.ok("search3", query="shared song"))["searchResult3"]["song"],
+            *(await api.ok("getAlbum", id=f"al-{album['id']}"))["album"]["song"],
+        ]
+        return [s for s in found if s["id"] == f"tr-{track['id']}"]
+
+    listed = await songs()
+    assert len(listed) == 4
+    for song in listed:
+        assert song["genres"] == [{"name": "Shownwave"}] and song["genre"] == "Shownwave"
+        assert "coverArt" not in song
+    _insert(db_conn, "UPDATE upload SET attachment_cover_id = %s WHERE id = %s", cover, hers["id"])
+    cf.catalog_changed()
+    assert [s.get("coverArt") for s in await songs()] == [f"al-{album['id']}"] * 4
+    his_song = (await Subsonic(web_server, bob).ok("getSong", id=f"tr-{track['id']}"))["song"]
+    assert his_song["genres"] == [{"name": "Hiddencore"}] and his_song["coverArt"] == f"al-{album['id']}"

@@ -157,19 +157,21 @@ class Fragments(NamedParams):
         )
 
     # -- what came from the files the viewer may play ----------------------------------------------------------
-    def tag_shown(self, item: str) -> str:
+    def tag_shown(self, item: str, shown_upload: str | None = None) -> str:
         """True for a tagged_item row `item` the viewer may see: set on the row itself (no upload), or read from
-        the file of an upload they may play."""
-        return f"({item}.upload_id IS NULL OR {self.upload_playable(item + '.upload_id')})"
+        the file of an upload they may play (`shown_upload`, one known to be, needs no probe)."""
+        known = "" if shown_upload is None else f" OR {item}.upload_id = {shown_upload}"
+        return f"({item}.upload_id IS NULL{known} OR {self.upload_playable(item + '.upload_id')})"
 
-    def tag_names(self, kind: str, id_expr: str) -> str:
+    def tag_names(self, kind: str, id_expr: str, shown_upload: str | None = None) -> str:
         """SQL array of the names of the tags shown on the artist, album or track `id_expr`, sorted. Each
-        distinct tag looks for one shown item only (an album has its genres once per upload of each track)."""
+        distinct tag looks for one shown item only (an album has its genres once per upload of each track). For a
+        track, `shown_upload` is an upload of it the viewer may play (most tracks have no other)."""
         on_it = f"ti.object_type = '{kind}' AND ti.object_id = {id_expr}"
         if kind == "track":  # one item per tag and upload of the track: each is tested, in one pass
             return (
                 f"ARRAY(SELECT g.name FROM tag g WHERE g.id IN (SELECT ti.tag_id FROM tagged_item ti WHERE {on_it}"
-                f" AND {self.tag_shown('ti')}) ORDER BY g.name)"
+                f" AND {self.tag_shown('ti', shown_upload)}) ORDER BY g.name)"
             )
         return (
             f"ARRAY(SELECT g.name FROM tag g WHERE g.id IN (SELECT ti.tag_id FROM tagged_item ti WHERE {on_it})"
@@ -203,9 +205,15 @@ class Fragments(NamedParams):
         """The cover JSON of the album row `album` as the viewer sees it."""
         return self.attachment(self.album_cover_id(album))
 
-    def album_has_cover(self, album: str) -> str:
-        """True when the album row `album` has a cover the viewer sees."""
-        return f"{self.album_cover_id(album)} IS NOT NULL"
+    def album_has_cover(self, album: str, shown_upload: str | None = None) -> str:
+        """True when the album row `album` has a cover the viewer sees; `shown_upload`, an upload row the viewer may
+        play (a song's), answers without a probe when it is of the album and brought a cover."""
+        if shown_upload is None:
+            return f"{self.album_cover_id(album)} IS NOT NULL"
+        return (
+            f"({shown_upload}.attachment_cover_id IS NOT NULL AND {shown_upload}.album_id = {album}.id"
+            f" OR {self.album_cover_id(album)} IS NOT NULL)"
+        )
 
     def best_duration(self, track_id: str) -> str:
         """The longest duration among the uploads of the track `track_id` the viewer may play (0 when unknown);

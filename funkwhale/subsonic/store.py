@@ -138,11 +138,11 @@ class Query(Fragments):
             # most often the album artist is the track's: read once
             "album_artist_name": "CASE WHEN sal.artist_id = t.artist_id THEN sar.name"
             " ELSE (SELECT name FROM artist WHERE id = sal.artist_id) END",
-            "album_cover": self.album_has_cover("sal"),
+            "album_cover": self.album_has_cover("sal", shown_upload="up"),
             "year": "extract(year FROM sal.release_date)::int",
             **{name: f"up.{name}" for name in _UPLOAD_FIELDS},
             "replaygain": "up.metadata -> 'replaygain'",
-            "genres": self.tag_names("track", "t.id"),
+            "genres": self.tag_names("track", "t.id", shown_upload="up.id"),
             "starred": f"(SELECT {iso_sql('f.creation_date')} FROM track_favorite f"
             " WHERE f.user_id = %(me)s AND f.track_id = t.id)",
             "rating": self._rating("track", "t.id"),
@@ -154,7 +154,8 @@ class Query(Fragments):
             f"SELECT {', '.join(f'{columns[name]} AS {name}' for name in SONG_FIELDS)}"
             f" FROM {page} JOIN track t ON t.id = pg.id JOIN artist sar ON sar.id = t.artist_id"
             " LEFT JOIN album sal ON sal.id = t.album_id"
-            f" CROSS JOIN LATERAL (SELECT {', '.join(f'pu.{name}' for name in _UPLOAD_FIELDS)}, pu.metadata"
+            f" CROSS JOIN LATERAL (SELECT pu.id, {', '.join(f'pu.{name}' for name in _UPLOAD_FIELDS)}, pu.metadata,"
+            " pu.album_id, pu.attachment_cover_id"
             f" {self.playable_uploads('t.id')} ORDER BY pu.creation_date, pu.id LIMIT 1) up"
             f" {self._plays(' WHERE l.user_id = %(me)s AND l.track_id = t.id')} ORDER BY pg.ord"
         )
