@@ -78,6 +78,9 @@ SONG_FIELDS = (
     "rating", "played", "play_count", "ord",
 )  # fmt: skip
 song_row = operator.itemgetter(*SONG_FIELDS)  # a song row read from JSON (a dict) as the tuple a song row is
+_TRACK_COLUMNS = (
+    "t.id, t.title, t.position, t.disc_number, t.mbid, t.creation_date, t.album_id, t.artist_id, t.attachment_cover_id"
+)
 _UPLOAD_FIELDS = ("mimetype", "size", "duration", "bitrate", "sample_rate", "audio_file", "source", "original_name")
 
 
@@ -120,8 +123,17 @@ class Query(Fragments):
         page: str | None = None,
     ) -> str:
         """Songs `t` (from `table`, which may join more) meeting `where`, playable by the viewer, in `order`; or
-        the songs of `page` (ids and `ord`, as `_page` writes it). Its columns are SONG_FIELDS, in that order."""
-        page = page or self._page(table, "t", [self.track_playable("t.id"), *where], order, limit, offset)
+        the songs of `page` (ids and `ord`, as `_page` writes it). Its columns are SONG_FIELDS, in that order. The
+        page's track rows are read once: the rows it picks carry the columns the songs need."""
+        if page is None:
+            window = "" if limit is None else f" {self.window(limit, offset)}"
+            picked = (
+                f"SELECT {_TRACK_COLUMNS} FROM {table} WHERE {' AND '.join([self.track_playable('t.id'), *where])}"
+                f" ORDER BY {order}{window}"
+            )
+            rows = f"(SELECT s.*, row_number() OVER () AS ord FROM ({picked}) s) t"
+        else:
+            rows = f"(SELECT {_TRACK_COLUMNS}, pg.ord FROM {page} JOIN track t ON t.id = pg.id) t"
         columns = {
             "id": "t.id",
             "title": "t.title",
@@ -148,16 +160,16 @@ class Query(Fragments):
             "rating": self._rating("track", "t.id"),
             "played": "lp.played",
             "play_count": "lp.play_count",
-            "ord": "pg.ord",
+            "ord": "t.ord",
         }
         return (
             f"SELECT {', '.join(f'{columns[name]} AS {name}' for name in SONG_FIELDS)}"
-            f" FROM {page} JOIN track t ON t.id = pg.id JOIN artist sar ON sar.id = t.artist_id"
+            f" FROM {rows} JOIN artist sar ON sar.id = t.artist_id"
             " LEFT JOIN album sal ON sal.id = t.album_id"
             f" CROSS JOIN LATERAL (SELECT pu.id, {', '.join(f'pu.{name}' for name in _UPLOAD_FIELDS)}, pu.metadata,"
             " pu.album_id, pu.attachment_cover_id"
             f" {self.playable_uploads('t.id')} ORDER BY pu.creation_date, pu.id LIMIT 1) up"
-            f" {self._plays(' WHERE l.user_id = %(me)s AND l.track_id = t.id')} ORDER BY pg.ord"
+            f" {self._plays(' WHERE l.user_id = %(me)s AND l.track_id = t.id')} ORDER BY t.ord"
         )
 
     def every_song(self, limit: int, offset: int) -> str:
