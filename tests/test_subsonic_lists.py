@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import pytest_twisted
 
+from funkwhale.subsonic import store
+
 from . import catalog_factories as cf
 from .subsonic_helpers import NS, StatementCounter, Subsonic, with_token
 
@@ -278,10 +280,14 @@ async def test_content_filters_hide_an_artist_from_lists_not_details(web_server,
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_sync_page_by_offset_follows_moves_filters_and_privacy(web_server, db_conn, alice, catalog):
-    """The pages of everything by offset walk the visibility facts (their album and artist kept by the database),
-    not the tracks: a song moved to an artist the listener filtered out leaves them, as do the songs of a library
-    made private, and a song of a second upload shows once."""
+@pytest.mark.parametrize("facts_from", [0, store.FACTS_FROM], ids=["facts", "tracks"])
+async def test_a_sync_page_by_offset_follows_moves_filters_and_privacy(
+    web_server, db_conn, alice, catalog, monkeypatch, facts_from
+):
+    """The pages of everything by offset, whether they walk the tracks (near the start) or sort the visibility
+    facts (deeper; their album and artist kept by the database): a song moved to an artist the listener filtered
+    out leaves them, as do the songs of a library made private, and a song of a second upload shows once."""
+    monkeypatch.setattr(store, "FACTS_FROM", facts_from)
     api = Subsonic(web_server, alice)
 
     async def titles(offset=0):

@@ -414,6 +414,11 @@ def starred_txn(txn: Any, viewer: Viewer) -> dict[str, Any]:
 
 # --- search ------------------------------------------------------------------------------------------------------
 
+# An empty query's page by offset (no cursor) walks the tracks by id, a probe of the visibility facts each, up to
+# this offset; from it on, it sorts the viewer's facts instead (a 500-song page: 6 ms against 9 at offset 0, even
+# at 5,000, 11 against 9 at 19,500).
+FACTS_FROM = 5000
+
 
 
 @dataclass(frozen=True)
@@ -487,9 +492,9 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
         where = [q.artist_not_filtered("al.artist_id"), *album_where]
         selects["albums"] = q.albums(where, album_order, *windows["albums"])
     if search.songs[0] > 0:
-        if text or "songs" in search.after:
+        if text or "songs" in search.after or windows["songs"][1] < FACTS_FROM:
             selects["songs"] = q.songs([q.track_not_filtered("t"), *song_where], song_order, *windows["songs"])
-        else:  # everything, by offset: the page walks the visibility facts rather than the tracks
+        else:  # everything, deep by offset: the page sorts the visibility facts rather than walk the tracks
             selects["songs"] = q.songs([], page=q.every_song(*windows["songs"]))
     if len(selects) == 1:  # one kind (a sync's pages): its rows as they are, without building a JSON array of them
         [(kind, select)] = selects.items()
