@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.defer import ensureDeferred
+
 from funkwhale.context import Context
 from funkwhale.subsonic import cursors, serializers, store
 from funkwhale.subsonic.browsing import folder_of, read
@@ -32,12 +34,14 @@ def _search(container: str, artist: Any, album: Any) -> Handler:
         )
         request = await cursors.resume(ctx, call.user.id, request)
         found = await read(ctx, store.search_txn, call.viewer, request, name="search")
-        await cursors.remember(ctx, call.user.id, request, found)
+        remembered = ensureDeferred(cursors.remember(ctx, call.user.id, request, found))  # while songs are built
+        songs = await elements(found.get("songs") or [], serializers.songs)
+        await remembered
         return {
             container: {
                 "artist": [artist(r) for r in found.get("artists") or []],
                 "album": [album(r) for r in found.get("albums") or []],
-                "song": await elements(found.get("songs") or [], serializers.songs),
+                "song": songs,
             }
         }
 
