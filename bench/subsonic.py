@@ -5,18 +5,17 @@ concurrency 1 and 16 (requests/s, p50, p99): getAlbumList2 (alphabeticalByName, 
 search3 with a query, search3 with an empty query at a deep offset (Symfonium's sync: 500 songs a page), alone
 and as the next page of a sync (after the page before it, whose keyset cursor it follows), and getArtists;
 beside the same store statements run directly with psycopg2 (the limit), and the ratios of the two.
-Run: .venv/bin/python bench/subsonic.py [requests per case, default 200]
+Run: .venv/bin/python bench/subsonic.py [requests per case, default 200] [--no-history: without the seed's history]
 """
 
 from __future__ import annotations
 
 import http.client
-import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from browse import direct_ms, get, header, measure_cpu, row, seeded_instance
+from browse import command_line, direct_ms, get, header, measure_cpu, row, seeded_instance
 
 from funkwhale.db.pool import connect
 from funkwhale.music.visibility import Viewer
@@ -91,8 +90,8 @@ def previous_page(params: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    with seeded_instance("fw-bench-subsonic-", give_token) as instance:
+    requests, history = command_line()
+    with seeded_instance("fw-bench-subsonic-", give_token, history=history) as instance:
         print(header(16, (1, 16)))
         for name, params, run in CASES:
             path = path_of(params)
