@@ -45,6 +45,7 @@ from funkwhale.embedded import EmbeddedServers
 from funkwhale.music.catalog import store
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
+from funkwhale.social import store as social
 from funkwhale.users.tokens import hash_token
 
 HOST = "bench.funkwhale.local"
@@ -70,6 +71,8 @@ CASES = [
     ("tracks q", "/api/v1/tracks/?page_size=50&q=kalo"),
     ("search", "/api/v1/search?q=metalica"),
     ("search 2", "/api/v1/search?q=nigth%20owls"),
+    ("listenings p1", "/api/v1/history/listenings/?page_size=50"),
+    ("favorites p1", "/api/v1/favorites/tracks/?page_size=50"),
 ]
 
 
@@ -324,9 +327,12 @@ def direct_ms(dsn: str, run: Callable[[Any, Viewer], Any], runs: int = 50) -> fl
 
 
 def catalog_statement(path: str) -> Callable[[Any, Viewer], Any]:
-    """The catalog statement behind a list or search URL of CASES."""
+    """The catalog statement behind a list or search URL of CASES (or the user's listenings or favorites page)."""
     parts = urlsplit(path)
     args = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    for kind in social.ACTIVITY_TABLES:
+        if f"/{kind}/" in parts.path:
+            return lambda cur, viewer: social.list_txn(cur, kind, social.Listing(viewer, limit=50))
     if parts.path.endswith("/search"):
         return lambda cur, viewer: store.search_txn(cur, viewer, fold(args["q"]), 10, args["q"])
     kind = parts.path.rstrip("/").rsplit("/", 1)[1][:-1]
