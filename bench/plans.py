@@ -68,6 +68,10 @@ CASES: list[tuple[str, Callable[[Any, Viewer], Any]]] = [
     ("listenings p1", lambda c, v: social.list_txn(c, "listenings", social.Listing(v))),
     ("listenings p100", lambda c, v: social.list_txn(c, "listenings", social.Listing(v, offset=4950))),
     ("favorites p1", lambda c, v: social.list_txn(c, "favorites", social.Listing(v))),
+    (
+        "activity listenings",
+        lambda c, v: social.list_txn(c, "listenings", social.Listing(v, mine=False, limit=20, counted=False)),
+    ),
     ("getAlbumList2 frequent", lambda c, v: subsonic.album_list_txn(c, v, subsonic.AlbumList("frequent", 50))),
     ("getAlbumList2 recent", lambda c, v: subsonic.album_list_txn(c, v, subsonic.AlbumList("recent", 50))),
     ("getAlbumList2 starred", lambda c, v: subsonic.album_list_txn(c, v, subsonic.AlbumList("starred", 50))),

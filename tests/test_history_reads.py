@@ -1,7 +1,7 @@
 """What reads a listener's history, with another listener's beside it: Subsonic's plays, stars and ratings on songs
 and albums, the frequent and recent album lists, getStarred2's order, the REST lists ordered by listen count, the
-listening history and favorites pages (their count, order, windows and content filters) and the less-listened
-radio. Each counts the viewer's own listenings only, summed over an album's tracks."""
+listening history and favorites pages (their count, order, windows and content filters), the activity feed and the
+less-listened radio. Each counts the viewer's own listenings only, summed over an album's tracks."""
 
 from __future__ import annotations
 
@@ -131,3 +131,9 @@ async def test_history_and_favorites_pages_count_order_and_filters(web_server, d
     assert await page(listenings) == (3, everything[1:4])
     assert await page(favorites) == (1, [entry("p1", 4)])
     assert await page(listenings, page_size="2", page="2") == (3, everything[3:4])
+    # the instance's latest activity (every user's, newest first; alice's filter applies)
+    latest = (await a.get("/api/v1/activity/")).json["results"]
+    seen = [(x["actor"]["name"], x["type"], x["object"]["name"]) for x in latest]
+    assert seen == [("bob", "Listen", "q1")] * 5 + [("alice", "Listen", "p2"), ("alice", "Like", "p1")] + [
+        ("alice", "Listen", name) for name in ("p2", "p1")
+    ]

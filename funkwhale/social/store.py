@@ -32,6 +32,7 @@ class Listing:
     domain: str | None = None  # only the entries of users whose actor is on this domain
     limit: int = 50
     offset: int = 0
+    counted: bool = True  # False: the total is not counted (0), for who wants the latest entries only
 
 
 def _owner_visible(sql: Fragments) -> str:
@@ -77,7 +78,8 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
         txn,
         f"WITH page AS (SELECT e.id, e.user_id, e.track_id, e.creation_date, row_number() OVER (ORDER BY {order})"
         f" AS ord FROM {entries} ORDER BY {order} {sql.window(listing.limit, listing.offset)})"
-        f" SELECT (SELECT count(*) FROM {entries}) AS total, e.id AS entry_id, e.creation_date AS entry_date,"
+        f" SELECT {f'(SELECT count(*) FROM {entries})' if listing.counted else '0'} AS total, e.id AS entry_id,"
+        " e.creation_date AS entry_date,"
         f" {sql.user_json('e.user_id')} AS owner, {sql.user_actor_json('e.user_id')} AS owner_actor,"
         f" {sql.columns('track')} FROM page e JOIN track p ON p.id = e.track_id ORDER BY e.ord",
     )
