@@ -1,13 +1,15 @@
 """Browse and search latency on a generated library of 20,000 tracks.
 
 Seeds 500 artists, 2,000 albums, 20,000 tracks (one finished upload each with a cover and a tag, as the importer
-records them) into a fresh embedded
-PostgreSQL, starts the daemon (`twistd -n funkwhale`) against it, then times GET requests over real HTTP:
-the first and a deep page of /api/v1/tracks/, /albums/, /artists/ (page_size=50) and /api/v1/search, at several
-concurrencies (requests/s, p50, p99), beside the same catalog SQL run directly with psycopg2 (the limit: prepared on
-its connection, as the daemon runs it), and the ratios of the two; then, with wrk installed, the same at the highest
-concurrency with wrk as the client (bench/wrk.py).
-Run: .venv/bin/python bench/browse.py [requests per case, default 200]
+records them) into a fresh embedded PostgreSQL, and a year of history (`seed_history`): the bench user's 50,000
+listenings of 8,000 tracks, 2,000 favorites, 300 starred albums, 100 starred artists and 1,000 ratings, and 10
+other users' 20,000 listenings each (`--no-history` leaves the library without it); starts the daemon
+(`twistd -n funkwhale`) against it, then times GET requests over real HTTP: the first and a deep page of
+/api/v1/tracks/, /albums/, /artists/ (page_size=50), /api/v1/search, and the bench user's listening history and
+favorites, at several concurrencies (requests/s, p50, p99), beside the same SQL run directly with psycopg2 (the
+limit: prepared on its connection, as the daemon runs it), and the ratios of the two; then, with wrk installed, the
+same at the highest concurrency with wrk as the client (bench/wrk.py).
+Run: .venv/bin/python bench/browse.py [requests per case, default 200] [--no-history]
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from funkwhale.embedded import EmbeddedServers
 from funkwhale.music.catalog import store
 from funkwhale.music.normalize import fold
 from funkwhale.music.visibility import Viewer
+from funkwhale.social import store as social
 from funkwhale.users.tokens import hash_token
 
 HOST = "bench.funkwhale.local"
@@ -50,6 +53,10 @@ CSRF = "bench-csrf-token"
 WARM_UP = 10  # requests before each measured case
 SETTLE = 3.0  # seconds after the daemon answers, before measuring
 ARTISTS, ALBUMS, TRACKS = 500, 2000, 20000
+# The seeded history (seed_history): the bench user's listenings of the tracks of LISTENED_ALBUMS albums, favorites,
+# stars and ratings, and OTHER_USERS users' OTHER_LISTENINGS listenings each over the whole catalog.
+LISTENINGS, LISTENED_ALBUMS, FAVORITES, STARRED_ALBUMS, STARRED_ARTISTS, RATINGS = 50_000, 800, 2000, 300, 100, 1000
+OTHER_USERS, OTHER_LISTENINGS = 10, 20_000
 SYLLABLES = "ka lo mi ne ru sa ti vo ze an el or us ith bel dor fen gar hal jor kyr lum mar nor pel quin".split()
 NAMED = ["Metallica", "Beyoncé", "Björk Quartet", "The Night Owls", "Sigur Rós", "坂本 Trio", "Кино"]
 CASES = [
@@ -64,6 +71,8 @@ CASES = [
     ("tracks q", "/api/v1/tracks/?page_size=50&q=kalo"),
     ("search", "/api/v1/search?q=metalica"),
     ("search 2", "/api/v1/search?q=nigth%20owls"),
+    ("listenings p1", "/api/v1/history/listenings/?page_size=50"),
+    ("favorites p1", "/api/v1/favorites/tracks/?page_size=50"),
 ]
 
 
@@ -71,8 +80,9 @@ def word(rng: random.Random, parts: int) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(parts)).capitalize()
 
 
-def seed(dsn: str) -> str:
-    """Fill the catalog; returns a session key for the library's owner."""
+def seed(dsn: str, history: bool = True) -> str:
+    """Fill the catalog, and with `history` the users' history (seed_history); returns a session key for the
+    library's owner."""
     rng = random.Random(42)
     base = f"http://{HOST}"
     now = datetime.now(UTC)
@@ -159,10 +169,73 @@ def seed(dsn: str) -> str:
             " CASE kind.name WHEN 'track' THEN t.id ELSE t.album_id END, u.id FROM track t"
             " JOIN upload u ON u.track_id = t.id CROSS JOIN (VALUES ('track'), ('album')) kind (name)"
         )
+        if history:
+            seed_history(cur, user_id)
     with conn, conn.cursor() as cur:
         cur.execute("ANALYZE")  # after the commit, when the visibility facts' triggers have run
+    if history:  # as autovacuum leaves a running instance's history (its inserts): index-only scans read no rows
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("VACUUM listening")
     conn.close()
     return key
+
+
+def seed_history(cur: Any, user_id: int) -> None:
+    """A year of history, set-based and reproducible (setseed), as a real instance holds it:
+    - the user `user_id` listened LISTENINGS times to the tracks of LISTENED_ALBUMS albums (a few albums and tracks
+      often, most rarely: squared uniform draws), made FAVORITES of the tracks they listened to, starred
+      STARRED_ALBUMS of those albums and STARRED_ARTISTS of their artists, and rated RATINGS tracks, albums and
+      artists (7:2:1);
+    - OTHER_USERS other users listened OTHER_LISTENINGS times each over the whole catalog (each in an order of
+      their own), so that every track has the listenings of several users."""
+    cur.execute("SELECT setseed(0.42)")
+    # the seed's track ids are 1..TRACKS and track t belongs to album 1 + (t - 1) % ALBUMS: album a's tracks are
+    # a, a + ALBUMS, a + 2 * ALBUMS, ...; the listened albums are spread over the catalog (997 is prime to ALBUMS)
+    cur.execute(
+        "INSERT INTO listening (user_id, track_id, creation_date, source) SELECT %(user)s,"
+        " 1 + (floor(%(albums)s * random() ^ 2)::int * 997) %% %(all)s + %(all)s * floor(random() * %(per)s)::int,"
+        " now() - interval '365 days' * random(), 'web' FROM generate_series(1, %(n)s)",
+        {"user": user_id, "albums": LISTENED_ALBUMS, "all": ALBUMS, "per": TRACKS // ALBUMS, "n": LISTENINGS},
+    )
+    cur.execute(
+        "INSERT INTO track_favorite (user_id, track_id, creation_date) SELECT %(user)s, track_id,"
+        " now() - interval '365 days' * random() FROM (SELECT DISTINCT track_id FROM listening"
+        " WHERE user_id = %(user)s ORDER BY track_id) l ORDER BY random() LIMIT %(n)s",
+        {"user": user_id, "n": FAVORITES},
+    )
+    for table, column, source, n in (
+        ("starred_album", "album_id", "t.album_id", STARRED_ALBUMS),
+        ("starred_artist", "artist_id", "t.artist_id", STARRED_ARTISTS),
+    ):
+        cur.execute(
+            f"INSERT INTO {table} (user_id, {column}, creation_date) SELECT %(user)s, id,"
+            f" now() - interval '365 days' * random() FROM (SELECT DISTINCT {source} AS id FROM listening l"
+            " JOIN track t ON t.id = l.track_id WHERE l.user_id = %(user)s ORDER BY 1) o ORDER BY random()"
+            " LIMIT %(n)s",
+            {"user": user_id, "n": n},
+        )
+    cur.execute(
+        "INSERT INTO rating (user_id, object_type, object_id, rating, modification_date) SELECT %(user)s, kind, id,"
+        " 1 + floor(random() * 5)::int, now() - interval '365 days' * random() FROM (SELECT 'track' AS kind, id,"
+        " 7 AS share FROM track UNION ALL SELECT 'album', id, 2 FROM album UNION ALL SELECT 'artist', id, 1"
+        " FROM artist) o WHERE random() < share * %(n)s / 10.0"
+        " / (CASE kind WHEN 'track' THEN %(tracks)s WHEN 'album' THEN %(albums)s ELSE %(artists)s END)",
+        {"user": user_id, "n": RATINGS, "tracks": TRACKS, "albums": ALBUMS, "artists": ARTISTS},
+    )
+    cur.execute(
+        "INSERT INTO users (username, email, password) SELECT 'listener' || n, 'listener' || n || '@example.org',"
+        " '!' FROM generate_series(1, %s) n",
+        (OTHER_USERS,),
+    )
+    cur.execute(
+        "INSERT INTO listening (user_id, track_id, creation_date, source) SELECT u.id,"
+        " 1 + (floor(%(all)s * random() ^ 2)::int * (ARRAY[7919, 7927, 7933, 7937, 7949, 7951, 7963, 7993, 8009,"
+        " 8011])[1 + u.id %% 10] + 13 * u.id) %% %(all)s,"  # primes: each user's own order of the catalog
+        " now() - interval '365 days' * random(), 'web' FROM users u CROSS JOIN generate_series(1, %(n)s)"
+        " WHERE u.username LIKE 'listener%%'",
+        {"all": TRACKS, "n": OTHER_LISTENINGS},
+    )
 
 
 def start_daemon(
@@ -254,9 +327,12 @@ def direct_ms(dsn: str, run: Callable[[Any, Viewer], Any], runs: int = 50) -> fl
 
 
 def catalog_statement(path: str) -> Callable[[Any, Viewer], Any]:
-    """The catalog statement behind a list or search URL of CASES."""
+    """The catalog statement behind a list or search URL of CASES (or the user's listenings or favorites page)."""
     parts = urlsplit(path)
     args = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    for kind in social.ACTIVITY_TABLES:
+        if f"/{kind}/" in parts.path:
+            return lambda cur, viewer: social.list_txn(cur, kind, social.Listing(viewer, limit=50))
     if parts.path.endswith("/search"):
         return lambda cur, viewer: store.search_txn(cur, viewer, fold(args["q"]), 10, args["q"])
     kind = parts.path.rstrip("/").rsplit("/", 1)[1][:-1]
@@ -273,8 +349,6 @@ CONCURRENCIES = (1, 8, 16)
 def header(width: int, concurrencies: tuple[int, ...]) -> str:
     cells = " | ".join(f"c={c:<2} req/s   p50    p99" for c in concurrencies)
     return f"{'case':<{width}} {'SQL p50':>8} | {cells} | {'p50/SQL':>7} {'rps/SQL':>7}"
-
-
 
 
 def measure(port: int, cookie: str, path: str, requests: int, concurrencies: tuple[int, ...]) -> list[tuple]:
@@ -325,10 +399,13 @@ class Instance:
 
 @contextmanager
 def seeded_instance(
-    prefix: str, prepare: Callable[[str], None] | None = None, web_processes: int | None = None
+    prefix: str,
+    prepare: Callable[[str], None] | None = None,
+    web_processes: int | None = None,
+    history: bool = True,
 ) -> Iterator[Instance]:
-    """Embedded servers in a temporary directory, the seeded library, `prepare(dsn)` if given, then the daemon
-    (with `web_processes`, default the cores); everything is stopped and removed on exit."""
+    """Embedded servers in a temporary directory, the seeded library (with its `history`), `prepare(dsn)` if
+    given, then the daemon (with `web_processes`, default the cores); everything is stopped and removed on exit."""
     root = Path(tempfile.mkdtemp(prefix=prefix))
     embedded = EmbeddedServers(str(root / "servers"), postgres=True, redis=True)
     proc = None
@@ -336,8 +413,9 @@ def seeded_instance(
         embedded.start()
         schema.upgrade(embedded.database_url)
         t0 = time.perf_counter()
-        key = seed(embedded.database_url)
-        print(f"seeded {ARTISTS} artists, {ALBUMS} albums, {TRACKS} tracks in {time.perf_counter() - t0:.1f} s")
+        key = seed(embedded.database_url, history)
+        held = f", {LISTENINGS + OTHER_USERS * OTHER_LISTENINGS} listenings" if history else " (no history)"
+        print(f"seeded {ARTISTS} artists, {ALBUMS} albums, {TRACKS} tracks{held} in {time.perf_counter() - t0:.1f} s")
         if prepare is not None:
             prepare(embedded.database_url)
         port = free_port()
@@ -353,9 +431,16 @@ def seeded_instance(
         shutil.rmtree(root, ignore_errors=True)
 
 
+def command_line() -> tuple[int, bool]:
+    """(requests per case: the first number given, default 200; whether to seed the history: unless
+    `--no-history` is given)."""
+    numbers = [int(arg) for arg in sys.argv[1:] if arg.isdigit()]
+    return (numbers[0] if numbers else 200), "--no-history" not in sys.argv[1:]
+
+
 def main() -> None:
-    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    with seeded_instance("fw-bench-browse-") as instance:
+    requests, history = command_line()
+    with seeded_instance("fw-bench-browse-", history=history) as instance:
         print(header(14, CONCURRENCIES))
         for name, path in CASES:
             cells, cpu = measure_cpu(instance, path, requests, CONCURRENCIES)

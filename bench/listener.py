@@ -1,9 +1,9 @@
 """Radio next-track latency and a 1,000-track playlist, on the generated library of 20,000 tracks.
 
 Seeds the library of bench/browse.py (20 tags of 1,000 tracks each), starts the daemon, then over real HTTP:
-- a random radio and a tag radio: POST /api/v1/radios/tracks/ draws, by one listener (one session, 300 draws)
-  and by 16 at once (16 sessions, 50 draws each); requests/s, p50, p99. Each draw excludes what its session
-  already played, so later draws of a session scan a slightly smaller pool;
+- a random radio, a tag radio and a less-listened one (by the seeded history): POST /api/v1/radios/tracks/ draws,
+  by one listener (one session, 300 draws) and by 16 at once (16 sessions, 50 draws each); requests/s, p50, p99.
+  Each draw excludes what its session already played, so later draws of a session scan a slightly smaller pool;
 - a playlist filled to 1,000 tracks through POST /api/v1/playlists/{id}/add/ (the `playlists__max_tracks`
   preference is raised to 1,000 for it), then GET /api/v1/playlists/{id}/tracks/ whole and one page of 50;
 beside the same statements run directly with psycopg2 (the limit). ANALYZE runs before measuring.
@@ -29,6 +29,7 @@ PLAYLIST_TRACKS = 1000
 RADIOS = [
     ("random radio", {"radio_type": "random"}),
     ("tag radio", {"radio_type": "tag", "related_object_id": "Genre 3"}),
+    ("less-listened radio", {"radio_type": "less-listened"}),  # by the listener's counts: the seed's history
 ]
 
 

@@ -1,17 +1,19 @@
 """Planning and execution time of the catalog and Subsonic statements, plain and prepared, on 20,000 tracks.
 
-Seeds bench/browse.py's library into a fresh embedded PostgreSQL, then for each statement of each case: its plain
+Seeds bench/browse.py's library and its users' history (`--no-history`: the library alone) into a fresh embedded
+PostgreSQL, then for each statement of each case: its plain
 planning and execution time (EXPLAIN ANALYZE, as the code ran it before funkwhale/db/prepared.py), and the same
 once prepared on one connection and executed as often as the daemon would (PostgreSQL chooses between the custom
 and the generic plan from the 6th execution on): planning (the plan cache's lookup when the generic plan is
 kept), execution, which plan it kept, and the wall time of the whole statement through psycopg2 both ways.
-Run: .venv/bin/python bench/plans.py
+Run: .venv/bin/python bench/plans.py [--no-history] [a case's name: only the cases whose name holds it]
 """
 
 from __future__ import annotations
 
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +28,8 @@ from funkwhale.db.pool import connect
 from funkwhale.embedded import EmbeddedServers
 from funkwhale.music.catalog import store
 from funkwhale.music.visibility import Viewer
+from funkwhale.radios import store as radios
+from funkwhale.social import store as social
 from funkwhale.subsonic import store as subsonic
 
 RUNS = 9  # executions per measure; the prepared ones are measured from the 10th execution of the statement
@@ -57,7 +61,26 @@ CASES: list[tuple[str, Callable[[Any, Viewer], Any]]] = [
         "search3 sync @19500",
         lambda c, v: subsonic.search_txn(c, v, subsonic.Search('""', (0, 0), (0, 0), (500, 19500))),
     ),
+    # what reads the user's history
+    ("tracks -listen_count", lambda c, v: store.page_txn(c, "track", L(v, ordering=("-listen_count",)))),
+    ("albums -listen_count", lambda c, v: store.page_txn(c, "album", L(v, ordering=("-listen_count",)))),
+    ("tracks favorites", lambda c, v: store.page_txn(c, "track", L(v, F(favorites=True)))),
+    ("listenings p1", lambda c, v: social.list_txn(c, "listenings", social.Listing(v))),
+    ("listenings p100", lambda c, v: social.list_txn(c, "listenings", social.Listing(v, offset=4950))),
+    ("favorites p1", lambda c, v: social.list_txn(c, "favorites", social.Listing(v))),
+    (
+        "activity listenings",
+        lambda c, v: social.list_txn(c, "listenings", social.Listing(v, mine=False, limit=20, counted=False)),
+    ),
+    ("getAlbumList2 frequent", lambda c, v: subsonic.album_list_txn(c, v, subsonic.AlbumList("frequent", 50))),
+    ("getAlbumList2 recent", lambda c, v: subsonic.album_list_txn(c, v, subsonic.AlbumList("recent", 50))),
+    ("getAlbumList2 starred", lambda c, v: subsonic.album_list_txn(c, v, subsonic.AlbumList("starred", 50))),
+    ("getAlbumList2 highest", lambda c, v: subsonic.album_list_txn(c, v, subsonic.AlbumList("highest", 50))),
+    ("getStarred2", subsonic.starred_txn),
+    ("getTopSongs", lambda c, v: subsonic.top_songs_txn(c, v, "Metallica", 50)),
+    ("radio less-listened", lambda c, v: radios.next_track_txn(c, v, RADIO_SESSION)),
 ]
+RADIO_SESSION = 1  # the bench user's less-listened radio session, made by main()
 
 
 class Recorder:
@@ -154,15 +177,20 @@ def main() -> None:
         embedded.start()
         dsn = str(embedded.database_url)
         schema.upgrade(dsn)
-        seed(dsn)
+        seed(dsn, "--no-history" not in sys.argv[1:])
+        wanted = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
         conn = connect(dsn)
         with conn.cursor() as cur:
             cur.execute("SELECT id, actor_id FROM users WHERE username = 'bench'")
             row = cur.fetchone()
-        conn.rollback()
-        viewer = Viewer(user_id=row["id"], actor_id=row["actor_id"])
+            viewer = Viewer(user_id=row["id"], actor_id=row["actor_id"])
+            global RADIO_SESSION
+            RADIO_SESSION = radios.create_session_txn(cur, viewer, {"radio_type": "less-listened"})["id"]
+        conn.commit()
         print(f"{'case':<22} {'#':>2} | {'plain: plan    exec    wall':>27} | {'prepared: plan    exec    wall':>30}")
         for name, run in CASES:
+            if wanted and not any(part in name for part in wanted):
+                continue
             recorder = Recorder(conn.cursor())
             with plain():
                 run(recorder, viewer)

@@ -3,20 +3,21 @@
 Starts the daemon on the seeded library, gives the seeded user a Subsonic token, then times over real HTTP, at
 concurrency 1 and 16 (requests/s, p50, p99): getAlbumList2 (alphabeticalByName, size 50, first and a deep page),
 search3 with a query, search3 with an empty query at a deep offset (Symfonium's sync: 500 songs a page), alone
-and as the next page of a sync (after the page before it, whose keyset cursor it follows), and getArtists;
+and as the next page of a sync (after the page before it, whose keyset cursor it follows), getArtists, and what
+reads the seeded user's history: getAlbumList2 frequent and recent, getStarred2 (100 artists, 300 albums, 2,000
+songs);
 beside the same store statements run directly with psycopg2 (the limit), and the ratios of the two.
-Run: .venv/bin/python bench/subsonic.py [requests per case, default 200]
+Run: .venv/bin/python bench/subsonic.py [requests per case, default 200] [--no-history: without the seed's history]
 """
 
 from __future__ import annotations
 
 import http.client
-import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from browse import direct_ms, get, header, measure_cpu, row, seeded_instance
+from browse import command_line, direct_ms, get, header, measure_cpu, row, seeded_instance
 
 from funkwhale.db.pool import connect
 from funkwhale.music.visibility import Viewer
@@ -71,6 +72,18 @@ CASES: list[tuple[str, dict[str, Any], Callable[[Any, Viewer], Any]]] = [
         ),  # the seed's track ids are 1..20,000: the 19,500th song is 19,500
     ),  # fmt: skip
     ("getArtists", {"method": "getArtists"}, lambda cur, viewer: store.artists_txn(cur, viewer, None)),
+    # the user's history (bench/browse.py's seed_history)
+    (
+        "albumList2 freq",
+        {"method": "getAlbumList2", "type": "frequent", "size": 50},
+        lambda cur, viewer: store.album_list_txn(cur, viewer, store.AlbumList("frequent", 50)),
+    ),
+    (
+        "albumList2 recent",
+        {"method": "getAlbumList2", "type": "recent", "size": 50},
+        lambda cur, viewer: store.album_list_txn(cur, viewer, store.AlbumList("recent", 50)),
+    ),
+    ("getStarred2", {"method": "getStarred2"}, store.starred_txn),
 ]
 
 
@@ -91,8 +104,8 @@ def previous_page(params: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    requests = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    with seeded_instance("fw-bench-subsonic-", give_token) as instance:
+    requests, history = command_line()
+    with seeded_instance("fw-bench-subsonic-", give_token, history=history) as instance:
         print(header(16, (1, 16)))
         for name, params, run in CASES:
             path = path_of(params)

@@ -156,6 +156,16 @@ class Fragments(NamedParams):
             f" (SELECT fal.id FROM album fal WHERE fal.artist_id IN ({_HIDDEN}))))"
         )
 
+    @staticmethod
+    def track_id_not_filtered(track_id: str) -> str:
+        """`track_not_filtered` for a track id `track_id` without its row: the ids of the tracks the viewer hid
+        are gathered once per statement (a hashed NOT IN, empty without filters), so a list of entries (a year of
+        listenings) tests each by its id alone, by index, rather than reading each one's track."""
+        return (
+            f"{track_id} NOT IN (SELECT ht.id FROM track ht WHERE ht.artist_id IN ({_HIDDEN}) UNION ALL SELECT ht.id"
+            f" FROM track ht WHERE ht.album_id IN (SELECT fal.id FROM album fal WHERE fal.artist_id IN ({_HIDDEN})))"
+        )
+
     # -- what came from the files the viewer may play ----------------------------------------------------------
     def tag_shown(self, item: str, shown_upload: str | None = None) -> str:
         """True for a tagged_item row `item` the viewer may see: set on the row itself (no upload), or read from

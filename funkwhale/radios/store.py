@@ -47,22 +47,24 @@ def _filter_condition(sql: Fragments, f: dict[str, Any]) -> str:
     return f"NOT {cond}" if f.get("not") else cond
 
 
-def _pool(sql: Fragments, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str]:
-    """(condition on `t`, ORDER BY of the draw: lowest weight first where there is one, else at random) of a
-    session's pool: playable tracks whose artists the listener did not hide."""
+def _pool(sql: Fragments, viewer: Viewer, session: dict[str, Any]) -> tuple[str, str, str]:
+    """(FROM: the tracks `t` and what the order joins, condition on `t`, ORDER BY of the draw: lowest weight first
+    where there is one, else at random) of a session's pool: playable tracks whose artists the listener did not
+    hide."""
     kind, related = session["radio_type"], session["related_object_id"]
-    order = "random()"
+    source, order = "track t", "random()"
     if kind == "favorites":
         cond = (
             "EXISTS (SELECT 1 FROM track_favorite tf WHERE tf.track_id = t.id"
             f" AND tf.user_id = {sql.bind(viewer.user_id)})"
         )
-    elif kind == "less-listened":
+    elif kind == "less-listened":  # the listener's counts per track joined (their history read once, by index)
         cond = "true"
-        order = (
-            "(SELECT count(*) FROM listening li WHERE li.track_id = t.id"
-            f" AND li.user_id = {sql.bind(viewer.user_id)}), random()"
+        source += (
+            " LEFT JOIN (SELECT li.track_id, count(*) AS n FROM listening li"
+            f" WHERE li.user_id = {sql.bind(viewer.user_id)} GROUP BY li.track_id) li ON li.track_id = t.id"
         )
+        order = "coalesce(li.n, 0), random()"
     elif kind == "tag":
         cond = _filter_condition(sql, {"type": "tag", "names": [related]})
     elif kind == "artist":
@@ -73,7 +75,7 @@ def _pool(sql: Fragments, viewer: Viewer, session: dict[str, Any]) -> tuple[str,
         cond = " AND ".join([_filter_condition(sql, f) for f in session["config"]] or ["true"])
     else:
         cond = "true"
-    return f"({cond}) AND {sql.track_playable('t.id')} AND {sql.track_not_filtered('t')}", order
+    return source, f"({cond}) AND {sql.track_playable('t.id')} AND {sql.track_not_filtered('t')}", order
 
 
 def check_related_txn(txn: Any, viewer: Viewer, kind: str, values: list[Any], field: str) -> list[Any]:
@@ -166,12 +168,12 @@ def next_track_txn(txn: Any, viewer: Viewer, session_id: int) -> dict[str, Any]:
     if session is None:
         raise RadioError("No such radio session.", status=404)
     sql = Fragments(viewer)
-    cond, order = _pool(sql, viewer, session)
+    source, cond, order = _pool(sql, viewer, session)
     sid = sql.bind(session_id)
     # The pool minus what the session played; among the lowest weights, one at random. LIMIT 1 makes this a
     # single pass keeping the best row so far (a top-1 heap), not a sort of the pool.
     txn.execute(
-        f"WITH picked AS (SELECT t.id FROM track t WHERE {cond}"
+        f"WITH picked AS (SELECT t.id FROM {source} WHERE {cond}"
         f" AND NOT EXISTS (SELECT 1 FROM radio_session_track st WHERE st.session_id = {sid} AND st.track_id = t.id)"
         f" ORDER BY {order} LIMIT 1)"
         " INSERT INTO radio_session_track (session_id, track_id, position)"
@@ -290,8 +292,8 @@ def config_tracks_txn(
 ) -> tuple[int, list[dict[str, Any]]]:
     """(total, page of track rows) that custom radio filters (`config`, checked) select, in id order."""
     sql = Fragments(viewer)
-    cond, _ = _pool(sql, viewer, {"radio_type": "custom", "related_object_id": None, "config": config})
-    txn.execute(f"SELECT t.id FROM track t WHERE {cond} ORDER BY t.id", sql.params)
+    source, cond, _ = _pool(sql, viewer, {"radio_type": "custom", "related_object_id": None, "config": config})
+    txn.execute(f"SELECT t.id FROM {source} WHERE {cond} ORDER BY t.id", sql.params)
     ids = [r["id"] for r in txn.fetchall()]
     page = ids[offset : offset + limit]
     if not page:

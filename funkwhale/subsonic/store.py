@@ -312,10 +312,13 @@ ALBUM_LIST_TYPES = (
     "random", "newest", "frequent", "recent", "starred", "alphabeticalByName", "alphabeticalByArtist", "byYear",
     "byGenre", "highest",
 )  # fmt: skip
+# The viewer's play count and last play per album (frequent, recent): their history counted per track first, by index
+# alone (listening_user_track), so that only one row per track listened is joined to its album.
 _PLAYS = (
-    " JOIN (SELECT lt.album_id, count(*) AS n, max(l.creation_date) AS last FROM listening l"
-    " JOIN track lt ON lt.id = l.track_id WHERE l.user_id = %(me)s AND lt.album_id IS NOT NULL"
-    " GROUP BY lt.album_id) pc ON pc.album_id = al.id"
+    " JOIN (SELECT lt.album_id, sum(lp.n) AS n, max(lp.last) AS last FROM (SELECT l.track_id, count(*) AS n,"
+    " max(l.creation_date) AS last FROM listening l WHERE l.user_id = %(me)s GROUP BY l.track_id) lp"
+    " JOIN track lt ON lt.id = lp.track_id WHERE lt.album_id IS NOT NULL GROUP BY lt.album_id) pc"
+    " ON pc.album_id = al.id"
 )
 
 

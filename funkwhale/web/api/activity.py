@@ -22,7 +22,7 @@ class ActivityApi(Area):
         viewer = await viewer_of(self.ctx, self.auth, request, "read:listenings")
         found = []
         for kind, activity_type in KINDS.items():
-            listing = store.Listing(viewer, mine=False, limit=LATEST)
+            listing = store.Listing(viewer, mine=False, limit=LATEST, counted=False)
             _, rows = await self.ctx.db.run(store.list_txn, kind, listing, desc=f"activity.{kind}")
             found += [(row["entry_date"], activity_type, row) for row in rows]
         found.sort(key=lambda item: item[0], reverse=True)
