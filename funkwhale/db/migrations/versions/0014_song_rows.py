@@ -6,15 +6,15 @@ A song is served from the first finished upload of its track the listener may pl
 first playable one with no sort (a 500-song page: ~0.3 ms of PostgreSQL less). The index replaces
 `upload_track`, which served lookups by track alone and still does.
 
-Revision ID: 0013_song_rows
-Revises: 0012_import_speed
+Revision ID: 0014_song_rows
+Revises: 0013_user_data
 Create Date: 2026-12-05
 """
 
 from alembic import op
 
-revision = "0013_song_rows"
-down_revision = "0012_import_speed"
+revision = "0014_song_rows"
+down_revision = "0013_user_data"
 branch_labels = None
 depends_on = None
 
