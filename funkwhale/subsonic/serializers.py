@@ -59,6 +59,11 @@ def song(row: tuple[Any, ...]) -> dict[str, Any]:
     artist_id = None if artist_number is None else f"{ids.ARTIST}-{artist_number}"
     album_id = None if album_number is None else f"{ids.ALBUM}-{album_number}"
     number_prefix = f"{position:02d} - " if position else ""
+    artists = [] if artist_id is None else [{"id": artist_id, "name": artist_name}]
+    if album_artist_number == artist_number and album_artist_name == artist_name:
+        album_artists = artists  # most albums are their songs' artist's: the same list, made once
+    else:
+        album_artists = _ref(ids.ARTIST, album_artist_number, album_artist_name)
     out = Clean(
         {
             "id": f"{ids.TRACK}-{number}",
@@ -81,9 +86,9 @@ def song(row: tuple[Any, ...]) -> dict[str, Any]:
             "musicBrainzId": str(mbid) if mbid else "",
             "sortName": "",
             "genres": [{"name": name} for name in genres if name is not None] if genres else [],
-            "artists": [] if artist_id is None else [{"id": artist_id, "name": artist_name}],
+            "artists": artists,
             "displayArtist": artist_name,
-            "albumArtists": _ref(ids.ARTIST, album_artist_number, album_artist_name),
+            "albumArtists": album_artists,
             "displayAlbumArtist": album_artist_name,
             "replayGain": {_REPLAYGAIN[k]: v for k, v in gains.items() if k in _REPLAYGAIN and v is not None}
             if gains
