@@ -17,7 +17,7 @@ of one dict) is written the same way, its parts spliced into its parent's; other
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from itertools import chain, islice, repeat
 from types import NoneType
 from typing import Any
@@ -122,34 +122,33 @@ def _dicts(name: str, items: list[dict[str, Any]]) -> Parts:
     dict lacks a key), else each group of dicts with the same keys as a table."""
     if not any(map(len, items)):
         return [f"<{name}/>"]
-    shapes = list(map(tuple, items))
-    distinct = set(shapes)
-    if len(distinct) == 1:
-        return _table(name, shapes[0], _columns(items), len(items))
+    distinct = set(map(tuple, items))  # (only these kept: many objects kept alive would make the GC run)
+    keys = next(iter(distinct)) if len(distinct) == 1 else _merged(distinct)
+    if keys is not None:
+        return _table(name, keys, _columns(items, keys, _shared(distinct)), len(items))
     groups: dict[tuple[str, ...], list[int]] = {}
-    for i, shape in enumerate(shapes):
-        groups.setdefault(shape, []).append(i)
-    keys = _merged(distinct)
-    written: list[tuple[Iterable[int], list[str]]]
-    if keys is None:
-        written = [(where, elements(name, [items[i] for i in where])) for where in groups.values()]
-    else:  # cut into columns group by group (at C speed), written as one table
-        blocks = [(len(where), dict(zip(shape, _columns([items[i] for i in where]), strict=True)))
-                  for shape, where in groups.items()]  # fmt: skip
-        columns: list[Sequence[Any]] = [
-            tuple(chain.from_iterable(block.get(key) or repeat(None, n) for n, block in blocks)) for key in keys
-        ]
-        written = [(chain.from_iterable(groups.values()), _rows(_table(name, keys, columns, len(items)), len(items)))]
+    for i, item in enumerate(items):
+        groups.setdefault(tuple(item), []).append(i)
     out = [""] * len(items)
-    for where, rows in written:  # in the order of `items`
-        for i, row in zip(where, rows, strict=True):
+    for where in groups.values():  # in the order of `items`
+        for i, row in zip(where, elements(name, [items[i] for i in where]), strict=True):
             out[i] = row
     return [out]
 
 
-def _columns(items: list[dict[str, Any]]) -> list[Sequence[Any]]:
-    """The values of dicts with the same keys, key by key (a transposition at C speed)."""
-    return list(zip(*map(dict.values, items), strict=True))
+def _shared(shapes: set[tuple[str, ...]]) -> int:
+    """How many first keys all `shapes` have alike."""
+    alike = (i for i, names in enumerate(zip(*shapes, strict=False)) if len(set(names)) > 1)
+    return next(alike, min(map(len, shapes)))
+
+
+def _columns(items: list[dict[str, Any]], keys: tuple[str, ...], shared: int) -> list[Sequence[Any]]:
+    """The values of `items` under `keys`, key by key (None where a dict lacks one): the first `shared` keys, the
+    first of every dict, by position (a transposition at C speed), the others by name."""
+    columns: list[Sequence[Any]] = []
+    if shared:
+        columns += list(zip(*map(dict.values, items), strict=False))[:shared]
+    return columns + [tuple(map(dict.get, items, repeat(key))) for key in keys[shared:]]
 
 
 def _merged(shapes: set[tuple[str, ...]]) -> tuple[str, ...] | None:
@@ -180,7 +179,7 @@ def _table(name: str, keys: tuple[str, ...], columns: list[Sequence[Any]], count
             joined: str | None = "".join(column)  # a column of strings (the usual) needs no other check
             kinds = {str}
         except TypeError:
-            joined, kinds = None, {type(value) for value in column}
+            joined, kinds = None, set(map(type, column))
         optional = NoneType in kinds
         kinds.discard(NoneType)
         if not kinds:  # None in every row
