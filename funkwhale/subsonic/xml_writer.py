@@ -4,7 +4,8 @@ The rules are render.py's: a scalar is an attribute (`value`: the element's text
 repeated children (a scalar item a text element), an XmlPiece spliced as it is, None left out; attributes come in
 the dict's order, then the text, then the children in the dict's order; an element with neither text nor children
 closes itself. A scalar's text is escaped for an attribute in double quotes (& < > " tab newline return), without
-the characters XML 1.0 forbids (control characters, lone surrogates, U+FFFE and U+FFFF: dropped, as before).
+the characters XML 1.0 forbids (control characters, lone surrogates, U+FFFE and U+FFFF: dropped, as before); a
+string is written as its characters (a str subclass too: its __str__ or __format__ is not asked).
 
 A 500-song page holds ~3,500 elements and ~20,000 attributes. Instead of Python work per attribute, the dicts of a
 list are cut into columns (one per key, None where a dict lacks it) and each column is made text at once: a column
@@ -65,9 +66,7 @@ def text(value: Any) -> str:
     if not isinstance(value, str):
         value = str(value)
     change = _change(value)
-    if change is not None:
-        return _escape(value, change)
-    return value if type(value) is str else format(value, "")  # a str subclass as an f-string writes it
+    return value if change is None else _escape(value, change)
 
 
 def _change(value: str) -> str | None:
