@@ -47,6 +47,7 @@ class XmlPiece:
 _UNSAFE = re.compile("[^\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _MARKUP = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"))
 _WHITESPACE = (("\n", "&#10;"), ("\r", "&#13;"), ("\t", "&#9;"))
+_ASCII_CHANGED = bytes(0 if byte < 0x20 or chr(byte) in '&<>"' else 1 for byte in range(256))  # 0: changed
 _BOOLS = {True: "true", False: "false"}
 _NUMBERS = frozenset((int, float))
 _WRITTEN_ALIKE = frozenset((str, int, bool))  # equal values, same text (not so 0.0 and -0.0, nor 1 and True)
@@ -71,8 +72,11 @@ def text(value: Any) -> str:
 
 def _change(value: str) -> str | None:
     """What `text` changes in `value`: nothing (None), "markup" (& < > " only) or "all" (control characters or
-    ones XML 1.0 forbids too). Most strings are printable, which C code tells fast."""
-    if value.isprintable():  # no control character, surrogate or noncharacter
+    ones XML 1.0 forbids too). C code tells most strings apart fast: ASCII ones by a byte table, others as
+    printable (no control character, surrogate or noncharacter)."""
+    if value.isascii() and b"\0" not in value.encode().translate(_ASCII_CHANGED):
+        return None
+    if value.isprintable():
         return "markup" if "&" in value or "<" in value or ">" in value or '"' in value else None
     return "all" if _UNSAFE.search(value) else None
 
