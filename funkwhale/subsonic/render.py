@@ -4,7 +4,7 @@ The tree is plain dicts and lists, written once for both formats by Subsonic's m
 XML attribute (a JSON value of its own type), a dict is a single child element (a JSON object, never an array),
 a list is repeated child elements (a JSON array, even of one item; scalars become text elements), and the key
 `value` is an element's text. None is left out everywhere. XML drops the characters XML 1.0 forbids (control
-characters in a tag), so the document always parses.
+characters in a tag), so the document always parses; xml_writer.py writes it, a list at a time.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 import orjson
 
 from funkwhale.instance.nodeinfo import COMPATIBLE_VERSION, implementation_version
+from funkwhale.subsonic import xml_writer
+from funkwhale.subsonic.xml_writer import XmlPiece
 from funkwhale.threads import run_cpu
 from funkwhale.web.json import dumps
-from funkwhale.xmlchars import FORBIDDEN, xml_safe
 
 API_VERSION = "1.16.1"
 SERVER_TYPE = "funkwhale"
@@ -66,59 +67,9 @@ def iso(value: datetime | date | str | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-# What a scalar's text needs changed: characters XML 1.0 forbids (xmlchars), or ones escaped in an attribute.
-_UNSAFE = re.compile(f'{FORBIDDEN.pattern}|[&<>"\n\r\t]')
-_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
-)
-
-
-def _text(value: Any) -> str:
-    """A scalar as escaped XML text, fit for an attribute (in double quotes) or an element, without the
-    characters XML 1.0 forbids. Most values need no change, which one regular expression search tells."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    text = value if isinstance(value, str) else str(value)
-    return xml_safe(text).translate(_ESCAPES) if _UNSAFE.search(text) else text
-
-
-def _xml(name: str, value: Any, out: list[str]) -> None:
-    if not isinstance(value, dict):
-        out.append(f"<{name}>{_text(value)}</{name}>")
-        return
-    attrs: list[str] = []
-    children: list[tuple[str, Any]] = []
-    for key, v in value.items():
-        if v is None:
-            continue
-        if isinstance(v, _CONTAINERS) or type(v) is XmlPiece:
-            children.append((key, v))
-        elif key != "value":
-            attrs.append(f' {key}="{_text(v)}"')
-    text = value.get("value")
-    if text is None and not children:
-        out.append(f"<{name}{''.join(attrs)}/>")
-        return
-    out.append(f"<{name}{''.join(attrs)}>" if text is None else f"<{name}{''.join(attrs)}>{_text(text)}")
-    for key, v in children:
-        if isinstance(v, dict):
-            _xml(key, v, out)
-            continue
-        if type(v) is XmlPiece:
-            out.append(v)
-            continue
-        for item in v:
-            if item is not None:
-                _xml(key, item, out)
-    out.append(f"</{name}>")
-
-
 def to_xml(content: dict[str, Any]) -> bytes:
-    out = ['<?xml version="1.0" encoding="UTF-8"?>']
-    _xml("subsonic-response", {"xmlns": XMLNS, **content}, out)
-    return "".join(out).encode()
+    (root,) = xml_writer.elements("subsonic-response", [{"xmlns": XMLNS, **content}])
+    return ('<?xml version="1.0" encoding="UTF-8"?>' + root).encode()
 
 
 class Clean(dict[str, Any]):
@@ -139,10 +90,6 @@ def to_json(content: dict[str, Any]) -> bytes:
     return dumps({"subsonic-response": _clean(content)})
 
 
-class XmlPiece(str):
-    """Elements already written as XML, which `to_xml` writes as they are where a list of them would go."""
-
-
 def written_as(fmt: str | None, callback: str | None) -> str:
     """"json" (JSON and JSONP) or "xml": how a response in format `fmt` writes its pieces."""
     return "xml" if _kind((fmt or "xml").lower(), callback) == "xml" else "json"
@@ -153,11 +100,7 @@ def write_piece(written: str, name: str, items: list[Any]) -> bytes:
     to keep it written: a JSON array, or the XML elements."""
     if written == "json":
         return dumps(_clean(items))
-    out: list[str] = []
-    for item in items:
-        if item is not None:
-            _xml(name, item, out)
-    return "".join(out).encode()
+    return "".join(xml_writer.elements(name, items)).encode()
 
 
 def piece(written: str, text: bytes) -> Any:
