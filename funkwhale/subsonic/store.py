@@ -121,16 +121,16 @@ class Query(Fragments):
         offset: int = 0,
         table: str = "track t",
         page: str | None = None,
+        probe: bool = False,
     ) -> str:
         """Songs `t` (from `table`, which may join more) meeting `where`, playable by the viewer, in `order`; or
         the songs of `page` (ids and `ord`, as `_page` writes it). Its columns are SONG_FIELDS, in that order. The
-        page's track rows are read once: the rows it picks carry the columns the songs need."""
+        page's track rows are read once: the rows it picks carry the columns the songs need. `probe`: each track
+        picked probes the visibility facts (`Fragments.track_playable`)."""
         if page is None:
             window = "" if limit is None else f" {self.window(limit, offset)}"
-            picked = (
-                f"SELECT {_TRACK_COLUMNS} FROM {table} WHERE {' AND '.join([self.track_playable('t.id'), *where])}"
-                f" ORDER BY {order}{window}"
-            )
+            conditions = " AND ".join([self.track_playable("t.id", probe=probe), *where])
+            picked = f"SELECT {_TRACK_COLUMNS} FROM {table} WHERE {conditions} ORDER BY {order}{window}"
             rows = f"(SELECT s.*, row_number() OVER () AS ord FROM ({picked}) s) t"
         else:
             rows = f"(SELECT {_TRACK_COLUMNS}, pg.ord FROM {page} JOIN track t ON t.id = pg.id) t"
@@ -423,7 +423,6 @@ def starred_txn(txn: Any, viewer: Viewer) -> dict[str, Any]:
 FACTS_FROM = 5000
 
 
-
 @dataclass(frozen=True)
 class Search:
     """search2/search3's request: the raw query and a (count, offset) window per kind (count 0 skips it)."""
@@ -496,7 +495,8 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
         selects["albums"] = q.albums(where, album_order, *windows["albums"])
     if search.songs[0] > 0:
         if text or "songs" in search.after or windows["songs"][1] < FACTS_FROM:
-            selects["songs"] = q.songs([q.track_not_filtered("t"), *song_where], song_order, *windows["songs"])
+            where = [q.track_not_filtered("t"), *song_where]
+            selects["songs"] = q.songs(where, song_order, *windows["songs"], probe="songs" in search.after)
         else:  # everything, deep by offset: the page sorts the visibility facts rather than walk the tracks
             selects["songs"] = q.songs([], page=q.every_song(*windows["songs"]))
     if len(selects) == 1:  # one kind (a sync's pages): its rows as they are, without building a JSON array of them
