@@ -58,3 +58,29 @@ def _seqscan_txn(txn: Any) -> tuple[str, str]:
 async def test_a_statements_own_settings_hold_for_it_alone_in_a_read_and_in_a_run(db):
     assert await db.read(_seqscan_txn, desc="test") == ("off", "on")
     assert await db.run(_seqscan_txn, desc="test") == ("off", "on")
+
+
+def _isolation_txn(txn: Any) -> str:
+    txn.execute("SHOW transaction_isolation")
+    return txn.fetchone()["transaction_isolation"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_transactions_are_read_committed_whatever_the_servers_default(settings):
+    admin = psycopg2.connect(settings.database_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("SELECT current_database()")
+        name = cur.fetchone()[0]
+        cur.execute(f'ALTER DATABASE "{name}" SET default_transaction_isolation = serializable')
+    database = Database(settings.database_url, 1)
+    database.startService()
+    try:
+        assert await database.run(_isolation_txn, desc="test") == "read committed"
+        assert await database.read(_isolation_txn, desc="test") == "read committed"
+        assert await database.run(_isolation_txn, desc="test") == "read committed"
+    finally:
+        database.stopService()
+        with admin.cursor() as cur:
+            cur.execute(f'ALTER DATABASE "{name}" RESET default_transaction_isolation')
+        admin.close()

@@ -52,7 +52,12 @@ def _on_connect(conn: Any) -> None:
     # json/jsonb columns (the catalog's JSON pieces) parsed by orjson: a 1,000-track page holds ~10,000 of them
     psycopg2.extras.register_default_json(conn, loads=orjson.loads)
     psycopg2.extras.register_default_jsonb(conn, loads=orjson.loads)
-    conn.set_session(isolation_level="READ COMMITTED")
+    # Every transaction READ COMMITTED, whatever the server's default: a session setting, set once. (Through
+    # psycopg2's set_session, each switch to and from autocommit, twice per `Database.read`, cost a round trip
+    # to set the level again.)
+    with conn.cursor() as cursor:
+        cursor.execute("SET default_transaction_isolation = 'read committed'")
+    conn.commit()
 
 
 def _on_plain_connect(conn: Any) -> None:

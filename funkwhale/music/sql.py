@@ -110,11 +110,11 @@ class Fragments(NamedParams):
         fence = " OFFSET 0" if probe or column != "track_id" else ""
         return f"EXISTS (SELECT 1 {self._facts(column, id_expr)}{fence})"
 
-    def track_playable(self, track_id: str, extra: str = "", probe: bool = False) -> str:
+    def track_playable(self, track_id: str, extra: str = "") -> str:
         """True when the viewer may play an upload of the track `track_id` (that also meets `extra`, which starts
-        with " AND" and reads `pu` / `pl`: then the uploads themselves are read); `probe`: see `_held`."""
+        with " AND" and reads `pu` / `pl`: then the uploads themselves are read)."""
         if not extra:
-            return self._held("track_id", track_id, probe)
+            return self._held("track_id", track_id)
         return (
             "EXISTS (SELECT 1 FROM upload pu JOIN library pl ON pl.id = pu.library_id"
             f" WHERE pu.track_id = {track_id} AND {self.playable}{extra})"

@@ -126,10 +126,11 @@ class Query(Fragments):
         """Songs `t` (from `table`, which may join more) meeting `where`, playable by the viewer, in `order`; or
         the songs of `page` (ids and `ord`, as `_page` writes it). Its columns are SONG_FIELDS, in that order. The
         page's track rows are read once: the rows it picks carry the columns the songs need. `probe`: each track
-        picked probes the visibility facts (`Fragments.track_playable`)."""
+        picked probes the visibility facts (`Fragments._held`)."""
         if page is None:
             window = "" if limit is None else f" {self.window(limit, offset)}"
-            conditions = " AND ".join([self.track_playable("t.id", probe=probe), *where])
+            playable = self._held("track_id", "t.id", probe) if probe else self.track_playable("t.id")
+            conditions = " AND ".join([playable, *where])
             picked = f"SELECT {_TRACK_COLUMNS} FROM {table} WHERE {conditions} ORDER BY {order}{window}"
             rows = f"(SELECT s.*, row_number() OVER () AS ord FROM ({picked}) s) t"
         else:
