@@ -81,6 +81,10 @@ song_row = operator.itemgetter(*SONG_FIELDS)  # a song row read from JSON (a dic
 _TRACK_COLUMNS = (
     "t.id, t.title, t.position, t.disc_number, t.mbid, t.creation_date, t.album_id, t.artist_id, t.attachment_cover_id"
 )
+_ALBUM_COLUMNS = (
+    "al.id, al.title, al.mbid, al.creation_date, al.artist_id, al.description, al.attachment_cover_id, al.release_date"
+)
+_ARTIST_COLUMNS = "a.id, a.name, a.mbid, a.description, a.attachment_cover_id"
 _UPLOAD_FIELDS = ("mimetype", "size", "duration", "bitrate", "sample_rate", "audio_file", "source", "original_name")
 
 
@@ -94,9 +98,14 @@ class Query(Fragments):
         """The page `pg`: the ids that the SELECT `ids` gives, numbered in its order (`ord`)."""
         return f"(SELECT s.id, row_number() OVER () AS ord FROM ({ids}) s) pg"
 
-    def _page(self, table: str, alias: str, where: list[str], order: str, limit: int | None, offset: int) -> str:
+    def _picked(
+        self, table: str, alias: str, columns: str, where: list[str], order: str, limit: int | None, offset: int
+    ) -> str:
+        """The rows `alias` of the page: `columns` of those `table` gives meeting `where`, in `order`, numbered in
+        it (`ord`). The rows carry the columns the statement reads (read once, not looked up again by id)."""
         window = "" if limit is None else f" {self.window(limit, offset)}"
-        return self._numbered(f"SELECT {alias}.id FROM {table} WHERE {' AND '.join(where)} ORDER BY {order}{window}")
+        picked = f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)} ORDER BY {order}{window}"
+        return f"(SELECT s.*, row_number() OVER () AS ord FROM ({picked}) s) {alias}"
 
     @staticmethod
     def _rating(kind: str, id_expr: str) -> str:
@@ -124,15 +133,12 @@ class Query(Fragments):
         probe: bool = False,
     ) -> str:
         """Songs `t` (from `table`, which may join more) meeting `where`, playable by the viewer, in `order`; or
-        the songs of `page` (ids and `ord`, as `_page` writes it). Its columns are SONG_FIELDS, in that order. The
+        the songs of `page` (ids and `ord`, as `every_song` writes it). Its columns are SONG_FIELDS, in that order. The
         page's track rows are read once: the rows it picks carry the columns the songs need. `probe`: each track
         picked probes the visibility facts (`Fragments._held`)."""
         if page is None:
-            window = "" if limit is None else f" {self.window(limit, offset)}"
             playable = self._held("track_id", "t.id", probe) if probe else self.track_playable("t.id")
-            conditions = " AND ".join([playable, *where])
-            picked = f"SELECT {_TRACK_COLUMNS} FROM {table} WHERE {conditions} ORDER BY {order}{window}"
-            rows = f"(SELECT s.*, row_number() OVER () AS ord FROM ({picked}) s) t"
+            rows = self._picked(table, "t", _TRACK_COLUMNS, [playable, *where], order, limit, offset)
         else:
             rows = f"(SELECT {_TRACK_COLUMNS}, pg.ord FROM {page} JOIN track t ON t.id = pg.id) t"
         columns = {
@@ -186,7 +192,7 @@ class Query(Fragments):
         self, where: list[str], order: str, limit: int | None = None, offset: int = 0, table: str = "album al"
     ) -> str:
         """Albums `al` (from `table`) meeting `where` with at least one song the viewer may play, in `order`."""
-        page = self._page(table, "al", [self.album_playable("al.id"), *where], order, limit, offset)
+        rows = self._picked(table, "al", _ALBUM_COLUMNS, [self.album_playable("al.id"), *where], order, limit, offset)
         return (
             f"SELECT al.id, al.title, al.mbid, {iso_sql('al.creation_date')} AS creation_date, al.artist_id,"
             " al.description,"
@@ -196,27 +202,27 @@ class Query(Fragments):
             f" st.song_count, st.duration, {self.tag_names('album', 'al.id')} AS genres,"
             f" (SELECT {iso_sql('sa.creation_date')} FROM starred_album sa"
             " WHERE sa.user_id = %(me)s AND sa.album_id = al.id)"
-            f" AS starred, {self._rating('album', 'al.id')} AS rating, lp.played, lp.play_count, pg.ord"
-            f" FROM {page} JOIN album al ON al.id = pg.id"
+            f" AS starred, {self._rating('album', 'al.id')} AS rating, lp.played, lp.play_count, al.ord"
+            f" FROM {rows}"
             " CROSS JOIN LATERAL (SELECT count(d) AS song_count, coalesce(sum(d), 0)::bigint AS duration"
             f" FROM {self.album_durations('al.id')} s) st"
             f" {self._plays(' JOIN track lt ON lt.id = l.track_id WHERE l.user_id = %(me)s AND lt.album_id = al.id')}"
-            " ORDER BY pg.ord"
+            " ORDER BY al.ord"
         )
 
     def artists(
         self, where: list[str], order: str, limit: int | None = None, offset: int = 0, table: str = "artist a"
     ) -> str:
         """Artists `a` (from `table`) meeting `where` with something the viewer may play, in `order`."""
-        page = self._page(table, "a", [self.artist_playable("a.id"), *where], order, limit, offset)
+        rows = self._picked(table, "a", _ARTIST_COLUMNS, [self.artist_playable("a.id"), *where], order, limit, offset)
         return (
             "SELECT a.id, a.name, a.mbid, a.description, a.attachment_cover_id IS NOT NULL AS has_cover,"
             f" (SELECT count(*) FROM album cal WHERE cal.artist_id = a.id AND {self.album_playable('cal.id')})"
             " AS album_count,"
             f" (SELECT {iso_sql('sa.creation_date')} FROM starred_artist sa"
             " WHERE sa.user_id = %(me)s AND sa.artist_id = a.id)"
-            f" AS starred, {self._rating('artist', 'a.id')} AS rating, pg.ord"
-            f" FROM {page} JOIN artist a ON a.id = pg.id ORDER BY pg.ord"
+            f" AS starred, {self._rating('artist', 'a.id')} AS rating, a.ord"
+            f" FROM {rows} ORDER BY a.ord"
         )
 
 
