@@ -171,12 +171,11 @@ def seed(dsn: str, history: bool = True) -> str:
         )
         if history:
             seed_history(cur, user_id)
-    with conn, conn.cursor() as cur:
-        cur.execute("ANALYZE")  # after the commit, when the visibility facts' triggers have run
-    if history:  # as autovacuum leaves a running instance's history (its inserts): index-only scans read no rows
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("VACUUM listening")
+    # After the commit, when the visibility facts' triggers have run: statistics, and the visibility maps that
+    # autovacuum leaves a running instance's tables with after such inserts (index-only scans read no rows).
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")
     conn.close()
     return key
 
