@@ -202,11 +202,12 @@ class Query(Fragments):
             f" st.song_count, st.duration, {self.tag_names('album', 'al.id')} AS genres,"
             f" (SELECT {iso_sql('sa.creation_date')} FROM starred_album sa"
             " WHERE sa.user_id = %(me)s AND sa.album_id = al.id)"
-            f" AS starred, {self._rating('album', 'al.id')} AS rating, lp.played, lp.play_count, al.ord"
+            f" AS starred, {self._rating('album', 'al.id')} AS rating, {iso_sql('ap.last_played')} AS played,"
+            " coalesce(ap.plays, 0) AS play_count, al.ord"
             f" FROM {rows}"
             " CROSS JOIN LATERAL (SELECT count(d) AS song_count, coalesce(sum(d), 0)::bigint AS duration"
             f" FROM {self.album_durations('al.id')} s) st"
-            f" {self._plays(' JOIN track lt ON lt.id = l.track_id WHERE l.user_id = %(me)s AND lt.album_id = al.id')}"
+            " LEFT JOIN album_play ap ON ap.user_id = %(me)s AND ap.album_id = al.id"  # kept by the database
             " ORDER BY al.ord"
         )
 
@@ -319,14 +320,8 @@ ALBUM_LIST_TYPES = (
     "random", "newest", "frequent", "recent", "starred", "alphabeticalByName", "alphabeticalByArtist", "byYear",
     "byGenre", "highest",
 )  # fmt: skip
-# The viewer's play count and last play per album (frequent, recent): their history counted per track first, by index
-# alone (listening_user_track), so that only one row per track listened is joined to its album.
-_PLAYS = (
-    " JOIN (SELECT lt.album_id, sum(lp.n) AS n, max(lp.last) AS last FROM (SELECT l.track_id, count(*) AS n,"
-    " max(l.creation_date) AS last FROM listening l WHERE l.user_id = %(me)s GROUP BY l.track_id) lp"
-    " JOIN track lt ON lt.id = lp.track_id WHERE lt.album_id IS NOT NULL GROUP BY lt.album_id) pc"
-    " ON pc.album_id = al.id"
-)
+# The viewer's play count and last play per album (frequent, recent), as the database keeps them (album_play).
+_PLAYS = " JOIN album_play pc ON pc.user_id = %(me)s AND pc.album_id = al.id"
 
 
 def _tagged(q: Query, kind: str, alias: str, genre: str) -> str:
@@ -363,7 +358,7 @@ def album_list_txn(txn: Any, viewer: Viewer, request: AlbumList) -> list[dict[st
         order = "r.rating DESC, r.modification_date DESC, al.id"
     elif kind in ("frequent", "recent"):
         table = "album al" + _PLAYS
-        order = "pc.n DESC, pc.last DESC, al.id" if kind == "frequent" else "pc.last DESC, al.id"
+        order = "pc.plays DESC, pc.last_played DESC, al.id" if kind == "frequent" else "pc.last_played DESC, al.id"
     return q.fetchall(txn, q.albums(where, order, request.size, request.offset, table))
 
 
