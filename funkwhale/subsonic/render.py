@@ -73,16 +73,23 @@ def to_xml(content: dict[str, Any]) -> bytes:
 
 
 class Clean(dict[str, Any]):
-    """An element built without None anywhere inside it (a song): the JSON writer takes it as it is."""
+    """An element built without None anywhere inside it (an album of a list): the JSON writer takes it as it is."""
+
+
+class CleanList(list[Any]):
+    """A list of elements built without None anywhere inside them (a page of songs): taken as it is, as a whole,
+    so that its elements need not be Clean copies of the dicts they are built as."""
 
 
 def _clean(value: Any) -> Any:
-    """The tree without None (a 500-song page has ~100k nodes: scalars are not recursed into, Clean elements
-    neither)."""
+    """The tree without None (a 500-song page has ~100k nodes: scalars are not recursed into, Clean elements and
+    lists neither)."""
     if isinstance(value, dict):
         if type(value) is Clean:
             return value
         return {k: _clean(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items() if v is not None}
+    if type(value) is CleanList:
+        return value
     return [_clean(v) if isinstance(v, _CONTAINERS) else v for v in value if v is not None]
 
 
@@ -119,7 +126,8 @@ async def elements(rows: list[T], build: Callable[[list[T]], list[dict[str, Any]
 
 def is_large(content: Any, limit: int = LARGE) -> bool:
     """Whether the tree holds more than `limit` list items (so rendering it takes more than a millisecond or so);
-    stops counting there. A Clean element (a song, an album of a list) counts as its list's item, unwalked."""
+    stops counting there. A Clean element (an album of a list) or a CleanList's element (a song) counts as its list's
+    item, unwalked."""
     stack, seen = [content], 0
     while stack:
         value = stack.pop()
@@ -127,7 +135,8 @@ def is_large(content: Any, limit: int = LARGE) -> bool:
             seen += len(value)
             if seen > limit:
                 return True
-            stack.extend(v for v in value if type(v) is not Clean and isinstance(v, _CONTAINERS))
+            if type(value) is not CleanList:
+                stack.extend(v for v in value if type(v) is not Clean and isinstance(v, _CONTAINERS))
         else:
             stack.extend(v for v in value.values() if type(v) is not Clean and isinstance(v, _CONTAINERS))
     return False

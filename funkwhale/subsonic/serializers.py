@@ -11,7 +11,7 @@ from typing import Any
 
 from funkwhale.music import formats, sources
 from funkwhale.subsonic import ids
-from funkwhale.subsonic.render import Clean, iso
+from funkwhale.subsonic.render import Clean, CleanList, iso
 
 DEFAULT_MIMETYPE = "audio/mpeg"  # some clients fail on an empty contentType (Funkwhale's serializers)
 _REPLAYGAIN = {"track_gain": "trackGain", "track_peak": "trackPeak", "album_gain": "albumGain",
@@ -40,13 +40,13 @@ def _path_part(text: str | None) -> str:
 
 
 def songs(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """Song rows as Child elements."""
-    return [song(row) for row in rows]
+    """Song rows as Child elements, in a CleanList (none of them holds None)."""
+    return CleanList(map(song, rows))
 
 
 def song(row: tuple[Any, ...]) -> dict[str, Any]:
-    """A song row (a tuple of store.SONG_FIELDS, in that order) as a Child element, built without None
-    (render.Clean: the JSON writer need not walk it), in one dict display (a sync page builds 500)."""
+    """A song row (a tuple of store.SONG_FIELDS, in that order) as a Child element, built without None (in a list,
+    `songs` marks it so: the JSON writer need not walk it), in one dict display (a sync page builds 500)."""
     (number, title, position, disc_number, mbid, created, album_number, artist_number, own_cover, artist_name,
      album_title, album_artist_number, album_artist_name, album_cover, year, mimetype, size, duration, bitrate,
      sample_rate, audio_file, source, original_name, gains, genres, starred, rating, played, play_count,
@@ -64,38 +64,36 @@ def song(row: tuple[Any, ...]) -> dict[str, Any]:
         album_artists = artists  # most albums are their songs' artist's: the same list, made once
     else:
         album_artists = _ref(ids.ARTIST, album_artist_number, album_artist_name)
-    out = Clean(
-        {
-            "id": f"{ids.TRACK}-{number}",
-            "isDir": False,
-            "title": title,
-            "artist": artist_name,
-            "discNumber": disc_number or 1,  # clients group songs by disc
-            "size": size or 0,
-            "contentType": formats.served_as(extension) or mimetype or DEFAULT_MIMETYPE,
-            "suffix": extension,
-            "duration": duration or 0,
-            "bitRate": bitrate,
-            "bitrate": bitrate,  # Funkwhale 1.4's spelling, beside Subsonic's
-            "path": f"{_path_part(album_artist_name or artist_name)}/{_path_part(album_title or 'Singles')}"
-            f"/{number_prefix}{_path_part(title)}.{extension}",
-            "isVideo": False,
-            "playCount": play_count or 0,
-            "type": "music",
-            "mediaType": "song",
-            "musicBrainzId": str(mbid) if mbid else "",
-            "sortName": "",
-            "genres": [{"name": name} for name in genres if name is not None] if genres else [],
-            "artists": artists,
-            "displayArtist": artist_name,
-            "albumArtists": album_artists,
-            "displayAlbumArtist": album_artist_name,
-            "replayGain": {_REPLAYGAIN[k]: v for k, v in gains.items() if k in _REPLAYGAIN and v is not None}
-            if gains
-            else {},
-            "explicitStatus": "",
-        }
-    )
+    out: dict[str, Any] = {
+        "id": f"{ids.TRACK}-{number}",
+        "isDir": False,
+        "title": title,
+        "artist": artist_name,
+        "discNumber": disc_number or 1,  # clients group songs by disc
+        "size": size or 0,
+        "contentType": formats.served_as(extension) or mimetype or DEFAULT_MIMETYPE,
+        "suffix": extension,
+        "duration": duration or 0,
+        "bitRate": bitrate,
+        "bitrate": bitrate,  # Funkwhale 1.4's spelling, beside Subsonic's
+        "path": f"{_path_part(album_artist_name or artist_name)}/{_path_part(album_title or 'Singles')}"
+        f"/{number_prefix}{_path_part(title)}.{extension}",
+        "isVideo": False,
+        "playCount": play_count or 0,
+        "type": "music",
+        "mediaType": "song",
+        "musicBrainzId": str(mbid) if mbid else "",
+        "sortName": "",
+        "genres": [{"name": name} for name in genres if name is not None] if genres else [],
+        "artists": artists,
+        "displayArtist": artist_name,
+        "albumArtists": album_artists,
+        "displayAlbumArtist": album_artist_name,
+        "replayGain": {_REPLAYGAIN[k]: v for k, v in gains.items() if k in _REPLAYGAIN and v is not None}
+        if gains
+        else {},
+        "explicitStatus": "",
+    }
     # the optional fields, in order, each only when known
     if album_id is not None:
         out["parent"] = album_id
@@ -159,7 +157,7 @@ def _album_common(row: dict[str, Any], out: Clean) -> Clean:
 
 def album(row: dict[str, Any], song_rows: list[tuple[Any, ...]] | None = None) -> dict[str, Any]:
     """An album as AlbumID3 (with its `song` list when given), built without None (render.Clean) when it has no
-    songs; with them, a plain dict whose songs are Clean, so that the list is counted by `render.is_large`."""
+    songs; with them, a plain dict whose songs are a CleanList, so that the list is counted by `render.is_large`."""
     out = _album_common(row, Clean())
     name = row.get("artist_name")
     out["name"] = row["title"] or ""
