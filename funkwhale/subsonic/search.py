@@ -35,8 +35,10 @@ def _search(container: str, artist: Any, album: Any) -> Handler:
         request = await cursors.resume(ctx, call.user.id, request)
         found = await read(ctx, store.search_txn, call.viewer, request, name="search")
         remembered = ensureDeferred(cursors.remember(ctx, call.user.id, request, found))  # while songs are built
-        songs = await elements(found.get("songs") or [], serializers.songs)
-        await remembered
+        try:
+            songs = await elements(found.get("songs") or [], serializers.songs)
+        finally:
+            await remembered
         return {
             container: {
                 "artist": [artist(r) for r in found.get("artists") or []],

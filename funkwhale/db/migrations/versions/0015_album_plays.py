@@ -8,7 +8,8 @@ whole history per request (14 ms of SQL with a year of plays). They now read one
   upsert per pair, counts added in place, so concurrent scrobbles of one album add up).
 - A listening's delete (a track or a user deleted, whose listenings cascade) and a track moved to another album
   count the affected listeners' rows again from their history: rare, and exact whatever the order of cascades (a
-  deleted track's album can no longer be read when its listenings go).
+  deleted track's album can no longer be read when its listenings go). The move is a row trigger on `album_id`
+  with a WHEN, so the other updates of a track (its download count, on every download) never run it.
 - An album or a user deleted takes its rows with it.
 
 Revision ID: 0015_album_plays
@@ -64,10 +65,7 @@ def upgrade() -> None:
 
     CREATE FUNCTION album_play_moved() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        PERFORM album_play_recount(ARRAY(
-            SELECT DISTINCT l.user_id FROM listening l
-            WHERE l.track_id IN (SELECT n.id FROM moved n JOIN was o ON o.id = n.id
-                                 WHERE n.album_id IS DISTINCT FROM o.album_id)));
+        PERFORM album_play_recount(ARRAY(SELECT DISTINCT l.user_id FROM listening l WHERE l.track_id = NEW.id));
         RETURN NULL;
     END $$;
 
@@ -75,8 +73,8 @@ def upgrade() -> None:
         FOR EACH STATEMENT EXECUTE FUNCTION album_play_added();
     CREATE TRIGGER album_play_removed AFTER DELETE ON listening REFERENCING OLD TABLE AS removed
         FOR EACH STATEMENT EXECUTE FUNCTION album_play_removed();
-    CREATE TRIGGER album_play_moved AFTER UPDATE ON track REFERENCING OLD TABLE AS was NEW TABLE AS moved
-        FOR EACH STATEMENT EXECUTE FUNCTION album_play_moved();
+    CREATE TRIGGER album_play_moved AFTER UPDATE OF album_id ON track
+        FOR EACH ROW WHEN (OLD.album_id IS DISTINCT FROM NEW.album_id) EXECUTE FUNCTION album_play_moved();
 
     INSERT INTO album_play (user_id, album_id, plays, last_played)
     SELECT l.user_id, t.album_id, count(*), max(l.creation_date)
