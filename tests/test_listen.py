@@ -4,18 +4,22 @@ listen (sessions, listen tokens, anonymous), in-place files, nginx X-Accel-Redir
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_twisted
+from twisted.logger import globalLogPublisher
 
-from funkwhale.music.playback import respond
+from funkwhale.music.playback import files, respond
 from funkwhale.music.visibility import Viewer
 from funkwhale.users.accounts import listen_token
 
 from .catalog_factories import insert_library, insert_listener, set_preference
 from .conftest import start_server
+from .federation_helpers import eventually
 from .playback_helpers import add_playable, owner_with_library, probe, raw_request, session
 
 
@@ -56,9 +60,7 @@ async def test_full_file_ranges_and_head(server, db_conn, settings):
 
     stale = await client.get(song.url, headers={**auth, "Range": "bytes=0-9", "If-Range": '"other"'})
     assert stale.code == 200 and stale.body == original
-    fresh = await client.get(
-        song.url, headers={**auth, "Range": "bytes=0-9", "If-Range": full.header("ETag")}
-    )
+    fresh = await client.get(song.url, headers={**auth, "Range": "bytes=0-9", "If-Range": full.header("ETag")})
     assert fresh.code == 206 and fresh.body == original[:10]
 
     head = await raw_request(server.base, "HEAD", song.url, auth)
@@ -211,9 +213,7 @@ async def test_find_by_track_id_for_other_surfaces(server, db_conn, settings):
     alice, library = owner_with_library(db_conn, "alice")
     bob = insert_listener(db_conn, "bob")
     song = add_playable(db_conn, settings, library, "flac")
-    upload, source, needed = await respond.find(
-        server.ctx, Viewer(alice["id"], alice["actor_id"]), song.track["id"]
-    )
+    upload, source, needed = await respond.find(server.ctx, Viewer(alice["id"], alice["actor_id"]), song.track["id"])
     assert (upload["uuid"], source.path, needed) == (song.upload["uuid"], song.path, None)
     upload, _, needed = await respond.find(
         server.ctx, Viewer(alice["id"], alice["actor_id"]), song.track["id"], to="mp3"
@@ -244,3 +244,45 @@ async def test_plays_count_once_per_listener(server, db_conn, settings):
     for _ in range(2):
         assert (await client.get(song.url)).code == 200
     assert downloads_count(db_conn, song.track) == 3
+
+
+class _SlowToClose:
+    """A served file whose close waits for `released` (in the I/O pool, where the server closes files)."""
+
+    def __init__(self, fh: Any, released: threading.Event) -> None:
+        self._fh, self._released = fh, released
+
+    def fileno(self) -> int:
+        return self._fh.fileno()
+
+    def close(self) -> None:
+        self._released.wait(10)
+        self._fh.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_answer_ends_and_is_logged_with_its_last_byte(server, db_conn, settings, monkeypatch):
+    """The file is closed after the answer, which does not wait for it: a client that has every byte may hang up
+    at once (a peer fetching a track to cache it), and its answer is still finished and logged."""
+    user, library = owner_with_library(db_conn, "alice")
+    song = add_playable(db_conn, settings, library, "mp3")
+    released = threading.Event()
+    opened = files._open
+    monkeypatch.setattr(
+        files, "_open", lambda path: (lambda fh, stat: (_SlowToClose(fh, released), stat))(*opened(path))
+    )
+    logged: list[int] = []
+
+    def observe(event: dict[str, Any]) -> None:
+        if event.get("log_namespace") == "funkwhale.access" and song.url in event.get("uri", ""):
+            logged.append(event["status"])
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        answer = await server.client().get(song.url, headers=session(db_conn, user))
+        assert answer.code == 200 and answer.body == song.path.read_bytes()
+        await eventually(lambda: logged, within=3, what="the answer logged while its file is still being closed")
+        assert logged == [200]
+    finally:
+        released.set()
+        globalLogPublisher.removeObserver(observe)

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.internet.interfaces import IPushProducer
+from twisted.logger import Logger
 from werkzeug.http import http_date, parse_if_range_header, parse_range_header, quote_etag
 from zope.interface import implementer
 
@@ -55,6 +56,17 @@ def _open(path: Path) -> tuple[BinaryIO, os.stat_result]:
 
 def _read_at(fh: BinaryIO, offset: int, size: int) -> bytes:
     return os.pread(fh.fileno(), size, offset)
+
+
+log = Logger()
+
+
+def close_later(fh: BinaryIO) -> None:
+    """Close `fh` in the I/O pool without waiting for it: an answer is not held a thread hop past its last byte,
+    since a client that has every byte may hang up at once, and an answer it outran is neither finished nor
+    logged."""
+    closing = ensureDeferred(run_io(fh.close))
+    closing.addErrback(lambda failure: log.failure("could not close a served file", failure))
 
 
 def connected(request: Any) -> bool:
@@ -184,4 +196,4 @@ async def serve_file(request: Any, path: Path, content_type: str, disposition: s
             await FileSender(request, fh, start, length).send()
         return b""
     finally:
-        await run_io(fh.close)
+        close_later(fh)

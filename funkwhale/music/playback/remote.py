@@ -308,7 +308,7 @@ async def play(ctx: Context, request: Any, upload: dict[str, Any], source: Sourc
             files.abort(request)
         return b""
     finally:
-        await run_io(fh.close)
+        files.close_later(fh)
 
 
 async def _serve_cached(ctx: Context, request: Any, source: Source, disposition: str | None) -> bytes:
