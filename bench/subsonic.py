@@ -68,7 +68,9 @@ CASES: list[tuple[str, dict[str, Any], Callable[[Any, Viewer], Any]]] = [
             "albumCount": 0,
         },
         lambda cur, viewer: store.search_txn(
-            cur, viewer, store.Search('""', (0, 0), (0, 0), (500, SYNC_OFFSET), after={"songs": SYNC_OFFSET})
+            cur,
+            viewer,
+            store.Search('""', (0, 0), (0, 0), (500, SYNC_OFFSET), after={"songs": (SYNC_OFFSET, SYNC_OFFSET)}),
         ),  # the seed's track ids are 1..20,000: the 19,500th song is 19,500
     ),  # fmt: skip
     ("getArtists", {"method": "getArtists"}, lambda cur, viewer: store.artists_txn(cur, viewer, None)),

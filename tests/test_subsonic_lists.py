@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import pytest_twisted
+from twisted.internet.defer import Deferred
 
-from funkwhale.subsonic import store
+from funkwhale.subsonic import search, store
 
 from . import catalog_factories as cf
 from .subsonic_helpers import NS, StatementCounter, Subsonic, with_token
@@ -189,11 +190,14 @@ async def test_a_search_for_songs_alone_answers_what_a_search_for_every_kind_doe
 
 
 @pytest_twisted.ensureDeferred
+@pytest.mark.parametrize("split_from", [search.SPLIT_FROM, 4], ids=["whole", "halves"])
 async def test_empty_search_sync_neither_skips_nor_repeats_while_the_library_changes(
-    web_server, db_conn, alice, catalog
+    web_server, db_conn, alice, catalog, monkeypatch, split_from
 ):
     """A sync pages by offset; its pages follow keyset cursors, so a song removed from an earlier page or songs
-    imported meanwhile never make it skip or repeat a song that was there all along."""
+    imported meanwhile never make it skip or repeat a song that was there all along; whether its pages are read
+    whole or, big enough, in two halves at once."""
+    monkeypatch.setattr(search, "SPLIT_FROM", split_from)
     api = Subsonic(web_server, alice)
     library, moss = catalog["library"], catalog["artists"]["Moss"]
     for i in range(20):
@@ -214,6 +218,49 @@ async def test_empty_search_sync_neither_skips_nor_repeats_while_the_library_cha
         cur.execute("SELECT id FROM track WHERE id <> %s AND id <> ALL(%s) ORDER BY id", (everything[0], imported))
         there_all_along = [r["id"] for r in cur.fetchall()]
     assert set(there_all_along) <= set(everything) and set(imported) <= set(everything)
+
+
+@pytest_twisted.ensureDeferred
+@pytest.mark.parametrize("change", ["removed", "added"])
+async def test_a_page_read_in_halves_neither_skips_nor_repeats_a_song_changed_between_them(
+    web_server, db_conn, alice, catalog, monkeypatch, change
+):
+    """A big sync page is read as two halves at once. A song of the first half removed, or one added among them,
+    between the two reads shifts the second half by a row: the halves are then not joined as they are (a song
+    would be skipped or repeated), the rest is read again after the first half's last song."""
+    library, moss = catalog["library"], catalog["artists"]["Moss"]
+    for i in range(20):
+        cf.playable_track(db_conn, library, moss, f"Loose {i}")
+    shown = catalog["albums"]["Alpha"][1]["id"]  # the second song: hidden in bob's library until shared back
+    bobs = cf.insert_library(db_conn, with_token(db_conn, "bob"), "me")
+    _insert(db_conn, "UPDATE upload SET library_id = %s WHERE track_id = %s", bobs["id"], shown)
+    api = Subsonic(web_server, alice)
+
+    async def page(offset, count=8):
+        found = await api.ok("search3", query='""', songCount=count, songOffset=offset, artistCount=0, albumCount=0)
+        return [int(s["id"].removeprefix("tr-")) for s in found["searchResult3"]["song"]]
+
+    everything = await page(0, 500)
+    monkeypatch.setattr(search, "SPLIT_FROM", 4)  # a page of 8: halves of 4 and 5 (the first half's last again)
+    first_done, real_read = Deferred(), search.read
+
+    async def read_in_turn(ctx, fn, viewer, request, name):
+        if request.songs[1] == 0:  # the first half
+            found = await real_read(ctx, fn, viewer, request, name=name)
+            first_done.callback(None)
+            return found
+        if not first_done.called:  # the second half: once the first is read, the library changes
+            await first_done
+            if change == "removed":
+                _insert(db_conn, "DELETE FROM upload WHERE track_id = %s", everything[1])
+            else:
+                _insert(db_conn, "UPDATE upload SET library_id = %s WHERE track_id = %s", library["id"], shown)
+        return await real_read(ctx, fn, viewer, request, name=name)
+
+    monkeypatch.setattr(search, "read", read_in_turn)
+    assert await page(0) == everything[:8]  # read before the change, as the first half was
+    monkeypatch.setattr(search, "read", real_read)
+    assert await page(8) == everything[8:16]  # the next page follows the cursor at the page's last song
 
 
 @pytest_twisted.ensureDeferred

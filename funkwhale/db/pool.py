@@ -117,6 +117,11 @@ class Database(Service):
         threads = self.pool.threadpool
         return self.size, len(threads.working), threads.q.qsize()
 
+    def idle(self) -> int:
+        """Connections free for another transaction now (none while any transaction waits for one)."""
+        size, working, waiting = self.usage()
+        return 0 if waiting else max(size - working, 0)
+
     async def read(self, fn: Callable[..., T], *args: Any, desc: str) -> T:
         """`run` for a read of one statement (or of several that need no snapshot in common): each statement runs
         as its own transaction, so psycopg2 sends no BEGIN and COMMIT around it (two round trips of three; a tracks

@@ -34,7 +34,7 @@ async def resume(ctx: Context, user_id: int, search: Search) -> Search:
     if not wanted:
         return search
     found = await ctx.redis.cmd.mget([_key(user_id, search, k, getattr(search, k)[1]) for k in wanted])
-    after = {k: int(v) for k, v in zip(wanted, found, strict=True) if v is not None}
+    after = {k: (int(v), getattr(search, k)[1]) for k, v in zip(wanted, found, strict=True) if v is not None}
     return dataclasses.replace(search, after=after) if after else search
 
 

@@ -5,9 +5,10 @@ across pages; consecutive pages follow keyset cursors (funkwhale.subsonic.cursor
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from twisted.internet.defer import ensureDeferred
+from twisted.internet.defer import ensureDeferred, gatherResults
 
 from funkwhale.context import Context
 from funkwhale.subsonic import cursors, serializers, store
@@ -16,6 +17,31 @@ from funkwhale.subsonic.registry import Call, Handler, endpoint
 from funkwhale.subsonic.render import elements
 
 MAX_COUNT = 500
+# A sync's page of more songs than this is read as two halves at once when the database has connections to spare:
+# on two connections, so on two cores (a 500-song page at c=1: see bench/subsonic.py).
+SPLIT_FROM = 200
+
+
+async def _found(ctx: Context, call: Call, request: store.Search) -> dict[str, Any]:
+    """What `request` finds. A big page of a sync (songs alone, an empty query) is read as two halves at once when
+    the pool has two connections free (under load they would only queue for them). The second half reads one row
+    more, the first half's last, and the halves are joined only where that row matches: an import or a deletion
+    between their two reads would otherwise repeat or skip a row, and then the second half is read again, after
+    the first half's last row."""
+    count, offset = request.songs
+    if request.folded or request.artists[0] or request.albums[0] or count <= SPLIT_FROM or ctx.db.idle() < 2:
+        return await read(ctx, store.search_txn, call.viewer, request, name="search")
+    half = count // 2
+    halves = [replace(request, songs=(half, offset)), replace(request, songs=(count - half + 1, offset + half - 1))]
+    reads = [ensureDeferred(read(ctx, store.search_txn, call.viewer, h, name="search")) for h in halves]
+    head, tail = [found["songs"] for found in await gatherResults(reads, consumeErrors=True)]
+    if len(head) < half:  # the page ends in its first half
+        return {"songs": head}
+    last = head[-1][0]  # a song row's id
+    if not tail or tail[0][0] != last:
+        rest = replace(request, songs=(count - half, offset + half), after={"songs": (last, offset + half)})
+        tail = [head[-1], *(await read(ctx, store.search_txn, call.viewer, rest, name="search"))["songs"]]
+    return {"songs": head + tail[1:]}
 
 
 def _search(container: str, artist: Any, album: Any) -> Handler:
@@ -33,7 +59,7 @@ def _search(container: str, artist: Any, album: Any) -> Handler:
             folder=folder_of(call),
         )
         request = await cursors.resume(ctx, call.user.id, request)
-        found = await read(ctx, store.search_txn, call.viewer, request, name="search")
+        found = await _found(ctx, call, request)
         remembered = ensureDeferred(cursors.remember(ctx, call.user.id, request, found))  # while songs are built
         try:
             songs = await elements(found.get("songs") or [], serializers.songs)

@@ -434,9 +434,10 @@ class Search:
     albums: tuple[int, int] = (20, 0)
     songs: tuple[int, int] = (20, 0)
     folder: int | None = None
-    # Keyset cursors of an empty query's sync, per kind ("artists", "albums", "songs"): the id of the row just
-    # before the window's offset (funkwhale.subsonic.cursors); the window then starts after it, not at its offset.
-    after: dict[str, int] = field(default_factory=dict)
+    # Keyset cursors of an empty query's sync, per kind ("artists", "albums", "songs"): (id, offset), the row `id`
+    # is the one just before `offset` (funkwhale.subsonic.cursors); a window at offset N then starts N - offset rows
+    # after that row, walking the primary key from it rather than skipping N rows.
+    after: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def folded(self) -> str:
@@ -482,8 +483,9 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
     for kind, alias, where in parts:
         count, offset = getattr(search, kind)
         if not text and kind in search.after:
-            where.append(f"{alias}.id > {q.bind(search.after[kind])}")
-            offset = 0
+            cursor, position = search.after[kind]
+            where.append(f"{alias}.id > {q.bind(cursor)}")
+            offset -= position
             # The cursor changes with every page: PostgreSQL would plan each page anew (~1.3 ms for 500 songs), a
             # generic plan being priced higher than a custom one for an unknown bound, while it runs as fast.
             q.generic_plan = True
