@@ -6,7 +6,8 @@ issue, which measured it side by side with this project at commit a4fc609 (the l
 filed) and gave, per endpoint, the ratio of a4fc609's rate to Funkwhale's. a4fc609 was measured again on this
 machine (2026-12-05, its own benches' Python client and parameters, c=16, on this script's library: bench/browse.py's
 seed at a tenth of its size, 50 artists, 200 albums, 2,000 tracks, no history) and Funkwhale's rate taken as that
-rate over the issue's ratio; getArtists' 87 req/s is the issue's own figure. See FUNKWHALE below.
+rate over the issue's ratio; getArtists' 87 req/s is the issue's own figure. See FUNKWHALE below. (a4fc609's seed
+is the same catalog, but without the covers and album genres that this seed adds as the importer records them.)
 
 Seeds that library (with a tenth of bench/browse.py's year of history, unless `--no-history`: the issue's library had
 none), starts the daemon, then times each endpoint at c=16 with the benches' Python client and, when installed,
@@ -44,8 +45,9 @@ def derived(old_rate: float, issue_ratio: float) -> float:
     return old_rate / issue_ratio
 
 
-# a4fc609's rates: req/s at c=16 with its benches' Python client on bench/browse.py's seed at a tenth of its size,
-# measured on this machine on 2026-12-05 (/tmp/side-by-side/old_bench.py, three runs of 300–500 requests: their mean);
+# a4fc609's rates: req/s at c=16, measured on this machine on 2026-12-05 in a checkout of a4fc609 with its own
+# bench/browse.py (its seed with ARTISTS, ALBUMS, TRACKS = 50, 200, 2000; its run_case, 16 clients) and its
+# bench/subsonic.py's token and parameters: three runs of 300-500 requests, their mean (the range beside each);
 # the ratios are the issue's ("we serve 9.0× Funkwhale's requests per second ... on the tracks list", etc.).
 FUNKWHALE = [
     Endpoint("tracks", "/api/v1/tracks/?page_size=50", derived(182, 9.0), 20),  # a4fc609: 175–186 req/s
