@@ -80,9 +80,15 @@ def word(rng: random.Random, parts: int) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(parts)).capitalize()
 
 
-def seed(dsn: str, history: bool = True) -> str:
+def scaled(count: int, scale: float) -> int:
+    """`count` (one of the constants above, the 20,000-track library's shape) in a library `scale` times its size."""
+    return max(1, round(count * scale))
+
+
+def seed(dsn: str, history: bool = True, scale: float = 1.0) -> str:
     """Fill the catalog, and with `history` the users' history (seed_history); returns a session key for the
-    library's owner."""
+    library's owner. `scale` sizes the library and its history (0.1: 50 artists, 200 albums, 2,000 tracks)."""
+    artists, albums, tracks = (scaled(n, scale) for n in (ARTISTS, ALBUMS, TRACKS))
     rng = random.Random(42)
     base = f"http://{HOST}"
     now = datetime.now(UTC)
@@ -110,31 +116,31 @@ def seed(dsn: str, history: bool = True) -> str:
             (f"{base}/federation/music/libraries/bench", actor_id),
         )
         library_id = cur.fetchone()[0]
-        names = NAMED + [f"{word(rng, 2)} {word(rng, 2)}" for _ in range(ARTISTS - len(NAMED))]
+        names = NAMED + [f"{word(rng, 2)} {word(rng, 2)}" for _ in range(artists - len(NAMED))]
         rows = [(f"{base}/artists/{i}", n, fold(n), now - timedelta(minutes=i)) for i, n in enumerate(names)]
         execute_values(cur, "INSERT INTO artist (fid, name, name_key, creation_date) VALUES %s", rows)
         rows = []
-        for i in range(ALBUMS):
+        for i in range(albums):
             title = f"{word(rng, 3)} {word(rng, 1)}"
             released = datetime(1960 + rng.randrange(60), 1 + rng.randrange(12), 1).date()
             rows.append(
-                (f"{base}/albums/{i}", title, fold(title), 1 + i % ARTISTS, released, now - timedelta(minutes=i))
+                (f"{base}/albums/{i}", title, fold(title), 1 + i % artists, released, now - timedelta(minutes=i))
             )
         execute_values(
             cur, "INSERT INTO album (fid, title, title_key, artist_id, release_date, creation_date) VALUES %s", rows
         )
         rows = []
-        for i in range(TRACKS):
+        for i in range(tracks):
             title = f"{word(rng, 2)} {word(rng, 2)}"
-            album = 1 + i % ALBUMS
+            album = 1 + i % albums
             rows.append(
                 (
                     f"{base}/tracks/{i}",
                     title,
                     fold(title),
-                    1 + (album - 1) % ARTISTS,
+                    1 + (album - 1) % artists,
                     album,
-                    1 + (i // ALBUMS) % 12,
+                    1 + (i // albums) % 12,
                     1,
                     now - timedelta(seconds=i),
                 )
@@ -158,7 +164,7 @@ def seed(dsn: str, history: bool = True) -> str:
         cur.execute(
             "INSERT INTO attachment (file, mimetype, size, checksum) SELECT 'attachments/' || n || '.jpg',"
             " 'image/jpeg', 20000, md5(n::text) FROM generate_series(1, %s) n",
-            (ALBUMS,),
+            (albums,),
         )
         cur.execute(
             "UPDATE upload u SET attachment_cover_id = t.album_id, album_id = t.album_id FROM track t"
@@ -170,7 +176,7 @@ def seed(dsn: str, history: bool = True) -> str:
             " JOIN upload u ON u.track_id = t.id CROSS JOIN (VALUES ('track'), ('album')) kind (name)"
         )
         if history:
-            seed_history(cur, user_id)
+            seed_history(cur, user_id, scale)
     # After the commit, when the visibility facts' triggers have run: statistics, and the visibility maps that
     # autovacuum leaves a running instance's tables with after such inserts (index-only scans read no rows).
     conn.autocommit = True
@@ -180,14 +186,23 @@ def seed(dsn: str, history: bool = True) -> str:
     return key
 
 
-def seed_history(cur: Any, user_id: int) -> None:
+def seed_history(cur: Any, user_id: int, scale: float = 1.0) -> None:
     """A year of history, set-based and reproducible (setseed), as a real instance holds it:
     - the user `user_id` listened LISTENINGS times to the tracks of LISTENED_ALBUMS albums (a few albums and tracks
       often, most rarely: squared uniform draws), made FAVORITES of the tracks they listened to, starred
       STARRED_ALBUMS of those albums and STARRED_ARTISTS of their artists, and rated RATINGS tracks, albums and
       artists (7:2:1);
     - OTHER_USERS other users listened OTHER_LISTENINGS times each over the whole catalog (each in an order of
-      their own), so that every track has the listenings of several users."""
+      their own), so that every track has the listenings of several users;
+    each count but OTHER_USERS `scale` times as many, in a library `scale` times the size."""
+    size = {
+        name: scaled(count, scale)
+        for name, count in [
+            ("artists", ARTISTS), ("albums", ALBUMS), ("tracks", TRACKS), ("listenings", LISTENINGS),
+            ("listened", LISTENED_ALBUMS), ("favorites", FAVORITES), ("starred_albums", STARRED_ALBUMS),
+            ("starred_artists", STARRED_ARTISTS), ("ratings", RATINGS), ("others", OTHER_LISTENINGS),
+        ]
+    }  # fmt: skip
     cur.execute("SELECT setseed(0.42)")
     # the seed's track ids are 1..TRACKS and track t belongs to album 1 + (t - 1) % ALBUMS: album a's tracks are
     # a, a + ALBUMS, a + 2 * ALBUMS, ...; the listened albums are spread over the catalog (997 is prime to ALBUMS)
@@ -195,17 +210,23 @@ def seed_history(cur: Any, user_id: int) -> None:
         "INSERT INTO listening (user_id, track_id, creation_date, source) SELECT %(user)s,"
         " 1 + (floor(%(albums)s * random() ^ 2)::int * 997) %% %(all)s + %(all)s * floor(random() * %(per)s)::int,"
         " now() - interval '365 days' * random(), 'web' FROM generate_series(1, %(n)s)",
-        {"user": user_id, "albums": LISTENED_ALBUMS, "all": ALBUMS, "per": TRACKS // ALBUMS, "n": LISTENINGS},
+        {
+            "user": user_id,
+            "albums": size["listened"],
+            "all": size["albums"],
+            "per": size["tracks"] // size["albums"],
+            "n": size["listenings"],
+        },
     )
     cur.execute(
         "INSERT INTO track_favorite (user_id, track_id, creation_date) SELECT %(user)s, track_id,"
         " now() - interval '365 days' * random() FROM (SELECT DISTINCT track_id FROM listening"
         " WHERE user_id = %(user)s ORDER BY track_id) l ORDER BY random() LIMIT %(n)s",
-        {"user": user_id, "n": FAVORITES},
+        {"user": user_id, "n": size["favorites"]},
     )
     for table, column, source, n in (
-        ("starred_album", "album_id", "t.album_id", STARRED_ALBUMS),
-        ("starred_artist", "artist_id", "t.artist_id", STARRED_ARTISTS),
+        ("starred_album", "album_id", "t.album_id", size["starred_albums"]),
+        ("starred_artist", "artist_id", "t.artist_id", size["starred_artists"]),
     ):
         cur.execute(
             f"INSERT INTO {table} (user_id, {column}, creation_date) SELECT %(user)s, id,"
@@ -220,7 +241,7 @@ def seed_history(cur: Any, user_id: int) -> None:
         " 7 AS share FROM track UNION ALL SELECT 'album', id, 2 FROM album UNION ALL SELECT 'artist', id, 1"
         " FROM artist) o WHERE random() < share * %(n)s / 10.0"
         " / (CASE kind WHEN 'track' THEN %(tracks)s WHEN 'album' THEN %(albums)s ELSE %(artists)s END)",
-        {"user": user_id, "n": RATINGS, "tracks": TRACKS, "albums": ALBUMS, "artists": ARTISTS},
+        {"user": user_id, "n": size["ratings"], **{k: size[k] for k in ("tracks", "albums", "artists")}},
     )
     cur.execute(
         "INSERT INTO users (username, email, password) SELECT 'listener' || n, 'listener' || n || '@example.org',"
@@ -233,7 +254,7 @@ def seed_history(cur: Any, user_id: int) -> None:
         " 8011])[1 + u.id %% 10] + 13 * u.id) %% %(all)s,"  # primes: each user's own order of the catalog
         " now() - interval '365 days' * random(), 'web' FROM users u CROSS JOIN generate_series(1, %(n)s)"
         " WHERE u.username LIKE 'listener%%'",
-        {"all": TRACKS, "n": OTHER_LISTENINGS},
+        {"all": size["tracks"], "n": size["others"]},
     )
 
 
@@ -402,9 +423,11 @@ def seeded_instance(
     prepare: Callable[[str], None] | None = None,
     web_processes: int | None = None,
     history: bool = True,
+    scale: float = 1.0,
 ) -> Iterator[Instance]:
-    """Embedded servers in a temporary directory, the seeded library (with its `history`), `prepare(dsn)` if
-    given, then the daemon (with `web_processes`, default the cores); everything is stopped and removed on exit."""
+    """Embedded servers in a temporary directory, the seeded library (`scale` times the 20,000-track one, with its
+    `history`), `prepare(dsn)` if given, then the daemon (with `web_processes`, default the cores); everything is
+    stopped and removed on exit."""
     root = Path(tempfile.mkdtemp(prefix=prefix))
     embedded = EmbeddedServers(str(root / "servers"), postgres=True, redis=True)
     proc = None
@@ -412,9 +435,11 @@ def seeded_instance(
         embedded.start()
         schema.upgrade(embedded.database_url)
         t0 = time.perf_counter()
-        key = seed(embedded.database_url, history)
-        held = f", {LISTENINGS + OTHER_USERS * OTHER_LISTENINGS} listenings" if history else " (no history)"
-        print(f"seeded {ARTISTS} artists, {ALBUMS} albums, {TRACKS} tracks{held} in {time.perf_counter() - t0:.1f} s")
+        key = seed(embedded.database_url, history, scale)
+        listenings = scaled(LISTENINGS, scale) + OTHER_USERS * scaled(OTHER_LISTENINGS, scale)
+        held = f", {listenings} listenings" if history else " (no history)"
+        shape = ", ".join(f"{scaled(n, scale)} {what}" for n, what in ((ARTISTS, "artists"), (ALBUMS, "albums")))
+        print(f"seeded {shape}, {scaled(TRACKS, scale)} tracks{held} in {time.perf_counter() - t0:.1f} s")
         if prepare is not None:
             prepare(embedded.database_url)
         port = free_port()
