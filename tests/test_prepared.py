@@ -96,7 +96,7 @@ def _reads(ids: dict[str, Any]) -> dict[str, Any]:
     S = subsonic.Search
     cases["search3"] = lambda c, v: subsonic.search_txn(c, v, S("song"))
     cases["search3 sync"] = lambda c, v: subsonic.search_txn(c, v, S('""', (0, 0), (0, 0), (2, 1000)))
-    cases["search3 after"] = lambda c, v: subsonic.search_txn(c, v, S("", after={"songs": track}))
+    cases["search3 after"] = lambda c, v: subsonic.search_txn(c, v, S("", after={"songs": (track, 0)}))
     cases["getArtists"] = lambda c, v: subsonic.artists_txn(c, v, None, changes=True)
     cases["getArtist"] = lambda c, v: subsonic.artist_txn(c, v, ids["shared"])
     cases["getAlbum"] = lambda c, v: subsonic.album_txn(c, v, album)
