@@ -200,14 +200,15 @@ class Query(Fragments):
             f" {self.album_has_cover('al')} AS has_cover,"
             " extract(year FROM al.release_date)::int AS year,"
             f" st.song_count, st.duration, {self.tag_names('album', 'al.id')} AS genres,"
-            f" (SELECT {iso_sql('sa.creation_date')} FROM starred_album sa"
-            " WHERE sa.user_id = %(me)s AND sa.album_id = al.id)"
-            f" AS starred, {self._rating('album', 'al.id')} AS rating, {iso_sql('ap.last_played')} AS played,"
+            f" {iso_sql('sa.creation_date')} AS starred, {self._rating('album', 'al.id')} AS rating,"
+            f" {iso_sql('ap.last_played')} AS played,"
             " coalesce(ap.plays, 0) AS play_count, al.ord"
             f" FROM {rows}"
             " CROSS JOIN LATERAL (SELECT count(d) AS song_count, coalesce(sum(d), 0)::bigint AS duration"
             f" FROM {self.album_durations('al.id')} s) st"
             " LEFT JOIN album_play ap ON ap.user_id = %(me)s AND ap.album_id = al.id"  # kept by the database
+            # a join, not a subquery per album: its plan scanned the viewer's stars for each (300 stars: 9 us each)
+            " LEFT JOIN starred_album sa ON sa.user_id = %(me)s AND sa.album_id = al.id"
             " ORDER BY al.ord"
         )
 
@@ -398,23 +399,32 @@ def songs_by_genre_txn(
 
 
 def starred_txn(txn: Any, viewer: Viewer) -> dict[str, Any]:
-    """The viewer's starred artists, albums and songs (favorites) that they may play, latest first."""
+    """The viewer's starred artists, albums and songs (favorites) that they may play, latest first. Each list is
+    read as rows, songs as song rows (tuples): PostgreSQL built 2,000 songs as a JSON array at ~5 us a row. The
+    pages walk the viewer's stars by index and probe each one's visibility facts, rather than hash every track and
+    every fact."""
     q = Query(viewer)
     artists = q.artists(
-        [q.artist_not_filtered("a.id"), "a.id IN (SELECT artist_id FROM starred_artist WHERE user_id = %(me)s)"],
-        "(SELECT creation_date FROM starred_artist WHERE user_id = %(me)s AND artist_id = a.id) DESC, a.id",
+        [q.artist_not_filtered("a.id")],
+        "sa.creation_date DESC, a.id",
+        table="artist a JOIN starred_artist sa ON sa.artist_id = a.id AND sa.user_id = %(me)s",
     )
     albums = q.albums(
-        [q.artist_not_filtered("al.artist_id"), "al.id IN (SELECT album_id FROM starred_album WHERE user_id = %(me)s)"],
-        "(SELECT creation_date FROM starred_album WHERE user_id = %(me)s AND album_id = al.id) DESC, al.id",
+        [q.artist_not_filtered("al.artist_id")],
+        "sa.creation_date DESC, al.id",
+        table="album al JOIN starred_album sa ON sa.album_id = al.id AND sa.user_id = %(me)s",
     )
     songs = q.songs(
-        [q.track_not_filtered("t"), "t.id IN (SELECT track_id FROM track_favorite WHERE user_id = %(me)s)"],
-        "(SELECT creation_date FROM track_favorite WHERE user_id = %(me)s AND track_id = t.id) DESC, t.id",
+        [q.track_not_filtered("t")],
+        "sf.creation_date DESC, t.id",
+        table="track t JOIN track_favorite sf ON sf.track_id = t.id AND sf.user_id = %(me)s",
+        probe=True,
     )
-    statement = f"SELECT {nested(artists)} AS artists, {nested(albums)} AS albums, {nested(songs)} AS songs"
-    found = required(q.fetchone(txn, statement), "starred")
-    return {**found, "songs": [song_row(s) for s in found["songs"]]}
+    return {
+        "artists": q.fetchall(txn, artists),
+        "albums": q.fetchall(txn, albums),
+        "songs": q.fetch_tuples(txn, songs),
+    }
 
 
 # --- search ------------------------------------------------------------------------------------------------------
