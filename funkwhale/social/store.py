@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from funkwhale.db.rows import required
 from funkwhale.music.sql import Fragments, order_by
 from funkwhale.music.visibility import Viewer
 from funkwhale.social import Refused
@@ -44,10 +45,8 @@ def _ordering(fields: tuple[str, ...]) -> str:
     return order_by(ORDERINGS, fields, ("-creation_date",), "e.id")
 
 
-def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
-    """(total, page) of favorites or listenings (`kind`) the viewer may see (others' only for tracks the viewer
-    may play, and the total counts only those); each row is the catalog's track row plus `entry_id`, `entry_date`
-    and `owner` (json). One statement."""
+def _entries(kind: str, listing: Listing) -> tuple[Fragments, str]:
+    """The statement's fragments and the FROM and WHERE of the entries `e` (of users `u`) the listing shows."""
     sql = Fragments(listing.viewer)
     where = [sql.track_id_not_filtered("e.track_id")]
     if listing.mine:  # the viewer sees all their own entries
@@ -69,11 +68,18 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
             " JOIN artist qar ON qar.id = qt.artist_id WHERE qt.id = e.track_id AND (qt.title_key LIKE %(q_like)s"
             " OR qar.name_key LIKE %(q_like)s OR qal.title_key LIKE %(q_like)s))"
         )
+    return sql, f"{ACTIVITY_TABLES[kind]} e JOIN users u ON u.id = e.user_id WHERE {' AND '.join(where)}"
+
+
+def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str, Any]]]:
+    """(total, page) of favorites or listenings (`kind`) the viewer may see (others' only for tracks the viewer
+    may play, and the total counts only those); each row is the catalog's track row plus `entry_id`, `entry_date`
+    and `owner` (json). One statement."""
+    sql, entries = _entries(kind, listing)
     order = _ordering(listing.ordering)
     # The total is counted apart (once, by index), so that the page walks the entries in order by index and stops
     # when full, rather than sorting every match to number them all (a year's history: 50,000 listenings); neither
     # reads the entries' tracks.
-    entries = f"{ACTIVITY_TABLES[kind]} e JOIN users u ON u.id = e.user_id WHERE {' AND '.join(where)}"
     return sql.fetch_page(
         txn,
         f"WITH page AS (SELECT e.id, e.user_id, e.track_id, e.creation_date, row_number() OVER (ORDER BY {order})"
@@ -83,6 +89,18 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
         f" {sql.user_json('e.user_id')} AS owner, {sql.user_actor_json('e.user_id')} AS owner_actor,"
         f" {sql.columns('track')} FROM page e JOIN track p ON p.id = e.track_id ORDER BY e.ord",
     )
+
+
+def count_txn(txn: Any, kind: str, listing: Listing) -> int:
+    """How many entries the listing has in all (funkwhale.social.counts caches it)."""
+    sql, entries = _entries(kind, listing)
+    return required(sql.fetchone(txn, f"SELECT count(*) AS total FROM {entries}"), "count")["total"]
+
+
+def activity_version_txn(txn: Any) -> int:
+    """The version of the users' activity (listenings, favorites, privacy): one more at each change."""
+    txn.execute("SELECT coalesce(max(version), 0) AS version FROM activity_version")  # no row: nothing written yet
+    return txn.fetchone()["version"]
 
 
 def _playable_insert_txn(txn: Any, viewer: Viewer, table: str, track_id: int, tail: str) -> dict[str, Any] | None:
