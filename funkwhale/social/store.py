@@ -45,14 +45,15 @@ def _ordering(fields: tuple[str, ...]) -> str:
     return order_by(ORDERINGS, fields, ("-creation_date",), "e.id")
 
 
-def _entries(kind: str, listing: Listing) -> tuple[Fragments, str]:
-    """The statement's fragments and the FROM and WHERE of the entries `e` (of users `u`) the listing shows."""
+def _entries(kind: str, listing: Listing, page: bool) -> tuple[Fragments, str]:
+    """The statement's fragments and the FROM and WHERE of the entries `e` (of users `u`) the listing shows; for a
+    `page` (walked by index until full), each entry probes the visibility facts, where a count hashes them all."""
     sql = Fragments(listing.viewer)
     where = [sql.track_id_not_filtered("e.track_id")]
     if listing.mine:  # the viewer sees all their own entries
         where.append(f"e.user_id = {sql.bind(listing.viewer.user_id, 'mine')}")
     else:
-        where += [_owner_visible(sql), sql.entry_shown("e.user_id", "e.track_id")]
+        where += [_owner_visible(sql), sql.entry_shown("e.user_id", "e.track_id", probe=page)]
     if listing.user is not None:
         where.append(f"e.user_id = {sql.bind(listing.user, 'user')}")
     if listing.entry is not None:
@@ -75,7 +76,7 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
     """(total, page) of favorites or listenings (`kind`) the viewer may see (others' only for tracks the viewer
     may play, and the total counts only those); each row is the catalog's track row plus `entry_id`, `entry_date`
     and `owner` (json). One statement."""
-    sql, entries = _entries(kind, listing)
+    sql, entries = _entries(kind, listing, page=not listing.counted)
     order = _ordering(listing.ordering)
     # The total is counted apart (once, by index), so that the page walks the entries in order by index and stops
     # when full, rather than sorting every match to number them all (a year's history: 50,000 listenings); neither
@@ -93,7 +94,7 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
 
 def count_txn(txn: Any, kind: str, listing: Listing) -> int:
     """How many entries the listing has in all (funkwhale.social.counts caches it)."""
-    sql, entries = _entries(kind, listing)
+    sql, entries = _entries(kind, listing, page=False)
     return required(sql.fetchone(txn, f"SELECT count(*) AS total FROM {entries}"), "count")["total"]
 
 
