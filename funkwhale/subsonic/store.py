@@ -398,33 +398,46 @@ def songs_by_genre_txn(
     )
 
 
-def starred_txn(txn: Any, viewer: Viewer) -> dict[str, Any]:
-    """The viewer's starred artists, albums and songs (favorites) that they may play, latest first. Each list is
-    read as rows, songs as song rows (tuples): PostgreSQL built 2,000 songs as a JSON array at ~5 us a row. The
-    pages walk the viewer's stars by index and probe each one's visibility facts, rather than hash every track and
-    every fact."""
+STARRED_KINDS = ("artists", "albums", "songs")
+
+
+def starred_part_txn(txn: Any, viewer: Viewer, kind: str) -> list[Any]:
+    """One list (`kind`, of STARRED_KINDS) of the viewer's starred artists, albums or songs (favorites) that they
+    may play, latest first: rows, songs as song rows (tuples), where PostgreSQL built each list as a JSON array at
+    ~5 us a row. The lists walk the viewer's stars (a join, ordered by their date) and probe each one's visibility
+    facts, rather than hash every track and every fact; each is its own statement, so that the three can be read
+    at once on three connections."""
     q = Query(viewer)
-    artists = q.artists(
-        [q.artist_not_filtered("a.id")],
-        "sa.creation_date DESC, a.id",
-        table="artist a JOIN starred_artist sa ON sa.artist_id = a.id AND sa.user_id = %(me)s",
-    )
-    albums = q.albums(
-        [q.artist_not_filtered("al.artist_id")],
-        "sa.creation_date DESC, al.id",
-        table="album al JOIN starred_album sa ON sa.album_id = al.id AND sa.user_id = %(me)s",
-    )
+    if kind == "artists":
+        return q.fetchall(
+            txn,
+            q.artists(
+                [q.artist_not_filtered("a.id")],
+                "sa.creation_date DESC, a.id",
+                table="artist a JOIN starred_artist sa ON sa.artist_id = a.id AND sa.user_id = %(me)s",
+            ),
+        )
+    if kind == "albums":
+        return q.fetchall(
+            txn,
+            q.albums(
+                [q.artist_not_filtered("al.artist_id")],
+                "sa.creation_date DESC, al.id",
+                table="album al JOIN starred_album sa ON sa.album_id = al.id AND sa.user_id = %(me)s",
+            ),
+        )
     songs = q.songs(
         [q.track_not_filtered("t")],
         "sf.creation_date DESC, t.id",
         table="track t JOIN track_favorite sf ON sf.track_id = t.id AND sf.user_id = %(me)s",
         probe=True,
     )
-    return {
-        "artists": q.fetchall(txn, artists),
-        "albums": q.fetchall(txn, albums),
-        "songs": q.fetch_tuples(txn, songs),
-    }
+    return q.fetch_tuples(txn, songs)
+
+
+def starred_txn(txn: Any, viewer: Viewer) -> dict[str, list[Any]]:
+    """The viewer's starred artists, albums and songs (`starred_part_txn`), by kind."""
+    return {kind: starred_part_txn(txn, viewer, kind) for kind in STARRED_KINDS}
 
 
 # --- search ------------------------------------------------------------------------------------------------------
@@ -494,7 +507,8 @@ def search_txn(txn: Any, viewer: Viewer, search: Search) -> dict[str, Any]:
             f" UNION ALL SELECT id FROM track WHERE album_id = ANY({matching_albums})))"
             " ORDER BY closeness, t.title_key, t.id OFFSET 0) t"
         )
-        song_where, song_order = [], "t.closeness, t.title_key, t.id"
+        song_where: list[str] = []
+        song_order = "t.closeness, t.title_key, t.id"
     else:  # everything in id order; a window with a cursor walks the primary key from it, with no offset
         artist_where, album_where, song_where = [], [], []
         artist_order, album_order, song_order = "a.id", "al.id", "t.id"
