@@ -142,3 +142,7 @@ async def test_counts_of_pages_follow_new_listens_deletions_privacy_and_filters(
     assert (await a.post("/api/v1/moderation/content-filters/", json_body=hide)).code == 201
     assert await counts() == (2, 3)
     assert (await b.get("/api/v1/history/listenings/", params={"page_size": "1", "scope": "all"})).json["count"] == 4
+    with db_conn.cursor() as cur:  # one statement taking both users' listens of a track
+        cur.execute("DELETE FROM listening WHERE track_id = %s", (shared_track["id"],))
+    assert await counts() == (0, 0)
+    assert (await b.get("/api/v1/history/listenings/", params={"page_size": "1", "scope": "all"})).json["count"] == 1

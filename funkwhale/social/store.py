@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from funkwhale.db.rows import required
 from funkwhale.music.sql import Fragments, order_by
 from funkwhale.music.visibility import Viewer
 from funkwhale.social import Refused
@@ -92,16 +91,21 @@ def list_txn(txn: Any, kind: str, listing: Listing) -> tuple[int, list[dict[str,
     )
 
 
-def count_txn(txn: Any, kind: str, listing: Listing) -> int:
-    """How many entries the listing has in all (funkwhale.social.counts caches it)."""
+def counts_txn(txn: Any, kind: str, listing: Listing, users: list[int] | None) -> dict[int, int]:
+    """How many entries the listing has of each user (of `users` only, unless None); a user with none is left out
+    (funkwhale.social.counts caches them)."""
     sql, entries = _entries(kind, listing, page=False)
-    return required(sql.fetchone(txn, f"SELECT count(*) AS total FROM {entries}"), "count")["total"]
+    if users is not None:
+        entries += f" AND e.user_id = ANY({sql.bind(users)}::bigint[])"
+    rows = sql.fetchall(txn, f"SELECT e.user_id, count(*) AS n FROM {entries} GROUP BY e.user_id")
+    return {row["user_id"]: row["n"] for row in rows}
 
 
-def activity_version_txn(txn: Any) -> int:
-    """The version of the users' activity (listenings, favorites, privacy): one more at each change."""
-    txn.execute("SELECT coalesce(max(version), 0) AS version FROM activity_version")  # no row: nothing written yet
-    return txn.fetchone()["version"]
+def activity_versions_txn(txn: Any) -> dict[int, int]:
+    """The version of each user's activity (their listenings, favorites, privacy: one more at each change;
+    migration 0016); a user who has none has not changed since the migration (version 0)."""
+    txn.execute("SELECT user_id, version FROM activity_version")
+    return {row["user_id"]: row["version"] for row in txn.fetchall()}
 
 
 def _playable_insert_txn(txn: Any, viewer: Viewer, table: str, track_id: int, tail: str) -> dict[str, Any] | None:

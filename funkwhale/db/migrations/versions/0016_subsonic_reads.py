@@ -1,11 +1,13 @@
-"""A version of the users' track activity, kept by the database: `activity_version`, one row.
+"""A version of each user's track activity, kept by the database: `activity_version (user, version)`.
 
 The count of a listening history or favorites page covering other users (`scope=all`) counted every entry the
-viewer may see (170-350 ms with a year of plays). It is cached now (funkwhale.social.counts), keyed on this
-version besides the catalog and the viewer's cache generations. Any statement that inserts, deletes or updates
-listenings or favorites (a scrobble; a track or user deleted, whose entries cascade) and any change of a user's
-`privacy_level` adds one to it, in the writer's own transaction, so a reader sees a version and the entries it
-stands for together.
+viewer may see (170-350 ms with a year of plays). It is cached now per user whose entries it counts
+(funkwhale.social.counts), each user's part kept while their version stays: a new listen recounts its listener's
+entries only. Any statement that inserts, updates or deletes listenings or favorites (a scrobble; a track or user
+deleted, whose entries cascade) adds one to the version of each user whose entries it wrote, and so does a change
+of a user's `privacy_level`, in the writer's own transaction, so a reader sees a version and the entries it stands
+for together. Rows are written in user order (no deadlock between two statements writing several users'
+entries); a user's row outlives them (no foreign key: their entries' cascade writes it as they go).
 
 Revision ID: 0016_subsonic_reads
 Revises: 0015_album_plays
@@ -19,34 +21,46 @@ down_revision = "0015_album_plays"
 branch_labels = None
 depends_on = None
 
+_TRIGGERS = [
+    (table, event, "OLD" if event == "DELETE" else "NEW")
+    for table in ("listening", "track_favorite")
+    for event in ("INSERT", "UPDATE", "DELETE")
+]
+
 
 def upgrade() -> None:
     op.execute("""
     CREATE TABLE activity_version (
-        id int PRIMARY KEY CHECK (id = 1),
+        user_id bigint PRIMARY KEY,
         version bigint NOT NULL
     );
-    INSERT INTO activity_version VALUES (1, 0);
     CREATE FUNCTION activity_changed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO activity_version VALUES (1, 1)
-            ON CONFLICT (id) DO UPDATE SET version = activity_version.version + 1;
+        INSERT INTO activity_version (user_id, version) SELECT DISTINCT user_id, 1 FROM changed ORDER BY user_id
+            ON CONFLICT (user_id) DO UPDATE SET version = activity_version.version + 1;
         RETURN NULL;
     END $$;
-    CREATE TRIGGER activity_changed AFTER INSERT OR UPDATE OR DELETE ON listening
-        FOR EACH STATEMENT EXECUTE FUNCTION activity_changed();
-    CREATE TRIGGER activity_changed AFTER INSERT OR UPDATE OR DELETE ON track_favorite
-        FOR EACH STATEMENT EXECUTE FUNCTION activity_changed();
-    CREATE TRIGGER activity_privacy_changed AFTER UPDATE OF privacy_level ON users
-        FOR EACH STATEMENT EXECUTE FUNCTION activity_changed();
+    CREATE FUNCTION activity_privacy_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO activity_version (user_id, version) VALUES (NEW.id, 1)
+            ON CONFLICT (user_id) DO UPDATE SET version = activity_version.version + 1;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER activity_privacy_changed AFTER UPDATE OF privacy_level ON users FOR EACH ROW
+        WHEN (OLD.privacy_level IS DISTINCT FROM NEW.privacy_level) EXECUTE FUNCTION activity_privacy_changed();
     """)
+    for table, event, side in _TRIGGERS:
+        op.execute(
+            f"CREATE TRIGGER activity_{event.lower()} AFTER {event} ON {table} REFERENCING {side} TABLE AS changed"
+            " FOR EACH STATEMENT EXECUTE FUNCTION activity_changed()"
+        )
 
 
 def downgrade() -> None:
+    for table, event, _ in _TRIGGERS:
+        op.execute(f"DROP TRIGGER activity_{event.lower()} ON {table}")
     op.execute("""
     DROP TRIGGER activity_privacy_changed ON users;
-    DROP TRIGGER activity_changed ON track_favorite;
-    DROP TRIGGER activity_changed ON listening;
-    DROP FUNCTION activity_changed();
+    DROP FUNCTION activity_privacy_changed(), activity_changed();
     DROP TABLE activity_version;
     """)
