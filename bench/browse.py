@@ -5,10 +5,10 @@ records them) into a fresh embedded PostgreSQL, and a year of history (`seed_his
 listenings of 8,000 tracks, 2,000 favorites, 300 starred albums, 100 starred artists and 1,000 ratings, and 10
 other users' 20,000 listenings each (`--no-history` leaves the library without it); starts the daemon
 (`twistd -n funkwhale`) against it, then times GET requests over real HTTP: the first and a deep page of
-/api/v1/tracks/, /albums/, /artists/ (page_size=50), /api/v1/search, and the bench user's listening history and
-favorites, at several concurrencies (requests/s, p50, p99), beside the same SQL run directly with psycopg2 (the
-limit: prepared on its connection, as the daemon runs it), and the ratios of the two; then, with wrk installed, the
-same at the highest concurrency with wrk as the client (bench/wrk.py).
+/api/v1/tracks/, /albums/, /artists/ (page_size=50), /api/v1/search, and the bench user's listening history (and
+everyone's: scope=all) and favorites, at several concurrencies (requests/s, p50, p99), beside the same SQL run
+directly with psycopg2 (the limit: prepared on its connection, as the daemon runs it), and the ratios of the two;
+then, with wrk installed, the same at the highest concurrency with wrk as the client (bench/wrk.py).
 Run: .venv/bin/python bench/browse.py [requests per case, default 200] [--no-history]
 """
 
@@ -72,6 +72,7 @@ CASES = [
     ("search", "/api/v1/search?q=metalica"),
     ("search 2", "/api/v1/search?q=nigth%20owls"),
     ("listenings p1", "/api/v1/history/listenings/?page_size=50"),
+    ("listenings all", "/api/v1/history/listenings/?page_size=50&scope=all"),  # every user's: its count is cached
     ("favorites p1", "/api/v1/favorites/tracks/?page_size=50"),
 ]
 
@@ -352,7 +353,10 @@ def catalog_statement(path: str) -> Callable[[Any, Viewer], Any]:
     args = {k: v[0] for k, v in parse_qs(parts.query).items()}
     for kind in social.ACTIVITY_TABLES:
         if f"/{kind}/" in parts.path:
-            return lambda cur, viewer: social.list_txn(cur, kind, social.Listing(viewer, limit=50))
+            mine = args.get("scope") != "all"  # the page alone: its count is kept apart (funkwhale/social/counts.py)
+            return lambda cur, viewer: social.list_txn(
+                cur, kind, social.Listing(viewer, mine=mine, limit=50, counted=False)
+            )
     if parts.path.endswith("/search"):
         return lambda cur, viewer: store.search_txn(cur, viewer, fold(args["q"]), 10, args["q"])
     kind = parts.path.rstrip("/").rsplit("/", 1)[1][:-1]

@@ -89,16 +89,39 @@ async def cached_text(
     return text
 
 
-async def _read(ctx: Context, name: str, key: str, depends: Sequence[str]) -> tuple[str, Any, int]:
+async def refreshed(
+    ctx: Context,
+    name: str,
+    key: str,
+    depends: Sequence[str],
+    refresh: Callable[[Any], Awaitable[Any]],
+    ttl: int = 600,
+) -> Any:
+    """A value kept under `name`/`key` (while none of the scopes in `depends` changed) that carries what it was
+    computed from, so that it can be brought up to date in part: `refresh(kept)` (the stored value, None when
+    there is none) returns it as it should be now, stored again when it differs. Always read from Redis, not from
+    the mirror, since it is written again under the same generations."""
+    full, raw, _ = await _read(ctx, name, key, depends, mirrored=False)
+    kept = None if raw is None else loads(raw)
+    value = await refresh(kept)
+    if value is not None and value != kept:
+        await _keep(ctx, full, dumps(value), ttl, -1)
+    return value
+
+
+async def _read(
+    ctx: Context, name: str, key: str, depends: Sequence[str], mirrored: bool = True
+) -> tuple[str, Any, int]:
     """(the full key under the current generations, its stored text or None, the mirror's ticket for `_keep`),
-    counting the hit or miss; from the mirror when it has the value (no full key is needed then)."""
+    counting the hit or miss; from the mirror when it has the value (no full key is needed then), unless not
+    `mirrored` (then the mirror neither serves nor learns it)."""
     base, mirror = f"{_PREFIX}{name}:{key}", ctx.redis.mirror
-    raw = mirror.get(base, depends)
+    raw = mirror.get(base, depends) if mirrored else None
     if raw is not None:
         stats[f"{name}.hit"] += 1
         mirror.hits[name] += 1
         return "", raw, -1
-    ticket = mirror.ticket()
+    ticket = mirror.ticket() if mirrored else -1
     keys = [*(_generation_key(s) for s in depends), counters.CACHE]
     full, raw, left_ms = await ctx.redis.cmd.eval(_READ, keys, [base, name])
     mirror.learn(ticket, depends, full, raw, int(left_ms))

@@ -100,3 +100,49 @@ async def test_most_listened_orderings_count_my_listens(web_server, db_conn, ali
     assert [x["name"] for x in artists] == ["Ray", "Nina"]
     bobs = (await b.get("/api/v1/tracks/", params={"ordering": "-listen_count"})).json["results"]
     assert bobs[0]["title"] == "Once"
+
+
+@pytest_twisted.ensureDeferred
+async def test_counts_of_pages_follow_new_listens_deletions_privacy_and_filters(
+    web_server, db_conn, alice, bob, shared_track
+):
+    """The `count` of a page that is not the last (counted apart and cached) is right after each change: new
+    listens by anyone, listens deleted behind the server's back (a cascade), another user's privacy, a content
+    filter; for the viewer's own history and for everyone's."""
+    a, b = (cf.listener_client(web_server, db_conn, user) for user in (alice, bob))
+    other = cf.playable_track(
+        db_conn, cf.insert_library(db_conn, alice, "everyone"), cf.insert_artist(db_conn, "Ray"), "Hit"
+    )
+
+    async def counts() -> tuple[int, int]:
+        got = [
+            (await a.get("/api/v1/history/listenings/", params={"page_size": "1", **scope})).json["count"]
+            for scope in ({}, {"scope": "all"})
+        ]
+        return got[0], got[1]
+
+    async def listen(client, track) -> None:
+        assert (await client.post("/api/v1/history/listenings/", json_body={"track": track["id"]})).code == 201
+
+    for client, track in ((a, shared_track), (a, other), (b, shared_track), (b, other)):
+        await listen(client, track)
+    assert await counts() == (2, 4)
+    await listen(b, other)
+    assert await counts() == (2, 5)
+    await listen(a, shared_track)
+    assert await counts() == (3, 6)
+    set_privacy(db_conn, bob, "me")  # behind the server's back: the database's version still moves
+    assert await counts() == (3, 3)
+    set_privacy(db_conn, bob, "instance")
+    assert await counts() == (3, 6)
+    with db_conn.cursor() as cur:
+        cur.execute("DELETE FROM listening WHERE user_id = %s AND track_id = %s", (bob["id"], other["id"]))
+    assert await counts() == (3, 4)
+    hide = {"target": {"type": "artist", "id": other["artist_id"]}}
+    assert (await a.post("/api/v1/moderation/content-filters/", json_body=hide)).code == 201
+    assert await counts() == (2, 3)
+    assert (await b.get("/api/v1/history/listenings/", params={"page_size": "1", "scope": "all"})).json["count"] == 4
+    with db_conn.cursor() as cur:  # one statement taking both users' listens of a track
+        cur.execute("DELETE FROM listening WHERE track_id = %s", (shared_track["id"],))
+    assert await counts() == (0, 0)
+    assert (await b.get("/api/v1/history/listenings/", params={"page_size": "1", "scope": "all"})).json["count"] == 1

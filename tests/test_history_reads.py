@@ -94,6 +94,48 @@ async def test_subsonic_plays_stars_and_ratings_are_the_viewers(web_server, alic
 
 
 @pytest_twisted.ensureDeferred
+async def test_starred_lists_latest_first_and_content_filters(web_server, db_conn, alice, history):
+    """getStarred2's three lists (each read as rows): the viewer's stars newest first, each with its date; an
+    artist the viewer hid takes its albums and songs out of them."""
+    albums, tracks = history["albums"], history["tracks"]
+    with db_conn.cursor() as cur:
+        for album, days in (("Pair", 2), ("Quiet", 1)):
+            cur.execute(
+                "INSERT INTO starred_album (user_id, album_id, creation_date) VALUES (%s, %s, %s)",
+                (alice["id"], albums[album]["id"], days_ago(days)),
+            )
+        cur.execute(
+            "INSERT INTO starred_artist (user_id, artist_id, creation_date) VALUES (%s, %s, %s)",
+            (alice["id"], history["birch"]["id"], days_ago(3)),
+        )
+        cur.execute(
+            "INSERT INTO track_favorite (user_id, track_id, creation_date) VALUES (%s, %s, %s)",
+            (alice["id"], tracks["q1"]["id"], days_ago(2)),
+        )
+    cf.catalog_changed()
+    api = Subsonic(web_server, alice)
+
+    async def starred() -> tuple[list, list, list]:
+        found = (await api.ok("getStarred2"))["starred2"]
+        return tuple(
+            [(x.get("title") or x["name"], x["starred"]) for x in found.get(kind, [])]
+            for kind in ("artist", "album", "song")
+        )
+
+    artists, albums_seen, songs = await starred()
+    assert [name for name, _ in artists] == ["Moss", "Birch"] and artists[1][1] == subsonic_date(days_ago(3))
+    assert [name for name, _ in albums_seen] == ["Solo", "Quiet", "Pair"]
+    assert albums_seen[1:] == [("Quiet", subsonic_date(days_ago(1))), ("Pair", subsonic_date(days_ago(2)))]
+    assert songs == [(name, subsonic_date(days_ago(days))) for name, days in (("q1", 2), ("p1", 4), ("s1", 5))]
+    a = cf.listener_client(web_server, db_conn, alice)
+    hide = {"target": {"type": "artist", "id": history["birch"]["id"]}}
+    assert (await a.post("/api/v1/moderation/content-filters/", json_body=hide)).code == 201
+    artists, albums_seen, songs = await starred()
+    assert [x for x, _ in artists] == ["Moss"] and [x for x, _ in albums_seen] == ["Quiet", "Pair"]
+    assert [x for x, _ in songs] == ["q1", "p1"]
+
+
+@pytest_twisted.ensureDeferred
 async def test_rest_lists_by_listen_count_and_the_less_listened_radio(web_server, db_conn, alice, history):
     a = cf.listener_client(web_server, db_conn, alice)
 

@@ -137,11 +137,13 @@ class Fragments(NamedParams):
             f" AND {self.album_playable('xal.id', extra)}))"
         )
 
-    def entry_shown(self, owner: str, track_id: str) -> str:
+    def entry_shown(self, owner: str, track_id: str, probe: bool = False) -> str:
         """True for an entry of a user's track list (a favorite, a listen, a playlist entry) the viewer may see:
         its owner (the user `owner`) sees every entry, anyone else only those whose track `track_id` they may
-        play, so another user's private music never shows through someone's list."""
-        return f"({owner} = %(me)s OR {self.track_playable(track_id)})"
+        play, so another user's private music never shows through someone's list. `probe`: each entry probes the
+        visibility facts (`_held`), for a page that stops when full, rather than hash every fact first."""
+        playable = self._held("track_id", track_id, probe=True) if probe else self.track_playable(track_id)
+        return f"({owner} = %(me)s OR {playable})"
 
     @staticmethod
     def artist_not_filtered(artist_id: str) -> str:

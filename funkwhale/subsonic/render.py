@@ -98,7 +98,7 @@ def to_json(content: dict[str, Any]) -> bytes:
 
 
 def written_as(fmt: str | None, callback: str | None) -> str:
-    """"json" (JSON and JSONP) or "xml": how a response in format `fmt` writes its pieces."""
+    """ "json" (JSON and JSONP) or "xml": how a response in format `fmt` writes its pieces."""
     return "xml" if _kind((fmt or "xml").lower(), callback) == "xml" else "json"
 
 
