@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.defer import FirstError, ensureDeferred, gatherResults
-
+from funkwhale.at_once import at_once
 from funkwhale.context import Context
 from funkwhale.subsonic import serializers, store
 from funkwhale.subsonic.browsing import folder_of, read, run
@@ -84,14 +83,8 @@ async def get_songs_by_genre(ctx: Context, call: Call) -> dict[str, Any]:
 def _starred(container: str, artist: Any, album: Any) -> Handler:
     async def get_starred(ctx: Context, call: Call) -> dict[str, Any]:
         # the three lists at once, each one statement on its own connection
-        parts = [
-            ensureDeferred(read(ctx, store.starred_part_txn, call.viewer, kind, name="starred"))
-            for kind in store.STARRED_KINDS
-        ]
-        try:
-            found = dict(zip(store.STARRED_KINDS, await gatherResults(parts, consumeErrors=True), strict=True))
-        except FirstError as error:
-            error.subFailure.raiseException()
+        parts = [read(ctx, store.starred_part_txn, call.viewer, kind, name="starred") for kind in store.STARRED_KINDS]
+        found = dict(zip(store.STARRED_KINDS, await at_once(*parts), strict=True))
         return {
             container: {
                 "artist": [artist(r) for r in found["artists"]],

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from twisted.internet.defer import ensureDeferred, gatherResults
+from twisted.internet.defer import ensureDeferred
 
+from funkwhale.at_once import at_once
 from funkwhale.context import Context
 from funkwhale.subsonic import cursors, serializers, store
 from funkwhale.subsonic.browsing import folder_of, read
@@ -33,8 +34,8 @@ async def _found(ctx: Context, call: Call, request: store.Search) -> dict[str, A
         return await read(ctx, store.search_txn, call.viewer, request, name="search")
     half = count // 2
     halves = [replace(request, songs=(half, offset)), replace(request, songs=(count - half + 1, offset + half - 1))]
-    reads = [ensureDeferred(read(ctx, store.search_txn, call.viewer, h, name="search")) for h in halves]
-    head, tail = [found["songs"] for found in await gatherResults(reads, consumeErrors=True)]
+    reads = [read(ctx, store.search_txn, call.viewer, h, name="search") for h in halves]
+    head, tail = [found["songs"] for found in await at_once(*reads)]
     if len(head) < half:  # the page ends in its first half
         return {"songs": head}
     last = head[-1][0]  # a song row's id
