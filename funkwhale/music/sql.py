@@ -250,12 +250,17 @@ class Fragments(NamedParams):
 
     # -- the catalog's JSON ------------------------------------------------------------------------------------
     @staticmethod
-    def attachment(id_expr: str) -> str:
+    def attachment_object(att: str) -> str:
+        """The JSON of the attachment row `att` (NULL when it is a LEFT JOIN's missing row)."""
         return (
-            "(SELECT json_build_object('uuid', att.uuid, 'size', att.size, 'mimetype', att.mimetype,"
-            " 'creation_date', att.creation_date, 'url', att.url, 'file', att.file)"
-            f" FROM attachment att WHERE att.id = {id_expr})"
+            f"CASE WHEN {att}.id IS NOT NULL THEN json_build_object('uuid', {att}.uuid, 'size', {att}.size,"
+            f" 'mimetype', {att}.mimetype, 'creation_date', {att}.creation_date, 'url', {att}.url,"
+            f" 'file', {att}.file) END"
         )
+
+    @classmethod
+    def attachment(cls, id_expr: str) -> str:
+        return f"(SELECT {cls.attachment_object('att')} FROM attachment att WHERE att.id = {id_expr})"
 
     @classmethod
     def user_json(cls, id_expr: str) -> str:
@@ -331,14 +336,52 @@ class Fragments(NamedParams):
             f" WHERE tal.id = ANY(ARRAY(SELECT DISTINCT album_id FROM {page}))"
         )
 
-    def artist_albums(self, artist: str) -> str:
+    def gathered(self, kind: str, page: str) -> tuple[str, str]:
+        """(CTEs to append to a statement's WITH, joins to its FROM `page` p) that `columns(kind)` reads: what the
+        rows of a page of `kind` nest, gathered once for the whole page (`page`: a CTE of its rows)."""
+        if kind == "track":
+            return f", page_album AS MATERIALIZED ({self.page_albums(page)})", ""
+        if kind == "artist":
+            ctes = (
+                f", page_artist_album AS MATERIALIZED ({self.artist_page_albums(page)}),"
+                f" page_artist_count AS MATERIALIZED ({self.artist_page_counts(page)})"
+            )
+            joins = (
+                " LEFT JOIN page_artist_album pa ON pa.artist_id = p.id"
+                " LEFT JOIN page_artist_count pc ON pc.artist_id = p.id"
+                " LEFT JOIN attachment pat ON pat.id = p.attachment_cover_id"
+            )
+            return ctes, joins
+        return "", ""
+
+    def artist_page_albums(self, page: str) -> str:
+        """A CTE body: the albums JSON array (`j`) of each artist (`artist_id`) of the artists in `page`, for
+        `columns("artist")`: each album the viewer may play a track of, with its cover and how many, by release
+        date. Gathered once for the page: the playable tracks of all its albums counted in one pass over their
+        visibility facts and their covers joined at once, rather than a lookup per album of each artist, which
+        PostgreSQL prices as a scan of each small table (album, attachment) per row on a small library."""
+        albums = f"ARRAY(SELECT al.id FROM album al WHERE al.artist_id = ANY(ARRAY(SELECT id FROM {page})))"
+        counted = (
+            f"SELECT ct.album_id, count(DISTINCT ct.track_id) AS n FROM track_library ct"
+            f" WHERE ct.album_id = ANY({albums}) AND ct.library_id = ANY({self.libraries}) GROUP BY ct.album_id"
+        )
         return (
-            "(SELECT coalesce(json_agg(json_build_object('id', aal.id, 'fid', aal.fid, 'mbid', aal.mbid,"
+            "SELECT aal.artist_id, json_agg(json_build_object('id', aal.id, 'fid', aal.fid, 'mbid', aal.mbid,"
             " 'title', aal.title, 'artist', aal.artist_id, 'release_date', aal.release_date,"
-            f" 'creation_date', aal.creation_date, 'cover', {self.album_cover('aal')},"
-            " 'tracks_count', st.n) ORDER BY aal.release_date NULLS LAST, aal.id), '[]'::json)"
-            f" FROM album aal CROSS JOIN LATERAL (SELECT {self.tracks_count('ct.album_id = aal.id')} AS n OFFSET 0) st"
-            f" WHERE aal.artist_id = {artist}.id AND st.n > 0)"
+            f" 'creation_date', aal.creation_date, 'cover', {self.attachment_object('att')}, 'tracks_count', aal.n)"
+            " ORDER BY aal.release_date NULLS LAST, aal.id) AS j"
+            f" FROM (SELECT al.*, st.n, {self.album_cover_id('al')} AS cover_id FROM ({counted}) st"
+            " JOIN album al ON al.id = st.album_id OFFSET 0) aal"
+            " LEFT JOIN attachment att ON att.id = aal.cover_id GROUP BY aal.artist_id"
+        )
+
+    def artist_page_counts(self, page: str) -> str:
+        """A CTE body: how many tracks (`n`) the viewer may play of each artist (`artist_id`) in `page` that has
+        any, counted in one pass over their visibility facts."""
+        return (
+            "SELECT ct.artist_id, count(DISTINCT ct.track_id) AS n FROM track_library ct"
+            f" WHERE ct.artist_id = ANY(ARRAY(SELECT id FROM {page})) AND ct.library_id = ANY({self.libraries})"
+            " GROUP BY ct.artist_id"
         )
 
     def tracks_count(self, condition: str) -> str:
@@ -373,8 +416,7 @@ class Fragments(NamedParams):
             )
         return (
             "p.id, p.uuid, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
-            f" p.modification_date, {self.artist_albums('p')} AS albums,"
-            f" {self.tracks_count('ct.artist_id = p.id')} AS tracks_count,"
-            f" {self.tag_names('artist', 'p.id')} AS tags, {self.attachment('p.attachment_cover_id')} AS cover,"
+            " p.modification_date, coalesce(pa.j, '[]'::json) AS albums, coalesce(pc.n, 0) AS tracks_count,"
+            f" {self.tag_names('artist', 'p.id')} AS tags, {self.attachment_object('pat')} AS cover,"
             f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
         )

@@ -355,11 +355,11 @@ def _page_statement(sql: Fragments, kind: str, listing: Listing, matching: dict[
         # Find every match once (hash joins), then sort them.
         matched = f"matched AS MATERIALIZED (SELECT {alias}.* FROM {table} WHERE {where}),"
         source = f"matched {alias}{joins}"
-    albums = f", page_album AS MATERIALIZED ({sql.page_albums('page')})" if kind == "track" else ""
+    gathered, joins = sql.gathered(kind, "page")
     return (
         f"WITH {matched} page AS (SELECT s.*, row_number() OVER () AS ord"
-        f" FROM (SELECT {alias}.* FROM {source} {window}) s){albums}"
-        f" SELECT {sql.columns(kind, 'page_album' if albums else None)} FROM page p ORDER BY p.ord"
+        f" FROM (SELECT {alias}.* FROM {source} {window}) s){gathered}"
+        f" SELECT {sql.columns(kind, 'page_album' if kind == 'track' else None)} FROM page p{joins} ORDER BY p.ord"
     )
 
 
