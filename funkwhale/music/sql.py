@@ -287,21 +287,18 @@ class Fragments(NamedParams):
         """The actor of the user `id_expr`, as `actor_json`."""
         return cls.actor_json(f"(SELECT au.actor_id FROM users au WHERE au.id = {id_expr})")
 
-    def artist_json(self, id_expr: str) -> str:
+    @staticmethod
+    def _artist_object(artist: str, cover: str) -> str:
+        """The simple artist JSON of the artist row `artist`, whose cover JSON is `cover`."""
         return (
-            "(SELECT json_build_object('id', sa.id, 'fid', sa.fid, 'mbid', sa.mbid, 'name', sa.name,"
-            " 'creation_date', sa.creation_date, 'modification_date', sa.modification_date,"
-            " 'content_category', sa.content_category, 'description', sa.description,"
-            f" 'cover', {self.attachment('sa.attachment_cover_id')})"
-            f" FROM artist sa WHERE sa.id = {id_expr})"
+            f"json_build_object('id', {artist}.id, 'fid', {artist}.fid, 'mbid', {artist}.mbid, 'name', {artist}.name,"
+            f" 'creation_date', {artist}.creation_date, 'modification_date', {artist}.modification_date,"
+            f" 'content_category', {artist}.content_category, 'description', {artist}.description, 'cover', {cover})"
         )
 
-    def album_stats(self, album: str) -> str:
-        """json {count, duration}: the album's tracks the viewer may play and their total duration."""
-        return (
-            "(SELECT json_build_object('count', count(d), 'duration', coalesce(sum(d), 0))"
-            f" FROM {self.album_durations(album + '.id')} s)"
-        )
+    def artist_json(self, id_expr: str) -> str:
+        artist = self._artist_object("sa", self.attachment("sa.attachment_cover_id"))
+        return f"(SELECT {artist} FROM artist sa WHERE sa.id = {id_expr})"
 
     def uploads(self, track: str) -> str:
         """json array of the uploads of the track row `track` the viewer may play, first uploaded first, each with
@@ -352,7 +349,24 @@ class Fragments(NamedParams):
                 " LEFT JOIN attachment pat ON pat.id = p.attachment_cover_id"
             )
             return ctes, joins
+        if kind == "album":
+            joins = (
+                " LEFT JOIN page_album_stats ps ON ps.album_id = p.id"
+                " JOIN artist pr ON pr.id = p.artist_id LEFT JOIN attachment prt ON prt.id = pr.attachment_cover_id"
+                f" CROSS JOIN LATERAL (SELECT {self.album_cover_id('p')} AS id OFFSET 0) pci"
+                " LEFT JOIN attachment pat ON pat.id = pci.id"
+            )
+            return f", page_album_stats AS MATERIALIZED ({self.album_page_stats(page)})", joins
         return "", ""
+
+    def album_page_stats(self, page: str) -> str:
+        """A CTE body: how many tracks (`n`) the viewer may play of each album (`album_id`) of `page` that has any,
+        and their total best duration (`duration`), in one pass over their visibility facts."""
+        return (
+            "SELECT s.album_id, count(*) AS n, sum(s.d) AS duration FROM (SELECT xtl.album_id,"
+            f" coalesce(max(xtl.duration), 0) AS d {self._facts('album_id', f'ANY(ARRAY(SELECT id FROM {page}))')}"
+            " GROUP BY xtl.album_id, xtl.track_id) s GROUP BY s.album_id"
+        )
 
     def artist_page_albums(self, page: str) -> str:
         """A CTE body: the albums JSON array (`j`) of each artist (`artist_id`) of the artists in `page`, for
@@ -410,8 +424,9 @@ class Fragments(NamedParams):
         if kind == "album":
             return (
                 "p.id, p.uuid, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
-                f" {self.artist_json('p.artist_id')} AS artist, {self.album_stats('p')} AS stats,"
-                f" {self.tag_names('album', 'p.id')} AS tags, {self.album_cover('p')} AS cover,"
+                f" {self._artist_object('pr', self.attachment_object('prt'))} AS artist,"
+                " json_build_object('count', coalesce(ps.n, 0), 'duration', coalesce(ps.duration, 0)) AS stats,"
+                f" {self.tag_names('album', 'p.id')} AS tags, {self.attachment_object('pat')} AS cover,"
                 f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
             )
         return (
