@@ -338,26 +338,38 @@ class Fragments(NamedParams):
         rows of a page of `kind` nest, gathered once for the whole page (`page`: a CTE of its rows)."""
         if kind == "track":
             return f", page_album AS MATERIALIZED ({self.page_albums(page)})", ""
+        tags = f", page_tag AS MATERIALIZED ({self.page_tags(kind, page)})"
+        tag_join = " LEFT JOIN page_tag ptg ON ptg.object_id = p.id"
         if kind == "artist":
             ctes = (
                 f", page_artist_album AS MATERIALIZED ({self.artist_page_albums(page)}),"
-                f" page_artist_count AS MATERIALIZED ({self.artist_page_counts(page)})"
+                f" page_artist_count AS MATERIALIZED ({self.artist_page_counts(page)}){tags}"
             )
             joins = (
                 " LEFT JOIN page_artist_album pa ON pa.artist_id = p.id"
-                " LEFT JOIN page_artist_count pc ON pc.artist_id = p.id"
+                f" LEFT JOIN page_artist_count pc ON pc.artist_id = p.id{tag_join}"
                 " LEFT JOIN attachment pat ON pat.id = p.attachment_cover_id"
             )
             return ctes, joins
-        if kind == "album":
-            joins = (
-                " LEFT JOIN page_album_stats ps ON ps.album_id = p.id"
-                " JOIN artist pr ON pr.id = p.artist_id LEFT JOIN attachment prt ON prt.id = pr.attachment_cover_id"
-                f" CROSS JOIN LATERAL (SELECT {self.album_cover_id('p')} AS id OFFSET 0) pci"
-                " LEFT JOIN attachment pat ON pat.id = pci.id"
-            )
-            return f", page_album_stats AS MATERIALIZED ({self.album_page_stats(page)})", joins
-        return "", ""
+        joins = (
+            f" LEFT JOIN page_album_stats ps ON ps.album_id = p.id{tag_join}"
+            " JOIN artist pr ON pr.id = p.artist_id LEFT JOIN attachment prt ON prt.id = pr.attachment_cover_id"
+            f" CROSS JOIN LATERAL (SELECT {self.album_cover_id('p')} AS id OFFSET 0) pci"
+            " LEFT JOIN attachment pat ON pat.id = pci.id"
+        )
+        return f", page_album_stats AS MATERIALIZED ({self.album_page_stats(page)}){tags}", joins
+
+    def page_tags(self, kind: str, page: str) -> str:
+        """A CTE body: the names (`names`, sorted) of the tags shown on each artist or album (`kind`; `object_id`)
+        of `page` that has any, as `tag_names`: the distinct tags of the page's rows gathered in one pass, each
+        looking for one shown item only."""
+        on_it = f"ti.object_type = '{kind}' AND ti.object_id"
+        return (
+            "SELECT pt.object_id, array_agg(g.name ORDER BY g.name) AS names FROM (SELECT DISTINCT ti.object_id,"
+            f" ti.tag_id FROM tagged_item ti WHERE {on_it} = ANY(ARRAY(SELECT id FROM {page}))) pt"
+            f" JOIN tag g ON g.id = pt.tag_id WHERE (SELECT 1 FROM tagged_item ti WHERE {on_it} = pt.object_id"
+            f" AND ti.tag_id = pt.tag_id AND {self.tag_shown('ti')} LIMIT 1) IS NOT NULL GROUP BY pt.object_id"
+        )
 
     def album_page_stats(self, page: str) -> str:
         """A CTE body: how many tracks (`n`) the viewer may play of each album (`album_id`) of `page` that has any,
@@ -426,12 +438,12 @@ class Fragments(NamedParams):
                 "p.id, p.uuid, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
                 f" {self._artist_object('pr', self.attachment_object('prt'))} AS artist,"
                 " json_build_object('count', coalesce(ps.n, 0), 'duration', coalesce(ps.duration, 0)) AS stats,"
-                f" {self.tag_names('album', 'p.id')} AS tags, {self.attachment_object('pat')} AS cover,"
+                f" coalesce(ptg.names, '{{}}') AS tags, {self.attachment_object('pat')} AS cover,"
                 f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
             )
         return (
             "p.id, p.uuid, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
             " p.modification_date, coalesce(pa.j, '[]'::json) AS albums, coalesce(pc.n, 0) AS tracks_count,"
-            f" {self.tag_names('artist', 'p.id')} AS tags, {self.attachment_object('pat')} AS cover,"
+            f" coalesce(ptg.names, '{{}}') AS tags, {self.attachment_object('pat')} AS cover,"
             f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
         )
