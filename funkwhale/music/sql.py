@@ -250,17 +250,20 @@ class Fragments(NamedParams):
 
     # -- the catalog's JSON ------------------------------------------------------------------------------------
     @staticmethod
-    def attachment_object(att: str) -> str:
-        """The JSON of the attachment row `att` (NULL when it is a LEFT JOIN's missing row)."""
+    def _attachment_fields(att: str) -> str:
         return (
-            f"CASE WHEN {att}.id IS NOT NULL THEN json_build_object('uuid', {att}.uuid, 'size', {att}.size,"
-            f" 'mimetype', {att}.mimetype, 'creation_date', {att}.creation_date, 'url', {att}.url,"
-            f" 'file', {att}.file) END"
+            f"json_build_object('uuid', {att}.uuid, 'size', {att}.size, 'mimetype', {att}.mimetype,"
+            f" 'creation_date', {att}.creation_date, 'url', {att}.url, 'file', {att}.file)"
         )
 
     @classmethod
+    def attachment_object(cls, att: str) -> str:
+        """The JSON of the attachment row `att` of a LEFT JOIN (NULL for its missing row)."""
+        return f"CASE WHEN {att}.id IS NOT NULL THEN {cls._attachment_fields(att)} END"
+
+    @classmethod
     def attachment(cls, id_expr: str) -> str:
-        return f"(SELECT {cls.attachment_object('att')} FROM attachment att WHERE att.id = {id_expr})"
+        return f"(SELECT {cls._attachment_fields('att')} FROM attachment att WHERE att.id = {id_expr})"
 
     @classmethod
     def user_json(cls, id_expr: str) -> str:
@@ -435,14 +438,14 @@ class Fragments(NamedParams):
             )
         if kind == "album":
             return (
-                "p.id, p.uuid, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
+                "p.id, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
                 f" {self._artist_object('pr', self.attachment_object('prt'))} AS artist,"
                 " json_build_object('count', coalesce(ps.n, 0), 'duration', coalesce(ps.duration, 0)) AS stats,"
                 f" coalesce(ptg.names, '{{}}') AS tags, {self.attachment_object('pat')} AS cover,"
                 f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
             )
         return (
-            "p.id, p.uuid, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
+            "p.id, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
             " p.modification_date, coalesce(pa.j, '[]'::json) AS albums, coalesce(pc.n, 0) AS tracks_count,"
             f" coalesce(ptg.names, '{{}}') AS tags, {self.attachment_object('pat')} AS cover,"
             f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
