@@ -389,18 +389,20 @@ class Fragments(NamedParams):
         date. Gathered once for the page: the playable tracks of all its albums counted in one pass over their
         visibility facts and their covers joined at once, rather than a lookup per album of each artist, which
         PostgreSQL prices as a scan of each small table (album, attachment) per row on a small library."""
-        albums = f"ARRAY(SELECT al.id FROM album al WHERE al.artist_id = ANY(ARRAY(SELECT id FROM {page})))"
+        # joined to the page rather than matched against an array of its ids, so that PostgreSQL expects as many
+        # albums as the page's artists have, and probes the covers of a few (a search's) rather than hash them all
+        albums = f"{page} pg JOIN album al ON al.artist_id = pg.id"
         counted = (
-            f"SELECT ct.album_id, count(DISTINCT ct.track_id) AS n FROM track_library ct"
-            f" WHERE ct.album_id = ANY({albums}) AND ct.library_id = ANY({self.libraries}) GROUP BY ct.album_id"
+            f"SELECT ct.album_id, count(DISTINCT ct.track_id) AS n FROM track_library ct WHERE ct.album_id"
+            f" = ANY(ARRAY(SELECT al.id FROM {albums})) AND ct.library_id = ANY({self.libraries}) GROUP BY ct.album_id"
         )
         return (
             "SELECT aal.artist_id, json_agg(json_build_object('id', aal.id, 'fid', aal.fid, 'mbid', aal.mbid,"
             " 'title', aal.title, 'artist', aal.artist_id, 'release_date', aal.release_date,"
             f" 'creation_date', aal.creation_date, 'cover', {self.attachment_object('att')}, 'tracks_count', aal.n)"
             " ORDER BY aal.release_date NULLS LAST, aal.id) AS j"
-            f" FROM (SELECT al.*, st.n, {self.album_cover_id('al')} AS cover_id FROM ({counted}) st"
-            " JOIN album al ON al.id = st.album_id OFFSET 0) aal"
+            f" FROM (SELECT al.*, st.n, {self.album_cover_id('al')} AS cover_id FROM {albums}"
+            f" JOIN ({counted}) st ON st.album_id = al.id OFFSET 0) aal"
             " LEFT JOIN attachment att ON att.id = aal.cover_id GROUP BY aal.artist_id"
         )
 
