@@ -425,7 +425,8 @@ class Fragments(NamedParams):
 
     def columns(self, kind: str, albums: str | None = None) -> str:
         """The catalog's SELECT list of one artist, album or track (`kind`) over its row `p`; a track's album JSON
-        is read from the CTE `albums` when given (`page_albums`), else built for the row."""
+        is read from the CTE `albums` when given (`page_albums`), else built for the row; an artist's or album's
+        nested pieces are read from what `gathered` joins to `p`."""
         if kind == "track":
             album = self.track_album("p.album_id")
             if albums:
