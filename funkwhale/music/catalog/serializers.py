@@ -21,11 +21,12 @@ class Renderer:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.domain = urlsplit(self.base_url).netloc
+        self._local_prefix = self.base_url + "/"
 
     def is_local(self, fid: str | None) -> bool:
         if not fid:
             return False
-        return fid == self.base_url or fid.startswith(self.base_url + "/")
+        return fid == self.base_url or fid.startswith(self._local_prefix)
 
     @overload
     def cover(self, attachment: dict[str, Any]) -> dict[str, Any]: ...
