@@ -251,9 +251,10 @@ class Fragments(NamedParams):
     # -- the catalog's JSON ------------------------------------------------------------------------------------
     @staticmethod
     def _attachment_fields(att: str) -> str:
+        """What attachment_json and the ActivityPub documents read of the attachment row `att`."""
         return (
             f"json_build_object('uuid', {att}.uuid, 'size', {att}.size, 'mimetype', {att}.mimetype,"
-            f" 'creation_date', {att}.creation_date, 'url', {att}.url, 'file', {att}.file)"
+            f" 'creation_date', {att}.creation_date, 'url', {att}.url)"
         )
 
     @classmethod
