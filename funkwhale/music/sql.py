@@ -444,7 +444,7 @@ class Fragments(NamedParams):
             return (
                 "p.id, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
                 f" {self._artist_object('pr', self.attachment_object('prt'))} AS artist,"
-                " json_build_object('count', coalesce(ps.n, 0), 'duration', coalesce(ps.duration, 0)) AS stats,"
+                " coalesce(ps.n, 0) AS tracks_count, coalesce(ps.duration, 0) AS duration,"
                 f" coalesce(ptg.names, '{{}}') AS tags, {self.attachment_object('pat')} AS cover,"
                 f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
             )

@@ -134,11 +134,11 @@ class Renderer:
             "cover": self.cover(row["cover"]),
             "creation_date": row["creation_date"],
             "is_local": self.is_local(row["fid"]),
-            "tracks_count": row["stats"]["count"],
-            "is_playable": row["stats"]["count"] > 0,
+            "tracks_count": row["tracks_count"],
+            "is_playable": row["tracks_count"] > 0,
             "tags": row["tags"],
             "attributed_to": self.actor(row["attributed_to"]),
-            "duration": row["stats"]["duration"],
+            "duration": row["duration"],
         }
         if with_description:
             body["description"] = self.description(row["description"])
