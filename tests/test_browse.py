@@ -243,7 +243,7 @@ async def test_pages(web_server, db_conn, alice):
 
 @pytest_twisted.ensureDeferred
 async def test_artists_and_albums_pages_give_each_row_its_own_albums_counts_covers_and_tags(web_server, db_conn, alice):
-    # what a page nests is gathered once for all its rows, then joined back to each
+    # what a page of 20 rows or more nests is gathered once for all its rows, then joined back to each
     lib, other = cf.insert_library(db_conn, alice, "me"), cf.insert_library(db_conn, alice, "me", name="other")
     covers = [
         cf._insert(db_conn, "attachment", {"mimetype": "image/png", "size": 1, "file": f"c{i}.png"}) for i in (1, 2)
@@ -263,7 +263,12 @@ async def test_artists_and_albums_pages_give_each_row_its_own_albums_counts_cove
     cf.tag(db_conn, "album", shared, "Pop")
     me = cf.listener_client(web_server, db_conn, alice)
 
-    artists = (await me.get("/api/v1/artists/?ordering=name")).json["results"]
+    for size in (50, 5):  # gathered for the page; read per row
+        await _check_artists_and_albums_pages(me, size, covers)
+
+
+async def _check_artists_and_albums_pages(me, size: int, covers: list) -> None:
+    artists = (await me.get(f"/api/v1/artists/?ordering=name&page_size={size}")).json["results"]
     nested = [
         (
             a["name"],
@@ -277,7 +282,7 @@ async def test_artists_and_albums_pages_give_each_row_its_own_albums_counts_cove
         ("Ada", 4, ["Jazz"], [("First", 2, str(covers[0]["uuid"])), ("Second", 1, str(covers[1]["uuid"]))]),
         ("Ben", 0, [], [("Shared", 1, None)]),
     ]
-    albums = (await me.get("/api/v1/albums/?ordering=title")).json["results"]
+    albums = (await me.get(f"/api/v1/albums/?ordering=title&page_size={size}")).json["results"]
     rows = [
         (
             a["title"],

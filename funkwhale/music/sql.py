@@ -19,6 +19,8 @@ from funkwhale.music.visibility import Viewer, library_condition, playable_uploa
 
 # Offsets of a page written into the statement's text below this (see Fragments.window).
 LITERAL_OFFSET = 1000
+# Pages of artists or albums of at least this many rows gather what their rows nest (Fragments.gathered).
+GATHERED_FROM = 20
 _HIDDEN = "SELECT uf.target_artist_id FROM user_filter uf WHERE uf.user_id = %(me)s"
 
 
@@ -337,11 +339,15 @@ class Fragments(NamedParams):
             f" WHERE tal.id = ANY(ARRAY(SELECT DISTINCT album_id FROM {page}))"
         )
 
-    def gathered(self, kind: str, page: str) -> tuple[str, str]:
+    def gathered(self, kind: str, page: str, limit: int) -> tuple[str, str]:
         """(CTEs to append to a statement's WITH, joins to its FROM `page` p) that `columns(kind)` reads: what the
-        rows of a page of `kind` nest, gathered once for the whole page (`page`: a CTE of its rows)."""
+        rows of a page of `kind` (at most `limit`) nest, gathered once for the whole page (`page`: a CTE of its
+        rows). A page of fewer than GATHERED_FROM rows (a search's, a detail) reads them per row instead, under the
+        same names: there gathering costs more than the lookups it saves."""
         if kind == "track":
             return f", page_album AS MATERIALIZED ({self.page_albums(page)})", ""
+        if limit < GATHERED_FROM:
+            return "", self._nested_per_row(kind)
         tags = f", page_tag AS MATERIALIZED ({self.page_tags(kind, page)})"
         tag_join = " LEFT JOIN page_tag ptg ON ptg.object_id = p.id"
         if kind == "artist":
@@ -355,13 +361,43 @@ class Fragments(NamedParams):
                 " LEFT JOIN attachment pat ON pat.id = p.attachment_cover_id"
             )
             return ctes, joins
-        joins = (
-            f" LEFT JOIN page_album_stats ps ON ps.album_id = p.id{tag_join}"
+        joins = f" LEFT JOIN page_album_stats ps ON ps.album_id = p.id{tag_join}{self._album_joins()}"
+        return f", page_album_stats AS MATERIALIZED ({self.album_page_stats(page)}){tags}", joins
+
+    def _album_joins(self) -> str:
+        """The joins of an album row `p` to its artist (`pr`, its cover `prt`) and its cover (`pat`)."""
+        return (
             " JOIN artist pr ON pr.id = p.artist_id LEFT JOIN attachment prt ON prt.id = pr.attachment_cover_id"
             f" CROSS JOIN LATERAL (SELECT {self.album_cover_id('p')} AS id OFFSET 0) pci"
             " LEFT JOIN attachment pat ON pat.id = pci.id"
         )
-        return f", page_album_stats AS MATERIALIZED ({self.album_page_stats(page)}){tags}", joins
+
+    def _nested_per_row(self, kind: str) -> str:
+        """The joins of `gathered` for a page read per row: lateral subqueries of the row `p`."""
+        tags = f" CROSS JOIN LATERAL (SELECT {self.tag_names(kind, 'p.id')} AS names) ptg"
+        if kind == "artist":
+            albums = (
+                f"SELECT json_agg({self._artist_album('aal', self.album_cover('aal'), 'st.n')}"
+                " ORDER BY aal.release_date NULLS LAST, aal.id) AS j FROM album aal CROSS JOIN LATERAL"
+                f" (SELECT {self.tracks_count('ct.album_id = aal.id')} AS n OFFSET 0) st"
+                " WHERE aal.artist_id = p.id AND st.n > 0"
+            )
+            return (
+                f" CROSS JOIN LATERAL ({albums}) pa"
+                f" CROSS JOIN LATERAL (SELECT {self.tracks_count('ct.artist_id = p.id')} AS n) pc{tags}"
+                " LEFT JOIN attachment pat ON pat.id = p.attachment_cover_id"
+            )
+        stats = f"SELECT count(d) AS n, sum(d) AS duration FROM {self.album_durations('p.id')} s"
+        return f" CROSS JOIN LATERAL ({stats}) ps{tags}{self._album_joins()}"
+
+    @staticmethod
+    def _artist_album(album: str, cover: str, count: str) -> str:
+        """The JSON of an album row `album` among an artist's, with its `cover` JSON and its playable `count`."""
+        return (
+            f"json_build_object('id', {album}.id, 'fid', {album}.fid, 'mbid', {album}.mbid, 'title', {album}.title,"
+            f" 'artist', {album}.artist_id, 'release_date', {album}.release_date,"
+            f" 'creation_date', {album}.creation_date, 'cover', {cover}, 'tracks_count', {count})"
+        )
 
     def page_tags(self, kind: str, page: str) -> str:
         """A CTE body: the names (`names`, sorted) of the tags shown on each artist or album (`kind`; `object_id`)
@@ -398,9 +434,7 @@ class Fragments(NamedParams):
             f" = ANY(ARRAY(SELECT al.id FROM {albums})) AND ct.library_id = ANY({self.libraries}) GROUP BY ct.album_id"
         )
         return (
-            "SELECT aal.artist_id, json_agg(json_build_object('id', aal.id, 'fid', aal.fid, 'mbid', aal.mbid,"
-            " 'title', aal.title, 'artist', aal.artist_id, 'release_date', aal.release_date,"
-            f" 'creation_date', aal.creation_date, 'cover', {self.attachment_object('att')}, 'tracks_count', aal.n)"
+            f"SELECT aal.artist_id, json_agg({self._artist_album('aal', self.attachment_object('att'), 'aal.n')}"
             " ORDER BY aal.release_date NULLS LAST, aal.id) AS j"
             f" FROM (SELECT al.*, st.n, {self.album_cover_id('al')} AS cover_id FROM {albums}"
             f" JOIN ({counted}) st ON st.album_id = al.id OFFSET 0) aal"

@@ -357,7 +357,7 @@ def _page_statement(sql: Fragments, kind: str, listing: Listing, matching: dict[
         # Find every match once (hash joins), then sort them.
         matched = f"matched AS MATERIALIZED (SELECT {alias}.* FROM {table} WHERE {where}),"
         source = f"matched {alias}{joins}"
-    gathered, joins = sql.gathered(kind, "page")
+    gathered, joins = sql.gathered(kind, "page", listing.limit)
     return (
         f"WITH {matched} page AS (SELECT s.*, row_number() OVER () AS ord"
         f" FROM (SELECT {alias}.* FROM {source} {window}) s){gathered}"
