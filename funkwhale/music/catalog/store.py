@@ -4,11 +4,11 @@ A page is ONE statement. A `page` CTE filters and orders: for early pages the or
 each row tested until the page is full; deep pages and searches find every match once (hash joins,
 MATERIALIZED), then sort them. The count of all matches is a statement apart (`count_txn`), cached in Redis by
 funkwhale.music.catalog.counts. The nested JSON (artist, album, uploads, tags, covers, counts) is then built for the
-rows of the page only: gathered once for the whole page and joined to its rows where a page of artists or albums
-nests it (`Fragments.gathered`), correlated subqueries per row elsewhere. What a viewer sees is what they may
-play: content with at least one upload that `funkwhale.music.visibility.playable_upload_condition` accepts. The
-fragments (playability, covers, tags, nested JSON) and their parameter binding are funkwhale.music.sql's
-`Fragments`.
+rows of the page only: gathered once for the whole page and joined to its rows where a page of 20 artists or
+albums or more nests it (`Fragments.gathered`), correlated subqueries per row elsewhere. What a viewer sees is what
+they may play: content with at least one upload that `funkwhale.music.visibility.playable_upload_condition`
+accepts. The fragments (playability, covers, tags, nested JSON) and their parameter binding are
+funkwhale.music.sql's `Fragments`.
 """
 
 from __future__ import annotations
