@@ -242,6 +242,66 @@ async def test_pages(web_server, db_conn, alice):
 
 
 @pytest_twisted.ensureDeferred
+async def test_artists_and_albums_pages_give_each_row_its_own_albums_counts_covers_and_tags(web_server, db_conn, alice):
+    # what a page of 20 rows or more nests is gathered once for all its rows, then joined back to each
+    lib, other = cf.insert_library(db_conn, alice, "me"), cf.insert_library(db_conn, alice, "me", name="other")
+    covers = [
+        cf._insert(db_conn, "attachment", {"mimetype": "image/png", "size": 1, "file": f"c{i}.png"}) for i in (1, 2)
+    ]
+    ada, ben = cf.insert_artist(db_conn, "Ada"), cf.insert_artist(db_conn, "Ben")
+    first = cf.insert_album(db_conn, ada, "First", release_date=date(2001, 1, 1), attachment_cover_id=covers[0]["id"])
+    second = cf.insert_album(db_conn, ada, "Second")
+    cf.insert_album(db_conn, ada, "Unheard")  # nothing playable: not among Ada's albums
+    both = cf.playable_track(db_conn, lib, ada, "In both libraries", first)
+    cf.insert_upload(db_conn, other, both, duration=200)  # counted once, its best duration
+    cf.playable_track(db_conn, lib, ada, "Another", first)
+    covered = cf.insert_track(db_conn, ada, "Covered", second)  # its upload brought the album's cover
+    cf.insert_upload(db_conn, lib, covered, album_id=second["id"], attachment_cover_id=covers[1]["id"])
+    shared = cf.insert_album(db_conn, ben, "Shared")
+    cf.playable_track(db_conn, lib, ada, "By Ada on Ben's album", shared)
+    cf.tag(db_conn, "artist", ada, "Jazz")
+    cf.tag(db_conn, "album", shared, "Pop")
+    me = cf.listener_client(web_server, db_conn, alice)
+
+    for size in (50, 5):  # gathered for the page; read per row
+        await _check_artists_and_albums_pages(me, size, covers)
+
+
+async def _check_artists_and_albums_pages(me, size: int, covers: list) -> None:
+    artists = (await me.get(f"/api/v1/artists/?ordering=name&page_size={size}")).json["results"]
+    nested = [
+        (
+            a["name"],
+            a["tracks_count"],
+            a["tags"],
+            [(x["title"], x["tracks_count"], x["cover"] and x["cover"]["uuid"]) for x in a["albums"]],
+        )
+        for a in artists
+    ]
+    assert nested == [
+        ("Ada", 4, ["Jazz"], [("First", 2, str(covers[0]["uuid"])), ("Second", 1, str(covers[1]["uuid"]))]),
+        ("Ben", 0, [], [("Shared", 1, None)]),
+    ]
+    albums = (await me.get(f"/api/v1/albums/?ordering=title&page_size={size}")).json["results"]
+    rows = [
+        (
+            a["title"],
+            a["artist"]["name"],
+            a["tracks_count"],
+            a["duration"],
+            a["tags"],
+            a["cover"] and a["cover"]["uuid"],
+        )
+        for a in albums
+    ]
+    assert rows == [
+        ("First", "Ada", 2, 380, [], str(covers[0]["uuid"])),
+        ("Second", "Ada", 1, 180, [], str(covers[1]["uuid"])),
+        ("Shared", "Ben", 1, 180, ["Pop"], None),
+    ]
+
+
+@pytest_twisted.ensureDeferred
 async def test_tags_list(web_server, db_conn, alice):
     artist = cf.insert_artist(db_conn, "Tagged")
     cf.playable_track(db_conn, cf.insert_library(db_conn, alice, "me"), artist, "Song")

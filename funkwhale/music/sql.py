@@ -19,6 +19,8 @@ from funkwhale.music.visibility import Viewer, library_condition, playable_uploa
 
 # Offsets of a page written into the statement's text below this (see Fragments.window).
 LITERAL_OFFSET = 1000
+# Pages of artists or albums of at least this many rows gather what their rows nest (Fragments.gathered).
+GATHERED_FROM = 20
 _HIDDEN = "SELECT uf.target_artist_id FROM user_filter uf WHERE uf.user_id = %(me)s"
 
 
@@ -252,12 +254,21 @@ class Fragments(NamedParams):
 
     # -- the catalog's JSON ------------------------------------------------------------------------------------
     @staticmethod
-    def attachment(id_expr: str) -> str:
+    def _attachment_fields(att: str) -> str:
+        """What attachment_json and the ActivityPub documents read of the attachment row `att`."""
         return (
-            "(SELECT json_build_object('uuid', att.uuid, 'size', att.size, 'mimetype', att.mimetype,"
-            " 'creation_date', att.creation_date, 'url', att.url, 'file', att.file)"
-            f" FROM attachment att WHERE att.id = {id_expr})"
+            f"json_build_object('uuid', {att}.uuid, 'size', {att}.size, 'mimetype', {att}.mimetype,"
+            f" 'creation_date', {att}.creation_date, 'url', {att}.url)"
         )
+
+    @classmethod
+    def attachment_object(cls, att: str) -> str:
+        """The JSON of the attachment row `att` of a LEFT JOIN (NULL for its missing row)."""
+        return f"CASE WHEN {att}.id IS NOT NULL THEN {cls._attachment_fields(att)} END"
+
+    @classmethod
+    def attachment(cls, id_expr: str) -> str:
+        return f"(SELECT {cls._attachment_fields('att')} FROM attachment att WHERE att.id = {id_expr})"
 
     @classmethod
     def user_json(cls, id_expr: str) -> str:
@@ -284,21 +295,18 @@ class Fragments(NamedParams):
         """The actor of the user `id_expr`, as `actor_json`."""
         return cls.actor_json(f"(SELECT au.actor_id FROM users au WHERE au.id = {id_expr})")
 
-    def artist_json(self, id_expr: str) -> str:
+    @staticmethod
+    def _artist_object(artist: str, cover: str) -> str:
+        """The simple artist JSON of the artist row `artist`, whose cover JSON is `cover`."""
         return (
-            "(SELECT json_build_object('id', sa.id, 'fid', sa.fid, 'mbid', sa.mbid, 'name', sa.name,"
-            " 'creation_date', sa.creation_date, 'modification_date', sa.modification_date,"
-            " 'content_category', sa.content_category, 'description', sa.description,"
-            f" 'cover', {self.attachment('sa.attachment_cover_id')})"
-            f" FROM artist sa WHERE sa.id = {id_expr})"
+            f"json_build_object('id', {artist}.id, 'fid', {artist}.fid, 'mbid', {artist}.mbid, 'name', {artist}.name,"
+            f" 'creation_date', {artist}.creation_date, 'modification_date', {artist}.modification_date,"
+            f" 'content_category', {artist}.content_category, 'description', {artist}.description, 'cover', {cover})"
         )
 
-    def album_stats(self, album: str) -> str:
-        """json {count, duration}: the album's tracks the viewer may play and their total duration."""
-        return (
-            "(SELECT json_build_object('count', count(d), 'duration', coalesce(sum(d), 0))"
-            f" FROM {self.album_durations(album + '.id')} s)"
-        )
+    def artist_json(self, id_expr: str) -> str:
+        artist = self._artist_object("sa", self.attachment("sa.attachment_cover_id"))
+        return f"(SELECT {artist} FROM artist sa WHERE sa.id = {id_expr})"
 
     def uploads(self, track: str) -> str:
         """json array of the uploads of the track row `track` the viewer may play, first uploaded first, each with
@@ -333,14 +341,115 @@ class Fragments(NamedParams):
             f" WHERE tal.id = ANY(ARRAY(SELECT DISTINCT album_id FROM {page}))"
         )
 
-    def artist_albums(self, artist: str) -> str:
+    def gathered(self, kind: str, page: str, limit: int) -> tuple[str, str]:
+        """(CTEs to append to a statement's WITH, joins to its FROM `page` p) that `columns(kind)` reads: what the
+        rows of a page of `kind` (at most `limit`) nest, gathered once for the whole page (`page`: a CTE of its
+        rows). A page of fewer than GATHERED_FROM rows (a search's, a detail) reads them per row instead, under the
+        same names: there gathering costs more than the lookups it saves."""
+        if kind == "track":
+            return f", page_album AS MATERIALIZED ({self.page_albums(page)})", ""
+        if limit < GATHERED_FROM:
+            return "", self._nested_per_row(kind)
+        tags = f", page_tag AS MATERIALIZED ({self.page_tags(kind, page)})"
+        tag_join = " LEFT JOIN page_tag ptg ON ptg.object_id = p.id"
+        if kind == "artist":
+            ctes = (
+                f", page_artist_album AS MATERIALIZED ({self.artist_page_albums(page)}),"
+                f" page_artist_count AS MATERIALIZED ({self.artist_page_counts(page)}){tags}"
+            )
+            joins = (
+                " LEFT JOIN page_artist_album pa ON pa.artist_id = p.id"
+                f" LEFT JOIN page_artist_count pc ON pc.artist_id = p.id{tag_join}"
+                " LEFT JOIN attachment pat ON pat.id = p.attachment_cover_id"
+            )
+            return ctes, joins
+        joins = f" LEFT JOIN page_album_stats ps ON ps.album_id = p.id{tag_join}{self._album_joins()}"
+        return f", page_album_stats AS MATERIALIZED ({self.album_page_stats(page)}){tags}", joins
+
+    def _album_joins(self) -> str:
+        """The joins of an album row `p` to its artist (`pr`, its cover `prt`) and its cover (`pat`)."""
         return (
-            "(SELECT coalesce(json_agg(json_build_object('id', aal.id, 'fid', aal.fid, 'mbid', aal.mbid,"
-            " 'title', aal.title, 'artist', aal.artist_id, 'release_date', aal.release_date,"
-            f" 'creation_date', aal.creation_date, 'cover', {self.album_cover('aal')},"
-            " 'tracks_count', st.n) ORDER BY aal.release_date NULLS LAST, aal.id), '[]'::json)"
-            f" FROM album aal CROSS JOIN LATERAL (SELECT {self.tracks_count('ct.album_id = aal.id')} AS n OFFSET 0) st"
-            f" WHERE aal.artist_id = {artist}.id AND st.n > 0)"
+            " JOIN artist pr ON pr.id = p.artist_id LEFT JOIN attachment prt ON prt.id = pr.attachment_cover_id"
+            f" CROSS JOIN LATERAL (SELECT {self.album_cover_id('p')} AS id OFFSET 0) pci"
+            " LEFT JOIN attachment pat ON pat.id = pci.id"
+        )
+
+    def _nested_per_row(self, kind: str) -> str:
+        """The joins of `gathered` for a page read per row: lateral subqueries of the row `p`."""
+        tags = f" CROSS JOIN LATERAL (SELECT {self.tag_names(kind, 'p.id')} AS names) ptg"
+        if kind == "artist":
+            albums = (
+                f"SELECT json_agg({self._artist_album('aal', self.album_cover('aal'), 'st.n')}"
+                " ORDER BY aal.release_date NULLS LAST, aal.id) AS j FROM album aal CROSS JOIN LATERAL"
+                f" (SELECT {self.tracks_count('ct.album_id = aal.id')} AS n OFFSET 0) st"
+                " WHERE aal.artist_id = p.id AND st.n > 0"
+            )
+            return (
+                f" CROSS JOIN LATERAL ({albums}) pa"
+                f" CROSS JOIN LATERAL (SELECT {self.tracks_count('ct.artist_id = p.id')} AS n) pc{tags}"
+                " LEFT JOIN attachment pat ON pat.id = p.attachment_cover_id"
+            )
+        stats = f"SELECT count(d) AS n, sum(d) AS duration FROM {self.album_durations('p.id')} s"
+        return f" CROSS JOIN LATERAL ({stats}) ps{tags}{self._album_joins()}"
+
+    @staticmethod
+    def _artist_album(album: str, cover: str, count: str) -> str:
+        """The JSON of an album row `album` among an artist's, with its `cover` JSON and its playable `count`."""
+        return (
+            f"json_build_object('id', {album}.id, 'fid', {album}.fid, 'mbid', {album}.mbid, 'title', {album}.title,"
+            f" 'artist', {album}.artist_id, 'release_date', {album}.release_date,"
+            f" 'creation_date', {album}.creation_date, 'cover', {cover}, 'tracks_count', {count})"
+        )
+
+    def page_tags(self, kind: str, page: str) -> str:
+        """A CTE body: the names (`names`, sorted) of the tags shown on each artist or album (`kind`; `object_id`)
+        of `page` that has any, as `tag_names`: the distinct tags of the page's rows gathered in one pass, each
+        looking for one shown item only."""
+        on_it = f"ti.object_type = '{kind}' AND ti.object_id"
+        return (
+            "SELECT pt.object_id, array_agg(g.name ORDER BY g.name) AS names FROM (SELECT DISTINCT ti.object_id,"
+            f" ti.tag_id FROM tagged_item ti WHERE {on_it} = ANY(ARRAY(SELECT id FROM {page}))) pt"
+            f" JOIN tag g ON g.id = pt.tag_id WHERE (SELECT 1 FROM tagged_item ti WHERE {on_it} = pt.object_id"
+            f" AND ti.tag_id = pt.tag_id AND {self.tag_shown('ti')} LIMIT 1) IS NOT NULL GROUP BY pt.object_id"
+        )
+
+    def album_page_stats(self, page: str) -> str:
+        """A CTE body: how many tracks (`n`) the viewer may play of each album (`album_id`) of `page` that has any,
+        and their total best duration (`duration`), in one pass over their visibility facts."""
+        return (
+            "SELECT s.album_id, count(*) AS n, sum(s.d) AS duration FROM (SELECT xtl.album_id,"
+            f" coalesce(max(xtl.duration), 0) AS d {self._facts('album_id', f'ANY(ARRAY(SELECT id FROM {page}))')}"
+            " GROUP BY xtl.album_id, xtl.track_id) s GROUP BY s.album_id"
+        )
+
+    def artist_page_albums(self, page: str) -> str:
+        """A CTE body: the albums JSON array (`j`) of each artist (`artist_id`) of the artists in `page`, for
+        `columns("artist")`: each album the viewer may play a track of, with its cover and how many, by release
+        date. Gathered once for the page: the playable tracks of all its albums counted in one pass over their
+        visibility facts and their covers joined at once, rather than a lookup per album of each artist, which
+        PostgreSQL prices as a scan of each small table (album, attachment) per row on a small library."""
+        # joined to the page rather than matched against an array of its ids, so that PostgreSQL expects as many
+        # albums as the page's artists have, and probes the covers of a few (a search's) rather than hash them all
+        albums = f"{page} pg JOIN album al ON al.artist_id = pg.id"
+        counted = (
+            f"SELECT ct.album_id, count(DISTINCT ct.track_id) AS n FROM track_library ct WHERE ct.album_id"
+            f" = ANY(ARRAY(SELECT al.id FROM {albums})) AND ct.library_id = ANY({self.libraries}) GROUP BY ct.album_id"
+        )
+        return (
+            f"SELECT aal.artist_id, json_agg({self._artist_album('aal', self.attachment_object('att'), 'aal.n')}"
+            " ORDER BY aal.release_date NULLS LAST, aal.id) AS j"
+            f" FROM (SELECT al.*, st.n, {self.album_cover_id('al')} AS cover_id FROM {albums}"
+            f" JOIN ({counted}) st ON st.album_id = al.id OFFSET 0) aal"
+            " LEFT JOIN attachment att ON att.id = aal.cover_id GROUP BY aal.artist_id"
+        )
+
+    def artist_page_counts(self, page: str) -> str:
+        """A CTE body: how many tracks (`n`) the viewer may play of each artist (`artist_id`) in `page` that has
+        any, counted in one pass over their visibility facts."""
+        return (
+            "SELECT ct.artist_id, count(DISTINCT ct.track_id) AS n FROM track_library ct"
+            f" WHERE ct.artist_id = ANY(ARRAY(SELECT id FROM {page})) AND ct.library_id = ANY({self.libraries})"
+            " GROUP BY ct.artist_id"
         )
 
     def tracks_count(self, condition: str) -> str:
@@ -353,7 +462,8 @@ class Fragments(NamedParams):
 
     def columns(self, kind: str, albums: str | None = None) -> str:
         """The catalog's SELECT list of one artist, album or track (`kind`) over its row `p`; a track's album JSON
-        is read from the CTE `albums` when given (`page_albums`), else built for the row."""
+        is read from the CTE `albums` when given (`page_albums`), else built for the row; an artist's or album's
+        nested pieces are read from what `gathered` joins to `p`."""
         if kind == "track":
             album = self.track_album("p.album_id")
             if albums:
@@ -368,15 +478,15 @@ class Fragments(NamedParams):
             )
         if kind == "album":
             return (
-                "p.id, p.uuid, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
-                f" {self.artist_json('p.artist_id')} AS artist, {self.album_stats('p')} AS stats,"
-                f" {self.tag_names('album', 'p.id')} AS tags, {self.album_cover('p')} AS cover,"
+                "p.id, p.fid, p.mbid, p.title, p.release_date, p.description, p.creation_date,"
+                f" {self._artist_object('pr', self.attachment_object('prt'))} AS artist,"
+                " coalesce(ps.n, 0) AS tracks_count, coalesce(ps.duration, 0) AS duration,"
+                f" coalesce(ptg.names, '{{}}') AS tags, {self.attachment_object('pat')} AS cover,"
                 f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
             )
         return (
-            "p.id, p.uuid, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
-            f" p.modification_date, {self.artist_albums('p')} AS albums,"
-            f" {self.tracks_count('ct.artist_id = p.id')} AS tracks_count,"
-            f" {self.tag_names('artist', 'p.id')} AS tags, {self.attachment('p.attachment_cover_id')} AS cover,"
+            "p.id, p.fid, p.mbid, p.name, p.content_category, p.description, p.creation_date,"
+            " p.modification_date, coalesce(pa.j, '[]'::json) AS albums, coalesce(pc.n, 0) AS tracks_count,"
+            f" coalesce(ptg.names, '{{}}') AS tags, {self.attachment_object('pat')} AS cover,"
             f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
         )

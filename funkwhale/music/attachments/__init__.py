@@ -147,12 +147,15 @@ async def delete_attachment(ctx: Context, attachment_uuid: str, actor_id: int) -
 def attachment_json(row: dict[str, Any], base_url: str) -> dict[str, Any]:
     """Funkwhale's Attachment JSON; `urls` point at the proxy route, one per named rendition."""
     proxy = f"{base_url.rstrip('/')}/api/v1/attachments/{row['uuid']}/proxy?next="
+    urls = {"source": row["url"]}
+    for name in LISTED_SIZES:  # a loop, not a comprehension: a page renders hundreds (an artists page 250)
+        urls[name] = proxy + name
     return {
         "uuid": str(row["uuid"]),
         "size": row["size"],
         "mimetype": row["mimetype"],
         "creation_date": row["creation_date"],
-        "urls": {"source": row["url"], **{name: proxy + name for name in LISTED_SIZES}},
+        "urls": urls,
     }
 
 

@@ -21,11 +21,12 @@ class Renderer:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.domain = urlsplit(self.base_url).netloc
+        self._local_prefix = self.base_url + "/"
 
     def is_local(self, fid: str | None) -> bool:
         if not fid:
             return False
-        return fid == self.base_url or fid.startswith(self.base_url + "/")
+        return fid == self.base_url or fid.startswith(self._local_prefix)
 
     @overload
     def cover(self, attachment: dict[str, Any]) -> dict[str, Any]: ...
@@ -133,11 +134,11 @@ class Renderer:
             "cover": self.cover(row["cover"]),
             "creation_date": row["creation_date"],
             "is_local": self.is_local(row["fid"]),
-            "tracks_count": row["stats"]["count"],
-            "is_playable": row["stats"]["count"] > 0,
+            "tracks_count": row["tracks_count"],
+            "is_playable": row["tracks_count"] > 0,
             "tags": row["tags"],
             "attributed_to": self.actor(row["attributed_to"]),
-            "duration": row["stats"]["duration"],
+            "duration": row["duration"],
         }
         if with_description:
             body["description"] = self.description(row["description"])

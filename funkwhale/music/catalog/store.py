@@ -3,10 +3,12 @@
 A page is ONE statement. A `page` CTE filters and orders: for early pages the ordering's index is walked and
 each row tested until the page is full; deep pages and searches find every match once (hash joins,
 MATERIALIZED), then sort them. The count of all matches is a statement apart (`count_txn`), cached in Redis by
-funkwhale.music.catalog.counts. Correlated subqueries then build the nested JSON (artist, album, uploads, tags, covers,
-counts) for the rows of the page only. What a viewer sees is what they may play: content with at least one
-upload that `funkwhale.music.visibility.playable_upload_condition` accepts. The fragments (playability, covers,
-tags, nested JSON) and their parameter binding are funkwhale.music.sql's `Fragments`.
+funkwhale.music.catalog.counts. The nested JSON (artist, album, uploads, tags, covers, counts) is then built for the
+rows of the page only: gathered once for the whole page and joined to its rows where a page of 20 artists or
+albums or more nests it (`Fragments.gathered`), correlated subqueries per row elsewhere. What a viewer sees is what
+they may play: content with at least one upload that `funkwhale.music.visibility.playable_upload_condition`
+accepts. The fragments (playability, covers, tags, nested JSON) and their parameter binding are
+funkwhale.music.sql's `Fragments`.
 """
 
 from __future__ import annotations
@@ -355,11 +357,11 @@ def _page_statement(sql: Fragments, kind: str, listing: Listing, matching: dict[
         # Find every match once (hash joins), then sort them.
         matched = f"matched AS MATERIALIZED (SELECT {alias}.* FROM {table} WHERE {where}),"
         source = f"matched {alias}{joins}"
-    albums = f", page_album AS MATERIALIZED ({sql.page_albums('page')})" if kind == "track" else ""
+    gathered, joins = sql.gathered(kind, "page", listing.limit)
     return (
         f"WITH {matched} page AS (SELECT s.*, row_number() OVER () AS ord"
-        f" FROM (SELECT {alias}.* FROM {source} {window}) s){albums}"
-        f" SELECT {sql.columns(kind, 'page_album' if albums else None)} FROM page p ORDER BY p.ord"
+        f" FROM (SELECT {alias}.* FROM {source} {window}) s){gathered}"
+        f" SELECT {sql.columns(kind, 'page_album' if kind == 'track' else None)} FROM page p{joins} ORDER BY p.ord"
     )
 
 
