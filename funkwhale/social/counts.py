@@ -1,15 +1,15 @@
 """The `count` of a favorites or listening history page, kept in Redis per user instead of recounted every page.
 
-Counting every entry a viewer may see of every user (`scope=all`: a year of plays, 250,000 listenings) cost
-170-350 ms. A count is kept as its parts, one per user whose entries it counts, each with the version of that
-user's activity it was counted at: the database keeps those versions itself (`activity_version`, migration 0016:
-any write of a user's listenings or favorites, or of their privacy, adds one to theirs, in the writer's
-transaction). A page reads the versions (one row per user who has any) and recounts the users whose version moved
-only (a new listen: its listener's entries), whatever wrote them. The parts also depend on what the viewer may play
-(`cache.CATALOG`) and on their content filters (`cache.user_scope`), whose writers invalidate them after their
-commit: then every user is recounted. The versions are read before the counts, so a part holds at least what its
-version stands for (a later change moves the version again). A page shorter than its size ends the list, so its
-count is known without asking.
+Counting every entry a viewer may see of every user (`scope=all`: a year of plays, 250,000 listenings) cost 170-350
+ms. A count is kept as its parts, one per user whose entries it counts, each with the version of that user's
+activity it was counted at: the database keeps those versions itself (`activity_version`, migration 0016: any write
+of a user's listenings or favorites, or of their privacy, adds one to theirs, in the writer's transaction). A page
+reads the versions (one row per user who has any, or only the one user a list is of) and recounts the users whose
+version moved only (a new listen: its listener's entries), whatever wrote them. The parts also depend on what the
+viewer may play (`cache.CATALOG`) and on their content filters (`cache.user_scope`), whose writers invalidate them
+after their commit: then every user is recounted. The versions are read before the counts, so a part holds at least
+what its version stands for (a later change moves the version again). A page shorter than its size ends the list, so
+its count is known without asking.
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ async def total(ctx: Context, kind: str, listing: store.Listing, shown: int) -> 
     seen = listing.offset + shown
     if shown < listing.limit and (shown or listing.offset == 0):
         return seen  # the last page (or an empty first one): nothing beyond it
-    versions = {
-        str(user): version
-        for user, version in (await ctx.db.read(store.activity_versions_txn, desc="activity.versions")).items()
-    }
+    only = listing.viewer.user_id if listing.mine else listing.user  # a list of one user's entries
+    read = await ctx.db.read(store.activity_versions_txn, None if only is None else [only], desc="activity.versions")
+    versions = {str(user): version for user, version in read.items()}
 
     async def refresh(kept: dict[str, Any] | None) -> dict[str, Any]:
         """The parts `kept` (None: none yet) with the users whose version moved counted again."""

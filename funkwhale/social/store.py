@@ -104,10 +104,13 @@ def counts_txn(txn: Any, kind: str, listing: Listing, users: list[int] | None) -
     return {row["user_id"]: row["n"] for row in rows}
 
 
-def activity_versions_txn(txn: Any) -> dict[int, int]:
-    """The version of each user's activity (their listenings, favorites, privacy: one more at each change;
-    migration 0016); a user who has none has not changed since the migration (version 0)."""
-    txn.execute("SELECT user_id, version FROM activity_version")
+def activity_versions_txn(txn: Any, users: list[int] | None = None) -> dict[int, int]:
+    """The version of each user's activity (of `users` only, unless None: their listenings, favorites, privacy:
+    one more at each change; migration 0016); a user who has none has not changed since the migration (version 0)."""
+    if users is None:
+        txn.execute("SELECT user_id, version FROM activity_version")
+    else:
+        txn.execute("SELECT user_id, version FROM activity_version WHERE user_id = ANY(%s)", (users,))
     return {row["user_id"]: row["version"] for row in txn.fetchall()}
 
 
