@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import unquote_to_bytes
@@ -19,7 +20,8 @@ from twisted.logger import (
     LogLevel,
     LogLevelFilterPredicate,
     formatEvent,
-    textFileLogObserver,
+    formatEventAsClassicLogText,
+    formatTime,
 )
 
 from funkwhale.config import Settings
@@ -38,13 +40,62 @@ _QUERY_ITEM = re.compile(r"[^&;]*")
 access_log = Logger(namespace="funkwhale.access")
 
 
+def _message(event: dict[str, Any]) -> str:
+    """The event's text, as twisted.logger's formatEvent writes it. A format without calls (`{name()}`, which
+    only Twisted's formatter runs) is filled in by str.format_map, at a fifth of the cost: every request's
+    access-log event goes through here."""
+    text = event.get("log_format")
+    if type(text) is str and "(" not in text and "log_flattened" not in event:
+        try:
+            return text.format_map(event)
+        except Exception:  # what Twisted's formatter does with an event it cannot format: its own fallback text
+            pass
+    return formatEvent(event)
+
+
+class _SecondStamps:
+    """The RFC 3339 local time of a log time, as twisted.logger's formatTime writes it, computed once a second."""
+
+    second: int | None = None
+    text = ""
+
+    def __call__(self, when: float | None) -> str:
+        if when is None:
+            return formatTime(when)
+        second = int(when)
+        if second != self.second:
+            self.second, self.text = second, formatTime(second)
+        return self.text
+
+
+def _text_format() -> Callable[[dict[str, Any]], str | None]:
+    """twistd's text line of an event ("{time} [{namespace}#{level}] {message}"), as textFileLogObserver writes
+    it; an event with a traceback goes through Twisted's own formatter."""
+    stamp = _SecondStamps()
+
+    def text_line(event: dict[str, Any]) -> str | None:
+        if "log_failure" in event:
+            return formatEventAsClassicLogText(event, formatTime=stamp)
+        message = _message(event)
+        if not message:
+            return None
+        system = event.get("log_system")
+        if system is None:
+            level = event.get("log_level")
+            system = f"{event.get('log_namespace', '-')}#{level.name if level is not None else '-'}"
+        line = f"{stamp(event.get('log_time'))} [{system}] {message}"
+        return line.replace("\n", "\n\t") + "\n"
+
+    return text_line
+
+
 def json_line(event: dict[str, Any]) -> str:
     """One event as one JSON object: time, level, namespace, message, then the event's own fields."""
     record: dict[str, Any] = {
         "time": datetime.fromtimestamp(event.get("log_time", 0), UTC).isoformat(timespec="milliseconds"),
         "level": event["log_level"].name if event.get("log_level") else "info",
         "namespace": event.get("log_namespace", "-"),
-        "message": formatEvent(event),
+        "message": _message(event),
     }
     for key, value in event.items():
         if not key.startswith("log_") and key not in _LEGACY_KEYS and key not in record:
@@ -59,7 +110,7 @@ def json_line(event: dict[str, Any]) -> str:
 def make_observer(log_format: str, level: str, stream: TextIO | None = None) -> ILogObserver:
     """Text (twistd's usual lines) or JSON lines on `stream` (stdout), dropping events below `level`."""
     stream = stream or sys.stdout
-    out = FileLogObserver(stream, json_line) if log_format == "json" else textFileLogObserver(stream)
+    out = FileLogObserver(stream, json_line if log_format == "json" else _text_format())
     predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
     return FilteringLogObserver(out, [predicate])
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest_twisted
-from twisted.logger import Logger, LogPublisher, globalLogPublisher
+from twisted.logger import Logger, LogPublisher, globalLogPublisher, textFileLogObserver
 
 from funkwhale.logs import _StdlibBridge, make_observer, redact
 
@@ -54,6 +54,24 @@ def test_level_filter_drops_lower_levels():
     text = out.getvalue()
     assert "chatty" not in text
     assert "disk 95% full" in text and "[funkwhale.test#warn]" in text
+
+
+def test_text_lines_are_twistds():
+    """The text observer writes what twistd's own would (it only formats faster), tracebacks and all."""
+    twistd_out, ours_out = io.StringIO(), io.StringIO()
+    publisher = LogPublisher(textFileLogObserver(twistd_out), make_observer("text", "debug", ours_out))
+    log = Logger(namespace="funkwhale.test", observer=publisher)
+    log.info('{client} "{method} {uri}" {status} {ms} ms', client="::1", method="GET", uri="/a?b=c", status=200, ms=1.5)
+    log.warn("two\nlines {n!r} {n:>4}", n=7)
+    log.info("a {missing} field")
+    log.info("a call: {value.bit_length()}", value=255)
+    try:
+        raise ZeroDivisionError("division by zero")
+    except ZeroDivisionError:
+        log.failure("task {task} failed", task="t")
+    assert ours_out.getvalue() == twistd_out.getvalue()
+    assert '[funkwhale.test#info] ::1 "GET /a?b=c" 200 1.5 ms\n' in ours_out.getvalue()
+    assert "\tbuiltins.ZeroDivisionError: division by zero" in ours_out.getvalue()
 
 
 def test_stdlib_records_arrive_under_their_logger_name():
