@@ -60,9 +60,13 @@ class SubsonicApp:
     async def call(self, request: Any, method: str) -> bytes:
         params = Params.of(request)
         method = method.removesuffix(".view")
+        fmt, callback = (params.get("f") or "xml").lower(), params.get("callback")
+        result: dict[str, Any] | bytes | Later | tuple[bytes, bytes]
         try:
             params.check()
             result = await self._dispatch(request, method, params)
+            if isinstance(result, Later):  # built from its rows and rendered in one job of the CPU pool
+                result = await run_cpu(result.render, fmt, callback)
         except SubsonicError as e:
             result = envelope(None, (e.code, e.message))
         except Invalid as e:
@@ -75,9 +79,8 @@ class SubsonicApp:
             result = envelope(None, (errors.GENERIC, "The server could not answer this request."))
         if isinstance(result, bytes):
             return result
-        fmt, callback = (params.get("f") or "xml").lower(), params.get("callback")
-        if isinstance(result, Later):  # built from its rows and rendered in one job of the CPU pool
-            body, content_type = await run_cpu(result.render, fmt, callback)
+        if isinstance(result, tuple):  # a Later's (body, content type)
+            body, content_type = result
         elif is_large(result):  # Python building XML: in a thread, which gives the reactor the GIL every 5 ms
             body, content_type = await run_cpu(render, result, fmt, callback)
         else:

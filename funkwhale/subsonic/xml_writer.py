@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from itertools import chain, islice, repeat
 from types import NoneType
-from typing import Any
+from typing import Any, cast
 
 from funkwhale.xmlchars import xml_safe
 
@@ -288,7 +288,7 @@ def _children(key: str, column: Sequence[Any], kinds: set[type], optional: bool)
             if all(issubclass(kind, dict) for kind in set(map(type, items))):
                 return _dicts(key, items)
         if len(cells) == 1:  # one row (an answer's one list): its elements as literal parts, not joined into one
-            return elements(key, items)
+            return cast(Parts, elements(key, items))
         written = iter(elements(key, items))
         return [list(map("".join, map(islice, repeat(written), map(len, cells))))]
     if kinds == {XmlPiece}:
