@@ -149,10 +149,11 @@ class Later:
         self.args: tuple[Any, ...] = args
 
     def render(self, fmt: str, callback: str | None) -> tuple[bytes, bytes]:
-        """(body, content type) of the answer in format `fmt`; the rows are let go of here, once built."""
-        build, args = self.build, self.args
+        """(body, content type) of the answer in format `fmt`. The rows are let go of once built, before the
+        writing: fewer objects alive at once, so fewer collections by the GC (which counts them)."""
+        tree = envelope(self.build(*self.args))
         self.args = ()
-        return render(envelope(build(*args)), fmt, callback)
+        return render(tree, fmt, callback)
 
 
 def is_large(content: Any, limit: int = LARGE) -> bool:
