@@ -140,7 +140,7 @@ async def elements(rows: list[T], build: Callable[[list[T]], list[dict[str, Any]
 class Later:
     """An answer's body that `build(*args)` makes of rows (a handler's return), built and rendered in one job of the
     CPU pool: its elements are made, written and freed there, the rows too, none of it on the reactor (a
-    getStarred2 of 2,000 songs: ~15 ms), in one thread hop."""
+    getStarred2 of 2,000 songs: ~9 ms in JSON, ~18 in XML), in one thread hop."""
 
     __slots__ = ("args", "build")
 
