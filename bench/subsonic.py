@@ -5,7 +5,8 @@ concurrency 1 and 16 (requests/s, p50, p99): getAlbumList2 (alphabeticalByName, 
 search3 with a query, search3 with an empty query at a deep offset (Symfonium's sync: 500 songs a page), alone
 and as the next page of a sync (after the page before it, whose keyset cursor it follows), that next page in XML
 too (f=xml, as DSub and Ultrasonic ask: the XML writer's cost beside JSON's), getArtists, and what reads the
-seeded user's history: getAlbumList2 frequent and recent, getStarred2 (100 artists, 300 albums, 2,000 songs);
+seeded user's history: getAlbumList2 frequent and recent, getStarred2 (100 artists, 300 albums, 2,000 songs; in
+JSON and in XML);
 beside the same store statements run directly with psycopg2 (the limit), and the ratios of the two.
 Run: .venv/bin/python bench/subsonic.py [requests per case, default 200] [--no-history: without the seed's history]
 """
@@ -86,6 +87,7 @@ CASES: list[tuple[str, dict[str, Any], Callable[[Any, Viewer], Any]]] = [
         lambda cur, viewer: store.album_list_txn(cur, viewer, store.AlbumList("recent", 50)),
     ),
     ("getStarred2", {"method": "getStarred2"}, store.starred_txn),
+    ("getStarred2 xml", {"method": "getStarred2", "f": "xml"}, store.starred_txn),  # DSub's and Ultrasonic's format
 ]
 _SYNC_NEXT = next(case for case in CASES if case[0] == "search3 sync next")
 CASES.insert(CASES.index(_SYNC_NEXT) + 1, ("sync next xml", {**_SYNC_NEXT[1], "f": "xml"}, _SYNC_NEXT[2]))

@@ -9,7 +9,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred
 
-from funkwhale.subsonic import search, store
+from funkwhale.subsonic import lists, search, serializers, store
 
 from . import catalog_factories as cf
 from .subsonic_helpers import NS, StatementCounter, Subsonic, with_token
@@ -107,7 +107,7 @@ async def test_album_lists_of_every_type(web_server, db_conn, alice, catalog):
 
 
 @pytest_twisted.ensureDeferred
-async def test_random_songs_and_starred(web_server, db_conn, alice, catalog):
+async def test_random_songs_and_starred(web_server, db_conn, alice, catalog, monkeypatch):
     api = Subsonic(web_server, alice)
     albums, moss = catalog["albums"], catalog["artists"]["Moss"]
     songs = (await api.ok("getRandomSongs", size=3))["randomSongs"]["song"]
@@ -129,6 +129,16 @@ async def test_random_songs_and_starred(web_server, db_conn, alice, catalog):
     assert [s["title"] for s in starred["song"]] == ["Zeta song"] and "starred" in starred["song"][0]
     old = (await api.ok("getStarred"))["starred"]
     assert old["album"][0]["isDir"] is True and old["artist"][0]["name"] == "Moss"
+    # a long answer (past LARGE, here 0) is built and written in the CPU pool (render.Later): the same answer; a
+    # failure there is error 0, as one in a handler is, not a 500
+    monkeypatch.setattr(lists, "LARGE", 0)
+    assert (await api.ok("getStarred2"))["starred2"] == starred
+
+    def unbuildable(row):
+        raise RuntimeError("a song that cannot be built")
+
+    monkeypatch.setattr(serializers, "song", unbuildable)
+    assert await api.error("getStarred2") == 0
 
 
 @pytest_twisted.ensureDeferred

@@ -22,7 +22,7 @@ from funkwhale.subsonic.auth import authenticate, check_enabled
 from funkwhale.subsonic.errors import SubsonicError
 from funkwhale.subsonic.params import Params
 from funkwhale.subsonic.registry import ENDPOINTS, Call, check_scope
-from funkwhale.subsonic.render import envelope, is_large, render
+from funkwhale.subsonic.render import Later, envelope, is_large, render
 from funkwhale.threads import run_cpu
 
 log = Logger()
@@ -60,9 +60,13 @@ class SubsonicApp:
     async def call(self, request: Any, method: str) -> bytes:
         params = Params.of(request)
         method = method.removesuffix(".view")
+        fmt, callback = (params.get("f") or "xml").lower(), params.get("callback")
+        result: dict[str, Any] | bytes | Later | tuple[bytes, bytes]
         try:
             params.check()
             result = await self._dispatch(request, method, params)
+            if isinstance(result, Later):  # built from its rows and rendered in one job of the CPU pool
+                result = await run_cpu(result.render, fmt, callback)
         except SubsonicError as e:
             result = envelope(None, (e.code, e.message))
         except Invalid as e:
@@ -75,8 +79,9 @@ class SubsonicApp:
             result = envelope(None, (errors.GENERIC, "The server could not answer this request."))
         if isinstance(result, bytes):
             return result
-        fmt, callback = (params.get("f") or "xml").lower(), params.get("callback")
-        if is_large(result):  # Python building XML: in a thread, which gives the reactor the GIL every 5 ms
+        if isinstance(result, tuple):  # a Later's (body, content type)
+            body, content_type = result
+        elif is_large(result):  # Python building XML: in a thread, which gives the reactor the GIL every 5 ms
             body, content_type = await run_cpu(render, result, fmt, callback)
         else:
             body, content_type = render(result, fmt, callback)
@@ -85,7 +90,7 @@ class SubsonicApp:
         request.setHeader(b"Content-Length", b"%d" % len(body))
         return body
 
-    async def _dispatch(self, request: Any, method: str, params: Params) -> dict[str, Any] | bytes:
+    async def _dispatch(self, request: Any, method: str, params: Params) -> dict[str, Any] | bytes | Later:
         found = ENDPOINTS.get(method)
         if found is None:
             raise SubsonicError(errors.NOT_FOUND, f"Unknown Subsonic method: {method}")
@@ -97,4 +102,4 @@ class SubsonicApp:
             principal = await authenticate(self.ctx, params, request)
             check_scope(principal, found.scope)
         body = await found.handler(self.ctx, Call(request, params, principal))
-        return body if isinstance(body, bytes) else envelope(body)
+        return body if isinstance(body, bytes | Later) else envelope(body)

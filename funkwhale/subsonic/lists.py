@@ -10,7 +10,7 @@ from funkwhale.subsonic import serializers, store
 from funkwhale.subsonic.browsing import folder_of, read, run
 from funkwhale.subsonic.errors import GENERIC, SubsonicError, missing
 from funkwhale.subsonic.registry import Call, Handler, endpoint
-from funkwhale.subsonic.render import elements
+from funkwhale.subsonic.render import LARGE, Later, elements
 
 MAX_SIZE = 500
 # Album lists that reveal the caller's own activity need its scope besides read:libraries.
@@ -81,17 +81,22 @@ async def get_songs_by_genre(ctx: Context, call: Call) -> dict[str, Any]:
 
 
 def _starred(container: str, artist: Any, album: Any) -> Handler:
-    async def get_starred(ctx: Context, call: Call) -> dict[str, Any]:
-        # the three lists at once, each one statement on its own connection
-        parts = [read(ctx, store.starred_part_txn, call.viewer, kind, name="starred") for kind in store.STARRED_KINDS]
-        found = dict(zip(store.STARRED_KINDS, await at_once(*parts), strict=True))
+    def build(found: dict[str, list[Any]]) -> dict[str, Any]:
         return {
             container: {
                 "artist": [artist(r) for r in found["artists"]],
                 "album": [album(r) for r in found["albums"]],
-                "song": await elements(found["songs"], serializers.songs),
+                "song": serializers.songs(found["songs"]),
             }
         }
+
+    async def get_starred(ctx: Context, call: Call) -> dict[str, Any] | Later:
+        # the three lists at once, each one statement on its own connection
+        parts = [read(ctx, store.starred_part_txn, call.viewer, kind, name="starred") for kind in store.STARRED_KINDS]
+        found = dict(zip(store.STARRED_KINDS, await at_once(*parts), strict=True))
+        if sum(map(len, found.values())) > LARGE:  # a long answer: built and written in the CPU pool at once
+            return Later(build, found)
+        return build(found)
 
     return get_starred
 

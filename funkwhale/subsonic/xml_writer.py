@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from itertools import chain, islice, repeat
 from types import NoneType
-from typing import Any
+from typing import Any, cast
 
 from funkwhale.xmlchars import xml_safe
 
@@ -107,8 +107,16 @@ def elements(name: str, items: list[Any]) -> list[str]:
     return [elements(name, [item])[0] for item in items]  # dicts and scalars mixed
 
 
+def document(name: str, item: dict[str, Any]) -> list[str]:
+    """The dict `item` written as one element `name`, as the pieces of text it is made of (their concatenation is
+    `elements(name, [item])[0]`): a long answer's pieces are encoded one by one, with no copy of the whole text."""
+    return [part if type(part) is str else part[0] for part in _dicts(name, [item])]
+
+
 def _rows(parts: Parts, count: int) -> list[str]:
     """The `count` rows of `parts`, each joined (the literal parts next to each other joined first)."""
+    if count == 1:
+        return ["".join([part if type(part) is str else part[0] for part in parts])]
     merged: list[Any] = []
     for part in parts:
         if type(part) is str and merged and type(merged[-1]) is str:
@@ -279,6 +287,8 @@ def _children(key: str, column: Sequence[Any], kinds: set[type], optional: bool)
         if len(items) == len(cells) and 0 not in map(len, cells):  # one item each: like a column of dicts
             if all(issubclass(kind, dict) for kind in set(map(type, items))):
                 return _dicts(key, items)
+        if len(cells) == 1:  # one row (an answer's one list): its elements as literal parts, not joined into one
+            return cast(Parts, elements(key, items))
         written = iter(elements(key, items))
         return [list(map("".join, map(islice, repeat(written), map(len, cells))))]
     if kinds == {XmlPiece}:
