@@ -122,6 +122,11 @@ class Fragments(NamedParams):
             f" WHERE pu.track_id = {track_id} AND {self.playable}{extra})"
         )
 
+    def track_probed(self, track_id: str) -> str:
+        """`track_playable` as a probe of each track tested (`_held`'s `probe`), for a plan that would guess many
+        more tracks than it tests (a search's matches: its generic plan guesses 200)."""
+        return self._held("track_id", track_id, probe=True)
+
     def album_playable(self, album_id: str, extra: str = "") -> str:
         if not extra:
             return self._held("album_id", album_id)

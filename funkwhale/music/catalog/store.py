@@ -168,24 +168,11 @@ def _ordering_joins(kind: str, fields: tuple[str, ...]) -> str:
     return "".join(dict.fromkeys(needed))
 
 
-def _related_rank(column: str, table: str, id_expr: str) -> str:
-    """1 + the rank of the key `column` of the row `id_expr` of `table` (NULL without one, which LEAST skips), the
-    row read once rather than once per tier tested."""
-    return f"(SELECT 1 + {_rank(column)} FROM {table} WHERE id = {id_expr})"
-
-
 def _search_order(kind: str) -> str:
-    if kind == "track":
-        tier = (
-            f"LEAST({_rank('t.title_key')}, {_related_rank('name_key', 'artist', 't.artist_id')},"
-            f" {_related_rank('title_key', 'album', 't.album_id')})"
-        )
-        return f"{tier}, word_similarity(%(q)s, t.title_key) DESC, length(t.title_key), t.id"
-    key = "al.title_key" if kind == "album" else "a.name_key"
-    if kind == "album":
-        tier = f"LEAST({_rank(key)}, {_related_rank('name_key', 'artist', 'al.artist_id')})"
-    else:
-        tier = _rank(key)
+    """A search's ORDER BY over its `matched` rows: the best tier of the row's own key and (tracks, albums) of its
+    artist's or album's key (`search_tier`, see `_search_source`), then how close its own key is."""
+    key = {"track": "t.title_key", "album": "al.title_key", "artist": "a.name_key"}[kind]
+    tier = _rank(key) if kind == "artist" else f"LEAST({_rank(key)}, {_ALIAS[kind]}.search_tier)"
     return f"{tier}, word_similarity(%(q)s, {key}) DESC, length({key}), {_ALIAS[kind]}.id"
 
 
@@ -194,29 +181,61 @@ _MATCHING = {
     "artist": f"SELECT id FROM artist WHERE {_matches('name_key')}",
     "album": f"SELECT id FROM album WHERE {_matches('title_key')}",
 }
-# The same, read from the CTEs of `search_txn`'s statement, which finds them once for all of its kinds
-_SEARCH_MATCHED = ", ".join(f"search_{kind} AS MATERIALIZED ({ids})" for kind, ids in _MATCHING.items())
-_SEARCH_MATCHING = {kind: f"SELECT id FROM search_{kind}" for kind in _MATCHING}
+# The same, as CTEs of `search_txn`'s statement, which finds them once for all of its kinds, each with the tier it
+# gives the tracks and albums it brings (1 + the rank of its key: a track titled like the query comes first)
+_SEARCH_MATCHED = ", ".join(
+    f"search_{kind} AS MATERIALIZED (SELECT id, 1 + {_rank(key)} AS tier FROM {kind} WHERE {_matches(key)})"
+    for kind, key in (("artist", "name_key"), ("album", "title_key"))
+)
+# What else brings a search's tracks and albums: their artist's or album's key (the search CTE, the column)
+_SEARCH_RELATED = {
+    "track": (("search_artist", "artist_id"), ("search_album", "album_id")),
+    "album": (("search_artist", "artist_id"),),
+}
 
 
-def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer, matching: dict[str, str] | None = None) -> list[str]:
-    """The WHERE conditions of a list of `kind` (alias t, al or a); the ids of the artists and albums matching the
-    query are `matching`'s (`_SEARCH_MATCHING`) when given."""
+def _search_source(kind: str) -> str:
+    """FROM of a search's tracks or albums (`t`, `al`) matching the query by their own key or by their artist's
+    or album's, joined to the best tier those give each (`sm.tier`, NULL for none): each match's tier read from
+    the search CTEs, rather than the artist and album of every match looked up to rank them (7,000 tracks of
+    20,000 match "ka")."""
+    table, alias = _TABLE[kind].split()
+    own = f"SELECT id FROM track WHERE {_matches('title_key')}" if kind == "track" else "SELECT id FROM search_album"
+    branches = [f"SELECT id, NULL::int AS tier FROM ({own}) o"] + [
+        f"SELECT r.id, m.tier FROM {cte} m JOIN {table} r ON r.{column} = m.id" for cte, column in _SEARCH_RELATED[kind]
+    ]
+    return (
+        f"(SELECT id, min(tier) AS tier FROM ({' UNION ALL '.join(branches)}) b GROUP BY id) sm"
+        f" CROSS JOIN LATERAL (SELECT * FROM {table} WHERE id = sm.id OFFSET 0) {alias}"
+    )  # OFFSET 0: each match read by its key, never every row merged with them (a generic plan guesses 200 matches)
+
+
+def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer, searching: bool = False) -> list[str]:
+    """The WHERE conditions of a list of `kind` (alias t, al or a); `searching` (in `search_txn`'s statement): the
+    query's matches are the search CTEs' (artists) or `_search_source`'s (tracks, albums), not tested here."""
     alias = _ALIAS[kind]
     extra = ""
     if f.library is not None:
         extra += f" AND pl.uuid = {sql.bind(f.library, 'library')}"
     if f.scope_me:
         extra += f" AND pl.actor_id = {sql.bind(viewer.actor_id, 'scope_actor')}"
-    playable = {"track": sql.track_playable, "album": sql.album_playable, "artist": sql.artist_playable}[kind]
-    where = [playable(f"{alias}.id", extra) if f.playable else "false"]
+    if not f.playable:
+        shown = "false"
+    elif searching and kind == "track" and not extra:
+        shown = sql.track_probed("t.id")
+    else:
+        playable = {"track": sql.track_playable, "album": sql.album_playable, "artist": sql.artist_playable}[kind]
+        shown = playable(f"{alias}.id", extra)
+    where = [shown]
     if f.q:
         _bind_query(sql, f.q)
         # The ids matching, gathered by index (one trigram or foreign-key scan per branch) rather than an OR that
         # would test the trigram condition on every row.
-        ids = matching or _MATCHING
-        artists, albums = ids["artist"], ids["album"]
-        if kind == "track":
+        artists, albums = _MATCHING["artist"], _MATCHING["album"]
+        if searching:
+            if kind == "artist":
+                where.append("a.id = ANY(ARRAY(SELECT id FROM search_artist))")
+        elif kind == "track":
             where.append(
                 f"t.id = ANY(ARRAY(SELECT id FROM track WHERE {_matches('title_key')}"
                 f" UNION ALL SELECT id FROM track WHERE artist_id = ANY(ARRAY({artists}))"
@@ -227,7 +246,7 @@ def _where(sql: Fragments, kind: str, f: Filters, viewer: Viewer, matching: dict
                 f"al.id = ANY(ARRAY({albums} UNION ALL SELECT id FROM album WHERE artist_id = ANY(ARRAY({artists}))))"
             )
         else:
-            where.append(f"a.id = ANY(ARRAY({artists}))" if matching else _matches("a.name_key"))
+            where.append(_matches("a.name_key"))
     for i, tag in enumerate(f.tags):
         where.append(
             f"{alias}.id IN (SELECT ti.object_id FROM tagged_item ti JOIN tag g ON g.id = ti.tag_id"
@@ -310,11 +329,9 @@ def _name_condition(sql: Fragments, column: str, lookup: str, value: str, key: s
     return _NAME_LOOKUPS[lookup].format(col=column, value=sql.bind(value, key))
 
 
-def _prepared(
-    sql: Fragments, kind: str, filters: Filters, viewer: Viewer, matching: dict[str, str] | None = None
-) -> str:
-    """The WHERE of a list of `kind` with these filters, its parameters bound into `sql` (`matching`: `_where`)."""
-    return " AND ".join(_where(sql, kind, filters, viewer, matching))
+def _prepared(sql: Fragments, kind: str, filters: Filters, viewer: Viewer, searching: bool = False) -> str:
+    """The WHERE of a list of `kind` with these filters, its parameters bound into `sql` (`searching`: `_where`)."""
+    return " AND ".join(_where(sql, kind, filters, viewer, searching))
 
 
 # While matching a query: the planner prices trigram operators like `=`, so it would rather test every row than
@@ -338,9 +355,10 @@ def page_txn(txn: Any, kind: str, listing: Listing) -> list[dict[str, Any]]:
     return _run(txn, sql, _page_statement(sql, kind, listing), bool(listing.filters.q))
 
 
-def _page_statement(sql: Fragments, kind: str, listing: Listing, matching: dict[str, str] | None = None) -> str:
-    """The statement of `page_txn`, its parameters bound into `sql` (`matching`: `_where`)."""
-    where = _prepared(sql, kind, listing.filters, listing.viewer, matching)
+def _page_statement(sql: Fragments, kind: str, listing: Listing) -> str:
+    """The statement of `page_txn`, its parameters bound into `sql`; a `search` listing's is a piece of
+    `search_txn`'s statement, over its CTEs."""
+    where = _prepared(sql, kind, listing.filters, listing.viewer, listing.search)
     if listing.search:
         order, joins = _search_order(kind), ""
     else:
@@ -355,7 +373,10 @@ def _page_statement(sql: Fragments, kind: str, listing: Listing, matching: dict[
         matched, source = "", f"{table}{joins} WHERE {where}"
     else:
         # Find every match once (hash joins), then sort them.
-        matched = f"matched AS MATERIALIZED (SELECT {alias}.* FROM {table} WHERE {where}),"
+        found, selected = table, f"{alias}.*"
+        if listing.search and kind in _SEARCH_RELATED:
+            found, selected = _search_source(kind), f"{alias}.*, sm.tier AS search_tier"
+        matched = f"matched AS MATERIALIZED (SELECT {selected} FROM {found} WHERE {where}),"
         source = f"matched {alias}{joins}"
     gathered, joins = sql.gathered(kind, "page", listing.limit)
     return (
@@ -387,7 +408,7 @@ def search_txn(txn: Any, viewer: Viewer, folded: str, limit: int, tag_text: str)
     sql = Fragments(viewer)
     libraries = sql.libraries_once("search_library")
     listing = Listing(viewer, Filters(q=folded), limit=limit, search=True)
-    pieces = {kind: _page_statement(sql, kind, listing, _SEARCH_MATCHING) for kind in SEARCH_KINDS}
+    pieces = {kind: _page_statement(sql, kind, listing) for kind in SEARCH_KINDS}
     pieces["tag"] = _tags_statement(sql, tag_text, ("__search",), limit, 0)
     arrays = ", ".join(
         f"(SELECT coalesce(json_agg(r), '[]') FROM ({piece}) r) AS {kind}" for kind, piece in pieces.items()
