@@ -410,10 +410,12 @@ def search_txn(txn: Any, viewer: Viewer, folded: str, limit: int, tag_text: str)
     listing = Listing(viewer, Filters(q=folded), limit=limit, search=True)
     pieces = {kind: _page_statement(sql, kind, listing) for kind in SEARCH_KINDS}
     pieces["tag"] = _tags_statement(sql, tag_text, ("__search",), limit, 0)
-    arrays = ", ".join(
-        f"(SELECT coalesce(json_agg(r), '[]') FROM ({piece}) r) AS {kind}" for kind, piece in pieces.items()
+    # each array a subquery of FROM, not of the SELECT list: PostgreSQL copies the SELECT list of a prepared
+    # statement at each EXECUTE (to describe its columns), and with it every subquery it holds
+    arrays = " CROSS JOIN ".join(
+        f"(SELECT coalesce(json_agg(r), '[]') AS {kind} FROM ({piece}) r) {kind}" for kind, piece in pieces.items()
     )
-    found = _run(txn, sql, f"WITH {libraries}, {_SEARCH_MATCHED} SELECT {arrays}", True)[0]
+    found = _run(txn, sql, f"WITH {libraries}, {_SEARCH_MATCHED} SELECT * FROM {arrays}", True)[0]
     for rows in found.values():
         for row in rows:  # a datetime, as psycopg2 reads a column: PostgreSQL's JSON cuts the trailing zeros of its
             row["creation_date"] = datetime.fromisoformat(row["creation_date"])  # microseconds, isoformat() not
