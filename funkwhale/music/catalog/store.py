@@ -17,6 +17,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from funkwhale.music.sql import Fragments, order_by, ordering_names
@@ -404,22 +405,38 @@ SEARCH_KINDS = ("artist", "album", "track")
 
 def search_txn(txn: Any, viewer: Viewer, folded: str, limit: int, tag_text: str) -> dict[str, list[dict[str, Any]]]:
     """The best `limit` artists, albums and tracks matching `folded`, and tags whose name contains `tag_text`: one
-    statement, each kind's page (`page_txn`'s, `list_tags_txn`'s) as a JSON array of its rows."""
-    sql = Fragments(viewer)
+    statement (`_search_statement`), each kind's page as a JSON array of its rows."""
+    sql = Fragments(viewer)  # the viewer's parameters, as the statement's text was built with
+    _bind_query(sql, folded)
+    _bind_tag_text(sql, tag_text)
+    statement, names = _search_statement(viewer.authenticated, viewer.actor_id is not None, limit, bool(tag_text))
+    if names != sql.params.keys():  # a fragment bound a value of its own while the text was built
+        raise RuntimeError(f"search statement parameters {sorted(names ^ sql.params.keys())}")
+    found = _run(txn, sql, statement, True)[0]
+    for rows in found.values():
+        for row in rows:  # a datetime, as psycopg2 reads a column: PostgreSQL's JSON cuts the trailing zeros of its
+            row["creation_date"] = datetime.fromisoformat(row["creation_date"])  # microseconds, isoformat() not
+    return found
+
+
+@lru_cache(maxsize=16)
+def _search_statement(authenticated: bool, follows: bool, limit: int, tagged: bool) -> tuple[str, frozenset[str]]:
+    """The text of `search_txn`'s statement and the names of its parameters, for a viewer authenticated or not,
+    with an actor (whose follows show libraries) or not: the text depends on nothing else (the viewer's ids and
+    the query are parameters), so it is built once, not at each search (~40 us). Each kind's page
+    (`_page_statement`'s, `_tags_statement`'s) is aggregated into a JSON array, beside CTEs that find the viewer's
+    libraries and the artists and albums matching the query once for all kinds."""
+    sql = Fragments(Viewer(user_id=0 if authenticated else None, actor_id=0 if follows else None))
     libraries = sql.libraries_once("search_library")
-    listing = Listing(viewer, Filters(q=folded), limit=limit, search=True)
+    listing = Listing(sql.viewer, Filters(q="-"), limit=limit, search=True)  # stand-ins: the query is a parameter
     pieces = {kind: _page_statement(sql, kind, listing) for kind in SEARCH_KINDS}
-    pieces["tag"] = _tags_statement(sql, tag_text, ("__search",), limit, 0)
+    pieces["tag"] = _tags_statement(sql, "-" if tagged else "", ("__search",), limit, 0)
     # each array a subquery of FROM, not of the SELECT list: PostgreSQL copies the SELECT list of a prepared
     # statement at each EXECUTE (to describe its columns), and with it every subquery it holds
     arrays = " CROSS JOIN ".join(
         f"(SELECT coalesce(json_agg(r), '[]') AS {kind} FROM ({piece}) r) {kind}" for kind, piece in pieces.items()
     )
-    found = _run(txn, sql, f"WITH {libraries}, {_SEARCH_MATCHED} SELECT * FROM {arrays}", True)[0]
-    for rows in found.values():
-        for row in rows:  # a datetime, as psycopg2 reads a column: PostgreSQL's JSON cuts the trailing zeros of its
-            row["creation_date"] = datetime.fromisoformat(row["creation_date"])  # microseconds, isoformat() not
-    return found
+    return f"WITH {libraries}, {_SEARCH_MATCHED} SELECT * FROM {arrays}", frozenset(sql.params)
 
 
 TAG_ORDERINGS = {"name": "lower(g.name)", "creation_date": "g.creation_date", "length": "length(g.name)"}
@@ -460,6 +477,13 @@ def list_tags_txn(
     return sql.fetch_page(txn, _tags_statement(sql, text, ordering, limit, offset, name_lookups))
 
 
+def _bind_tag_text(sql: Fragments, text: str) -> None:
+    """Bind what `_tags_statement` reads of its `text` (none for an empty one)."""
+    if text:
+        lowered = text.lower()
+        sql.params.update(text=lowered, like="%" + _like_escape(lowered) + "%", prefix=_like_escape(lowered) + "%")
+
+
 def _tags_statement(
     sql: Fragments,
     text: str,
@@ -469,14 +493,11 @@ def _tags_statement(
     name_lookups: tuple[tuple[str, str], ...] = (),
 ) -> str:
     """The statement of `list_tags_txn`, its parameters bound into `sql`."""
-    params = sql.params
     where = _tag_used(sql)
     for i, (lookup, value) in enumerate(name_lookups):
         where += " AND " + _name_condition(sql, "g.name", lookup, value, f"tag_name_{i}")
     if text:
-        params.update(
-            text=text.lower(), like="%" + _like_escape(text.lower()) + "%", prefix=_like_escape(text.lower()) + "%"
-        )
+        _bind_tag_text(sql, text)
         where += " AND lower(g.name) LIKE %(like)s"
     if ordering == ("__search",):
         order = "lower(g.name) = %(text)s DESC, lower(g.name) LIKE %(prefix)s DESC, length(g.name), g.id"
