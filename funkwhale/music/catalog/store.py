@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from funkwhale.music.sql import Fragments, order_by, ordering_names
+from funkwhale.music.sql import GATHERED_FROM, Fragments, order_by, ordering_names
 from funkwhale.music.visibility import Viewer
 
 SEARCH_WORD_SIMILARITY = 0.45  # pg_trgm.word_similarity_threshold for `%>` while matching a query
@@ -380,10 +380,12 @@ def _page_statement(sql: Fragments, kind: str, listing: Listing) -> str:
         matched = f"matched AS MATERIALIZED (SELECT {selected} FROM {found} WHERE {where}),"
         source = f"matched {alias}{joins}"
     gathered, joins = sql.gathered(kind, "page", listing.limit)
+    artists = "page_artist" if listing.limit >= GATHERED_FROM else None  # as `gathered` gathers them
+    columns = sql.columns(kind, "page_album", artists) if kind == "track" else sql.columns(kind)
     return (
         f"WITH {matched} page AS (SELECT s.*, row_number() OVER () AS ord"
         f" FROM (SELECT {alias}.* FROM {source} {window}) s){gathered}"
-        f" SELECT {sql.columns(kind, 'page_album' if kind == 'track' else None)} FROM page p{joins} ORDER BY p.ord"
+        f" SELECT {columns} FROM page p{joins} ORDER BY p.ord"
     )
 
 
