@@ -72,6 +72,47 @@ async def test_ranking_exact_then_prefix_then_fuzzy(web_server, db_conn, alice, 
 
 
 @pytest_twisted.ensureDeferred
+async def test_tracks_and_albums_rank_by_their_artists_and_albums_names_too(web_server, db_conn, alice, library):
+    # each match's tier is the best of its own name's and (through the search's matched artists and albums) its
+    # artist's or album's: exact 0, prefix 1, substring 2, fuzzy 3, one more through an artist or album
+    artist_with_track(db_conn, library, "Zorblax", "Nothing Alike", "Plain Record")  # artist exact: tier 1
+    artist_with_track(db_conn, library, "Someone", "The Zorblax Way")  # title substring: tier 2
+    artist_with_track(db_conn, library, "Other", "Zorblax Rising")  # title prefix: tier 1, closest title first
+    artist_with_track(db_conn, library, "Third", "Untitled", "Hail Zorblax")  # album substring: tier 3
+    artist_with_track(db_conn, library, "Fourth", "Zorblux")  # title fuzzy: tier 3, its title closer than "Untitled"
+    me = cf.listener_client(web_server, db_conn, alice)
+    found = await search(me, "zorblax")
+    assert names(found, "tracks") == ["Zorblax Rising", "Nothing Alike", "The Zorblax Way", "Zorblux", "Untitled"]
+    assert names(found, "albums") == ["Plain Record", "Hail Zorblax"]  # the artist's exact name: tier 1, then 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_many_matching_tracks_are_tested_against_the_libraries_at_once(web_server, db_conn, alice, bob):
+    # more tracks match than a search probes one by one (store.SEARCH_PROBED_TRACKS): the visibility facts are
+    # hashed instead, and each listener still finds only what they may play, ranked the same way
+    band = cf.insert_artist(db_conn, "Manyfold")
+    mine, theirs = cf.insert_library(db_conn, alice, "me"), cf.insert_library(db_conn, bob, "me")
+    for title in ("Manyfold Zed", "Manyfold Yon"):
+        cf.playable_track(db_conn, mine, band, title)
+    with db_conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO track (fid, title, title_key, artist_id) SELECT 'https://x.test/t/' || n,"
+            " 'Manyfold ' || n, 'manyfold ' || n, %s FROM generate_series(1, 2001) n",
+            (band["id"],),
+        )
+        cur.execute(
+            "INSERT INTO upload (fid, library_id, track_id, import_status, mimetype, size, duration, bitrate,"
+            " audio_file) SELECT 'https://x.test/u/' || id, %s, id, 'finished', 'audio/mpeg', 1, 1, 1, 'a.mp3'"
+            " FROM track WHERE title_key LIKE 'manyfold %%' AND id NOT IN (SELECT track_id FROM upload)",
+            (theirs["id"],),
+        )
+    as_alice = cf.listener_client(web_server, db_conn, alice)
+    as_bob = cf.listener_client(web_server, db_conn, bob)
+    assert sorted(names(await search(as_alice, "manyfold"), "tracks")) == ["Manyfold Yon", "Manyfold Zed"]
+    assert names(await search(as_bob, "manyfold"), "tracks") == [f"Manyfold {n}" for n in range(1, 11)]
+
+
+@pytest_twisted.ensureDeferred
 async def test_search_shape_limits_privacy_and_tags(web_server, db_conn, alice, library):
     bob = cf.insert_listener(db_conn, "bob")
     private = cf.insert_library(db_conn, alice, "me")

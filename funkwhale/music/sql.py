@@ -122,6 +122,11 @@ class Fragments(NamedParams):
             f" WHERE pu.track_id = {track_id} AND {self.playable}{extra})"
         )
 
+    def track_probed(self, track_id: str) -> str:
+        """`track_playable` as a probe of each track tested (`_held`'s `probe`), for a plan that would guess many
+        more tracks than it tests (a search's matches: its generic plan guesses 200)."""
+        return self._held("track_id", track_id, probe=True)
+
     def album_playable(self, album_id: str, extra: str = "") -> str:
         if not extra:
             return self._held("album_id", album_id)
@@ -304,9 +309,21 @@ class Fragments(NamedParams):
             f" 'content_category', {artist}.content_category, 'description', {artist}.description, 'cover', {cover})"
         )
 
-    def artist_json(self, id_expr: str) -> str:
+    def artist_json(self, id_expr: str, artists: str | None = None) -> str:
+        """The artist JSON of the artist `id_expr`, read from the CTE `artists` when given (`page_artists`)."""
+        if artists:
+            return f"(SELECT par.j FROM {artists} par WHERE par.id = {id_expr})"
         artist = self._artist_object("sa", self.attachment("sa.attachment_cover_id"))
         return f"(SELECT {artist} FROM artist sa WHERE sa.id = {id_expr})"
+
+    def page_artists(self, page: str) -> str:
+        """A CTE body: the artist JSON (`j`) of each artist of the tracks in `page` and of their albums, built once
+        per artist (a page of 50 tracks often has a handful), for `columns("track", artists=...)` and
+        `page_albums(..., artists=...)`."""
+        albums = f"SELECT artist_id FROM album WHERE id = ANY(ARRAY(SELECT album_id FROM {page}))"
+        ids = f"SELECT artist_id FROM {page} UNION {albums}"  # each album probed, never every album hashed
+        artist = self._artist_object("sa", self.attachment("sa.attachment_cover_id"))
+        return f"SELECT sa.id, {artist} AS j FROM artist sa WHERE sa.id = ANY(ARRAY({ids}))"
 
     def uploads(self, track: str) -> str:
         """json array of the uploads of the track row `track` the viewer may play, first uploaded first, each with
@@ -321,23 +338,24 @@ class Fragments(NamedParams):
             f" ORDER BY pu.creation_date, pu.id), '[]'::json) {self.playable_uploads(track + '.id')})"
         )
 
-    def _album_object(self) -> str:
-        """The album JSON of a track, over the album row `tal`."""
+    def _album_object(self, artists: str | None = None) -> str:
+        """The album JSON of a track, over the album row `tal` (its artist from the CTE `artists` when given)."""
         return (
             "json_build_object('id', tal.id, 'fid', tal.fid, 'mbid', tal.mbid, 'title', tal.title,"
             " 'release_date', tal.release_date, 'creation_date', tal.creation_date,"
-            f" 'artist', {self.artist_json('tal.artist_id')}, 'cover', {self.album_cover('tal')},"
+            f" 'artist', {self.artist_json('tal.artist_id', artists)}, 'cover', {self.album_cover('tal')},"
             f" 'tracks_count', {self.tracks_count('ct.album_id = tal.id')})"
         )
 
     def track_album(self, id_expr: str) -> str:
         return f"(SELECT {self._album_object()} FROM album tal WHERE tal.id = {id_expr})"
 
-    def page_albums(self, page: str) -> str:
+    def page_albums(self, page: str, artists: str | None = None) -> str:
         """A CTE body: the album JSON (`j`) of each distinct album of the tracks in `page`, built once per album
-        (a page of 50 tracks often holds a handful of albums), for `columns("track", albums=...)`."""
+        (a page of 50 tracks often holds a handful of albums), for `columns("track", albums=...)`; its artist
+        read from the CTE `artists` when given (`page_artists`)."""
         return (
-            f"SELECT tal.id, {self._album_object()} AS j FROM album tal"
+            f"SELECT tal.id, {self._album_object(artists)} AS j FROM album tal"
             f" WHERE tal.id = ANY(ARRAY(SELECT DISTINCT album_id FROM {page}))"
         )
 
@@ -345,9 +363,16 @@ class Fragments(NamedParams):
         """(CTEs to append to a statement's WITH, joins to its FROM `page` p) that `columns(kind)` reads: what the
         rows of a page of `kind` (at most `limit`) nest, gathered once for the whole page (`page`: a CTE of its
         rows). A page of fewer than GATHERED_FROM rows (a search's, a detail) reads them per row instead, under the
-        same names: there gathering costs more than the lookups it saves."""
+        same names: there gathering costs more than the lookups it saves. A page of tracks builds each distinct
+        album's JSON once (`page_albums`), and from GATHERED_FROM rows each distinct artist's (`page_artists`: for
+        a search's ten tracks it cost more than it saved); the caller reads them with `columns("track", ...)`."""
         if kind == "track":
-            return f", page_album AS MATERIALIZED ({self.page_albums(page)})", ""
+            if limit < GATHERED_FROM:
+                return f", page_album AS MATERIALIZED ({self.page_albums(page)})", ""
+            return (
+                f", page_artist AS MATERIALIZED ({self.page_artists(page)}),"
+                f" page_album AS MATERIALIZED ({self.page_albums(page, 'page_artist')})"
+            ), ""
         if limit < GATHERED_FROM:
             return "", self._nested_per_row(kind)
         tags = f", page_tag AS MATERIALIZED ({self.page_tags(kind, page)})"
@@ -460,10 +485,11 @@ class Fragments(NamedParams):
             f" AND ct.library_id = ANY({self.libraries}))"
         )
 
-    def columns(self, kind: str, albums: str | None = None) -> str:
+    def columns(self, kind: str, albums: str | None = None, artists: str | None = None) -> str:
         """The catalog's SELECT list of one artist, album or track (`kind`) over its row `p`; a track's album JSON
-        is read from the CTE `albums` when given (`page_albums`), else built for the row; an artist's or album's
-        nested pieces are read from what `gathered` joins to `p`."""
+        is read from the CTE `albums` when given (`page_albums`), its artist JSON from the CTE `artists`
+        (`page_artists`), else built for the row; an artist's or album's nested pieces are read from what
+        `gathered` joins to `p`."""
         if kind == "track":
             album = self.track_album("p.album_id")
             if albums:
@@ -471,7 +497,7 @@ class Fragments(NamedParams):
             return (
                 "p.id, p.uuid::text AS uuid, p.fid, p.mbid, p.title, p.position, p.disc_number,"
                 " p.license, p.copyright, p.description, p.creation_date, p.downloads_count,"
-                f" {self.artist_json('p.artist_id')} AS artist, {album} AS album,"
+                f" {self.artist_json('p.artist_id', artists)} AS artist, {album} AS album,"
                 f" {self.uploads('p')} AS uploads, {self.tag_names('track', 'p.id')} AS tags,"
                 f" {self.attachment('p.attachment_cover_id')} AS cover,"
                 f" {self.actor_json('p.attributed_to_id')} AS attributed_to"
