@@ -45,6 +45,10 @@ def _at_least(minimum: int) -> Callable[[str, str], int]:
 
 
 _positive_int = _at_least(1)
+
+
+def _optional_positive_int(name: str, raw: str) -> int | None:
+    return _positive_int(name, raw) if raw.strip() else None
 _count = _at_least(0)  # a number of processes, 0 or more
 
 
@@ -177,9 +181,13 @@ class Settings:
     cpu_threads: int = _setting(
         _positive_int, max(2, os.cpu_count() or 1), help="threads for tags, pictures, hashing, passwords, keys"
     )
-    # 4: with a web process per core, about two statements per core at once; more connections only make the
-    # backends take turns on the cores (10 cost 5-14 % more PostgreSQL CPU per request at c=16, bench/browse.py)
-    db_pool_size: int = _setting(_positive_int, 4, help="PostgreSQL connections per process")
+    # unset: `pool_size` (4, or for the web alone two statements at once per core, shared by the web processes)
+    db_pool_size: int | None = _setting(
+        _optional_positive_int,
+        None,
+        help="PostgreSQL connections per process (default: 4; 2 x cores over the web processes, at least 2, "
+        "in a process that only serves the web)",
+    )
     db_prepared_statements: bool = _setting(
         _boolean,
         True,
@@ -358,6 +366,20 @@ def load_settings(
     _check_listen(settings.listen)
     _check_metrics(settings)
     return dataclasses.replace(settings, data_dir=str(Path(settings.data_dir).expanduser().resolve()))
+
+
+def pool_size(settings: Settings) -> int:
+    """The PostgreSQL connections of this process's pool: FUNKWHALE_DB_POOL_SIZE when set; else, in a process that
+    only serves the web (role web, or a web child), two statements at once per core shared by the web processes
+    (at least 2), and 4 in the others (tasks run beside). More connections than the cores can run only make the
+    backends take turns on them: on 2 cores and 2 web processes, 2 connections each instead of 4 cost 5-8 % less
+    PostgreSQL CPU per request at c=16 and cut the p99 by a third (REST lists and search, bench/side_by_side.py's
+    library; 10 cost 5-14 % more than 4)."""
+    if settings.db_pool_size is not None:
+        return settings.db_pool_size
+    if settings.role == "web":
+        return max(2, -(-2 * (os.cpu_count() or 1) // settings.web_processes))
+    return 4
 
 
 def default_worker_processes(role: str) -> tuple[int, int]:

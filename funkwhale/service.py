@@ -15,7 +15,7 @@ from twisted.logger import ILogObserver, Logger
 from twisted.python.failure import Failure
 
 from funkwhale import storage, threads
-from funkwhale.config import Settings
+from funkwhale.config import Settings, pool_size
 from funkwhale.context import Context
 from funkwhale.db.pool import Database
 from funkwhale.redis_client import Redis
@@ -204,7 +204,7 @@ def make_service(
     top = Ordered(clock)
     for svc in first:
         svc.setServiceParent(top)
-    db = Database(settings.database_url, settings.db_pool_size, clock, settings.db_prepared_statements)
+    db = Database(settings.database_url, pool_size(settings), clock, settings.db_prepared_statements)
     redis = Redis(settings.redis_url)
     ctx = Context(settings=settings, db=db, redis=redis, clock=clock)
     db.setServiceParent(top)

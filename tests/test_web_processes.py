@@ -18,12 +18,13 @@ from contextlib import contextmanager
 import pytest
 from twisted.internet import reactor
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.task import Clock
 from twisted.internet.threads import deferToThread
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from funkwhale.config import ConfigError, Settings, load_settings
-from funkwhale.web.processes import adopt_listener
+from funkwhale.config import ConfigError, Settings, load_settings, pool_size
+from funkwhale.web.processes import WebProcesses, adopt_listener
 
 from .test_daemon import Daemon, assert_no_orphans, clean_env, daemons, get, wait_for  # noqa: F401
 from .test_worker_pool import alive, scratch  # noqa: F401 (fixture)
@@ -160,3 +161,26 @@ def test_web_processes_default_to_the_cores_and_are_checked():
     for bad in ("-1", "two"):
         with pytest.raises(ConfigError, match="FUNKWHALE_WEB_PROCESSES"):
             load_settings({"FUNKWHALE_WEB_PROCESSES": bad})
+
+
+class _Listener:
+    """A listening port as WebProcesses reads it before starting anything: its descriptor."""
+
+    def fileno(self) -> int:
+        return 0
+
+
+def test_web_processes_share_two_connections_per_core(monkeypatch):
+    """Unset, a process serving only the web gets 2 x cores over the web processes (at least 2), its children the
+    same share, the others 4; FUNKWHALE_DB_POOL_SIZE wins."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    web = load_settings({"FUNKWHALE_ROLE": "web", "FUNKWHALE_WEB_PROCESSES": "4"})
+    assert pool_size(web) == 2
+    assert pool_size(load_settings({"FUNKWHALE_ROLE": "web", "FUNKWHALE_WEB_PROCESSES": "1"})) == 8
+    assert pool_size(load_settings({"FUNKWHALE_ROLE": "web", "FUNKWHALE_WEB_PROCESSES": "16"})) == 2
+    everything = load_settings({"FUNKWHALE_WEB_PROCESSES": "4"})
+    assert pool_size(everything) == 4 and pool_size(load_settings({"FUNKWHALE_ROLE": "worker"})) == 4
+    assert pool_size(load_settings({"FUNKWHALE_ROLE": "web", "FUNKWHALE_DB_POOL_SIZE": "6"})) == 6
+    for parent in (web, everything):  # the children are told their share: each has web_processes=1
+        child = load_settings(WebProcesses(parent, _Listener(), Clock()).env)
+        assert child.role == "web" and child.web_processes == 1 and pool_size(child) == 2

@@ -15,6 +15,7 @@ import os
 import socket
 import stat
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from twisted.internet import reactor as global_reactor
@@ -25,7 +26,7 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 
-from funkwhale.config import Settings
+from funkwhale.config import Settings, pool_size
 from funkwhale.supervision import Supervisor, child_environ, twistd_command
 
 log = Logger()
@@ -52,6 +53,7 @@ class WebProcesses(Supervisor):
             role="web",
             worker_processes=(0, 0),
             web_processes=1,
+            db_pool_size=pool_size(replace(settings, role="web")),  # its share of the web processes' connections
             metrics=settings.metrics and settings.metrics_token is not None,  # served only with a token on the web
             metrics_listen=None,  # the daemon's own listener
         )
