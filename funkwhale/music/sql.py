@@ -149,7 +149,7 @@ class Fragments(NamedParams):
         its owner (the user `owner`) sees every entry, anyone else only those whose track `track_id` they may
         play, so another user's private music never shows through someone's list. `probe`: each entry probes the
         visibility facts (`_held`), for a page that stops when full, rather than hash every fact first."""
-        playable = self._held("track_id", track_id, probe=True) if probe else self.track_playable(track_id)
+        playable = self.track_probed(track_id) if probe else self.track_playable(track_id)
         return f"({owner} = %(me)s OR {playable})"
 
     @staticmethod

@@ -417,24 +417,13 @@ def starred_part_txn(txn: Any, viewer: Viewer, kind: str) -> list[Any]:
     for each list, most of what a listener with few stars waits for), priced higher for a list of unknown size."""
     q = Query(viewer)
     q.generic_plan = True
-    if kind == "artists":
-        return q.fetchall(
-            txn,
-            q.artists(
-                [q.artist_not_filtered("a.id")],
-                "sa.creation_date DESC, a.id",
-                table="artist a JOIN starred_artist sa ON sa.artist_id = a.id AND sa.user_id = %(me)s",
-            ),
-        )
-    if kind == "albums":
-        return q.fetchall(
-            txn,
-            q.albums(
-                [q.artist_not_filtered("al.artist_id")],
-                "sa.creation_date DESC, al.id",
-                table="album al JOIN starred_album sa ON sa.album_id = al.id AND sa.user_id = %(me)s",
-            ),
-        )
+    if kind in ("artists", "albums"):
+        build, alias, artist, star = {
+            "artists": (q.artists, "a", "a.id", "artist a JOIN starred_artist sa ON sa.artist_id = a.id"),
+            "albums": (q.albums, "al", "al.artist_id", "album al JOIN starred_album sa ON sa.album_id = al.id"),
+        }[kind]
+        order, table = f"sa.creation_date DESC, {alias}.id", f"{star} AND sa.user_id = %(me)s"
+        return q.fetchall(txn, build([q.artist_not_filtered(artist)], order, table=table))
     songs = q.songs(
         [q.track_not_filtered("t")],
         "sf.creation_date DESC, t.id",
